@@ -1,0 +1,123 @@
+//! Writing and reading the audit log.
+//!
+//! Changes to data append their audit entry inside their own transaction
+//! (`dayi_store::audit::append`). Reads and security events go through the
+//! `AuditSink`: one task collects entries from all requests and commits them
+//! in batches (group commit); each caller waits until its entry is durable.
+
+use std::collections::BTreeMap;
+
+use dayi_core::audit::Entry;
+use dayi_core::security::Perm;
+use dayi_core::{DomainError, ErrorCode};
+use dayi_store::Db;
+use dayi_store::audit::{Filter, Row, VerifyReport};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::{Actor, App, OrInternal};
+
+type Job = (Entry, oneshot::Sender<bool>);
+
+#[derive(Clone)]
+pub struct AuditSink {
+    tx: mpsc::Sender<Job>,
+}
+
+impl AuditSink {
+    pub fn start(db: Db) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>(8192);
+        tokio::spawn(run(db, rx));
+        Self { tx }
+    }
+
+    /// Appends one entry and waits until it is committed. A failure to audit is
+    /// logged loudly; the caller's action has already happened.
+    pub async fn record(&self, e: Entry) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send((e, done)).await.is_err() {
+            tracing::error!("audit writer stopped; entry lost");
+            return;
+        }
+        if !wait.await.unwrap_or(false) {
+            tracing::error!("audit entry could not be written");
+        }
+    }
+}
+
+async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(1024);
+    while rx.recv_many(&mut batch, 1024).await > 0 {
+        let ok = write_batch(&db, &batch).await;
+        if let Err(e) = &ok {
+            tracing::error!(error = %e, n = batch.len(), "audit batch failed");
+        }
+        for (_, done) in batch.drain(..) {
+            let _ = done.send(ok.is_ok());
+        }
+    }
+}
+
+async fn write_batch(db: &Db, batch: &[Job]) -> dayi_store::Result<()> {
+    let mut by_org: BTreeMap<Uuid, Vec<Entry>> = BTreeMap::new();
+    for (e, _) in batch {
+        by_org.entry(e.org_id).or_default().push(e.clone());
+    }
+    let mut tx = db.begin().await?;
+    for (org, entries) in by_org {
+        dayi_store::audit::append(&mut tx, org, entries).await?;
+    }
+    tx.commit().await
+}
+
+/// Search for the audit administrator's page.
+pub async fn search(app: &App, actor: &Actor, f: &Filter) -> Result<Vec<Row>, DomainError> {
+    actor.require(app, Perm::AuditRead).await?;
+    let rows = dayi_store::audit::search(&app.db, actor.org_id, f).await.or_internal()?;
+    app.audit.record(actor.entry("audit.search", "audit_log", "", None, dayi_core::audit::OK, &describe(f))).await;
+    Ok(rows)
+}
+
+fn describe(f: &Filter) -> String {
+    let mut parts = vec![];
+    if let Some(v) = &f.actor_name {
+        parts.push(format!("actor={v}"));
+    }
+    if let Some(v) = &f.action_prefix {
+        parts.push(format!("action={v}"));
+    }
+    if let Some(v) = &f.entity_id {
+        parts.push(format!("entity={v}"));
+    }
+    if let Some(v) = &f.outcome {
+        parts.push(format!("outcome={v}"));
+    }
+    parts.join(" ")
+}
+
+pub async fn verify(app: &App, actor: &Actor) -> Result<VerifyReport, DomainError> {
+    actor.require(app, Perm::AuditRead).await?;
+    let r = dayi_store::audit::verify(&app.db, actor.org_id).await.or_internal()?;
+    let outcome = if r.broken.is_none() { dayi_core::audit::OK } else { dayi_core::audit::FAILED };
+    app.audit.record(actor.entry("audit.verify", "audit_log", "", None, outcome, &format!("{:?}", r.broken))).await;
+    Ok(r)
+}
+
+/// Deletes entries older than `before` (micros), refusing anything younger than the retention period.
+pub async fn purge(app: &App, actor: &Actor, before: i64) -> Result<u64, DomainError> {
+    actor.require(app, Perm::AuditPurge).await?;
+    let days = app.security.audit_retention_days.max(180);
+    let oldest_allowed = dayi_core::timefmt::now_micros() - i64::from(days) * 86_400_000_000;
+    if before > oldest_allowed {
+        return Err(DomainError::with(
+            ErrorCode::AuditRetention,
+            [days.to_string(), dayi_core::timefmt::show(oldest_allowed)],
+        ));
+    }
+    let mut tx = app.db.begin().await.or_internal()?;
+    let n = dayi_store::audit::purge_before(&mut tx, actor.org_id, before).await.or_internal()?;
+    let e = actor.entry("audit.purge", "audit_log", "", None, dayi_core::audit::OK, &format!("deleted={n} before={}", dayi_core::timefmt::show(before)));
+    dayi_store::audit::append(&mut tx, actor.org_id, vec![e]).await.or_internal()?;
+    tx.commit().await.or_internal()?;
+    Ok(n)
+}

@@ -1,0 +1,172 @@
+//! The demo county medical community (县域医共体) created by `dayi demo`:
+//! a county hospital, two township health centres and a village clinic in
+//! 汶上县 (GB/T 2260 370830), with departments and one account per role.
+
+use dayi_core::DomainError;
+use dayi_core::security::{Role, Roles};
+use dayi_core::timefmt::now_micros;
+use dayi_store::staff::Staff;
+use dayi_store::tenancy::{Dept, Org};
+
+use crate::tenancy::{NewOrg, create_org};
+use crate::{App, OrInternal, auth, new_id};
+
+/// The initial password of every demo account (printed by `dayi demo`).
+pub const DEMO_PASSWORD: &str = "dayi2026";
+
+/// One demo account, for printing.
+#[derive(Debug, Clone)]
+pub struct DemoAccount {
+    pub org_code: String,
+    pub org_name: String,
+    pub username: String,
+    pub name: String,
+    pub roles: String,
+}
+
+const COUNTY_DEPTS: &[(&str, &str, &str)] = &[
+    ("01", "预防保健科", "clinical"),
+    ("02", "全科医疗科", "clinical"),
+    ("03", "内科", "clinical"),
+    ("04", "外科", "clinical"),
+    ("05", "妇产科", "clinical"),
+    ("07", "儿科", "clinical"),
+    ("20", "急诊医学科", "clinical"),
+    ("50", "中医科", "clinical"),
+    ("FR01", "发热门诊", "clinical"),
+    ("30", "医学检验科", "medtech"),
+    ("32", "医学影像科", "medtech"),
+    ("YJ01", "药剂科", "medtech"),
+    ("XX01", "信息科", "admin"),
+    ("YB01", "医保办", "admin"),
+    ("ZK01", "质控科", "admin"),
+    ("KF01", "客服中心", "admin"),
+    ("YB02", "院办", "admin"),
+    ("DW01", "党委办公室", "admin"),
+];
+
+const TOWNSHIP_DEPTS: &[(&str, &str, &str)] = &[
+    ("01", "预防保健科", "clinical"),
+    ("02", "全科医疗科", "clinical"),
+    ("03", "内科", "clinical"),
+    ("50", "中医科", "clinical"),
+    ("20", "急诊医学科", "clinical"),
+    ("FR01", "发热哨点诊室", "clinical"),
+    ("30", "检验科", "medtech"),
+    ("YB01", "医保办", "admin"),
+    ("XX01", "信息科", "admin"),
+];
+
+const VILLAGE_DEPTS: &[(&str, &str, &str)] = &[("02", "全科诊室", "clinical")];
+
+/// (username, name, dept code, role)
+const COUNTY_STAFF: &[(&str, &str, &str, Role)] = &[
+    ("admin", "刘信息", "XX01", Role::Admin),
+    ("secadmin", "孙安全", "XX01", Role::SecurityAdmin),
+    ("auditor", "周审计", "XX01", Role::AuditAdmin),
+    ("reg01", "赵挂号", "KF01", Role::Registrar),
+    ("triage01", "钱分诊", "03", Role::TriageNurse),
+    ("doc01", "王建国", "03", Role::Doctor),
+    ("doc02", "李中医", "50", Role::Doctor),
+    ("lab01", "吴检验", "30", Role::LabTech),
+    ("ward01", "郑护士", "03", Role::WardNurse),
+    ("ins01", "冯医保", "YB01", Role::InsuranceOfficer),
+    ("ph01", "陈公卫", "01", Role::PublicHealth),
+    ("svc01", "褚客服", "KF01", Role::ServiceCentre),
+    ("qc01", "卫质控", "ZK01", Role::QualityOfficer),
+    ("director", "蒋院长", "YB02", Role::Director),
+    ("party", "沈书记", "DW01", Role::PartySecretary),
+];
+
+const TOWNSHIP_STAFF: &[(&str, &str, &str, Role)] = &[
+    ("admin", "韩信息", "XX01", Role::Admin),
+    ("reg01", "杨挂号", "02", Role::Registrar),
+    ("triage01", "朱分诊", "03", Role::TriageNurse),
+    ("doc01", "秦全科", "02", Role::Doctor),
+    ("ph01", "尤公卫", "01", Role::PublicHealth),
+    ("lab01", "许检验", "30", Role::LabTech),
+];
+
+const VILLAGE_STAFF: &[(&str, &str, &str, Role)] = &[("doc01", "何村医", "02", Role::Doctor)];
+
+/// Creates the demo community unless organisations already exist.
+/// Returns the accounts created (empty when the data was already there).
+pub async fn seed(app: &App) -> Result<Vec<DemoAccount>, DomainError> {
+    if !dayi_store::tenancy::list_orgs(&app.db).await.or_internal()?.is_empty() {
+        return Ok(vec![]);
+    }
+    let hash = auth::hash_password(DEMO_PASSWORD).await?;
+    let mut tx = app.db.begin().await.or_internal()?;
+    let county = org(&mut tx, "wsxrmyy", "汶上县人民医院", "county_hospital", "二级甲等", None).await?;
+    let ciqiu = org(&mut tx, "ciqiu", "汶上县次邱镇卫生院", "township_centre", "一级甲等", Some(&county)).await?;
+    let guolou = org(&mut tx, "guolou", "汶上县郭楼镇卫生院", "township_centre", "一级甲等", Some(&county)).await?;
+    let village = org(&mut tx, "ciqiu-wz", "次邱镇王庄村卫生室", "village_clinic", "村卫生室", Some(&ciqiu)).await?;
+    let mut out = vec![];
+    for (o, depts, staff) in [
+        (&county, COUNTY_DEPTS, COUNTY_STAFF),
+        (&ciqiu, TOWNSHIP_DEPTS, TOWNSHIP_STAFF),
+        (&guolou, TOWNSHIP_DEPTS, TOWNSHIP_STAFF),
+        (&village, VILLAGE_DEPTS, VILLAGE_STAFF),
+    ] {
+        let mut dept_ids = std::collections::HashMap::new();
+        for (code, name, kind) in depts {
+            let d = Dept {
+                org_id: o.org_id,
+                id: new_id(),
+                code: code.to_string(),
+                name: name.to_string(),
+                kind: kind.to_string(),
+                active: true,
+                created_at: now_micros(),
+            };
+            dayi_store::tenancy::insert_dept(&mut tx, &d).await.or_internal()?;
+            dept_ids.insert(*code, d.id);
+        }
+        for (username, name, dept, role) in staff {
+            let now = now_micros();
+            let roles = Roles::new(vec![*role])?;
+            let s = Staff {
+                org_id: o.org_id,
+                id: new_id(),
+                username: username.to_string(),
+                display_name: name.to_string(),
+                dept_id: dept_ids.get(dept).copied(),
+                roles: roles.to_list(),
+                password_hash: hash.clone(),
+                active: true,
+                totp_secret: None,
+                totp_required: false,
+                failed_count: 0,
+                locked_until: None,
+                last_login_at: None,
+                created_at: now,
+                updated_at: now,
+            };
+            dayi_store::staff::insert(&mut tx, &s).await.or_internal()?;
+            out.push(DemoAccount {
+                org_code: o.code.clone(),
+                org_name: o.name.clone(),
+                username: s.username,
+                name: s.display_name,
+                roles: roles.zh(),
+            });
+        }
+    }
+    tx.commit().await.or_internal()?;
+    Ok(out)
+}
+
+async fn org(tx: &mut dayi_store::Tx, code: &str, name: &str, kind: &str, tier: &str, parent: Option<&Org>) -> Result<Org, DomainError> {
+    create_org(
+        tx,
+        &NewOrg {
+            code: code.into(),
+            name: name.into(),
+            kind: kind.into(),
+            tier: tier.into(),
+            region_code: "370830".into(),
+            parent_org_id: parent.map(|p| p.org_id),
+        },
+    )
+    .await
+}

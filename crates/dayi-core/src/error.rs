@@ -1,0 +1,254 @@
+//! One table of stable error codes (code, HTTP status, zh-CN and en messages).
+//! Every layer reports failures with these codes; the web layer maps them to
+//! problem+json, OperationOutcome or a message beside the form field.
+
+use std::fmt;
+
+macro_rules! error_codes {
+    ($( $variant:ident = ($code:literal, $status:literal, $zh:literal, $en:literal), )*) => {
+        /// A stable machine code for every failure the user can see.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $( $variant, )* }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[ $( ErrorCode::$variant, )* ];
+            /// Dotted code, e.g. `auth.locked`; never changes once published.
+            pub fn code(self) -> &'static str { match self { $( ErrorCode::$variant => $code, )* } }
+            pub fn status(self) -> u16 { match self { $( ErrorCode::$variant => $status, )* } }
+            /// Message template in Simplified Chinese; `{0}`, `{1}` are replaced by arguments.
+            pub fn zh(self) -> &'static str { match self { $( ErrorCode::$variant => $zh, )* } }
+            pub fn en(self) -> &'static str { match self { $( ErrorCode::$variant => $en, )* } }
+        }
+    };
+}
+
+error_codes! {
+    // request-level
+    NotFound = ("request.not_found", 404, "您访问的页面或记录不存在", "The page or record does not exist"),
+    MethodNotAllowed = ("request.method_not_allowed", 405, "不支持该请求方法", "Method not allowed"),
+    BodyTooLarge = ("request.body_too_large", 413, "提交的内容过大（上限 {0}）", "Request body too large (limit {0})"),
+    UnsupportedMediaType = ("request.unsupported_media_type", 415, "不支持的内容类型，请使用 {0}", "Unsupported content type; use {0}"),
+    BadRequest = ("request.invalid", 400, "请求格式错误：{0}", "Malformed request: {0}"),
+    Validation = ("request.validation", 422, "提交的信息有误，请检查标红的字段", "Some fields are invalid; see the marked fields"),
+    Required = ("field.required", 422, "此项为必填项", "This field is required"),
+    TooLong = ("field.too_long", 422, "不能超过 {0} 个字符", "At most {0} characters"),
+    InvalidFormat = ("field.invalid_format", 422, "格式不正确：{0}", "Invalid format: {0}"),
+    Conflict = ("request.conflict", 409, "数据已被他人修改，请刷新后重试", "The record changed meanwhile; reload and retry"),
+    Internal = ("server.internal", 500, "系统内部错误，已记录，请稍后重试或联系信息科（编号 {0}）", "Internal error, logged; retry later or contact IT (ref {0})"),
+    Unavailable = ("server.unavailable", 503, "系统繁忙，请稍后重试", "Service busy, retry shortly"),
+    // authentication and sessions
+    LoginRequired = ("auth.login_required", 401, "请先登录", "Please sign in"),
+    SessionExpired = ("auth.session_expired", 401, "长时间未操作，登录已过期，请重新登录", "Session expired after inactivity; sign in again"),
+    BadCredentials = ("auth.bad_credentials", 401, "用户名或密码错误（还可尝试 {0} 次）", "Wrong user name or password ({0} attempts left)"),
+    Locked = ("auth.locked", 423, "连续登录失败次数过多，账号已锁定，请 {0} 分钟后重试", "Too many failed sign-ins; account locked, retry in {0} minutes"),
+    AccountDisabled = ("auth.disabled", 403, "账号已停用，请联系管理员", "Account disabled; contact the administrator"),
+    TotpRequired = ("auth.totp_required", 401, "请输入动态验证码", "Enter the one-time code"),
+    TotpInvalid = ("auth.totp_invalid", 401, "动态验证码错误或已过期", "Wrong or expired one-time code"),
+    TotpEnrolRequired = ("auth.totp_enrol_required", 403, "您的角色要求启用双因素认证，请先绑定动态口令", "Your role requires two-factor sign-in; enrol an authenticator first"),
+    CsrfInvalid = ("auth.csrf_invalid", 403, "页面已过期或来源不明，请刷新页面后重新提交", "Form expired or came from elsewhere; reload and submit again"),
+    TokenInvalid = ("auth.token_invalid", 401, "接口令牌无效或已吊销", "API token invalid or revoked"),
+    Forbidden = ("auth.forbidden", 403, "您没有权限执行此操作（需要：{0}）", "You are not allowed to do this (needs: {0})"),
+    WeakPassword = ("auth.weak_password", 422, "密码至少 {0} 位，且须包含字母和数字", "Password needs at least {0} characters with letters and digits"),
+    // tenancy and staff
+    OrgUnknown = ("org.unknown", 422, "机构不存在", "Unknown organisation"),
+    RegionCodeInvalid = ("org.region_code_invalid", 422, "行政区划代码应为 6 位数字（GB/T 2260）", "Region code must be 6 digits (GB/T 2260)"),
+    DeptCodeInvalid = ("org.dept_code_invalid", 422, "科室代码应为 2–6 位数字或字母", "Department code must be 2–6 letters or digits"),
+    UsernameTaken = ("staff.username_taken", 409, "用户名「{0}」已存在", "User name \"{0}\" already exists"),
+    UsernameInvalid = ("staff.username_invalid", 422, "用户名只能由 3–32 位小写字母、数字、点、下划线或短横线组成", "User name: 3–32 lowercase letters, digits, dot, underscore or dash"),
+    RoleUnknown = ("staff.role_unknown", 422, "未知角色：{0}", "Unknown role: {0}"),
+    StaffUnknown = ("staff.unknown", 404, "用户不存在", "No such user"),
+    RolesConflict = ("staff.roles_conflict", 422, "系统管理员、安全管理员、审计管理员三种职责不能由同一账号兼任", "Administrator, security administrator and audit administrator must be different accounts"),
+    // audit
+    AuditRetention = ("audit.retention", 422, "审计日志至少保留 {0} 天，不能清除 {1} 之后的记录", "Audit log is kept at least {0} days; cannot purge records after {1}"),
+    AuditTampered = ("audit.tampered", 500, "审计日志校验失败：第 {0} 条记录被修改或删除", "Audit chain broken at entry {0}: changed or deleted"),
+    // identity (patient ID documents)
+    IdLength = ("identity.id_length", 422, "身份证号应为 18 位（旧版 15 位），现为 {0} 位", "A resident ID number has 18 characters (15 on old cards); this one has {0}"),
+    IdChars = ("identity.id_chars", 422, "身份证号只能是数字，18 位号码的最后一位可以是 X", "A resident ID number has only digits; an 18-character one may end in X"),
+    IdChecksum = ("identity.id_checksum", 422, "身份证号校验位错误，请逐位核对", "Wrong check digit in the ID number; check each digit"),
+    IdRegion = ("identity.id_region", 422, "身份证号前两位 {0} 不是有效的省级行政区划代码", "The first two digits {0} are not a valid province code"),
+    IdIsResidencePermit = ("identity.id_is_residence_permit", 422, "以 81、82、83 开头的是港澳台居民居住证号码，请将证件类型选为「港澳台居民居住证」", "Numbers starting with 81, 82 or 83 are HK/Macao/Taiwan residence permits; choose that ID type"),
+    IdIsForeignPr = ("identity.id_is_foreign_pr", 422, "以 9 开头的 18 位号码是外国人永久居留身份证号码，请将证件类型选为「外国人永久居留身份证」", "An 18-digit number starting with 9 is a foreign permanent residence ID; choose that ID type"),
+    BirthDateInvalid = ("identity.birth_date_invalid", 422, "出生日期不存在（号码中为 {0}）", "The birth date does not exist (the number says {0})"),
+    BirthDateFuture = ("identity.birth_date_future", 422, "出生日期不能晚于今天（号码中为 {0}）", "The birth date cannot be after today (the number says {0})"),
+    BirthDateTooEarly = ("identity.birth_date_too_early", 422, "出生日期不能早于 1880-01-01（号码中为 {0}）", "The birth date cannot be before 1880-01-01 (the number says {0})"),
+    DocChecksum = ("identity.doc_checksum", 422, "证件号码校验位错误，请逐位核对", "Wrong check character in the document number; check each character"),
+    ForeignPrFormat = ("identity.foreign_pr_format", 422, "外国人永久居留身份证号码应为 18 位（以 9 开头的 17 位数字加 1 位数字或 X），旧版为 15 位（3 个字母加 12 位数字）", "A foreign permanent residence ID has 18 characters (9 and 16 digits, then a digit or X) or, on old cards, 15 (3 letters and 12 digits)"),
+    ResidencePermitFormat = ("identity.residence_permit_format", 422, "港澳台居民居住证号码应为 18 位：17 位数字加 1 位数字或 X", "A residence permit number has 18 characters: 17 digits, then a digit or X"),
+    ResidencePermitPrefix = ("identity.residence_permit_prefix", 422, "港澳台居民居住证号码应以 810000（香港）、820000（澳门）或 830000（台湾）开头", "A residence permit number starts with 810000 (Hong Kong), 820000 (Macao) or 830000 (Taiwan)"),
+    HkMoTravelFormat = ("identity.hk_mo_travel_format", 422, "港澳居民来往内地通行证号码应为 H（香港）或 M（澳门）加 8 位或 10 位数字", "An HK/Macao travel permit number is H (Hong Kong) or M (Macao) followed by 8 or 10 digits"),
+    TwTravelFormat = ("identity.tw_travel_format", 422, "台湾居民来往大陆通行证号码应为 8 位或 10 位数字", "A Taiwan travel permit number has 8 or 10 digits"),
+    PassportFormat = ("identity.passport_format", 422, "护照号码应为 5–20 位字母或数字", "A passport number has 5–20 letters or digits"),
+    NationalityInvalid = ("identity.nationality_invalid", 422, "国籍应为 3 位字母代码（ISO 3166-1，如 CHN、USA、KOR）", "Nationality must be a 3-letter code (ISO 3166-1, e.g. CHN, USA, KOR)"),
+    NationalityMismatch = ("identity.nationality_mismatch", 422, "国籍与证件号码不符（证件为 {0}）", "Nationality does not match the document number (it says {0})"),
+    BirthDateMismatch = ("identity.birth_date_mismatch", 422, "出生日期与证件号码不符（证件为 {0}）", "Birth date does not match the document number (it says {0})"),
+    SexMismatchMale = ("identity.sex_mismatch_male", 422, "性别与证件号码不符（证件为男）", "Sex does not match the document number (it says male)"),
+    SexMismatchFemale = ("identity.sex_mismatch_female", 422, "性别与证件号码不符（证件为女）", "Sex does not match the document number (it says female)"),
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Fills `{0}`, `{1}`… in a message template.
+pub fn fill(template: &str, args: &[String]) -> String {
+    let mut out = template.to_string();
+    for (i, a) in args.iter().enumerate() {
+        out = out.replace(&format!("{{{i}}}"), a);
+    }
+    out
+}
+
+/// A failure with its code, arguments for the message, and, for form input,
+/// the field it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainError {
+    pub code: ErrorCode,
+    pub args: Vec<String>,
+    /// Field errors for forms: (field name, code, args).
+    pub fields: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub code: ErrorCode,
+    pub args: Vec<String>,
+}
+
+impl FieldError {
+    pub fn zh(&self) -> String {
+        fill(self.code.zh(), &self.args)
+    }
+    pub fn en(&self) -> String {
+        fill(self.code.en(), &self.args)
+    }
+}
+
+impl DomainError {
+    pub fn new(code: ErrorCode) -> Self {
+        Self { code, args: vec![], fields: vec![] }
+    }
+    pub fn with(code: ErrorCode, args: impl IntoIterator<Item = impl ToString>) -> Self {
+        Self { code, args: args.into_iter().map(|a| a.to_string()).collect(), fields: vec![] }
+    }
+    /// A single-field validation failure.
+    pub fn field(field: &str, code: ErrorCode, args: impl IntoIterator<Item = impl ToString>) -> Self {
+        Self::new(ErrorCode::Validation).and_field(field, code, args)
+    }
+    pub fn and_field(mut self, field: &str, code: ErrorCode, args: impl IntoIterator<Item = impl ToString>) -> Self {
+        self.fields.push(FieldError {
+            field: field.to_string(),
+            code,
+            args: args.into_iter().map(|a| a.to_string()).collect(),
+        });
+        self
+    }
+    pub fn zh(&self) -> String {
+        fill(self.code.zh(), &self.args)
+    }
+    pub fn en(&self) -> String {
+        fill(self.code.en(), &self.args)
+    }
+    pub fn field_error(&self, field: &str) -> Option<&FieldError> {
+        self.fields.iter().find(|f| f.field == field)
+    }
+}
+
+impl fmt::Display for DomainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.code(), self.en())
+    }
+}
+
+impl std::error::Error for DomainError {}
+
+/// Collects field errors while checking a form, then fails once with all of them.
+#[derive(Default)]
+pub struct Checks(Vec<FieldError>);
+
+impl Checks {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn add(&mut self, field: &str, code: ErrorCode, args: impl IntoIterator<Item = impl ToString>) {
+        self.0.push(FieldError { field: field.into(), code, args: args.into_iter().map(|a| a.to_string()).collect() });
+    }
+    /// Records the error of a parse and returns its value, if any.
+    pub fn take<T>(&mut self, field: &str, r: Result<T, DomainError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                if e.fields.is_empty() {
+                    self.0.push(FieldError { field: field.into(), code: e.code, args: e.args });
+                } else {
+                    self.0.extend(e.fields);
+                }
+                None
+            }
+        }
+    }
+    pub fn required(&mut self, field: &str, value: &str, max_chars: usize) -> Option<String> {
+        let v = value.trim();
+        if v.is_empty() {
+            self.add(field, ErrorCode::Required, [""; 0]);
+            None
+        } else if v.chars().count() > max_chars {
+            self.add(field, ErrorCode::TooLong, [max_chars]);
+            None
+        } else {
+            Some(v.to_string())
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn finish(self) -> Result<(), DomainError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError { code: ErrorCode::Validation, args: vec![], fields: self.0 })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_dotted_and_translated() {
+        let mut seen = HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.code()), "duplicate code {}", c.code());
+            assert!(c.code().contains('.'), "{} is not dotted", c.code());
+            assert!(!c.zh().is_empty() && !c.en().is_empty());
+            assert!((400..600).contains(&c.status()));
+            // the same placeholders in both languages
+            for i in 0..3 {
+                let p = format!("{{{i}}}");
+                assert_eq!(c.zh().contains(&p), c.en().contains(&p), "{} placeholder {p}", c.code());
+            }
+        }
+    }
+
+    #[test]
+    fn fill_replaces_arguments() {
+        let e = DomainError::with(ErrorCode::Locked, [15]);
+        assert_eq!(e.zh(), "连续登录失败次数过多，账号已锁定，请 15 分钟后重试");
+        assert!(e.en().contains("15 minutes"));
+    }
+
+    #[test]
+    fn checks_collect_all_fields() {
+        let mut c = Checks::new();
+        assert_eq!(c.required("name", "  ", 10), None);
+        assert_eq!(c.required("city", "济宁", 10).as_deref(), Some("济宁"));
+        assert_eq!(c.required("long", "一二三", 2), None);
+        let e = c.finish().unwrap_err();
+        assert_eq!(e.fields.len(), 2);
+        assert_eq!(e.field_error("long").unwrap().zh(), "不能超过 2 个字符");
+    }
+}

@@ -1,0 +1,12 @@
+//! Pure domain of Dayi: types parsed at the boundary, rules and state machines.
+//! No I/O and no async here; everything is unit-tested.
+
+pub mod audit;
+pub mod error;
+pub mod identity;
+pub mod mask;
+pub mod security;
+pub mod tenancy;
+pub mod timefmt;
+
+pub use error::{DomainError, ErrorCode};

@@ -1,0 +1,133 @@
+//! Server-side sessions, API tokens and per-role sign-in policy.
+
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::{Db, Result, Tx, with_db, with_tx};
+
+/// A signed-in browser. `stage` is `full`, or `totp` / `enrol` while the
+/// second factor is still owed.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Session {
+    pub org_id: Uuid,
+    pub token_hash: String,
+    pub staff_id: Uuid,
+    pub stage: String,
+    pub csrf: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+macro_rules! session_cols {
+    () => {
+        "org_id, token_hash, staff_id, stage, csrf, ip, user_agent, created_at, last_seen_at"
+    };
+}
+
+pub async fn insert_session(tx: &mut Tx, s: &Session) -> Result<()> {
+    let sql = concat!("INSERT INTO session (", session_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+    with_tx!(tx, c => sqlx::query(sql)
+        .bind(s.org_id).bind(&s.token_hash).bind(s.staff_id).bind(&s.stage).bind(&s.csrf)
+        .bind(&s.ip).bind(&s.user_agent).bind(s.created_at).bind(s.last_seen_at)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn get_session(db: &Db, org_id: Uuid, token_hash: &str) -> Result<Option<Session>> {
+    let sql = concat!("SELECT ", session_cols!(), " FROM session WHERE org_id = $1 AND token_hash = $2");
+    with_db!(db, p => sqlx::query_as::<_, Session>(sql).bind(org_id).bind(token_hash).fetch_optional(p).await)
+}
+
+pub async fn touch_session(tx: &mut Tx, org_id: Uuid, token_hash: &str, now: i64) -> Result<()> {
+    let sql = "UPDATE session SET last_seen_at = $3 WHERE org_id = $1 AND token_hash = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(token_hash).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn set_session_stage(tx: &mut Tx, org_id: Uuid, token_hash: &str, stage: &str) -> Result<()> {
+    let sql = "UPDATE session SET stage = $3 WHERE org_id = $1 AND token_hash = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(token_hash).bind(stage).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn delete_session(tx: &mut Tx, org_id: Uuid, token_hash: &str) -> Result<()> {
+    let sql = "DELETE FROM session WHERE org_id = $1 AND token_hash = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(token_hash).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Ends every session of an account (password reset, deactivation).
+pub async fn delete_staff_sessions(tx: &mut Tx, org_id: Uuid, staff_id: Uuid) -> Result<u64> {
+    let sql = "DELETE FROM session WHERE org_id = $1 AND staff_id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(staff_id).execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// Removes sessions idle since before `cutoff`.
+pub async fn purge_idle_sessions(tx: &mut Tx, cutoff: i64) -> Result<u64> {
+    let sql = "DELETE FROM session WHERE last_seen_at < $1";
+    with_tx!(tx, c => sqlx::query(sql).bind(cutoff).execute(c).await.map(|r| r.rows_affected()))
+}
+
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct ApiToken {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub staff_id: Uuid,
+    pub name: String,
+    pub token_hash: String,
+    pub created_by: Uuid,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+macro_rules! token_cols {
+    () => {
+        "org_id, id, staff_id, name, token_hash, created_by, created_at, last_used_at, revoked_at"
+    };
+}
+
+pub async fn insert_token(tx: &mut Tx, t: &ApiToken) -> Result<()> {
+    let sql = concat!("INSERT INTO api_token (", token_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+    with_tx!(tx, c => sqlx::query(sql)
+        .bind(t.org_id).bind(t.id).bind(t.staff_id).bind(&t.name).bind(&t.token_hash).bind(t.created_by)
+        .bind(t.created_at).bind(t.last_used_at).bind(t.revoked_at)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn token_by_hash(db: &Db, org_id: Uuid, token_hash: &str) -> Result<Option<ApiToken>> {
+    let sql = concat!("SELECT ", token_cols!(), " FROM api_token WHERE org_id = $1 AND token_hash = $2");
+    with_db!(db, p => sqlx::query_as::<_, ApiToken>(sql).bind(org_id).bind(token_hash).fetch_optional(p).await)
+}
+
+pub async fn list_tokens(db: &Db, org_id: Uuid) -> Result<Vec<ApiToken>> {
+    let sql = concat!("SELECT ", token_cols!(), " FROM api_token WHERE org_id = $1 ORDER BY created_at DESC");
+    with_db!(db, p => sqlx::query_as::<_, ApiToken>(sql).bind(org_id).fetch_all(p).await)
+}
+
+pub async fn revoke_token(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<u64> {
+    let sql = "UPDATE api_token SET revoked_at = $3 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))
+}
+
+pub async fn touch_token(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<()> {
+    let sql = "UPDATE api_token SET last_used_at = $3 WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Roles whose members must sign in with a second factor.
+pub async fn totp_roles(db: &Db, org_id: Uuid) -> Result<Vec<String>> {
+    let sql = "SELECT role FROM role_policy WHERE org_id = $1 AND require_totp = $2 ORDER BY role";
+    with_db!(db, p => sqlx::query_scalar::<_, String>(sql).bind(org_id).bind(true).fetch_all(p).await)
+}
+
+pub async fn set_role_totp(tx: &mut Tx, org_id: Uuid, role: &str, require: bool, now: i64) -> Result<()> {
+    let sql = "INSERT INTO role_policy (org_id, role, require_totp, updated_at) VALUES ($1, $2, $3, $4) \
+               ON CONFLICT (org_id, role) DO UPDATE SET require_totp = excluded.require_totp, updated_at = excluded.updated_at";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(role).bind(require).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}

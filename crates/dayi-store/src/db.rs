@@ -1,0 +1,183 @@
+//! The database handle: SQLite or PostgreSQL chosen by URL at run time.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+/// Connection settings (from the `[database]` section of the configuration).
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// `sqlite:./data/dayi.db` or `postgres://user@host/db`.
+    pub url: String,
+    /// Connections in the pool (PostgreSQL) or reader connections (SQLite).
+    pub max_connections: u32,
+    /// How long a SQLite writer waits for a lock before failing.
+    pub busy_timeout: Duration,
+}
+
+impl DbConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), max_connections: 8, busy_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// SQLite allows one writer at a time, so writes go through a one-connection
+/// pool (callers queue fairly instead of spinning on SQLITE_BUSY) while reads
+/// use a pool of their own. PostgreSQL uses one pool for both.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// A write transaction on either database.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs one body for whichever backend `$db` holds; `$pool` is the read pool.
+#[macro_export]
+macro_rules! with_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite { read: $pool, .. } => $body,
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs one body against the connection of a write transaction.
+#[macro_export]
+macro_rules! with_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+impl Db {
+    pub async fn connect(cfg: &DbConfig) -> crate::Result<Db> {
+        if cfg.url.starts_with("postgres://") || cfg.url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(cfg.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(&cfg.url)
+                .await?;
+            return Ok(Db::Postgres(pool));
+        }
+        let opts = SqliteConnectOptions::from_str(&cfg.url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(cfg.busy_timeout)
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32000");
+        if let Some(dir) = sqlite_path(&cfg.url).and_then(|p| std::path::Path::new(&p).parent().map(|d| d.to_path_buf())) {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(&dir).map_err(sqlx::Error::Io)?;
+            }
+        }
+        // Open the writer first so the WAL switch happens before readers connect.
+        let write = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(opts.clone()).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(cfg.max_connections.max(1))
+            .connect_with(opts.read_only(true))
+            .await?;
+        Ok(Db::Sqlite { read, write })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite { .. } => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies the pending migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self {
+            Db::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await,
+            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+        }
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`) so it can never fail later on a lock upgrade.
+    pub async fn begin(&self) -> crate::Result<Tx> {
+        Ok(match self {
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Pool use for `/metrics`: (open connections, idle connections) per pool.
+    pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
+        match self {
+            Db::Sqlite { read, write } => vec![
+                ("sqlite_read", read.size(), read.num_idle()),
+                ("sqlite_write", write.size(), write.num_idle()),
+            ],
+            Db::Postgres(p) => vec![("postgres", p.size(), p.num_idle())],
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> crate::Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+    pub async fn rollback(self) -> crate::Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await,
+            Tx::Postgres(t) => t.rollback().await,
+        }
+    }
+}
+
+/// The file path inside a `sqlite:` URL, without query parameters.
+pub fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" { None } else { Some(path.to_string()) }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(super::sqlite_path("sqlite:./data/dayi.db").as_deref(), Some("./data/dayi.db"));
+        assert_eq!(super::sqlite_path("sqlite://data/x.db?mode=rwc").as_deref(), Some("data/x.db"));
+        assert_eq!(super::sqlite_path("sqlite::memory:"), None);
+        assert_eq!(super::sqlite_path("postgres://h/db"), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! Persistence for Dayi on SQLite (default, embedded) and PostgreSQL.
+//!
+//! One SQL text per query in the dialect both databases share (`$N`
+//! parameters, `RETURNING`, `ON CONFLICT`); branches only where they truly
+//! differ. Instants are `i64` microseconds since the epoch (UTC), ids UUIDv7,
+//! money `i64` fen. Every table leads its keys with `org_id`.
+
+pub mod audit;
+pub mod auth;
+pub mod backup;
+pub mod db;
+pub mod schema;
+pub mod setting;
+pub mod staff;
+pub mod tenancy;
+
+pub use db::{Db, DbConfig, Tx};
+
+pub type Result<T> = std::result::Result<T, sqlx::Error>;
+
+/// True when the error is a unique-constraint violation (for "already exists" answers).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}

@@ -1,0 +1,108 @@
+//! Staff accounts.
+
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::{Db, Result, Tx, with_db, with_tx};
+
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Staff {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub dept_id: Option<Uuid>,
+    /// Comma-separated role codes.
+    pub roles: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub totp_secret: Option<String>,
+    /// Set by an administrator for this account alone (`dayi user require-2fa`).
+    pub totp_required: bool,
+    pub failed_count: i32,
+    pub locked_until: Option<i64>,
+    pub last_login_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+macro_rules! cols {
+    () => {
+        "org_id, id, username, display_name, dept_id, roles, password_hash, active, totp_secret, \
+                    totp_required, failed_count, locked_until, last_login_at, created_at, updated_at"
+    };
+}
+
+pub async fn insert(tx: &mut Tx, s: &Staff) -> Result<()> {
+    let sql = concat!("INSERT INTO staff (", cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
+    with_tx!(tx, c => sqlx::query(sql)
+        .bind(s.org_id).bind(s.id).bind(&s.username).bind(&s.display_name).bind(s.dept_id).bind(&s.roles)
+        .bind(&s.password_hash).bind(s.active).bind(&s.totp_secret).bind(s.totp_required).bind(s.failed_count)
+        .bind(s.locked_until).bind(s.last_login_at).bind(s.created_at).bind(s.updated_at)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Staff>> {
+    let sql = concat!("SELECT ", cols!(), " FROM staff WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Staff>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}
+
+pub async fn by_username(db: &Db, org_id: Uuid, username: &str) -> Result<Option<Staff>> {
+    let sql = concat!("SELECT ", cols!(), " FROM staff WHERE org_id = $1 AND username = $2");
+    with_db!(db, p => sqlx::query_as::<_, Staff>(sql).bind(org_id).bind(username).fetch_optional(p).await)
+}
+
+pub async fn list(db: &Db, org_id: Uuid) -> Result<Vec<Staff>> {
+    let sql = concat!("SELECT ", cols!(), " FROM staff WHERE org_id = $1 ORDER BY username");
+    with_db!(db, p => sqlx::query_as::<_, Staff>(sql).bind(org_id).fetch_all(p).await)
+}
+
+/// Records a failed sign-in; locks the account when the count reaches `max`.
+/// Returns the new count and the lock, if one was set.
+pub async fn record_failure(tx: &mut Tx, org_id: Uuid, id: Uuid, max: i32, lock_until: i64, now: i64) -> Result<(i32, Option<i64>)> {
+    let sql = "UPDATE staff SET failed_count = failed_count + 1, \
+               locked_until = CASE WHEN failed_count + 1 >= $3 THEN $4 ELSE locked_until END, updated_at = $5 \
+               WHERE org_id = $1 AND id = $2 RETURNING failed_count, locked_until";
+    with_tx!(tx, c => sqlx::query_as::<_, (i32, Option<i64>)>(sql)
+        .bind(org_id).bind(id).bind(max).bind(lock_until).bind(now).fetch_one(c).await)
+}
+
+pub async fn record_success(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<()> {
+    let sql = "UPDATE staff SET failed_count = 0, locked_until = NULL, last_login_at = $3, updated_at = $3 WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Clears the lock after its time ran out, so the count starts again.
+pub async fn unlock(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<()> {
+    let sql = "UPDATE staff SET failed_count = 0, locked_until = NULL, updated_at = $3 WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn set_password(tx: &mut Tx, org_id: Uuid, id: Uuid, hash: &str, now: i64) -> Result<u64> {
+    let sql = "UPDATE staff SET password_hash = $3, failed_count = 0, locked_until = NULL, updated_at = $4 WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(hash).bind(now).execute(c).await.map(|r| r.rows_affected()))
+}
+
+pub async fn set_totp_secret(tx: &mut Tx, org_id: Uuid, id: Uuid, secret: Option<&str>, now: i64) -> Result<()> {
+    let sql = "UPDATE staff SET totp_secret = $3, updated_at = $4 WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(secret).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn set_totp_required(tx: &mut Tx, org_id: Uuid, id: Uuid, required: bool, now: i64) -> Result<u64> {
+    let sql = "UPDATE staff SET totp_required = $3, updated_at = $4 WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(required).bind(now).execute(c).await.map(|r| r.rows_affected()))
+}
+
+pub async fn set_active(tx: &mut Tx, org_id: Uuid, id: Uuid, active: bool, now: i64) -> Result<u64> {
+    let sql = "UPDATE staff SET active = $3, updated_at = $4 WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(active).bind(now).execute(c).await.map(|r| r.rows_affected()))
+}
+
+pub async fn set_roles(tx: &mut Tx, org_id: Uuid, id: Uuid, roles: &str, now: i64) -> Result<u64> {
+    let sql = "UPDATE staff SET roles = $3, updated_at = $4 WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(roles).bind(now).execute(c).await.map(|r| r.rows_affected()))
+}

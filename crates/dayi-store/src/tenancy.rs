@@ -1,0 +1,83 @@
+//! Organisations and departments.
+
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::{Db, Result, Tx, with_db, with_tx};
+
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Org {
+    pub org_id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub tier: String,
+    pub region_code: String,
+    pub parent_org_id: Option<Uuid>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Dept {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+macro_rules! org_cols {
+    () => {
+        "org_id, code, name, kind, tier, region_code, parent_org_id, created_at"
+    };
+}
+macro_rules! dept_cols {
+    () => {
+        "org_id, id, code, name, kind, active, created_at"
+    };
+}
+
+pub async fn insert_org(tx: &mut Tx, o: &Org) -> Result<()> {
+    let sql = "INSERT INTO org (org_id, code, name, kind, tier, region_code, parent_org_id, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    with_tx!(tx, c => sqlx::query(sql)
+        .bind(o.org_id).bind(&o.code).bind(&o.name).bind(&o.kind).bind(&o.tier)
+        .bind(&o.region_code).bind(o.parent_org_id).bind(o.created_at)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn list_orgs(db: &Db) -> Result<Vec<Org>> {
+    let sql = concat!("SELECT ", org_cols!(), " FROM org ORDER BY created_at, code");
+    with_db!(db, p => sqlx::query_as::<_, Org>(sql).fetch_all(p).await)
+}
+
+pub async fn get_org(db: &Db, org_id: Uuid) -> Result<Option<Org>> {
+    let sql = concat!("SELECT ", org_cols!(), " FROM org WHERE org_id = $1");
+    with_db!(db, p => sqlx::query_as::<_, Org>(sql).bind(org_id).fetch_optional(p).await)
+}
+
+pub async fn org_by_code(db: &Db, code: &str) -> Result<Option<Org>> {
+    let sql = concat!("SELECT ", org_cols!(), " FROM org WHERE code = $1");
+    with_db!(db, p => sqlx::query_as::<_, Org>(sql).bind(code).fetch_optional(p).await)
+}
+
+pub async fn insert_dept(tx: &mut Tx, d: &Dept) -> Result<()> {
+    let sql = "INSERT INTO dept (org_id, id, code, name, kind, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    with_tx!(tx, c => sqlx::query(sql)
+        .bind(d.org_id).bind(d.id).bind(&d.code).bind(&d.name).bind(&d.kind).bind(d.active).bind(d.created_at)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn list_depts(db: &Db, org_id: Uuid) -> Result<Vec<Dept>> {
+    let sql = concat!("SELECT ", dept_cols!(), " FROM dept WHERE org_id = $1 ORDER BY code");
+    with_db!(db, p => sqlx::query_as::<_, Dept>(sql).bind(org_id).fetch_all(p).await)
+}
+
+pub async fn get_dept(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Dept>> {
+    let sql = concat!("SELECT ", dept_cols!(), " FROM dept WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Dept>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}

@@ -1,0 +1,133 @@
+//! Failures as HTTP answers: RFC 9457 problem+json for the API, a friendly
+//! page (or a redirect to sign in) for the console. Messages are Chinese
+//! first with English beside them; the code is stable.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use dayi_core::{DomainError, ErrorCode};
+use serde_json::json;
+
+use crate::i18n::Lang;
+
+fn status_of(e: &DomainError) -> StatusCode {
+    StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The problem+json body for an error.
+pub fn problem_json(e: &DomainError) -> serde_json::Value {
+    let fields: Vec<_> = e
+        .fields
+        .iter()
+        .map(|f| json!({ "field": f.field, "code": f.code.code(), "message": f.zh(), "message_en": f.en() }))
+        .collect();
+    let mut v = json!({
+        "type": format!("urn:dayi:error:{}", e.code.code()),
+        "title": e.zh(),
+        "status": e.code.status(),
+        "detail": e.zh(),
+        "code": e.code.code(),
+        "message_en": e.en(),
+    });
+    if !fields.is_empty() {
+        v["fields"] = json!(fields);
+    }
+    v
+}
+
+/// An error answered as `application/problem+json`.
+#[derive(Debug)]
+pub struct ApiError(pub DomainError);
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        problem(&self.0)
+    }
+}
+
+pub fn problem(e: &DomainError) -> Response {
+    let mut r = (status_of(e), axum::Json(problem_json(e))).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    r
+}
+
+/// An error answered with a page; sign-in problems redirect to the sign-in page.
+#[derive(Debug)]
+pub struct PageError(pub DomainError, pub Lang);
+
+impl From<DomainError> for PageError {
+    fn from(e: DomainError) -> Self {
+        Self(e, Lang::Zh)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        page_error(&self.0, self.1)
+    }
+}
+
+pub fn page_error(e: &DomainError, lang: Lang) -> Response {
+    match e.code {
+        ErrorCode::LoginRequired => Redirect::to("/login").into_response(),
+        ErrorCode::SessionExpired => Redirect::to("/login?expired=1").into_response(),
+        ErrorCode::TotpRequired => Redirect::to("/login/totp").into_response(),
+        ErrorCode::TotpEnrolRequired => Redirect::to("/login/enrol").into_response(),
+        _ => {
+            let (msg, title) = match lang {
+                Lang::Zh => (e.zh(), crate::i18n::t(lang, "error.title")),
+                Lang::En => (e.en(), crate::i18n::t(lang, "error.title")),
+            };
+            crate::render::error_page(status_of(e), lang, &title, &msg, e.code.code())
+        }
+    }
+}
+
+/// True for paths answered in JSON.
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/api" || path.starts_with("/fhir")
+}
+
+/// The answer for a failure, in the form the path calls for.
+pub fn respond(path: &str, e: &DomainError, lang: Lang) -> Response {
+    if is_api_path(path) { problem(e) } else { page_error(e, lang) }
+}
+
+/// Turns the plain-text rejections of the framework (body too large, wrong
+/// content type, unreadable JSON or form) into our coded answers.
+pub async fn explain_rejections(limit: usize, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path().to_string();
+    let lang = axum_extra::extract::CookieJar::from_headers(req.headers())
+        .get(crate::principal::LANG_COOKIE)
+        .map(|c| Lang::parse(c.value()))
+        .unwrap_or_default();
+    let resp = next.run(req).await;
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    let status = resp.status();
+    if !plain || !(status.is_client_error()) || status == StatusCode::NOT_FOUND {
+        return resp;
+    }
+    let text = match axum::body::to_bytes(resp.into_body(), 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let e = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => DomainError::with(ErrorCode::BodyTooLarge, [format!("{} KB", limit / 1024)]),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            let want = if is_api_path(&path) { "application/json" } else { "application/x-www-form-urlencoded" };
+            DomainError::with(ErrorCode::UnsupportedMediaType, [want])
+        }
+        StatusCode::METHOD_NOT_ALLOWED => DomainError::new(ErrorCode::MethodNotAllowed),
+        _ => DomainError::with(ErrorCode::BadRequest, [text]),
+    };
+    respond(&path, &e, lang)
+}

@@ -1,0 +1,49 @@
+//! The HTTP layer of Dayi: staff console pages (minijinja + htmx), the JSON
+//! API with its OpenAPI document, health and metrics. Handlers parse input,
+//! call one `dayi_app` use case and render the answer; no SQL and no
+//! business rules live here.
+
+pub mod api;
+pub mod assets;
+pub mod error;
+pub mod i18n;
+pub mod metrics;
+pub mod pages;
+pub mod principal;
+pub mod render;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use dayi_app::App;
+
+pub use routes::{Need, RouteSpec};
+
+/// Web settings (the `[server]` section of the configuration).
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Mark cookies `Secure`: set when Dayi is served over TLS (directly or behind a proxy).
+    pub secure_cookies: bool,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self { secure_cookies: false, body_limit: 2 * 1024 * 1024 }
+    }
+}
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub web: Arc<WebConfig>,
+}
+
+/// Builds the whole router with its middleware.
+pub fn router(app: App, web: WebConfig) -> Router {
+    let state = AppState { app, web: Arc::new(web) };
+    routes::build(state)
+}

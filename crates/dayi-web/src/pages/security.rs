@@ -1,0 +1,131 @@
+//! Sign-in security, for the security administrator: second factor per role,
+//! locked accounts, API tokens for machine clients.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use dayi_core::security::{Perm, Role};
+use minijinja::context;
+
+use super::admin::urlencode;
+use super::{Fields, fail, page, parse_id};
+use crate::AppState;
+use crate::principal::Staff;
+
+#[derive(serde::Deserialize, Default)]
+pub struct Q {
+    done: Option<String>,
+}
+
+async fn overview_page(st: &AppState, staff: &Staff, new_token: Option<String>, notice: Option<String>) -> Response {
+    let totp_roles = match dayi_app::auth::totp_roles(&st.app, &staff.actor).await {
+        Ok(r) => r,
+        Err(e) => return fail(&e, staff.lang),
+    };
+    let roles: Vec<_> = Role::ALL
+        .iter()
+        .map(|r| context! { code => r.code(), name => r.zh(), required => totp_roles.contains(r) })
+        .collect();
+    let tokens = dayi_app::auth::list_tokens(&st.app, &staff.actor).await.unwrap_or_default();
+    let accounts = dayi_app::staff::list(&st.app, &staff.actor).await.unwrap_or_default();
+    let name_of = |id: uuid::Uuid| accounts.iter().find(|a| a.id == id).map(|a| a.username.clone()).unwrap_or_default();
+    let tokens: Vec<_> = tokens
+        .iter()
+        .map(|t| {
+            context! {
+                id => t.id.to_string(), name => t.name.as_str(), owner => name_of(t.staff_id),
+                created => dayi_core::timefmt::show(t.created_at), last_used => t.last_used_at.map(dayi_core::timefmt::show),
+                revoked => t.revoked_at.map(dayi_core::timefmt::show),
+            }
+        })
+        .collect();
+    let owners: Vec<_> = accounts.iter().filter(|a| a.active).map(|a| context! { id => a.id.to_string(), name => format!("{}（{}）", a.display_name, a.username) }).collect();
+    page(
+        st,
+        staff,
+        StatusCode::OK,
+        "security.html",
+        "/security",
+        context! { roles => roles, tokens => tokens, owners => owners, new_token => new_token, notice => notice },
+    )
+    .await
+}
+
+pub async fn overview(State(st): State<AppState>, staff: Staff, Query(q): Query<Q>) -> Response {
+    overview_page(&st, &staff, None, q.done).await
+}
+
+fn done(msg: &str) -> Response {
+    Redirect::to(&format!("/security?done={}", urlencode(msg))).into_response()
+}
+
+pub async fn role_totp(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
+    if let Err(e) = staff.actor.require(&st.app, Perm::SecurityManage).await {
+        return fail(&e, staff.lang);
+    }
+    let chosen = f.all("totp_roles");
+    for r in Role::ALL {
+        let want = chosen.iter().any(|c| c == r.code());
+        if let Err(e) = dayi_app::auth::set_role_totp(&st.app, &staff.actor, *r, want).await {
+            return fail(&e, staff.lang);
+        }
+    }
+    done("双因素认证策略已保存")
+}
+
+async fn staff_action(st: &AppState, staff: &Staff, id: &str, what: &str, f: &Fields) -> Result<(), dayi_core::DomainError> {
+    staff.actor.require(&st.app, Perm::SecurityManage).await?;
+    let id = parse_id(id)?;
+    match what {
+        "unlock" => dayi_app::staff::unlock(&st.app, &staff.actor, id).await,
+        "reset" => dayi_app::staff::reset_totp(&st.app, &staff.actor, id).await,
+        _ => dayi_app::staff::require_totp(&st.app, &staff.actor, id, f.get("require") == "1").await,
+    }
+}
+
+pub async fn unlock(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
+    match staff_action(&st, &staff, &id, "unlock", &f).await {
+        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode("账号已解锁"))).into_response(),
+        Err(e) => fail(&e, staff.lang),
+    }
+}
+
+pub async fn totp_reset(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
+    match staff_action(&st, &staff, &id, "reset", &f).await {
+        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode("已清除该用户的动态口令绑定"))).into_response(),
+        Err(e) => fail(&e, staff.lang),
+    }
+}
+
+pub async fn totp_require(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
+    match staff_action(&st, &staff, &id, "require", &f).await {
+        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode("双因素认证要求已更新"))).into_response(),
+        Err(e) => fail(&e, staff.lang),
+    }
+}
+
+pub async fn token_create(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
+    let r = async {
+        staff.actor.require(&st.app, Perm::SecurityManage).await?;
+        let owner = parse_id(&f.get("staff_id"))?;
+        dayi_app::auth::create_token(&st.app, &staff.actor, owner, &f.get("name")).await
+    }
+    .await;
+    match r {
+        // The plain token is shown once, on this page, and never again.
+        Ok((_, plain)) => overview_page(&st, &staff, Some(plain), Some("接口令牌已生成，请立即复制保存".into())).await,
+        Err(e) => fail(&e, staff.lang),
+    }
+}
+
+pub async fn token_revoke(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> Response {
+    let r = async {
+        staff.actor.require(&st.app, Perm::SecurityManage).await?;
+        dayi_app::auth::revoke_token(&st.app, &staff.actor, parse_id(&id)?).await
+    }
+    .await;
+    match r {
+        Ok(()) => done("令牌已吊销"),
+        Err(e) => fail(&e, staff.lang),
+    }
+}

@@ -1,0 +1,155 @@
+//! The route table. Every route is declared with what it needs (public,
+//! signed in, or a permission), so the permission-matrix test can walk all
+//! of them; the check itself is done by the use case in `dayi_app`.
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::{MethodRouter, delete, get, post};
+use dayi_core::security::Perm;
+use dayi_core::{DomainError, ErrorCode};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::respond;
+use crate::principal::Ctx;
+use crate::{AppState, api, assets, metrics, pages, principal};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    Public,
+    /// Any signed-in account.
+    Login,
+    /// A session that still owes its second factor.
+    Pending,
+    Perm(Perm),
+    /// Any one of these.
+    AnyPerm(&'static [Perm]),
+}
+
+impl Need {
+    pub fn allows(&self, roles: &dayi_core::security::Roles) -> bool {
+        match self {
+            Need::Public | Need::Login | Need::Pending => true,
+            Need::Perm(p) => roles.allows(*p),
+            Need::AnyPerm(ps) => ps.iter().any(|p| roles.allows(*p)),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub need: Need,
+}
+
+struct Table {
+    router: Router<AppState>,
+    specs: Vec<RouteSpec>,
+}
+
+impl Table {
+    fn add(mut self, method: Method, path: &'static str, need: Need, mr: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, mr);
+        self.specs.push(RouteSpec { method, path, need });
+        self
+    }
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, need: Need, h: H) -> Self {
+        self.add(Method::GET, path, need, get(h))
+    }
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, need: Need, h: H) -> Self {
+        self.add(Method::POST, path, need, post(h))
+    }
+    fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, need: Need, h: H) -> Self {
+        self.add(Method::DELETE, path, need, delete(h))
+    }
+}
+
+const STAFF_VIEW: &[Perm] = &[Perm::StaffManage, Perm::SecurityManage];
+
+fn table() -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    Table { router: Router::new(), specs: vec![] }
+        // platform
+        .get("/healthz", Public, api::system::healthz)
+        .get("/metrics", Public, metrics::render)
+        .get("/static/{*path}", Public, assets::serve)
+        .get("/lang/{code}", Public, pages::auth::set_lang)
+        .get("/api/openapi.json", Public, api::openapi::document)
+        .get("/api/docs", Public, api::openapi::browse)
+        // sign-in
+        .get("/login", Public, pages::auth::login_form)
+        .post("/login", Public, pages::auth::login_submit)
+        .get("/login/totp", Pending, pages::auth::totp_form)
+        .post("/login/totp", Pending, pages::auth::totp_submit)
+        .get("/login/enrol", Pending, pages::auth::enrol_form)
+        .post("/login/enrol", Pending, pages::auth::enrol_submit)
+        .post("/logout", Login, pages::auth::logout)
+        // console
+        .get("/", Perm(P::Console), pages::home::home)
+        .get("/admin/staff", AnyPerm(STAFF_VIEW), pages::admin::staff_list)
+        .post("/admin/staff", Perm(P::StaffManage), pages::admin::staff_create)
+        .post("/admin/staff/{id}/password", Perm(P::StaffManage), pages::admin::staff_password)
+        .post("/admin/staff/{id}/active", Perm(P::StaffManage), pages::admin::staff_active)
+        .get("/admin/depts", Perm(P::OrgManage), pages::admin::dept_list)
+        .post("/admin/depts", Perm(P::OrgManage), pages::admin::dept_create)
+        .get("/security", Perm(P::SecurityManage), pages::security::overview)
+        .post("/security/roles", Perm(P::SecurityManage), pages::security::role_totp)
+        .post("/security/staff/{id}/unlock", Perm(P::SecurityManage), pages::security::unlock)
+        .post("/security/staff/{id}/totp-reset", Perm(P::SecurityManage), pages::security::totp_reset)
+        .post("/security/staff/{id}/totp-require", Perm(P::SecurityManage), pages::security::totp_require)
+        .post("/security/tokens", Perm(P::SecurityManage), pages::security::token_create)
+        .post("/security/tokens/{id}/revoke", Perm(P::SecurityManage), pages::security::token_revoke)
+        .get("/audit", Perm(P::AuditRead), pages::audit::search)
+        .get("/audit/verify", Perm(P::AuditRead), pages::audit::verify)
+        .post("/audit/purge", Perm(P::AuditPurge), pages::audit::purge)
+        // JSON API
+        .get("/api/me", Login, api::system::me)
+        .get("/api/staff", AnyPerm(STAFF_VIEW), api::admin::staff_list)
+        .post("/api/staff", Perm(P::StaffManage), api::admin::staff_create)
+        .get("/api/depts", Perm(P::Console), api::admin::dept_list)
+        .post("/api/depts", Perm(P::OrgManage), api::admin::dept_create)
+        .get("/api/audit", Perm(P::AuditRead), api::admin::audit_search)
+        .get("/api/audit/verify", Perm(P::AuditRead), api::admin::audit_verify)
+        .get("/api/tokens", Perm(P::SecurityManage), api::admin::token_list)
+        .post("/api/tokens", Perm(P::SecurityManage), api::admin::token_create)
+        .delete("/api/tokens/{id}", Perm(P::SecurityManage), api::admin::token_revoke)
+}
+
+/// Every route with what it needs, for tests and documentation.
+pub fn specs() -> Vec<RouteSpec> {
+    table().specs
+}
+
+async fn not_found(ctx: Ctx) -> Response {
+    respond(&ctx.path, &DomainError::new(ErrorCode::NotFound), ctx.lang)
+}
+
+async fn method_not_allowed(ctx: Ctx) -> Response {
+    respond(&ctx.path, &DomainError::new(ErrorCode::MethodNotAllowed), ctx.lang)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let e = dayi_app::internal("handler panicked");
+    crate::error::problem(&e)
+}
+
+pub fn build(state: AppState) -> Router {
+    let limit = state.web.body_limit;
+    table()
+        .router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), principal::authenticate))
+        .layer(middleware::from_fn(metrics::track))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(middleware::from_fn(move |req, next| crate::error::explain_rejections(limit, req, next)))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}

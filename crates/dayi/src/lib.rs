@@ -1,0 +1,76 @@
+//! Start-up of the Dayi server, shared by the `dayi` binary and the tests.
+
+pub mod settings;
+
+use std::net::SocketAddr;
+
+use dayi_app::App;
+use dayi_store::{Db, DbConfig};
+use tokio::net::TcpListener;
+
+pub use settings::{Resolved, Settings};
+
+/// Connects and brings the schema up to date.
+pub async fn open_db(cfg: &DbConfig) -> anyhow::Result<Db> {
+    let db = Db::connect(cfg).await.map_err(|e| anyhow::anyhow!("无法连接数据库 / cannot open database {}: {e}", cfg.url))?;
+    db.migrate().await.map_err(|e| anyhow::anyhow!("数据库迁移失败 / migration failed: {e}"))?;
+    Ok(db)
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub app: App,
+    pub task: tokio::task::JoinHandle<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Server {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    /// Stops accepting, lets requests in flight finish, and waits.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Binds and serves in the background.
+pub async fn start(db: Db, r: &Resolved) -> anyhow::Result<Server> {
+    let app = App::new(db, r.security.clone());
+    let router = dayi_web::router(app.clone(), r.web.clone());
+    let listener = TcpListener::bind(&r.listen).await.map_err(|e| anyhow::anyhow!("无法监听 / cannot listen on {}: {e}", r.listen))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let svc = router.into_make_service_with_connect_info::<SocketAddr>();
+        let res = axum::serve(listener, svc)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    Ok(Server { addr, app, task, shutdown: Some(tx) })
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

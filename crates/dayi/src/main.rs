@@ -1,0 +1,248 @@
+//! `dayi`: the single binary of the Dayi hospital information system.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use dayi::{Settings, open_db, shutdown_signal, start};
+use dayi_app::{Actor, App};
+
+#[derive(Parser)]
+#[command(name = "dayi", version, about = "大医 Dayi — 县乡医院信息系统 / hospital information system for county and township hospitals")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the staff console, patient portal and API (运行服务).
+    Serve(Settings),
+    /// Create the demo county medical community on first run, print its accounts, and serve it (演示).
+    Demo(Settings),
+    /// Bring the database schema up to date and exit (数据库迁移).
+    Migrate(Settings),
+    /// Manage staff accounts from the server's console (用户管理).
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Write a consistent online copy of the database (SQLite: VACUUM INTO; PostgreSQL: pg_dump) (备份).
+    Backup {
+        /// Destination file; must not exist.
+        dest: PathBuf,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Replace the database with a backup (stop the server first when on SQLite) (恢复).
+    Restore {
+        src: PathBuf,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Audit-log tools (审计).
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add an account.
+    Add {
+        /// Organisation code, e.g. `wsxrmyy`.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        username: String,
+        /// Display name, e.g. 王建国.
+        #[arg(long)]
+        name: String,
+        /// Role codes, comma-separated: admin, security_admin, audit_admin, registrar, triage_nurse, doctor, lab_tech,
+        /// ward_nurse, insurance_officer, public_health, service_centre, quality_officer, director, party_secretary.
+        #[arg(long)]
+        roles: String,
+        #[arg(long, env = "DAYI_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Set a new password (ends the account's sessions).
+    ResetPassword {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long, env = "DAYI_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Require a second factor (TOTP) for one account; `--off` lifts it.
+    Require2fa {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        off: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Walk the hash chain of every organisation (or one) and report the first broken entry.
+    Verify {
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+const DEFAULT_DB: &str = "sqlite:./data/dayi.db";
+const DEMO_DB: &str = "sqlite:./data/demo.db";
+
+fn init_tracing(filter: &str) {
+    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_target(false).try_init();
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run(Cli::parse()).await {
+        eprintln!("错误 / error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Serve(s) => serve(&s, DEFAULT_DB, false).await,
+        Cmd::Demo(s) => serve(&s, DEMO_DB, true).await,
+        Cmd::Migrate(s) => {
+            let r = Settings::resolve(&s, DEFAULT_DB)?;
+            init_tracing(&r.log);
+            open_db(&r.db).await?;
+            println!("数据库已是最新结构 / schema up to date: {}", r.db.url);
+            Ok(())
+        }
+        Cmd::User { cmd, settings } => user(cmd, &settings).await,
+        Cmd::Backup { dest, settings } => {
+            let r = Settings::resolve(&settings, DEFAULT_DB)?;
+            let db = open_db(&r.db).await?;
+            dayi_store::backup::backup(&db, &r.db.url, &dest).await?;
+            println!("备份完成 / backup written: {}", dest.display());
+            Ok(())
+        }
+        Cmd::Restore { src, settings } => {
+            let r = Settings::resolve(&settings, DEFAULT_DB)?;
+            dayi_store::backup::restore(&r.db.url, &src).await?;
+            open_db(&r.db).await?;
+            println!("恢复完成 / restored {} from {}", r.db.url, src.display());
+            Ok(())
+        }
+        Cmd::Audit { cmd: AuditCmd::Verify { org }, settings } => audit_verify(org, &settings).await,
+    }
+}
+
+async fn serve(s: &Settings, default_db: &str, demo: bool) -> anyhow::Result<()> {
+    let r = Settings::resolve(s, default_db)?;
+    init_tracing(&r.log);
+    let db = open_db(&r.db).await?;
+    let server = start(db, &r).await?;
+    if demo {
+        let accounts = dayi_app::demo::seed(&server.app).await.map_err(|e| anyhow::anyhow!("{}", e.zh()))?;
+        print_demo(&accounts);
+    }
+    println!("大医 Dayi 已启动 / listening on {}  (数据库 / database: {})", server.url(), r.db.url);
+    shutdown_signal().await;
+    println!("正在停止 / shutting down…");
+    server.stop().await;
+    Ok(())
+}
+
+fn print_demo(accounts: &[dayi_app::demo::DemoAccount]) {
+    if accounts.is_empty() {
+        println!("演示数据已存在 / demo data already present. 初始密码 / initial password: {}", dayi_app::demo::DEMO_PASSWORD);
+        return;
+    }
+    println!("已创建演示医共体 / demo county medical community created. 所有账号初始密码 / password for all: {}", dayi_app::demo::DEMO_PASSWORD);
+    let mut org = String::new();
+    for a in accounts {
+        if a.org_code != org {
+            org = a.org_code.clone();
+            println!("\n  {}（机构代码 org code: {}）", a.org_name, a.org_code);
+        }
+        println!("    {:<10} {:<8} {}", a.username, a.name, a.roles);
+    }
+    println!();
+}
+
+async fn cli_app(s: &Settings) -> anyhow::Result<App> {
+    let r = Settings::resolve(s, DEFAULT_DB)?;
+    init_tracing("warn");
+    Ok(App::new(open_db(&r.db).await?, r.security))
+}
+
+async fn org_actor(app: &App, code: &str) -> anyhow::Result<Actor> {
+    let orgs = dayi_app::tenancy::list_orgs(app).await.map_err(|e| anyhow::anyhow!("{}", e.zh()))?;
+    let org = orgs.iter().find(|o| o.code == code).with_context(|| format!("机构不存在 / unknown organisation: {code}"))?;
+    Ok(Actor::cli(org.org_id))
+}
+
+fn zh(e: dayi_core::DomainError) -> anyhow::Error {
+    let fields: Vec<String> = e.fields.iter().map(|f| format!("{}: {}", f.field, f.zh())).collect();
+    if fields.is_empty() { anyhow::anyhow!("{}", e.zh()) } else { anyhow::anyhow!("{}（{}）", e.zh(), fields.join("；")) }
+}
+
+async fn user(cmd: UserCmd, s: &Settings) -> anyhow::Result<()> {
+    let app = cli_app(s).await?;
+    match cmd {
+        UserCmd::Add { org, username, name, roles, password } => {
+            let actor = org_actor(&app, &org).await?;
+            let f = dayi_app::staff::NewStaff {
+                username,
+                display_name: name,
+                dept_id: None,
+                roles: roles.split(',').map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),
+                password,
+            };
+            let st = dayi_app::staff::create(&app, &actor, &f).await.map_err(zh)?;
+            println!("已添加用户 / user added: {} ({})", st.username, st.roles);
+        }
+        UserCmd::ResetPassword { org, username, password } => {
+            let actor = org_actor(&app, &org).await?;
+            let st = dayi_app::staff::find(&app, &actor, &username).await.map_err(zh)?;
+            dayi_app::staff::reset_password(&app, &actor, st.id, &password).await.map_err(zh)?;
+            println!("密码已重置 / password reset: {}", st.username);
+        }
+        UserCmd::Require2fa { org, username, off } => {
+            let actor = org_actor(&app, &org).await?;
+            let st = dayi_app::staff::find(&app, &actor, &username).await.map_err(zh)?;
+            dayi_app::staff::require_totp(&app, &actor, st.id, !off).await.map_err(zh)?;
+            println!("{}: 双因素认证 / two-factor {}", st.username, if off { "不再强制 / optional" } else { "已强制 / required" });
+        }
+    }
+    // Let the audit writer finish before the process exits.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    Ok(())
+}
+
+async fn audit_verify(org: Option<String>, s: &Settings) -> anyhow::Result<()> {
+    let app = cli_app(s).await?;
+    let orgs = dayi_app::tenancy::list_orgs(&app).await.map_err(zh)?;
+    let mut broken = 0;
+    for o in orgs.iter().filter(|o| org.as_deref().is_none_or(|c| c == o.code)) {
+        let r = dayi_app::audit::verify(&app, &Actor::cli(o.org_id)).await.map_err(zh)?;
+        match r.broken {
+            None => println!("{}（{}）: 完整 / intact, {} 条 entries", o.name, o.code, r.checked),
+            Some(b) => {
+                broken += 1;
+                println!("{}（{}）: 校验失败 / BROKEN at entry {}: {:?}", o.name, o.code, b.seq(), b);
+            }
+        }
+    }
+    if broken > 0 {
+        bail!("{broken} 个机构的审计日志被篡改 / organisation(s) with a broken audit chain");
+    }
+    Ok(())
+}
