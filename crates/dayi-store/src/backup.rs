@@ -25,10 +25,15 @@ pub async fn backup(db: &Db, url: &str, dest: &Path) -> Result<(), BackupError> 
         return Err(BackupError::Tool(format!("目标文件已存在 / destination exists: {}", dest.display())));
     }
     match db {
-        Db::Sqlite { read, .. } => {
+        Db::Sqlite { .. } => {
             let dest = dest.to_str().ok_or_else(|| BackupError::Tool("path is not UTF-8".into()))?;
-            // A read connection suffices: VACUUM INTO reads one snapshot.
-            sqlx::query("VACUUM INTO $1").bind(dest).execute(read).await?;
+            // A connection of its own (not the writer): VACUUM INTO reads one
+            // snapshot, so the server's writers carry on meanwhile under WAL.
+            use sqlx::Connection;
+            let opts = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)?;
+            let mut conn = sqlx::sqlite::SqliteConnection::connect_with(&opts).await?;
+            sqlx::query("VACUUM INTO $1").bind(dest).execute(&mut conn).await?;
+            conn.close().await?;
             Ok(())
         }
         Db::Postgres(_) => {
@@ -49,13 +54,11 @@ pub async fn restore(url: &str, src: &Path) -> Result<(), BackupError> {
         return Err(BackupError::Tool(format!("备份文件不存在 / backup not found: {}", src.display())));
     }
     if let Some(path) = crate::db::sqlite_path(url) {
-        let check = crate::DbConfig::new(format!("sqlite:{}?mode=ro", src.display()));
-        let copy = Db::connect(&check).await?;
-        let ok: String = match &copy {
-            Db::Sqlite { read, .. } => sqlx::query_scalar("PRAGMA integrity_check").fetch_one(read).await?,
-            Db::Postgres(_) => unreachable!("sqlite url"),
-        };
-        copy.close().await;
+        use sqlx::Connection;
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(src).read_only(true);
+        let mut copy = sqlx::sqlite::SqliteConnection::connect_with(&opts).await?;
+        let ok: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut copy).await?;
+        copy.close().await?;
         if ok != "ok" {
             return Err(BackupError::Tool(format!("备份文件已损坏 / backup is corrupt: {ok}")));
         }
