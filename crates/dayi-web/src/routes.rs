@@ -141,6 +141,8 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 pub fn build(state: AppState) -> Router {
     let limit = state.web.body_limit;
+    // Install the metrics recorder now, so requests before the first scrape count.
+    metrics::handle();
     table()
         .router
         .fallback(not_found)

@@ -80,6 +80,7 @@ enum UserCmd {
         password: String,
     },
     /// Require a second factor (TOTP) for one account; `--off` lifts it.
+    #[command(name = "require-2fa")]
     Require2fa {
         #[arg(long)]
         org: String,

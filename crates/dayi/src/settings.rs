@@ -12,56 +12,56 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Configuration file (TOML). Read when it exists; `dayi.toml` in the working directory by default.
-    #[arg(long, env = "DAYI_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "DAYI_CONFIG", value_name = "FILE")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
 
     /// Database URL: `sqlite:./data/dayi.db` (default, embedded) or `postgres://user@host/db`.
-    #[arg(long, env = "DAYI_DB", value_name = "URL")]
+    #[arg(long, global = true, env = "DAYI_DB", value_name = "URL")]
     pub db: Option<String>,
 
     /// Connections in the pool (PostgreSQL) or reader connections (SQLite). Default 8.
-    #[arg(long, env = "DAYI_DB_MAX_CONNECTIONS", value_name = "N")]
+    #[arg(long, global = true, env = "DAYI_DB_MAX_CONNECTIONS", value_name = "N")]
     pub db_max_connections: Option<u32>,
 
     /// How long a SQLite writer waits for the lock, in milliseconds. Default 5000.
-    #[arg(long, env = "DAYI_DB_BUSY_TIMEOUT_MS", value_name = "MS")]
+    #[arg(long, global = true, env = "DAYI_DB_BUSY_TIMEOUT_MS", value_name = "MS")]
     pub db_busy_timeout_ms: Option<u64>,
 
     /// Address to listen on. Default 127.0.0.1:8080.
-    #[arg(long, env = "DAYI_LISTEN", value_name = "ADDR")]
+    #[arg(long, global = true, env = "DAYI_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
 
     /// Mark cookies `Secure` (set when served over HTTPS, directly or behind a proxy). Default false.
-    #[arg(long, env = "DAYI_SECURE_COOKIES", value_name = "BOOL")]
+    #[arg(long, global = true, env = "DAYI_SECURE_COOKIES", value_name = "BOOL")]
     pub secure_cookies: Option<bool>,
 
     /// Largest request body accepted, in KiB. Default 2048.
-    #[arg(long, env = "DAYI_BODY_LIMIT_KB", value_name = "KIB")]
+    #[arg(long, global = true, env = "DAYI_BODY_LIMIT_KB", value_name = "KIB")]
     pub body_limit_kb: Option<usize>,
 
     /// Sign a user out after this many idle minutes. Default 30.
-    #[arg(long, env = "DAYI_SESSION_IDLE_MINUTES", value_name = "MIN")]
+    #[arg(long, global = true, env = "DAYI_SESSION_IDLE_MINUTES", value_name = "MIN")]
     pub session_idle_minutes: Option<u32>,
 
     /// Failed sign-ins in a row before the account locks. Default 5.
-    #[arg(long, env = "DAYI_MAX_FAILED_LOGINS", value_name = "N")]
+    #[arg(long, global = true, env = "DAYI_MAX_FAILED_LOGINS", value_name = "N")]
     pub max_failed_logins: Option<u32>,
 
     /// Minutes a locked account stays locked. Default 15.
-    #[arg(long, env = "DAYI_LOCKOUT_MINUTES", value_name = "MIN")]
+    #[arg(long, global = true, env = "DAYI_LOCKOUT_MINUTES", value_name = "MIN")]
     pub lockout_minutes: Option<u32>,
 
     /// Shortest password accepted (letters and digits required). Default 8.
-    #[arg(long, env = "DAYI_PASSWORD_MIN_LEN", value_name = "N")]
+    #[arg(long, global = true, env = "DAYI_PASSWORD_MIN_LEN", value_name = "N")]
     pub password_min_len: Option<usize>,
 
     /// Days the audit log is kept before it may be purged (at least 180, per the Cybersecurity Law). Default 180.
-    #[arg(long, env = "DAYI_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
+    #[arg(long, global = true, env = "DAYI_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
     pub audit_retention_days: Option<u32>,
 
     /// Log filter, e.g. `info` or `dayi=debug,tower_http=info`. Default `info`.
-    #[arg(long, env = "DAYI_LOG", value_name = "FILTER")]
+    #[arg(long, global = true, env = "DAYI_LOG", value_name = "FILTER")]
     pub log: Option<String>,
 }
 

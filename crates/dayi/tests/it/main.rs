@@ -1,0 +1,9 @@
+//! One integration-test binary: the server on 127.0.0.1:0 with a fresh
+//! database per test (SQLite file or a PostgreSQL database), driven over HTTP.
+
+mod api;
+mod auth;
+mod browser;
+mod cli;
+mod harness;
+mod matrix;
