@@ -116,7 +116,14 @@ pub async fn purge(app: &App, actor: &Actor, before: i64) -> Result<u64, DomainE
     }
     let mut tx = app.db.begin().await.or_internal()?;
     let n = dayi_store::audit::purge_before(&mut tx, actor.org_id, before).await.or_internal()?;
-    let e = actor.entry("audit.purge", "audit_log", "", None, dayi_core::audit::OK, &format!("deleted={n} before={}", dayi_core::timefmt::show(before)));
+    let e = actor.entry(
+        "audit.purge",
+        "audit_log",
+        "",
+        None,
+        dayi_core::audit::OK,
+        &format!("deleted={n} before={}", dayi_core::timefmt::show(before)),
+    );
     dayi_store::audit::append(&mut tx, actor.org_id, vec![e]).await.or_internal()?;
     tx.commit().await.or_internal()?;
     Ok(n)

@@ -61,7 +61,14 @@ pub struct Origin {
     pub user_agent: String,
 }
 
-fn anon_entry(org_id: Uuid, who: &str, action: &str, outcome: &str, origin: &Origin, detail: &str) -> dayi_core::audit::Entry {
+fn anon_entry(
+    org_id: Uuid,
+    who: &str,
+    action: &str,
+    outcome: &str,
+    origin: &Origin,
+    detail: &str,
+) -> dayi_core::audit::Entry {
     dayi_core::audit::Entry {
         org_id,
         seq: 0,
@@ -98,7 +105,13 @@ pub struct Login {
 }
 
 /// Checks user name and password, applies the lockout rule and opens a session.
-pub async fn login(app: &App, org_code: &str, username: &str, password: &str, origin: &Origin) -> Result<Login, DomainError> {
+pub async fn login(
+    app: &App,
+    org_code: &str,
+    username: &str,
+    password: &str,
+    origin: &Origin,
+) -> Result<Login, DomainError> {
     let cfg = app.security.clone();
     let org = dayi_store::tenancy::org_by_code(&app.db, org_code.trim())
         .await
@@ -107,9 +120,8 @@ pub async fn login(app: &App, org_code: &str, username: &str, password: &str, or
     let username = username.trim().to_lowercase();
     let now = now_micros();
     let Some(staff) = dayi_store::staff::by_username(&app.db, org.org_id, &username).await.or_internal()? else {
-        let dummy = DUMMY_HASH.get_or_init(|| {
-            Argon2::default().hash_password(b"dayi-dummy").map(|h| h.to_string()).unwrap_or_default()
-        });
+        let dummy = DUMMY_HASH
+            .get_or_init(|| Argon2::default().hash_password(b"dayi-dummy").map(|h| h.to_string()).unwrap_or_default());
         verify_password(dummy.clone(), password).await;
         app.audit.record(anon_entry(org.org_id, &username, "auth.login", FAILED, origin, "unknown user")).await;
         return Err(DomainError::with(ErrorCode::BadCredentials, [cfg.max_failed_logins.saturating_sub(1)]));
@@ -167,15 +179,35 @@ async fn record_failure(app: &App, staff: &Staff, origin: &Origin, why: &str) ->
     let until = now + i64::from(cfg.lockout_minutes) * 60_000_000;
     let result = async {
         let mut tx = app.db.begin().await.or_internal()?;
-        let (count, locked) =
-            dayi_store::staff::record_failure(&mut tx, staff.org_id, staff.id, cfg.max_failed_logins as i32, until, now)
-                .await
-                .or_internal()?;
-        let mut e = anon_entry(staff.org_id, &staff.username, "auth.login", FAILED, origin, &format!("{why}; failures={count}"));
+        let (count, locked) = dayi_store::staff::record_failure(
+            &mut tx,
+            staff.org_id,
+            staff.id,
+            cfg.max_failed_logins as i32,
+            until,
+            now,
+        )
+        .await
+        .or_internal()?;
+        let mut e = anon_entry(
+            staff.org_id,
+            &staff.username,
+            "auth.login",
+            FAILED,
+            origin,
+            &format!("{why}; failures={count}"),
+        );
         e.actor_id = Some(staff.id);
         let mut entries = vec![e];
         if locked.is_some_and(|l| l > now) {
-            let mut lock = anon_entry(staff.org_id, &staff.username, "auth.lockout", OK, origin, &format!("minutes={}", cfg.lockout_minutes));
+            let mut lock = anon_entry(
+                staff.org_id,
+                &staff.username,
+                "auth.lockout",
+                OK,
+                origin,
+                &format!("minutes={}", cfg.lockout_minutes),
+            );
             lock.actor_id = Some(staff.id);
             entries.push(lock);
         }
@@ -186,9 +218,7 @@ async fn record_failure(app: &App, staff: &Staff, origin: &Origin, why: &str) ->
     .await;
     match result {
         Ok((_, Some(l))) if l > now => DomainError::with(ErrorCode::Locked, [cfg.lockout_minutes]),
-        Ok((count, _)) => {
-            DomainError::with(ErrorCode::BadCredentials, [(cfg.max_failed_logins as i32 - count).max(0)])
-        }
+        Ok((count, _)) => DomainError::with(ErrorCode::BadCredentials, [(cfg.max_failed_logins as i32 - count).max(0)]),
         Err(e) => e,
     }
 }
@@ -299,11 +329,18 @@ pub async fn verify_totp(app: &App, ctx: &SessionCtx, code: &str, origin: &Origi
     finish_second_factor(app, ctx, "auth.totp", None).await
 }
 
-async fn finish_second_factor(app: &App, ctx: &SessionCtx, action: &str, secret: Option<&str>) -> Result<(), DomainError> {
+async fn finish_second_factor(
+    app: &App,
+    ctx: &SessionCtx,
+    action: &str,
+    secret: Option<&str>,
+) -> Result<(), DomainError> {
     let now = now_micros();
     let mut tx = app.db.begin().await.or_internal()?;
     if let Some(s) = secret {
-        dayi_store::staff::set_totp_secret(&mut tx, ctx.actor.org_id, ctx.actor.staff_id, Some(s), now).await.or_internal()?;
+        dayi_store::staff::set_totp_secret(&mut tx, ctx.actor.org_id, ctx.actor.staff_id, Some(s), now)
+            .await
+            .or_internal()?;
     }
     dayi_store::staff::record_success(&mut tx, ctx.actor.org_id, ctx.actor.staff_id, now).await.or_internal()?;
     dayi_store::auth::set_session_stage(&mut tx, ctx.actor.org_id, &ctx.token_hash, STAGE_FULL).await.or_internal()?;
@@ -355,7 +392,12 @@ pub fn current_code(app: &App, secret: &str) -> Result<String, DomainError> {
 pub const TOKEN_PREFIX: &str = "dayi_";
 
 /// Issues a token for an account; the plain text is shown once and only its hash kept.
-pub async fn create_token(app: &App, actor: &Actor, staff_id: Uuid, name: &str) -> Result<(ApiToken, String), DomainError> {
+pub async fn create_token(
+    app: &App,
+    actor: &Actor,
+    staff_id: Uuid,
+    name: &str,
+) -> Result<(ApiToken, String), DomainError> {
     actor.require(app, Perm::SecurityManage).await?;
     let name = name.trim();
     if name.is_empty() {
@@ -380,7 +422,14 @@ pub async fn create_token(app: &App, actor: &Actor, staff_id: Uuid, name: &str) 
     };
     let mut tx = app.db.begin().await.or_internal()?;
     dayi_store::auth::insert_token(&mut tx, &t).await.or_internal()?;
-    let e = actor.entry("token.create", "api_token", &t.id.to_string(), None, OK, &format!("owner={} name={}", owner.username, t.name));
+    let e = actor.entry(
+        "token.create",
+        "api_token",
+        &t.id.to_string(),
+        None,
+        OK,
+        &format!("owner={} name={}", owner.username, t.name),
+    );
     dayi_store::audit::append(&mut tx, actor.org_id, vec![e]).await.or_internal()?;
     tx.commit().await.or_internal()?;
     Ok((t, plain))
@@ -394,10 +443,23 @@ pub async fn resolve_token(app: &App, bearer: &str, ip: &str) -> Result<Actor, D
     let org_id = Uuid::parse_str(org).map_err(|_| invalid())?;
     let t = dayi_store::auth::token_by_hash(&app.db, org_id, &sha256_hex(secret)).await.or_internal()?;
     let Some(t) = t.filter(|t| t.revoked_at.is_none()) else {
-        app.audit.record(anon_entry(org_id, "", "auth.token", FAILED, &Origin { ip: ip.into(), ..Default::default() }, "invalid or revoked")).await;
+        app.audit
+            .record(anon_entry(
+                org_id,
+                "",
+                "auth.token",
+                FAILED,
+                &Origin { ip: ip.into(), ..Default::default() },
+                "invalid or revoked",
+            ))
+            .await;
         return Err(invalid());
     };
-    let staff = dayi_store::staff::get(&app.db, org_id, t.staff_id).await.or_internal()?.filter(|s| s.active).ok_or_else(invalid)?;
+    let staff = dayi_store::staff::get(&app.db, org_id, t.staff_id)
+        .await
+        .or_internal()?
+        .filter(|s| s.active)
+        .ok_or_else(invalid)?;
     let now = now_micros();
     if t.last_used_at.is_none_or(|u| now - u > 60_000_000) {
         let mut tx = app.db.begin().await.or_internal()?;

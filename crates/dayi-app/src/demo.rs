@@ -156,7 +156,14 @@ pub async fn seed(app: &App) -> Result<Vec<DemoAccount>, DomainError> {
     Ok(out)
 }
 
-async fn org(tx: &mut dayi_store::Tx, code: &str, name: &str, kind: &str, tier: &str, parent: Option<&Org>) -> Result<Org, DomainError> {
+async fn org(
+    tx: &mut dayi_store::Tx,
+    code: &str,
+    name: &str,
+    kind: &str,
+    tier: &str,
+    parent: Option<&Org>,
+) -> Result<Org, DomainError> {
     create_org(
         tx,
         &NewOrg {

@@ -52,10 +52,10 @@ pub async fn create(app: &App, actor: &Actor, f: &NewStaff) -> Result<Staff, Dom
     if !password_acceptable(&f.password, app.security.password_min_len) {
         c.add("password", ErrorCode::WeakPassword, [app.security.password_min_len]);
     }
-    if let Some(d) = f.dept_id {
-        if dayi_store::tenancy::get_dept(&app.db, actor.org_id, d).await.or_internal()?.is_none() {
-            c.add("dept_id", ErrorCode::NotFound, [""; 0]);
-        }
+    if let Some(d) = f.dept_id
+        && dayi_store::tenancy::get_dept(&app.db, actor.org_id, d).await.or_internal()?.is_none()
+    {
+        c.add("dept_id", ErrorCode::NotFound, [""; 0]);
     }
     c.finish()?;
     let (Some(name), Some(roles)) = (name, roles) else { unreachable!("checked above") };
@@ -88,7 +88,8 @@ pub async fn create(app: &App, actor: &Actor, f: &NewStaff) -> Result<Staff, Dom
             crate::internal(e)
         });
     }
-    let e = actor.entry("staff.create", "staff", &s.id.to_string(), None, OK, &format!("{} roles={}", s.username, s.roles));
+    let e =
+        actor.entry("staff.create", "staff", &s.id.to_string(), None, OK, &format!("{} roles={}", s.username, s.roles));
     dayi_store::audit::append(&mut tx, actor.org_id, vec![e]).await.or_internal()?;
     tx.commit().await.or_internal()?;
     Ok(s)
@@ -143,7 +144,8 @@ pub async fn set_active(app: &App, actor: &Actor, id: Uuid, active: bool) -> Res
 pub async fn require_totp(app: &App, actor: &Actor, id: Uuid, require: bool) -> Result<(), DomainError> {
     actor.require(app, Perm::SecurityManage).await?;
     let mut tx = app.db.begin().await.or_internal()?;
-    if dayi_store::staff::set_totp_required(&mut tx, actor.org_id, id, require, now_micros()).await.or_internal()? == 0 {
+    if dayi_store::staff::set_totp_required(&mut tx, actor.org_id, id, require, now_micros()).await.or_internal()? == 0
+    {
         return Err(DomainError::new(ErrorCode::StaffUnknown));
     }
     let e = actor.entry("security.user_totp", "staff", &id.to_string(), None, OK, &format!("require={require}"));
@@ -174,5 +176,8 @@ pub async fn reset_totp(app: &App, actor: &Actor, id: Uuid) -> Result<(), Domain
 
 /// The actor's own account.
 pub async fn me(app: &App, actor: &Actor) -> Result<Staff, DomainError> {
-    dayi_store::staff::get(&app.db, actor.org_id, actor.staff_id).await.or_internal()?.ok_or_else(|| DomainError::new(ErrorCode::StaffUnknown))
+    dayi_store::staff::get(&app.db, actor.org_id, actor.staff_id)
+        .await
+        .or_internal()?
+        .ok_or_else(|| DomainError::new(ErrorCode::StaffUnknown))
 }

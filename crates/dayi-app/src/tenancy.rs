@@ -17,7 +17,10 @@ pub async fn list_orgs(app: &App) -> Result<Vec<Org>, DomainError> {
 }
 
 pub async fn org(app: &App, org_id: Uuid) -> Result<Org, DomainError> {
-    dayi_store::tenancy::get_org(&app.db, org_id).await.or_internal()?.ok_or_else(|| DomainError::new(ErrorCode::OrgUnknown))
+    dayi_store::tenancy::get_org(&app.db, org_id)
+        .await
+        .or_internal()?
+        .ok_or_else(|| DomainError::new(ErrorCode::OrgUnknown))
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -81,7 +84,15 @@ pub async fn create_dept(app: &App, actor: &Actor, f: &NewDept) -> Result<Dept, 
     }
     c.finish()?;
     let (Some(code), Some(name)) = (code, name) else { unreachable!("checked above") };
-    let d = Dept { org_id: actor.org_id, id: new_id(), code, name, kind: f.kind.clone(), active: true, created_at: now_micros() };
+    let d = Dept {
+        org_id: actor.org_id,
+        id: new_id(),
+        code,
+        name,
+        kind: f.kind.clone(),
+        active: true,
+        created_at: now_micros(),
+    };
     let mut tx = app.db.begin().await.or_internal()?;
     if let Err(e) = dayi_store::tenancy::insert_dept(&mut tx, &d).await {
         return Err(if dayi_store::is_unique_violation(&e) {

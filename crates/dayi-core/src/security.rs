@@ -96,7 +96,9 @@ impl Role {
             Role::Admin => &[P::Console, P::OrgManage, P::StaffManage, P::Schedule, P::QueueManage, P::Catalog],
             Role::SecurityAdmin => &[P::Console, P::SecurityManage],
             Role::AuditAdmin => &[P::Console, P::AuditRead, P::AuditPurge],
-            Role::Registrar => &[P::Console, P::PatientRead, P::PatientWrite, P::PatientUnmask, P::Registration, P::Billing],
+            Role::Registrar => {
+                &[P::Console, P::PatientRead, P::PatientWrite, P::PatientUnmask, P::Registration, P::Billing]
+            }
             Role::TriageNurse => &[P::Console, P::PatientRead, P::PatientWrite, P::Triage],
             Role::Doctor => &[P::Console, P::PatientRead, P::PatientUnmask, P::QueueCall, P::Clinical],
             Role::LabTech => &[P::Console, P::PatientRead, P::Lab],

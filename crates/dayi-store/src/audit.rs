@@ -176,13 +176,15 @@ pub async fn verify(db: &Db, org_id: Uuid) -> Result<VerifyReport> {
 pub async fn purge_before(tx: &mut Tx, org_id: Uuid, cutoff: i64) -> Result<u64> {
     let head = lock_head(tx, org_id).await?;
     let sql = "SELECT MIN(seq) FROM audit_log WHERE org_id = $1 AND at >= $2";
-    let first_kept: Option<i64> = with_tx!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(cutoff).fetch_one(c).await)?;
+    let first_kept: Option<i64> =
+        with_tx!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(cutoff).fetch_one(c).await)?;
     let last_deleted = first_kept.map(|s| s - 1).unwrap_or(head.seq);
     if last_deleted <= head.anchor_seq {
         return Ok(0);
     }
     let sql = "SELECT hash FROM audit_log WHERE org_id = $1 AND seq = $2";
-    let anchor_hash: String = with_tx!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(last_deleted).fetch_one(c).await)?;
+    let anchor_hash: String =
+        with_tx!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(last_deleted).fetch_one(c).await)?;
     let sql = "DELETE FROM audit_log WHERE org_id = $1 AND seq <= $2";
     let n = with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(last_deleted).execute(c).await.map(|r| r.rows_affected()))?;
     let sql = "UPDATE audit_head SET anchor_seq = $2, anchor_hash = $3 WHERE org_id = $1";

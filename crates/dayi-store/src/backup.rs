@@ -37,7 +37,11 @@ pub async fn backup(db: &Db, url: &str, dest: &Path) -> Result<(), BackupError> 
             Ok(())
         }
         Db::Postgres(_) => {
-            let out = Command::new("pg_dump").args(["--format=custom", "--no-owner", "--file"]).arg(dest).arg(url).output()?;
+            let out = Command::new("pg_dump")
+                .args(["--format=custom", "--no-owner", "--file"])
+                .arg(dest)
+                .arg(url)
+                .output()?;
             if out.status.success() {
                 Ok(())
             } else {

@@ -85,10 +85,9 @@ impl Db {
             .foreign_keys(true)
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-32000");
-        if let Some(dir) = sqlite_path(&cfg.url).and_then(|p| std::path::Path::new(&p).parent().map(|d| d.to_path_buf())) {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(&dir).map_err(sqlx::Error::Io)?;
-            }
+        let dir = sqlite_path(&cfg.url).and_then(|p| std::path::Path::new(&p).parent().map(|d| d.to_path_buf()));
+        if let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(&dir).map_err(sqlx::Error::Io)?;
         }
         // Open the writer first so the WAL switch happens before readers connect.
         let write = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(opts.clone()).await?;
@@ -130,10 +129,9 @@ impl Db {
     /// Pool use for `/metrics`: (open connections, idle connections) per pool.
     pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
         match self {
-            Db::Sqlite { read, write } => vec![
-                ("sqlite_read", read.size(), read.num_idle()),
-                ("sqlite_write", write.size(), write.num_idle()),
-            ],
+            Db::Sqlite { read, write } => {
+                vec![("sqlite_read", read.size(), read.num_idle()), ("sqlite_write", write.size(), write.num_idle())]
+            }
             Db::Postgres(p) => vec![("postgres", p.size(), p.num_idle())],
         }
     }

@@ -37,7 +37,10 @@ pub async fn describe(db: &Db) -> Result<Schema> {
             .await?;
             for t in tables {
                 let cols: Vec<(String, i64, i64)> =
-                    sqlx::query_as("SELECT name, \"notnull\", pk FROM pragma_table_info($1)").bind(&t).fetch_all(p).await?;
+                    sqlx::query_as("SELECT name, \"notnull\", pk FROM pragma_table_info($1)")
+                        .bind(&t)
+                        .fetch_all(p)
+                        .await?;
                 let mut table = Table::default();
                 let mut pk: Vec<(i64, String)> = vec![];
                 for (name, notnull, pkpos) in cols {
@@ -49,19 +52,27 @@ pub async fn describe(db: &Db) -> Result<Schema> {
                 }
                 pk.sort();
                 table.primary_key = pk.into_iter().map(|(_, n)| n).collect();
-                let idx: Vec<(String, i64, String)> = sqlx::query_as("SELECT name, \"unique\", origin FROM pragma_index_list($1)")
-                    .bind(&t)
-                    .fetch_all(p)
-                    .await?;
+                let idx: Vec<(String, i64, String)> =
+                    sqlx::query_as("SELECT name, \"unique\", origin FROM pragma_index_list($1)")
+                        .bind(&t)
+                        .fetch_all(p)
+                        .await?;
                 for (name, unique, origin) in idx {
                     if origin != "c" {
                         continue; // primary-key and constraint indexes are compared through the table
                     }
                     let cols: Vec<(i64, String)> =
-                        sqlx::query_as("SELECT seqno, name FROM pragma_index_info($1) ORDER BY seqno").bind(&name).fetch_all(p).await?;
+                        sqlx::query_as("SELECT seqno, name FROM pragma_index_info($1) ORDER BY seqno")
+                            .bind(&name)
+                            .fetch_all(p)
+                            .await?;
                     s.indexes.insert(
                         name,
-                        Index { table: t.clone(), columns: cols.into_iter().map(|(_, n)| n).collect(), unique: unique != 0 },
+                        Index {
+                            table: t.clone(),
+                            columns: cols.into_iter().map(|(_, n)| n).collect(),
+                            unique: unique != 0,
+                        },
                     );
                 }
                 s.tables.insert(t, table);

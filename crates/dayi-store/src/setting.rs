@@ -27,8 +27,12 @@ macro_rules! cols {
 }
 
 pub async fn upsert(tx: &mut Tx, s: &Setting) -> Result<()> {
-    let sql = concat!("INSERT INTO setting (", cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, key, effective_from) \
-         DO UPDATE SET value = excluded.value, source = excluded.source, updated_by = excluded.updated_by, updated_at = excluded.updated_at");
+    let sql = concat!(
+        "INSERT INTO setting (",
+        cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, key, effective_from) \
+         DO UPDATE SET value = excluded.value, source = excluded.source, updated_by = excluded.updated_by, updated_at = excluded.updated_at"
+    );
     with_tx!(tx, c => sqlx::query(sql)
         .bind(s.org_id).bind(&s.key).bind(&s.effective_from).bind(&s.value).bind(&s.source)
         .bind(&s.updated_by).bind(s.updated_at).execute(c).await.map(|r| r.rows_affected()))?;
@@ -37,7 +41,11 @@ pub async fn upsert(tx: &mut Tx, s: &Setting) -> Result<()> {
 
 /// The value in force on `date` (`YYYY-MM-DD`).
 pub async fn effective(db: &Db, org_id: Uuid, key: &str, date: &str) -> Result<Option<Setting>> {
-    let sql = concat!("SELECT ", cols!(), " FROM setting WHERE org_id = $1 AND key = $2 AND effective_from <= $3 ORDER BY effective_from DESC LIMIT 1");
+    let sql = concat!(
+        "SELECT ",
+        cols!(),
+        " FROM setting WHERE org_id = $1 AND key = $2 AND effective_from <= $3 ORDER BY effective_from DESC LIMIT 1"
+    );
     with_db!(db, p => sqlx::query_as::<_, Setting>(sql).bind(org_id).bind(key).bind(date).fetch_optional(p).await)
 }
 

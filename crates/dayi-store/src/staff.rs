@@ -34,7 +34,11 @@ macro_rules! cols {
 }
 
 pub async fn insert(tx: &mut Tx, s: &Staff) -> Result<()> {
-    let sql = concat!("INSERT INTO staff (", cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
+    let sql = concat!(
+        "INSERT INTO staff (",
+        cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    );
     with_tx!(tx, c => sqlx::query(sql)
         .bind(s.org_id).bind(s.id).bind(&s.username).bind(&s.display_name).bind(s.dept_id).bind(&s.roles)
         .bind(&s.password_hash).bind(s.active).bind(&s.totp_secret).bind(s.totp_required).bind(s.failed_count)
@@ -60,7 +64,14 @@ pub async fn list(db: &Db, org_id: Uuid) -> Result<Vec<Staff>> {
 
 /// Records a failed sign-in; locks the account when the count reaches `max`.
 /// Returns the new count and the lock, if one was set.
-pub async fn record_failure(tx: &mut Tx, org_id: Uuid, id: Uuid, max: i32, lock_until: i64, now: i64) -> Result<(i32, Option<i64>)> {
+pub async fn record_failure(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    max: i32,
+    lock_until: i64,
+    now: i64,
+) -> Result<(i32, Option<i64>)> {
     let sql = "UPDATE staff SET failed_count = failed_count + 1, \
                locked_until = CASE WHEN failed_count + 1 >= $3 THEN $4 ELSE locked_until END, updated_at = $5 \
                WHERE org_id = $1 AND id = $2 RETURNING failed_count, locked_until";

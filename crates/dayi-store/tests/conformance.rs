@@ -52,8 +52,15 @@ macro_rules! on_both {
     )* };
 }
 
-on_both!(orgs_staff_and_lockout, sessions_and_tokens, audit_chain_detects_tampering, audit_purge_keeps_chain, concurrent_audit_appends,
-    settings_are_dated, backup_round_trip);
+on_both!(
+    orgs_staff_and_lockout,
+    sessions_and_tokens,
+    audit_chain_detects_tampering,
+    audit_purge_keeps_chain,
+    concurrent_audit_appends,
+    settings_are_dated,
+    backup_round_trip
+);
 
 fn now() -> i64 {
     dayi_core::timefmt::now_micros()
@@ -103,7 +110,15 @@ async fn orgs_staff_and_lockout(t: &TestDb) {
     assert_eq!(dayi_store::tenancy::get_org(db, org.org_id).await.unwrap().unwrap(), org);
     assert_eq!(dayi_store::tenancy::org_by_code(db, "ciqiu").await.unwrap().unwrap().org_id, other.org_id);
 
-    let d = Dept { org_id: org.org_id, id: Uuid::now_v7(), code: "03".into(), name: "内科".into(), kind: "clinical".into(), active: true, created_at: now() };
+    let d = Dept {
+        org_id: org.org_id,
+        id: Uuid::now_v7(),
+        code: "03".into(),
+        name: "内科".into(),
+        kind: "clinical".into(),
+        active: true,
+        created_at: now(),
+    };
     let mut tx = db.begin().await.unwrap();
     dayi_store::tenancy::insert_dept(&mut tx, &d).await.unwrap();
     let s = staff(&org, "doc01");
@@ -112,7 +127,10 @@ async fn orgs_staff_and_lockout(t: &TestDb) {
     dayi_store::staff::insert(&mut tx, &staff(&other, "doc01")).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(dayi_store::tenancy::list_depts(db, org.org_id).await.unwrap(), vec![d]);
-    assert!(dayi_store::tenancy::list_depts(db, other.org_id).await.unwrap().is_empty(), "departments stay in their organisation");
+    assert!(
+        dayi_store::tenancy::list_depts(db, other.org_id).await.unwrap().is_empty(),
+        "departments stay in their organisation"
+    );
 
     let mut tx = db.begin().await.unwrap();
     let err = dayi_store::staff::insert(&mut tx, &staff(&org, "doc01")).await.unwrap_err();
@@ -125,7 +143,8 @@ async fn orgs_staff_and_lockout(t: &TestDb) {
     let until = now() + 900_000_000;
     for i in 1..=5 {
         let mut tx = db.begin().await.unwrap();
-        let (count, locked) = dayi_store::staff::record_failure(&mut tx, org.org_id, s.id, 5, until, now()).await.unwrap();
+        let (count, locked) =
+            dayi_store::staff::record_failure(&mut tx, org.org_id, s.id, 5, until, now()).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(count, i);
         assert_eq!(locked.is_some(), i == 5);
@@ -183,7 +202,11 @@ async fn sessions_and_tokens(t: &TestDb) {
     assert_eq!(dayi_store::auth::token_by_hash(db, org.org_id, "th").await.unwrap().unwrap(), tok);
     let mut tx = db.begin().await.unwrap();
     assert_eq!(dayi_store::auth::revoke_token(&mut tx, org.org_id, tok.id, now()).await.unwrap(), 1);
-    assert_eq!(dayi_store::auth::revoke_token(&mut tx, org.org_id, tok.id, now()).await.unwrap(), 0, "revoking twice changes nothing");
+    assert_eq!(
+        dayi_store::auth::revoke_token(&mut tx, org.org_id, tok.id, now()).await.unwrap(),
+        0,
+        "revoking twice changes nothing"
+    );
     dayi_store::auth::set_role_totp(&mut tx, org.org_id, "doctor", true, now()).await.unwrap();
     dayi_store::auth::set_role_totp(&mut tx, org.org_id, "admin", true, now()).await.unwrap();
     dayi_store::auth::set_role_totp(&mut tx, org.org_id, "admin", false, now()).await.unwrap();
@@ -217,8 +240,12 @@ async fn append(db: &Db, org: Uuid, entries: Vec<Entry>) {
 
 async fn exec(db: &Db, sql: &str, org: Uuid, seq: i64) {
     match db {
-        Db::Sqlite { write, .. } => sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).bind(org).bind(seq).execute(write).await.map(|_| ()),
-        Db::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).bind(org).bind(seq).execute(p).await.map(|_| ()),
+        Db::Sqlite { write, .. } => {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).bind(org).bind(seq).execute(write).await.map(|_| ())
+        }
+        Db::Postgres(p) => {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).bind(org).bind(seq).execute(p).await.map(|_| ())
+        }
     }
     .unwrap();
 }
@@ -234,7 +261,13 @@ async fn audit_chain_detects_tampering(t: &TestDb) {
     assert_eq!((r.checked, r.broken), (3, None));
     assert_eq!(dayi_store::audit::count(db, other.org_id).await.unwrap(), 1, "chains are per organisation");
 
-    let rows = dayi_store::audit::search(db, org.org_id, &Filter { action_prefix: Some("patient.".into()), limit: 10, ..Default::default() }).await.unwrap();
+    let rows = dayi_store::audit::search(
+        db,
+        org.org_id,
+        &Filter { action_prefix: Some("patient.".into()), limit: 10, ..Default::default() },
+    )
+    .await
+    .unwrap();
     assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 1]);
 
     // an edit behind the application's back
@@ -247,7 +280,10 @@ async fn audit_chain_detects_tampering(t: &TestDb) {
     let org2 = make_org(db, "guolou").await;
     append(db, org2.org_id, (0..4).map(|i| entry(org2.org_id, "x", i)).collect()).await;
     exec(db, "DELETE FROM audit_log WHERE org_id = $1 AND seq = $2", org2.org_id, 2).await;
-    assert_eq!(dayi_store::audit::verify(db, org2.org_id).await.unwrap().broken, Some(Break::Gap { expected_seq: 2, found_seq: 3 }));
+    assert_eq!(
+        dayi_store::audit::verify(db, org2.org_id).await.unwrap().broken,
+        Some(Break::Gap { expected_seq: 2, found_seq: 3 })
+    );
 }
 
 async fn audit_purge_keeps_chain(t: &TestDb) {
@@ -303,7 +339,9 @@ async fn settings_are_dated(t: &TestDb) {
     dayi_store::setting::upsert(&mut tx, &row("2026-01-01", "37.5")).await.unwrap();
     dayi_store::setting::upsert(&mut tx, &row("2026-01-01", "38.0")).await.unwrap();
     tx.commit().await.unwrap();
-    let v = |d: &'static str| async move { dayi_store::setting::effective(db, org.org_id, "triage.fever_celsius", d).await.unwrap().map(|s| s.value) };
+    let v = |d: &'static str| async move {
+        dayi_store::setting::effective(db, org.org_id, "triage.fever_celsius", d).await.unwrap().map(|s| s.value)
+    };
     assert_eq!(v("2019-12-31").await, None);
     assert_eq!(v("2025-06-01").await.as_deref(), Some("37.3"));
     assert_eq!(v("2026-01-01").await.as_deref(), Some("38.0"));
@@ -332,7 +370,8 @@ async fn backup_round_trip(t: &TestDb) {
     restored.migrate().await.unwrap();
     assert_eq!(dayi_store::tenancy::org_by_code(&restored, "wsx").await.unwrap().unwrap().org_id, org.org_id);
     assert_eq!(dayi_store::audit::verify(&restored, org.org_id).await.unwrap().broken, None);
-    let n: i64 = with_db!(&restored, p => sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(p).await).unwrap();
+    let n: i64 =
+        with_db!(&restored, p => sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(p).await).unwrap();
     assert_eq!(n, 1);
 }
 

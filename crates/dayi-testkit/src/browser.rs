@@ -125,11 +125,7 @@ impl ChromeDriver {
             let pgid = child.id();
             let watchdog = Watchdog::spawn(&format!("kill -s KILL -- -{pgid}"))
                 .context("cannot spawn the chromedriver watchdog")?;
-            let mut chromedriver = ChromeDriver {
-                port,
-                watchdog: Some(watchdog),
-                child,
-            };
+            let mut chromedriver = ChromeDriver { port, watchdog: Some(watchdog), child };
             match chromedriver.wait_ready() {
                 Ok(()) => return Ok(chromedriver),
                 Err(e) => last_error = Some(e), // dropping kills it
@@ -148,10 +144,7 @@ impl ChromeDriver {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                bail!(
-                    "chromedriver on port {} did not answer /status within {READY_TIMEOUT:?}",
-                    self.port
-                );
+                bail!("chromedriver on port {} did not answer /status within {READY_TIMEOUT:?}", self.port);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -169,12 +162,7 @@ impl Drop for ChromeDriver {
 
 /// Minimal HTTP/1.1 client for talking to chromedriver on 127.0.0.1:`port`:
 /// returns the status code and body. `body` is sent as JSON.
-pub(crate) fn http_request(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-) -> std::io::Result<(u16, String)> {
+pub(crate) fn http_request(port: u16, method: &str, path: &str, body: Option<&str>) -> std::io::Result<(u16, String)> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
     // Creating a session starts a browser, which can take a while.
@@ -194,12 +182,8 @@ pub(crate) fn http_request(
 /// `Connection: close`, so the body is delimited by `Content-Length` (it
 /// never uses chunked encoding).
 fn read_response(stream: &mut impl Read) -> std::io::Result<(u16, String)> {
-    let invalid = |what: &str| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("malformed HTTP response: {what}"),
-        )
-    };
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("malformed HTTP response: {what}"));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -213,16 +197,11 @@ fn read_response(stream: &mut impl Read) -> std::io::Result<(u16, String)> {
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| invalid("no status code"))?;
+    let status =
+        head.split_whitespace().nth(1).and_then(|code| code.parse().ok()).ok_or_else(|| invalid("no status code"))?;
     let content_length = head.lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("content-length")
-            .then(|| value.trim().parse::<usize>().ok())?
+        name.trim().eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
     });
     let mut body = buf.split_off(head_end);
     match content_length {
@@ -284,59 +263,34 @@ mod tests {
         let (code, body) = http_request(driver.port(), "GET", "/status", None)
             .unwrap_or_else(|e| panic!("GET {}/status: {e}", driver.url()));
         assert_eq!(code, 200, "{body}");
-        assert!(
-            body.contains("\"ready\""),
-            "unexpected /status body: {body}"
-        );
+        assert!(body.contains("\"ready\""), "unexpected /status body: {body}");
 
         // A real session proves the flags work here (root, no GPU, no sandbox).
         let profile = ChromeDriver::user_data_dir();
         let browser = ChromeDriver::chromium_binary().expect("chromium is installed");
         let user_data_dir = format!("--user-data-dir={}", profile.path().display());
-        let args: Vec<String> = ChromeDriver::chrome_args()
-            .into_iter()
-            .chain([user_data_dir.as_str()])
-            .map(json_string)
-            .collect();
+        let args: Vec<String> =
+            ChromeDriver::chrome_args().into_iter().chain([user_data_dir.as_str()]).map(json_string).collect();
         let capabilities = format!(
             r#"{{"capabilities":{{"alwaysMatch":{{"goog:chromeOptions":{{"binary":{},"args":[{}]}}}}}}}}"#,
             json_string(&browser.to_string_lossy()),
             args.join(",")
         );
-        let (code, body) = http_request(driver.port(), "POST", "/session", Some(&capabilities))
-            .expect("POST /session");
+        let (code, body) = http_request(driver.port(), "POST", "/session", Some(&capabilities)).expect("POST /session");
         assert_eq!(code, 200, "session not created: {body}");
         let session = json_field(&body, "sessionId").expect("sessionId in response");
 
         let page = r#"{"url":"data:text/html,<title>dayi</title>"}"#;
-        let (code, body) = http_request(
-            driver.port(),
-            "POST",
-            &format!("/session/{session}/url"),
-            Some(page),
-        )
-        .expect("navigate");
+        let (code, body) =
+            http_request(driver.port(), "POST", &format!("/session/{session}/url"), Some(page)).expect("navigate");
         assert_eq!(code, 200, "{body}");
-        let (code, body) = http_request(
-            driver.port(),
-            "GET",
-            &format!("/session/{session}/title"),
-            None,
-        )
-        .expect("title");
+        let (code, body) =
+            http_request(driver.port(), "GET", &format!("/session/{session}/title"), None).expect("title");
         assert_eq!(code, 200, "{body}");
-        assert!(
-            body.contains("\"dayi\""),
-            "unexpected title response: {body}"
-        );
+        assert!(body.contains("\"dayi\""), "unexpected title response: {body}");
 
-        let (code, body) = http_request(
-            driver.port(),
-            "DELETE",
-            &format!("/session/{session}"),
-            None,
-        )
-        .expect("DELETE session");
+        let (code, body) =
+            http_request(driver.port(), "DELETE", &format!("/session/{session}"), None).expect("DELETE session");
         assert_eq!(code, 200, "{body}");
     }
 }

@@ -23,9 +23,7 @@ pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
-        .unwrap_or_else(|e| {
-            panic!("dayi-testkit: cannot bind 127.0.0.1:0 to find a free port: {e}")
-        })
+        .unwrap_or_else(|e| panic!("dayi-testkit: cannot bind 127.0.0.1:0 to find a free port: {e}"))
 }
 
 /// True when `DAYI_REQUIRE_PG` is `1` or `true`: missing or broken PostgreSQL

@@ -9,9 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use tempfile::TempDir;
 
-use crate::sys::{
-    Watchdog, file_tail, find_program, is_executable, is_root, sh_quote, wait_for_tcp,
-};
+use crate::sys::{Watchdog, file_tail, find_program, is_executable, is_root, sh_quote, wait_for_tcp};
 use crate::{free_port, require_pg};
 
 /// Env var naming an existing server to use instead of starting a cluster,
@@ -107,16 +105,11 @@ impl PgCluster {
                     .into(),
             ));
         };
-        LocalCluster::start(bin_dir)
-            .map(|local| PgCluster::new(Server::Local(local)))
-            .map_err(Unavailable::Failed)
+        LocalCluster::start(bin_dir).map(|local| PgCluster::new(Server::Local(local))).map_err(Unavailable::Failed)
     }
 
     fn new(server: Server) -> PgCluster {
-        PgCluster {
-            server,
-            db_counter: AtomicU64::new(0),
-        }
+        PgCluster { server, db_counter: AtomicU64::new(0) }
     }
 
     /// Connection URL for database `db` on this server, e.g.
@@ -133,16 +126,13 @@ impl PgCluster {
     /// # Panics
     /// When `CREATE DATABASE` fails; see [`PgCluster::try_create_database`].
     pub fn create_database(&self) -> String {
-        self.try_create_database()
-            .unwrap_or_else(|e| panic!("dayi-testkit: cannot create a test database: {e:#}"))
+        self.try_create_database().unwrap_or_else(|e| panic!("dayi-testkit: cannot create a test database: {e:#}"))
     }
 
     /// Like [`PgCluster::create_database`] but returns the error.
     pub fn try_create_database(&self) -> anyhow::Result<String> {
         let n = self.db_counter.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         // Unique across concurrent test processes sharing one server.
         let name = format!("t_{}_{n}_{nanos}", std::process::id());
         self.psql(&self.admin_url(), &format!("CREATE DATABASE \"{name}\""))?;
@@ -154,18 +144,7 @@ impl PgCluster {
     pub fn psql(&self, url: &str, sql: &str) -> anyhow::Result<String> {
         let psql = self.psql_binary().context("psql not found")?;
         let output = Command::new(&psql)
-            .args([
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                url,
-                "-c",
-                sql,
-            ])
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
             .env("PGCONNECT_TIMEOUT", "10")
             .stdin(Stdio::null())
             .output()
@@ -209,39 +188,28 @@ struct LocalCluster {
 impl LocalCluster {
     fn start(bin_dir: PathBuf) -> anyhow::Result<LocalCluster> {
         let runuser = if is_root() {
-            Some(
-                find_program("runuser", &["/usr/sbin/runuser", "/sbin/runuser"]).context(
-                    "running as root, so PostgreSQL must run as user `postgres`, \
+            Some(find_program("runuser", &["/usr/sbin/runuser", "/sbin/runuser"]).context(
+                "running as root, so PostgreSQL must run as user `postgres`, \
                      but `runuser` was not found",
-                )?,
-            )
+            )?)
         } else {
             None
         };
         // As root the directory must be reachable by `postgres`, so avoid a
         // TMPDIR that may sit below a private home directory.
-        let base = if runuser.is_some() {
-            PathBuf::from("/tmp")
-        } else {
-            std::env::temp_dir()
-        };
+        let base = if runuser.is_some() { PathBuf::from("/tmp") } else { std::env::temp_dir() };
         let dir = tempfile::Builder::new()
             .prefix("dayi-pg-")
             .tempdir_in(&base)
-            .with_context(|| {
-                format!("cannot create a temporary directory in {}", base.display())
-            })?;
-        std::fs::create_dir(dir.path().join("sock"))
-            .context("cannot create the socket directory")?;
+            .with_context(|| format!("cannot create a temporary directory in {}", base.display()))?;
+        std::fs::create_dir(dir.path().join("sock")).context("cannot create the socket directory")?;
         if runuser.is_some() {
             let output = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
                 .arg(dir.path())
                 .output()
                 .context("cannot run chown")?;
-            check(&output, || {
-                format!("chown -R postgres:postgres {}", dir.path().display())
-            })?;
+            check(&output, || format!("chown -R postgres:postgres {}", dir.path().display()))?;
         }
 
         // Spawned before anything runs in the directory, so that it is
@@ -258,13 +226,7 @@ impl LocalCluster {
         ))
         .context("cannot spawn the cluster watchdog")?;
 
-        let mut cluster = LocalCluster {
-            port: 0,
-            bin_dir,
-            runuser,
-            _watchdog: watchdog,
-            dir,
-        };
+        let mut cluster = LocalCluster { port: 0, bin_dir, runuser, _watchdog: watchdog, dir };
         cluster.initdb()?;
         cluster.start_server()?;
         Ok(cluster)
@@ -359,10 +321,7 @@ impl LocalCluster {
                     return Ok(());
                 }
                 Err(e) => {
-                    last_error = Some(e.context(format!(
-                        "server log:\n{}",
-                        file_tail(&self.log_file(), 4000)
-                    )));
+                    last_error = Some(e.context(format!("server log:\n{}", file_tail(&self.log_file(), 4000))));
                     // Do not leave a half-started server behind before retrying.
                     let _ = self
                         .tool("pg_ctl")
@@ -397,10 +356,7 @@ fn find_server_bin_dir() -> Option<PathBuf> {
         })
         .collect();
     versions.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
-    versions
-        .into_iter()
-        .map(|(_, dir)| dir)
-        .find(|d| complete(d))
+    versions.into_iter().map(|(_, dir)| dir).find(|d| complete(d))
 }
 
 fn quote_path(path: &Path) -> String {
@@ -413,13 +369,7 @@ fn check(output: &Output, what: impl FnOnce() -> String) -> anyhow::Result<()> {
         return Ok(());
     }
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_owned();
-    bail!(
-        "{} failed ({}):\n{}\n{}",
-        what(),
-        output.status,
-        text(&output.stderr),
-        text(&output.stdout)
-    )
+    bail!("{} failed ({}):\n{}\n{}", what(), output.status, text(&output.stderr), text(&output.stdout))
 }
 
 /// Replace the database (path) of a postgres URL, keeping any query string.
@@ -445,14 +395,8 @@ mod tests {
             replace_database("postgresql://u@h/postgres?sslmode=disable", "x"),
             "postgresql://u@h/x?sslmode=disable"
         );
-        assert_eq!(
-            replace_database("postgres://u@h:1", "x"),
-            "postgres://u@h:1/x"
-        );
-        assert_eq!(
-            replace_database("postgres://u@h?sslmode=require", "x"),
-            "postgres://u@h/x?sslmode=require"
-        );
+        assert_eq!(replace_database("postgres://u@h:1", "x"), "postgres://u@h:1/x");
+        assert_eq!(replace_database("postgres://u@h?sslmode=require", "x"), "postgres://u@h/x?sslmode=require");
     }
 
     #[test]
@@ -465,13 +409,9 @@ mod tests {
         let b = cluster.create_database();
         assert_ne!(a, b);
         for url in [&a, &b] {
-            let out = cluster
-                .psql(url, "select 1")
-                .unwrap_or_else(|e| panic!("select 1 on {url}: {e:#}"));
+            let out = cluster.psql(url, "select 1").unwrap_or_else(|e| panic!("select 1 on {url}: {e:#}"));
             assert_eq!(out.trim(), "1", "unexpected output from {url}");
-            let db = cluster
-                .psql(url, "select current_database()")
-                .expect("current_database");
+            let db = cluster.psql(url, "select current_database()").expect("current_database");
             let db = db.trim();
             assert!(url.contains(&format!("/{db}")), "{url} connected to {db}");
         }

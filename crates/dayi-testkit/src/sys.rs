@@ -27,19 +27,12 @@ pub(crate) fn is_executable(path: &Path) -> bool {
 /// First executable called `name` in `$PATH`.
 pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| is_executable(p))
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| is_executable(p))
 }
 
 /// `name` on `$PATH`, else the first executable of `fallbacks`.
 pub(crate) fn find_program(name: &str, fallbacks: &[&str]) -> Option<PathBuf> {
-    find_on_path(name).or_else(|| {
-        fallbacks
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| is_executable(p))
-    })
+    find_on_path(name).or_else(|| fallbacks.iter().map(PathBuf::from).find(|p| is_executable(p)))
 }
 
 /// Quote `s` for POSIX sh.

@@ -57,7 +57,11 @@ fn lang_of(jar: &CookieJar) -> Lang {
 }
 
 fn origin_of(req: &Request) -> Origin {
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
     let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     Origin { ip, user_agent }
 }
@@ -161,7 +165,8 @@ pub fn cookie(name: &str, value: &str, secure: bool, same_site: &str, max_age: O
 }
 
 pub fn clear_cookie(name: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!("{name}=; Path=/; HttpOnly; Max-Age=0")).unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_str(&format!("{name}=; Path=/; HttpOnly; Max-Age=0"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
@@ -189,12 +194,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Staff {
         let ctx = Ctx::from_request_parts(parts, s).await?;
         let path = parts.uri.path();
         match ctx.principal {
-            Some(Principal::Token(actor)) => Ok(Staff { actor, csrf: String::new(), lang: ctx.lang, via_session: false }),
+            Some(Principal::Token(actor)) => {
+                Ok(Staff { actor, csrf: String::new(), lang: ctx.lang, via_session: false })
+            }
             Some(Principal::Session(sess)) if sess.stage == STAGE_FULL => {
                 Ok(Staff { actor: sess.actor, csrf: sess.csrf, lang: ctx.lang, via_session: true })
             }
             Some(Principal::Session(sess)) => {
-                let code = if sess.stage == STAGE_ENROL { ErrorCode::TotpEnrolRequired } else { ErrorCode::TotpRequired };
+                let code =
+                    if sess.stage == STAGE_ENROL { ErrorCode::TotpEnrolRequired } else { ErrorCode::TotpRequired };
                 Err(respond(path, &DomainError::new(code), ctx.lang))
             }
             None => Err(respond(path, &DomainError::new(ErrorCode::LoginRequired), ctx.lang).into_response()),

@@ -12,7 +12,9 @@ pub use settings::{Resolved, Settings};
 
 /// Connects and brings the schema up to date.
 pub async fn open_db(cfg: &DbConfig) -> anyhow::Result<Db> {
-    let db = Db::connect(cfg).await.map_err(|e| anyhow::anyhow!("无法连接数据库 / cannot open database {}: {e}", cfg.url))?;
+    let db = Db::connect(cfg)
+        .await
+        .map_err(|e| anyhow::anyhow!("无法连接数据库 / cannot open database {}: {e}", cfg.url))?;
     db.migrate().await.map_err(|e| anyhow::anyhow!("数据库迁移失败 / migration failed: {e}"))?;
     Ok(db)
 }
@@ -42,7 +44,9 @@ impl Server {
 pub async fn start(db: Db, r: &Resolved) -> anyhow::Result<Server> {
     let app = App::new(db, r.security.clone());
     let router = dayi_web::router(app.clone(), r.web.clone());
-    let listener = TcpListener::bind(&r.listen).await.map_err(|e| anyhow::anyhow!("无法监听 / cannot listen on {}: {e}", r.listen))?;
+    let listener = TcpListener::bind(&r.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("无法监听 / cannot listen on {}: {e}", r.listen))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -8,7 +8,11 @@ use dayi::{Settings, open_db, shutdown_signal, start};
 use dayi_app::{Actor, App};
 
 #[derive(Parser)]
-#[command(name = "dayi", version, about = "大医 Dayi — 县乡医院信息系统 / hospital information system for county and township hospitals")]
+#[command(
+    name = "dayi",
+    version,
+    about = "大医 Dayi — 县乡医院信息系统 / hospital information system for county and township hospitals"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -104,7 +108,10 @@ const DEFAULT_DB: &str = "sqlite:./data/dayi.db";
 const DEMO_DB: &str = "sqlite:./data/demo.db";
 
 fn init_tracing(filter: &str) {
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_target(false)
+        .try_init();
 }
 
 #[tokio::main]
@@ -163,10 +170,16 @@ async fn serve(s: &Settings, default_db: &str, demo: bool) -> anyhow::Result<()>
 
 fn print_demo(accounts: &[dayi_app::demo::DemoAccount]) {
     if accounts.is_empty() {
-        println!("演示数据已存在 / demo data already present. 初始密码 / initial password: {}", dayi_app::demo::DEMO_PASSWORD);
+        println!(
+            "演示数据已存在 / demo data already present. 初始密码 / initial password: {}",
+            dayi_app::demo::DEMO_PASSWORD
+        );
         return;
     }
-    println!("已创建演示医共体 / demo county medical community created. 所有账号初始密码 / password for all: {}", dayi_app::demo::DEMO_PASSWORD);
+    println!(
+        "已创建演示医共体 / demo county medical community created. 所有账号初始密码 / password for all: {}",
+        dayi_app::demo::DEMO_PASSWORD
+    );
     let mut org = String::new();
     for a in accounts {
         if a.org_code != org {
@@ -186,13 +199,18 @@ async fn cli_app(s: &Settings) -> anyhow::Result<App> {
 
 async fn org_actor(app: &App, code: &str) -> anyhow::Result<Actor> {
     let orgs = dayi_app::tenancy::list_orgs(app).await.map_err(|e| anyhow::anyhow!("{}", e.zh()))?;
-    let org = orgs.iter().find(|o| o.code == code).with_context(|| format!("机构不存在 / unknown organisation: {code}"))?;
+    let org =
+        orgs.iter().find(|o| o.code == code).with_context(|| format!("机构不存在 / unknown organisation: {code}"))?;
     Ok(Actor::cli(org.org_id))
 }
 
 fn zh(e: dayi_core::DomainError) -> anyhow::Error {
     let fields: Vec<String> = e.fields.iter().map(|f| format!("{}: {}", f.field, f.zh())).collect();
-    if fields.is_empty() { anyhow::anyhow!("{}", e.zh()) } else { anyhow::anyhow!("{}（{}）", e.zh(), fields.join("；")) }
+    if fields.is_empty() {
+        anyhow::anyhow!("{}", e.zh())
+    } else {
+        anyhow::anyhow!("{}（{}）", e.zh(), fields.join("；"))
+    }
 }
 
 async fn user(cmd: UserCmd, s: &Settings) -> anyhow::Result<()> {
@@ -220,7 +238,11 @@ async fn user(cmd: UserCmd, s: &Settings) -> anyhow::Result<()> {
             let actor = org_actor(&app, &org).await?;
             let st = dayi_app::staff::find(&app, &actor, &username).await.map_err(zh)?;
             dayi_app::staff::require_totp(&app, &actor, st.id, !off).await.map_err(zh)?;
-            println!("{}: 双因素认证 / two-factor {}", st.username, if off { "不再强制 / optional" } else { "已强制 / required" });
+            println!(
+                "{}: 双因素认证 / two-factor {}",
+                st.username,
+                if off { "不再强制 / optional" } else { "已强制 / required" }
+            );
         }
     }
     // Let the audit writer finish before the process exits.

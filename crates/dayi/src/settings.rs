@@ -75,14 +75,29 @@ impl Settings {
         let path = cli.config.clone().unwrap_or_else(|| PathBuf::from("dayi.toml"));
         let mut s = if path.exists() {
             let text = std::fs::read_to_string(&path)?;
-            toml::from_str::<Settings>(&text).map_err(|e| anyhow::anyhow!("配置文件 {} 有误 / invalid config: {e}", path.display()))?
+            toml::from_str::<Settings>(&text)
+                .map_err(|e| anyhow::anyhow!("配置文件 {} 有误 / invalid config: {e}", path.display()))?
         } else if cli.config.is_some() {
             anyhow::bail!("配置文件不存在 / config file not found: {}", path.display());
         } else {
             Settings::default()
         };
-        overlay!(s, cli, db, db_max_connections, db_busy_timeout_ms, listen, secure_cookies, body_limit_kb, session_idle_minutes,
-            max_failed_logins, lockout_minutes, password_min_len, audit_retention_days, log);
+        overlay!(
+            s,
+            cli,
+            db,
+            db_max_connections,
+            db_busy_timeout_ms,
+            listen,
+            secure_cookies,
+            body_limit_kb,
+            session_idle_minutes,
+            max_failed_logins,
+            lockout_minutes,
+            password_min_len,
+            audit_retention_days,
+            log
+        );
         let d = dayi_app::SecurityConfig::default();
         let retention = s.audit_retention_days.unwrap_or(d.audit_retention_days);
         if retention < 180 {

@@ -62,15 +62,26 @@ pub struct StaffIn {
 /// Creates an account (administrator only).
 #[utoipa::path(post, path = "/api/staff", tag = "staff", request_body = StaffIn,
     responses((status = 201, body = StaffOut), (status = 422, description = "invalid fields (problem+json)"), (status = 409, description = "user name taken")))]
-pub async fn staff_create(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonBody<StaffIn>) -> Result<Response, ApiError> {
+pub async fn staff_create(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(b): JsonBody<StaffIn>,
+) -> Result<Response, ApiError> {
     staff.actor.require(&st.app, dayi_core::security::Perm::StaffManage).await?;
     let dept_id = match b.dept_id.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(uuid::Uuid::parse_str(s).map_err(|_| {
-            dayi_core::DomainError::field("dept_id", dayi_core::ErrorCode::InvalidFormat, ["UUID"])
-        })?),
+        Some(s) => Some(
+            uuid::Uuid::parse_str(s)
+                .map_err(|_| dayi_core::DomainError::field("dept_id", dayi_core::ErrorCode::InvalidFormat, ["UUID"]))?,
+        ),
         None => None,
     };
-    let f = dayi_app::staff::NewStaff { username: b.username, display_name: b.name, dept_id, roles: b.roles, password: b.password };
+    let f = dayi_app::staff::NewStaff {
+        username: b.username,
+        display_name: b.name,
+        dept_id,
+        roles: b.roles,
+        password: b.password,
+    };
     let s = dayi_app::staff::create(&st.app, &staff.actor, &f).await?;
     Ok((StatusCode::CREATED, Json(staff_out(&s))).into_response())
 }
@@ -109,8 +120,17 @@ pub struct DeptIn {
 
 /// Adds a department (administrator only).
 #[utoipa::path(post, path = "/api/depts", tag = "org", request_body = DeptIn, responses((status = 201, body = DeptOut), (status = 422, description = "invalid fields")))]
-pub async fn dept_create(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonBody<DeptIn>) -> Result<Response, ApiError> {
-    let d = dayi_app::tenancy::create_dept(&st.app, &staff.actor, &dayi_app::tenancy::NewDept { code: b.code, name: b.name, kind: b.kind }).await?;
+pub async fn dept_create(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(b): JsonBody<DeptIn>,
+) -> Result<Response, ApiError> {
+    let d = dayi_app::tenancy::create_dept(
+        &st.app,
+        &staff.actor,
+        &dayi_app::tenancy::NewDept { code: b.code, name: b.name, kind: b.kind },
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(dept_out(&d))).into_response())
 }
 
@@ -148,7 +168,11 @@ pub struct AuditParams {
 
 /// Searches the audit log (audit administrator only).
 #[utoipa::path(get, path = "/api/audit", tag = "audit", params(AuditParams), responses((status = 200, body = [AuditOut]), (status = 403, description = "needs audit.read")))]
-pub async fn audit_search(State(st): State<AppState>, staff: Staff, Query(p): Query<AuditParams>) -> ApiResult<Vec<AuditOut>> {
+pub async fn audit_search(
+    State(st): State<AppState>,
+    staff: Staff,
+    Query(p): Query<AuditParams>,
+) -> ApiResult<Vec<AuditOut>> {
     let q = AuditQuery {
         actor: p.actor.unwrap_or_default(),
         action: p.action.unwrap_or_default(),
@@ -236,7 +260,11 @@ pub struct TokenIn {
 
 /// Issues an opaque API token for a machine client; use it as `Authorization: Bearer …`.
 #[utoipa::path(post, path = "/api/tokens", tag = "security", request_body = TokenIn, responses((status = 201, body = TokenOut)))]
-pub async fn token_create(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonBody<TokenIn>) -> Result<Response, ApiError> {
+pub async fn token_create(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(b): JsonBody<TokenIn>,
+) -> Result<Response, ApiError> {
     staff.actor.require(&st.app, dayi_core::security::Perm::SecurityManage).await?;
     let owner = uuid::Uuid::parse_str(&b.staff_id)
         .map_err(|_| dayi_core::DomainError::field("staff_id", dayi_core::ErrorCode::InvalidFormat, ["UUID"]))?;
@@ -246,7 +274,11 @@ pub async fn token_create(State(st): State<AppState>, staff: Staff, JsonBody(b):
 
 /// Revokes a token at once.
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "security", params(("id" = String, Path)), responses((status = 204), (status = 404, description = "no such token")))]
-pub async fn token_revoke(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn token_revoke(
+    State(st): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     staff.actor.require(&st.app, dayi_core::security::Perm::SecurityManage).await?;
     let id = crate::pages::parse_id(&id)?;
     dayi_app::auth::revoke_token(&st.app, &staff.actor, id).await?;

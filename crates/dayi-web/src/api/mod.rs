@@ -22,7 +22,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             Err(rej) => {
                 use axum::extract::rejection::JsonRejection as R;
                 let e = match rej {
-                    R::MissingJsonContentType(_) => DomainError::with(ErrorCode::UnsupportedMediaType, ["application/json"]),
+                    R::MissingJsonContentType(_) => {
+                        DomainError::with(ErrorCode::UnsupportedMediaType, ["application/json"])
+                    }
                     R::JsonDataError(d) => DomainError::with(ErrorCode::BadRequest, [d.body_text()]),
                     R::JsonSyntaxError(d) => DomainError::with(ErrorCode::BadRequest, [d.body_text()]),
                     other => DomainError::with(ErrorCode::BadRequest, [other.body_text()]),

@@ -43,7 +43,8 @@ pub struct Me {
 /// The signed-in account (session or API token).
 #[utoipa::path(get, path = "/api/me", tag = "system", responses((status = 200, body = Me), (status = 401, description = "not signed in")))]
 pub async fn me(staff: Staff) -> ApiResult<Me> {
-    let perms = dayi_core::security::Perm::ALL.iter().filter(|p| staff.actor.can(**p)).map(|p| p.code().to_string()).collect();
+    let perms =
+        dayi_core::security::Perm::ALL.iter().filter(|p| staff.actor.can(**p)).map(|p| p.code().to_string()).collect();
     Ok(Json(Me {
         org_id: staff.actor.org_id.to_string(),
         staff_id: staff.actor.staff_id.to_string(),

@@ -17,13 +17,22 @@ pub struct Notice {
     done: Option<String>,
 }
 
-async fn staff_page(st: &AppState, staff: &Staff, status: StatusCode, form: Value, errors: Value, notice: Option<String>) -> Response {
+async fn staff_page(
+    st: &AppState,
+    staff: &Staff,
+    status: StatusCode,
+    form: Value,
+    errors: Value,
+    notice: Option<String>,
+) -> Response {
     let list = match dayi_app::staff::list(&st.app, &staff.actor).await {
         Ok(l) => l,
         Err(e) => return fail(&e, staff.lang),
     };
     let depts = dayi_app::tenancy::list_depts(&st.app, &staff.actor).await.unwrap_or_default();
-    let dept_name = |id: Option<uuid::Uuid>| id.and_then(|i| depts.iter().find(|d| d.id == i)).map(|d| d.name.clone()).unwrap_or_default();
+    let dept_name = |id: Option<uuid::Uuid>| {
+        id.and_then(|i| depts.iter().find(|d| d.id == i)).map(|d| d.name.clone()).unwrap_or_default()
+    };
     let now = dayi_core::timefmt::now_micros();
     let rows: Vec<_> = list
         .iter()
@@ -38,7 +47,8 @@ async fn staff_page(st: &AppState, staff: &Staff, status: StatusCode, form: Valu
         })
         .collect();
     let roles: Vec<_> = Role::ALL.iter().map(|r| context! { code => r.code(), name => r.zh() }).collect();
-    let dept_opts: Vec<_> = depts.iter().map(|d| context! { id => d.id.to_string(), name => format!("{} {}", d.code, d.name) }).collect();
+    let dept_opts: Vec<_> =
+        depts.iter().map(|d| context! { id => d.id.to_string(), name => format!("{} {}", d.code, d.name) }).collect();
     page(
         st,
         staff,
@@ -66,13 +76,22 @@ pub async fn staff_create(State(st): State<AppState>, staff: Staff, f: Fields) -
         password: f.get("password"),
     };
     match dayi_app::staff::create(&st.app, &staff.actor, &form).await {
-        Ok(s) => Redirect::to(&format!("/admin/staff?done={}", urlencode(&format!("已创建用户 {}", s.username)))).into_response(),
+        Ok(s) => Redirect::to(&format!("/admin/staff?done={}", urlencode(&format!("已创建用户 {}", s.username))))
+            .into_response(),
         Err(e) if is_form_error(&e) || e.code == dayi_core::ErrorCode::UsernameTaken => {
             let mut values = f.clone();
             values.0.retain(|(k, _)| k != "password");
             let chosen = f.all("roles");
             let form = context! { ..values.values(), ..context! { roles_chosen => chosen } };
-            staff_page(&st, &staff, StatusCode::UNPROCESSABLE_ENTITY, form, field_errors(&e, staff.lang), Some(message(&e, staff.lang))).await
+            staff_page(
+                &st,
+                &staff,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                form,
+                field_errors(&e, staff.lang),
+                Some(message(&e, staff.lang)),
+            )
+            .await
         }
         Err(e) => fail(&e, staff.lang),
     }
@@ -90,7 +109,8 @@ pub async fn staff_password(State(st): State<AppState>, staff: Staff, Path(id): 
     }
     .await;
     match r {
-        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode("密码已重置，该用户的登录会话已全部注销"))).into_response(),
+        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode("密码已重置，该用户的登录会话已全部注销")))
+            .into_response(),
         Err(e) => fail(&e, staff.lang),
     }
 }
@@ -108,7 +128,14 @@ pub async fn staff_active(State(st): State<AppState>, staff: Staff, Path(id): Pa
     }
 }
 
-async fn dept_page(st: &AppState, staff: &Staff, status: StatusCode, form: Value, errors: Value, notice: Option<String>) -> Response {
+async fn dept_page(
+    st: &AppState,
+    staff: &Staff,
+    status: StatusCode,
+    form: Value,
+    errors: Value,
+    notice: Option<String>,
+) -> Response {
     if let Err(e) = staff.actor.require(&st.app, Perm::OrgManage).await {
         return fail(&e, staff.lang);
     }
@@ -119,8 +146,15 @@ async fn dept_page(st: &AppState, staff: &Staff, status: StatusCode, form: Value
     let kind_name = |k: &str| DEPT_KINDS.iter().find(|(c, _)| *c == k).map(|(_, n)| *n).unwrap_or("");
     let rows: Vec<_> = depts.iter().map(|d| context! { code => d.code.as_str(), name => d.name.as_str(), kind => kind_name(&d.kind), active => d.active }).collect();
     let kinds: Vec<_> = DEPT_KINDS.iter().map(|(c, n)| context! { code => *c, name => *n }).collect();
-    page(st, staff, status, "depts.html", "/admin/depts", context! { rows => rows, kinds => kinds, form => form, errors => errors, notice => notice })
-        .await
+    page(
+        st,
+        staff,
+        status,
+        "depts.html",
+        "/admin/depts",
+        context! { rows => rows, kinds => kinds, form => form, errors => errors, notice => notice },
+    )
+    .await
 }
 
 pub async fn dept_list(State(st): State<AppState>, staff: Staff, Query(n): Query<Notice>) -> Response {
@@ -130,9 +164,19 @@ pub async fn dept_list(State(st): State<AppState>, staff: Staff, Query(n): Query
 pub async fn dept_create(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
     let form = NewDept { code: f.get("code"), name: f.get("name"), kind: f.get("kind") };
     match dayi_app::tenancy::create_dept(&st.app, &staff.actor, &form).await {
-        Ok(d) => Redirect::to(&format!("/admin/depts?done={}", urlencode(&format!("已添加科室 {}", d.name)))).into_response(),
+        Ok(d) => {
+            Redirect::to(&format!("/admin/depts?done={}", urlencode(&format!("已添加科室 {}", d.name)))).into_response()
+        }
         Err(e) if is_form_error(&e) => {
-            dept_page(&st, &staff, StatusCode::UNPROCESSABLE_ENTITY, f.values(), field_errors(&e, staff.lang), Some(message(&e, staff.lang))).await
+            dept_page(
+                &st,
+                &staff,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                f.values(),
+                field_errors(&e, staff.lang),
+                Some(message(&e, staff.lang)),
+            )
+            .await
         }
         Err(e) => fail(&e, staff.lang),
     }

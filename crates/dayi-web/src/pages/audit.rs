@@ -3,8 +3,8 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dayi_core::security::Perm;
 use dayi_app::records::AuditFilter;
+use dayi_core::security::Perm;
 use minijinja::context;
 
 use super::admin::urlencode;
@@ -79,7 +79,12 @@ pub async fn search(State(st): State<AppState>, staff: Staff, Query(q): Query<Au
     let next_link = next.map(|seq| {
         format!(
             "/audit?actor={}&action={}&entity={}&outcome={}&from={}&to={}&before={seq}",
-            urlencode(&q.actor), urlencode(&q.action), urlencode(&q.entity), urlencode(&q.outcome), urlencode(&q.from), urlencode(&q.to)
+            urlencode(&q.actor),
+            urlencode(&q.action),
+            urlencode(&q.entity),
+            urlencode(&q.outcome),
+            urlencode(&q.from),
+            urlencode(&q.to)
         )
     });
     let retention = st.app.security.audit_retention_days;
@@ -102,7 +107,15 @@ pub async fn verify(State(st): State<AppState>, staff: Staff) -> Response {
                 Some(b) => format!("审计日志校验失败：第 {} 条记录被修改或删除（{b:?}）", b.seq()),
             };
             let status = if r.broken.is_none() { StatusCode::OK } else { StatusCode::CONFLICT };
-            page(&st, &staff, status, "audit_verify.html", "/audit", context! { ok => r.broken.is_none(), message => msg, checked => r.checked }).await
+            page(
+                &st,
+                &staff,
+                status,
+                "audit_verify.html",
+                "/audit",
+                context! { ok => r.broken.is_none(), message => msg, checked => r.checked },
+            )
+            .await
         }
         Err(e) => fail(&e, staff.lang),
     }
@@ -118,7 +131,9 @@ pub async fn purge(State(st): State<AppState>, staff: Staff, f: Fields) -> Respo
     }
     .await;
     match r {
-        Ok(n) => Redirect::to(&format!("/audit?done={}", urlencode(&format!("已清理 {n} 条过期审计记录")))).into_response(),
+        Ok(n) => {
+            Redirect::to(&format!("/audit?done={}", urlencode(&format!("已清理 {n} 条过期审计记录")))).into_response()
+        }
         Err(e) => fail(&e, staff.lang),
     }
 }

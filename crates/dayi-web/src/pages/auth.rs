@@ -38,7 +38,14 @@ fn new_csrf() -> String {
 
 const ORG_COOKIE: &str = "dayi_org";
 
-async fn show_login(st: &AppState, ctx: &Ctx, status: StatusCode, form: minijinja::Value, error: Option<String>, notice: Option<String>) -> Response {
+async fn show_login(
+    st: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    form: minijinja::Value,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
     let orgs = dayi_app::tenancy::list_orgs(&st.app).await.unwrap_or_default();
     let orgs: Vec<_> = orgs.iter().map(|o| context! { code => o.code.as_str(), name => o.name.as_str() }).collect();
     let (csrf, set) = match &ctx.anon_csrf {
@@ -59,15 +66,20 @@ async fn show_login(st: &AppState, ctx: &Ctx, status: StatusCode, form: minijinj
     r
 }
 
-pub async fn login_form(State(st): State<AppState>, ctx: Ctx, Query(q): Query<LoginQuery>, jar: axum_extra::extract::CookieJar) -> Response {
-    if let Some(s) = ctx.session() {
-        if s.stage == STAGE_FULL {
-            return Redirect::to("/").into_response();
-        }
+pub async fn login_form(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<LoginQuery>,
+    jar: axum_extra::extract::CookieJar,
+) -> Response {
+    if ctx.session().is_some_and(|s| s.stage == STAGE_FULL) {
+        return Redirect::to("/").into_response();
     }
     let notice = q.expired.map(|_| t(ctx.lang, "login.expired"));
     let org = jar.get(ORG_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
-    let form = minijinja::Value::from(minijinja::value::Serde(serde_json::json!({ "org": org, "next": q.next.unwrap_or_default() })));
+    let form = minijinja::Value::from(minijinja::value::Serde(
+        serde_json::json!({ "org": org, "next": q.next.unwrap_or_default() }),
+    ));
     show_login(&st, &ctx, StatusCode::OK, form, None, notice).await
 }
 
@@ -98,9 +110,11 @@ pub async fn login_submit(State(st): State<AppState>, ctx: Ctx, f: Fields) -> Re
 
 pub async fn totp_form(ctx: Ctx) -> Response {
     match ctx.session() {
-        Some(s) if s.stage == STAGE_TOTP => {
-            render(StatusCode::OK, "totp.html", context! { lang => ctx.lang.code(), csrf => s.csrf.as_str(), user => s.actor.name.as_str() })
-        }
+        Some(s) if s.stage == STAGE_TOTP => render(
+            StatusCode::OK,
+            "totp.html",
+            context! { lang => ctx.lang.code(), csrf => s.csrf.as_str(), user => s.actor.name.as_str() },
+        ),
         Some(s) if s.stage == STAGE_ENROL => Redirect::to("/login/enrol").into_response(),
         _ => Redirect::to("/login").into_response(),
     }
@@ -114,7 +128,11 @@ pub async fn totp_submit(State(st): State<AppState>, ctx: Ctx, f: Fields) -> Res
         Ok(()) => Redirect::to("/").into_response(),
         Err(e) => {
             let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-            render(status, "totp.html", context! { lang => ctx.lang.code(), csrf => s.csrf.as_str(), user => s.actor.name.as_str(), error => message(&e, ctx.lang) })
+            render(
+                status,
+                "totp.html",
+                context! { lang => ctx.lang.code(), csrf => s.csrf.as_str(), user => s.actor.name.as_str(), error => message(&e, ctx.lang) },
+            )
         }
     }
 }
@@ -149,17 +167,21 @@ pub async fn enrol_submit(State(st): State<AppState>, ctx: Ctx, f: Fields) -> Re
     match dayi_app::auth::confirm_enrolment(&st.app, s, &secret, &f.get("code")).await {
         Ok(()) => Redirect::to("/").into_response(),
         Err(e) => {
-            let msg = e.fields.first().map(|fe| if ctx.lang == Lang::En { fe.en() } else { fe.zh() }).unwrap_or_else(|| message(&e, ctx.lang));
+            let msg = e
+                .fields
+                .first()
+                .map(|fe| if ctx.lang == Lang::En { fe.en() } else { fe.zh() })
+                .unwrap_or_else(|| message(&e, ctx.lang));
             enrol_page(&st, &ctx, StatusCode::UNPROCESSABLE_ENTITY, Some(secret), Some(msg))
         }
     }
 }
 
 pub async fn logout(State(st): State<AppState>, ctx: Ctx) -> Response {
-    if let Some(s) = ctx.session() {
-        if let Err(e) = dayi_app::auth::logout(&st.app, s).await {
-            return page_error(&e, ctx.lang);
-        }
+    if let Some(s) = ctx.session()
+        && let Err(e) = dayi_app::auth::logout(&st.app, s).await
+    {
+        return page_error(&e, ctx.lang);
     }
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut().append(header::SET_COOKIE, clear_cookie(SESSION_COOKIE));
@@ -175,7 +197,8 @@ pub async fn set_lang(State(st): State<AppState>, Path(code): Path<String>, Quer
     let lang = Lang::parse(&code);
     let value = if lang == Lang::En { "en" } else { "zh" };
     let mut r = Redirect::to(&safe_next(q.next.as_deref())).into_response();
-    r.headers_mut().append(header::SET_COOKIE, cookie(LANG_COOKIE, value, st.web.secure_cookies, "Lax", Some(365 * 86400)));
+    r.headers_mut()
+        .append(header::SET_COOKIE, cookie(LANG_COOKIE, value, st.web.secure_cookies, "Lax", Some(365 * 86400)));
     r
 }
 

@@ -50,7 +50,14 @@ pub fn nav(staff: &Staff, current: &str) -> Vec<NavItem> {
 }
 
 /// Renders a console page with the shell's common context (user, nav, CSRF, language).
-pub async fn page(st: &AppState, staff: &Staff, status: StatusCode, tpl: &str, current: &str, extra: Value) -> Response {
+pub async fn page(
+    st: &AppState,
+    staff: &Staff,
+    status: StatusCode,
+    tpl: &str,
+    current: &str,
+    extra: Value,
+) -> Response {
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await.map(|o| o.name).unwrap_or_default();
     let base = context! {
         lang => staff.lang.code(),
@@ -76,8 +83,13 @@ impl Fields {
     }
     /// For templates: the first value of each field, without the CSRF token.
     pub fn values(&self) -> Value {
-        let map: std::collections::BTreeMap<&str, &str> =
-            self.0.iter().rev().filter(|(k, _)| k != crate::principal::CSRF_FIELD).map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let map: std::collections::BTreeMap<&str, &str> = self
+            .0
+            .iter()
+            .rev()
+            .filter(|(k, _)| k != crate::principal::CSRF_FIELD)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         Value::from(minijinja::value::Serde(&map))
     }
 }
@@ -95,9 +107,9 @@ impl<S: Send + Sync> FromRequest<S> for Fields {
             let e = DomainError::with(ErrorCode::UnsupportedMediaType, ["application/x-www-form-urlencoded"]);
             return Err(crate::error::respond(&path, &e, Lang::Zh));
         }
-        let bytes = axum::body::to_bytes(req.into_body(), usize::MAX)
-            .await
-            .map_err(|_| crate::error::respond(&path, &DomainError::with(ErrorCode::BodyTooLarge, ["2 MB"]), Lang::Zh))?;
+        let bytes = axum::body::to_bytes(req.into_body(), usize::MAX).await.map_err(|_| {
+            crate::error::respond(&path, &DomainError::with(ErrorCode::BodyTooLarge, ["2 MB"]), Lang::Zh)
+        })?;
         Ok(Fields(form_urlencoded::parse(&bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()))
     }
 }

@@ -39,7 +39,11 @@ async fn overview_page(st: &AppState, staff: &Staff, new_token: Option<String>, 
             }
         })
         .collect();
-    let owners: Vec<_> = accounts.iter().filter(|a| a.active).map(|a| context! { id => a.id.to_string(), name => format!("{}（{}）", a.display_name, a.username) }).collect();
+    let owners: Vec<_> = accounts
+        .iter()
+        .filter(|a| a.active)
+        .map(|a| context! { id => a.id.to_string(), name => format!("{}（{}）", a.display_name, a.username) })
+        .collect();
     page(
         st,
         staff,
@@ -73,7 +77,13 @@ pub async fn role_totp(State(st): State<AppState>, staff: Staff, f: Fields) -> R
     done("双因素认证策略已保存")
 }
 
-async fn staff_action(st: &AppState, staff: &Staff, id: &str, what: &str, f: &Fields) -> Result<(), dayi_core::DomainError> {
+async fn staff_action(
+    st: &AppState,
+    staff: &Staff,
+    id: &str,
+    what: &str,
+    f: &Fields,
+) -> Result<(), dayi_core::DomainError> {
     staff.actor.require(&st.app, Perm::SecurityManage).await?;
     let id = parse_id(id)?;
     match what {
@@ -92,7 +102,9 @@ pub async fn unlock(State(st): State<AppState>, staff: Staff, Path(id): Path<Str
 
 pub async fn totp_reset(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
     match staff_action(&st, &staff, &id, "reset", &f).await {
-        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode("已清除该用户的动态口令绑定"))).into_response(),
+        Ok(()) => {
+            Redirect::to(&format!("/admin/staff?done={}", urlencode("已清除该用户的动态口令绑定"))).into_response()
+        }
         Err(e) => fail(&e, staff.lang),
     }
 }

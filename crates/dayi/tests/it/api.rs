@@ -10,7 +10,10 @@ crate::on_both!(api_tokens_carry_their_account_roles, bad_input_gets_clear_coded
 async fn api_tokens_carry_their_account_roles(t: &TestApp) {
     let sec = t.as_user("secadmin").await;
     let staff: Value = sec.get("/api/staff").await.json().await.unwrap();
-    let lab = staff.as_array().unwrap().iter().find(|s| s["username"] == "lab01").unwrap()["id"].as_str().unwrap().to_string();
+    let lab = staff.as_array().unwrap().iter().find(|s| s["username"] == "lab01").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = sec.post_json("/api/tokens", json!({ "staff_id": lab, "name": "生化分析仪 AU480" })).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let tok: Value = r.json().await.unwrap();
@@ -23,13 +26,20 @@ async fn api_tokens_carry_their_account_roles(t: &TestApp) {
     // the token has the lab technician's reach, no more, and needs no CSRF token
     let r = c.get(t.at("/api/staff")).bearer_auth(&secret).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = c.post(t.at("/api/depts")).bearer_auth(&secret).json(&json!({"code": "99", "name": "x", "kind": "clinical"})).send().await.unwrap();
+    let r = c
+        .post(t.at("/api/depts"))
+        .bearer_auth(&secret)
+        .json(&json!({"code": "99", "name": "x", "kind": "clinical"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // listed without its secret, then revoked
     let list: Value = sec.get("/api/tokens").await.json().await.unwrap();
     assert!(list.as_array().unwrap().iter().all(|t| t.get("token").is_none()));
     let id = tok["id"].as_str().unwrap();
-    let r = sec.client.delete(t.at(&format!("/api/tokens/{id}"))).header("x-csrf-token", &sec.csrf).send().await.unwrap();
+    let r =
+        sec.client.delete(t.at(&format!("/api/tokens/{id}"))).header("x-csrf-token", &sec.csrf).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let r = c.get(t.at("/api/me")).bearer_auth(&secret).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
@@ -71,11 +81,24 @@ async fn bad_input_gets_clear_coded_answers(t: &TestApp) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // a body over the limit
     let big = "x".repeat(3 * 1024 * 1024);
-    let r = admin.client.post(t.at("/api/staff")).header("x-csrf-token", &admin.csrf).header("content-type", "application/json").body(big).send().await.unwrap();
+    let r = admin
+        .client
+        .post(t.at("/api/staff"))
+        .header("x-csrf-token", &admin.csrf)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "request.body_too_large");
     // field validation: every problem named, in Chinese and English, nothing written
-    let r = admin.post_json("/api/staff", json!({ "username": "A B", "name": "", "roles": ["admin", "audit_admin"], "password": "short" })).await;
+    let r = admin
+        .post_json(
+            "/api/staff",
+            json!({ "username": "A B", "name": "", "roles": ["admin", "audit_admin"], "password": "short" }),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["code"], "request.validation");
@@ -84,7 +107,12 @@ async fn bad_input_gets_clear_coded_answers(t: &TestApp) {
     assert!(p["fields"][2]["message"].as_str().unwrap().contains("三种职责不能由同一账号兼任"));
     assert!(p["fields"][0]["message_en"].as_str().unwrap().contains("User name"));
     // the form page keeps what was typed and marks the fields
-    let r = admin.post_form("/admin/staff", &[("username", "zhang san"), ("display_name", "张三"), ("roles", "doctor"), ("password", "1")]).await;
+    let r = admin
+        .post_form(
+            "/admin/staff",
+            &[("username", "zhang san"), ("display_name", "张三"), ("roles", "doctor"), ("password", "1")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(html.contains("value=\"zhang san\"") && html.contains("value=\"张三\""), "typed values kept");
@@ -92,10 +120,20 @@ async fn bad_input_gets_clear_coded_answers(t: &TestApp) {
     let staff: Value = admin.get("/api/staff").await.json().await.unwrap();
     assert!(!staff.as_array().unwrap().iter().any(|s| s["name"] == "张三"), "nothing was written");
     // duplicate user name
-    let r = admin.post_json("/api/staff", json!({ "username": "doc01", "name": "重名", "roles": ["doctor"], "password": "abcd1234" })).await;
+    let r = admin
+        .post_json(
+            "/api/staff",
+            json!({ "username": "doc01", "name": "重名", "roles": ["doctor"], "password": "abcd1234" }),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json::<Value>().await.unwrap()["fields"][0]["code"], "staff.username_taken");
-    let r = admin.post_json("/api/staff", json!({ "username": "doc99", "name": "新医生", "roles": ["doctor"], "password": "abcd1234" })).await;
+    let r = admin
+        .post_json(
+            "/api/staff",
+            json!({ "username": "doc99", "name": "新医生", "roles": ["doctor"], "password": "abcd1234" }),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
 }
 
@@ -110,7 +148,10 @@ async fn platform_endpoints(t: &TestApp) {
     }
     let ui = c.get(t.at("/api/docs")).send().await.unwrap().text().await.unwrap();
     assert!(ui.contains("/static/vendor/swagger-ui/swagger-ui-bundle.js"));
-    assert_eq!(c.get(t.at("/static/vendor/swagger-ui/swagger-ui-bundle.js")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        c.get(t.at("/static/vendor/swagger-ui/swagger-ui-bundle.js")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     let m = c.get(t.at("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(m.contains("dayi_http_requests_total") && m.contains("route=\"/healthz\""), "{m}");
     assert!(m.contains("dayi_http_request_duration_seconds") && m.contains("dayi_db_pool_connections"));

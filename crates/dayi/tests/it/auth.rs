@@ -4,7 +4,12 @@ use reqwest::StatusCode;
 
 use crate::harness::{ORG, PASSWORD, TestApp, csrf_in};
 
-crate::on_both!(doctor_signs_in_and_sees_the_chinese_console, five_failures_lock_the_account, forms_need_their_csrf_token, totp_per_role);
+crate::on_both!(
+    doctor_signs_in_and_sees_the_chinese_console,
+    five_failures_lock_the_account,
+    forms_need_their_csrf_token,
+    totp_per_role
+);
 
 async fn doctor_signs_in_and_sees_the_chinese_console(t: &TestApp) {
     let s = t.as_user("doc01").await;
@@ -60,7 +65,12 @@ async fn five_failures_lock_the_account(t: &TestApp) {
 async fn forms_need_their_csrf_token(t: &TestApp) {
     // sign-in without the token
     let c = t.client();
-    let r = c.post(t.at("/login")).form(&[("org", ORG), ("username", "doc01"), ("password", PASSWORD)]).send().await.unwrap();
+    let r = c
+        .post(t.at("/login"))
+        .form(&[("org", ORG), ("username", "doc01"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("请刷新页面后重新提交"));
     // a signed-in form with a missing or foreign token
@@ -96,10 +106,20 @@ async fn totp_per_role(t: &TestApp) {
     assert!(page.contains("<svg"), "a QR code to scan");
     let secret = page.split("data-testid=\"totp-secret\">").nth(1).unwrap().split('<').next().unwrap().to_string();
     let csrf = csrf_in(&page).unwrap();
-    let r = c.post(t.at("/login/enrol")).form(&[("_csrf", csrf.as_str()), ("secret", &secret), ("code", "000000")]).send().await.unwrap();
+    let r = c
+        .post(t.at("/login/enrol"))
+        .form(&[("_csrf", csrf.as_str()), ("secret", &secret), ("code", "000000")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let code = dayi_app::auth::current_code(&t.app, &secret).unwrap();
-    let r = c.post(t.at("/login/enrol")).form(&[("_csrf", csrf.as_str()), ("secret", &secret), ("code", &code)]).send().await.unwrap();
+    let r = c
+        .post(t.at("/login/enrol"))
+        .form(&[("_csrf", csrf.as_str()), ("secret", &secret), ("code", &code)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["location"], "/");
     assert_eq!(c.get(t.at("/")).send().await.unwrap().status(), StatusCode::OK);
     // the next sign-in asks for the code

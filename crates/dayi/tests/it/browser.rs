@@ -15,7 +15,11 @@ pub async fn browser() -> Option<(fantoccini::Client, dayi_testkit::ChromeDriver
     let mut caps = serde_json::Map::new();
     let binary = dayi_testkit::ChromeDriver::chromium_binary()?.display().to_string();
     caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": binary, "args": args }));
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps).connect(&driver.url()).await.expect("connect to chromedriver");
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url())
+        .await
+        .expect("connect to chromedriver");
     Some((client, driver, profile))
 }
 
@@ -40,7 +44,8 @@ async fn doctor_signs_in_through_a_real_browser() {
     c.find(Locator::Css("input[name=username]")).await.unwrap().send_keys("doc01").await.unwrap();
     c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    let name = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=user-name]")).await.unwrap();
+    let name =
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=user-name]")).await.unwrap();
     assert_eq!(name.text().await.unwrap(), "王建国");
     let body = c.find(Locator::Css("body")).await.unwrap().text().await.unwrap();
     assert!(body.contains("您好，王建国") && body.contains("工作台") && body.contains("汶上县人民医院"), "{body}");
@@ -52,7 +57,8 @@ async fn doctor_signs_in_through_a_real_browser() {
     c.find(Locator::Css("input[name=username]")).await.unwrap().send_keys("doc01").await.unwrap();
     c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys("wrong-pass1").await.unwrap();
     c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    let err = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=login-error]")).await.unwrap();
+    let err =
+        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=login-error]")).await.unwrap();
     assert!(err.text().await.unwrap().contains("用户名或密码错误"));
     let kept = c.find(Locator::Css("input[name=username]")).await.unwrap().prop("value").await.unwrap();
     assert_eq!(kept.as_deref(), Some("doc01"));

@@ -33,14 +33,55 @@ async fn audit_verify_detects_a_row_edited_behind_its_back(t: &TestApp) {
 }
 
 async fn user_commands(t: &TestApp) {
-    let out = dayi(&["user", "add", "--db", &t.db_url, "--org", "wsxrmyy", "--username", "doc77", "--name", "赵医生", "--roles", "doctor", "--password", "abcd1234"]);
+    let out = dayi(&[
+        "user",
+        "add",
+        "--db",
+        &t.db_url,
+        "--org",
+        "wsxrmyy",
+        "--username",
+        "doc77",
+        "--name",
+        "赵医生",
+        "--roles",
+        "doctor",
+        "--password",
+        "abcd1234",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (_, r) = t.login("wsxrmyy", "doc77", "abcd1234").await;
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
-    let out = dayi(&["user", "add", "--db", &t.db_url, "--org", "wsxrmyy", "--username", "doc78", "--name", "x", "--roles", "admin,audit_admin", "--password", "abcd1234"]);
+    let out = dayi(&[
+        "user",
+        "add",
+        "--db",
+        &t.db_url,
+        "--org",
+        "wsxrmyy",
+        "--username",
+        "doc78",
+        "--name",
+        "x",
+        "--roles",
+        "admin,audit_admin",
+        "--password",
+        "abcd1234",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("不能由同一账号兼任"));
-    let out = dayi(&["user", "reset-password", "--db", &t.db_url, "--org", "wsxrmyy", "--username", "doc77", "--password", "newpass99"]);
+    let out = dayi(&[
+        "user",
+        "reset-password",
+        "--db",
+        &t.db_url,
+        "--org",
+        "wsxrmyy",
+        "--username",
+        "doc77",
+        "--password",
+        "newpass99",
+    ]);
     assert!(out.status.success());
     let (_, r) = t.login("wsxrmyy", "doc77", "newpass99").await;
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
@@ -73,6 +114,11 @@ async fn backup_then_restore_round_trips_the_demo_database() {
     server.stop().await;
     // a corrupt backup is refused and changes nothing
     std::fs::write(dir.path().join("bad.db"), b"not a database").unwrap();
-    let out = dayi(&["restore", dir.path().join("bad.db").to_str().unwrap(), "--db", &format!("sqlite:{}", dir.path().join("x.db").display())]);
+    let out = dayi(&[
+        "restore",
+        dir.path().join("bad.db").to_str().unwrap(),
+        "--db",
+        &format!("sqlite:{}", dir.path().join("x.db").display()),
+    ]);
     assert!(!out.status.success());
 }

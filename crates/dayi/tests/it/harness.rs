@@ -55,7 +55,11 @@ impl TestApp {
         Some(Self::spawn(cluster.create_database(), None, |_| {}).await)
     }
 
-    async fn spawn(db_url: String, dir: Option<Arc<tempfile::TempDir>>, tweak: impl FnOnce(&mut dayi::Resolved)) -> Self {
+    async fn spawn(
+        db_url: String,
+        dir: Option<Arc<tempfile::TempDir>>,
+        tweak: impl FnOnce(&mut dayi::Resolved),
+    ) -> Self {
         let cli = dayi::Settings { db: Some(db_url.clone()), listen: Some("127.0.0.1:0".into()), ..Default::default() };
         let mut r = dayi::Settings::resolve(&cli, "unused").expect("settings");
         tweak(&mut r);
@@ -120,7 +124,13 @@ impl Session {
         self.client.post(format!("{}{}", self.base, path)).form(&f).send().await.unwrap()
     }
     pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
-        self.client.post(format!("{}{}", self.base, path)).header("x-csrf-token", &self.csrf).json(&body).send().await.unwrap()
+        self.client
+            .post(format!("{}{}", self.base, path))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 }
 
