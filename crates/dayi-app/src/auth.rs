@@ -287,6 +287,28 @@ pub async fn resolve_session(app: &App, cookie: &str, ip: &str) -> Result<Sessio
     Ok(SessionCtx { actor: actor_of(&staff, ip, Via::Session)?, stage: s.stage, csrf: s.csrf, token_hash })
 }
 
+/// Deletes sessions idle past the timeout, every ten minutes, so the table
+/// holds only live sessions.
+pub async fn purge_sessions_forever(app: App) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let cutoff = now_micros() - i64::from(app.security.session_idle_minutes) * 60_000_000;
+        let result = async {
+            let mut tx = app.db.begin().await?;
+            let n = dayi_store::auth::purge_idle_sessions(&mut tx, cutoff).await?;
+            tx.commit().await?;
+            Ok::<_, dayi_store::StoreError>(n)
+        }
+        .await;
+        match result {
+            Ok(n) if n > 0 => tracing::info!(sessions = n, "idle sessions removed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "idle-session purge failed"),
+        }
+    }
+}
+
 pub async fn logout(app: &App, ctx: &SessionCtx) -> Result<(), DomainError> {
     let mut tx = app.db.begin().await.or_internal()?;
     dayi_store::auth::delete_session(&mut tx, ctx.actor.org_id, &ctx.token_hash).await.or_internal()?;
@@ -407,6 +429,11 @@ pub async fn create_token(
         .await
         .or_internal()?
         .ok_or_else(|| DomainError::new(ErrorCode::StaffUnknown))?;
+    // A token for an administrator account would let its holder act as that
+    // administrator without a password or second factor.
+    if Roles::parse_list(&owner.roles)?.iter().any(|r| r.is_security_duty()) {
+        return Err(DomainError::new(ErrorCode::DutyProtected));
+    }
     let secret = random_token();
     let plain = format!("{TOKEN_PREFIX}{}_{secret}", actor.org_id.simple());
     let t = ApiToken {
@@ -494,12 +521,18 @@ pub async fn totp_roles(app: &App, actor: &Actor) -> Result<Vec<Role>, DomainErr
     Ok(v.iter().filter_map(|r| Role::parse(r)).collect())
 }
 
-/// Requires (or stops requiring) a second factor for every holder of `role`.
-pub async fn set_role_totp(app: &App, actor: &Actor, role: Role, require: bool) -> Result<(), DomainError> {
+/// Sets which roles must sign in with a second factor, all at once.
+pub async fn set_totp_roles(app: &App, actor: &Actor, required: &[Role]) -> Result<(), DomainError> {
     actor.require(app, Perm::SecurityManage).await?;
+    let now = now_micros();
     let mut tx = app.db.begin().await.or_internal()?;
-    dayi_store::auth::set_role_totp(&mut tx, actor.org_id, role.code(), require, now_micros()).await.or_internal()?;
-    let e = actor.entry("security.role_totp", "role_policy", role.code(), None, OK, &format!("require={require}"));
+    for role in Role::ALL {
+        dayi_store::auth::set_role_totp(&mut tx, actor.org_id, role.code(), required.contains(role), now)
+            .await
+            .or_internal()?;
+    }
+    let list: Vec<&str> = required.iter().map(|r| r.code()).collect();
+    let e = actor.entry("security.role_totp", "role_policy", "", None, OK, &format!("required={}", list.join(",")));
     dayi_store::audit::append(&mut tx, actor.org_id, vec![e]).await.or_internal()?;
     tx.commit().await.or_internal()
 }

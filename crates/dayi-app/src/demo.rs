@@ -78,13 +78,28 @@ const COUNTY_STAFF: &[(&str, &str, &str, Role)] = &[
     ("party", "沈书记", "DW01", Role::PartySecretary),
 ];
 
-const TOWNSHIP_STAFF: &[(&str, &str, &str, Role)] = &[
+const CIQIU_STAFF: &[(&str, &str, &str, Role)] = &[
     ("admin", "韩信息", "XX01", Role::Admin),
+    ("secadmin", "曹安全", "XX01", Role::SecurityAdmin),
+    ("auditor", "严审计", "XX01", Role::AuditAdmin),
     ("reg01", "杨挂号", "02", Role::Registrar),
     ("triage01", "朱分诊", "03", Role::TriageNurse),
     ("doc01", "秦全科", "02", Role::Doctor),
+    ("doc02", "金中医", "50", Role::Doctor),
     ("ph01", "尤公卫", "01", Role::PublicHealth),
     ("lab01", "许检验", "30", Role::LabTech),
+    ("ins01", "魏医保", "YB01", Role::InsuranceOfficer),
+];
+
+const GUOLOU_STAFF: &[(&str, &str, &str, Role)] = &[
+    ("admin", "陶信息", "XX01", Role::Admin),
+    ("secadmin", "姜安全", "XX01", Role::SecurityAdmin),
+    ("auditor", "戚审计", "XX01", Role::AuditAdmin),
+    ("reg01", "谢挂号", "02", Role::Registrar),
+    ("triage01", "邹分诊", "03", Role::TriageNurse),
+    ("doc01", "喻全科", "02", Role::Doctor),
+    ("ph01", "柏公卫", "01", Role::PublicHealth),
+    ("lab01", "水检验", "30", Role::LabTech),
 ];
 
 const VILLAGE_STAFF: &[(&str, &str, &str, Role)] = &[("doc01", "何村医", "02", Role::Doctor)];
@@ -104,8 +119,8 @@ pub async fn seed(app: &App) -> Result<Vec<DemoAccount>, DomainError> {
     let mut out = vec![];
     for (o, depts, staff) in [
         (&county, COUNTY_DEPTS, COUNTY_STAFF),
-        (&ciqiu, TOWNSHIP_DEPTS, TOWNSHIP_STAFF),
-        (&guolou, TOWNSHIP_DEPTS, TOWNSHIP_STAFF),
+        (&ciqiu, TOWNSHIP_DEPTS, CIQIU_STAFF),
+        (&guolou, TOWNSHIP_DEPTS, GUOLOU_STAFF),
         (&village, VILLAGE_DEPTS, VILLAGE_STAFF),
     ] {
         let mut dept_ids = std::collections::HashMap::new();
@@ -151,6 +166,18 @@ pub async fn seed(app: &App) -> Result<Vec<DemoAccount>, DomainError> {
                 roles: roles.zh(),
             });
         }
+    }
+    for o in [&county, &ciqiu, &guolou, &village] {
+        let mut e = crate::Actor::cli(o.org_id).entry(
+            "setup.demo",
+            "org",
+            &o.code,
+            None,
+            dayi_core::audit::OK,
+            "demo data created",
+        );
+        e.actor_name = "dayi demo".into();
+        dayi_store::audit::append(&mut tx, o.org_id, vec![e]).await.or_internal()?;
     }
     tx.commit().await.or_internal()?;
     Ok(out)

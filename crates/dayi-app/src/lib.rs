@@ -54,7 +54,9 @@ pub struct App {
 impl App {
     pub fn new(db: Db, security: SecurityConfig) -> Self {
         let audit = audit::AuditSink::start(db.clone());
-        Self { db, security: Arc::new(security), audit }
+        let app = Self { db, security: Arc::new(security), audit };
+        tokio::spawn(auth::purge_sessions_forever(app.clone()));
+        app
     }
 }
 
@@ -88,7 +90,7 @@ impl Actor {
         app.audit
             .record(self.entry("security.denied", "permission", perm.code(), None, dayi_core::audit::DENIED, ""))
             .await;
-        Err(DomainError::with(ErrorCode::Forbidden, [perm.zh()]))
+        Err(DomainError::with(ErrorCode::Forbidden, [format!("{} {}", perm.zh(), perm.code())]))
     }
 
     /// The server's own command line is trusted with everything.

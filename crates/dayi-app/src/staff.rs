@@ -21,6 +21,24 @@ pub struct NewStaff {
     pub password: String,
 }
 
+/// Only the server's command line creates or changes the accounts that watch
+/// the administrator (三权分立): otherwise the administrator could make an
+/// audit administrator of their own, or take over the existing one.
+fn guard_oversight(actor: &Actor, target: &Roles) -> Result<(), DomainError> {
+    if target.has_oversight_duty() && actor.via != crate::Via::Cli {
+        return Err(DomainError::new(ErrorCode::DutyProtected));
+    }
+    Ok(())
+}
+
+async fn target_roles(app: &App, actor: &Actor, id: Uuid) -> Result<Roles, DomainError> {
+    let s = dayi_store::staff::get(&app.db, actor.org_id, id)
+        .await
+        .or_internal()?
+        .ok_or_else(|| DomainError::new(ErrorCode::StaffUnknown))?;
+    Roles::parse_list(&s.roles)
+}
+
 fn valid_username(u: &str) -> bool {
     (3..=32).contains(&u.len())
         && u.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
@@ -59,6 +77,7 @@ pub async fn create(app: &App, actor: &Actor, f: &NewStaff) -> Result<Staff, Dom
     }
     c.finish()?;
     let (Some(name), Some(roles)) = (name, roles) else { unreachable!("checked above") };
+    guard_oversight(actor, &roles)?;
     if dayi_store::staff::by_username(&app.db, actor.org_id, &username).await.or_internal()?.is_some() {
         return Err(DomainError::field("username", ErrorCode::UsernameTaken, [&username]));
     }
@@ -102,7 +121,11 @@ pub async fn list(app: &App, actor: &Actor) -> Result<Vec<Staff>, DomainError> {
     dayi_store::staff::list(&app.db, actor.org_id).await.or_internal()
 }
 
+/// Looks an account up by user name (for the command line and the staff pages).
 pub async fn find(app: &App, actor: &Actor, username: &str) -> Result<Staff, DomainError> {
+    if !actor.can(Perm::StaffManage) {
+        actor.require(app, Perm::SecurityManage).await?;
+    }
     dayi_store::staff::by_username(&app.db, actor.org_id, &username.trim().to_lowercase())
         .await
         .or_internal()?
@@ -115,6 +138,7 @@ pub async fn reset_password(app: &App, actor: &Actor, id: Uuid, password: &str) 
     if !password_acceptable(password, app.security.password_min_len) {
         return Err(DomainError::field("password", ErrorCode::WeakPassword, [app.security.password_min_len]));
     }
+    guard_oversight(actor, &target_roles(app, actor, id).await?)?;
     let hash = auth::hash_password(password).await?;
     let mut tx = app.db.begin().await.or_internal()?;
     if dayi_store::staff::set_password(&mut tx, actor.org_id, id, &hash, now_micros()).await.or_internal()? == 0 {
@@ -128,6 +152,7 @@ pub async fn reset_password(app: &App, actor: &Actor, id: Uuid, password: &str) 
 
 pub async fn set_active(app: &App, actor: &Actor, id: Uuid, active: bool) -> Result<(), DomainError> {
     actor.require(app, Perm::StaffManage).await?;
+    guard_oversight(actor, &target_roles(app, actor, id).await?)?;
     let mut tx = app.db.begin().await.or_internal()?;
     if dayi_store::staff::set_active(&mut tx, actor.org_id, id, active, now_micros()).await.or_internal()? == 0 {
         return Err(DomainError::new(ErrorCode::StaffUnknown));

@@ -47,7 +47,7 @@ error_codes! {
     TotpEnrolRequired = ("auth.totp_enrol_required", 403, "您的角色要求启用双因素认证，请先绑定动态口令", "Your role requires two-factor sign-in; enrol an authenticator first"),
     CsrfInvalid = ("auth.csrf_invalid", 403, "页面已过期或来源不明，请刷新页面后重新提交", "Form expired or came from elsewhere; reload and submit again"),
     TokenInvalid = ("auth.token_invalid", 401, "接口令牌无效或已吊销", "API token invalid or revoked"),
-    Forbidden = ("auth.forbidden", 403, "您没有权限执行此操作（需要：{0}）", "You are not allowed to do this (needs: {0})"),
+    Forbidden = ("auth.forbidden", 403, "您没有权限执行此操作（需要：{0}）", "You are not allowed to do this (needs permission {0})"),
     WeakPassword = ("auth.weak_password", 422, "密码至少 {0} 位，且须包含字母和数字", "Password needs at least {0} characters with letters and digits"),
     // tenancy and staff
     OrgUnknown = ("org.unknown", 422, "机构不存在", "Unknown organisation"),
@@ -57,6 +57,7 @@ error_codes! {
     UsernameInvalid = ("staff.username_invalid", 422, "用户名只能由 3–32 位小写字母、数字、点、下划线或短横线组成", "User name: 3–32 lowercase letters, digits, dot, underscore or dash"),
     RoleUnknown = ("staff.role_unknown", 422, "未知角色：{0}", "Unknown role: {0}"),
     StaffUnknown = ("staff.unknown", 404, "用户不存在", "No such user"),
+    DutyProtected = ("staff.duty_protected", 403, "安全管理员和审计管理员账号只能在服务器命令行（dayi user）中创建或修改，也不能签发接口令牌", "Security and audit administrator accounts are managed only from the server command line (dayi user) and cannot hold API tokens"),
     RolesConflict = ("staff.roles_conflict", 422, "系统管理员、安全管理员、审计管理员三种职责不能由同一账号兼任", "Administrator, security administrator and audit administrator must be different accounts"),
     // audit
     AuditRetention = ("audit.retention", 422, "审计日志至少保留 {0} 天，不能清除 {1} 之后的记录", "Audit log is kept at least {0} days; cannot purge records after {1}"),

@@ -112,6 +112,13 @@ impl Role {
         }
     }
 
+    /// Held by the security or audit administrator: accounts that keep watch
+    /// over the system administrator, so the administrator cannot create,
+    /// change or impersonate them.
+    pub fn is_oversight_duty(self) -> bool {
+        matches!(self, Role::SecurityAdmin | Role::AuditAdmin)
+    }
+
     /// One of the three separated security duties.
     pub fn is_security_duty(self) -> bool {
         matches!(self, Role::Admin | Role::SecurityAdmin | Role::AuditAdmin)
@@ -154,6 +161,9 @@ impl Roles {
     }
     pub fn allows(&self, p: Perm) -> bool {
         self.0.iter().any(|r| r.perms().contains(&p))
+    }
+    pub fn has_oversight_duty(&self) -> bool {
+        self.0.iter().any(|r| r.is_oversight_duty())
     }
     pub fn zh(&self) -> String {
         self.0.iter().map(|r| r.zh()).collect::<Vec<_>>().join("、")

@@ -15,6 +15,8 @@ pub mod staff;
 pub mod tenancy;
 
 pub use db::{Db, DbConfig, Tx};
+/// The database error type, for callers that handle storage failures themselves.
+pub use sqlx::Error as StoreError;
 
 pub type Result<T> = std::result::Result<T, sqlx::Error>;
 

@@ -104,6 +104,10 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
         }
     }
     let anon_csrf = jar.get(CSRF_COOKIE).map(|c| c.value().to_string());
+    // The API asks anonymous callers to sign in before looking at CSRF tokens.
+    if principal.is_none() && crate::error::is_api_path(&path) && is_unsafe(req.method()) {
+        return respond(&path, &DomainError::new(ErrorCode::LoginRequired), lang);
+    }
     if is_unsafe(req.method()) && token.is_none() {
         let expected = match &principal {
             Some(Principal::Session(s)) => Some(s.csrf.clone()),

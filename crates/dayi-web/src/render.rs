@@ -65,3 +65,37 @@ pub fn error_page(status: StatusCode, lang: Lang, title: &str, message: &str, co
         context! { lang => lang.code(), title => title, message => message, code => code, status => status.as_u16() },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_parses_and_renders_in_both_languages() {
+        let names = template_names();
+        assert!(names.len() >= 10, "{names:?}");
+        for name in names {
+            for lang in ["zh-CN", "en"] {
+                let html = render_str(&name, context! { lang => lang, csrf => "t" })
+                    .unwrap_or_else(|e| panic!("{name} ({lang}): {e:#}"));
+                assert!(!html.contains("{{") && !html.contains("{%"), "{name} left template syntax");
+            }
+        }
+    }
+
+    #[test]
+    fn translations_are_used_in_the_page_language() {
+        let zh = render_str(
+            "error.html",
+            context! { lang => "zh-CN", title => "x", message => "y", code => "c", status => 404 },
+        )
+        .unwrap();
+        let en = render_str(
+            "error.html",
+            context! { lang => "en", title => "x", message => "y", code => "c", status => 404 },
+        )
+        .unwrap();
+        assert!(zh.contains("返回工作台"));
+        assert!(en.contains("Back to the console"));
+    }
+}

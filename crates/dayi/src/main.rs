@@ -135,7 +135,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::User { cmd, settings } => user(cmd, &settings).await,
         Cmd::Backup { dest, settings } => {
-            let r = Settings::resolve(&settings, DEFAULT_DB)?;
+            let r = existing(&settings)?;
             let db = open_db(&r.db).await?;
             dayi_store::backup::backup(&db, &r.db.url, &dest).await?;
             println!("备份完成 / backup written: {}", dest.display());
@@ -191,8 +191,20 @@ fn print_demo(accounts: &[dayi_app::demo::DemoAccount]) {
     println!();
 }
 
-async fn cli_app(s: &Settings) -> anyhow::Result<App> {
+/// Settings for a command that works on existing data: a SQLite file that is
+/// not there is an error (a typo must not create a fresh, empty database).
+fn existing(s: &Settings) -> anyhow::Result<dayi::Resolved> {
     let r = Settings::resolve(s, DEFAULT_DB)?;
+    if let Some(path) = dayi_store::db::sqlite_path(&r.db.url)
+        && !std::path::Path::new(&path).exists()
+    {
+        bail!("数据库文件不存在 / database file not found: {path}（演示数据在 / demo data is in ./data/demo.db）");
+    }
+    Ok(r)
+}
+
+async fn cli_app(s: &Settings) -> anyhow::Result<App> {
+    let r = existing(s)?;
     init_tracing("warn");
     Ok(App::new(open_db(&r.db).await?, r.security))
 }

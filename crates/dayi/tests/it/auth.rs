@@ -149,3 +149,36 @@ async fn idle_sessions_expire() {
     assert!(page.contains("登录已过期"));
     t.stop().await;
 }
+
+crate::on_both!(separated_duties_cannot_be_taken_over);
+
+/// 三权分立: the administrator cannot create, reset or disable the accounts that
+/// watch them, and nobody can mint an API token that acts as an administrator.
+async fn separated_duties_cannot_be_taken_over(t: &TestApp) {
+    let admin = t.as_user("admin").await;
+    let staff: serde_json::Value = admin.get("/api/staff").await.json().await.unwrap();
+    let id_of = |u: &str| {
+        staff.as_array().unwrap().iter().find(|s| s["username"] == u).unwrap()["id"].as_str().unwrap().to_string()
+    };
+    let r = admin
+        .post_json("/api/staff", serde_json::json!({ "username": "myauditor", "name": "自己人", "roles": ["audit_admin"], "password": "abcd1234" }))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], "staff.duty_protected");
+    let auditor = id_of("auditor");
+    let r = admin.post_form(&format!("/admin/staff/{auditor}/password"), &[("password", "takeover99")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = admin.post_form(&format!("/admin/staff/{auditor}/active"), &[("active", "0")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let (_, r) = t.login(ORG, "auditor", "takeover99").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the auditor's password is unchanged");
+    // an ordinary account is still the administrator's to manage
+    let r = admin.post_form(&format!("/admin/staff/{}/password", id_of("doc02")), &[("password", "newpass99")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // the security administrator cannot mint a token that acts as an administrator
+    let sec = t.as_user("secadmin").await;
+    for who in ["auditor", "admin", "secadmin"] {
+        let r = sec.post_json("/api/tokens", serde_json::json!({ "staff_id": id_of(who), "name": "x" })).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "token for {who}");
+    }
+}
