@@ -140,23 +140,15 @@ pub async fn seed(app: &App) -> Result<Vec<DemoAccount>, DomainError> {
         for (username, name, dept, role) in staff {
             let now = now_micros();
             let roles = Roles::new(vec![*role])?;
-            let s = Staff {
-                org_id: o.org_id,
-                id: new_id(),
-                username: username.to_string(),
-                display_name: name.to_string(),
-                dept_id: dept_ids.get(dept).copied(),
-                roles: roles.to_list(),
-                password_hash: hash.clone(),
-                active: true,
-                totp_secret: None,
-                totp_required: false,
-                failed_count: 0,
-                locked_until: None,
-                last_login_at: None,
-                created_at: now,
-                updated_at: now,
-            };
+            let s = Staff::new(
+                o.org_id,
+                username.to_string(),
+                name.to_string(),
+                dept_ids.get(dept).copied(),
+                roles.to_list(),
+                hash.clone(),
+                now,
+            );
             dayi_store::staff::insert(&mut tx, &s).await.or_internal()?;
             out.push(DemoAccount {
                 org_code: o.code.clone(),

@@ -9,7 +9,7 @@ use dayi_core::{DomainError, ErrorCode};
 use dayi_store::staff::Staff;
 use uuid::Uuid;
 
-use crate::{Actor, App, OrInternal, auth, new_id};
+use crate::{Actor, App, OrInternal, auth};
 
 /// The form for a new account.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -82,23 +82,15 @@ pub async fn create(app: &App, actor: &Actor, f: &NewStaff) -> Result<Staff, Dom
         return Err(DomainError::field("username", ErrorCode::UsernameTaken, [&username]));
     }
     let now = now_micros();
-    let s = Staff {
-        org_id: actor.org_id,
-        id: new_id(),
+    let s = Staff::new(
+        actor.org_id,
         username,
-        display_name: name,
-        dept_id: f.dept_id,
-        roles: roles.to_list(),
-        password_hash: auth::hash_password(&f.password).await?,
-        active: true,
-        totp_secret: None,
-        totp_required: false,
-        failed_count: 0,
-        locked_until: None,
-        last_login_at: None,
-        created_at: now,
-        updated_at: now,
-    };
+        name,
+        f.dept_id,
+        roles.to_list(),
+        auth::hash_password(&f.password).await?,
+        now,
+    );
     let mut tx = app.db.begin().await.or_internal()?;
     if let Err(e) = dayi_store::staff::insert(&mut tx, &s).await {
         return Err(if dayi_store::is_unique_violation(&e) {

@@ -99,7 +99,7 @@ pub async fn append(tx: &mut Tx, org_id: Uuid, entries: Vec<Entry>) -> Result<Ve
             qb.build().execute(c).await.map(|r| r.rows_affected())
         })?;
     }
-    let last = sealed.last().expect("non-empty");
+    let Some(last) = sealed.last() else { return Ok(sealed) };
     let sql = "UPDATE audit_head SET seq = $2, hash = $3 WHERE org_id = $1";
     with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(last.entry.seq).bind(&last.hash).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(sealed)

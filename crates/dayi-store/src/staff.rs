@@ -26,6 +26,37 @@ pub struct Staff {
     pub updated_at: i64,
 }
 
+impl Staff {
+    /// A new, active account (fresh UUIDv7) with no failures, lock or second factor yet.
+    pub fn new(
+        org_id: Uuid,
+        username: String,
+        display_name: String,
+        dept_id: Option<Uuid>,
+        roles: String,
+        password_hash: String,
+        now: i64,
+    ) -> Self {
+        Self {
+            org_id,
+            id: Uuid::now_v7(),
+            username,
+            display_name,
+            dept_id,
+            roles,
+            password_hash,
+            active: true,
+            totp_secret: None,
+            totp_required: false,
+            failed_count: 0,
+            locked_until: None,
+            last_login_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 macro_rules! cols {
     () => {
         "org_id, id, username, display_name, dept_id, roles, password_hash, active, totp_secret, \
