@@ -84,6 +84,27 @@ error_codes! {
     BirthDateMismatch = ("identity.birth_date_mismatch", 422, "出生日期与证件号码不符（证件为 {0}）", "Birth date does not match the document number (it says {0})"),
     SexMismatchMale = ("identity.sex_mismatch_male", 422, "性别与证件号码不符（证件为男）", "Sex does not match the document number (it says male)"),
     SexMismatchFemale = ("identity.sex_mismatch_female", 422, "性别与证件号码不符（证件为女）", "Sex does not match the document number (it says female)"),
+    // fields shared by forms
+    DateInvalid = ("field.date_invalid", 422, "日期「{0}」不存在或格式不对，请按 年-月-日 填写，如 1980-01-31", "The date \"{0}\" does not exist or is malformed; use year-month-day, e.g. 1980-01-31"),
+    ChoiceInvalid = ("field.choice_invalid", 422, "请从列表中选择（收到「{0}」）", "Choose from the list (got \"{0}\")"),
+    // patients
+    PatientNameInvalid = ("patient.name_invalid", 422, "姓名只能包含汉字、字母、间隔号「·」和空格", "A name may hold Chinese characters, letters, the middle dot and spaces"),
+    PhoneInvalid = ("patient.phone_invalid", 422, "电话号码格式不正确：手机号为 1 开头的 11 位数字，固定电话请带区号，如 0537-7212345", "Invalid phone number: a mobile has 11 digits starting with 1; a landline needs its area code, e.g. 0537-7212345"),
+    GuardianRequired = ("patient.guardian_required", 422, "未满 {0} 周岁的儿童须登记监护人（姓名、关系、电话）", "Children under {0} need a guardian (name, relation, phone)"),
+    PatientDuplicateId = ("patient.duplicate_id", 409, "该证件号码已登记：{0}（就诊卡号 {1}），请直接使用已有档案", "This ID number is already registered: {0} (card {1}); use the existing record"),
+    PatientUnknown = ("patient.unknown", 404, "患者档案不存在", "No such patient record"),
+    SearchTooShort = ("patient.search_too_short", 422, "请输入姓名、拼音首字母、证件号后 4 位以上、手机号或就诊卡号", "Enter a name, pinyin initials, at least the last 4 ID digits, a phone or a card number"),
+    MergeSelf = ("patient.merge_self", 422, "不能将档案与自身合并", "A record cannot be merged into itself"),
+    MergeAlreadyMerged = ("patient.merge_already_merged", 409, "档案已被合并到其他档案，请刷新后重试", "The record was already merged into another; reload and retry"),
+    MergeUnknown = ("patient.merge_unknown", 404, "合并记录不存在", "No such merge"),
+    MergeUndone = ("patient.merge_undone", 409, "该合并已撤销", "This merge was already undone"),
+    MergeUndoConflict = ("patient.merge_undo_conflict", 409, "无法撤销：被合并档案的证件号码已被另一份档案使用", "Cannot undo: the merged record's ID number is now used by another record"),
+    // electronic health card and station codes
+    CardQrTampered = ("card.qr_tampered", 422, "二维码无效或已被篡改，请患者重新出示电子健康卡", "Invalid or altered QR code; ask the patient to show the health card again"),
+    CardQrExpired = ("card.qr_expired", 422, "动态二维码已过期（有效期 {0} 分钟），请患者刷新后重新出示", "The dynamic QR code expired (valid {0} minutes); ask the patient to refresh it"),
+    CardUnknown = ("card.unknown", 404, "未找到该卡号或证件号对应的患者，请先建档", "No patient has this card or ID number; register the patient first"),
+    CardCodeUnrecognised = ("card.code_unrecognised", 422, "无法识别的号码：请扫描电子健康卡二维码，或输入身份证号、10 位就诊卡号", "Unrecognised code: scan the health card QR, or type an ID number or the 10-digit card number"),
+    VoucherUnavailable = ("card.voucher_unavailable", 422, "本机构尚未启用医保电子凭证解码（由医保结算模块提供），请改用电子健康卡或身份证", "Insurance voucher decoding is not enabled here (it comes with insurance settlement); use the health card or ID number"),
 }
 
 impl fmt::Display for ErrorCode {

@@ -2,9 +2,11 @@
 //! No I/O and no async here; everything is unit-tested.
 
 pub mod audit;
+pub mod card;
 pub mod error;
 pub mod identity;
 pub mod mask;
+pub mod patient;
 pub mod security;
 pub mod tenancy;
 pub mod timefmt;
