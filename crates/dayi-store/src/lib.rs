@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod backup;
 pub mod db;
+pub mod patient;
 pub mod schema;
 pub mod setting;
 pub mod staff;

@@ -9,48 +9,10 @@ use dayi_store::setting::Setting;
 use dayi_store::staff::Staff;
 use dayi_store::tenancy::{Dept, Org};
 use dayi_store::{Db, DbConfig, with_db};
+
+mod common;
+use common::*;
 use uuid::Uuid;
-
-struct TestDb {
-    db: Db,
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite:{}", dir.path().join("t.db").display());
-    let db = Db::connect(&DbConfig::new(&url)).await.expect("open sqlite");
-    db.migrate().await.expect("migrate sqlite");
-    TestDb { db, url, _dir: Some(dir) }
-}
-
-async fn postgres() -> Option<TestDb> {
-    let cluster = dayi_testkit::PgCluster::shared()?;
-    let url = cluster.create_database();
-    let db = Db::connect(&DbConfig::new(&url)).await.expect("open postgres");
-    db.migrate().await.expect("migrate postgres");
-    Some(TestDb { db, url, _dir: None })
-}
-
-macro_rules! on_both {
-    ($($story:ident),* $(,)?) => { $(
-        mod $story {
-            #[tokio::test]
-            async fn sqlite() {
-                let t = super::sqlite().await;
-                super::$story(&t).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                match super::postgres().await {
-                    Some(t) => super::$story(&t).await,
-                    None => eprintln!("PostgreSQL binaries not found: skipped"),
-                }
-            }
-        }
-    )* };
-}
 
 on_both!(
     orgs_staff_and_lockout,
@@ -61,27 +23,6 @@ on_both!(
     settings_are_dated,
     backup_round_trip
 );
-
-fn now() -> i64 {
-    dayi_core::timefmt::now_micros()
-}
-
-async fn make_org(db: &Db, code: &str) -> Org {
-    let o = Org {
-        org_id: Uuid::now_v7(),
-        code: code.into(),
-        name: "汶上县人民医院".into(),
-        kind: "county_hospital".into(),
-        tier: "二级甲等".into(),
-        region_code: "370830".into(),
-        parent_org_id: None,
-        created_at: now(),
-    };
-    let mut tx = db.begin().await.unwrap();
-    dayi_store::tenancy::insert_org(&mut tx, &o).await.unwrap();
-    tx.commit().await.unwrap();
-    o
-}
 
 fn staff(org: &Org, username: &str) -> Staff {
     Staff {

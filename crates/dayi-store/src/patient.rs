@@ -1,0 +1,379 @@
+//! The patient index: records, search by every key a station types, the
+//! duplicate finder, merges (with undo), and the card-use log.
+
+use sqlx::{AssertSqlSafe, FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use crate::{Db, Result, Tx, with_db, with_tx};
+
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Patient {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    /// The number printed on the hospital card (就诊卡号).
+    pub hospital_no: String,
+    /// The electronic health card id (64 hex).
+    pub card_id: String,
+    pub name: String,
+    pub name_pinyin: String,
+    pub name_initials: String,
+    /// GB/T 2261.1 code.
+    pub sex: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    pub ethnicity: Option<String>,
+    pub id_kind: Option<String>,
+    pub id_number: Option<String>,
+    /// The ID number reversed, so "ends with" is an index range.
+    pub id_rev: Option<String>,
+    pub nationality: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub region_code: Option<String>,
+    pub insurance: String,
+    pub emergency_name: Option<String>,
+    pub emergency_relation: Option<String>,
+    pub emergency_phone: Option<String>,
+    pub guardian_name: Option<String>,
+    pub guardian_relation: Option<String>,
+    pub guardian_id_number: Option<String>,
+    pub guardian_phone: Option<String>,
+    pub channel: String,
+    /// Set when this record was merged into another; it then only forwards.
+    pub merged_into: Option<Uuid>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+macro_rules! cols {
+    () => {
+        "org_id, id, hospital_no, card_id, name, name_pinyin, name_initials, sex, birth_date, ethnicity, \
+         id_kind, id_number, id_rev, nationality, phone, address, region_code, insurance, emergency_name, \
+         emergency_relation, emergency_phone, guardian_name, guardian_relation, guardian_id_number, guardian_phone, \
+         channel, merged_into, created_by, created_at, updated_at"
+    };
+}
+
+/// Tables with a `patient_id` column and an `id` key: a merge re-points their
+/// rows. Each capability that stores patient data adds its tables here. The
+/// audit log is deliberately absent: it records what happened, unchanged.
+pub const REFERENCES: &[&str] = &["card_use"];
+
+/// Rows per multi-row INSERT: 30 columns × 500 stays under both databases'
+/// bind-parameter limits.
+const BATCH: usize = 500;
+
+/// Inserts records in batches inside the caller's transaction.
+pub async fn insert(tx: &mut Tx, rows: &[Patient]) -> Result<()> {
+    for chunk in rows.chunks(BATCH) {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new(concat!("INSERT INTO patient (", cols!(), ") "));
+            qb.push_values(chunk, |mut b, p| {
+                b.push_bind(p.org_id).push_bind(p.id).push_bind(p.hospital_no.clone()).push_bind(p.card_id.clone())
+                    .push_bind(p.name.clone()).push_bind(p.name_pinyin.clone()).push_bind(p.name_initials.clone())
+                    .push_bind(p.sex.clone()).push_bind(p.birth_date.clone()).push_bind(p.ethnicity.clone())
+                    .push_bind(p.id_kind.clone()).push_bind(p.id_number.clone()).push_bind(p.id_rev.clone())
+                    .push_bind(p.nationality.clone()).push_bind(p.phone.clone()).push_bind(p.address.clone())
+                    .push_bind(p.region_code.clone()).push_bind(p.insurance.clone())
+                    .push_bind(p.emergency_name.clone()).push_bind(p.emergency_relation.clone())
+                    .push_bind(p.emergency_phone.clone()).push_bind(p.guardian_name.clone())
+                    .push_bind(p.guardian_relation.clone()).push_bind(p.guardian_id_number.clone())
+                    .push_bind(p.guardian_phone.clone()).push_bind(p.channel.clone()).push_bind(p.merged_into)
+                    .push_bind(p.created_by.clone()).push_bind(p.created_at).push_bind(p.updated_at);
+            });
+            qb.build().execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Patient>> {
+    let sql = concat!("SELECT ", cols!(), " FROM patient WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}
+
+pub async fn get_many(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Patient>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(get(db, org_id, *id).await?);
+    }
+    Ok(out)
+}
+
+/// The active record holding this document (merged records forward and are skipped).
+pub async fn by_document(db: &Db, org_id: Uuid, kind: &str, number: &str) -> Result<Option<Patient>> {
+    let sql = concat!(
+        "SELECT ",
+        cols!(),
+        " FROM patient WHERE org_id = $1 AND id_kind = $2 AND id_number = $3 AND merged_into IS NULL"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(kind).bind(number).fetch_optional(p).await)
+}
+
+pub async fn by_card(db: &Db, org_id: Uuid, card_id: &str) -> Result<Option<Patient>> {
+    let sql = concat!("SELECT ", cols!(), " FROM patient WHERE org_id = $1 AND card_id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(card_id).fetch_optional(p).await)
+}
+
+pub async fn by_hospital_no(db: &Db, org_id: Uuid, no: &str) -> Result<Option<Patient>> {
+    let sql = concat!("SELECT ", cols!(), " FROM patient WHERE org_id = $1 AND hospital_no = $2");
+    with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(no).fetch_optional(p).await)
+}
+
+/// Which search key a query uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Name,
+    Pinyin,
+    Initials,
+    IdRev,
+    Phone,
+    HospitalNo,
+    CardId,
+    IdNumber,
+}
+
+/// The smallest string greater than every string starting with `prefix`:
+/// the last character incremented. Both databases compare these columns
+/// byte-wise, where that order holds.
+fn prefix_end(prefix: &str) -> String {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    if let Some(last) = chars.pop() {
+        let mut next = last as u32 + 1;
+        if (0xD800..0xE000).contains(&next) {
+            next = 0xE000;
+        }
+        chars.push(char::from_u32(next).unwrap_or(char::MAX));
+    }
+    chars.into_iter().collect()
+}
+
+/// Active records whose key starts with (prefix keys) or equals (exact keys) `value`.
+pub async fn search(db: &Db, org_id: Uuid, key: Key, value: &str, limit: i64) -> Result<Vec<Patient>> {
+    macro_rules! range {
+        ($col:literal) => {
+            concat!(
+                "SELECT ",
+                cols!(),
+                " FROM patient WHERE org_id = $1 AND ",
+                $col,
+                " >= $2 AND ",
+                $col,
+                " < $3 AND merged_into IS NULL ORDER BY ",
+                $col,
+                " LIMIT $4"
+            )
+        };
+    }
+    macro_rules! exact {
+        ($col:literal) => {
+            concat!(
+                "SELECT ",
+                cols!(),
+                " FROM patient WHERE org_id = $1 AND ",
+                $col,
+                " = $2 AND merged_into IS NULL LIMIT $4"
+            )
+        };
+    }
+    let sql = match key {
+        Key::Name => range!("name"),
+        Key::Pinyin => range!("name_pinyin"),
+        Key::Initials => range!("name_initials"),
+        Key::IdRev => range!("id_rev"),
+        Key::Phone => exact!("phone"),
+        Key::HospitalNo => exact!("hospital_no"),
+        Key::CardId => exact!("card_id"),
+        Key::IdNumber => exact!("id_number"),
+    };
+    let end = prefix_end(value);
+    with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(value).bind(&end).bind(limit).fetch_all(p).await)
+}
+
+/// Active records that may be the same person as `p`: same name and birth
+/// date, same pinyin and birth date (张/章), or same phone.
+pub async fn duplicates_of(db: &Db, p: &Patient, limit: i64) -> Result<Vec<Patient>> {
+    let sql = concat!(
+        "SELECT ",
+        cols!(),
+        " FROM patient WHERE org_id = $1 AND id <> $2 AND merged_into IS NULL AND \
+         ((name_pinyin = $3 AND birth_date = $4) OR (name = $5 AND birth_date = $4) OR phone = $6) LIMIT $7"
+    );
+    with_db!(db, c => sqlx::query_as::<_, Patient>(sql)
+        .bind(p.org_id).bind(p.id).bind(&p.name_pinyin).bind(&p.birth_date).bind(&p.name).bind(&p.phone).bind(limit)
+        .fetch_all(c).await)
+}
+
+/// Pairs of active records in the organisation that look like one person:
+/// (first id, second id, reason `pinyin_birth` or `phone`).
+pub async fn duplicate_pairs(db: &Db, org_id: Uuid, limit: i64) -> Result<Vec<(Uuid, Uuid, String)>> {
+    let sql = "SELECT a.id, b.id, 'pinyin_birth' FROM patient a JOIN patient b ON b.org_id = a.org_id \
+               AND b.name_pinyin = a.name_pinyin AND b.birth_date = a.birth_date AND b.id > a.id \
+               WHERE a.org_id = $1 AND a.merged_into IS NULL AND b.merged_into IS NULL \
+               UNION \
+               SELECT a.id, b.id, 'phone' FROM patient a JOIN patient b ON b.org_id = a.org_id \
+               AND b.phone = a.phone AND b.id > a.id \
+               WHERE a.org_id = $1 AND a.phone IS NOT NULL AND a.merged_into IS NULL AND b.merged_into IS NULL \
+               LIMIT $2";
+    with_db!(db, p => sqlx::query_as::<_, (Uuid, Uuid, String)>(sql).bind(org_id).bind(limit).fetch_all(p).await)
+}
+
+/// The next value of a per-organisation counter (1, 2, …), inside the caller's transaction.
+pub async fn next_counter(tx: &mut Tx, org_id: Uuid, name: &str, by: i64) -> Result<i64> {
+    let sql = "INSERT INTO counter (org_id, name, value) VALUES ($1, $2, $3) \
+               ON CONFLICT (org_id, name) DO UPDATE SET value = counter.value + excluded.value RETURNING value";
+    with_tx!(tx, c => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(name).bind(by).fetch_one(c).await)
+}
+
+/// The organisation's secret for `purpose`, created from `fresh` on first use.
+pub async fn secret(tx: &mut Tx, org_id: Uuid, purpose: &str, fresh: &[u8], now: i64) -> Result<Vec<u8>> {
+    let ins = "INSERT INTO org_secret (org_id, purpose, secret, created_at) VALUES ($1, $2, $3, $4) \
+               ON CONFLICT (org_id, purpose) DO NOTHING";
+    let sel = "SELECT secret FROM org_secret WHERE org_id = $1 AND purpose = $2";
+    with_tx!(tx, c => sqlx::query(ins).bind(org_id).bind(purpose).bind(fresh).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    with_tx!(tx, c => sqlx::query_scalar::<_, Vec<u8>>(sel).bind(org_id).bind(purpose).fetch_one(c).await)
+}
+
+/// One use of a code at a station (用卡记录).
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct CardUse {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub at: i64,
+    pub patient_id: Uuid,
+    pub code_kind: String,
+    pub step: String,
+    pub station: String,
+    pub staff_id: Option<Uuid>,
+    /// Staff acted for the patient (printed card, elderly without a phone).
+    pub on_behalf: bool,
+}
+
+pub async fn log_card_use(tx: &mut Tx, u: &CardUse) -> Result<()> {
+    let sql = "INSERT INTO card_use (org_id, id, at, patient_id, code_kind, step, station, staff_id, on_behalf) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    with_tx!(tx, c => sqlx::query(sql).bind(u.org_id).bind(u.id).bind(u.at).bind(u.patient_id).bind(&u.code_kind)
+        .bind(&u.step).bind(&u.station).bind(u.staff_id).bind(u.on_behalf).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn card_uses(db: &Db, org_id: Uuid, patient_id: Uuid, limit: i64) -> Result<Vec<CardUse>> {
+    let sql = "SELECT org_id, id, at, patient_id, code_kind, step, station, staff_id, on_behalf FROM card_use \
+               WHERE org_id = $1 AND patient_id = $2 ORDER BY at DESC LIMIT $3";
+    with_db!(db, p => sqlx::query_as::<_, CardUse>(sql).bind(org_id).bind(patient_id).bind(limit).fetch_all(p).await)
+}
+
+/// A merge of one record into another.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Merge {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub survivor_id: Uuid,
+    pub merged_id: Uuid,
+    pub reason: String,
+    pub merged_by: String,
+    pub merged_at: i64,
+    pub undone_by: Option<String>,
+    pub undone_at: Option<i64>,
+}
+
+macro_rules! merge_cols {
+    () => {
+        "org_id, id, survivor_id, merged_id, reason, merged_by, merged_at, undone_by, undone_at"
+    };
+}
+
+/// Marks `m.merged_id` as merged into `m.survivor_id` and re-points every
+/// reference, remembering which rows moved. Returns the number of rows moved,
+/// or `None` when either record is no longer active (someone merged first).
+pub async fn merge(tx: &mut Tx, m: &Merge) -> Result<Option<u64>> {
+    let mark =
+        "UPDATE patient SET merged_into = $3, updated_at = $4 WHERE org_id = $1 AND id = $2 AND merged_into IS NULL";
+    let marked = with_tx!(tx, c => sqlx::query(mark).bind(m.org_id).bind(m.merged_id).bind(m.survivor_id)
+        .bind(m.merged_at).execute(c).await.map(|r| r.rows_affected()))?;
+    let alive = "SELECT COUNT(*) FROM patient WHERE org_id = $1 AND id = $2 AND merged_into IS NULL";
+    let survivor_alive =
+        with_tx!(tx, c => sqlx::query_scalar::<_, i64>(alive).bind(m.org_id).bind(m.survivor_id).fetch_one(c).await)?;
+    if marked != 1 || survivor_alive != 1 {
+        return Ok(None);
+    }
+    let sql = concat!("INSERT INTO patient_merge (", merge_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+    with_tx!(tx, c => sqlx::query(sql).bind(m.org_id).bind(m.id).bind(m.survivor_id).bind(m.merged_id)
+        .bind(&m.reason).bind(&m.merged_by).bind(m.merged_at).bind(&m.undone_by).bind(m.undone_at)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    let mut moved = 0;
+    for table in REFERENCES {
+        // Table names come from the constant list above, never from input.
+        let sql = format!("UPDATE {table} SET patient_id = $3 WHERE org_id = $1 AND patient_id = $2 RETURNING id");
+        let ids = with_tx!(tx, c => sqlx::query_scalar::<_, Uuid>(AssertSqlSafe(sql.clone()))
+            .bind(m.org_id).bind(m.merged_id).bind(m.survivor_id).fetch_all(c).await)?;
+        moved += ids.len() as u64;
+        for chunk in ids.chunks(BATCH) {
+            with_tx!(tx, c => {
+                let mut qb = QueryBuilder::new("INSERT INTO patient_merge_move (org_id, merge_id, tbl, row_id) ");
+                qb.push_values(chunk, |mut b, id| {
+                    b.push_bind(m.org_id).push_bind(m.id).push_bind(*table).push_bind(*id);
+                });
+                qb.build().execute(c).await.map(|r| r.rows_affected())
+            })?;
+        }
+    }
+    Ok(Some(moved))
+}
+
+pub async fn get_merge(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Merge>> {
+    let sql = concat!("SELECT ", merge_cols!(), " FROM patient_merge WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Merge>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}
+
+/// Merges that touched this patient, newest first.
+pub async fn merges_of(db: &Db, org_id: Uuid, patient_id: Uuid) -> Result<Vec<Merge>> {
+    let sql = concat!(
+        "SELECT ",
+        merge_cols!(),
+        " FROM patient_merge WHERE org_id = $1 AND (merged_id = $2 OR survivor_id = $2) ORDER BY merged_at DESC"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Merge>(sql).bind(org_id).bind(patient_id).fetch_all(p).await)
+}
+
+pub async fn recent_merges(db: &Db, org_id: Uuid, limit: i64) -> Result<Vec<Merge>> {
+    let sql =
+        concat!("SELECT ", merge_cols!(), " FROM patient_merge WHERE org_id = $1 ORDER BY merged_at DESC LIMIT $2");
+    with_db!(db, p => sqlx::query_as::<_, Merge>(sql).bind(org_id).bind(limit).fetch_all(p).await)
+}
+
+/// Undoes a merge: the merged record is active again and exactly the rows the
+/// merge moved go back to it. `Ok(false)` when the merge was undone already
+/// or the survivor has since been merged itself. A unique violation means the
+/// merged record's ID number was taken meanwhile.
+pub async fn undo_merge(tx: &mut Tx, m: &Merge, by: &str, now: i64) -> Result<bool> {
+    let close =
+        "UPDATE patient_merge SET undone_by = $3, undone_at = $4 WHERE org_id = $1 AND id = $2 AND undone_at IS NULL";
+    let closed = with_tx!(tx, c => sqlx::query(close).bind(m.org_id).bind(m.id).bind(by).bind(now)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    let revive = "UPDATE patient SET merged_into = NULL, updated_at = $4 WHERE org_id = $1 AND id = $2 AND merged_into = $3 \
+                  AND EXISTS (SELECT 1 FROM patient s WHERE s.org_id = $1 AND s.id = $3 AND s.merged_into IS NULL)";
+    if closed != 1 {
+        return Ok(false);
+    }
+    let revived = with_tx!(tx, c => sqlx::query(revive).bind(m.org_id).bind(m.merged_id).bind(m.survivor_id).bind(now)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    if revived != 1 {
+        return Ok(false);
+    }
+    for table in REFERENCES {
+        let sql = format!(
+            "UPDATE {table} SET patient_id = $3 WHERE org_id = $1 AND patient_id = $4 AND id IN \
+             (SELECT row_id FROM patient_merge_move WHERE org_id = $1 AND merge_id = $2 AND tbl = $5)"
+        );
+        with_tx!(tx, c => sqlx::query(AssertSqlSafe(sql.clone())).bind(m.org_id).bind(m.id).bind(m.merged_id)
+            .bind(m.survivor_id).bind(*table).execute(c).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(true)
+}
+
+pub async fn count(db: &Db, org_id: Uuid) -> Result<i64> {
+    let sql = "SELECT COUNT(*) FROM patient WHERE org_id = $1";
+    with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).fetch_one(p).await)
+}
