@@ -3,7 +3,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod card;
 pub mod demo;
+pub mod patient;
+pub mod policy;
 pub mod staff;
 pub mod tenancy;
 
@@ -49,12 +52,23 @@ pub struct App {
     pub db: Db,
     pub security: Arc<SecurityConfig>,
     pub audit: audit::AuditSink,
+    pub policy: policy::PolicyCache,
+    pub card_keys: card::KeyCache,
+    /// Decodes insurance vouchers at the stations; set by the insurance capability.
+    pub voucher: Option<Arc<dyn card::VoucherDecoder>>,
 }
 
 impl App {
     pub fn new(db: Db, security: SecurityConfig) -> Self {
         let audit = audit::AuditSink::start(db.clone());
-        let app = Self { db, security: Arc::new(security), audit };
+        let app = Self {
+            db,
+            security: Arc::new(security),
+            audit,
+            policy: Default::default(),
+            card_keys: Default::default(),
+            voucher: None,
+        };
         tokio::spawn(auth::purge_sessions_forever(app.clone()));
         app
     }
@@ -164,6 +178,7 @@ pub fn new_id() -> Uuid {
 pub mod records {
     pub use dayi_store::audit::{Filter as AuditFilter, Row as AuditRow, VerifyReport};
     pub use dayi_store::auth::ApiToken;
+    pub use dayi_store::patient::{CardUse, Merge, Patient};
     pub use dayi_store::staff::Staff;
     pub use dayi_store::tenancy::{Dept, Org};
 }

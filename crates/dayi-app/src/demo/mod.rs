@@ -8,6 +8,8 @@ use dayi_core::timefmt::now_micros;
 use dayi_store::staff::Staff;
 use dayi_store::tenancy::{Dept, Org};
 
+pub mod people;
+
 use crate::tenancy::{NewOrg, create_org};
 use crate::{App, OrInternal, auth, new_id};
 
@@ -172,6 +174,9 @@ pub async fn seed(app: &App) -> Result<Vec<DemoAccount>, DomainError> {
         dayi_store::audit::append(&mut tx, o.org_id, vec![e]).await.or_internal()?;
     }
     tx.commit().await.or_internal()?;
+    for o in [&county, &ciqiu, &guolou] {
+        seed_patients(app, o.org_id).await?;
+    }
     Ok(out)
 }
 
@@ -195,4 +200,74 @@ async fn org(
         },
     )
     .await
+}
+
+/// Loads `n` generated patients into an organisation in large batches
+/// (benchmarks and a realistic demo). Returns how many were inserted.
+pub async fn load_patients(app: &App, org_id: uuid::Uuid, n: u64, seed: u64) -> Result<u64, DomainError> {
+    const BATCH: u64 = 10_000;
+    let today = dayi_core::timefmt::today_cst();
+    let under = crate::policy::int(app, org_id, crate::policy::GUARDIAN_UNDER_AGE).await? as i32;
+    let actor = demo_actor(org_id);
+    let start = crate::patient::count_seq(app, org_id).await?;
+    let mut done = 0;
+    while done < n {
+        let size = BATCH.min(n - done);
+        let regs = (start + done..start + done + size)
+            .map(|i| dayi_core::patient::validate(&people::person(i, seed, today), today, under))
+            .collect::<Result<Vec<_>, _>>()?;
+        done += crate::patient::bulk_insert(app, &actor, &regs).await?;
+    }
+    Ok(done)
+}
+
+fn demo_actor(org_id: uuid::Uuid) -> crate::Actor {
+    let mut a = crate::Actor::cli(org_id);
+    a.username = "dayi demo".into();
+    a
+}
+
+/// A few patients at the counter of every demo hospital: adults with ID
+/// numbers, a child with a guardian, and a likely duplicate (章三/张三, same
+/// phone) for the merge worklist.
+async fn seed_patients(app: &App, org_id: uuid::Uuid) -> Result<(), DomainError> {
+    use dayi_core::patient::{Channel, NewPatient};
+    let actor = demo_actor(org_id);
+    let today = dayi_core::timefmt::today_cst();
+    for i in 0..10 {
+        crate::patient::register(app, &actor, &people::person(900_000 + i, 2026, today), Channel::Counter).await?;
+    }
+    let zhang = NewPatient {
+        name: "张三".into(),
+        id_number: "370830195803120312".into(),
+        phone: "13853712345".into(),
+        address: "山东省济宁市汶上县中都街道政通路 8 号".into(),
+        region_code: "370830".into(),
+        insurance: "resident".into(),
+        emergency_name: "张丽".into(),
+        emergency_relation: "30".into(),
+        emergency_phone: "13953754321".into(),
+        ..Default::default()
+    };
+    crate::patient::register(app, &actor, &zhang, Channel::Counter).await?;
+    let typo = NewPatient {
+        name: "章三".into(),
+        sex: "1".into(),
+        birth_date: "1958-03-12".into(),
+        phone: "13853712345".into(),
+        insurance: "resident".into(),
+        ..Default::default()
+    };
+    crate::patient::register(app, &actor, &typo, Channel::Counter).await?;
+    let child = NewPatient {
+        name: "王小满".into(),
+        id_number: "370830201905060021".into(),
+        guardian_name: "王建军".into(),
+        guardian_relation: "51".into(),
+        guardian_phone: "13805371234".into(),
+        insurance: "resident".into(),
+        ..Default::default()
+    };
+    crate::patient::register(app, &actor, &child, Channel::Counter).await?;
+    Ok(())
 }

@@ -1,0 +1,162 @@
+//! `dayi-load`: drives a Dayi server on loopback and reports throughput,
+//! latency and correctness checks per scenario. See the library's docs.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::Parser;
+use dayi_load::engine::Limits;
+use dayi_load::http::{self, Ctx, expect_json};
+use dayi_load::report::{LimitsReport, RunReport, Target};
+use dayi_load::scenarios;
+use dayi_load::server::OwnServer;
+
+/// Seed of the generated data on a fresh database, so runs are comparable.
+const DEFAULT_SEED: u64 = 20_261_123;
+
+#[derive(Parser)]
+#[command(
+    name = "dayi-load",
+    version,
+    about = "大医 Dayi load generator: drives a server on loopback and reports throughput, latency and checks",
+    after_help = "Examples:
+  dayi-load all                                  own server on a fresh SQLite file, every scenario
+  dayi-load search --patients 100000             search among 100,000 bulk-loaded patients
+  dayi-load all --db postgres://dayi@127.0.0.1/dayi_load
+  dayi-load register --url http://127.0.0.1:8080 --token dayi_…
+  dayi-load baseline --requests 20000 --json"
+)]
+struct Cli {
+    /// Scenarios to run: all (default), baseline, register, search. baseline runs first
+    /// unless it is the only one named, so the others get a ratio to it.
+    #[arg(value_name = "SCENARIO")]
+    scenarios: Vec<String>,
+
+    /// Workers, each with one request in flight at a time.
+    #[arg(long, short = 'c', default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    concurrency: u16,
+
+    /// Seconds each scenario runs at most.
+    #[arg(long, short = 'd', default_value_t = 10.0, value_name = "SECS")]
+    duration: f64,
+
+    /// Requests each scenario sends at most.
+    #[arg(long, short = 'n', default_value_t = 1_000_000, value_name = "N")]
+    requests: u64,
+
+    /// Database of the server dayi-load starts: postgres://… (an empty database; the demo
+    /// community is seeded into it) or sqlite:…. Default: a new SQLite file in a temporary directory.
+    #[arg(long, value_name = "URL", conflicts_with = "url")]
+    db: Option<String>,
+
+    /// Target a running server instead (127.0.0.1, localhost or ::1 only), e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+
+    /// API token for --url (dayi_…). Every scenario but baseline needs one.
+    #[arg(long, value_name = "TOKEN", requires = "url")]
+    token: Option<String>,
+
+    /// Patients bulk-loaded before search when dayi-load starts the server (0 for none).
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    patients: u64,
+
+    /// Seed of the generated patients. Default: fixed on a fresh SQLite file, else taken
+    /// from the clock so a re-run against the same database does not repeat ID numbers.
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// Seconds one request may take before it counts as transport.timeout.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    timeout: u64,
+
+    /// Print the report as JSON on standard output (progress stays on standard error).
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("dayi-load: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// True when every scenario ran and passed its checks.
+async fn run(cli: Cli) -> anyhow::Result<bool> {
+    let names = scenarios::plan(&cli.scenarios)?;
+    if !(cli.duration.is_finite() && cli.duration > 0.0 && cli.duration <= 86_400.0) {
+        bail!("--duration must be between 0 and 86400 seconds");
+    }
+    let limits = Limits {
+        concurrency: usize::from(cli.concurrency),
+        duration: Duration::from_secs_f64(cli.duration),
+        requests: cli.requests,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+    let timeout = Duration::from_secs(cli.timeout.max(1));
+
+    let own = match &cli.url {
+        Some(_) => None,
+        None => {
+            eprintln!("starting a Dayi server ({})…", cli.db.as_deref().unwrap_or("new SQLite file"));
+            Some(OwnServer::start(cli.db.as_deref()).await?)
+        }
+    };
+    let (base, token) = match &own {
+        Some(s) => (s.url(), Some(s.token.clone())),
+        None => (http::loopback_base(cli.url.as_deref().unwrap_or_default())?, cli.token.clone()),
+    };
+    let mut ctx = Ctx::new(&base, token.as_deref(), limits.concurrency, timeout)?;
+    ctx.seed =
+        cli.seed.unwrap_or_else(|| if own.as_ref().is_some_and(|s| s.fresh) { DEFAULT_SEED } else { clock_seed() });
+    ctx.patients = if own.is_some() { cli.patients } else { 0 };
+    ctx.local = own.as_ref().map(OwnServer::local);
+    let backend = match &own {
+        Some(s) => Some(s.backend.clone()),
+        None => match expect_json(ctx.get("/healthz"), 200).await {
+            Ok(v) => v["database"].as_str().map(str::to_string),
+            Err(e) => bail!("{base}/healthz did not answer 200: {e}"),
+        },
+    };
+
+    let ctx = Arc::new(ctx);
+    let scenarios = dayi_load::run(ctx.clone(), &names, limits).await;
+    // Close the client's connections before the server waits for them.
+    drop(ctx);
+    if let Some(s) = own {
+        s.stop().await;
+    }
+
+    let report = RunReport {
+        tool: format!("dayi-load {}", env!("CARGO_PKG_VERSION")),
+        target: Target { url: base, own_server: cli.url.is_none(), backend },
+        limits: LimitsReport {
+            concurrency: limits.concurrency,
+            duration_s: limits.duration.as_secs_f64(),
+            max_requests: limits.requests,
+        },
+        scenarios,
+    };
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(report.passed())
+}
+
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}

@@ -1,0 +1,108 @@
+//! The scenarios, one file each. To add one (book-rush, queue SSE, …):
+//! write `scenarios/<name>.rs` with a type implementing [`Scenario`], add its
+//! name to [`NAMES`] and a line to [`by_name`].
+
+mod baseline;
+mod register;
+mod search;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use crate::http::{Ctx, Outcome};
+use crate::report::{Check, Setup};
+
+pub use baseline::Baseline;
+pub use register::Register;
+pub use search::Search;
+
+/// Every scenario, in the order `all` runs them. `baseline` is first so the
+/// others have a ratio to it.
+pub const NAMES: &[&str] = &["baseline", "register", "search"];
+
+/// One kind of traffic. The engine calls `call` from many workers at once;
+/// `prepare` runs before the clock starts and `checks` after it stops.
+pub trait Scenario: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    /// Whether the scenario needs an API token (most do; `baseline` does not).
+    fn needs_token(&self) -> bool {
+        true
+    }
+
+    /// Data the scenario needs before it is timed (bulk loads, probe records).
+    fn prepare<'a>(&'a self, _ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<Vec<Setup>>> {
+        Box::pin(async { Ok(vec![]) })
+    }
+
+    /// One timed request (or one short exchange). `seq` is unique across all
+    /// workers of the run; `worker` is the worker's index.
+    fn call<'a>(&'a self, ctx: &'a Ctx, worker: usize, seq: u64) -> BoxFuture<'a, Outcome>;
+
+    /// Correctness checks after the run, from what `call` saw and fresh requests.
+    fn checks<'a>(&'a self, _ctx: &'a Ctx) -> BoxFuture<'a, Vec<Check>> {
+        Box::pin(async { vec![] })
+    }
+}
+
+/// A new instance of the scenario called `name`.
+pub fn by_name(name: &str, ctx: &Ctx) -> Option<Arc<dyn Scenario>> {
+    Some(match name {
+        "baseline" => Arc::new(Baseline),
+        "register" => Arc::new(Register::new(ctx.seed)),
+        "search" => Arc::new(Search::new(ctx.seed)),
+        _ => return None,
+    })
+}
+
+/// The scenarios to run for the names given on the command line: `all` (or
+/// nothing) is every scenario; otherwise `baseline` is put first, unless it
+/// is the only one asked for. Unknown names are an error.
+pub fn plan(asked: &[String]) -> anyhow::Result<Vec<&'static str>> {
+    let mut out: Vec<&'static str> = vec![];
+    if asked.is_empty() || asked.iter().any(|a| a == "all") {
+        return Ok(NAMES.to_vec());
+    }
+    for a in asked {
+        let Some(name) = NAMES.iter().find(|n| **n == a.as_str()) else {
+            anyhow::bail!("unknown scenario {a}; choose from all, {}", NAMES.join(", "));
+        };
+        if !out.contains(name) {
+            out.push(name);
+        }
+    }
+    if out == ["baseline"] {
+        return Ok(out);
+    }
+    out.retain(|n| *n != "baseline");
+    out.insert(0, "baseline");
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(args: &[&str]) -> Vec<&'static str> {
+        plan(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn baseline_comes_first() {
+        assert_eq!(names(&[]), NAMES);
+        assert_eq!(names(&["all"]), NAMES);
+        assert_eq!(names(&["baseline"]), ["baseline"]);
+        assert_eq!(names(&["search"]), ["baseline", "search"]);
+        assert_eq!(names(&["search", "baseline", "register", "search"]), ["baseline", "search", "register"]);
+        assert!(plan(&["nope".to_string()]).is_err());
+    }
+
+    #[test]
+    fn every_name_has_a_scenario() {
+        let ctx = Ctx::new("http://127.0.0.1:1", None, 1, std::time::Duration::from_secs(1)).unwrap();
+        for n in NAMES {
+            assert_eq!(by_name(n, &ctx).unwrap().name(), *n);
+        }
+    }
+}
