@@ -31,6 +31,12 @@ pub fn problem_json(e: &DomainError) -> serde_json::Value {
     if !fields.is_empty() {
         v["fields"] = json!(fields);
     }
+    // The record that already holds the document, for the client to offer.
+    if e.code == ErrorCode::PatientDuplicateId
+        && let Some(id) = e.args.get(2)
+    {
+        v["existing_id"] = json!(id);
+    }
     v
 }
 

@@ -119,6 +119,7 @@ fn table() -> Table {
         .get("/api/tokens", Perm(P::SecurityManage), api::admin::token_list)
         .post("/api/tokens", Perm(P::SecurityManage), api::admin::token_create)
         .delete("/api/tokens/{id}", Perm(P::SecurityManage), api::admin::token_revoke)
+        // FHIR R4 (crate::fhir)
 }
 
 /// Every route with what it needs, for tests and documentation.
