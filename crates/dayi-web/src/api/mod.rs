@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod openapi;
+pub mod patient;
 pub mod system;
 
 use axum::extract::{FromRequest, Request};

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::response::{Html, IntoResponse, Response};
 use utoipa::OpenApi;
 
-use super::{admin, system};
+use super::{admin, patient, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,9 +14,12 @@ use super::{admin, system};
         system::healthz, system::me,
         admin::staff_list, admin::staff_create, admin::dept_list, admin::dept_create,
         admin::audit_search, admin::audit_verify, admin::token_list, admin::token_create, admin::token_revoke,
+        patient::register, patient::search, patient::get, patient::unmask, patient::duplicates, patient::merge,
+        patient::undo_merge, patient::card_static, patient::card_dynamic, patient::card_uses, patient::resolve,
     ),
     tags((name = "system", description = "健康检查与当前用户"), (name = "staff", description = "用户管理"), (name = "org", description = "机构与科室"),
-         (name = "audit", description = "审计日志"), (name = "security", description = "安全：接口令牌"))
+         (name = "audit", description = "审计日志"), (name = "security", description = "安全：接口令牌"),
+         (name = "patient", description = "患者主索引"), (name = "card", description = "电子健康卡与一码通用"))
 )]
 pub struct ApiDoc;
 

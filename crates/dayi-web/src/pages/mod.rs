@@ -4,7 +4,9 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod home;
+pub mod patient;
 pub mod security;
+pub mod station;
 
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
@@ -24,6 +26,9 @@ use crate::routes::Need;
 /// Navigation entries: (translation key, link, what it needs).
 const NAV: &[(&str, &str, Need)] = &[
     ("nav.home", "/", Need::Perm(Perm::Console)),
+    ("nav.patients", "/patients", Need::Perm(Perm::PatientRead)),
+    ("nav.station", "/station", Need::Perm(Perm::PatientRead)),
+    ("nav.duplicates", "/patients/duplicates", Need::Perm(Perm::PatientMerge)),
     ("nav.staff", "/admin/staff", Need::AnyPerm(&[Perm::StaffManage, Perm::SecurityManage])),
     ("nav.depts", "/admin/depts", Need::Perm(Perm::OrgManage)),
     ("nav.security", "/security", Need::Perm(Perm::SecurityManage)),

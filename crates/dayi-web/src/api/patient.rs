@@ -1,0 +1,196 @@
+//! The patient index and the health card over JSON. Sensitive fields come
+//! masked; `POST /api/patients/{id}/unmask` shows them in full, audited.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use dayi_app::card::{Presented, Qr, Resolution};
+use dayi_app::patient::PatientView;
+use dayi_app::records::{CardUse, Merge};
+use dayi_core::patient::{Channel, NewPatient};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiResult, JsonBody};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::pages::parse_id;
+use crate::principal::Staff;
+
+/// Registers a patient. Birth date and sex may be left out when the ID number carries them.
+#[utoipa::path(post, path = "/api/patients", tag = "patient", request_body(content = Object, description = "NewPatient: name, sex (GB/T 2261.1), birth_date, ethnicity (GB/T 3304), id_kind, id_number, nationality, phone, address, region_code, insurance, emergency_*, guardian_*"),
+    responses((status = 201, body = Object, description = "the record, masked"), (status = 409, description = "ID number already registered; `existing_id` names the record"), (status = 422, description = "invalid fields")))]
+pub async fn register(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(b): JsonBody<NewPatient>,
+) -> Result<Response, ApiError> {
+    let p = dayi_app::patient::register(&st.app, &staff.actor, &b, Channel::Api).await?;
+    Ok((StatusCode::CREATED, Json(PatientView::new(&p, false))).into_response())
+}
+
+#[derive(Deserialize, IntoParams, Default)]
+pub struct SearchParams {
+    /// Name, pinyin or initials, ID number or its last 4+ digits, phone, card number.
+    #[serde(default)]
+    pub q: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Found {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<PatientView>,
+}
+
+/// Searches the patient index (at most 20 results, masked).
+#[utoipa::path(get, path = "/api/patients", tag = "patient", params(SearchParams), responses((status = 200, body = Found), (status = 422, description = "query too short")))]
+pub async fn search(State(st): State<AppState>, staff: Staff, Query(q): Query<SearchParams>) -> ApiResult<Found> {
+    Ok(Json(Found { items: dayi_app::patient::search(&st.app, &staff.actor, &q.q).await? }))
+}
+
+/// One record, masked (audited).
+#[utoipa::path(get, path = "/api/patients/{id}", tag = "patient", responses((status = 200, body = Object), (status = 404, description = "no such patient")))]
+pub async fn get(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<PatientView> {
+    Ok(Json(dayi_app::patient::view(&st.app, &staff.actor, parse_id(&id)?).await?))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct UnmaskIn {
+    /// Why the full values are needed (kept in the audit log).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The record with ID number and phones in full; needs `patient.unmask`, audited.
+#[utoipa::path(post, path = "/api/patients/{id}/unmask", tag = "patient", request_body = UnmaskIn, responses((status = 200, body = Object), (status = 403, description = "role may not unmask")))]
+pub async fn unmask(
+    State(st): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<UnmaskIn>,
+) -> ApiResult<PatientView> {
+    Ok(Json(dayi_app::patient::unmask(&st.app, &staff.actor, parse_id(&id)?, &b.reason).await?))
+}
+
+/// Records that may be the same person (same name or pinyin and birth date, or same phone).
+#[utoipa::path(get, path = "/api/patients/{id}/duplicates", tag = "patient", responses((status = 200, body = Found)))]
+pub async fn duplicates(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<Found> {
+    Ok(Json(Found { items: dayi_app::patient::duplicates_of(&st.app, &staff.actor, parse_id(&id)?).await? }))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct MergeIn {
+    #[serde(default)]
+    pub survivor_id: String,
+    #[serde(default)]
+    pub merged_id: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MergeOut {
+    pub id: String,
+    pub survivor_id: String,
+    pub merged_id: String,
+    pub reason: String,
+    pub merged_by: String,
+    pub merged_at: String,
+    pub undone_at: Option<String>,
+}
+
+fn merge_out(m: &Merge) -> MergeOut {
+    MergeOut {
+        id: m.id.to_string(),
+        survivor_id: m.survivor_id.to_string(),
+        merged_id: m.merged_id.to_string(),
+        reason: m.reason.clone(),
+        merged_by: m.merged_by.clone(),
+        merged_at: dayi_core::timefmt::show(m.merged_at),
+        undone_at: m.undone_at.map(dayi_core::timefmt::show),
+    }
+}
+
+/// Merges a duplicate into the surviving record; every reference moves (needs `patient.merge`).
+#[utoipa::path(post, path = "/api/patients/merges", tag = "patient", request_body = MergeIn, responses((status = 201, body = MergeOut), (status = 409, description = "already merged")))]
+pub async fn merge(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(b): JsonBody<MergeIn>,
+) -> Result<Response, ApiError> {
+    let (s, m) = (parse_id(&b.survivor_id)?, parse_id(&b.merged_id)?);
+    let m = dayi_app::patient::merge(&st.app, &staff.actor, s, m, &b.reason).await?;
+    Ok((StatusCode::CREATED, Json(merge_out(&m))).into_response())
+}
+
+/// Undoes a merge: exactly the moved references go back.
+#[utoipa::path(post, path = "/api/patients/merges/{id}/undo", tag = "patient", responses((status = 200, body = MergeOut), (status = 409, description = "already undone")))]
+pub async fn undo_merge(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<MergeOut> {
+    Ok(Json(merge_out(&dayi_app::patient::undo_merge(&st.app, &staff.actor, parse_id(&id)?).await?)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct QrOut {
+    /// The QR plaintext: `<card id>:1` (static) or `<card id>:0:<expiry>:<signature>` (dynamic).
+    pub text: String,
+    pub svg: String,
+    pub expires_at: Option<String>,
+    pub minutes: Option<i64>,
+}
+
+fn qr_out(q: Qr) -> QrOut {
+    QrOut { text: q.text, svg: q.svg, expires_at: q.expires_at.map(dayi_core::timefmt::show), minutes: q.minutes }
+}
+
+/// The health card's static QR code.
+#[utoipa::path(get, path = "/api/patients/{id}/card/static", tag = "card", responses((status = 200, body = QrOut)))]
+pub async fn card_static(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<QrOut> {
+    Ok(Json(qr_out(dayi_app::card::static_code(&st.app, &staff.actor, parse_id(&id)?).await?)))
+}
+
+/// A fresh signed dynamic QR code, valid for the configured minutes.
+#[utoipa::path(get, path = "/api/patients/{id}/card/dynamic", tag = "card", responses((status = 200, body = QrOut)))]
+pub async fn card_dynamic(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<QrOut> {
+    Ok(Json(qr_out(dayi_app::card::dynamic_code(&st.app, &staff.actor, parse_id(&id)?).await?)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CardUseOut {
+    pub at: String,
+    pub code_kind: String,
+    pub step: String,
+    pub station: String,
+    pub staff_id: Option<String>,
+    pub on_behalf: bool,
+}
+
+/// Where and when the patient's codes were used (用卡记录).
+#[utoipa::path(get, path = "/api/patients/{id}/card-uses", tag = "card", responses((status = 200, body = [CardUseOut])))]
+pub async fn card_uses(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<Vec<CardUseOut>> {
+    let l: Vec<CardUse> = dayi_app::card::uses(&st.app, &staff.actor, parse_id(&id)?).await?;
+    Ok(Json(
+        l.iter()
+            .map(|u| CardUseOut {
+                at: dayi_core::timefmt::show(u.at),
+                code_kind: u.code_kind.clone(),
+                step: u.step.clone(),
+                station: u.station.clone(),
+                staff_id: u.staff_id.map(|s| s.to_string()),
+                on_behalf: u.on_behalf,
+            })
+            .collect(),
+    ))
+}
+
+/// One code for every station: a health-card QR (static or dynamic), a resident ID number, a
+/// hospital card number, or (with `voucher: true`) an insurance voucher. Logged per care step.
+#[utoipa::path(post, path = "/api/card/resolve", tag = "card", request_body(content = Object, description = "{code, step: registration|triage|consultation|lab|pharmacy|cashier|ward, station, voucher, on_behalf}"),
+    responses((status = 200, body = Object), (status = 404, description = "no patient for this code"), (status = 422, description = "tampered, expired or unrecognised code")))]
+pub async fn resolve(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(b): JsonBody<Presented>,
+) -> ApiResult<Resolution> {
+    Ok(Json(dayi_app::card::resolve(&st.app, &staff.actor, &b).await?))
+}
