@@ -7,3 +7,4 @@ mod browser;
 mod cli;
 mod harness;
 mod matrix;
+mod patient;
