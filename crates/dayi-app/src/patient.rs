@@ -280,23 +280,27 @@ pub async fn duplicates_of(app: &App, actor: &Actor, id: Uuid) -> Result<Vec<Pat
 pub struct Pair {
     pub a: PatientView,
     pub b: PatientView,
-    /// `pinyin_birth` or `phone`.
-    pub reason: String,
+    /// `pinyin_birth` and/or `phone`.
+    pub reasons: Vec<String>,
 }
 
 /// Suspected duplicates across the organisation (the service centre's worklist).
 pub async fn duplicate_pairs(app: &App, actor: &Actor) -> Result<Vec<Pair>, DomainError> {
     actor.require(app, Perm::PatientMerge).await?;
     let pairs = dayi_store::patient::duplicate_pairs(&app.db, actor.org_id, 50).await.or_internal()?;
-    let mut out = vec![];
+    let mut out: Vec<Pair> = vec![];
     for (a, b, reason) in pairs {
+        if let Some(seen) = out.iter_mut().find(|p| p.a.id == a && p.b.id == b) {
+            seen.reasons.push(reason);
+            continue;
+        }
         let (Some(pa), Some(pb)) = (
             dayi_store::patient::get(&app.db, actor.org_id, a).await.or_internal()?,
             dayi_store::patient::get(&app.db, actor.org_id, b).await.or_internal()?,
         ) else {
             continue;
         };
-        out.push(Pair { a: PatientView::new(&pa, false), b: PatientView::new(&pb, false), reason });
+        out.push(Pair { a: PatientView::new(&pa, false), b: PatientView::new(&pb, false), reasons: vec![reason] });
     }
     app.audit.record(actor.entry("patient.duplicates", "patient", "", None, OK, &format!("pairs={}", out.len()))).await;
     Ok(out)

@@ -44,13 +44,16 @@ pub struct NavItem {
 }
 
 pub fn nav(staff: &Staff, current: &str) -> Vec<NavItem> {
-    NAV.iter()
-        .filter(|(_, _, need)| need.allows(&staff.actor.roles))
-        .map(|(key, href, _)| NavItem {
-            label: t(staff.lang, key),
-            href,
-            active: *href == current || (*href != "/" && current.starts_with(href)),
-        })
+    let entries: Vec<_> = NAV.iter().filter(|(_, _, need)| need.allows(&staff.actor.roles)).collect();
+    // The longest entry the page lies under is the one highlighted (/patients/duplicates, not /patients).
+    let active = entries
+        .iter()
+        .filter(|(_, href, _)| *href == current || (*href != "/" && current.starts_with(href)))
+        .map(|(_, href, _)| *href)
+        .max_by_key(|h| h.len());
+    entries
+        .into_iter()
+        .map(|(key, href, _)| NavItem { label: t(staff.lang, key), href, active: Some(*href) == active })
         .collect()
 }
 

@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod browser;
+mod browser_patient;
 mod cli;
 mod harness;
 mod matrix;
