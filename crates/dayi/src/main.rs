@@ -23,7 +23,13 @@ enum Cmd {
     /// Serve the staff console, patient portal and API (运行服务).
     Serve(Settings),
     /// Create the demo county medical community on first run, print its accounts, and serve it (演示).
-    Demo(Settings),
+    Demo {
+        /// Also load this many generated patients into the county hospital (batched; for benchmarks).
+        #[arg(long, default_value_t = 0)]
+        patients: u64,
+        #[command(flatten)]
+        settings: Settings,
+    },
     /// Bring the database schema up to date and exit (数据库迁移).
     Migrate(Settings),
     /// Manage staff accounts from the server's console (用户管理).
@@ -124,8 +130,8 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Serve(s) => serve(&s, DEFAULT_DB, false).await,
-        Cmd::Demo(s) => serve(&s, DEMO_DB, true).await,
+        Cmd::Serve(s) => serve(&s, DEFAULT_DB, None).await,
+        Cmd::Demo { patients, settings } => serve(&settings, DEMO_DB, Some(patients)).await,
         Cmd::Migrate(s) => {
             let r = Settings::resolve(&s, DEFAULT_DB)?;
             init_tracing(&r.log);
@@ -152,19 +158,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(s: &Settings, default_db: &str, demo: bool) -> anyhow::Result<()> {
+/// Serves; `demo` holds how many generated patients to add to the demo data.
+async fn serve(s: &Settings, default_db: &str, demo: Option<u64>) -> anyhow::Result<()> {
     let r = Settings::resolve(s, default_db)?;
     init_tracing(&r.log);
     let db = open_db(&r.db).await?;
     let server = start(db, &r).await?;
-    if demo {
+    if let Some(patients) = demo {
         let accounts = dayi_app::demo::seed(&server.app).await.map_err(|e| anyhow::anyhow!("{}", e.zh()))?;
         print_demo(&accounts);
+        if patients > 0 {
+            load_patients(&server.app, patients).await?;
+        }
     }
     println!("大医 Dayi 已启动 / listening on {}  (数据库 / database: {})", server.url(), r.db.url);
     shutdown_signal().await;
     println!("正在停止 / shutting down…");
     server.stop().await;
+    Ok(())
+}
+
+async fn load_patients(app: &dayi_app::App, n: u64) -> anyhow::Result<()> {
+    let org = dayi_store::tenancy::org_by_code(&app.db, "wsxrmyy")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("演示机构不存在 / demo hospital missing"))?;
+    let started = std::time::Instant::now();
+    let done = dayi_app::demo::load_patients(app, org.org_id, n, 2026).await.map_err(|e| anyhow::anyhow!("{}", e.zh()))?;
+    let secs = started.elapsed().as_secs_f64();
+    println!("已载入 {done} 名患者 / loaded {done} patients in {secs:.1} s ({:.0}/s)", done as f64 / secs);
     Ok(())
 }
 
