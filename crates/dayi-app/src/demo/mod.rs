@@ -227,6 +227,10 @@ fn demo_actor(org_id: uuid::Uuid) -> crate::Actor {
     a
 }
 
+/// Generated people for the seeded demo records come from far above any
+/// bulk load (`load_patients` counts up from 0), so their ID numbers never collide.
+const SEED_PEOPLE_FROM: u64 = 370_000_000;
+
 /// A few patients at the counter of every demo hospital: adults with ID
 /// numbers, a child with a guardian, and a likely duplicate (章三/张三, same
 /// phone) for the merge worklist.
@@ -235,7 +239,7 @@ async fn seed_patients(app: &App, org_id: uuid::Uuid) -> Result<(), DomainError>
     let actor = demo_actor(org_id);
     let today = dayi_core::timefmt::today_cst();
     for i in 0..10 {
-        crate::patient::register(app, &actor, &people::person(900_000 + i, 2026, today), Channel::Counter).await?;
+        crate::patient::register(app, &actor, &people::person(SEED_PEOPLE_FROM + i, 2026, today), Channel::Counter).await?;
     }
     let zhang = NewPatient {
         name: "张三".into(),
