@@ -396,15 +396,17 @@ pub async fn count_seq(app: &App, org_id: Uuid) -> Result<u64, DomainError> {
 /// the same keys and numbering as `register`, one audit entry per batch.
 pub async fn bulk_insert(app: &App, actor: &Actor, regs: &[Registration]) -> Result<u64, DomainError> {
     actor.require(app, Perm::PatientWrite).await?;
-    let mut rng = rand::thread_rng();
-    let mut rows: Vec<Patient> = regs
-        .iter()
-        .map(|r| {
-            let mut random = [0u8; 32];
-            rng.fill_bytes(&mut random);
-            record(actor.org_id, r, Channel::Api, &actor.username, random)
-        })
-        .collect();
+    // The generator is not Send, so it lives only in this block, before any await.
+    let mut rows: Vec<Patient> = {
+        let mut rng = rand::thread_rng();
+        regs.iter()
+            .map(|r| {
+                let mut random = [0u8; 32];
+                rng.fill_bytes(&mut random);
+                record(actor.org_id, r, Channel::Api, &actor.username, random)
+            })
+            .collect()
+    };
     let mut tx = app.db.begin().await.or_internal()?;
     let last = dayi_store::patient::next_counter(&mut tx, actor.org_id, "hospital_no", rows.len() as i64)
         .await

@@ -1,9 +1,9 @@
 //! Realistic, deterministic patients for load generation: common Chinese
 //! names, valid resident ID numbers, mobile numbers and addresses in 汶上县.
 //!
-//! Patient `k` of a seed is always the same. Distinct `k` below [`CAPACITY`]
+//! Patient `k` of a seed is always the same. Distinct `k` below [`capacity`]
 //! get distinct ID numbers and phone numbers, because both are laid out by a
-//! bijection of `k` (multiply by a prime above the space, add a seeded offset,
+//! bijection of `k` (multiply by a prime coprime with the space, add a seeded offset,
 //! modulo the space), not drawn at random.
 
 use serde::Serialize;
@@ -222,9 +222,15 @@ fn first_birth() -> Date {
     Date::from_calendar_date(FIRST_BIRTH.0, FIRST_BIRTH.1, FIRST_BIRTH.2).expect("valid date")
 }
 
-/// How many distinct ID numbers the generator can make: region × birth day × sequence 000–999.
+/// Sequence codes (the 15th–17th digits) used here. `dayi_app::demo::load_patients`
+/// counts its sequence codes up from 000 (one step per 374,000 patients), so
+/// keeping to 500–899 means load traffic never collides with a bulk load.
+const SEQ_FIRST: u64 = 500;
+const SEQ_COUNT: u64 = 400;
+
+/// How many distinct ID numbers the generator can make: region × birth day × sequence code.
 pub fn capacity() -> u64 {
-    REGIONS.len() as u64 * birth_days() * 1000
+    REGIONS.len() as u64 * birth_days() * SEQ_COUNT
 }
 
 /// The body of `POST /api/patients`, plus what a search can ask for.
@@ -275,9 +281,9 @@ impl PatientGen {
     pub fn patient(&self, k: u64) -> Patient {
         let mut rng = SplitMix::new(self.seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let slot = spread(k, self.seed, self.id_space);
-        let seq = (slot % 1000) as u16;
-        let day = (slot / 1000) % self.days;
-        let region = REGIONS[(slot / 1000 / self.days) as usize];
+        let seq = (SEQ_FIRST + slot % SEQ_COUNT) as u16;
+        let day = (slot / SEQ_COUNT) % self.days;
+        let region = REGIONS[(slot / SEQ_COUNT / self.days) as usize];
         let birth_date = first_birth() + Duration::days(day as i64);
         let id_number = dayi_core::identity::make_resident_id(region, birth_date, seq);
         let male = seq % 2 == 1;
@@ -330,7 +336,7 @@ impl PatientGen {
 /// `(k × SPREAD + offset(seed)) mod space`: a bijection on `0..space`.
 fn spread(k: u64, seed: u64, space: u64) -> u64 {
     let space = u128::from(space);
-    let offset = u128::from(SplitMix::new(seed).next()) % space;
+    let offset = u128::from(SplitMix::new(seed).next_u64()) % space;
     ((u128::from(k) % space * SPREAD + offset) % space) as u64
 }
 
@@ -391,7 +397,7 @@ impl SplitMix {
         Self(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -401,7 +407,7 @@ impl SplitMix {
 
     /// Uniform enough in `0..n` for picking names (n is small).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 }
 
@@ -445,6 +451,8 @@ mod tests {
             assert_eq!(id.birth_date(), p.birth_date);
             assert_eq!(id.sex(), if p.sex == "1" { Sex::Male } else { Sex::Female });
             assert!(REGIONS.contains(&id.region_code()));
+            let seq: u64 = p.id_number[14..17].parse().unwrap();
+            assert!((SEQ_FIRST..SEQ_FIRST + SEQ_COUNT).contains(&seq), "{seq}");
             let len = p.name.chars().count();
             assert!((2..=3).contains(&len), "{}", p.name);
             assert!(p.name.chars().all(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{}", p.name);

@@ -33,6 +33,23 @@ async fn baseline_runs_against_its_own_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baseline_runs_on_postgres() {
+    let Some(cluster) = dayi_testkit::PgCluster::shared() else {
+        eprintln!("PostgreSQL binaries not found: skipped");
+        return;
+    };
+    let s = OwnServer::start(Some(&cluster.create_database())).await.unwrap();
+    assert_eq!((s.backend.as_str(), s.fresh), ("postgres", false));
+    let ctx = ctx_for(&s, 4).await;
+    let limits = Limits { concurrency: 4, duration: Duration::from_secs(60), requests: 300 };
+    let reports = dayi_load::run(ctx.clone(), &["baseline"], limits).await;
+    assert_eq!((reports[0].requests, reports[0].successes), (300, 300), "{:?}", reports[0]);
+    assert!(reports[0].passed(), "{:?}", reports[0].checks);
+    drop(ctx);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_belongs_to_the_registration_clerk() {
     let s = OwnServer::start(None).await.unwrap();
     let ctx = ctx_for(&s, 1).await;
@@ -44,25 +61,38 @@ async fn the_token_belongs_to_the_registration_clerk() {
     s.stop().await;
 }
 
-/// Once the patient API exists, registration must succeed for every
-/// generated patient; until then the run reports its coded failures.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_sends_valid_patients() {
-    let s = OwnServer::start(None).await.unwrap();
-    let ctx = ctx_for(&s, 4).await;
+/// Every generated patient registers, and search finds the probes among a
+/// bulk-loaded index; on SQLite and, when available, PostgreSQL.
+async fn register_and_search(s: OwnServer) {
+    let mut ctx = Ctx::new(&s.url(), Some(&s.token), 4, Duration::from_secs(30)).unwrap();
+    ctx.local = Some(s.local());
+    ctx.seed = 7;
+    ctx.patients = 2_000;
+    let ctx = Arc::new(ctx);
     let limits = Limits { concurrency: 4, duration: Duration::from_secs(60), requests: 200 };
-    let reports = dayi_load::run(ctx.clone(), &["baseline", "register"], limits).await;
-    let r = &reports[1];
-    assert_eq!(r.requests, 200);
-    if r.failures.contains_key("request.not_found") || r.failures.contains_key("request.method_not_allowed") {
-        eprintln!("patient API not built yet: {:?}", r.failures);
-    } else {
-        assert_eq!(r.successes, 200, "{:?}", r.failures);
-        assert!(r.passed(), "{:?}", r.checks);
-        assert!(r.ratio_to_baseline.is_some());
+    let reports = dayi_load::run(ctx.clone(), &["baseline", "register", "search"], limits).await;
+    for r in &reports[1..] {
+        assert_eq!((r.requests, r.successes), (200, 200), "{}: {:?} {:?}", r.name, r.failures, r.error);
+        assert!(r.passed(), "{}: {:?}", r.name, r.checks);
+        assert!(r.ratio_to_baseline.is_some_and(|x| x > 0.0));
     }
+    assert_eq!(reports[2].setup[0].count, 2_000, "bulk load: {:?}", reports[2].setup);
     drop(ctx);
     s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_and_search_on_sqlite() {
+    register_and_search(OwnServer::start(None).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_and_search_on_postgres() {
+    let Some(cluster) = dayi_testkit::PgCluster::shared() else {
+        eprintln!("PostgreSQL binaries not found: skipped");
+        return;
+    };
+    register_and_search(OwnServer::start(Some(&cluster.create_database())).await.unwrap()).await;
 }
 
 #[test]
@@ -87,4 +117,22 @@ fn the_binary_refuses_remote_targets() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing"));
+}
+
+/// `--url` mode: the binary drives a server that is already running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_targets_a_running_server() {
+    let s = OwnServer::start(None).await.unwrap();
+    let (url, token) = (s.url(), s.token.clone());
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_dayi-load"))
+        .args(["baseline", "--url", &url, "--token", &token, "--requests", "100", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["target"]["own_server"], false);
+    assert_eq!(v["target"]["backend"], "sqlite");
+    assert_eq!(v["scenarios"][0]["successes"], 100);
+    s.stop().await;
 }

@@ -101,7 +101,14 @@ pub fn is_api_path(path: &str) -> bool {
 
 /// The answer for a failure, in the form the path calls for.
 pub fn respond(path: &str, e: &DomainError, lang: Lang) -> Response {
-    if is_api_path(path) { problem(e) } else { page_error(e, lang) }
+    // FHIR clients read failures as an OperationOutcome, not problem+json.
+    if path == "/fhir" || path.starts_with("/fhir/") {
+        crate::fhir::outcome::response(e)
+    } else if is_api_path(path) {
+        problem(e)
+    } else {
+        page_error(e, lang)
+    }
 }
 
 /// Turns the plain-text rejections of the framework (body too large, wrong

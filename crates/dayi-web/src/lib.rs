@@ -6,6 +6,7 @@
 pub mod api;
 pub mod assets;
 pub mod error;
+pub mod fhir;
 pub mod i18n;
 pub mod metrics;
 pub mod pages;

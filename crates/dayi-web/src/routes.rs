@@ -142,7 +142,11 @@ fn table() -> Table {
         .post("/api/patients/merges", Perm(P::PatientMerge), api::patient::merge)
         .post("/api/patients/merges/{id}/undo", Perm(P::PatientMerge), api::patient::undo_merge)
         .post("/api/card/resolve", Perm(P::PatientRead), api::patient::resolve)
-    // FHIR R4 (crate::fhir)
+        // FHIR R4 (crate::fhir)
+        .get("/fhir/metadata", Public, crate::fhir::metadata::capabilities)
+        .get("/fhir/Patient", Perm(P::PatientRead), crate::fhir::patient::search)
+        .post("/fhir/Patient", Perm(P::PatientWrite), crate::fhir::patient::create)
+        .get("/fhir/Patient/{id}", Perm(P::PatientRead), crate::fhir::patient::read)
 }
 
 /// Every route with what it needs, for tests and documentation.

@@ -183,7 +183,8 @@ async fn load_patients(app: &dayi_app::App, n: u64) -> anyhow::Result<()> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("演示机构不存在 / demo hospital missing"))?;
     let started = std::time::Instant::now();
-    let done = dayi_app::demo::load_patients(app, org.org_id, n, 2026).await.map_err(|e| anyhow::anyhow!("{}", e.zh()))?;
+    let done =
+        dayi_app::demo::load_patients(app, org.org_id, n, 2026).await.map_err(|e| anyhow::anyhow!("{}", e.zh()))?;
     let secs = started.elapsed().as_secs_f64();
     println!("已载入 {done} 名患者 / loaded {done} patients in {secs:.1} s ({:.0}/s)", done as f64 / secs);
     Ok(())

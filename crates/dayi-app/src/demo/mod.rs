@@ -239,11 +239,12 @@ async fn seed_patients(app: &App, org_id: uuid::Uuid) -> Result<(), DomainError>
     let actor = demo_actor(org_id);
     let today = dayi_core::timefmt::today_cst();
     for i in 0..10 {
-        crate::patient::register(app, &actor, &people::person(SEED_PEOPLE_FROM + i, 2026, today), Channel::Counter).await?;
+        crate::patient::register(app, &actor, &people::person(SEED_PEOPLE_FROM + i, 2026, today), Channel::Counter)
+            .await?;
     }
     let zhang = NewPatient {
         name: "张三".into(),
-        id_number: "370830195803120312".into(),
+        id_number: "370830195803129317".into(),
         phone: "13853712345".into(),
         address: "山东省济宁市汶上县中都街道政通路 8 号".into(),
         region_code: "370830".into(),
@@ -265,7 +266,7 @@ async fn seed_patients(app: &App, org_id: uuid::Uuid) -> Result<(), DomainError>
     crate::patient::register(app, &actor, &typo, Channel::Counter).await?;
     let child = NewPatient {
         name: "王小满".into(),
-        id_number: "370830201905060021".into(),
+        id_number: "370830201905069026".into(),
         guardian_name: "王建军".into(),
         guardian_relation: "51".into(),
         guardian_phone: "13805371234".into(),

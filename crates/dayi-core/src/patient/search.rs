@@ -33,7 +33,7 @@ pub fn classify(input: &str) -> Query {
     if q.is_empty() {
         return Query::TooShort;
     }
-    if q.chars().any(|c| !c.is_ascii()) {
+    if !q.is_ascii() {
         let name: String = input.split_whitespace().collect();
         return Query::Name(name);
     }

@@ -34,12 +34,12 @@ macro_rules! on_both {
         mod $story {
             #[tokio::test]
             pub async fn sqlite() {
-                let t = crate::common::sqlite().await;
+                let t = $crate::common::sqlite().await;
                 super::$story(&t).await;
             }
             #[tokio::test]
             pub async fn postgres() {
-                match crate::common::postgres().await {
+                match $crate::common::postgres().await {
                     Some(t) => super::$story(&t).await,
                     None => eprintln!("PostgreSQL binaries not found: skipped"),
                 }

@@ -244,6 +244,7 @@ pub async fn duplicates(State(st): State<AppState>, staff: Staff, Query(n): Quer
 
 pub async fn merge(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
     let r = async {
+        staff.actor.require(&st.app, Perm::PatientMerge).await?;
         let (s, m) = (parse_id(&f.get("survivor_id"))?, parse_id(&f.get("merged_id"))?);
         dayi_app::patient::merge(&st.app, &staff.actor, s, m, &f.get("reason")).await
     }

@@ -6,6 +6,7 @@ mod auth;
 mod browser;
 mod browser_patient;
 mod cli;
+mod fhir;
 mod harness;
 mod matrix;
 mod patient;
