@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod card;
 pub mod demo;
+pub mod intake;
 pub mod patient;
 pub mod policy;
 pub mod staff;
@@ -54,6 +55,8 @@ pub struct App {
     pub audit: audit::AuditSink,
     pub policy: policy::PolicyCache,
     pub card_keys: card::KeyCache,
+    /// Writes new patient records in group-committed batches.
+    pub intake: intake::Intake,
     /// Decodes insurance vouchers at the stations; set by the insurance capability.
     pub voucher: Option<Arc<dyn card::VoucherDecoder>>,
 }
@@ -61,12 +64,14 @@ pub struct App {
 impl App {
     pub fn new(db: Db, security: SecurityConfig) -> Self {
         let audit = audit::AuditSink::start(db.clone());
+        let intake = intake::Intake::start(db.clone());
         let app = Self {
             db,
             security: Arc::new(security),
             audit,
             policy: Default::default(),
             card_keys: Default::default(),
+            intake,
             voucher: None,
         };
         tokio::spawn(auth::purge_sessions_forever(app.clone()));

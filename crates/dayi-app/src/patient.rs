@@ -175,27 +175,23 @@ pub async fn register(app: &App, actor: &Actor, form: &NewPatient, channel: Chan
     }
     let mut random = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut random);
-    let mut p = record(actor.org_id, &reg, channel, &actor.username, random);
-    let mut tx = app.db.begin().await.or_internal()?;
-    p.hospital_no =
-        hospital_no(dayi_store::patient::next_counter(&mut tx, actor.org_id, "hospital_no", 1).await.or_internal()?);
-    if let Err(e) = dayi_store::patient::insert(&mut tx, std::slice::from_ref(&p)).await {
-        drop(tx);
-        if dayi_store::is_unique_violation(&e)
-            && let Some(d) = &reg.document
-            && let Some(existing) = dayi_store::patient::by_document(&app.db, actor.org_id, d.kind().code(), d.number())
-                .await
-                .or_internal()?
-        {
-            return Err(duplicate(&existing));
-        }
-        return Err(crate::internal(e));
-    }
-    let detail = format!("{} {} via={}", p.hospital_no, mask::name(&p.name), channel.code());
+    let p = record(actor.org_id, &reg, channel, &actor.username, random);
+    // The hospital number is prefixed to the detail when the batch numbers the record.
+    let detail = format!("{} via={}", mask::name(&p.name), channel.code());
     let e = actor.entry("patient.create", "patient", &p.id.to_string(), Some(p.id), OK, &detail);
-    dayi_store::audit::append(&mut tx, actor.org_id, vec![e]).await.or_internal()?;
-    tx.commit().await.or_internal()?;
-    Ok(p)
+    match app.intake.write(p, e).await {
+        Ok(p) => Ok(p),
+        Err(e) if dayi_store::is_unique_violation(&e) => {
+            let existing = match &reg.document {
+                Some(d) => dayi_store::patient::by_document(&app.db, actor.org_id, d.kind().code(), d.number())
+                    .await
+                    .or_internal()?,
+                None => None,
+            };
+            Err(existing.map(|x| duplicate(&x)).unwrap_or_else(|| crate::internal(e)))
+        }
+        Err(e) => Err(crate::internal(e)),
+    }
 }
 
 /// Fetches an active or merged record, without audit (callers audit).

@@ -12,7 +12,8 @@ crate::on_both!(
     search_masks_and_show_full_is_audited,
     one_code_resolves_at_every_station,
     merge_moves_records_and_undo_restores,
-    forms_keep_what_was_typed
+    forms_keep_what_was_typed,
+    concurrent_counters_register_one_record_per_document
 );
 
 /// 张三丰, male, born 1980-01-31 in 汶上县.
@@ -294,4 +295,27 @@ async fn forms_keep_what_was_typed(t: &TestApp) {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(html.contains("无法识别的号码") && html.contains("value=\"hello\""));
+}
+
+/// Eight counters register the same person at once while others register
+/// different people: one record for the document, every other answer a 409,
+/// and the others' records all written with distinct card numbers.
+async fn concurrent_counters_register_one_record_per_document(t: &TestApp) {
+    let reg = t.as_user("reg01").await;
+    let same = (0..8).map(|_| reg.post_json("/api/patients", zhang()));
+    let others = (0..24).map(|i| {
+        let id = dayi_core::identity::make_resident_id("370830", time::macros::date!(1990 - 01 - 01), 100 + i);
+        reg.post_json("/api/patients", json!({"name": "李四", "id_number": id}))
+    });
+    let (same, others) = tokio::join!(futures::future::join_all(same), futures::future::join_all(others));
+    let codes: Vec<u16> = same.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 409).count(), 7, "{codes:?}");
+    let mut numbers = std::collections::HashSet::new();
+    for r in others {
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let p: Value = r.json().await.unwrap();
+        assert!(numbers.insert(p["hospital_no"].as_str().unwrap().to_string()));
+    }
+    assert_eq!(count(&reg, "ZHANGSANFENG").await, 1);
 }
