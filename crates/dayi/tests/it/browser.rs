@@ -23,6 +23,17 @@ pub async fn browser() -> Option<(fantoccini::Client, dayi_testkit::ChromeDriver
     Some((client, driver, profile))
 }
 
+/// Signs in as a demo account of the county hospital through the login page.
+pub async fn sign_in(c: &fantoccini::Client, t: &TestApp, user: &str) {
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&t.at("/login")).await.unwrap();
+    c.find(Locator::Css("select[name=org]")).await.unwrap().select_by_value(ORG).await.unwrap();
+    c.find(Locator::Css("input[name=username]")).await.unwrap().send_keys(user).await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=user-name]")).await.unwrap();
+}
+
 pub async fn screenshot(c: &fantoccini::Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e-artifacts");
     let _ = std::fs::create_dir_all(&dir);
@@ -81,13 +92,7 @@ async fn admin_and_auditor_screens_in_a_browser() {
         ("auditor", "/audit", "审计日志", "audit"),
         ("auditor", "/audit/verify", "哈希链无断裂", "audit-verify"),
     ] {
-        c.delete_all_cookies().await.unwrap();
-        c.goto(&t.at("/login")).await.unwrap();
-        c.find(Locator::Css("select[name=org]")).await.unwrap().select_by_value(ORG).await.unwrap();
-        c.find(Locator::Css("input[name=username]")).await.unwrap().send_keys(user).await.unwrap();
-        c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-        c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-        c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=user-name]")).await.unwrap();
+        sign_in(&c, &t, user).await;
         c.goto(&t.at(path)).await.unwrap();
         let body = c.find(Locator::Css("body")).await.unwrap().text().await.unwrap();
         assert!(body.contains(expect), "{path}: {body}");

@@ -7,18 +7,8 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 
-use crate::browser::{browser, screenshot};
-use crate::harness::{ORG, PASSWORD, TestApp};
-
-async fn sign_in(c: &Client, t: &TestApp, user: &str) {
-    c.delete_all_cookies().await.unwrap();
-    c.goto(&t.at("/login")).await.unwrap();
-    c.find(Locator::Css("select[name=org]")).await.unwrap().select_by_value(ORG).await.unwrap();
-    c.find(Locator::Css("input[name=username]")).await.unwrap().send_keys(user).await.unwrap();
-    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("[data-testid=user-name]")).await.unwrap();
-}
+use crate::browser::{browser, screenshot, sign_in};
+use crate::harness::{ORG, TestApp};
 
 async fn fill(c: &Client, field: &str, value: &str) {
     let e = c.find(Locator::Css(&format!("[data-testid=f-{field}]"))).await.unwrap();
