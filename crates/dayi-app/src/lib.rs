@@ -3,11 +3,16 @@
 
 pub mod audit;
 pub mod auth;
+pub mod booking;
 pub mod card;
 pub mod demo;
+pub mod desk;
 pub mod intake;
 pub mod patient;
 pub mod policy;
+pub mod portal;
+pub mod roster;
+pub mod sms;
 pub mod staff;
 pub mod tenancy;
 
@@ -59,12 +64,19 @@ pub struct App {
     pub intake: intake::Intake,
     /// Decodes insurance vouchers at the stations; set by the insurance capability.
     pub voucher: Option<Arc<dyn card::VoucherDecoder>>,
+    /// Portal sessions resolved in the last seconds.
+    pub portal_sessions: portal::SessionCache,
+    /// Decides bookings in order and group-commits them.
+    pub desk: desk::Desk,
+    /// Sends text messages; the built-in message log unless configured.
+    pub sms: Arc<dyn sms::SmsGateway>,
 }
 
 impl App {
     pub fn new(db: Db, security: SecurityConfig) -> Self {
         let audit = audit::AuditSink::start(db.clone());
         let intake = intake::Intake::start(db.clone());
+        let desk = desk::Desk::start(db.clone());
         let app = Self {
             db,
             security: Arc::new(security),
@@ -72,9 +84,13 @@ impl App {
             policy: Default::default(),
             card_keys: Default::default(),
             intake,
+            desk,
+            portal_sessions: Default::default(),
             voucher: None,
+            sms: Arc::new(sms::MessageLog),
         };
         tokio::spawn(auth::purge_sessions_forever(app.clone()));
+        tokio::spawn(booking::sweep_forever(app.clone()));
         app
     }
 }
@@ -86,6 +102,8 @@ pub enum Via {
     Token,
     /// The command line on the server itself.
     Cli,
+    /// A patient signed in to the portal; `Actor::staff_id` then holds the patient's id.
+    Portal,
 }
 
 /// Who is acting, in which organisation, from where.
@@ -127,6 +145,19 @@ impl Actor {
             roles: Roles::default(),
             ip: "local".into(),
             via: Via::Cli,
+        }
+    }
+
+    /// A patient signed in to the portal, acting for themselves or their family.
+    pub fn portal(org_id: Uuid, patient_id: Uuid, hospital_no: &str, ip: &str) -> Self {
+        Self {
+            org_id,
+            staff_id: patient_id,
+            username: format!("portal:{hospital_no}"),
+            name: "患者".into(),
+            roles: Roles::default(),
+            ip: ip.into(),
+            via: Via::Portal,
         }
     }
 
@@ -183,6 +214,9 @@ pub fn new_id() -> Uuid {
 pub mod records {
     pub use dayi_store::audit::{Filter as AuditFilter, Row as AuditRow, VerifyReport};
     pub use dayi_store::auth::ApiToken;
+    pub use dayi_store::booking::{Booking, Charge};
+    pub use dayi_store::message::{Message, Notification};
+    pub use dayi_store::roster::{Session, Slot, Template};
     pub use dayi_store::patient::{CardUse, Merge, Patient};
     pub use dayi_store::staff::Staff;
     pub use dayi_store::tenancy::{Dept, Org};

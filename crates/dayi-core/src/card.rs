@@ -28,6 +28,7 @@ named_enum! {
     /// The care step (诊疗环节) at which a code was presented.
     CareStep {
         Registration = ("registration", "挂号登记", "Registration"),
+        CheckIn = ("checkin", "签到", "Check-in"),
         Triage = ("triage", "预检分诊", "Triage"),
         Consultation = ("consultation", "门诊就诊", "Consultation"),
         Lab = ("lab", "检验", "Laboratory"),

@@ -105,6 +105,29 @@ error_codes! {
     CardUnknown = ("card.unknown", 404, "未找到该卡号或证件号对应的患者，请先建档", "No patient has this card or ID number; register the patient first"),
     CardCodeUnrecognised = ("card.code_unrecognised", 422, "无法识别的号码：请扫描电子健康卡二维码，或输入身份证号、10 位就诊卡号", "Unrecognised code: scan the health card QR, or type an ID number or the 10-digit card number"),
     VoucherUnavailable = ("card.voucher_unavailable", 422, "本机构尚未启用医保电子凭证解码（由医保结算模块提供），请改用电子健康卡或身份证", "Insurance voucher decoding is not enabled here (it comes with insurance settlement); use the health card or ID number"),
+    // rosters, booking and registration
+    SessionUnknown = ("booking.session_unknown", 404, "出诊安排不存在", "No such clinic session"),
+    BookingUnknown = ("booking.unknown", 404, "预约记录不存在", "No such booking"),
+    BookingPast = ("booking.past", 422, "该号源的就诊时间已过，请选择之后的时段", "This slot's time has passed; choose a later one"),
+    BookingFull = ("booking.full", 409, "该时段号源已约满，请选择其他时段或其他医生", "No slots left in this session; choose another session or doctor"),
+    BookingSlotTaken = ("booking.slot_taken", 409, "第 {0} 号刚被他人约走，请选择其他号源", "Slot {0} was just taken; choose another"),
+    BookingStopped = ("booking.stopped", 409, "该医生本时段已停诊，请改约其他时段", "The doctor's clinic is stopped for this session; book another"),
+    BookingNotReleased = ("booking.not_released", 422, "号源尚未开放，将于 {0} 放号，请届时再来预约", "Slots are not released yet; they open at {0}"),
+    BookingDayLimit = ("booking.day_limit", 422, "每人每天最多预约 {0} 个号，您当天的预约已达上限", "At most {0} bookings per patient per day; this day is full"),
+    BookingDeptLimit = ("booking.dept_limit", 422, "同一科室每人每天限约 {0} 个号，您当天已预约该科室", "At most {0} bookings per department per day; already booked here that day"),
+    BookingSessionTaken = ("booking.session_taken", 409, "实名预约：同一出诊时段每人只能预约一个号，您已预约本时段", "Real-name booking: one slot per patient per session, already booked in this one"),
+    BookingBlocked = ("booking.blocked", 422, "因多次预约未就诊（爽约满 {1} 次），{0} 前暂停网上和电话预约，可到窗口现场挂号", "Booking is suspended until {0} after {1} no-shows; walk-in registration at the counter is still possible"),
+    BookingCancelTooLate = ("booking.cancel_too_late", 422, "就诊前 {0} 分钟内不能取消预约，如不能就诊请联系窗口", "Bookings cannot be cancelled within {0} minutes of the slot; contact the counter"),
+    BookingNotActive = ("booking.not_active", 409, "该预约已{0}，不能再操作", "This booking is already {0}"),
+    CheckinNone = ("booking.checkin_none", 404, "未找到该患者今天的有效预约或挂号，请先挂号", "This patient has no booking or registration today; register first"),
+    RosterInvalid = ("booking.roster_invalid", 422, "排班信息有误，请检查标红的字段", "Some roster fields are invalid; see the marked fields"),
+    // patient portal
+    OtpInvalid = ("portal.otp_invalid", 401, "验证码错误，请核对短信中的 6 位数字（还可尝试 {0} 次）", "Wrong code; check the 6 digits in the text message ({0} attempts left)"),
+    OtpExpired = ("portal.otp_expired", 401, "验证码已失效，请重新获取", "The code expired; request a new one"),
+    OtpTooSoon = ("portal.otp_too_soon", 429, "验证码已发送，请 {0} 秒后再重新获取", "A code was just sent; request another in {0} seconds"),
+    PortalNoPatient = ("portal.no_patient", 404, "该手机号尚未在本院建档，请到窗口建档或使用身份证号和就诊卡号登录", "No patient record has this phone; register at the counter or sign in with ID and card number"),
+    PortalLoginFailed = ("portal.login_failed", 401, "证件号码与就诊卡号不匹配", "The ID number and card number do not match"),
+    PortalNotFamily = ("portal.not_family", 403, "只能为本人或已绑定的家庭成员办理", "Only for yourself or a linked family member"),
 }
 
 impl fmt::Display for ErrorCode {

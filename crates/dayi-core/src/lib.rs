@@ -2,6 +2,7 @@
 //! No I/O and no async here; everything is unit-tested.
 
 pub mod audit;
+pub mod booking;
 pub mod card;
 pub mod error;
 pub mod identity;

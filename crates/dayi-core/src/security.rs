@@ -52,6 +52,7 @@ named_enum! {
         QualityOfficer = ("quality_officer", "质控科", "Quality office"),
         Director = ("director", "院长", "Director"),
         PartySecretary = ("party_secretary", "党委书记", "Party secretary"),
+        Kiosk = ("kiosk", "自助签到机", "Check-in kiosk"),
     }
 }
 
@@ -69,6 +70,7 @@ named_enum! {
         PatientUnmask = ("patient.unmask", "查看完整证件号和电话", "See full ID numbers and phones"),
         PatientMerge = ("patient.merge", "合并重复患者", "Merge duplicate patients"),
         Registration = ("registration", "挂号预约", "Registration and booking"),
+        CheckIn = ("checkin", "签到", "Check-in"),
         Schedule = ("schedule.manage", "排班管理", "Manage rosters"),
         Triage = ("triage", "预检分诊", "Pre-triage"),
         QueueCall = ("queue.call", "叫号", "Call patients"),
@@ -97,9 +99,9 @@ impl Role {
             Role::SecurityAdmin => &[P::Console, P::SecurityManage],
             Role::AuditAdmin => &[P::Console, P::AuditRead, P::AuditPurge],
             Role::Registrar => {
-                &[P::Console, P::PatientRead, P::PatientWrite, P::PatientUnmask, P::Registration, P::Billing]
+                &[P::Console, P::PatientRead, P::PatientWrite, P::PatientUnmask, P::Registration, P::CheckIn, P::Billing]
             }
-            Role::TriageNurse => &[P::Console, P::PatientRead, P::PatientWrite, P::Triage],
+            Role::TriageNurse => &[P::Console, P::PatientRead, P::PatientWrite, P::Triage, P::CheckIn],
             Role::Doctor => &[P::Console, P::PatientRead, P::PatientUnmask, P::QueueCall, P::Clinical],
             Role::LabTech => &[P::Console, P::PatientRead, P::Lab],
             Role::WardNurse => &[P::Console, P::PatientRead, P::Ward],
@@ -109,6 +111,8 @@ impl Role {
             Role::QualityOfficer => &[P::Console, P::Quality, P::Reports],
             Role::Director => &[P::Console, P::Reports],
             Role::PartySecretary => &[P::Console, P::Party, P::Reports],
+            // A kiosk account does one thing: check patients in by their code.
+            Role::Kiosk => &[P::PatientRead, P::CheckIn],
         }
     }
 

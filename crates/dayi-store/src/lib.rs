@@ -8,8 +8,12 @@
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod booking;
 pub mod db;
+pub mod message;
 pub mod patient;
+pub mod portal;
+pub mod roster;
 pub mod schema;
 pub mod setting;
 pub mod staff;

@@ -58,7 +58,7 @@ macro_rules! cols {
 /// Tables with a `patient_id` column and an `id` key: a merge re-points their
 /// rows. Each capability that stores patient data adds its tables here. The
 /// audit log is deliberately absent: it records what happened, unchanged.
-pub const REFERENCES: &[&str] = &["card_use"];
+pub const REFERENCES: &[&str] = &["card_use", "booking", "charge", "notification", "message"];
 
 /// Rows per multi-row INSERT: 30 columns × 500 stays under both databases'
 /// bind-parameter limits.

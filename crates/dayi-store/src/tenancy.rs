@@ -81,3 +81,9 @@ pub async fn get_dept(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Dept>> {
     let sql = concat!("SELECT ", dept_cols!(), " FROM dept WHERE org_id = $1 AND id = $2");
     with_db!(db, p => sqlx::query_as::<_, Dept>(sql).bind(org_id).bind(id).fetch_optional(p).await)
 }
+
+/// A department's code, inside a transaction.
+pub async fn dept_code(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<String>> {
+    let sql = "SELECT code FROM dept WHERE org_id = $1 AND id = $2";
+    crate::with_tx!(tx, c => sqlx::query_scalar::<_, String>(sql).bind(org_id).bind(id).fetch_optional(c).await)
+}

@@ -1,0 +1,226 @@
+//! Bookings and registrations (挂号), their fee charges, and no-show blocks.
+
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use crate::{Db, Result, Tx, with_db, with_tx};
+
+/// A booking ahead of the day or a registration on the day: one slot of one
+/// session for one patient.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Booking {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    /// Registration number (挂号流水号).
+    pub reg_no: String,
+    pub session_id: Uuid,
+    /// The slot number, which is the queue number (号序).
+    pub seq: i64,
+    pub slot_start: i64,
+    pub patient_id: Uuid,
+    pub dept_id: Uuid,
+    pub day: String,
+    pub fee_fen: i64,
+    pub channel: String,
+    pub on_behalf: String,
+    /// Staff user name, or `portal:<hospital no>` of the account that booked.
+    pub booked_by: String,
+    pub status: String,
+    pub cancel_reason: Option<String>,
+    pub checked_in_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+macro_rules! cols {
+    () => {
+        "org_id, id, reg_no, session_id, seq, slot_start, patient_id, dept_id, day, fee_fen, channel, on_behalf, \
+         booked_by, status, cancel_reason, checked_in_at, created_at, updated_at"
+    };
+}
+
+/// 18 columns × 500 rows stays under both databases' bind limits.
+const BATCH: usize = 500;
+
+pub async fn insert(tx: &mut Tx, rows: &[Booking]) -> Result<()> {
+    for chunk in rows.chunks(BATCH) {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new(concat!("INSERT INTO booking (", cols!(), ") "));
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.org_id).push_bind(r.id).push_bind(r.reg_no.clone()).push_bind(r.session_id)
+                    .push_bind(r.seq).push_bind(r.slot_start).push_bind(r.patient_id).push_bind(r.dept_id)
+                    .push_bind(r.day.clone()).push_bind(r.fee_fen).push_bind(r.channel.clone())
+                    .push_bind(r.on_behalf.clone()).push_bind(r.booked_by.clone()).push_bind(r.status.clone())
+                    .push_bind(r.cancel_reason.clone()).push_bind(r.checked_in_at).push_bind(r.created_at)
+                    .push_bind(r.updated_at);
+            });
+            qb.build().execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Booking>> {
+    let sql = concat!("SELECT ", cols!(), " FROM booking WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}
+
+pub async fn by_reg_no(db: &Db, org_id: Uuid, reg_no: &str) -> Result<Option<Booking>> {
+    let sql = concat!("SELECT ", cols!(), " FROM booking WHERE org_id = $1 AND reg_no = $2");
+    with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(reg_no).fetch_optional(p).await)
+}
+
+/// A patient's bookings from `from_day` on (all statuses), soonest first.
+pub async fn of_patient(db: &Db, org_id: Uuid, patient_id: Uuid, from_day: &str, limit: i64) -> Result<Vec<Booking>> {
+    let sql = concat!(
+        "SELECT ",
+        cols!(),
+        " FROM booking WHERE org_id = $1 AND patient_id = $2 AND day >= $3 ORDER BY day, slot_start LIMIT $4"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(patient_id).bind(from_day).bind(limit).fetch_all(p).await)
+}
+
+/// A session's bookings in slot order (all statuses).
+pub async fn of_session(db: &Db, org_id: Uuid, session_id: Uuid) -> Result<Vec<Booking>> {
+    let sql = concat!("SELECT ", cols!(), " FROM booking WHERE org_id = $1 AND session_id = $2 ORDER BY seq, created_at");
+    with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(session_id).fetch_all(p).await)
+}
+
+pub async fn active_of_session_tx(tx: &mut Tx, org_id: Uuid, session_id: Uuid) -> Result<Vec<Booking>> {
+    let sql = concat!(
+        "SELECT ",
+        cols!(),
+        " FROM booking WHERE org_id = $1 AND session_id = $2 AND status IN ('booked', 'checked_in') ORDER BY seq"
+    );
+    with_tx!(tx, c => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(session_id).fetch_all(c).await)
+}
+
+/// (department, session) of the patient's active bookings that day, inside
+/// the booking transaction so concurrent bookings are seen.
+pub async fn active_on_day(tx: &mut Tx, org_id: Uuid, patient_id: Uuid, day: &str) -> Result<Vec<(Uuid, Uuid)>> {
+    let sql = "SELECT dept_id, session_id FROM booking WHERE org_id = $1 AND patient_id = $2 AND day = $3 \
+               AND status IN ('booked', 'checked_in')";
+    with_tx!(tx, c => sqlx::query_as::<_, (Uuid, Uuid)>(sql).bind(org_id).bind(patient_id).bind(day).fetch_all(c).await)
+}
+
+/// Moves a booking from one of `from` statuses to `to`; false when it was in none of them.
+pub async fn set_status(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    from: &[&str],
+    to: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<bool> {
+    let sql = "UPDATE booking SET status = $3, cancel_reason = COALESCE($4, cancel_reason), updated_at = $5 \
+               WHERE org_id = $1 AND id = $2 AND (status = $6 OR status = $7)";
+    let (a, b) = (from.first().copied().unwrap_or(""), from.get(1).copied().unwrap_or(""));
+    let n = with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(to).bind(reason).bind(now).bind(a).bind(b)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Records arrival; false when the booking is not waiting for it.
+pub async fn check_in(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<bool> {
+    let sql = "UPDATE booking SET status = 'checked_in', checked_in_at = $3, updated_at = $3 \
+               WHERE org_id = $1 AND id = $2 AND status = 'booked'";
+    let n = with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Bookings still waiting after their session ended: the no-shows to record.
+pub async fn unattended(db: &Db, org_id: Uuid, ended_before: i64, limit: i64) -> Result<Vec<Booking>> {
+    let sql = "SELECT b.org_id, b.id, b.reg_no, b.session_id, b.seq, b.slot_start, b.patient_id, b.dept_id, b.day, \
+               b.fee_fen, b.channel, b.on_behalf, b.booked_by, b.status, b.cancel_reason, b.checked_in_at, \
+               b.created_at, b.updated_at FROM booking b JOIN clinic_session s ON s.org_id = b.org_id \
+               AND s.id = b.session_id WHERE b.org_id = $1 AND b.status = 'booked' AND s.ends_at < $2 LIMIT $3";
+    with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(ended_before).bind(limit).fetch_all(p).await)
+}
+
+/// No-shows of a patient on days from `since_day`.
+pub async fn no_shows_since(tx: &mut Tx, org_id: Uuid, patient_id: Uuid, since_day: &str) -> Result<i64> {
+    let sql = "SELECT COUNT(*) FROM booking WHERE org_id = $1 AND patient_id = $2 AND day >= $3 AND status = 'no_show'";
+    with_tx!(tx, c => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(patient_id).bind(since_day).fetch_one(c).await)
+}
+
+/// The last day the patient's booking is blocked, if a block exists.
+pub async fn blocked_until(tx: &mut Tx, org_id: Uuid, patient_id: Uuid) -> Result<Option<String>> {
+    let sql = "SELECT until_day FROM booking_block WHERE org_id = $1 AND patient_id = $2";
+    with_tx!(tx, c => sqlx::query_scalar::<_, String>(sql).bind(org_id).bind(patient_id).fetch_optional(c).await)
+}
+
+pub async fn block(tx: &mut Tx, org_id: Uuid, patient_id: Uuid, until_day: &str, no_shows: i64, now: i64) -> Result<()> {
+    let sql = "INSERT INTO booking_block (org_id, patient_id, until_day, no_shows, created_at) VALUES ($1, $2, $3, $4, $5) \
+               ON CONFLICT (org_id, patient_id) DO UPDATE SET until_day = excluded.until_day, \
+               no_shows = excluded.no_shows, created_at = excluded.created_at";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(patient_id).bind(until_day).bind(no_shows).bind(now)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A charge for a service (here the registration fee; billing adds the rest).
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Charge {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub booking_id: Option<Uuid>,
+    pub item_code: String,
+    pub item_name: String,
+    /// 医疗收费类别 (med_chrgitm_type), e.g. `13` 挂号费, `02` 诊察费.
+    pub category: String,
+    pub unit_fen: i64,
+    pub quantity: i64,
+    pub amount_fen: i64,
+    /// `unpaid`, `void`; billing adds `paid`, `refunded`.
+    pub status: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+macro_rules! charge_cols {
+    () => {
+        "org_id, id, patient_id, booking_id, item_code, item_name, category, unit_fen, quantity, amount_fen, status, \
+         created_by, created_at, updated_at"
+    };
+}
+
+pub async fn insert_charges(tx: &mut Tx, rows: &[Charge]) -> Result<()> {
+    for chunk in rows.chunks(BATCH) {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new(concat!("INSERT INTO charge (", charge_cols!(), ") "));
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.org_id).push_bind(r.id).push_bind(r.patient_id).push_bind(r.booking_id)
+                    .push_bind(r.item_code.clone()).push_bind(r.item_name.clone()).push_bind(r.category.clone())
+                    .push_bind(r.unit_fen).push_bind(r.quantity).push_bind(r.amount_fen).push_bind(r.status.clone())
+                    .push_bind(r.created_by.clone()).push_bind(r.created_at).push_bind(r.updated_at);
+            });
+            qb.build().execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+pub async fn charges_of_booking(db: &Db, org_id: Uuid, booking_id: Uuid) -> Result<Vec<Charge>> {
+    let sql = concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = $1 AND booking_id = $2 ORDER BY created_at");
+    with_db!(db, p => sqlx::query_as::<_, Charge>(sql).bind(org_id).bind(booking_id).fetch_all(p).await)
+}
+
+/// Voids the unpaid charges of a cancelled booking.
+pub async fn void_unpaid(tx: &mut Tx, org_id: Uuid, booking_id: Uuid, now: i64) -> Result<u64> {
+    let sql = "UPDATE charge SET status = 'void', updated_at = $3 WHERE org_id = $1 AND booking_id = $2 AND status = 'unpaid'";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(booking_id).bind(now).execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// Slots held by more than one active booking, or slots pointing to a booking
+/// that does not hold them: both must be zero (the oversell check).
+pub async fn oversold(db: &Db, org_id: Uuid) -> Result<i64> {
+    let sql = "SELECT (SELECT COUNT(*) FROM (SELECT session_id, seq FROM booking WHERE org_id = $1 \
+               AND status IN ('booked', 'checked_in') GROUP BY session_id, seq HAVING COUNT(*) > 1) d) + \
+               (SELECT COUNT(*) FROM booking b LEFT JOIN slot s ON s.org_id = b.org_id AND s.session_id = b.session_id \
+               AND s.seq = b.seq WHERE b.org_id = $1 AND b.status IN ('booked', 'checked_in') \
+               AND (s.booking_id IS NULL OR s.booking_id <> b.id))";
+    with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).fetch_one(p).await)
+}

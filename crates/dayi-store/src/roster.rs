@@ -1,0 +1,238 @@
+//! Rosters (排班): weekly templates, the clinic sessions they generate, and
+//! each session's numbered slots (号源).
+
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use crate::{Db, Result, Tx, with_db, with_tx};
+
+/// One weekly roster row: a doctor sits this half-day every week.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Template {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub dept_id: Uuid,
+    /// 1 = Monday … 7 = Sunday.
+    pub weekday: i64,
+    pub half_day: String,
+    pub clinic_type: String,
+    /// Our own doctor; `None` for a visiting expert without an account here.
+    pub doctor_id: Option<Uuid>,
+    pub doctor_name: String,
+    pub doctor_title: Option<String>,
+    /// The visiting expert's home hospital (每周邀请…专家坐诊).
+    pub visiting_from: Option<String>,
+    pub room: Option<String>,
+    /// `HH:MM` of the first slot.
+    pub start_time: String,
+    pub slot_minutes: i64,
+    pub slot_count: i64,
+    pub active: bool,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+macro_rules! template_cols {
+    () => {
+        "org_id, id, dept_id, weekday, half_day, clinic_type, doctor_id, doctor_name, doctor_title, visiting_from, \
+         room, start_time, slot_minutes, slot_count, active, created_by, created_at"
+    };
+}
+
+pub async fn insert_template(tx: &mut Tx, t: &Template) -> Result<()> {
+    let sql = concat!(
+        "INSERT INTO roster_template (",
+        template_cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    );
+    with_tx!(tx, c => sqlx::query(sql).bind(t.org_id).bind(t.id).bind(t.dept_id).bind(t.weekday).bind(&t.half_day)
+        .bind(&t.clinic_type).bind(t.doctor_id).bind(&t.doctor_name).bind(&t.doctor_title).bind(&t.visiting_from)
+        .bind(&t.room).bind(&t.start_time).bind(t.slot_minutes).bind(t.slot_count).bind(t.active)
+        .bind(&t.created_by).bind(t.created_at).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn templates(db: &Db, org_id: Uuid) -> Result<Vec<Template>> {
+    let sql = concat!(
+        "SELECT ",
+        template_cols!(),
+        " FROM roster_template WHERE org_id = $1 ORDER BY weekday, half_day, doctor_name"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Template>(sql).bind(org_id).fetch_all(p).await)
+}
+
+pub async fn set_template_active(tx: &mut Tx, org_id: Uuid, id: Uuid, active: bool) -> Result<u64> {
+    let sql = "UPDATE roster_template SET active = $3 WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(active).execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// One doctor's half-day in one department (出诊).
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Session {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub template_id: Option<Uuid>,
+    pub dept_id: Uuid,
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub half_day: String,
+    pub clinic_type: String,
+    pub doctor_id: Option<Uuid>,
+    pub doctor_name: String,
+    pub doctor_title: Option<String>,
+    pub visiting_from: Option<String>,
+    pub room: Option<String>,
+    pub start_time: String,
+    pub slot_minutes: i64,
+    pub slot_count: i64,
+    /// The registration fee, fixed when the session is created.
+    pub fee_fen: i64,
+    /// When its slots open for booking.
+    pub release_at: i64,
+    /// When the last slot ends.
+    pub ends_at: i64,
+    pub status: String,
+    pub stop_reason: Option<String>,
+    pub stopped_by: Option<String>,
+    pub stopped_at: Option<i64>,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+macro_rules! session_cols {
+    () => {
+        "org_id, id, template_id, dept_id, day, half_day, clinic_type, doctor_id, doctor_name, doctor_title, \
+         visiting_from, room, start_time, slot_minutes, slot_count, fee_fen, release_at, ends_at, status, \
+         stop_reason, stopped_by, stopped_at, created_by, created_at"
+    };
+}
+
+/// Inserts a session with its slots (`starts` holds each slot's instant).
+/// Returns false when the template already generated this day.
+pub async fn insert_session(tx: &mut Tx, s: &Session, starts: &[i64]) -> Result<bool> {
+    let sql = concat!(
+        "INSERT INTO clinic_session (",
+        session_cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+         $22, $23, $24) ON CONFLICT DO NOTHING"
+    );
+    let n = with_tx!(tx, c => sqlx::query(sql).bind(s.org_id).bind(s.id).bind(s.template_id).bind(s.dept_id)
+        .bind(&s.day).bind(&s.half_day).bind(&s.clinic_type).bind(s.doctor_id).bind(&s.doctor_name)
+        .bind(&s.doctor_title).bind(&s.visiting_from).bind(&s.room).bind(&s.start_time).bind(s.slot_minutes)
+        .bind(s.slot_count).bind(s.fee_fen).bind(s.release_at).bind(s.ends_at).bind(&s.status).bind(&s.stop_reason)
+        .bind(&s.stopped_by).bind(s.stopped_at).bind(&s.created_by).bind(s.created_at)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    if n == 0 {
+        return Ok(false);
+    }
+    for (base, chunk) in starts.chunks(500).enumerate() {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new("INSERT INTO slot (org_id, session_id, seq, starts_at, added, booking_id) ");
+            qb.push_values(chunk.iter().enumerate(), |mut b, (i, at)| {
+                b.push_bind(s.org_id).push_bind(s.id).push_bind((base * 500 + i + 1) as i64).push_bind(*at)
+                    .push_bind(false).push_bind(None::<Uuid>);
+            });
+            qb.build().execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(true)
+}
+
+pub async fn get_session(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Session>> {
+    let sql = concat!("SELECT ", session_cols!(), " FROM clinic_session WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Session>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}
+
+pub async fn get_session_tx(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<Session>> {
+    let sql = concat!("SELECT ", session_cols!(), " FROM clinic_session WHERE org_id = $1 AND id = $2");
+    with_tx!(tx, c => sqlx::query_as::<_, Session>(sql).bind(org_id).bind(id).fetch_optional(c).await)
+}
+
+/// Sessions on days `[from, to]`, optionally of one department, in day and time order.
+pub async fn sessions(db: &Db, org_id: Uuid, from: &str, to: &str, dept_id: Option<Uuid>) -> Result<Vec<Session>> {
+    let sql = concat!(
+        "SELECT ",
+        session_cols!(),
+        " FROM clinic_session WHERE org_id = $1 AND day >= $2 AND day <= $3 AND ($4 IS NULL OR dept_id = $4) \
+         ORDER BY day, start_time, doctor_name"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Session>(sql).bind(org_id).bind(from).bind(to).bind(dept_id).fetch_all(p).await)
+}
+
+/// Free slots per session (`session_id`, free, total).
+pub async fn availability(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<(Uuid, i64, i64)>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    with_db!(db, p => {
+        let mut qb = QueryBuilder::new(
+            "SELECT session_id, SUM(CASE WHEN booking_id IS NULL THEN 1 ELSE 0 END), COUNT(*) FROM slot WHERE org_id = ",
+        );
+        qb.push_bind(org_id).push(" AND session_id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(*id);
+        }
+        qb.push(") GROUP BY session_id");
+        qb.build_query_as::<(Uuid, i64, i64)>().fetch_all(p).await
+    })
+}
+
+/// A slot of a session.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Slot {
+    pub org_id: Uuid,
+    pub session_id: Uuid,
+    pub seq: i64,
+    pub starts_at: i64,
+    /// Added by the doctor beyond the roster (加号).
+    pub added: bool,
+    pub booking_id: Option<Uuid>,
+}
+
+pub async fn slots(db: &Db, org_id: Uuid, session_id: Uuid) -> Result<Vec<Slot>> {
+    let sql = "SELECT org_id, session_id, seq, starts_at, added, booking_id FROM slot \
+               WHERE org_id = $1 AND session_id = $2 ORDER BY seq";
+    with_db!(db, p => sqlx::query_as::<_, Slot>(sql).bind(org_id).bind(session_id).fetch_all(p).await)
+}
+
+/// Takes a slot for a booking: the given one, or the first free one starting
+/// after `after`. `None` when taken or none is free. The conditional update
+/// is what keeps a slot from being sold twice, on either database.
+pub async fn claim(
+    tx: &mut Tx,
+    org_id: Uuid,
+    session_id: Uuid,
+    seq: Option<i64>,
+    after: i64,
+    booking_id: Uuid,
+) -> Result<Option<(i64, i64)>> {
+    let sql = "UPDATE slot SET booking_id = $3 WHERE org_id = $1 AND session_id = $2 AND booking_id IS NULL \
+               AND starts_at > $5 AND seq = COALESCE($4, (SELECT MIN(seq) FROM slot WHERE org_id = $1 \
+               AND session_id = $2 AND booking_id IS NULL AND starts_at > $5)) RETURNING seq, starts_at";
+    with_tx!(tx, c => sqlx::query_as::<_, (i64, i64)>(sql).bind(org_id).bind(session_id).bind(booking_id)
+        .bind(seq).bind(after).fetch_optional(c).await)
+}
+
+/// Gives a booking's slot back (cancellation).
+pub async fn release(tx: &mut Tx, org_id: Uuid, session_id: Uuid, booking_id: Uuid) -> Result<u64> {
+    let sql = "UPDATE slot SET booking_id = NULL WHERE org_id = $1 AND session_id = $2 AND booking_id = $3";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(session_id).bind(booking_id).execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// Adds one slot at the end of the session (加号) and returns its number.
+pub async fn add_slot(tx: &mut Tx, org_id: Uuid, session_id: Uuid, starts_at: i64) -> Result<i64> {
+    let sql = "INSERT INTO slot (org_id, session_id, seq, starts_at, added, booking_id) \
+               SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, NULL FROM slot WHERE org_id = $1 AND session_id = $2 \
+               RETURNING seq";
+    with_tx!(tx, c => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(session_id).bind(starts_at).bind(true).fetch_one(c).await)
+}
+
+/// Marks a session stopped; false when it was stopped already.
+pub async fn stop_session(tx: &mut Tx, org_id: Uuid, id: Uuid, reason: &str, by: &str, now: i64) -> Result<bool> {
+    let sql = "UPDATE clinic_session SET status = 'stopped', stop_reason = $3, stopped_by = $4, stopped_at = $5 \
+               WHERE org_id = $1 AND id = $2 AND status = 'open'";
+    let n = with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(reason).bind(by).bind(now)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
