@@ -157,7 +157,10 @@ async fn one(tx: &mut Tx, t: &Ticket, s: &Session, taken: &mut Taken) -> Result<
     let after = if walk_in { i64::MIN } else { t.now };
     let Some((seq, slot_start)) = dayi_store::roster::claim(tx, t.org_id, s.id, seq, after, id).await? else {
         let e = match t.seq {
-            Some(n) => DomainError::with(ErrorCode::BookingSlotTaken, [n.to_string()]),
+            Some(n) => match dayi_store::roster::slot_start(tx, t.org_id, s.id, n).await? {
+                Some(start) if start <= after => DomainError::new(ErrorCode::BookingPast),
+                _ => DomainError::with(ErrorCode::BookingSlotTaken, [n.to_string()]),
+            },
             None => DomainError::new(ErrorCode::BookingFull),
         };
         return Ok(Err(e));

@@ -110,3 +110,14 @@ pub async fn create_dept(app: &App, actor: &Actor, f: &NewDept) -> Result<Dept, 
 pub async fn dept(app: &App, actor: &Actor, id: Uuid) -> Result<Option<Dept>, DomainError> {
     dayi_store::tenancy::get_dept(&app.db, actor.org_id, id).await.or_internal()
 }
+
+/// An organisation by its code (the portal's sign-in form names it).
+pub async fn by_code(app: &App, code: &str) -> Result<Option<Org>, DomainError> {
+    dayi_store::tenancy::org_by_code(&app.db, code).await.or_internal()
+}
+
+/// Clinical departments, for booking pickers (public information).
+pub async fn clinical_depts(app: &App, org_id: Uuid) -> Result<Vec<Dept>, DomainError> {
+    let all = dayi_store::tenancy::list_depts(&app.db, org_id).await.or_internal()?;
+    Ok(all.into_iter().filter(|d| d.active && d.kind == "clinical").collect())
+}

@@ -83,6 +83,12 @@ impl Stats {
         let secs = self.elapsed.as_secs_f64();
         if secs > 0.0 { self.requests as f64 / secs } else { 0.0 }
     }
+
+    /// Successful requests per second of wall-clock time.
+    pub fn success_rate(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 { self.successes as f64 / secs } else { 0.0 }
+    }
 }
 
 impl Default for Stats {
@@ -302,5 +308,6 @@ mod tests {
         assert_eq!(a.latency.len(), 4);
         a.elapsed = Duration::from_secs(2);
         assert_eq!(a.throughput(), 2.0);
+        assert_eq!(a.success_rate(), 0.5);
     }
 }

@@ -26,6 +26,9 @@ pub struct Local {
 #[derive(Clone)]
 pub struct Ctx {
     pub client: Client,
+    /// The same client without the bearer token, for the patient portal: a
+    /// token would take precedence over the `dayi_portal` cookie.
+    pub portal: Client,
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base: String,
     pub has_token: bool,
@@ -47,14 +50,16 @@ impl Ctx {
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
-        let client = Client::builder()
-            .default_headers(headers)
-            .pool_max_idle_per_host(concurrency)
-            .tcp_nodelay(true)
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Ctx { client, base, has_token: token.is_some(), local: None, seed: 0, patients: 0 })
+        let builder = || {
+            Client::builder()
+                .pool_max_idle_per_host(concurrency)
+                .tcp_nodelay(true)
+                .timeout(timeout)
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let client = builder().default_headers(headers).build()?;
+        let portal = builder().build()?;
+        Ok(Ctx { client, portal, base, has_token: token.is_some(), local: None, seed: 0, patients: 0 })
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -65,6 +70,11 @@ impl Ctx {
     }
     pub fn post(&self, path: &str) -> RequestBuilder {
         self.request(Method::POST, path)
+    }
+
+    /// A request through the portal client (no bearer token).
+    pub fn portal_request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.portal.request(method, format!("{}{path}", self.base))
     }
 }
 
@@ -110,7 +120,8 @@ pub async fn expect_json(req: RequestBuilder, expect: u16) -> Result<serde_json:
     serde_json::from_slice(body.as_ref()).map_err(|_| "response.not_json".to_string())
 }
 
-fn is_problem(resp: &Response) -> bool {
+/// Whether the answer is JSON (problem or plain), so it may carry an error code.
+pub fn is_problem(resp: &Response) -> bool {
     resp.headers()
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -43,6 +43,7 @@ use std::sync::Arc;
 use engine::Limits;
 use http::Ctx;
 use report::ScenarioReport;
+use scenarios::Scenario;
 
 /// Runs the named scenarios one after another against `ctx`, each within
 /// `limits`, and reports them. Progress goes to standard error.
@@ -54,32 +55,43 @@ pub async fn run(ctx: Arc<Ctx>, names: &[&str], limits: Limits) -> Vec<ScenarioR
             out.push(ScenarioReport::not_run(name, "unknown scenario".into()));
             continue;
         };
-        if scenario.needs_token() && !ctx.has_token {
-            out.push(ScenarioReport::not_run(name, "needs an API token (--token)".into()));
-            continue;
-        }
-        eprintln!("{name}: preparing…");
-        let setup = match scenario.prepare(&ctx).await {
-            Ok(s) => s,
-            Err(e) => {
-                out.push(ScenarioReport::not_run(name, format!("preparation failed: {e:#}")));
-                continue;
-            }
-        };
-        eprintln!(
-            "{name}: running ({} workers, up to {:.0} s or {} requests)…",
-            limits.concurrency,
-            limits.duration.as_secs_f64(),
-            limits.requests
-        );
-        let stats = engine::run(scenario.clone(), ctx.clone(), limits).await;
-        let checks = scenario.checks(&ctx).await;
-        let mut r = ScenarioReport::new(name, &stats, setup, checks);
-        if name == "baseline" {
+        let mut r = run_scenario(ctx.clone(), scenario, limits, baseline).await;
+        if name == "baseline" && r.error.is_none() {
             baseline = Some(r.throughput_rps);
+            r.ratio_to_baseline = Some(1.0).filter(|_| r.throughput_rps > 0.0);
         }
-        r.ratio_to_baseline = baseline.filter(|b| *b > 0.0).map(|b| r.throughput_rps / b);
         out.push(r);
     }
     out
+}
+
+/// Prepares, runs and checks one scenario. `baseline` is the throughput of
+/// `baseline` in the same run, for the ratio.
+pub async fn run_scenario(
+    ctx: Arc<Ctx>,
+    scenario: Arc<dyn Scenario>,
+    limits: Limits,
+    baseline: Option<f64>,
+) -> ScenarioReport {
+    let name = scenario.name();
+    if scenario.needs_token() && !ctx.has_token {
+        return ScenarioReport::not_run(name, "needs an API token (--token)".into());
+    }
+    eprintln!("{name}: preparing…");
+    let setup = match scenario.prepare(&ctx).await {
+        Ok(s) => s,
+        Err(e) => return ScenarioReport::not_run(name, format!("preparation failed: {e:#}")),
+    };
+    let limits = Limits { requests: limits.requests.min(scenario.max_requests().unwrap_or(u64::MAX)), ..limits };
+    eprintln!(
+        "{name}: running ({} workers, up to {:.0} s or {} requests)…",
+        limits.concurrency,
+        limits.duration.as_secs_f64(),
+        limits.requests
+    );
+    let stats = engine::run(scenario.clone(), ctx.clone(), limits).await;
+    let checks = scenario.checks(&ctx).await;
+    let mut r = ScenarioReport::new(name, &stats, setup, checks);
+    r.ratio_to_baseline = baseline.filter(|b| *b > 0.0).map(|b| r.throughput_rps / b);
+    r
 }

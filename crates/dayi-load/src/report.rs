@@ -41,6 +41,8 @@ pub struct ScenarioReport {
     pub failures: BTreeMap<String, u64>,
     pub elapsed_s: f64,
     pub throughput_rps: f64,
+    /// Successful requests per second (for book-rush: bookings made per second).
+    pub ok_rps: f64,
     /// Throughput divided by `baseline`'s in the same run.
     pub ratio_to_baseline: Option<f64>,
     /// Of every completed request, successes and failures alike.
@@ -61,6 +63,7 @@ impl ScenarioReport {
             failures: stats.failures.clone(),
             elapsed_s: stats.elapsed.as_secs_f64(),
             throughput_rps: stats.throughput(),
+            ok_rps: stats.success_rate(),
             ratio_to_baseline: None,
             latency_ms: Latency::of(&stats.latency),
             setup,
@@ -130,6 +133,7 @@ impl RunReport {
             "ok",
             "failed",
             "req/s",
+            "ok/s",
             "× baseline",
             "p50 ms",
             "p90 ms",
@@ -148,6 +152,7 @@ impl RunReport {
                     s.successes.to_string(),
                     s.failed.to_string(),
                     format!("{:.1}", s.throughput_rps),
+                    format!("{:.1}", s.ok_rps),
                     s.ratio_to_baseline.map_or("–".into(), |r| format!("{r:.3}")),
                     ms(l.p50),
                     ms(l.p90),
@@ -263,6 +268,7 @@ mod tests {
         assert_eq!(s["failures"]["request.not_found"], 10);
         assert_eq!(s["ratio_to_baseline"], 0.5);
         assert!(s["latency_ms"]["p99"].is_number());
+        assert!(s["ok_rps"].is_number());
         assert_eq!(s["checks"][0]["pass"], true);
         assert_eq!(v["scenarios"][1]["error"], "needs a token");
     }

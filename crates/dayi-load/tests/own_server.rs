@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use dayi_load::engine::Limits;
 use dayi_load::http::{Ctx, expect_json};
+use dayi_load::scenarios::{BookRush, Scale};
 use dayi_load::server::OwnServer;
 
 async fn ctx_for(s: &OwnServer, concurrency: usize) -> Arc<Ctx> {
@@ -93,6 +94,43 @@ async fn register_and_search_on_postgres() {
         return;
     };
     register_and_search(OwnServer::start(Some(&cluster.create_database())).await.unwrap()).await;
+}
+
+/// The 08:00 rush at a small scale: every booking within the rules is made,
+/// late bookers of full sessions and deliberate repeats are refused, and the
+/// checks (slots, rules, durability, the session list) pass.
+async fn book_rush(s: OwnServer) {
+    let ctx = ctx_for(&s, 8).await;
+    let limits = Limits { concurrency: 8, duration: Duration::from_secs(120), requests: 1_000_000 };
+    let r = dayi_load::run_scenario(ctx.clone(), Arc::new(BookRush::new(3, Scale::small())), limits, None).await;
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert!(r.passed(), "{:#?}", r.checks);
+    assert_eq!(r.checks.len(), 7, "{:#?}", r.checks);
+    // The plan bounds the run: a few hundred attempts, most of them bookings.
+    assert!((500..700).contains(&r.requests), "{}", r.requests);
+    assert!(r.successes * 10 > r.requests * 8, "{} of {}", r.successes, r.requests);
+    for code in ["booking.full", "booking.session_taken", "booking.dept_limit"] {
+        assert!(r.failures.contains_key(code), "{code} missing: {:?}", r.failures);
+    }
+    assert!(r.failures.keys().all(|k| k.starts_with("booking.")), "{:?}", r.failures);
+    assert!(r.ok_rps > 0.0 && r.ok_rps < r.throughput_rps);
+    assert_eq!(r.setup.len(), 3, "{:?}", r.setup);
+    drop(ctx);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn book_rush_on_sqlite() {
+    book_rush(OwnServer::start(None).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn book_rush_on_postgres() {
+    let Some(cluster) = dayi_testkit::PgCluster::shared() else {
+        eprintln!("PostgreSQL binaries not found: skipped");
+        return;
+    };
+    book_rush(OwnServer::start(Some(&cluster.create_database())).await.unwrap()).await;
 }
 
 #[test]

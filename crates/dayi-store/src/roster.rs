@@ -214,6 +214,12 @@ pub async fn claim(
         .bind(seq).bind(after).fetch_optional(c).await)
 }
 
+/// When a slot starts, if it exists.
+pub async fn slot_start(tx: &mut Tx, org_id: Uuid, session_id: Uuid, seq: i64) -> Result<Option<i64>> {
+    let sql = "SELECT starts_at FROM slot WHERE org_id = $1 AND session_id = $2 AND seq = $3";
+    with_tx!(tx, c => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(session_id).bind(seq).fetch_optional(c).await)
+}
+
 /// Gives a booking's slot back (cancellation).
 pub async fn release(tx: &mut Tx, org_id: Uuid, session_id: Uuid, booking_id: Uuid) -> Result<u64> {
     let sql = "UPDATE slot SET booking_id = NULL WHERE org_id = $1 AND session_id = $2 AND booking_id = $3";

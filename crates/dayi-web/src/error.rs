@@ -96,7 +96,7 @@ pub fn page_error(e: &DomainError, lang: Lang) -> Response {
 
 /// True for paths answered in JSON.
 pub fn is_api_path(path: &str) -> bool {
-    path.starts_with("/api/") || path == "/api" || path.starts_with("/fhir")
+    path.starts_with("/api/") || path == "/api" || path.starts_with("/fhir") || path.starts_with("/portal/api/")
 }
 
 /// The answer for a failure, in the form the path calls for.

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use dayi_app::Actor;
 use dayi_app::auth::{Origin, STAGE_ENROL, STAGE_FULL, SessionCtx};
+use dayi_app::portal::PortalCtx;
 use dayi_core::{DomainError, ErrorCode};
 use subtle::ConstantTimeEq;
 
@@ -21,6 +22,8 @@ use crate::error::respond;
 use crate::i18n::Lang;
 
 pub const SESSION_COOKIE: &str = "dayi_session";
+/// The patient portal's session, separate from staff sessions.
+pub const PORTAL_COOKIE: &str = "dayi_portal";
 pub const CSRF_COOKIE: &str = "dayi_csrf";
 pub const LANG_COOKIE: &str = "dayi_lang";
 pub const CSRF_FIELD: &str = "_csrf";
@@ -30,6 +33,8 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub enum Principal {
     Session(SessionCtx),
     Token(Actor),
+    /// A patient signed in to the portal (only under `/portal`).
+    Patient(PortalCtx),
 }
 
 /// Per-request facts every handler may use.
@@ -84,10 +89,20 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
     let token = bearer(req.headers());
     let mut principal = None;
     let mut clear_session = false;
+    let mut clear_portal = false;
     if let Some(t) = &token {
         match dayi_app::auth::resolve_token(&st.app, t, &origin.ip).await {
             Ok(a) => principal = Some(Principal::Token(a)),
             Err(e) => return respond(&path, &e, lang),
+        }
+    } else if path.starts_with("/portal") {
+        if let Some(c) = jar.get(PORTAL_COOKIE) {
+            match dayi_app::portal::resolve(&st.app, c.value(), &origin.ip).await {
+                Ok(p) => principal = Some(Principal::Patient(p)),
+                // An expired portal session simply shows the sign-in page again.
+                Err(e) if e.code == ErrorCode::SessionExpired => clear_portal = true,
+                Err(e) => return respond(&path, &e, lang),
+            }
         }
     } else if let Some(c) = jar.get(SESSION_COOKIE) {
         match dayi_app::auth::resolve_session(&st.app, c.value(), &origin.ip).await {
@@ -105,12 +120,17 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
     }
     let anon_csrf = jar.get(CSRF_COOKIE).map(|c| c.value().to_string());
     // The API asks anonymous callers to sign in before looking at CSRF tokens.
-    if principal.is_none() && crate::error::is_api_path(&path) && is_unsafe(req.method()) {
+    let portal_open = path == "/portal/api/login" || path == "/portal/api/code";
+    if principal.is_none() && crate::error::is_api_path(&path) && is_unsafe(req.method()) && !portal_open {
         return respond(&path, &DomainError::new(ErrorCode::LoginRequired), lang);
     }
-    if is_unsafe(req.method()) && token.is_none() {
+    // Signing in to the portal with JSON needs no anonymous CSRF cookie: a
+    // cross-site page cannot send JSON without a CORS preflight we refuse.
+    let portal_json_login = principal.is_none() && portal_open && is_json(req.headers());
+    if is_unsafe(req.method()) && token.is_none() && !portal_json_login {
         let expected = match &principal {
             Some(Principal::Session(s)) => Some(s.csrf.clone()),
+            Some(Principal::Patient(p)) => Some(p.csrf.clone()),
             _ => anon_csrf.clone(),
         };
         let (r, provided) = match csrf_of(req, st.web.body_limit).await {
@@ -132,7 +152,14 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
     if clear_session {
         resp.headers_mut().append(header::SET_COOKIE, clear_cookie(SESSION_COOKIE));
     }
+    if clear_portal {
+        resp.headers_mut().append(header::SET_COOKIE, clear_cookie(PORTAL_COOKIE));
+    }
     resp
+}
+
+fn is_json(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"))
 }
 
 /// The CSRF token of a request: the header, or the `_csrf` field of a url-encoded form.
@@ -209,7 +236,28 @@ impl<S: Send + Sync> FromRequestParts<S> for Staff {
                     if sess.stage == STAGE_ENROL { ErrorCode::TotpEnrolRequired } else { ErrorCode::TotpRequired };
                 Err(respond(path, &DomainError::new(code), ctx.lang))
             }
-            None => Err(respond(path, &DomainError::new(ErrorCode::LoginRequired), ctx.lang).into_response()),
+            _ => Err(respond(path, &DomainError::new(ErrorCode::LoginRequired), ctx.lang).into_response()),
+        }
+    }
+}
+
+/// A patient signed in to the portal. Pages without one go to the sign-in page.
+#[derive(Clone, Debug)]
+pub struct PortalUser {
+    pub ctx: PortalCtx,
+    pub lang: Lang,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PortalUser {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, Response> {
+        let ctx = Ctx::from_request_parts(parts, s).await?;
+        match ctx.principal {
+            Some(Principal::Patient(p)) => Ok(PortalUser { ctx: p, lang: ctx.lang }),
+            _ if parts.uri.path().starts_with("/portal/api/") => {
+                Err(respond(parts.uri.path(), &DomainError::new(ErrorCode::LoginRequired), ctx.lang))
+            }
+            _ => Err(axum::response::Redirect::to("/portal/login").into_response()),
         }
     }
 }

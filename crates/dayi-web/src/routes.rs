@@ -28,6 +28,8 @@ pub enum Need {
     Perm(Perm),
     /// Any one of these.
     AnyPerm(&'static [Perm]),
+    /// A patient signed in to the portal (staff accounts do not apply).
+    Patient,
 }
 
 impl Need {
@@ -36,6 +38,7 @@ impl Need {
             Need::Public | Need::Login | Need::Pending => true,
             Need::Perm(p) => roles.allows(*p),
             Need::AnyPerm(ps) => ps.iter().any(|p| roles.allows(*p)),
+            Need::Patient => false,
         }
     }
 }
@@ -70,6 +73,8 @@ impl Table {
 }
 
 const STAFF_VIEW: &[Perm] = &[Perm::StaffManage, Perm::SecurityManage];
+/// Walk-ins (the counter) and added slots (the doctor) from a session's board.
+const BOARD_REGISTER: &[Perm] = &[Perm::Registration, Perm::Clinical];
 
 fn table() -> Table {
     use Need::*;
@@ -142,11 +147,61 @@ fn table() -> Table {
         .post("/api/patients/merges", Perm(P::PatientMerge), api::patient::merge)
         .post("/api/patients/merges/{id}/undo", Perm(P::PatientMerge), api::patient::undo_merge)
         .post("/api/card/resolve", Perm(P::PatientRead), api::patient::resolve)
+        // appointments and registration
+        .get("/roster", Perm(P::PatientRead), pages::booking::roster)
+        .post("/roster", Perm(P::Schedule), pages::booking::add)
+        .post("/roster/generate", Perm(P::Schedule), pages::booking::generate)
+        .get("/roster/sessions/{id}", Perm(P::PatientRead), pages::booking::board)
+        .post("/roster/sessions/{id}/stop", Perm(P::Schedule), pages::booking::stop)
+        .post("/roster/sessions/{id}/register", AnyPerm(BOARD_REGISTER), pages::booking::register_here)
+        .get("/patients/{id}/book", Perm(P::Registration), pages::booking::for_patient)
+        .post("/bookings", Perm(P::Registration), pages::booking::book)
+        .get("/bookings/{id}", Perm(P::PatientRead), pages::booking::slip)
+        .post("/bookings/{id}/cancel", Perm(P::Registration), pages::booking::cancel)
+        .get("/kiosk", Perm(P::CheckIn), pages::booking::kiosk)
+        .post("/kiosk", Perm(P::CheckIn), pages::booking::kiosk_scan)
+        .get("/messages", Perm(P::Registration), pages::booking::messages)
+        .get("/api/sessions", Login, api::booking::sessions)
+        .post("/api/sessions", Perm(P::Schedule), api::booking::create_session)
+        .get("/api/sessions/{id}/board", Perm(P::PatientRead), api::booking::board)
+        .post("/api/sessions/{id}/stop", Perm(P::Schedule), api::booking::stop)
+        .post("/api/roster/templates", Perm(P::Schedule), api::booking::create_template)
+        .post("/api/roster/generate", Perm(P::Schedule), api::booking::generate)
+        .post("/api/bookings", Perm(P::Registration), api::booking::book)
+        .post("/api/walk-ins", Perm(P::Registration), api::booking::walk_in)
+        .post("/api/bookings/added", Perm(P::Clinical), api::booking::add_slot)
+        .get("/api/bookings/{id}", Perm(P::PatientRead), api::booking::get)
+        .post("/api/bookings/{id}/cancel", Perm(P::Registration), api::booking::cancel)
+        .get("/api/patients/{id}/bookings", Perm(P::PatientRead), api::booking::of_patient)
+        .post("/api/check-in", Perm(P::CheckIn), api::booking::check_in)
+        .get("/api/messages", Perm(P::Registration), api::booking::messages)
+        // patient portal
+        .get("/portal/login", Public, pages::portal::login_form)
+        .post("/portal/login", Public, pages::portal::login)
+        .post("/portal/logout", Patient, pages::portal::logout)
+        .get("/portal", Patient, pages::portal::home)
+        .get("/portal/book", Patient, pages::portal::choose)
+        .post("/portal/book", Patient, pages::portal::book)
+        .post("/portal/bookings/{id}/cancel", Patient, pages::portal::cancel)
+        .get("/portal/family", Patient, pages::portal::family)
+        .post("/portal/family", Patient, pages::portal::link)
+        .post("/portal/api/code", Public, api::portal::code)
+        .post("/portal/api/login", Public, api::portal::login)
+        .get("/portal/api/sessions", Patient, api::portal::sessions)
+        .post("/portal/api/bookings", Patient, api::portal::book)
+        .get("/portal/api/bookings", Patient, api::portal::bookings)
+        .post("/portal/api/bookings/{id}/cancel", Patient, api::portal::cancel)
         // FHIR R4 (crate::fhir)
         .get("/fhir/metadata", Public, crate::fhir::metadata::capabilities)
         .get("/fhir/Patient", Perm(P::PatientRead), crate::fhir::patient::search)
         .post("/fhir/Patient", Perm(P::PatientWrite), crate::fhir::patient::create)
         .get("/fhir/Patient/{id}", Perm(P::PatientRead), crate::fhir::patient::read)
+        .get("/fhir/Schedule", Perm(P::PatientRead), crate::fhir::schedule::search)
+        .get("/fhir/Schedule/{id}", Perm(P::PatientRead), crate::fhir::schedule::read)
+        .get("/fhir/Slot", Perm(P::PatientRead), crate::fhir::slot::search)
+        .get("/fhir/Slot/{id}", Perm(P::PatientRead), crate::fhir::slot::read)
+        .get("/fhir/Appointment", Perm(P::PatientRead), crate::fhir::appointment::search)
+        .get("/fhir/Appointment/{id}", Perm(P::PatientRead), crate::fhir::appointment::read)
 }
 
 /// Every route with what it needs, for tests and documentation.

@@ -3,6 +3,7 @@
 pub mod settings;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use dayi_app::App;
 use dayi_store::{Db, DbConfig};
@@ -40,9 +41,19 @@ impl Server {
     }
 }
 
+/// Puts the configured SMS gateway in place of the built-in message log.
+pub fn use_sms_gateway(app: &mut App, r: &Resolved) -> anyhow::Result<()> {
+    if let Some(cfg) = &r.sms {
+        tracing::info!(endpoint = %cfg.endpoint, sign_name = %cfg.sign_name, "text messages go through Alibaba Cloud SMS");
+        app.sms = Arc::new(dayi_app::sms::aliyun::AliyunSms::new(cfg.clone()).map_err(|e| anyhow::anyhow!(e))?);
+    }
+    Ok(())
+}
+
 /// Binds and serves in the background.
 pub async fn start(db: Db, r: &Resolved) -> anyhow::Result<Server> {
-    let app = App::new(db, r.security.clone());
+    let mut app = App::new(db, r.security.clone());
+    use_sms_gateway(&mut app, r)?;
     let router = dayi_web::router(app.clone(), r.web.clone());
     let listener = TcpListener::bind(&r.listen)
         .await

@@ -228,7 +228,9 @@ fn existing(s: &Settings) -> anyhow::Result<dayi::Resolved> {
 async fn cli_app(s: &Settings) -> anyhow::Result<App> {
     let r = existing(s)?;
     init_tracing("warn");
-    Ok(App::new(open_db(&r.db).await?, r.security))
+    let mut app = App::new(open_db(&r.db).await?, r.security.clone());
+    dayi::use_sms_gateway(&mut app, &r)?;
+    Ok(app)
 }
 
 async fn org_actor(app: &App, code: &str) -> anyhow::Result<Actor> {

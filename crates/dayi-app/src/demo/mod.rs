@@ -78,6 +78,7 @@ const COUNTY_STAFF: &[(&str, &str, &str, Role)] = &[
     ("qc01", "卫质控", "ZK01", Role::QualityOfficer),
     ("director", "蒋院长", "YB02", Role::Director),
     ("party", "沈书记", "DW01", Role::PartySecretary),
+    ("kiosk01", "门诊自助签到机", "KF01", Role::Kiosk),
 ];
 
 const CIQIU_STAFF: &[(&str, &str, &str, Role)] = &[
@@ -176,6 +177,7 @@ pub async fn seed(app: &App) -> Result<Vec<DemoAccount>, DomainError> {
     tx.commit().await.or_internal()?;
     for o in [&county, &ciqiu, &guolou] {
         seed_patients(app, o.org_id).await?;
+        seed_roster(app, o.org_id, o.code == "wsxrmyy").await?;
     }
     Ok(out)
 }
@@ -274,5 +276,54 @@ async fn seed_patients(app: &App, org_id: uuid::Uuid) -> Result<(), DomainError>
         ..Default::default()
     };
     crate::patient::register(app, &actor, &child, Channel::Counter).await?;
+    Ok(())
+}
+
+/// Weekly rosters and the next two weeks of sessions: our own doctors every
+/// day, and at the county hospital a visiting expert from Jining every
+/// Wednesday (每周邀请济宁专家坐诊).
+async fn seed_roster(app: &App, org_id: uuid::Uuid, county: bool) -> Result<(), DomainError> {
+    let cli = crate::Actor::cli(org_id);
+    let depts = dayi_store::tenancy::list_depts(&app.db, org_id).await.or_internal()?;
+    let staff = dayi_store::staff::list(&app.db, org_id).await.or_internal()?;
+    let dept = |code: &str| depts.iter().find(|d| d.code == code).map(|d| d.id.to_string()).unwrap_or_default();
+    let doctor = |user: &str| staff.iter().find(|s| s.username == user).map(|s| s.id.to_string()).unwrap_or_default();
+    // (dept, weekdays, half day, type, doctor account, name, title, visiting from, room, start, minutes, slots)
+    type Row<'a> = (&'a str, &'a [u8], &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
+    let all: &[u8] = &[1, 2, 3, 4, 5, 6, 7];
+    let rows: Vec<Row> = if county {
+        vec![
+            ("03", all, "am", "general", "doc01", "", "主治医师", "", "内科1诊室", "08:00", "10", "24"),
+            ("03", &[1, 2, 3, 4, 5], "pm", "general", "doc01", "", "主治医师", "", "内科1诊室", "14:00", "10", "18"),
+            ("50", &[1, 3, 5], "am", "expert", "doc02", "", "副主任医师", "", "中医科诊室", "08:00", "15", "16"),
+            ("03", &[3], "am", "expert", "", "孔维民", "主任医师", "济宁医学院附属医院", "专家诊室", "08:30", "15", "12"),
+        ]
+    } else {
+        vec![
+            ("02", all, "am", "general", "doc01", "", "主治医师", "", "全科诊室", "08:00", "10", "24"),
+            ("02", &[1, 2, 3, 4, 5], "pm", "general", "doc01", "", "主治医师", "", "全科诊室", "14:00", "10", "12"),
+        ]
+    };
+    for (d, days, half, kind, user, name, title, from, room, start, minutes, slots) in rows {
+        for day in days {
+            let f = crate::roster::RosterForm {
+                dept_id: dept(d),
+                weekday: day.to_string(),
+                half_day: half.into(),
+                clinic_type: kind.into(),
+                doctor_id: doctor(user),
+                doctor_name: name.into(),
+                doctor_title: title.into(),
+                visiting_from: from.into(),
+                room: room.into(),
+                start_time: start.into(),
+                slot_minutes: minutes.into(),
+                slot_count: slots.into(),
+                ..Default::default()
+            };
+            crate::roster::create_template(app, &cli, &f).await?;
+        }
+    }
+    crate::roster::generate(app, &cli, dayi_core::timefmt::today_cst(), 2).await?;
     Ok(())
 }

@@ -1,8 +1,9 @@
-//! The scenarios, one file each. To add one (book-rush, queue SSE, …):
+//! The scenarios, one file each. To add one (queue SSE, …):
 //! write `scenarios/<name>.rs` with a type implementing [`Scenario`], add its
 //! name to [`NAMES`] and a line to [`by_name`].
 
 mod baseline;
+mod book_rush;
 mod register;
 mod search;
 
@@ -14,12 +15,13 @@ use crate::http::{Ctx, Outcome};
 use crate::report::{Check, Setup};
 
 pub use baseline::Baseline;
+pub use book_rush::{BookRush, Scale};
 pub use register::Register;
 pub use search::Search;
 
 /// Every scenario, in the order `all` runs them. `baseline` is first so the
 /// others have a ratio to it.
-pub const NAMES: &[&str] = &["baseline", "register", "search"];
+pub const NAMES: &[&str] = &["baseline", "register", "book-rush", "search"];
 
 /// One kind of traffic. The engine calls `call` from many workers at once;
 /// `prepare` runs before the clock starts and `checks` after it stops.
@@ -34,6 +36,12 @@ pub trait Scenario: Send + Sync {
     /// Data the scenario needs before it is timed (bulk loads, probe records).
     fn prepare<'a>(&'a self, _ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<Vec<Setup>>> {
         Box::pin(async { Ok(vec![]) })
+    }
+
+    /// The most requests the prepared data has room for, if any (a fixed plan
+    /// of attempts); the run's own bound applies when it is lower.
+    fn max_requests(&self) -> Option<u64> {
+        None
     }
 
     /// One timed request (or one short exchange). `seq` is unique across all
@@ -51,6 +59,7 @@ pub fn by_name(name: &str, ctx: &Ctx) -> Option<Arc<dyn Scenario>> {
     Some(match name {
         "baseline" => Arc::new(Baseline),
         "register" => Arc::new(Register::new(ctx.seed)),
+        "book-rush" => Arc::new(BookRush::new(ctx.seed, Scale::default())),
         "search" => Arc::new(Search::new(ctx.seed)),
         _ => return None,
     })

@@ -1,8 +1,10 @@
 //! The JSON API under `/api`, described by `/api/openapi.json`.
 
 pub mod admin;
+pub mod booking;
 pub mod openapi;
 pub mod patient;
+pub mod portal;
 pub mod system;
 
 use axum::extract::{FromRequest, Request};

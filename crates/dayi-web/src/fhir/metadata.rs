@@ -37,6 +37,35 @@ pub async fn capabilities() -> Response {
                     param("birthdate", "date", "须与 name、identifier 或 phone 组合使用"),
                     param("gender", "token", "male | female | other | unknown；须与 name、identifier 或 phone 组合使用"),
                 ],
+            }, {
+                "type": "Schedule",
+                "documentation": "出诊：一位医生在一个科室的半天门诊。serviceType 为号别（普通/专家/特需）",
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("date", "date", "出诊日期，前缀 eq ge gt le lt；未给出时为今天起 8 天，跨度最多 92 天"),
+                    param("actor", "reference", "仅 actor:identifier=科室代码（system 为 https://dayi.org.cn/fhir/sid/dept/{机构代码}）"),
+                    param("service-type", "token", "号别：general | expert | special"),
+                    param("active", "token", "true 出诊 | false 停诊"),
+                ],
+            }, {
+                "type": "Slot",
+                "documentation": "号源：出诊的每个号，id 为 {出诊 id}-{号序}；加号为 overbooked",
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("schedule", "reference", "必填：Schedule/{id}"),
+                    param("status", "token", "free | busy | busy-unavailable（停诊）"),
+                ],
+            }, {
+                "type": "Appointment",
+                "documentation": "预约/挂号；identifier 为挂号流水号。查阅记入审计日志",
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("patient", "reference", "必填：Patient/{id}；返回昨天及以后的预约（最多 100 个）"),
+                    param("status", "token", "booked | arrived（已签到）| cancelled（含停诊退号）| noshow"),
+                ],
             }],
         }],
     });

@@ -41,16 +41,38 @@
 //! and `gender` only narrow a selection, since listing everyone born on a day
 //! is not a lookup a station needs. Each selecting value runs the app's search
 //! (which audits it); several parameters intersect, comma-separated values unite.
+//!
+//! # Booking
+//!
+//! A clinic session (出诊: one doctor's half-day in one department) is a
+//! `Schedule`, each of its numbered slots (号源) a `Slot` with id
+//! `{session id}-{slot number}`, and a booking or registration (预约/挂号) an
+//! `Appointment`, identified by its registration number (挂号流水号) under
+//! `https://dayi.org.cn/fhir/sid/reg-no/{organisation code}`. The clinic type
+//! (普通/专家/特需) is the `serviceType`, coded in
+//! `https://dayi.org.cn/fhir/CodeSystem/clinic-type`; the department is a
+//! `HealthcareService` identified by its code under
+//! `https://dayi.org.cn/fhir/sid/dept/{organisation code}`. Times are Beijing
+//! time (`+08:00`). Appointment reads and searches go through the app's
+//! booking reads, which audit them as accesses to the patient's record.
 
+pub mod appointment;
 mod intake;
 pub mod metadata;
 pub mod outcome;
 pub mod patient;
 mod resource;
+pub mod schedule;
 mod search;
+pub mod slot;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use dayi_core::timefmt::{CST, from_micros};
+use dayi_core::{DomainError, ErrorCode};
+// `json` here is the response function; the macro is named in full.
+use serde_json::Value;
+use uuid::Uuid;
 
 pub use outcome::FhirError;
 
@@ -73,4 +95,92 @@ pub fn json(status: StatusCode, body: &serde_json::Value) -> Response {
 pub fn base_url(headers: &HeaderMap, tls: bool) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     format!("{}://{host}/fhir", if tls { "https" } else { "http" })
+}
+
+/// An instant as a FHIR `instant` in Beijing time, e.g. `2026-11-23T08:00:00+08:00`.
+pub fn instant(us: i64) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
+    );
+    from_micros(us).to_offset(CST).format(&fmt).unwrap_or_default()
+}
+
+/// A refused search parameter (400), the reason in Chinese.
+fn bad(msg: impl ToString) -> DomainError {
+    DomainError::with(ErrorCode::BadRequest, [msg.to_string()])
+}
+
+/// `_count`: how many matches to include (the total still counts them all).
+fn count_of(v: &str) -> Result<usize, DomainError> {
+    v.trim().parse::<usize>().map_err(|_| bad(format!("_count「{v}」应为非负整数")))
+}
+
+/// The id in a reference search value: `{kind}/{id}`, an absolute URL ending
+/// in it, or the bare id. Our logical ids are UUIDs.
+fn reference_id(param: &str, kind: &str, v: &str) -> Result<Uuid, DomainError> {
+    let v = v.trim();
+    let id = match v.rsplit_once('/') {
+        Some((head, id)) if head == kind || head.ends_with(&format!("/{kind}")) => id,
+        Some(_) => return Err(bad(format!("{param}「{v}」应为 {kind}/{{id}}"))),
+        None => v,
+    };
+    Uuid::parse_str(id).map_err(|_| bad(format!("{param}「{v}」应为 {kind}/{{id}}，id 为本系统的资源 id")))
+}
+
+/// A `searchset` Bundle of `resources` (those shown of `total`
+/// matches), with an `OperationOutcome` entry for a warning.
+fn searchset(
+    base: &str,
+    kind: &str,
+    query: &str,
+    total: usize,
+    resources: Vec<Value>,
+    warning: Option<String>,
+) -> Value {
+    let mut entries: Vec<Value> = resources
+        .into_iter()
+        .map(|r| {
+            let id = r["id"].as_str().unwrap_or_default().to_string();
+            serde_json::json!({ "fullUrl": format!("{base}/{kind}/{id}"), "resource": r, "search": { "mode": "match" } })
+        })
+        .collect();
+    if let Some(w) = warning {
+        entries.push(serde_json::json!({
+            "resource": {
+                "resourceType": "OperationOutcome",
+                "issue": [{ "severity": "warning", "code": "too-costly", "diagnostics": w }],
+            },
+            "search": { "mode": "outcome" },
+        }));
+    }
+    let sep = if query.is_empty() { "" } else { "?" };
+    serde_json::json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": [{ "relation": "self", "url": format!("{base}/{kind}{sep}{query}") }],
+        "entry": entries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_are_in_beijing_time() {
+        let t = time::macros::datetime!(2026-11-23 02:00:00 UTC);
+        assert_eq!(instant(dayi_core::timefmt::to_micros(t)), "2026-11-23T10:00:00+08:00");
+    }
+
+    #[test]
+    fn references_name_their_kind() {
+        let id = Uuid::now_v7();
+        for v in [format!("Schedule/{id}"), format!("http://h/fhir/Schedule/{id}"), id.to_string()] {
+            assert_eq!(reference_id("schedule", "Schedule", &v).unwrap(), id, "{v}");
+        }
+        for v in [format!("Patient/{id}"), "Schedule/abc".into(), format!("xSchedule/{id}")] {
+            assert!(reference_id("schedule", "Schedule", &v).is_err(), "{v}");
+        }
+    }
 }

@@ -30,7 +30,7 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn new_csrf() -> String {
+pub(crate) fn new_csrf() -> String {
     let mut b = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut b);
     hex::encode(b)

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use minijinja::context;
 
 use super::{nav, page};
@@ -10,6 +10,10 @@ use crate::AppState;
 use crate::principal::Staff;
 
 pub async fn home(State(st): State<AppState>, staff: Staff) -> Response {
+    // A kiosk account has one screen.
+    if !staff.actor.can(dayi_core::security::Perm::Console) && staff.actor.can(dayi_core::security::Perm::CheckIn) {
+        return axum::response::Redirect::to("/kiosk").into_response();
+    }
     if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::Console).await {
         return super::fail(&e, staff.lang);
     }

@@ -2,9 +2,11 @@
 
 pub mod admin;
 pub mod audit;
+pub mod booking;
 pub mod auth;
 pub mod home;
 pub mod patient;
+pub mod portal;
 pub mod security;
 pub mod station;
 
@@ -29,6 +31,9 @@ const NAV: &[(&str, &str, Need)] = &[
     ("nav.patients", "/patients", Need::Perm(Perm::PatientRead)),
     ("nav.station", "/station", Need::Perm(Perm::PatientRead)),
     ("nav.duplicates", "/patients/duplicates", Need::Perm(Perm::PatientMerge)),
+    ("nav.roster", "/roster", Need::Perm(Perm::PatientRead)),
+    ("nav.kiosk", "/kiosk", Need::Perm(Perm::CheckIn)),
+    ("nav.messages", "/messages", Need::Perm(Perm::Registration)),
     ("nav.staff", "/admin/staff", Need::AnyPerm(&[Perm::StaffManage, Perm::SecurityManage])),
     ("nav.depts", "/admin/depts", Need::Perm(Perm::OrgManage)),
     ("nav.security", "/security", Need::Perm(Perm::SecurityManage)),

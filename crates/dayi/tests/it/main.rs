@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod booking;
 mod browser;
 mod browser_patient;
 mod cli;

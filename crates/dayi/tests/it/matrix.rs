@@ -60,12 +60,13 @@ async fn anonymous_callers_are_sent_to_sign_in(t: &TestApp) {
         let path = concrete(r.path);
         let resp = c.request(r.method.clone(), t.at(&path)).send().await.unwrap();
         let status = resp.status();
-        if path.starts_with("/api/") || path.starts_with("/fhir/") {
+        if path.starts_with("/api/") || path.starts_with("/fhir/") || path.starts_with("/portal/api/") {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {}", r.method, r.path);
         } else if r.method == Method::GET {
             assert_eq!(status, StatusCode::SEE_OTHER, "{} {}", r.method, r.path);
             let to = resp.headers()["location"].to_str().unwrap().to_string();
-            assert!(to.starts_with("/login"), "{} {} → {to}", r.method, r.path);
+            let sign_in = if path.starts_with("/portal") { "/portal/login" } else { "/login" };
+            assert!(to.starts_with(sign_in), "{} {} → {to}", r.method, r.path);
         } else {
             assert_eq!(status, StatusCode::FORBIDDEN, "{} {} needs a CSRF token", r.method, r.path);
         }
