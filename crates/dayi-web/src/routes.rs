@@ -73,6 +73,8 @@ impl Table {
 }
 
 const STAFF_VIEW: &[Perm] = &[Perm::StaffManage, Perm::SecurityManage];
+/// The roster and a session's board (names masked): the counter, clinicians and the roster keeper.
+const ROSTER_VIEW: &[Perm] = &[Perm::PatientRead, Perm::Schedule];
 /// Walk-ins (the counter) and added slots (the doctor) from a session's board.
 const BOARD_REGISTER: &[Perm] = &[Perm::Registration, Perm::Clinical];
 
@@ -148,10 +150,10 @@ fn table() -> Table {
         .post("/api/patients/merges/{id}/undo", Perm(P::PatientMerge), api::patient::undo_merge)
         .post("/api/card/resolve", Perm(P::PatientRead), api::patient::resolve)
         // appointments and registration
-        .get("/roster", Perm(P::PatientRead), pages::booking::roster)
+        .get("/roster", AnyPerm(ROSTER_VIEW), pages::booking::roster)
         .post("/roster", Perm(P::Schedule), pages::booking::add)
         .post("/roster/generate", Perm(P::Schedule), pages::booking::generate)
-        .get("/roster/sessions/{id}", Perm(P::PatientRead), pages::booking::board)
+        .get("/roster/sessions/{id}", AnyPerm(ROSTER_VIEW), pages::booking::board)
         .post("/roster/sessions/{id}/stop", Perm(P::Schedule), pages::booking::stop)
         .post("/roster/sessions/{id}/register", AnyPerm(BOARD_REGISTER), pages::booking::register_here)
         .get("/patients/{id}/book", Perm(P::Registration), pages::booking::for_patient)
@@ -163,7 +165,7 @@ fn table() -> Table {
         .get("/messages", Perm(P::Registration), pages::booking::messages)
         .get("/api/sessions", Login, api::booking::sessions)
         .post("/api/sessions", Perm(P::Schedule), api::booking::create_session)
-        .get("/api/sessions/{id}/board", Perm(P::PatientRead), api::booking::board)
+        .get("/api/sessions/{id}/board", AnyPerm(ROSTER_VIEW), api::booking::board)
         .post("/api/sessions/{id}/stop", Perm(P::Schedule), api::booking::stop)
         .post("/api/roster/templates", Perm(P::Schedule), api::booking::create_template)
         .post("/api/roster/generate", Perm(P::Schedule), api::booking::generate)

@@ -2,8 +2,8 @@
 
 pub mod admin;
 pub mod audit;
-pub mod booking;
 pub mod auth;
+pub mod booking;
 pub mod home;
 pub mod patient;
 pub mod portal;
@@ -31,7 +31,7 @@ const NAV: &[(&str, &str, Need)] = &[
     ("nav.patients", "/patients", Need::Perm(Perm::PatientRead)),
     ("nav.station", "/station", Need::Perm(Perm::PatientRead)),
     ("nav.duplicates", "/patients/duplicates", Need::Perm(Perm::PatientMerge)),
-    ("nav.roster", "/roster", Need::Perm(Perm::PatientRead)),
+    ("nav.roster", "/roster", Need::AnyPerm(&[Perm::PatientRead, Perm::Schedule])),
     ("nav.kiosk", "/kiosk", Need::Perm(Perm::CheckIn)),
     ("nav.messages", "/messages", Need::Perm(Perm::Registration)),
     ("nav.staff", "/admin/staff", Need::AnyPerm(&[Perm::StaffManage, Perm::SecurityManage])),

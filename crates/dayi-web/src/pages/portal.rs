@@ -85,7 +85,8 @@ pub async fn login(State(st): State<AppState>, ctx: Ctx, f: Fields) -> Response 
     match r {
         Ok(Some(value)) => {
             let mut r = Redirect::to("/portal").into_response();
-            r.headers_mut().append(header::SET_COOKIE, cookie(PORTAL_COOKIE, &value, st.web.secure_cookies, "Lax", None));
+            r.headers_mut()
+                .append(header::SET_COOKIE, cookie(PORTAL_COOKIE, &value, st.web.secure_cookies, "Lax", None));
             r
         }
         Ok(None) => {
@@ -93,7 +94,8 @@ pub async fn login(State(st): State<AppState>, ctx: Ctx, f: Fields) -> Response 
             login_page(&st, &ctx, StatusCode::OK, extra).await
         }
         Err(e) if e.code.status() < 500 => {
-            let extra = context! { form => f.values(), errors => field_errors(&e, ctx.lang), error => message(&e, ctx.lang) };
+            let extra =
+                context! { form => f.values(), errors => field_errors(&e, ctx.lang), error => message(&e, ctx.lang) };
             login_page(&st, &ctx, StatusCode::UNPROCESSABLE_ENTITY, extra).await
         }
         Err(e) => oops(&e, ctx.lang),
@@ -186,7 +188,13 @@ pub async fn book(State(st): State<AppState>, u: PortalUser, f: Fields) -> Respo
     };
     match dayi_app::booking::book(&st.app, &u.ctx.actor, &req).await {
         Ok(b) => {
-            let done = format!("预约成功：{} {} 第 {} 号，挂号流水号 {}", b.day, dayi_app::booking::hm(b.slot_start), b.seq, b.reg_no);
+            let done = format!(
+                "预约成功：{} {} 第 {} 号，挂号流水号 {}",
+                b.day,
+                dayi_app::booking::hm(b.slot_start),
+                b.seq,
+                b.reg_no
+            );
             Redirect::to(&format!("/portal?done={}", urlencode(&done))).into_response()
         }
         Err(e) if e.code.status() < 500 => {
