@@ -296,7 +296,14 @@ pub async fn check_in(app: &App, actor: &Actor, code: &str, station: &str) -> Re
     let mut entries = vec![];
     for b in waiting {
         if dayi_store::booking::check_in(&mut tx, actor.org_id, b.id, now).await.or_internal()? {
-            entries.push(actor.entry("booking.check_in", "booking", &b.id.to_string(), Some(b.patient_id), OK, &b.reg_no));
+            entries.push(actor.entry(
+                "booking.check_in",
+                "booking",
+                &b.id.to_string(),
+                Some(b.patient_id),
+                OK,
+                &b.reg_no,
+            ));
             done.push(Booking { status: "checked_in".into(), checked_in_at: Some(now), ..b });
         }
     }
@@ -327,7 +334,14 @@ pub async fn sweep(app: &App, org_id: Uuid, now: i64) -> Result<(usize, usize), 
         if dayi_store::booking::set_status(&mut tx, org_id, b.id, &from, "no_show", None, now).await.or_internal()? {
             patients.insert(b.patient_id);
             let actor = Actor::cli(org_id);
-            entries.push(actor.entry("booking.no_show", "booking", &b.id.to_string(), Some(b.patient_id), OK, &b.reg_no));
+            entries.push(actor.entry(
+                "booking.no_show",
+                "booking",
+                &b.id.to_string(),
+                Some(b.patient_id),
+                OK,
+                &b.reg_no,
+            ));
         }
     }
     let mut blocks = 0;

@@ -142,7 +142,11 @@ async fn one(tx: &mut Tx, t: &Ticket, s: &Session, taken: &mut Taken) -> Result<
         day_total: mine.len() as i64,
         dept_day_total: mine.iter().filter(|(d, _)| *d == s.dept_id).count() as i64,
         in_session: mine.iter().filter(|(_, sid)| *sid == s.id).count() as i64,
-        blocked_until: if walk_in { None } else { dayi_store::booking::blocked_until(tx, t.org_id, t.patient_id).await? },
+        blocked_until: if walk_in {
+            None
+        } else {
+            dayi_store::booking::blocked_until(tx, t.org_id, t.patient_id).await?
+        },
     };
     let today = dayi_core::timefmt::from_micros(t.now).to_offset(dayi_core::timefmt::CST).date();
     if let Err(e) = booking::check_patient(&t.rules, &standing, today, !walk_in) {

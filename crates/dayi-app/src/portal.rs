@@ -35,7 +35,15 @@ pub struct SessionCache(Arc<Mutex<HashMap<String, (Instant, PortalCtx)>>>);
 
 const CACHE_FOR: Duration = Duration::from_secs(10);
 
-fn entry(org_id: Uuid, who: &str, action: &str, patient_id: Option<Uuid>, outcome: &str, ip: &str, detail: &str) -> Entry {
+fn entry(
+    org_id: Uuid,
+    who: &str,
+    action: &str,
+    patient_id: Option<Uuid>,
+    outcome: &str,
+    ip: &str,
+    detail: &str,
+) -> Entry {
     Entry {
         org_id,
         seq: 0,
@@ -134,13 +142,24 @@ pub async fn login_code(app: &App, org_id: Uuid, phone: &str, code: &str, ip: &s
 }
 
 /// Signs in with a resident ID number and the hospital card number.
-pub async fn login_card(app: &App, org_id: Uuid, id_number: &str, card_no: &str, ip: &str) -> Result<String, DomainError> {
+pub async fn login_card(
+    app: &App,
+    org_id: Uuid,
+    id_number: &str,
+    card_no: &str,
+    ip: &str,
+) -> Result<String, DomainError> {
     let number = dayi_core::identity::normalize_number(id_number).to_ascii_uppercase();
-    let p = dayi_store::patient::by_document(&app.db, org_id, IdKind::ResidentId.code(), &number).await.or_internal()?;
+    let p =
+        dayi_store::patient::by_document(&app.db, org_id, IdKind::ResidentId.code(), &number).await.or_internal()?;
     let Some(p) = p.filter(|p| p.hospital_no == card_no.trim()) else {
         let e = entry(org_id, &mask::id_number(&number), "portal.login", None, FAILED, ip, "id/card mismatch");
         app.audit.record(e).await;
-        return Err(DomainError::new(ErrorCode::PortalLoginFailed).and_field("card_no", ErrorCode::PortalLoginFailed, [""; 0]));
+        return Err(DomainError::new(ErrorCode::PortalLoginFailed).and_field(
+            "card_no",
+            ErrorCode::PortalLoginFailed,
+            [""; 0],
+        ));
     };
     open(app, &p, ip, "card").await
 }
@@ -195,8 +214,13 @@ pub async fn resolve(app: &App, cookie: &str, ip: &str) -> Result<PortalCtx, Dom
         let Some(next) = p.merged_into else { break };
         p = patient::load(app, org_id, next).await?;
     }
-    let ctx = PortalCtx { actor: Actor::portal(org_id, p.id, &p.hospital_no, ip), patient: p, csrf: s.csrf, token_hash };
-    app.portal_sessions.0.lock().unwrap_or_else(|e| e.into_inner()).insert(ctx.token_hash.clone(), (Instant::now(), ctx.clone()));
+    let ctx =
+        PortalCtx { actor: Actor::portal(org_id, p.id, &p.hospital_no, ip), patient: p, csrf: s.csrf, token_hash };
+    app.portal_sessions
+        .0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(ctx.token_hash.clone(), (Instant::now(), ctx.clone()));
     Ok(ctx)
 }
 
@@ -244,7 +268,9 @@ pub async fn require_family(app: &App, actor: &Actor, patient_id: Uuid) -> Resul
     if patient_id == actor.staff_id || member_ids(app, actor).await?.iter().any(|(id, _)| *id == patient_id) {
         return Ok(());
     }
-    app.audit.record(actor.entry("portal.denied", "patient", &patient_id.to_string(), Some(patient_id), FAILED, "")).await;
+    app.audit
+        .record(actor.entry("portal.denied", "patient", &patient_id.to_string(), Some(patient_id), FAILED, ""))
+        .await;
     Err(DomainError::new(ErrorCode::PortalNotFamily))
 }
 
@@ -267,13 +293,20 @@ pub async fn link(app: &App, ctx: &PortalCtx, name: &str, id_number: &str, relat
         .ok_or_else(|| DomainError::field("relation", ErrorCode::ChoiceInvalid, [relation.trim()]))?;
     let number = dayi_core::identity::normalize_number(id_number).to_ascii_uppercase();
     let org_id = ctx.actor.org_id;
-    let p = dayi_store::patient::by_document(&app.db, org_id, IdKind::ResidentId.code(), &number).await.or_internal()?;
+    let p =
+        dayi_store::patient::by_document(&app.db, org_id, IdKind::ResidentId.code(), &number).await.or_internal()?;
     let Some(p) = p.filter(|p| p.name == name.trim()) else {
         app.audit.record(ctx.actor.entry("portal.link", "patient", "", None, FAILED, "no match")).await;
-        return Err(DomainError::new(ErrorCode::PortalLoginFailed).and_field("id_number", ErrorCode::CardUnknown, [""; 0]));
+        return Err(DomainError::new(ErrorCode::PortalLoginFailed).and_field(
+            "id_number",
+            ErrorCode::CardUnknown,
+            [""; 0],
+        ));
     };
     let mut tx = app.db.begin().await.or_internal()?;
-    dayi_store::portal::link_family(&mut tx, org_id, ctx.patient.id, p.id, rel.code(), now_micros()).await.or_internal()?;
+    dayi_store::portal::link_family(&mut tx, org_id, ctx.patient.id, p.id, rel.code(), now_micros())
+        .await
+        .or_internal()?;
     let e = ctx.actor.entry("portal.link", "patient", &p.id.to_string(), Some(p.id), OK, rel.code());
     dayi_store::audit::append(&mut tx, org_id, vec![e]).await.or_internal()?;
     tx.commit().await.or_internal()?;

@@ -169,7 +169,10 @@ pub fn check_bookable(
         return Err(DomainError::new(ErrorCode::BookingPast));
     }
     if now < release_at {
-        return Err(DomainError::with(ErrorCode::BookingNotReleased, [crate::timefmt::show(release_at)[..16].to_string()]));
+        return Err(DomainError::with(
+            ErrorCode::BookingNotReleased,
+            [crate::timefmt::show(release_at)[..16].to_string()],
+        ));
     }
     Ok(())
 }
@@ -287,7 +290,10 @@ mod tests {
         let code = |r: Result<(), DomainError>| r.unwrap_err().code;
         assert_eq!(code(check_bookable(open, release, start, end, 50, false)), ErrorCode::BookingNotReleased);
         assert_eq!(code(check_bookable(open, release, start, end, 1_000, false)), ErrorCode::BookingPast);
-        assert_eq!(code(check_bookable(SessionStatus::Stopped, release, start, end, 500, false)), ErrorCode::BookingStopped);
+        assert_eq!(
+            code(check_bookable(SessionStatus::Stopped, release, start, end, 500, false)),
+            ErrorCode::BookingStopped
+        );
         // walk-ins: before release and after the slot time are fine until the session ends
         assert!(check_bookable(open, release, start, end, 1_500, true).is_ok());
         assert_eq!(code(check_bookable(open, release, start, end, 2_000, true)), ErrorCode::BookingPast);

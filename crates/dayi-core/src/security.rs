@@ -98,9 +98,15 @@ impl Role {
             Role::Admin => &[P::Console, P::OrgManage, P::StaffManage, P::Schedule, P::QueueManage, P::Catalog],
             Role::SecurityAdmin => &[P::Console, P::SecurityManage],
             Role::AuditAdmin => &[P::Console, P::AuditRead, P::AuditPurge],
-            Role::Registrar => {
-                &[P::Console, P::PatientRead, P::PatientWrite, P::PatientUnmask, P::Registration, P::CheckIn, P::Billing]
-            }
+            Role::Registrar => &[
+                P::Console,
+                P::PatientRead,
+                P::PatientWrite,
+                P::PatientUnmask,
+                P::Registration,
+                P::CheckIn,
+                P::Billing,
+            ],
             Role::TriageNurse => &[P::Console, P::PatientRead, P::PatientWrite, P::Triage, P::CheckIn],
             Role::Doctor => &[P::Console, P::PatientRead, P::PatientUnmask, P::QueueCall, P::Clinical],
             Role::LabTech => &[P::Console, P::PatientRead, P::Lab],

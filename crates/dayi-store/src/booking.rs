@@ -82,7 +82,8 @@ pub async fn of_patient(db: &Db, org_id: Uuid, patient_id: Uuid, from_day: &str,
 
 /// A session's bookings in slot order (all statuses).
 pub async fn of_session(db: &Db, org_id: Uuid, session_id: Uuid) -> Result<Vec<Booking>> {
-    let sql = concat!("SELECT ", cols!(), " FROM booking WHERE org_id = $1 AND session_id = $2 ORDER BY seq, created_at");
+    let sql =
+        concat!("SELECT ", cols!(), " FROM booking WHERE org_id = $1 AND session_id = $2 ORDER BY seq, created_at");
     with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(session_id).fetch_all(p).await)
 }
 
@@ -150,7 +151,14 @@ pub async fn blocked_until(tx: &mut Tx, org_id: Uuid, patient_id: Uuid) -> Resul
     with_tx!(tx, c => sqlx::query_scalar::<_, String>(sql).bind(org_id).bind(patient_id).fetch_optional(c).await)
 }
 
-pub async fn block(tx: &mut Tx, org_id: Uuid, patient_id: Uuid, until_day: &str, no_shows: i64, now: i64) -> Result<()> {
+pub async fn block(
+    tx: &mut Tx,
+    org_id: Uuid,
+    patient_id: Uuid,
+    until_day: &str,
+    no_shows: i64,
+    now: i64,
+) -> Result<()> {
     let sql = "INSERT INTO booking_block (org_id, patient_id, until_day, no_shows, created_at) VALUES ($1, $2, $3, $4, $5) \
                ON CONFLICT (org_id, patient_id) DO UPDATE SET until_day = excluded.until_day, \
                no_shows = excluded.no_shows, created_at = excluded.created_at";
@@ -204,7 +212,8 @@ pub async fn insert_charges(tx: &mut Tx, rows: &[Charge]) -> Result<()> {
 }
 
 pub async fn charges_of_booking(db: &Db, org_id: Uuid, booking_id: Uuid) -> Result<Vec<Charge>> {
-    let sql = concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = $1 AND booking_id = $2 ORDER BY created_at");
+    let sql =
+        concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = $1 AND booking_id = $2 ORDER BY created_at");
     with_db!(db, p => sqlx::query_as::<_, Charge>(sql).bind(org_id).bind(booking_id).fetch_all(p).await)
 }
 

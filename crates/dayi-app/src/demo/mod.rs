@@ -289,14 +289,28 @@ async fn seed_roster(app: &App, org_id: uuid::Uuid, county: bool) -> Result<(), 
     let dept = |code: &str| depts.iter().find(|d| d.code == code).map(|d| d.id.to_string()).unwrap_or_default();
     let doctor = |user: &str| staff.iter().find(|s| s.username == user).map(|s| s.id.to_string()).unwrap_or_default();
     // (dept, weekdays, half day, type, doctor account, name, title, visiting from, room, start, minutes, slots)
-    type Row<'a> = (&'a str, &'a [u8], &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
+    type Row<'a> =
+        (&'a str, &'a [u8], &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
     let all: &[u8] = &[1, 2, 3, 4, 5, 6, 7];
     let rows: Vec<Row> = if county {
         vec![
             ("03", all, "am", "general", "doc01", "", "主治医师", "", "内科1诊室", "08:00", "10", "24"),
             ("03", &[1, 2, 3, 4, 5], "pm", "general", "doc01", "", "主治医师", "", "内科1诊室", "14:00", "10", "18"),
             ("50", &[1, 3, 5], "am", "expert", "doc02", "", "副主任医师", "", "中医科诊室", "08:00", "15", "16"),
-            ("03", &[3], "am", "expert", "", "孔维民", "主任医师", "济宁医学院附属医院", "专家诊室", "08:30", "15", "12"),
+            (
+                "03",
+                &[3],
+                "am",
+                "expert",
+                "",
+                "孔维民",
+                "主任医师",
+                "济宁医学院附属医院",
+                "专家诊室",
+                "08:30",
+                "15",
+                "12",
+            ),
         ]
     } else {
         vec![

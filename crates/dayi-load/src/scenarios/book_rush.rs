@@ -135,7 +135,6 @@ impl BookRush {
 struct Prepared {
     /// Created sessions, in the plan's numbering.
     sessions: Vec<Uuid>,
-    spots: Vec<Spot>,
     patients: Vec<Signed>,
     plan: Vec<Attempt>,
     /// One per attempt, set when its answer comes.
@@ -337,7 +336,7 @@ struct Verdict {
 
 fn judge(plan: &[Attempt], answers: &[Option<Answer>]) -> Verdict {
     let mut v = Verdict::default();
-    let mut odd = |v: &mut Verdict, what: String| *v.unexpected.entry(what).or_default() += 1;
+    let odd = |v: &mut Verdict, what: String| *v.unexpected.entry(what).or_default() += 1;
     for (i, a) in plan.iter().enumerate() {
         let Some(answer) = &answers[i] else { continue };
         v.answered += 1;
@@ -550,19 +549,26 @@ impl Scenario for BookRush {
                 .try_collect()
                 .await
                 .map_err(zh)?;
-            let step = format!("sessions of {} slots created in-process ({} days, {} departments)", scale.slots, days.len(), depts.len());
+            let step = format!(
+                "sessions of {} slots created in-process ({} days, {} departments)",
+                scale.slots,
+                days.len(),
+                depts.len()
+            );
             setup.push(Setup { step, count: sessions.len() as u64, secs: t.elapsed().as_secs_f64() });
 
             let t = Instant::now();
             eprintln!("  book-rush: bulk-loading {} patients in-process…", scale.patients);
-            let loaded = load_patients(app, actor, scale.patients, ctx.seed).await?;
+            let loaded = load_patients(app, actor, scale.patients, self.seed).await?;
             let step = "patients bulk-loaded in-process".to_string();
             setup.push(Setup { step, count: loaded.len() as u64, secs: t.elapsed().as_secs_f64() });
 
             let t = Instant::now();
             eprintln!("  book-rush: signing {} patients in to the portal…", loaded.len());
-            let results: Vec<Result<Signed, String>> = stream::iter(&loaded)
-                .map(|p| sign_in(ctx, &p.id_number, &p.hospital_no))
+            let cards: Vec<(String, String)> =
+                loaded.iter().map(|p| (p.id_number.clone(), p.hospital_no.clone())).collect();
+            let results: Vec<Result<Signed, String>> = stream::iter(cards)
+                .map(|(id_number, card_no)| async move { sign_in(ctx, &id_number, &card_no).await })
                 .buffered(SIGN_IN_AT_ONCE)
                 .collect()
                 .await;
@@ -582,14 +588,14 @@ impl Scenario for BookRush {
             setup.push(Setup { step, count: patients.len() as u64, secs: t.elapsed().as_secs_f64() });
 
             let spots: Vec<Spot> = placed.iter().map(|(s, _)| *s).collect();
-            let plan = plan(&spots, patients.len() as u32, &scale, &rules, ctx.seed);
+            let plan = plan(&spots, patients.len() as u32, &scale, &rules, self.seed);
             if plan.is_empty() {
                 bail!("the booking rules allow no booking (booking.max_per_day, booking.max_per_dept_day)");
             }
             let repeats = plan.iter().filter(|a| a.kind == Kind::Repeat).count();
             eprintln!("  book-rush: {} attempts planned, {repeats} of them deliberate repeats", plan.len());
             let answers = (0..plan.len()).map(|_| OnceLock::new()).collect();
-            let prepared = Prepared { sessions, spots, patients, plan, answers, rules, slots: scale.slots, from, to };
+            let prepared = Prepared { sessions, patients, plan, answers, rules, slots: scale.slots, from, to };
             if self.prepared.set(prepared).is_err() {
                 bail!("book-rush was already prepared");
             }
@@ -683,7 +689,7 @@ async fn database_checks(db: &Db, org: Uuid, p: &Prepared, answers: &[Option<Ans
         let day = over(db, OVER_DAY, org, r.max_per_day).await?;
         let dept = over(db, OVER_DEPT, org, r.max_per_dept_day).await?;
         let session = if r.one_per_session { over(db, OVER_SESSION, org, 1).await? } else { 0 };
-        sqlx::Result::Ok((day, dept, session))
+        Ok::<_, sqlx::Error>((day, dept, session))
     };
     checks.push(match counts.await {
         Ok((day, dept, session)) => Check::new(

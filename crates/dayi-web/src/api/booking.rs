@@ -48,7 +48,11 @@ pub fn window(w: &Window) -> Result<(time::Date, time::Date, Option<uuid::Uuid>)
 
 /// Clinic sessions with free slots (public information).
 #[utoipa::path(get, path = "/api/sessions", tag = "booking", params(Window), responses((status = 200, body = Vec<Object>)))]
-pub async fn sessions(State(st): State<AppState>, staff: Staff, Query(w): Query<Window>) -> ApiResult<Vec<SessionView>> {
+pub async fn sessions(
+    State(st): State<AppState>,
+    staff: Staff,
+    Query(w): Query<Window>,
+) -> ApiResult<Vec<SessionView>> {
     let (from, to, dept) = window(&w)?;
     Ok(Json(dayi_app::roster::sessions(&st.app, staff.actor.org_id, from, to, dept).await?))
 }
@@ -112,7 +116,11 @@ pub async fn create_template(
     JsonBody(f): JsonBody<RosterForm>,
 ) -> Result<Response, ApiError> {
     let t = dayi_app::roster::create_template(&st.app, &staff.actor, &f).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": t.id, "weekday": t.weekday, "doctor_name": t.doctor_name }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": t.id, "weekday": t.weekday, "doctor_name": t.doctor_name })),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -129,7 +137,11 @@ pub struct Generated {
 
 /// Generates sessions from the weekly templates for the coming weeks (safe to repeat).
 #[utoipa::path(post, path = "/api/roster/generate", tag = "booking", request_body = GenerateIn, responses((status = 200, body = Generated)))]
-pub async fn generate(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonBody<GenerateIn>) -> ApiResult<Generated> {
+pub async fn generate(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(b): JsonBody<GenerateIn>,
+) -> ApiResult<Generated> {
     let created = dayi_app::roster::generate(&st.app, &staff.actor, today_cst(), b.weeks.unwrap_or(2)).await?;
     Ok(Json(Generated { created }))
 }
@@ -141,19 +153,31 @@ fn created(r: Result<Booking, dayi_core::DomainError>) -> Result<Response, ApiEr
 /// Books a slot at the counter or by phone (`channel`), possibly for someone (`on_behalf`).
 #[utoipa::path(post, path = "/api/bookings", tag = "booking", request_body(content = Object, description = "session_id, patient_id, seq (optional), on_behalf (self/family/staff), channel (counter/phone)"),
     responses((status = 201, body = Object), (status = 409, description = "full, taken, stopped or one per session"), (status = 422, description = "past, not released, over a limit, blocked")))]
-pub async fn book(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonBody<BookRequest>) -> Result<Response, ApiError> {
+pub async fn book(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(b): JsonBody<BookRequest>,
+) -> Result<Response, ApiError> {
     created(dayi_app::booking::book(&st.app, &staff.actor, &b).await)
 }
 
 /// Registers a walk-in from the remaining slots (现场挂号).
 #[utoipa::path(post, path = "/api/walk-ins", tag = "booking", request_body(content = Object, description = "session_id, patient_id"), responses((status = 201, body = Object)))]
-pub async fn walk_in(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonBody<BookRequest>) -> Result<Response, ApiError> {
+pub async fn walk_in(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(b): JsonBody<BookRequest>,
+) -> Result<Response, ApiError> {
     created(dayi_app::booking::walk_in(&st.app, &staff.actor, &b).await)
 }
 
 /// The doctor adds a slot beyond the roster (加号).
 #[utoipa::path(post, path = "/api/bookings/added", tag = "booking", request_body(content = Object, description = "session_id, patient_id"), responses((status = 201, body = Object)))]
-pub async fn add_slot(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonBody<BookRequest>) -> Result<Response, ApiError> {
+pub async fn add_slot(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(b): JsonBody<BookRequest>,
+) -> Result<Response, ApiError> {
     created(dayi_app::booking::add_slot(&st.app, &staff.actor, &b).await)
 }
 
@@ -191,7 +215,11 @@ pub struct CheckInIn {
 
 /// Check-in (签到) by the patient's code: records the arrival time.
 #[utoipa::path(post, path = "/api/check-in", tag = "booking", request_body = CheckInIn, responses((status = 200, body = Object), (status = 404, description = "no booking today")))]
-pub async fn check_in(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonBody<CheckInIn>) -> ApiResult<CheckIn> {
+pub async fn check_in(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(b): JsonBody<CheckInIn>,
+) -> ApiResult<CheckIn> {
     Ok(Json(dayi_app::booking::check_in(&st.app, &staff.actor, &b.code, &b.station).await?))
 }
 
@@ -203,7 +231,11 @@ pub struct MessageQuery {
 
 /// Text messages sent (the built-in gateway's log).
 #[utoipa::path(get, path = "/api/messages", tag = "booking", params(MessageQuery), responses((status = 200, body = Vec<Object>)))]
-pub async fn messages(State(st): State<AppState>, staff: Staff, Query(q): Query<MessageQuery>) -> ApiResult<Vec<serde_json::Value>> {
+pub async fn messages(
+    State(st): State<AppState>,
+    staff: Staff,
+    Query(q): Query<MessageQuery>,
+) -> ApiResult<Vec<serde_json::Value>> {
     let phone = Some(q.phone.trim()).filter(|p| !p.is_empty());
     let rows = dayi_app::roster::messages(&st.app, &staff.actor, phone).await?;
     Ok(Json(

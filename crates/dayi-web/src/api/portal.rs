@@ -72,14 +72,22 @@ pub async fn login(State(st): State<AppState>, ctx: Ctx, JsonBody(b): JsonBody<L
 
 /// Sessions open for booking, with free slots.
 #[utoipa::path(get, path = "/portal/api/sessions", tag = "portal", params(Window), responses((status = 200, body = Vec<Object>)))]
-pub async fn sessions(State(st): State<AppState>, u: PortalUser, Query(w): Query<Window>) -> ApiResult<Vec<SessionView>> {
+pub async fn sessions(
+    State(st): State<AppState>,
+    u: PortalUser,
+    Query(w): Query<Window>,
+) -> ApiResult<Vec<SessionView>> {
     let (from, to, dept) = window(&w)?;
     Ok(Json(dayi_app::roster::sessions(&st.app, u.ctx.actor.org_id, from, to, dept).await?))
 }
 
 /// Books for the account holder or a family member.
 #[utoipa::path(post, path = "/portal/api/bookings", tag = "portal", request_body(content = Object, description = "session_id, patient_id, seq (optional)"), responses((status = 201, body = Object)))]
-pub async fn book(State(st): State<AppState>, u: PortalUser, JsonBody(b): JsonBody<BookRequest>) -> Result<Response, ApiError> {
+pub async fn book(
+    State(st): State<AppState>,
+    u: PortalUser,
+    JsonBody(b): JsonBody<BookRequest>,
+) -> Result<Response, ApiError> {
     let b = dayi_app::booking::book(&st.app, &u.ctx.actor, &b).await?;
     Ok((StatusCode::CREATED, Json(BookingView::new(&b))).into_response())
 }

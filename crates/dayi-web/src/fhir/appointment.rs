@@ -3,6 +3,7 @@
 //! check `patient.read` and audit the access to the patient's record.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -93,6 +94,8 @@ pub fn appointment(b: &Booking, s: &SessionView, dept_code: Option<&str>, org: &
         json!({ "actor": department(s, dept_code, org), "required": "information-only", "status": "accepted" }),
     ];
     participants.extend(room(s).map(|r| json!({ "actor": r, "required": "information-only", "status": "accepted" })));
+    let (day, half, doctor, kind_zh) = (&s.day, s.half_day_name, &s.doctor_name, s.clinic_type_name);
+    let description = format!("{} {day} {half} {doctor} {kind_zh} 第 {} 号", s.dept_name, b.seq);
     let mut r = json!({
         "resourceType": "Appointment",
         "id": b.id.to_string(),
@@ -105,7 +108,7 @@ pub fn appointment(b: &Booking, s: &SessionView, dept_code: Option<&str>, org: &
         "status": status(&b.status),
         "serviceType": [service_type(&s.clinic_type)],
         "appointmentType": { "coding": [{ "system": V2_0276, "code": kind, "display": kind_name }] },
-        "description": format!("{} {}{} {} {} 第 {} 号", s.dept_name, s.day, s.half_day_name, s.doctor_name, s.clinic_type_name, b.seq),
+        "description": description,
         "start": instant(b.slot_start),
         "end": instant(b.slot_start + s.slot_minutes * 60_000_000),
         "minutesDuration": s.slot_minutes,
@@ -132,11 +135,10 @@ struct Labels {
 
 impl Labels {
     async fn resource(&mut self, st: &AppState, staff: &Staff, b: &Booking, org: &Org) -> Result<Value, DomainError> {
-        if !self.sessions.contains_key(&b.session_id) {
-            let s = dayi_app::roster::session(&st.app, staff.actor.org_id, b.session_id).await?;
-            self.sessions.insert(b.session_id, s);
-        }
-        let s = &self.sessions[&b.session_id];
+        let s = match self.sessions.entry(b.session_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(dayi_app::roster::session(&st.app, staff.actor.org_id, b.session_id).await?),
+        };
         let code = self.depts.of(st, staff, s.dept_id).await?;
         Ok(appointment(b, s, code.as_deref(), org))
     }

@@ -9,6 +9,8 @@ use super::{FHIR_VERSION, MEDIA_TYPE, json};
 
 pub async fn capabilities() -> Response {
     let param = |name: &str, kind: &str, doc: &str| json!({ "name": name, "type": kind, "documentation": doc });
+    let dept = super::schedule::dept_system("{机构代码}");
+    let dept_doc = format!("仅支持 actor:identifier=[system|]科室代码，system 为 {dept}");
     let body = json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -44,7 +46,7 @@ pub async fn capabilities() -> Response {
                 "versioning": "no-version",
                 "searchParam": [
                     param("date", "date", "出诊日期，前缀 eq ge gt le lt；未给出时为今天起 8 天，跨度最多 92 天"),
-                    param("actor", "reference", "仅 actor:identifier=科室代码（system 为 https://dayi.org.cn/fhir/sid/dept/{机构代码}）"),
+                    param("actor", "reference", &dept_doc),
                     param("service-type", "token", "号别：general | expert | special"),
                     param("active", "token", "true 出诊 | false 停诊"),
                 ],

@@ -19,6 +19,8 @@
 //! | 其他证件 | `https://dayi.org.cn/fhir/sid/other-id` | ours |
 //! | 电子健康卡 id | `https://dayi.org.cn/fhir/sid/health-card` | ours: the card id is issued by Dayi, not by the national card platform, so the national 健康卡号 OID (2.16.156.10011.1.19) would claim too much |
 //! | 就诊卡号 | `https://dayi.org.cn/fhir/sid/hospital-no/{organisation code}` | ours: each organisation numbers its own patients, so the namespace names the organisation |
+//! | 挂号流水号 | `https://dayi.org.cn/fhir/sid/reg-no/{organisation code}` | ours: numbered per organisation (department code, date, daily sequence) |
+//! | 科室代码 | `https://dayi.org.cn/fhir/sid/dept/{organisation code}` | ours: each organisation codes its own departments |
 //!
 //! Codes: ethnicity GB/T 3304 (`urn:oid:2.16.156.10011.2.3.3.3`), family
 //! relation GB/T 4761 (`urn:oid:2.16.156.10011.2.3.3.8`), both the national
@@ -141,7 +143,8 @@ fn searchset(
         .into_iter()
         .map(|r| {
             let id = r["id"].as_str().unwrap_or_default().to_string();
-            serde_json::json!({ "fullUrl": format!("{base}/{kind}/{id}"), "resource": r, "search": { "mode": "match" } })
+            let url = format!("{base}/{kind}/{id}");
+            serde_json::json!({ "fullUrl": url, "resource": r, "search": { "mode": "match" } })
         })
         .collect();
     if let Some(w) = warning {

@@ -220,7 +220,7 @@ impl Search {
     fn keeps(&self, s: &SessionView, dept_code: Option<&str>) -> bool {
         self.depts.iter().all(|d| dept_code.is_some_and(|c| d.iter().any(|x| x == c)))
             && self.types.iter().all(|t| t.contains(&s.clinic_type.as_str()))
-            && self.active.is_none_or(|a| a == !s.stopped)
+            && self.active.is_none_or(|a| a != s.stopped)
     }
 }
 

@@ -113,14 +113,17 @@ async fn counter_and_portal_book_cancel_and_rebook(t: &TestApp) {
     let first = &board["slots"][0];
     assert_eq!(first["booking"]["channel"], "portal");
     assert!(first["patient_name"].as_str().unwrap().contains('*'), "names are masked");
-    let r = reg.post_json("/api/bookings", json!({"session_id": sid, "patient_id": ps[1].0, "on_behalf": "family"})).await;
+    let r =
+        reg.post_json("/api/bookings", json!({"session_id": sid, "patient_id": ps[1].0, "on_behalf": "family"})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let b2: Value = r.json().await.unwrap();
     assert_eq!((b2["seq"].as_i64(), b2["on_behalf"].as_str()), (Some(2), Some("family")));
     // its registration fee is an unpaid charge; cancelling voids it
     let charges = dayi_store::booking::charges_of_booking(&t.app.db, org(t).await, parse(&b2["id"])).await.unwrap();
     assert_eq!((charges.len(), charges[0].status.as_str(), charges[0].amount_fen), (1, "unpaid", 500));
-    let r = reg.post_json(&format!("/api/bookings/{}/cancel", b2["id"].as_str().unwrap()), json!({"reason": "家属来电取消"})).await;
+    let r = reg
+        .post_json(&format!("/api/bookings/{}/cancel", b2["id"].as_str().unwrap()), json!({"reason": "家属来电取消"}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let charges = dayi_store::booking::charges_of_booking(&t.app.db, org(t).await, parse(&b2["id"])).await.unwrap();
     assert_eq!(charges[0].status, "void");
@@ -177,18 +180,26 @@ async fn morning_rush_never_oversells_nor_breaks_rules(t: &TestApp) {
     assert_eq!(free(t, small["id"].as_str().unwrap()).await + free(t, other["id"].as_str().unwrap()).await, 0);
 
     // cancel and book race for one slot: the slot ends up held by exactly one active booking
-    let taken: Value = reg.get(&format!("/api/sessions/{}/board", small["id"].as_str().unwrap())).await.json().await.unwrap();
+    let taken: Value =
+        reg.get(&format!("/api/sessions/{}/board", small["id"].as_str().unwrap())).await.json().await.unwrap();
     let victim = taken["slots"][0]["booking"]["id"].as_str().unwrap().to_string();
     let late = patients(t, 200, 6).await;
     let mut tasks = tokio::task::JoinSet::new();
     {
         let (c, csrf, url) = (reg.client.clone(), reg.csrf.clone(), t.url.clone());
         tasks.spawn(async move {
-            c.post(format!("{url}/api/bookings/{victim}/cancel")).header("x-csrf-token", csrf).json(&json!({})).send().await.unwrap().status()
+            c.post(format!("{url}/api/bookings/{victim}/cancel"))
+                .header("x-csrf-token", csrf)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .status()
         });
     }
     for p in &late {
-        let (c, csrf, url, pid, sid) = (reg.client.clone(), reg.csrf.clone(), t.url.clone(), p.0.clone(), small["id"].clone());
+        let (c, csrf, url, pid, sid) =
+            (reg.client.clone(), reg.csrf.clone(), t.url.clone(), p.0.clone(), small["id"].clone());
         tasks.spawn(async move {
             c.post(format!("{url}/api/bookings"))
                 .header("x-csrf-token", csrf)
@@ -243,7 +254,9 @@ async fn refusals_say_why_and_change_nothing(t: &TestApp) {
     assert_eq!(code(r.json().await.unwrap()), "booking.full");
 
     // a stopped session
-    let r = admin.post_json(&format!("/api/sessions/{}/stop", s["id"].as_str().unwrap()), json!({"reason": "医生外出会诊"})).await;
+    let r = admin
+        .post_json(&format!("/api/sessions/{}/stop", s["id"].as_str().unwrap()), json!({"reason": "医生外出会诊"}))
+        .await;
     assert_eq!(r.json::<Value>().await.unwrap()["notified"], 1);
     let r = reg.post_json("/api/bookings", book(&s["id"], &ps[1].0)).await;
     assert_eq!(code(r.json().await.unwrap()), "booking.stopped");
@@ -268,7 +281,8 @@ async fn refusals_say_why_and_change_nothing(t: &TestApp) {
     // the doctor may not book at the counter; the registrar may not stop a clinic
     let doc = t.as_user("doc01").await;
     assert_eq!(doc.post_json("/api/bookings", book(&open["id"], &ps[0].0)).await.status(), StatusCode::FORBIDDEN);
-    let r = reg.post_json(&format!("/api/sessions/{}/stop", open["id"].as_str().unwrap()), json!({"reason": "x"})).await;
+    let r =
+        reg.post_json(&format!("/api/sessions/{}/stop", open["id"].as_str().unwrap()), json!({"reason": "x"})).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(dayi_store::booking::oversold(&t.app.db, o).await.unwrap(), 0);
 }
@@ -284,7 +298,11 @@ async fn walk_in_checks_in_by_code_and_stop_notifies(t: &TestApp) {
     let today = session(t, &admin, "03", 0, &format!("{:02}:{:02}", start / 60, start % 60), slots).await;
     let ps = patients(t, 400, 3).await;
     let r = reg.post_json("/api/bookings", json!({"session_id": today["id"], "patient_id": ps[0].0, "seq": "1"})).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["code"], "booking.past", "a slot whose time passed cannot be booked ahead");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "booking.past",
+        "a slot whose time passed cannot be booked ahead"
+    );
     let r = reg.post_json("/api/walk-ins", json!({"session_id": today["id"], "patient_id": ps[0].0})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let w: Value = r.json().await.unwrap();
@@ -324,5 +342,12 @@ async fn walk_in_checks_in_by_code_and_stop_notifies(t: &TestApp) {
     assert!(stopped.iter().all(|m| m["status"] == "sent" && m["phone"].as_str().unwrap().contains('*')));
     let board: Value = reg.get(&format!("/api/sessions/{sid}/board")).await.json().await.unwrap();
     assert_eq!(board["session"]["stopped"], true);
-    assert!(board["slots"].as_array().unwrap().iter().filter(|s| !s["booking"].is_null()).all(|s| s["booking"]["status"] == "stopped"));
+    assert!(
+        board["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| !s["booking"].is_null())
+            .all(|s| s["booking"]["status"] == "stopped")
+    );
 }
