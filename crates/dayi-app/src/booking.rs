@@ -455,13 +455,13 @@ pub async fn with_sessions(app: &App, org_id: Uuid, rows: &[Booking]) -> Result<
     let mut cache: std::collections::HashMap<Uuid, Option<SessionView>> = Default::default();
     let mut out = vec![];
     for b in rows {
-        if !cache.contains_key(&b.session_id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(b.session_id) {
             let s = dayi_store::roster::get_session(&app.db, org_id, b.session_id).await.or_internal()?;
             let v = s.map(|s| {
                 let name = depts.iter().find(|d| d.id == s.dept_id).map(|d| d.name.as_str()).unwrap_or("");
                 SessionView::new(&s, name, 0, 0)
             });
-            cache.insert(b.session_id, v);
+            slot.insert(v);
         }
         let p = dayi_store::patient::get(&app.db, org_id, b.patient_id).await.or_internal()?;
         out.push(Ticketed {

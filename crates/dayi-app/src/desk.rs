@@ -98,9 +98,8 @@ async fn decide(db: &Db, tickets: Vec<Ticket>) -> Result<Vec<Answer>, StoreError
     let mut rows: Vec<(Booking, Entry)> = vec![];
     for t in tickets {
         let key = (t.org_id, t.session_id);
-        if !sessions.contains_key(&key) {
-            let s = dayi_store::roster::get_session_tx(&mut tx, t.org_id, t.session_id).await?;
-            sessions.insert(key, s);
+        if let std::collections::hash_map::Entry::Vacant(slot) = sessions.entry(key) {
+            slot.insert(dayi_store::roster::get_session_tx(&mut tx, t.org_id, t.session_id).await?);
         }
         let Some(s) = sessions.get(&key).and_then(|s| s.clone()) else {
             answers.push(Err(DomainError::new(ErrorCode::SessionUnknown)));

@@ -180,10 +180,11 @@ pub fn check_bookable(
 /// Applies the per-patient rules. `advance` is a booking ahead of the day
 /// (not a walk-in): only those are refused for a no-show block.
 pub fn check_patient(rules: &Rules, s: &Standing, today: Date, advance: bool) -> Result<(), DomainError> {
-    if advance && let Some(until) = &s.blocked_until {
-        if until.as_str() >= today.to_string().as_str() {
-            return Err(DomainError::with(ErrorCode::BookingBlocked, [until.clone(), rules.no_show_limit.to_string()]));
-        }
+    if advance
+        && let Some(until) = &s.blocked_until
+        && until.as_str() >= today.to_string().as_str()
+    {
+        return Err(DomainError::with(ErrorCode::BookingBlocked, [until.clone(), rules.no_show_limit.to_string()]));
     }
     if rules.one_per_session && s.in_session > 0 {
         return Err(DomainError::new(ErrorCode::BookingSessionTaken));

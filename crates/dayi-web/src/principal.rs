@@ -34,7 +34,7 @@ pub enum Principal {
     Session(SessionCtx),
     Token(Actor),
     /// A patient signed in to the portal (only under `/portal`).
-    Patient(PortalCtx),
+    Patient(Box<PortalCtx>),
 }
 
 /// Per-request facts every handler may use.
@@ -98,7 +98,7 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
     } else if path.starts_with("/portal") {
         if let Some(c) = jar.get(PORTAL_COOKIE) {
             match dayi_app::portal::resolve(&st.app, c.value(), &origin.ip).await {
-                Ok(p) => principal = Some(Principal::Patient(p)),
+                Ok(p) => principal = Some(Principal::Patient(Box::new(p))),
                 // An expired portal session simply shows the sign-in page again.
                 Err(e) if e.code == ErrorCode::SessionExpired => clear_portal = true,
                 Err(e) => return respond(&path, &e, lang),
@@ -253,7 +253,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PortalUser {
     async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, Response> {
         let ctx = Ctx::from_request_parts(parts, s).await?;
         match ctx.principal {
-            Some(Principal::Patient(p)) => Ok(PortalUser { ctx: p, lang: ctx.lang }),
+            Some(Principal::Patient(p)) => Ok(PortalUser { ctx: *p, lang: ctx.lang }),
             _ if parts.uri.path().starts_with("/portal/api/") => {
                 Err(respond(parts.uri.path(), &DomainError::new(ErrorCode::LoginRequired), ctx.lang))
             }
