@@ -202,13 +202,16 @@ async fn submit(
 /// Loads a booking the actor may act on: staff with the permission, or the
 /// patient (or their family account) in the portal.
 async fn owned(app: &App, actor: &Actor, id: Uuid, staff_perm: Perm) -> Result<Booking, DomainError> {
+    // Staff are checked before the lookup, so a refusal never reveals whether the booking exists.
+    if actor.via != Via::Portal {
+        actor.require(app, staff_perm).await?;
+    }
     let b = dayi_store::booking::get(&app.db, actor.org_id, id)
         .await
         .or_internal()?
         .ok_or_else(|| DomainError::new(ErrorCode::BookingUnknown))?;
-    match actor.via {
-        Via::Portal => portal::require_family(app, actor, b.patient_id).await?,
-        _ => actor.require(app, staff_perm).await?,
+    if actor.via == Via::Portal {
+        portal::require_family(app, actor, b.patient_id).await?;
     }
     Ok(b)
 }

@@ -291,7 +291,7 @@ fn plan(spots: &[Spot], patients: u32, scale: &Scale, rules: &Rules, seed: u64) 
         }
         turn += 1;
         let s = spots[a.session as usize];
-        let elsewhere = same_dept.filter(|_| turn % 2 == 0).and_then(|code| {
+        let elsewhere = same_dept.filter(|_| turn.is_multiple_of(2)).and_then(|code| {
             let others = by_dept.get(&(s.day, s.dept))?;
             let k = rng.below(others.len() as u64) as usize;
             let free = |x: &&u32| **x != a.session && load[**x as usize] < scale.slots;
@@ -464,13 +464,17 @@ fn forms(spots: &[(Spot, bool)], days: &[Date], depts: &[Uuid], slots: u32) -> V
         .collect()
 }
 
-/// Counts of groups of active bookings over a limit: (patient, day), (patient, day, department), (patient, session).
+/// Groups of active bookings over a limit: per patient and day, per patient,
+/// day and department, per patient and session.
 const OVER_DAY: &str = "SELECT COUNT(*) FROM (SELECT patient_id FROM booking WHERE org_id = $1 \
-                        AND status IN ('booked', 'checked_in') GROUP BY patient_id, day HAVING COUNT(*) > $2) t";
+                        AND status IN ('booked', 'checked_in') \
+                        GROUP BY patient_id, day HAVING COUNT(*) > $2) t";
 const OVER_DEPT: &str = "SELECT COUNT(*) FROM (SELECT patient_id FROM booking WHERE org_id = $1 \
-                         AND status IN ('booked', 'checked_in') GROUP BY patient_id, day, dept_id HAVING COUNT(*) > $2) t";
+                         AND status IN ('booked', 'checked_in') \
+                         GROUP BY patient_id, day, dept_id HAVING COUNT(*) > $2) t";
 const OVER_SESSION: &str = "SELECT COUNT(*) FROM (SELECT patient_id FROM booking WHERE org_id = $1 \
-                            AND status IN ('booked', 'checked_in') GROUP BY patient_id, session_id HAVING COUNT(*) > $2) t";
+                            AND status IN ('booked', 'checked_in') \
+                            GROUP BY patient_id, session_id HAVING COUNT(*) > $2) t";
 
 async fn over(db: &Db, sql: &'static str, org_id: Uuid, limit: i64) -> sqlx::Result<i64> {
     with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(limit).fetch_one(p).await)
@@ -696,7 +700,8 @@ async fn database_checks(db: &Db, org: Uuid, p: &Prepared, answers: &[Option<Ans
             "no booking rule broken",
             day + dept + session == 0,
             format!(
-                "active bookings: {day} patient-days over {}, {dept} over {} in one department, {session} patients twice in a session",
+                "active bookings: {day} patient-days over {}, {dept} over {} in one department, \
+                 {session} patients twice in a session",
                 r.max_per_day, r.max_per_dept_day
             ),
         ),
@@ -735,7 +740,8 @@ async fn database_checks(db: &Db, org: Uuid, p: &Prepared, answers: &[Option<Ans
         "acknowledged bookings stored",
         acked > 0 && found == acked,
         format!(
-            "{found} of {acked} found as acknowledged ({wrong} differ, {} missing); {unacked} stored without an acknowledgement",
+            "{found} of {acked} found as acknowledged ({wrong} differ, {} missing); \
+             {unacked} stored without an acknowledgement",
             acked - found - wrong
         ),
     ));

@@ -203,6 +203,13 @@ pub async fn stop(State(st): State<AppState>, staff: Staff, Path(id): Path<Strin
 /// Walk-in or added slot from the board: the patient is identified by their code.
 pub async fn register_here(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
     let added = f.get("kind") == "added";
+    // The use case checks the exact permission; refuse early anyone with neither.
+    if !staff.actor.can(Perm::Registration) && !staff.actor.can(Perm::Clinical) {
+        let need = if added { Perm::Clinical } else { Perm::Registration };
+        if let Err(e) = staff.actor.require(&st.app, need).await {
+            return fail(&e, staff.lang);
+        }
+    }
     let presented = Presented {
         code: f.get("code"),
         step: CareStep::Registration.code().into(),
