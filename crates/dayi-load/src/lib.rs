@@ -16,13 +16,18 @@
 //! cargo run --release -p dayi-load -- search --patients 100000
 //! # a server that is already running (loopback only), with an API token
 //! cargo run --release -p dayi-load -- register --url http://127.0.0.1:8080 --token dayi_…
+//! # the 08:00 booking rush with 256 patients' phones at once (≈ 28,800 attempts)
+//! cargo run --release -p dayi-load -- book-rush -c 256 -d 60
 //! # machine-readable
 //! cargo run --release -p dayi-load -- baseline --requests 20000 --json
 //! ```
 //!
 //! Scenarios: `baseline` (`GET /healthz`), `register` (`POST /api/patients`,
-//! a new realistic patient each time) and `search` (`GET /api/patients?q=`
-//! with pinyin initials, ID tails and phone numbers). `baseline` always runs
+//! a new realistic patient each time), `book-rush` (the 08:00 slot release:
+//! signed-in patients booking through `POST /portal/api/bookings`, 1,000
+//! sessions of 30 slots, with deliberate rule-breaking repeats; needs the
+//! server dayi-load starts itself) and `search` (`GET /api/patients?q=` with
+//! pinyin initials, ID tails and phone numbers). `baseline` always runs
 //! first unless it is the only one asked for. When dayi-load starts the
 //! server, the token belongs to the demo registration clerk `reg01` of
 //! `wsxrmyy`, issued in-process. The exit status is 1 when a check fails or a

@@ -24,12 +24,13 @@ const DEFAULT_SEED: u64 = 20_261_123;
     after_help = "Examples:
   dayi-load all                                  own server on a fresh SQLite file, every scenario
   dayi-load search --patients 100000             search among 100,000 bulk-loaded patients
+  dayi-load book-rush -c 256 -d 60               the 08:00 booking rush, 256 patients at once
   dayi-load all --db postgres://dayi@127.0.0.1/dayi_load
   dayi-load register --url http://127.0.0.1:8080 --token dayi_…
   dayi-load baseline --requests 20000 --json"
 )]
 struct Cli {
-    /// Scenarios to run: all (default), baseline, register, search. baseline runs first
+    /// Scenarios to run: all (default), baseline, register, book-rush, search. baseline runs first
     /// unless it is the only one named, so the others get a ratio to it.
     #[arg(value_name = "SCENARIO")]
     scenarios: Vec<String>,
@@ -42,7 +43,7 @@ struct Cli {
     #[arg(long, short = 'd', default_value_t = 10.0, value_name = "SECS")]
     duration: f64,
 
-    /// Requests each scenario sends at most.
+    /// Requests each scenario sends at most (book-rush also stops when its plan of attempts is done).
     #[arg(long, short = 'n', default_value_t = 1_000_000, value_name = "N")]
     requests: u64,
 

@@ -17,8 +17,8 @@
 //! - every [`Scale::hot_every`]-th session is an expert clinic with
 //!   [`Scale::hot_fill`] bookers for the same slots: the late ones are
 //!   refused with `booking.full`;
-//! - about 2 % of the attempts are deliberate repeats, sent soon after an
-//!   ordinary one (a double click, a second phone): the same patient in the
+//! - for about 2 % of the ordinary attempts, a deliberate repeat follows
+//!   soon after (a double click, a second phone): the same patient in the
 //!   same session (`booking.session_taken`) or in another session of the same
 //!   department that day (`booking.dept_limit`). Of each pair exactly one
 //!   must be booked and the other refused with that code.
@@ -87,8 +87,8 @@ pub struct Scale {
 }
 
 impl Default for Scale {
-    /// 1,000 sessions × 30 slots, 4,000 patients: about 28,900 attempts,
-    /// 27,300 of them bookings, 1,000 `booking.full` and 550 deliberate repeats.
+    /// 1,000 sessions × 30 slots, 4,000 patients: about 28,800 attempts,
+    /// 27,300 of them bookings, 1,000 `booking.full` and 480 deliberate repeats.
     fn default() -> Self {
         Scale {
             sessions: 1_000,
