@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::outcome::FhirError;
 use super::schedule::{DeptCodes, department, practitioner, room, service_type};
 use super::slot::slot_id;
-use super::{CODE_SYSTEM, SID, bad, base_url, count_of, instant, json, reference_id, searchset};
+use super::{CODE_SYSTEM, RefSearch, SID, base_url, instant, json, ref_search, searchset};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -162,37 +162,14 @@ pub async fn search(
 ) -> FhirResult {
     staff.actor.require(&st.app, Perm::PatientRead).await?;
     let query = query.unwrap_or_default();
-    // One entry per parameter; its values unite.
-    let mut patients: Vec<Vec<Uuid>> = vec![];
-    let mut statuses: Vec<Vec<String>> = vec![];
-    let mut count = None;
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        let values = || v.split(',').map(str::trim).filter(|x| !x.is_empty());
-        match k.as_ref() {
-            "patient" => {
-                patients.push(values().map(|x| reference_id("patient", "Patient", x)).collect::<Result<_, _>>()?)
-            }
-            "status" => {
-                let codes = values().map(|x| match STATUSES.contains(&x) {
-                    true => Ok(x.to_string()),
-                    false => Err(bad(format!("status「{x}」应为 booked、arrived、cancelled 或 noshow"))),
-                });
-                statuses.push(codes.collect::<Result<_, _>>()?);
-            }
-            "_count" => count = Some(count_of(&v)?),
-            k if k.contains(':') => return Err(bad(format!("不支持检索修饰符「{k}」")).into()),
-            _ => {}
-        }
-    }
-    let Some((first, rest)) = patients.split_first() else {
-        return Err(bad("请提供 patient=Patient/{id}：预约按患者检索").into());
-    };
-    let mut ids: Vec<Uuid> = vec![];
-    for id in first {
-        if rest.iter().all(|r| r.contains(id)) && !ids.contains(id) {
-            ids.push(*id);
-        }
-    }
+    let RefSearch { ids, statuses, count } = ref_search(
+        &query,
+        "patient",
+        "Patient",
+        STATUSES,
+        "booked、arrived、cancelled 或 noshow",
+        "请提供 patient=Patient/{id}：预约按患者检索",
+    )?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
     let mut labels = Labels::default();
     let mut matches = vec![];

@@ -113,6 +113,54 @@ fn bad(msg: impl ToString) -> DomainError {
 }
 
 /// `_count`: how many matches to include (the total still counts them all).
+/// A search by a required reference plus optional `status` and `_count`
+/// (Slot by schedule, Appointment by patient). Repeated parameters intersect;
+/// comma-separated values within one unite.
+struct RefSearch {
+    ids: Vec<Uuid>,
+    statuses: Vec<Vec<String>>,
+    count: Option<usize>,
+}
+
+fn ref_search(
+    query: &str,
+    param: &str,
+    kind: &str,
+    allowed: &[&str],
+    status_hint: &str,
+    missing: &str,
+) -> Result<RefSearch, DomainError> {
+    let mut refs: Vec<Vec<Uuid>> = vec![];
+    let mut statuses: Vec<Vec<String>> = vec![];
+    let mut count = None;
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        let values = || v.split(',').map(str::trim).filter(|x| !x.is_empty());
+        match k.as_ref() {
+            "status" => {
+                let codes = values().map(|x| match allowed.contains(&x) {
+                    true => Ok(x.to_string()),
+                    false => Err(bad(format!("status「{x}」应为 {status_hint}"))),
+                });
+                statuses.push(codes.collect::<Result<_, _>>()?);
+            }
+            "_count" => count = Some(count_of(&v)?),
+            k if k == param => refs.push(values().map(|x| reference_id(param, kind, x)).collect::<Result<_, _>>()?),
+            k if k.contains(':') => return Err(bad(format!("不支持检索修饰符「{k}」"))),
+            _ => {}
+        }
+    }
+    let Some((first, rest)) = refs.split_first() else {
+        return Err(bad(missing));
+    };
+    let mut ids: Vec<Uuid> = vec![];
+    for id in first {
+        if rest.iter().all(|r| r.contains(id)) && !ids.contains(id) {
+            ids.push(*id);
+        }
+    }
+    Ok(RefSearch { ids, statuses, count })
+}
+
 fn count_of(v: &str) -> Result<usize, DomainError> {
     v.trim().parse::<usize>().map_err(|_| bad(format!("_count「{v}」应为非负整数")))
 }

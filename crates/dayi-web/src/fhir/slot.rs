@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::outcome::FhirError;
 use super::schedule::{at, service_type};
-use super::{bad, base_url, count_of, instant, json, reference_id, searchset};
+use super::{RefSearch, bad, base_url, instant, json, ref_search, searchset};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -83,37 +83,14 @@ pub async fn search(
 ) -> FhirResult {
     staff.actor.require(&st.app, Perm::PatientRead).await?;
     let query = query.unwrap_or_default();
-    // One entry per parameter; its values unite.
-    let mut schedules: Vec<Vec<Uuid>> = vec![];
-    let mut statuses: Vec<Vec<String>> = vec![];
-    let mut count = None;
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        let values = || v.split(',').map(str::trim).filter(|x| !x.is_empty());
-        match k.as_ref() {
-            "schedule" => {
-                schedules.push(values().map(|x| reference_id("schedule", "Schedule", x)).collect::<Result<_, _>>()?)
-            }
-            "status" => {
-                let codes = values().map(|x| match STATUSES.contains(&x) {
-                    true => Ok(x.to_string()),
-                    false => Err(bad(format!("status「{x}」应为 free、busy 或 busy-unavailable"))),
-                });
-                statuses.push(codes.collect::<Result<_, _>>()?);
-            }
-            "_count" => count = Some(count_of(&v)?),
-            k if k.contains(':') => return Err(bad(format!("不支持检索修饰符「{k}」")).into()),
-            _ => {}
-        }
-    }
-    let Some((first, rest)) = schedules.split_first() else {
-        return Err(bad("请提供 schedule=Schedule/{id}：号源按出诊检索（出诊可用 GET /fhir/Schedule 查找）").into());
-    };
-    let mut ids: Vec<Uuid> = vec![];
-    for id in first {
-        if rest.iter().all(|r| r.contains(id)) && !ids.contains(id) {
-            ids.push(*id);
-        }
-    }
+    let RefSearch { ids, statuses, count } = ref_search(
+        &query,
+        "schedule",
+        "Schedule",
+        STATUSES,
+        "free、busy 或 busy-unavailable",
+        "请提供 schedule=Schedule/{id}：号源按出诊检索（出诊可用 GET /fhir/Schedule 查找）",
+    )?;
     if ids.len() > MAX_SCHEDULES {
         return Err(bad(format!("schedule 每次最多 {MAX_SCHEDULES} 个")).into());
     }
