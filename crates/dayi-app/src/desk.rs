@@ -87,25 +87,13 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// What one batch has booked so far, per (patient, day): (dept, session).
-type Taken = HashMap<(Uuid, String), Vec<(Uuid, Uuid)>>;
-
 async fn decide(db: &Db, tickets: Vec<Ticket>) -> Result<Vec<Answer>, StoreError> {
     let mut tx = db.begin().await?;
-    let mut sessions: HashMap<(Uuid, Uuid), Option<Session>> = HashMap::new();
-    let mut taken: Taken = HashMap::new();
+    let mut known = Known::load(&mut tx, &tickets).await?;
     let mut answers = Vec::with_capacity(tickets.len());
     let mut rows: Vec<(Booking, Entry)> = vec![];
     for t in tickets {
-        let key = (t.org_id, t.session_id);
-        if let std::collections::hash_map::Entry::Vacant(slot) = sessions.entry(key) {
-            slot.insert(dayi_store::roster::get_session_tx(&mut tx, t.org_id, t.session_id).await?);
-        }
-        let Some(s) = sessions.get(&key).and_then(|s| s.clone()) else {
-            answers.push(Err(DomainError::new(ErrorCode::SessionUnknown)));
-            continue;
-        };
-        match one(&mut tx, &t, &s, &mut taken).await? {
+        match known.one(&mut tx, &t).await? {
             Ok(b) => {
                 rows.push((b.clone(), t.entry.clone()));
                 answers.push(Ok(b));
@@ -114,6 +102,13 @@ async fn decide(db: &Db, tickets: Vec<Ticket>) -> Result<Vec<Answer>, StoreError
         }
     }
     if !rows.is_empty() {
+        if !claim(&mut tx, &rows).await? {
+            // Another server sharing the database took a slot this batch chose.
+            if answers.len() > 1 {
+                return Err(StoreError::Protocol("a slot was taken by another writer".into()));
+            }
+            return Ok(vec![Err(DomainError::with(ErrorCode::BookingSlotTaken, [rows[0].0.seq.to_string()]))]);
+        }
         store(&mut tx, &mut rows).await?;
         // Hand back the stored rows, registration numbers included.
         let by_id: HashMap<Uuid, &Booking> = rows.iter().map(|(b, _)| (b.id, b)).collect();
@@ -127,68 +122,149 @@ async fn decide(db: &Db, tickets: Vec<Ticket>) -> Result<Vec<Answer>, StoreError
     Ok(answers)
 }
 
-/// Decides one request inside the batch's transaction.
-async fn one(tx: &mut Tx, t: &Ticket, s: &Session, taken: &mut Taken) -> Result<Answer, StoreError> {
-    let walk_in = matches!(t.channel, BookingChannel::WalkIn | BookingChannel::Added);
-    let status = SessionStatus::parse(&s.status).unwrap_or(SessionStatus::Stopped);
-    if let Err(e) = booking::check_bookable(status, s.release_at, s.ends_at, s.ends_at, t.now, walk_in) {
-        return Ok(Err(e));
+/// A slot as the batch sees it.
+struct Place {
+    seq: i64,
+    starts_at: i64,
+    free: bool,
+}
+
+/// What a batch needs to decide its tickets, read with a few queries up
+/// front and kept current as the batch books.
+#[derive(Default)]
+struct Known {
+    sessions: HashMap<(Uuid, Uuid), Session>,
+    /// Slots per (org, session), in seq order.
+    places: HashMap<(Uuid, Uuid), Vec<Place>>,
+    /// Active bookings per (org, patient, day): (dept, session).
+    mine: HashMap<(Uuid, Uuid, String), Vec<(Uuid, Uuid)>>,
+    blocks: HashMap<(Uuid, Uuid), String>,
+}
+
+impl Known {
+    async fn load(tx: &mut Tx, tickets: &[Ticket]) -> Result<Self, StoreError> {
+        let mut k = Known::default();
+        let mut orgs: Vec<Uuid> = tickets.iter().map(|t| t.org_id).collect();
+        orgs.sort();
+        orgs.dedup();
+        for org in orgs {
+            let of_org = || tickets.iter().filter(move |t| t.org_id == org);
+            let ids = distinct(of_org().map(|t| t.session_id));
+            let patients = distinct(of_org().map(|t| t.patient_id));
+            let sessions = dayi_store::roster::sessions_in(tx, org, &ids).await?;
+            let found: Vec<Uuid> = sessions.iter().map(|s| s.id).collect();
+            let days = distinct(sessions.iter().map(|s| s.day.clone()));
+            for s in sessions {
+                k.sessions.insert((org, s.id), s);
+            }
+            for slot in dayi_store::roster::slots_in(tx, org, &found).await? {
+                k.places.entry((org, slot.session_id)).or_default().push(Place {
+                    seq: slot.seq,
+                    starts_at: slot.starts_at,
+                    free: slot.booking_id.is_none(),
+                });
+            }
+            for (p, day, dept, session) in dayi_store::booking::active_for(tx, org, &patients, &days).await? {
+                k.mine.entry((org, p, day)).or_default().push((dept, session));
+            }
+            for (p, until) in dayi_store::booking::blocks_for(tx, org, &patients).await? {
+                k.blocks.insert((org, p), until);
+            }
+        }
+        Ok(k)
     }
-    let mut mine = dayi_store::booking::active_on_day(tx, t.org_id, t.patient_id, &s.day).await?;
-    let day_key = (t.patient_id, s.day.clone());
-    mine.extend(taken.get(&day_key).into_iter().flatten().copied());
-    let standing = Standing {
-        day_total: mine.len() as i64,
-        dept_day_total: mine.iter().filter(|(d, _)| *d == s.dept_id).count() as i64,
-        in_session: mine.iter().filter(|(_, sid)| *sid == s.id).count() as i64,
-        blocked_until: if walk_in {
-            None
-        } else {
-            dayi_store::booking::blocked_until(tx, t.org_id, t.patient_id).await?
-        },
-    };
-    let today = dayi_core::timefmt::from_micros(t.now).to_offset(dayi_core::timefmt::CST).date();
-    if let Err(e) = booking::check_patient(&t.rules, &standing, today, !walk_in) {
-        return Ok(Err(e));
-    }
-    let id = crate::new_id();
-    let mut seq = t.seq;
-    if t.add_slot {
-        seq = Some(dayi_store::roster::add_slot(tx, t.org_id, s.id, s.ends_at).await?);
-    }
-    // Walk-ins may take a slot whose time has passed; bookings only later ones.
-    let after = if walk_in { i64::MIN } else { t.now };
-    let Some((seq, slot_start)) = dayi_store::roster::claim(tx, t.org_id, s.id, seq, after, id).await? else {
-        let e = match t.seq {
-            Some(n) => match dayi_store::roster::slot_start(tx, t.org_id, s.id, n).await? {
-                Some(start) if start <= after => DomainError::new(ErrorCode::BookingPast),
-                _ => DomainError::with(ErrorCode::BookingSlotTaken, [n.to_string()]),
-            },
-            None => DomainError::new(ErrorCode::BookingFull),
+
+    /// Decides one request against what the batch knows, and books it in
+    /// memory when accepted (the slot is written by `claim`).
+    async fn one(&mut self, tx: &mut Tx, t: &Ticket) -> Result<Answer, StoreError> {
+        let Some(s) = self.sessions.get(&(t.org_id, t.session_id)) else {
+            return Ok(Err(DomainError::new(ErrorCode::SessionUnknown)));
         };
-        return Ok(Err(e));
-    };
-    taken.entry(day_key).or_default().push((s.dept_id, s.id));
-    Ok(Ok(Booking {
-        org_id: t.org_id,
-        id,
-        reg_no: String::new(),
-        session_id: s.id,
-        seq,
-        slot_start,
-        patient_id: t.patient_id,
-        dept_id: s.dept_id,
-        day: s.day.clone(),
-        fee_fen: s.fee_fen,
-        channel: t.channel.code().into(),
-        on_behalf: t.on_behalf.clone(),
-        booked_by: t.booked_by.clone(),
-        status: BookingStatus::Booked.code().into(),
-        cancel_reason: None,
-        checked_in_at: None,
-        created_at: t.now,
-        updated_at: t.now,
-    }))
+        let walk_in = matches!(t.channel, BookingChannel::WalkIn | BookingChannel::Added);
+        let status = SessionStatus::parse(&s.status).unwrap_or(SessionStatus::Stopped);
+        if let Err(e) = booking::check_bookable(status, s.release_at, s.ends_at, s.ends_at, t.now, walk_in) {
+            return Ok(Err(e));
+        }
+        let day_key = (t.org_id, t.patient_id, s.day.clone());
+        let mine = self.mine.get(&day_key).map(Vec::as_slice).unwrap_or_default();
+        let standing = Standing {
+            day_total: mine.len() as i64,
+            dept_day_total: mine.iter().filter(|(d, _)| *d == s.dept_id).count() as i64,
+            in_session: mine.iter().filter(|(_, sid)| *sid == s.id).count() as i64,
+            blocked_until: if walk_in { None } else { self.blocks.get(&(t.org_id, t.patient_id)).cloned() },
+        };
+        let today = dayi_core::timefmt::from_micros(t.now).to_offset(dayi_core::timefmt::CST).date();
+        if let Err(e) = booking::check_patient(&t.rules, &standing, today, !walk_in) {
+            return Ok(Err(e));
+        }
+        let places = self.places.entry((t.org_id, s.id)).or_default();
+        let mut seq = t.seq;
+        if t.add_slot {
+            let n = dayi_store::roster::add_slot(tx, t.org_id, s.id, s.ends_at).await?;
+            places.push(Place { seq: n, starts_at: s.ends_at, free: true });
+            seq = Some(n);
+        }
+        // Walk-ins may take a slot whose time has passed; bookings only later ones.
+        let after = if walk_in { i64::MIN } else { t.now };
+        let place = match seq {
+            Some(n) => match places.iter_mut().find(|p| p.seq == n) {
+                Some(p) if p.free && p.starts_at > after => p,
+                Some(p) if p.starts_at <= after => return Ok(Err(DomainError::new(ErrorCode::BookingPast))),
+                _ => return Ok(Err(DomainError::with(ErrorCode::BookingSlotTaken, [n.to_string()]))),
+            },
+            None => match places.iter_mut().find(|p| p.free && p.starts_at > after) {
+                Some(p) => p,
+                None => return Ok(Err(DomainError::new(ErrorCode::BookingFull))),
+            },
+        };
+        place.free = false;
+        let (seq, slot_start) = (place.seq, place.starts_at);
+        self.mine.entry(day_key).or_default().push((s.dept_id, s.id));
+        Ok(Ok(Booking {
+            org_id: t.org_id,
+            id: crate::new_id(),
+            reg_no: String::new(),
+            session_id: s.id,
+            seq,
+            slot_start,
+            patient_id: t.patient_id,
+            dept_id: s.dept_id,
+            day: s.day.clone(),
+            fee_fen: s.fee_fen,
+            channel: t.channel.code().into(),
+            on_behalf: t.on_behalf.clone(),
+            booked_by: t.booked_by.clone(),
+            status: BookingStatus::Booked.code().into(),
+            cancel_reason: None,
+            checked_in_at: None,
+            created_at: t.now,
+            updated_at: t.now,
+        }))
+    }
+}
+
+fn distinct<T: Ord>(it: impl Iterator<Item = T>) -> Vec<T> {
+    let mut v: Vec<T> = it.collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Writes the accepted bookings' slots; false when one was no longer free.
+/// Only this desk takes slots, so that means another server shares the
+/// database: the batch is then refused whole and retried one at a time.
+async fn claim(tx: &mut Tx, rows: &[(Booking, Entry)]) -> Result<bool, StoreError> {
+    let mut by_org: HashMap<Uuid, Vec<(Uuid, i64, Uuid)>> = HashMap::new();
+    for (b, _) in rows {
+        by_org.entry(b.org_id).or_default().push((b.session_id, b.seq, b.id));
+    }
+    for (org, claims) in by_org {
+        let n = dayi_store::roster::claim_many(tx, org, &claims).await?;
+        if n != claims.len() as u64 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Numbers the accepted bookings per department and day, then writes them,

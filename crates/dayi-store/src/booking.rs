@@ -146,6 +146,51 @@ pub async fn no_shows_since(tx: &mut Tx, org_id: Uuid, patient_id: Uuid, since_d
 }
 
 /// The last day the patient's booking is blocked, if a block exists.
+/// Active bookings of any of `patients` on any of `days`:
+/// (patient, day, dept, session).
+pub async fn active_for(
+    tx: &mut Tx,
+    org_id: Uuid,
+    patients: &[Uuid],
+    days: &[String],
+) -> Result<Vec<(Uuid, String, Uuid, Uuid)>> {
+    if patients.is_empty() || days.is_empty() {
+        return Ok(vec![]);
+    }
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new("SELECT patient_id, day, dept_id, session_id FROM booking WHERE org_id = ");
+        qb.push_bind(org_id).push(" AND status IN ('booked', 'checked_in') AND patient_id IN (");
+        let mut sep = qb.separated(", ");
+        for p in patients {
+            sep.push_bind(*p);
+        }
+        qb.push(") AND day IN (");
+        let mut sep = qb.separated(", ");
+        for d in days {
+            sep.push_bind(d.clone());
+        }
+        qb.push(")");
+        qb.build_query_as::<(Uuid, String, Uuid, Uuid)>().fetch_all(c).await
+    })
+}
+
+/// The booking blocks of any of `patients`: (patient, until_day).
+pub async fn blocks_for(tx: &mut Tx, org_id: Uuid, patients: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
+    if patients.is_empty() {
+        return Ok(vec![]);
+    }
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new("SELECT patient_id, until_day FROM booking_block WHERE org_id = ");
+        qb.push_bind(org_id).push(" AND patient_id IN (");
+        let mut sep = qb.separated(", ");
+        for p in patients {
+            sep.push_bind(*p);
+        }
+        qb.push(")");
+        qb.build_query_as::<(Uuid, String)>().fetch_all(c).await
+    })
+}
+
 pub async fn blocked_until(tx: &mut Tx, org_id: Uuid, patient_id: Uuid) -> Result<Option<String>> {
     let sql = "SELECT until_day FROM booking_block WHERE org_id = $1 AND patient_id = $2";
     with_tx!(tx, c => sqlx::query_scalar::<_, String>(sql).bind(org_id).bind(patient_id).fetch_optional(c).await)

@@ -6,6 +6,9 @@ use uuid::Uuid;
 
 use crate::{Db, Result, Tx, with_db, with_tx};
 
+/// Rows per multi-row statement (well under both databases' bind limits).
+const BATCH: usize = 256;
+
 /// One weekly roster row: a doctor sits this half-day every week.
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Template {
@@ -190,9 +193,14 @@ pub struct Slot {
     pub booking_id: Option<Uuid>,
 }
 
+macro_rules! slot_cols {
+    () => {
+        "org_id, session_id, seq, starts_at, added, booking_id"
+    };
+}
+
 pub async fn slots(db: &Db, org_id: Uuid, session_id: Uuid) -> Result<Vec<Slot>> {
-    let sql = "SELECT org_id, session_id, seq, starts_at, added, booking_id FROM slot \
-               WHERE org_id = $1 AND session_id = $2 ORDER BY seq";
+    let sql = concat!("SELECT ", slot_cols!(), " FROM slot WHERE org_id = $1 AND session_id = $2 ORDER BY seq");
     with_db!(db, p => sqlx::query_as::<_, Slot>(sql).bind(org_id).bind(session_id).fetch_all(p).await)
 }
 
@@ -215,6 +223,60 @@ pub async fn claim(
 }
 
 /// When a slot starts, if it exists.
+/// The sessions among `ids` (the booking desk reads a batch's at once).
+pub async fn sessions_in(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Session>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new(concat!("SELECT ", session_cols!(), " FROM clinic_session WHERE org_id = "));
+        qb.push_bind(org_id).push(" AND id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(*id);
+        }
+        qb.push(")");
+        qb.build_query_as::<Session>().fetch_all(c).await
+    })
+}
+
+/// Every slot of the sessions among `ids`, in order.
+pub async fn slots_in(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Slot>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new(concat!("SELECT ", slot_cols!(), " FROM slot WHERE org_id = "));
+        qb.push_bind(org_id).push(" AND session_id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(*id);
+        }
+        qb.push(") ORDER BY session_id, seq");
+        qb.build_query_as::<Slot>().fetch_all(c).await
+    })
+}
+
+/// Takes each (session, seq) slot for its booking, only where still free.
+/// Returns how many were taken: fewer than asked means another writer got
+/// there first and the caller must not commit.
+pub async fn claim_many(tx: &mut Tx, org_id: Uuid, claims: &[(Uuid, i64, Uuid)]) -> Result<u64> {
+    let mut n = 0;
+    // Both databases name a VALUES list's columns column1, column2, ...
+    for chunk in claims.chunks(BATCH) {
+        n += with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new("UPDATE slot SET booking_id = v.column3 FROM (");
+            qb.push_values(chunk, |mut b, (session, seq, booking)| {
+                b.push_bind(*session).push_bind(*seq).push_bind(*booking);
+            });
+            qb.push(") AS v WHERE slot.org_id = ").push_bind(org_id)
+                .push(" AND slot.session_id = v.column1 AND slot.seq = v.column2 AND slot.booking_id IS NULL");
+            qb.build().execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(n)
+}
+
 pub async fn slot_start(tx: &mut Tx, org_id: Uuid, session_id: Uuid, seq: i64) -> Result<Option<i64>> {
     let sql = "SELECT starts_at FROM slot WHERE org_id = $1 AND session_id = $2 AND seq = $3";
     with_tx!(tx, c => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(session_id).bind(seq).fetch_optional(c).await)
