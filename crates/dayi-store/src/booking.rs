@@ -96,14 +96,6 @@ pub async fn active_of_session_tx(tx: &mut Tx, org_id: Uuid, session_id: Uuid) -
     with_tx!(tx, c => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(session_id).fetch_all(c).await)
 }
 
-/// (department, session) of the patient's active bookings that day, inside
-/// the booking transaction so concurrent bookings are seen.
-pub async fn active_on_day(tx: &mut Tx, org_id: Uuid, patient_id: Uuid, day: &str) -> Result<Vec<(Uuid, Uuid)>> {
-    let sql = "SELECT dept_id, session_id FROM booking WHERE org_id = $1 AND patient_id = $2 AND day = $3 \
-               AND status IN ('booked', 'checked_in')";
-    with_tx!(tx, c => sqlx::query_as::<_, (Uuid, Uuid)>(sql).bind(org_id).bind(patient_id).bind(day).fetch_all(c).await)
-}
-
 /// Moves a booking from one of `from` statuses to `to`; false when it was in none of them.
 pub async fn set_status(
     tx: &mut Tx,

@@ -204,24 +204,6 @@ pub async fn slots(db: &Db, org_id: Uuid, session_id: Uuid) -> Result<Vec<Slot>>
     with_db!(db, p => sqlx::query_as::<_, Slot>(sql).bind(org_id).bind(session_id).fetch_all(p).await)
 }
 
-/// Takes a slot for a booking: the given one, or the first free one starting
-/// after `after`. `None` when taken or none is free. The conditional update
-/// is what keeps a slot from being sold twice, on either database.
-pub async fn claim(
-    tx: &mut Tx,
-    org_id: Uuid,
-    session_id: Uuid,
-    seq: Option<i64>,
-    after: i64,
-    booking_id: Uuid,
-) -> Result<Option<(i64, i64)>> {
-    let sql = "UPDATE slot SET booking_id = $3 WHERE org_id = $1 AND session_id = $2 AND booking_id IS NULL \
-               AND starts_at > $5 AND seq = COALESCE($4, (SELECT MIN(seq) FROM slot WHERE org_id = $1 \
-               AND session_id = $2 AND booking_id IS NULL AND starts_at > $5)) RETURNING seq, starts_at";
-    with_tx!(tx, c => sqlx::query_as::<_, (i64, i64)>(sql).bind(org_id).bind(session_id).bind(booking_id)
-        .bind(seq).bind(after).fetch_optional(c).await)
-}
-
 /// When a slot starts, if it exists.
 /// The sessions among `ids` (the booking desk reads a batch's at once).
 pub async fn sessions_in(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Session>> {
@@ -275,11 +257,6 @@ pub async fn claim_many(tx: &mut Tx, org_id: Uuid, claims: &[(Uuid, i64, Uuid)])
         })?;
     }
     Ok(n)
-}
-
-pub async fn slot_start(tx: &mut Tx, org_id: Uuid, session_id: Uuid, seq: i64) -> Result<Option<i64>> {
-    let sql = "SELECT starts_at FROM slot WHERE org_id = $1 AND session_id = $2 AND seq = $3";
-    with_tx!(tx, c => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(session_id).bind(seq).fetch_optional(c).await)
 }
 
 /// Gives a booking's slot back (cancellation).

@@ -1,0 +1,131 @@
+//! The booking desk's batch reads and slot claims, on SQLite and PostgreSQL.
+
+use dayi_store::booking::{self, Booking};
+use dayi_store::roster::{self, Session};
+use dayi_store::{Db, Tx};
+use uuid::Uuid;
+
+mod common;
+use common::*;
+
+on_both!(claims_take_only_free_slots, batch_reads_see_only_their_org);
+
+fn session(org: Uuid, dept: Uuid, day: &str) -> Session {
+    Session {
+        org_id: org,
+        id: Uuid::now_v7(),
+        template_id: None,
+        dept_id: dept,
+        day: day.into(),
+        half_day: "am".into(),
+        clinic_type: "general".into(),
+        doctor_id: None,
+        doctor_name: "李医生".into(),
+        doctor_title: None,
+        visiting_from: None,
+        room: None,
+        start_time: "08:00".into(),
+        slot_minutes: 10,
+        slot_count: 3,
+        fee_fen: 500,
+        release_at: 0,
+        ends_at: 3_000,
+        status: "open".into(),
+        stop_reason: None,
+        stopped_by: None,
+        stopped_at: None,
+        created_by: "admin".into(),
+        created_at: now(),
+    }
+}
+
+fn booking_of(s: &Session, seq: i64, patient: Uuid, status: &str) -> Booking {
+    Booking {
+        org_id: s.org_id,
+        id: Uuid::now_v7(),
+        reg_no: format!("001{}{seq:05}", s.day.replace('-', "")),
+        session_id: s.id,
+        seq,
+        slot_start: seq * 1_000,
+        patient_id: patient,
+        dept_id: s.dept_id,
+        day: s.day.clone(),
+        fee_fen: s.fee_fen,
+        channel: "counter".into(),
+        on_behalf: "self".into(),
+        booked_by: "reg01".into(),
+        status: status.into(),
+        cancel_reason: None,
+        checked_in_at: None,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+async fn put_session(db: &Db, s: &Session) -> Tx {
+    let mut tx = db.begin().await.unwrap();
+    assert!(roster::insert_session(&mut tx, s, &[1_000, 2_000, 3_000]).await.unwrap());
+    tx
+}
+
+async fn claims_take_only_free_slots(t: &TestDb) {
+    let org = make_org(&t.db, "h1").await.org_id;
+    let other = make_org(&t.db, "h2").await.org_id;
+    let s = session(org, Uuid::now_v7(), "2026-11-24");
+    let mut tx = put_session(&t.db, &s).await;
+    let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    assert_eq!(roster::claim_many(&mut tx, org, &[(s.id, 1, a), (s.id, 2, b)]).await.unwrap(), 2);
+    // Slot 2 is taken already: only slot 3 is claimed, and the caller is told.
+    assert_eq!(roster::claim_many(&mut tx, org, &[(s.id, 2, c), (s.id, 3, c)]).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    // Another organisation's claim touches nothing.
+    let mut tx = t.db.begin().await.unwrap();
+    assert_eq!(roster::claim_many(&mut tx, other, &[(s.id, 3, a)]).await.unwrap(), 0);
+    let slots = roster::slots_in(&mut tx, org, &[s.id]).await.unwrap();
+    tx.commit().await.unwrap();
+    let taken: Vec<(i64, Option<Uuid>)> = slots.iter().map(|p| (p.seq, p.booking_id)).collect();
+    assert_eq!(taken, vec![(1, Some(a)), (2, Some(b)), (3, Some(c))]);
+}
+
+async fn batch_reads_see_only_their_org(t: &TestDb) {
+    let org = make_org(&t.db, "h1").await.org_id;
+    let other = make_org(&t.db, "h2").await.org_id;
+    let dept = Uuid::now_v7();
+    let s1 = session(org, dept, "2026-11-24");
+    let s2 = session(org, dept, "2026-11-25");
+    let s3 = session(other, dept, "2026-11-24");
+    for s in [&s1, &s2, &s3] {
+        put_session(&t.db, s).await.commit().await.unwrap();
+    }
+    let (p, q) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut tx = t.db.begin().await.unwrap();
+    booking::insert(
+        &mut tx,
+        &[
+            booking_of(&s1, 1, p, "booked"),
+            booking_of(&s2, 1, p, "checked_in"),
+            booking_of(&s1, 2, q, "cancelled"),
+            booking_of(&s3, 1, p, "booked"),
+        ],
+    )
+    .await
+    .unwrap();
+    booking::block(&mut tx, org, q, "2027-02-22", 3, now()).await.unwrap();
+
+    let mut ids: Vec<Uuid> = roster::sessions_in(&mut tx, org, &[s1.id, s2.id, s3.id]).await.unwrap().iter().map(|s| s.id).collect();
+    ids.sort();
+    assert_eq!(ids, vec![s1.id, s2.id]);
+    assert!(roster::sessions_in(&mut tx, org, &[]).await.unwrap().is_empty());
+
+    let days = vec!["2026-11-24".to_string()];
+    let mut active = booking::active_for(&mut tx, org, &[p, q], &days).await.unwrap();
+    active.sort();
+    // The cancelled booking, the other day and the other organisation are left out.
+    assert_eq!(active, vec![(p, "2026-11-24".to_string(), dept, s1.id)]);
+    let both = vec!["2026-11-24".to_string(), "2026-11-25".to_string()];
+    assert_eq!(booking::active_for(&mut tx, org, &[p], &both).await.unwrap().len(), 2);
+
+    assert_eq!(booking::blocks_for(&mut tx, org, &[p, q]).await.unwrap(), vec![(q, "2027-02-22".to_string())]);
+    assert!(booking::blocks_for(&mut tx, other, &[p, q]).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+}
