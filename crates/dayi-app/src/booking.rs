@@ -161,27 +161,33 @@ async fn submit(
         "" => OnBehalf::Self_,
         s => OnBehalf::parse(s).ok_or_else(|| DomainError::field("on_behalf", ErrorCode::ChoiceInvalid, [s]))?,
     };
-    // A merged record books for its survivor.
-    let mut p = patient::load(app, actor.org_id, patient_id).await?;
-    for _ in 0..8 {
-        let Some(next) = p.merged_into else { break };
-        p = patient::load(app, actor.org_id, next).await?;
-    }
-    if actor.via == Via::Portal {
-        portal::require_family(app, actor, p.id).await?;
-    }
+    // A portal session's own patient is already its survivor; anyone else is
+    // looked up, and a merged record books for its survivor.
+    let patient_id = if actor.via == Via::Portal && patient_id == actor.staff_id {
+        patient_id
+    } else {
+        let mut p = patient::load(app, actor.org_id, patient_id).await?;
+        for _ in 0..8 {
+            let Some(next) = p.merged_into else { break };
+            p = patient::load(app, actor.org_id, next).await?;
+        }
+        if actor.via == Via::Portal {
+            portal::require_family(app, actor, p.id).await?;
+        }
+        p.id
+    };
     let on_behalf = match (actor.via, on_behalf) {
         (Via::Portal, OnBehalf::Staff) => OnBehalf::Family,
-        (Via::Portal, _) if p.id != actor.staff_id => OnBehalf::Family,
+        (Via::Portal, _) if patient_id != actor.staff_id => OnBehalf::Family,
         (_, o) => o,
     };
-    let entry = actor.entry("booking.create", "booking", "", Some(p.id), OK, channel.code());
+    let entry = actor.entry("booking.create", "booking", "", Some(patient_id), OK, channel.code());
     let t = Ticket {
         org_id: actor.org_id,
         session_id,
         seq,
         add_slot: add,
-        patient_id: p.id,
+        patient_id,
         channel,
         on_behalf: on_behalf.code().into(),
         booked_by: actor.username.clone(),
@@ -193,7 +199,7 @@ async fn submit(
         Ok(b) => Ok(b),
         Err(e) => {
             let detail = format!("{} session={session_id}", e.code.code());
-            app.audit.record(actor.entry("booking.create", "booking", "", Some(p.id), FAILED, &detail)).await;
+            app.audit.record(actor.entry("booking.create", "booking", "", Some(patient_id), FAILED, &detail)).await;
             Err(e)
         }
     }

@@ -10,13 +10,13 @@
 //! booking is durable. A batch that fails in the database is retried one
 //! request at a time so each caller gets its own answer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use dayi_core::audit::Entry;
 use dayi_core::booking::{self, BookingChannel, BookingStatus, Rules, SessionStatus, Standing};
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::booking::{Booking, Charge};
-use dayi_store::roster::Session;
+use dayi_store::roster::Bookable;
 use dayi_store::{Db, StoreError, Tx};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -43,7 +43,7 @@ pub struct Ticket {
     pub entry: Entry,
 }
 
-type Answer = Result<Booking, DomainError>;
+pub type Answer = Result<Booking, DomainError>;
 type Job = (Ticket, oneshot::Sender<Result<Answer, StoreError>>);
 
 #[derive(Clone)]
@@ -87,7 +87,9 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-async fn decide(db: &Db, tickets: Vec<Ticket>) -> Result<Vec<Answer>, StoreError> {
+/// Decides tickets as one batch, in order, and commits the accepted ones:
+/// the desk's unit of work (public so tests can pin a batch's contents).
+pub async fn decide(db: &Db, tickets: Vec<Ticket>) -> Result<Vec<Answer>, StoreError> {
     let mut tx = db.begin().await?;
     let mut known = Known::load(&mut tx, &tickets).await?;
     let mut answers = Vec::with_capacity(tickets.len());
@@ -124,45 +126,68 @@ async fn decide(db: &Db, tickets: Vec<Ticket>) -> Result<Vec<Answer>, StoreError
 
 /// A slot as the batch sees it.
 struct Place {
-    seq: i64,
     starts_at: i64,
     free: bool,
+}
+
+/// The slots of one session the batch has read, by seq. `complete` when
+/// they are all its free ones; otherwise only the first few were read.
+#[derive(Default)]
+struct Places {
+    by_seq: BTreeMap<i64, Place>,
+    complete: bool,
 }
 
 /// What a batch needs to decide its tickets, read with a few queries up
 /// front and kept current as the batch books.
 #[derive(Default)]
 struct Known {
-    sessions: HashMap<(Uuid, Uuid), Session>,
-    /// Slots per (org, session), in seq order.
-    places: HashMap<(Uuid, Uuid), Vec<Place>>,
+    sessions: HashMap<(Uuid, Uuid), Bookable>,
+    places: HashMap<(Uuid, Uuid), Places>,
     /// Active bookings per (org, patient, day): (dept, session).
     mine: HashMap<(Uuid, Uuid, String), Vec<(Uuid, Uuid)>>,
     blocks: HashMap<(Uuid, Uuid), String>,
 }
 
+/// The earliest a ticket's slot may start: walk-ins may take a slot whose
+/// time has passed, bookings only later ones.
+fn after(t: &Ticket) -> i64 {
+    if t.walk_in() { i64::MIN } else { t.now }
+}
+
+impl Ticket {
+    fn walk_in(&self) -> bool {
+        matches!(self.channel, BookingChannel::WalkIn | BookingChannel::Added)
+    }
+}
+
 impl Known {
     async fn load(tx: &mut Tx, tickets: &[Ticket]) -> Result<Self, StoreError> {
         let mut k = Known::default();
-        let mut orgs: Vec<Uuid> = tickets.iter().map(|t| t.org_id).collect();
-        orgs.sort();
-        orgs.dedup();
+        let orgs = distinct(tickets.iter().map(|t| t.org_id));
         for org in orgs {
             let of_org = || tickets.iter().filter(move |t| t.org_id == org);
             let ids = distinct(of_org().map(|t| t.session_id));
             let patients = distinct(of_org().map(|t| t.patient_id));
-            let sessions = dayi_store::roster::sessions_in(tx, org, &ids).await?;
-            let found: Vec<Uuid> = sessions.iter().map(|s| s.id).collect();
+            let sessions = dayi_store::roster::bookable_in(tx, org, &ids).await?;
             let days = distinct(sessions.iter().map(|s| s.day.clone()));
+            // As many free slots per session as it has tickets, from the earliest any may take.
+            let mut wants: HashMap<Uuid, (i64, i64)> = HashMap::new();
+            for t in of_org() {
+                let w = wants.entry(t.session_id).or_insert((0, i64::MAX));
+                *w = (w.0 + 1, w.1.min(after(t)));
+            }
+            let wants: Vec<(Uuid, i64, i64)> =
+                sessions.iter().filter_map(|s| wants.get(&s.id).map(|(n, a)| (s.id, *n, *a))).collect();
+            for (session, seq, starts_at) in dayi_store::roster::free_slots(tx, org, &wants).await? {
+                k.places.entry((org, session)).or_default().by_seq.insert(seq, Place { starts_at, free: true });
+            }
+            for (session, n, _) in wants {
+                let places = k.places.entry((org, session)).or_default();
+                places.complete = (places.by_seq.len() as i64) < n;
+            }
             for s in sessions {
                 k.sessions.insert((org, s.id), s);
-            }
-            for slot in dayi_store::roster::slots_in(tx, org, &found).await? {
-                k.places.entry((org, slot.session_id)).or_default().push(Place {
-                    seq: slot.seq,
-                    starts_at: slot.starts_at,
-                    free: slot.booking_id.is_none(),
-                });
             }
             for (p, day, dept, session) in dayi_store::booking::active_for(tx, org, &patients, &days).await? {
                 k.mine.entry((org, p, day)).or_default().push((dept, session));
@@ -180,7 +205,7 @@ impl Known {
         let Some(s) = self.sessions.get(&(t.org_id, t.session_id)) else {
             return Ok(Err(DomainError::new(ErrorCode::SessionUnknown)));
         };
-        let walk_in = matches!(t.channel, BookingChannel::WalkIn | BookingChannel::Added);
+        let walk_in = t.walk_in();
         let status = SessionStatus::parse(&s.status).unwrap_or(SessionStatus::Stopped);
         if let Err(e) = booking::check_bookable(status, s.release_at, s.ends_at, s.ends_at, t.now, walk_in) {
             return Ok(Err(e));
@@ -201,24 +226,45 @@ impl Known {
         let mut seq = t.seq;
         if t.add_slot {
             let n = dayi_store::roster::add_slot(tx, t.org_id, s.id, s.ends_at).await?;
-            places.push(Place { seq: n, starts_at: s.ends_at, free: true });
+            places.by_seq.insert(n, Place { starts_at: s.ends_at, free: true });
             seq = Some(n);
         }
-        // Walk-ins may take a slot whose time has passed; bookings only later ones.
-        let after = if walk_in { i64::MIN } else { t.now };
-        let place = match seq {
-            Some(n) => match places.iter_mut().find(|p| p.seq == n) {
-                Some(p) if p.free && p.starts_at > after => p,
-                Some(p) if p.starts_at <= after => return Ok(Err(DomainError::new(ErrorCode::BookingPast))),
-                _ => return Ok(Err(DomainError::with(ErrorCode::BookingSlotTaken, [n.to_string()]))),
-            },
-            None => match places.iter_mut().find(|p| p.free && p.starts_at > after) {
-                Some(p) => p,
-                None => return Ok(Err(DomainError::new(ErrorCode::BookingFull))),
-            },
+        let after = after(t);
+        let seq = match seq {
+            Some(n) => {
+                if !places.by_seq.contains_key(&n)
+                    && let Some(slot) = dayi_store::roster::slot_at(tx, t.org_id, s.id, n).await?
+                {
+                    places.by_seq.insert(n, Place { starts_at: slot.starts_at, free: slot.booking_id.is_none() });
+                }
+                match places.by_seq.get(&n) {
+                    Some(p) if p.free && p.starts_at > after => n,
+                    Some(p) if p.starts_at <= after => return Ok(Err(DomainError::new(ErrorCode::BookingPast))),
+                    _ => return Ok(Err(DomainError::with(ErrorCode::BookingSlotTaken, [n.to_string()]))),
+                }
+            }
+            None => {
+                let first = |p: &Places| p.by_seq.iter().find(|(_, p)| p.free && p.starts_at > after).map(|(n, _)| *n);
+                if first(places).is_none() && !places.complete {
+                    // Explicit choices took the slots read for this ticket: read them all.
+                    for (_, n, starts_at) in
+                        dayi_store::roster::free_slots(tx, t.org_id, &[(s.id, i64::MAX, i64::MIN)]).await?
+                    {
+                        places.by_seq.entry(n).or_insert(Place { starts_at, free: true });
+                    }
+                    places.complete = true;
+                }
+                match first(places) {
+                    Some(n) => n,
+                    None => return Ok(Err(DomainError::new(ErrorCode::BookingFull))),
+                }
+            }
+        };
+        let Some(place) = places.by_seq.get_mut(&seq) else {
+            return Ok(Err(DomainError::new(ErrorCode::BookingFull)));
         };
         place.free = false;
-        let (seq, slot_start) = (place.seq, place.starts_at);
+        let slot_start = place.starts_at;
         self.mine.entry(day_key).or_default().push((s.dept_id, s.id));
         Ok(Ok(Booking {
             org_id: t.org_id,

@@ -340,6 +340,7 @@ pub async fn merge(app: &App, actor: &Actor, survivor: Uuid, merged: Uuid, reaso
     ];
     dayi_store::audit::append(&mut tx, actor.org_id, entries).await.or_internal()?;
     tx.commit().await.or_internal()?;
+    app.portal_sessions.forget_all();
     Ok(m)
 }
 
@@ -366,6 +367,7 @@ pub async fn undo_merge(app: &App, actor: &Actor, merge_id: Uuid) -> Result<Merg
     ];
     dayi_store::audit::append(&mut tx, actor.org_id, entries).await.or_internal()?;
     tx.commit().await.or_internal()?;
+    app.portal_sessions.forget_all();
     dayi_store::patient::get_merge(&app.db, actor.org_id, merge_id)
         .await
         .or_internal()?

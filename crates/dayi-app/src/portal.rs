@@ -34,6 +34,18 @@ pub struct PortalCtx {
 pub struct SessionCache(Arc<Mutex<HashMap<String, (Instant, PortalCtx)>>>);
 
 const CACHE_FOR: Duration = Duration::from_secs(10);
+/// A session's last-seen time is written at most this often (µs): the idle
+/// timeout is counted in minutes, and a write per request would queue the
+/// rush behind SQLite's single writer.
+const TOUCH_EVERY: i64 = 60_000_000;
+
+impl SessionCache {
+    /// Forgets every resolved session, so the next request reads the patient
+    /// again (after a merge changes who a session's patient is).
+    pub fn forget_all(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
 
 fn entry(
     org_id: Uuid,
@@ -201,14 +213,17 @@ pub async fn resolve(app: &App, cookie: &str, ip: &str) -> Result<PortalCtx, Dom
         .ok_or_else(|| DomainError::new(ErrorCode::SessionExpired))?;
     let now = now_micros();
     let idle = i64::from(app.security.session_idle_minutes) * 60_000_000;
-    let mut tx = app.db.begin().await.or_internal()?;
     if now - s.last_seen_at > idle {
+        let mut tx = app.db.begin().await.or_internal()?;
         dayi_store::portal::delete_session(&mut tx, org_id, &token_hash).await.or_internal()?;
         tx.commit().await.or_internal()?;
         return Err(DomainError::new(ErrorCode::SessionExpired));
     }
-    dayi_store::portal::touch_session(&mut tx, org_id, &token_hash, now).await.or_internal()?;
-    tx.commit().await.or_internal()?;
+    if now - s.last_seen_at > TOUCH_EVERY {
+        let mut tx = app.db.begin().await.or_internal()?;
+        dayi_store::portal::touch_session(&mut tx, org_id, &token_hash, now).await.or_internal()?;
+        tx.commit().await.or_internal()?;
+    }
     let mut p = patient::load(app, org_id, s.patient_id).await?;
     for _ in 0..8 {
         let Some(next) = p.merged_into else { break };

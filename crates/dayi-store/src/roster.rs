@@ -205,38 +205,63 @@ pub async fn slots(db: &Db, org_id: Uuid, session_id: Uuid) -> Result<Vec<Slot>>
 }
 
 /// When a slot starts, if it exists.
+/// What the booking desk needs of a session.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Bookable {
+    pub id: Uuid,
+    pub dept_id: Uuid,
+    pub day: String,
+    pub fee_fen: i64,
+    pub release_at: i64,
+    pub ends_at: i64,
+    pub status: String,
+}
+
 /// The sessions among `ids` (the booking desk reads a batch's at once).
-pub async fn sessions_in(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Session>> {
+pub async fn bookable_in(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Bookable>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
     with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new(concat!("SELECT ", session_cols!(), " FROM clinic_session WHERE org_id = "));
+        let mut qb = QueryBuilder::new(
+            "SELECT id, dept_id, day, fee_fen, release_at, ends_at, status FROM clinic_session WHERE org_id = ",
+        );
         qb.push_bind(org_id).push(" AND id IN (");
         let mut sep = qb.separated(", ");
         for id in ids {
             sep.push_bind(*id);
         }
         qb.push(")");
-        qb.build_query_as::<Session>().fetch_all(c).await
+        qb.build_query_as::<Bookable>().fetch_all(c).await
     })
 }
 
-/// Every slot of the sessions among `ids`, in order.
-pub async fn slots_in(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Slot>> {
-    if ids.is_empty() {
-        return Ok(vec![]);
+/// For each (session, k, after): its first `k` free slots starting after
+/// `after`, as (session, seq, starts_at) in seq order. A batch reads only the
+/// slots it can use, not whole sessions.
+pub async fn free_slots(tx: &mut Tx, org_id: Uuid, wants: &[(Uuid, i64, i64)]) -> Result<Vec<(Uuid, i64, i64)>> {
+    let mut out = vec![];
+    for chunk in wants.chunks(BATCH) {
+        out.extend(with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new(
+                "SELECT session_id, seq, starts_at FROM (SELECT s.session_id, s.seq, s.starts_at, v.column2 AS k, \
+                 ROW_NUMBER() OVER (PARTITION BY s.session_id ORDER BY s.seq) AS rn FROM slot s JOIN (",
+            );
+            qb.push_values(chunk, |mut b, (session, k, after)| {
+                b.push_bind(*session).push_bind(*k).push_bind(*after);
+            });
+            qb.push(") AS v ON s.session_id = v.column1 WHERE s.org_id = ").push_bind(org_id)
+                .push(" AND s.booking_id IS NULL AND s.starts_at > v.column3) AS x WHERE rn <= k ORDER BY session_id, seq");
+            qb.build_query_as::<(Uuid, i64, i64)>().fetch_all(c).await
+        })?);
     }
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new(concat!("SELECT ", slot_cols!(), " FROM slot WHERE org_id = "));
-        qb.push_bind(org_id).push(" AND session_id IN (");
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(*id);
-        }
-        qb.push(") ORDER BY session_id, seq");
-        qb.build_query_as::<Slot>().fetch_all(c).await
-    })
+    Ok(out)
+}
+
+/// One slot, free or not.
+pub async fn slot_at(tx: &mut Tx, org_id: Uuid, session_id: Uuid, seq: i64) -> Result<Option<Slot>> {
+    let sql = concat!("SELECT ", slot_cols!(), " FROM slot WHERE org_id = $1 AND session_id = $2 AND seq = $3");
+    with_tx!(tx, c => sqlx::query_as::<_, Slot>(sql).bind(org_id).bind(session_id).bind(seq).fetch_optional(c).await)
 }
 
 /// Takes each (session, seq) slot for its booking, only where still free.

@@ -75,16 +75,20 @@ async fn claims_take_only_free_slots(t: &TestDb) {
     let mut tx = put_session(&t.db, &s).await;
     let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     assert_eq!(roster::claim_many(&mut tx, org, &[(s.id, 1, a), (s.id, 2, b)]).await.unwrap(), 2);
+    assert_eq!(roster::free_slots(&mut tx, org, &[(s.id, 5, i64::MIN)]).await.unwrap(), vec![(s.id, 3, 3_000)]);
     // Slot 2 is taken already: only slot 3 is claimed, and the caller is told.
     assert_eq!(roster::claim_many(&mut tx, org, &[(s.id, 2, c), (s.id, 3, c)]).await.unwrap(), 1);
     tx.commit().await.unwrap();
     // Another organisation's claim touches nothing.
     let mut tx = t.db.begin().await.unwrap();
     assert_eq!(roster::claim_many(&mut tx, other, &[(s.id, 3, a)]).await.unwrap(), 0);
-    let slots = roster::slots_in(&mut tx, org, &[s.id]).await.unwrap();
+    let mut taken = vec![];
+    for seq in 1..=4 {
+        taken.push(roster::slot_at(&mut tx, org, s.id, seq).await.unwrap().map(|p| (p.seq, p.booking_id)));
+    }
+    assert_eq!(taken, vec![Some((1, Some(a))), Some((2, Some(b))), Some((3, Some(c))), None]);
+    assert!(roster::free_slots(&mut tx, org, &[(s.id, 5, i64::MIN)]).await.unwrap().is_empty());
     tx.commit().await.unwrap();
-    let taken: Vec<(i64, Option<Uuid>)> = slots.iter().map(|p| (p.seq, p.booking_id)).collect();
-    assert_eq!(taken, vec![(1, Some(a)), (2, Some(b)), (3, Some(c))]);
 }
 
 async fn batch_reads_see_only_their_org(t: &TestDb) {
@@ -112,10 +116,19 @@ async fn batch_reads_see_only_their_org(t: &TestDb) {
     .unwrap();
     booking::block(&mut tx, org, q, "2027-02-22", 3, now()).await.unwrap();
 
-    let mut ids: Vec<Uuid> = roster::sessions_in(&mut tx, org, &[s1.id, s2.id, s3.id]).await.unwrap().iter().map(|s| s.id).collect();
+    let mut ids: Vec<Uuid> =
+        roster::bookable_in(&mut tx, org, &[s1.id, s2.id, s3.id]).await.unwrap().iter().map(|s| s.id).collect();
     ids.sort();
     assert_eq!(ids, vec![s1.id, s2.id]);
-    assert!(roster::sessions_in(&mut tx, org, &[]).await.unwrap().is_empty());
+    assert!(roster::bookable_in(&mut tx, org, &[]).await.unwrap().is_empty());
+
+    // The first k free slots after a time, per session; none of another organisation's.
+    let free = roster::free_slots(&mut tx, org, &[(s1.id, 1, 1_000), (s2.id, 5, i64::MIN), (s3.id, 5, i64::MIN)])
+        .await
+        .unwrap();
+    assert_eq!(free.iter().filter(|f| f.0 == s1.id).map(|f| f.1).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(free.iter().filter(|f| f.0 == s2.id).map(|f| f.1).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert!(free.iter().all(|f| f.0 != s3.id));
 
     let days = vec!["2026-11-24".to_string()];
     let mut active = booking::active_for(&mut tx, org, &[p, q], &days).await.unwrap();

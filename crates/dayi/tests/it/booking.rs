@@ -16,7 +16,8 @@ crate::on_both!(
     counter_and_portal_book_cancel_and_rebook,
     morning_rush_never_oversells_nor_breaks_rules,
     refusals_say_why_and_change_nothing,
-    walk_in_checks_in_by_code_and_stop_notifies
+    walk_in_checks_in_by_code_and_stop_notifies,
+    one_batch_mixes_walk_ins_choices_and_added_slots
 );
 
 async fn org(t: &TestApp) -> Uuid {
@@ -350,4 +351,61 @@ async fn walk_in_checks_in_by_code_and_stop_notifies(t: &TestApp) {
             .filter(|s| !s["booking"].is_null())
             .all(|s| s["booking"]["status"] == "stopped")
     );
+}
+
+/// One desk batch during a clinic: walk-ins may take slots whose time has
+/// passed, bookings only later ones, chosen slots are honoured or refused,
+/// and a slot the doctor adds goes at the end.
+async fn one_batch_mixes_walk_ins_choices_and_added_slots(t: &TestApp) {
+    use dayi_app::desk::{Ticket, decide};
+    use dayi_core::booking::BookingChannel;
+    let admin = t.as_user("admin").await;
+    let s = session(t, &admin, "03", 1, "14:00", 12).await;
+    let sid = parse(&s["id"]);
+    let o = org(t).await;
+    let ps = patients(t, 300, 7).await;
+    let rules = dayi_app::booking::rules(&t.app, o).await.unwrap();
+    // 14:22 on the session's day: slots 1–5 (14:00–14:20) have begun.
+    let day = today_cst() + time::Duration::days(1);
+    let now = day.with_hms(14, 22, 0).unwrap().assume_offset(dayi_core::timefmt::CST).unix_timestamp() * 1_000_000;
+    let ticket = |i: usize, channel: BookingChannel, seq: Option<i64>| Ticket {
+        org_id: o,
+        session_id: sid,
+        seq,
+        add_slot: channel == BookingChannel::Added,
+        patient_id: parse(&json!(ps[i].0)),
+        channel,
+        on_behalf: "self".into(),
+        booked_by: "reg01".into(),
+        rules: rules.clone(),
+        now,
+        entry: Actor::cli(o).entry("booking.create", "booking", "", None, "ok", ""),
+    };
+    let answers = decide(
+        &t.app.db,
+        vec![
+            ticket(0, BookingChannel::WalkIn, None),
+            ticket(1, BookingChannel::Counter, None),
+            ticket(2, BookingChannel::Counter, Some(3)),
+            ticket(3, BookingChannel::WalkIn, Some(2)),
+            // Slot 6 is gone and the batch read only six slots: it must read the rest.
+            ticket(4, BookingChannel::Counter, None),
+            ticket(5, BookingChannel::Added, None),
+        ],
+    )
+    .await
+    .unwrap();
+    let got: Vec<Result<i64, &str>> =
+        answers.iter().map(|a| a.as_ref().map(|b| b.seq).map_err(|e| e.code.code())).collect();
+    assert_eq!(got, vec![Ok(1), Ok(6), Err("booking.past"), Ok(2), Ok(7), Ok(13)]);
+    let slot13 = answers[5].as_ref().unwrap();
+    assert_eq!(slot13.slot_start, dayi_store::roster::get_session(&t.app.db, o, sid).await.unwrap().unwrap().ends_at);
+
+    // The slots are stored as decided: a later choice of slot 7 is refused.
+    let again = decide(&t.app.db, vec![ticket(6, BookingChannel::Counter, Some(7))]).await.unwrap();
+    assert_eq!(again[0].as_ref().map_err(|e| e.code.code()).unwrap_err(), "booking.slot_taken");
+    let board = dayi_store::roster::slots(&t.app.db, o, sid).await.unwrap();
+    let held: Vec<i64> = board.iter().filter(|p| p.booking_id.is_some()).map(|p| p.seq).collect();
+    assert_eq!(held, vec![1, 2, 6, 7, 13]);
+    assert_eq!(dayi_store::booking::oversold(&t.app.db, o).await.unwrap(), 0);
 }
