@@ -2,7 +2,7 @@
 //! and on someone's behalf, walk-ins, slots added by the doctor, cancelling,
 //! check-in by health-card code, and the nightly no-show count.
 
-use dayi_core::audit::{FAILED, OK};
+use dayi_core::audit::OK;
 use dayi_core::booking::{self, BookingChannel, BookingStatus, ClinicType, HalfDay, OnBehalf, Rules};
 use dayi_core::card::CareStep;
 use dayi_core::security::Perm;
@@ -195,14 +195,8 @@ async fn submit(
         now: now_micros(),
         entry,
     };
-    match app.desk.book(t).await.or_internal()? {
-        Ok(b) => Ok(b),
-        Err(e) => {
-            let detail = format!("{} session={session_id}", e.code.code());
-            app.audit.record(actor.entry("booking.create", "booking", "", Some(patient_id), FAILED, &detail)).await;
-            Err(e)
-        }
-    }
+    // The desk audits the outcome, refused or not, in its own transaction.
+    app.desk.book(t).await.or_internal()?
 }
 
 /// Loads a booking the actor may act on: staff with the permission, or the

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use dayi_core::audit::Entry;
+use dayi_core::audit::{Entry, FAILED};
 use dayi_core::booking::{self, BookingChannel, BookingStatus, Rules, SessionStatus, Standing};
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::booking::{Booking, Charge};
@@ -87,41 +87,55 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Decides tickets as one batch, in order, and commits the accepted ones:
-/// the desk's unit of work (public so tests can pin a batch's contents).
+/// Decides tickets as one batch, in order, and commits the accepted ones
+/// with an audit entry for every ticket, refused or not: the desk's unit
+/// of work (public so tests can pin a batch's contents).
 pub async fn decide(db: &Db, tickets: Vec<Ticket>) -> Result<Vec<Answer>, StoreError> {
     let mut tx = db.begin().await?;
     let mut known = Known::load(&mut tx, &tickets).await?;
     let mut answers = Vec::with_capacity(tickets.len());
-    let mut rows: Vec<(Booking, Entry)> = vec![];
-    for t in tickets {
-        match known.one(&mut tx, &t).await? {
-            Ok(b) => {
-                rows.push((b.clone(), t.entry.clone()));
-                answers.push(Ok(b));
-            }
-            Err(e) => answers.push(Err(e)),
-        }
+    for t in &tickets {
+        answers.push(known.one(&mut tx, t).await?);
     }
-    if !rows.is_empty() {
-        if !claim(&mut tx, &rows).await? {
+    let mut accepted: Vec<&mut Booking> = answers.iter_mut().flatten().collect();
+    if !accepted.is_empty() {
+        if !claim(&mut tx, &accepted).await? {
             // Another server sharing the database took a slot this batch chose.
-            if answers.len() > 1 {
+            if tickets.len() > 1 {
                 return Err(StoreError::Protocol("a slot was taken by another writer".into()));
             }
-            return Ok(vec![Err(DomainError::with(ErrorCode::BookingSlotTaken, [rows[0].0.seq.to_string()]))]);
-        }
-        store(&mut tx, &mut rows).await?;
-        // Hand back the stored rows, registration numbers included.
-        let by_id: HashMap<Uuid, &Booking> = rows.iter().map(|(b, _)| (b.id, b)).collect();
-        for a in answers.iter_mut().flatten() {
-            if let Some(b) = by_id.get(&a.id) {
-                *a = (*b).clone();
-            }
+            answers[0] = Err(DomainError::with(ErrorCode::BookingSlotTaken, [accepted[0].seq.to_string()]));
+        } else {
+            store(&mut tx, &mut accepted).await?;
         }
     }
+    audit(&mut tx, &tickets, &answers).await?;
     tx.commit().await?;
     Ok(answers)
+}
+
+/// One audit entry per ticket, in order: the booking made, or why not.
+async fn audit(tx: &mut Tx, tickets: &[Ticket], answers: &[Answer]) -> Result<(), StoreError> {
+    let mut by_org: HashMap<Uuid, Vec<Entry>> = HashMap::new();
+    for (t, a) in tickets.iter().zip(answers) {
+        let mut e = t.entry.clone();
+        e.patient_id = Some(t.patient_id);
+        match a {
+            Ok(b) => {
+                e.entity_id = b.id.to_string();
+                e.detail = format!("{} {} 第{}号 {}", b.reg_no, b.day, b.seq, e.detail);
+            }
+            Err(err) => {
+                e.outcome = FAILED.into();
+                e.detail = format!("{} session={}", err.code.code(), t.session_id);
+            }
+        }
+        by_org.entry(t.org_id).or_default().push(e);
+    }
+    for (org, entries) in by_org {
+        dayi_store::audit::append(tx, org, entries).await?;
+    }
+    Ok(())
 }
 
 /// A slot as the batch sees it.
@@ -299,9 +313,9 @@ fn distinct<T: Ord>(it: impl Iterator<Item = T>) -> Vec<T> {
 /// Writes the accepted bookings' slots; false when one was no longer free.
 /// Only this desk takes slots, so that means another server shares the
 /// database: the batch is then refused whole and retried one at a time.
-async fn claim(tx: &mut Tx, rows: &[(Booking, Entry)]) -> Result<bool, StoreError> {
+async fn claim(tx: &mut Tx, rows: &[&mut Booking]) -> Result<bool, StoreError> {
     let mut by_org: HashMap<Uuid, Vec<(Uuid, i64, Uuid)>> = HashMap::new();
-    for (b, _) in rows {
+    for b in rows {
         by_org.entry(b.org_id).or_default().push((b.session_id, b.seq, b.id));
     }
     for (org, claims) in by_org {
@@ -313,40 +327,44 @@ async fn claim(tx: &mut Tx, rows: &[(Booking, Entry)]) -> Result<bool, StoreErro
     Ok(true)
 }
 
-/// Numbers the accepted bookings per department and day, then writes them,
-/// their fee charges and audit entries with one statement each.
-async fn store(tx: &mut Tx, rows: &mut [(Booking, Entry)]) -> Result<(), StoreError> {
+/// Numbers the accepted bookings per department and day, then writes them
+/// and their fee charges with one statement each.
+async fn store(tx: &mut Tx, rows: &mut [&mut Booking]) -> Result<(), StoreError> {
     let mut groups: HashMap<(Uuid, Uuid, String), Vec<usize>> = HashMap::new();
-    for (i, (b, _)) in rows.iter().enumerate() {
+    for (i, b) in rows.iter().enumerate() {
         groups.entry((b.org_id, b.dept_id, b.day.clone())).or_default().push(i);
     }
-    for ((org, dept, day), idx) in groups {
-        let code = dayi_store::tenancy::dept_code(tx, org, dept).await?.unwrap_or_else(|| "000".into());
-        let date = time::Date::parse(&day, time::macros::format_description!("[year]-[month]-[day]"))
-            .map_err(|e| StoreError::Protocol(e.to_string()))?;
-        let counter = format!("reg_no:{code}:{day}");
-        let last = dayi_store::patient::next_counter(tx, org, &counter, idx.len() as i64).await?;
-        let first = last - idx.len() as i64 + 1;
-        for (k, i) in idx.into_iter().enumerate() {
-            rows[i].0.reg_no = booking::registration_no(&code, date, first + k as i64);
+    for org in distinct(groups.keys().map(|(o, _, _)| *o)) {
+        let depts = distinct(groups.keys().filter(|k| k.0 == org).map(|k| k.1));
+        let codes: HashMap<Uuid, String> =
+            dayi_store::tenancy::dept_codes(tx, org, &depts).await?.into_iter().collect();
+        let code = |dept: &Uuid| codes.get(dept).cloned().unwrap_or_else(|| "000".into());
+        let of_org: Vec<(&(Uuid, Uuid, String), &Vec<usize>)> = groups.iter().filter(|(k, _)| k.0 == org).collect();
+        let steps: Vec<(String, i64)> =
+            of_org.iter().map(|((_, dept, day), idx)| (counter(&code(dept), day), idx.len() as i64)).collect();
+        let last: HashMap<String, i64> =
+            dayi_store::patient::next_counters(tx, org, &steps).await?.into_iter().collect();
+        for ((_, dept, day), idx) in of_org {
+            let code = code(dept);
+            let date = time::Date::parse(day, time::macros::format_description!("[year]-[month]-[day]"))
+                .map_err(|e| StoreError::Protocol(e.to_string()))?;
+            let end = last.get(&counter(&code, day)).copied().unwrap_or(idx.len() as i64);
+            let first = end - idx.len() as i64 + 1;
+            for (k, i) in idx.iter().enumerate() {
+                rows[*i].reg_no = booking::registration_no(&code, date, first + k as i64);
+            }
         }
     }
-    let bookings: Vec<Booking> = rows.iter().map(|(b, _)| b.clone()).collect();
+    let bookings: Vec<Booking> = rows.iter().map(|b| (**b).clone()).collect();
     dayi_store::booking::insert(tx, &bookings).await?;
     let charges: Vec<Charge> = bookings.iter().filter(|b| b.fee_fen > 0).map(fee).collect();
     dayi_store::booking::insert_charges(tx, &charges).await?;
-    let mut by_org: HashMap<Uuid, Vec<Entry>> = HashMap::new();
-    for (b, e) in rows.iter() {
-        let mut e = e.clone();
-        e.entity_id = b.id.to_string();
-        e.patient_id = Some(b.patient_id);
-        e.detail = format!("{} {} 第{}号 {}", b.reg_no, b.day, b.seq, e.detail);
-        by_org.entry(b.org_id).or_default().push(e);
-    }
-    for (org, entries) in by_org {
-        dayi_store::audit::append(tx, org, entries).await?;
-    }
     Ok(())
+}
+
+/// The counter behind a department's registration numbers for a day.
+fn counter(code: &str, day: &str) -> String {
+    format!("reg_no:{code}:{day}")
 }
 
 /// The registration fee as an unpaid charge (payment comes with billing).

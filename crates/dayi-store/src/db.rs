@@ -90,9 +90,17 @@ impl Db {
             std::fs::create_dir_all(&dir).map_err(sqlx::Error::Io)?;
         }
         // Open the writer first so the WAL switch happens before readers connect.
-        let write = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(opts.clone()).await?;
+        // A SQLite file connection cannot go stale, so the pool's ping before
+        // each checkout would only add a round trip to every transaction.
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .test_before_acquire(false)
+            .connect_with(opts.clone())
+            .await?;
         let read = SqlitePoolOptions::new()
             .max_connections(cfg.max_connections.max(1))
+            .test_before_acquire(false)
             .connect_with(opts.read_only(true))
             .await?;
         Ok(Db::Sqlite { read, write })

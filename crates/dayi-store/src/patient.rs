@@ -226,6 +226,21 @@ pub async fn next_counter(tx: &mut Tx, org_id: Uuid, name: &str, by: i64) -> Res
     with_tx!(tx, c => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(name).bind(by).fetch_one(c).await)
 }
 
+/// Advances several counters at once: (name, by) → (name, new value).
+pub async fn next_counters(tx: &mut Tx, org_id: Uuid, steps: &[(String, i64)]) -> Result<Vec<(String, i64)>> {
+    if steps.is_empty() {
+        return Ok(vec![]);
+    }
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new("INSERT INTO counter (org_id, name, value) ");
+        qb.push_values(steps, |mut b, (name, by)| {
+            b.push_bind(org_id).push_bind(name.clone()).push_bind(*by);
+        });
+        qb.push(" ON CONFLICT (org_id, name) DO UPDATE SET value = counter.value + excluded.value RETURNING name, value");
+        qb.build_query_as::<(String, i64)>().fetch_all(c).await
+    })
+}
+
 /// The organisation's secret for `purpose`, created from `fresh` on first use.
 pub async fn secret(tx: &mut Tx, org_id: Uuid, purpose: &str, fresh: &[u8], now: i64) -> Result<Vec<u8>> {
     let ins = "INSERT INTO org_secret (org_id, purpose, secret, created_at) VALUES ($1, $2, $3, $4) \

@@ -245,13 +245,16 @@ pub async fn free_slots(tx: &mut Tx, org_id: Uuid, wants: &[(Uuid, i64, i64)]) -
         out.extend(with_tx!(tx, c => {
             let mut qb = QueryBuilder::new(
                 "SELECT session_id, seq, starts_at FROM (SELECT s.session_id, s.seq, s.starts_at, v.column2 AS k, \
-                 ROW_NUMBER() OVER (PARTITION BY s.session_id ORDER BY s.seq) AS rn FROM slot s JOIN (",
+                 ROW_NUMBER() OVER (PARTITION BY s.session_id ORDER BY s.seq) AS rn FROM (",
             );
             qb.push_values(chunk, |mut b, (session, k, after)| {
                 b.push_bind(*session).push_bind(*k).push_bind(*after);
             });
-            qb.push(") AS v ON s.session_id = v.column1 WHERE s.org_id = ").push_bind(org_id)
-                .push(" AND s.booking_id IS NULL AND s.starts_at > v.column3) AS x WHERE rn <= k ORDER BY session_id, seq");
+            // CROSS JOIN keeps SQLite from scanning every slot of the organisation.
+            qb.push(") AS v CROSS JOIN slot s WHERE s.org_id = ").push_bind(org_id).push(
+                " AND s.session_id = v.column1 AND s.booking_id IS NULL AND s.starts_at > v.column3) AS x \
+                 WHERE rn <= k ORDER BY session_id, seq",
+            );
             qb.build_query_as::<(Uuid, i64, i64)>().fetch_all(c).await
         })?);
     }
@@ -269,15 +272,19 @@ pub async fn slot_at(tx: &mut Tx, org_id: Uuid, session_id: Uuid, seq: i64) -> R
 /// there first and the caller must not commit.
 pub async fn claim_many(tx: &mut Tx, org_id: Uuid, claims: &[(Uuid, i64, Uuid)]) -> Result<u64> {
     let mut n = 0;
-    // Both databases name a VALUES list's columns column1, column2, ...
+    // Not UPDATE … FROM: SQLite would scan every slot of the organisation.
     for chunk in claims.chunks(BATCH) {
         n += with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new("UPDATE slot SET booking_id = v.column3 FROM (");
+            let mut qb = QueryBuilder::new("WITH v (session_id, seq, booking_id) AS (");
             qb.push_values(chunk, |mut b, (session, seq, booking)| {
                 b.push_bind(*session).push_bind(*seq).push_bind(*booking);
             });
-            qb.push(") AS v WHERE slot.org_id = ").push_bind(org_id)
-                .push(" AND slot.session_id = v.column1 AND slot.seq = v.column2 AND slot.booking_id IS NULL");
+            qb.push(
+                ") UPDATE slot SET booking_id = (SELECT v.booking_id FROM v WHERE v.session_id = slot.session_id \
+                 AND v.seq = slot.seq) WHERE org_id = ",
+            )
+            .push_bind(org_id)
+            .push(" AND booking_id IS NULL AND (session_id, seq) IN (SELECT session_id, seq FROM v)");
             qb.build().execute(c).await.map(|r| r.rows_affected())
         })?;
     }

@@ -83,7 +83,19 @@ pub async fn get_dept(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Dept>> {
 }
 
 /// A department's code, inside a transaction.
-pub async fn dept_code(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<String>> {
-    let sql = "SELECT code FROM dept WHERE org_id = $1 AND id = $2";
-    crate::with_tx!(tx, c => sqlx::query_scalar::<_, String>(sql).bind(org_id).bind(id).fetch_optional(c).await)
+/// (id, code) of the departments among `ids`.
+pub async fn dept_codes(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<(Uuid, String)>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    crate::with_tx!(tx, c => {
+        let mut qb = sqlx::QueryBuilder::new("SELECT id, code FROM dept WHERE org_id = ");
+        qb.push_bind(org_id).push(" AND id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(*id);
+        }
+        qb.push(")");
+        qb.build_query_as::<(Uuid, String)>().fetch_all(c).await
+    })
 }

@@ -253,6 +253,18 @@ async fn refusals_say_why_and_change_nothing(t: &TestApp) {
     assert_eq!(reg.post_json("/api/bookings", book(&tiny["id"], &ps[0].0)).await.status(), StatusCode::CREATED);
     let r = reg.post_json("/api/bookings", book(&tiny["id"], &ps[1].0)).await;
     assert_eq!(code(r.json().await.unwrap()), "booking.full");
+    // Every refusal is audited with its reason, beside the bookings made.
+    let f = dayi_store::audit::Filter {
+        action_prefix: Some("booking.create".into()),
+        patient_id: Some(parse(&json!(ps[1].0))),
+        limit: 10,
+        ..Default::default()
+    };
+    let rows = dayi_store::audit::search(&t.app.db, org(t).await, &f).await.unwrap();
+    let seen: Vec<(&str, &str)> =
+        rows.iter().map(|r| (r.outcome.as_str(), r.detail.split(' ').next().unwrap_or(""))).collect();
+    assert_eq!(seen, vec![("failed", "booking.full"), ("failed", "booking.slot_taken")], "{rows:?}");
+    assert!(rows.iter().all(|r| r.actor_name == "reg01"));
 
     // a stopped session
     let r = admin
