@@ -330,28 +330,28 @@ async fn claim(tx: &mut Tx, rows: &[&mut Booking]) -> Result<bool, StoreError> {
 /// Numbers the accepted bookings per department and day, then writes them
 /// and their fee charges with one statement each.
 async fn store(tx: &mut Tx, rows: &mut [&mut Booking]) -> Result<(), StoreError> {
-    let mut groups: HashMap<(Uuid, Uuid, String), Vec<usize>> = HashMap::new();
+    // Per organisation: the bookings of each (department, day).
+    let mut groups: HashMap<Uuid, HashMap<(Uuid, String), Vec<usize>>> = HashMap::new();
     for (i, b) in rows.iter().enumerate() {
-        groups.entry((b.org_id, b.dept_id, b.day.clone())).or_default().push(i);
+        groups.entry(b.org_id).or_default().entry((b.dept_id, b.day.clone())).or_default().push(i);
     }
-    for org in distinct(groups.keys().map(|(o, _, _)| *o)) {
-        let depts = distinct(groups.keys().filter(|k| k.0 == org).map(|k| k.1));
+    for (org, days) in groups {
+        let depts = distinct(days.keys().map(|(dept, _)| *dept));
         let codes: HashMap<Uuid, String> =
             dayi_store::tenancy::dept_codes(tx, org, &depts).await?.into_iter().collect();
         let code = |dept: &Uuid| codes.get(dept).cloned().unwrap_or_else(|| "000".into());
-        let of_org: Vec<(&(Uuid, Uuid, String), &Vec<usize>)> = groups.iter().filter(|(k, _)| k.0 == org).collect();
         let steps: Vec<(String, i64)> =
-            of_org.iter().map(|((_, dept, day), idx)| (counter(&code(dept), day), idx.len() as i64)).collect();
+            days.iter().map(|((dept, day), idx)| (counter(&code(dept), day), idx.len() as i64)).collect();
         let last: HashMap<String, i64> =
             dayi_store::patient::next_counters(tx, org, &steps).await?.into_iter().collect();
-        for ((_, dept, day), idx) in of_org {
-            let code = code(dept);
-            let date = time::Date::parse(day, time::macros::format_description!("[year]-[month]-[day]"))
+        for ((dept, day), idx) in days {
+            let code = code(&dept);
+            let date = time::Date::parse(&day, time::macros::format_description!("[year]-[month]-[day]"))
                 .map_err(|e| StoreError::Protocol(e.to_string()))?;
-            let end = last.get(&counter(&code, day)).copied().unwrap_or(idx.len() as i64);
+            let end = last.get(&counter(&code, &day)).copied().unwrap_or(idx.len() as i64);
             let first = end - idx.len() as i64 + 1;
-            for (k, i) in idx.iter().enumerate() {
-                rows[*i].reg_no = booking::registration_no(&code, date, first + k as i64);
+            for (k, i) in idx.into_iter().enumerate() {
+                rows[i].reg_no = booking::registration_no(&code, date, first + k as i64);
             }
         }
     }
