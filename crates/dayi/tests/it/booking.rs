@@ -389,7 +389,7 @@ async fn one_batch_mixes_walk_ins_choices_and_added_slots(t: &TestApp) {
         channel,
         on_behalf: "self".into(),
         booked_by: "reg01".into(),
-        rules: rules.clone(),
+        rules,
         now,
         entry: Actor::cli(o).entry("booking.create", "booking", "", None, "ok", ""),
     };
