@@ -1,11 +1,14 @@
 //! The database handle: SQLite or PostgreSQL chosen by URL at run time.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Postgres, Sqlite, Transaction};
 
 /// Connection settings (from the `[database]` section of the configuration).
 #[derive(Debug, Clone)]
@@ -26,11 +29,39 @@ impl DbConfig {
 
 /// SQLite allows one writer at a time, so writes go through a one-connection
 /// pool (callers queue fairly instead of spinning on SQLITE_BUSY) while reads
-/// use a pool of their own. PostgreSQL uses one pool for both.
+/// use a pool of their own, and a connection of its own copies the log into
+/// the database file. PostgreSQL uses one pool for both.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite { read: SqlitePool, write: SqlitePool, checkpoints: Arc<Checkpoints> },
     Postgres(PgPool),
+}
+
+/// How often the write-ahead log is copied into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// The task that checkpoints SQLite's write-ahead log. Left to SQLite, the
+/// commit that fills the log also copies it back and waits for the disk,
+/// stalling every writer queued behind it; a passive checkpoint from its own
+/// connection does that beside the writer. It stops with the last `Db` clone.
+#[derive(Debug)]
+pub struct Checkpoints(tokio::task::JoinHandle<()>);
+
+impl Drop for Checkpoints {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn checkpoint_forever(mut conn: SqliteConnection) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn).await {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+        }
+    }
 }
 
 /// A write transaction on either database.
@@ -84,7 +115,9 @@ impl Db {
             .busy_timeout(cfg.busy_timeout)
             .foreign_keys(true)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-32000");
+            .pragma("cache_size", "-32000")
+            // Checkpoints run on their own connection (see `Checkpoints`).
+            .pragma("wal_autocheckpoint", "0");
         let dir = sqlite_path(&cfg.url).and_then(|p| std::path::Path::new(&p).parent().map(|d| d.to_path_buf()));
         if let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(&dir).map_err(sqlx::Error::Io)?;
@@ -101,9 +134,11 @@ impl Db {
         let read = SqlitePoolOptions::new()
             .max_connections(cfg.max_connections.max(1))
             .test_before_acquire(false)
-            .connect_with(opts.read_only(true))
+            .connect_with(opts.clone().read_only(true))
             .await?;
-        Ok(Db::Sqlite { read, write })
+        let conn = opts.connect().await?;
+        let checkpoints = Arc::new(Checkpoints(tokio::spawn(checkpoint_forever(conn))));
+        Ok(Db::Sqlite { read, write, checkpoints })
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -137,7 +172,7 @@ impl Db {
     /// Pool use for `/metrics`: (open connections, idle connections) per pool.
     pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
         match self {
-            Db::Sqlite { read, write } => {
+            Db::Sqlite { read, write, .. } => {
                 vec![("sqlite_read", read.size(), read.num_idle()), ("sqlite_write", write.size(), write.num_idle())]
             }
             Db::Postgres(p) => vec![("postgres", p.size(), p.num_idle())],
@@ -146,7 +181,8 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { read, write } => {
+            Db::Sqlite { read, write, checkpoints } => {
+                checkpoints.0.abort();
                 read.close().await;
                 write.close().await;
             }
