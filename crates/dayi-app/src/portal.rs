@@ -84,7 +84,8 @@ fn otp_hash(org_id: Uuid, phone: &str, code: &str) -> String {
 
 /// Sends a six-digit sign-in code to the phone. The answer is the same
 /// whether or not a patient has that phone, so the form reveals nothing.
-pub async fn request_code(app: &App, org_id: Uuid, phone: &str, ip: &str) -> Result<(), DomainError> {
+/// Sends a sign-in code; returns how many minutes it stays valid.
+pub async fn request_code(app: &App, org_id: Uuid, phone: &str, ip: &str) -> Result<i64, DomainError> {
     let phone = mobile(phone)?;
     let now = now_micros();
     let minutes = policy::int(app, org_id, "portal.otp_minutes").await?;
@@ -114,7 +115,7 @@ pub async fn request_code(app: &App, org_id: Uuid, phone: &str, ip: &str) -> Res
     let text = format!("【{org}】您的登录验证码为 {code}，{minutes} 分钟内有效。如非本人操作，请忽略本短信。");
     let params = vec![("code", code), ("minutes", minutes.to_string())];
     sms::send(app, org_id, None, sms::Sms { phone, template: "otp", params, text }).await?;
-    Ok(())
+    Ok(minutes)
 }
 
 /// The account holder among the records sharing a phone: the earliest adult

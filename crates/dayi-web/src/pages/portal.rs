@@ -65,32 +65,39 @@ async fn org_of(st: &AppState, code: &str) -> Result<uuid::Uuid, DomainError> {
         .ok_or_else(|| DomainError::field("org", dayi_core::ErrorCode::OrgUnknown, [""; 0]))
 }
 
+/// Where the sign-in form leads: a session cookie, or the form again with
+/// a code sent (valid for so many minutes).
+enum Step {
+    SignedIn(String),
+    CodeSent(i64),
+}
+
 /// Sends the sign-in code (`action=code`) or signs in.
 pub async fn login(State(st): State<AppState>, ctx: Ctx, f: Fields) -> Response {
     let ip = ctx.origin.ip.clone();
     let r = async {
         let org = org_of(&st, &f.get("org")).await?;
         if f.get("action") == "code" {
-            dayi_app::portal::request_code(&st.app, org, &f.get("phone"), &ip).await?;
-            return Ok(None);
+            let minutes = dayi_app::portal::request_code(&st.app, org, &f.get("phone"), &ip).await?;
+            return Ok(Step::CodeSent(minutes));
         }
         let value = if f.get("mode") == "card" {
             dayi_app::portal::login_card(&st.app, org, &f.get("id_number"), &f.get("card_no"), &ip).await?
         } else {
             dayi_app::portal::login_code(&st.app, org, &f.get("phone"), &f.get("code"), &ip).await?
         };
-        Ok::<_, DomainError>(Some(value))
+        Ok::<_, DomainError>(Step::SignedIn(value))
     }
     .await;
     match r {
-        Ok(Some(value)) => {
+        Ok(Step::SignedIn(value)) => {
             let mut r = Redirect::to("/portal").into_response();
             r.headers_mut()
                 .append(header::SET_COOKIE, cookie(PORTAL_COOKIE, &value, st.web.secure_cookies, "Lax", None));
             r
         }
-        Ok(None) => {
-            let extra = context! { form => f.values(), sent => true };
+        Ok(Step::CodeSent(minutes)) => {
+            let extra = context! { form => f.values(), sent => minutes };
             login_page(&st, &ctx, StatusCode::OK, extra).await
         }
         Err(e) if e.code.status() < 500 => {

@@ -64,7 +64,8 @@ async fn portal_sign_in_by_code(c: &Client, t: &TestApp) {
     el(c, "[data-testid=org]").await.select_by_value(ORG).await.unwrap();
     el(c, "[data-testid=phone]").await.send_keys(ZHANG_PHONE).await.unwrap();
     el(c, "[data-testid=send-code]").await.click().await.unwrap();
-    el(c, "[data-testid=sent]").await;
+    // The validity comes from the policy catalogue (portal.otp_minutes).
+    assert_eq!(text_of(c, "[data-testid=sent]").await, "验证码已发送，5 分钟内有效。");
     // The built-in SMS gateway delivers into the message log: read the code there.
     let sent = dayi_store::message::messages(&t.app.db, org(t).await, Some(ZHANG_PHONE), 1).await.unwrap();
     let code: String = sent[0].body.chars().filter(|ch| ch.is_ascii_digit()).take(6).collect();
@@ -109,6 +110,14 @@ async fn portal_books_cancels_rebooks_and_the_counter_sees_it() {
     book_first(&c, &t, sid).await;
     assert!(text_of(&c, "[data-testid=notice]").await.contains("第 1 号"), "the freed slot is booked again");
     screenshot(&c, "portal-rebooked").await;
+
+    // the same page in English, then back to Chinese
+    el(&c, "a.lang").await.click().await.unwrap();
+    let page = text_of(&c, "body").await;
+    assert!(page.contains("My bookings") && page.contains("Sign out"), "{page}");
+    screenshot(&c, "portal-home-en").await;
+    el(&c, "a.lang").await.click().await.unwrap();
+    assert!(text_of(&c, "body").await.contains("退出"));
 
     // the counter sees the portal booking on the session board, name masked
     c.set_window_size(1280, 900).await.unwrap();
