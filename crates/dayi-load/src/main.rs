@@ -92,7 +92,14 @@ async fn main() -> ExitCode {
 
 /// True when every scenario ran and passed its checks.
 async fn run(cli: Cli) -> anyhow::Result<bool> {
-    let names = scenarios::plan(&cli.scenarios)?;
+    let names = scenarios::plan(&cli.scenarios, cli.url.is_none())?;
+    let all = cli.scenarios.is_empty() || cli.scenarios.iter().any(|a| a == "all");
+    if all && cli.url.is_some() {
+        eprintln!(
+            "not run against --url: {} (they prepare data inside dayi-load's own server)",
+            scenarios::OWN_SERVER_ONLY.join(", ")
+        );
+    }
     if !(cli.duration.is_finite() && cli.duration > 0.0 && cli.duration <= 86_400.0) {
         bail!("--duration must be between 0 and 86400 seconds");
     }

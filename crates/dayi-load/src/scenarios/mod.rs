@@ -65,13 +65,17 @@ pub fn by_name(name: &str, ctx: &Ctx) -> Option<Arc<dyn Scenario>> {
     })
 }
 
+/// Scenarios that prepare their data inside dayi-load's own server.
+pub const OWN_SERVER_ONLY: &[&str] = &["book-rush"];
+
 /// The scenarios to run for the names given on the command line: `all` (or
-/// nothing) is every scenario; otherwise `baseline` is put first, unless it
-/// is the only one asked for. Unknown names are an error.
-pub fn plan(asked: &[String]) -> anyhow::Result<Vec<&'static str>> {
+/// nothing) is every scenario that can run on the target (against a running
+/// server, those not in [`OWN_SERVER_ONLY`]); otherwise `baseline` is put
+/// first, unless it is the only one asked for. Unknown names are an error.
+pub fn plan(asked: &[String], own_server: bool) -> anyhow::Result<Vec<&'static str>> {
     let mut out: Vec<&'static str> = vec![];
     if asked.is_empty() || asked.iter().any(|a| a == "all") {
-        return Ok(NAMES.to_vec());
+        return Ok(NAMES.iter().copied().filter(|n| own_server || !OWN_SERVER_ONLY.contains(n)).collect());
     }
     for a in asked {
         let Some(name) = NAMES.iter().find(|n| **n == a.as_str()) else {
@@ -94,7 +98,7 @@ mod tests {
     use super::*;
 
     fn names(args: &[&str]) -> Vec<&'static str> {
-        plan(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        plan(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>(), true).unwrap()
     }
 
     #[test]
@@ -104,7 +108,15 @@ mod tests {
         assert_eq!(names(&["baseline"]), ["baseline"]);
         assert_eq!(names(&["search"]), ["baseline", "search"]);
         assert_eq!(names(&["search", "baseline", "register", "search"]), ["baseline", "search", "register"]);
-        assert!(plan(&["nope".to_string()]).is_err());
+        assert!(plan(&["nope".to_string()], true).is_err());
+    }
+
+    #[test]
+    fn all_against_a_running_server_leaves_out_own_server_scenarios() {
+        let all = plan(&["all".to_string()], false).unwrap();
+        assert_eq!(all, ["baseline", "register", "search"]);
+        // Named explicitly, it still runs and says why it cannot prepare.
+        assert_eq!(plan(&["book-rush".to_string()], false).unwrap(), ["baseline", "book-rush"]);
     }
 
     #[test]
