@@ -26,7 +26,7 @@
 //! a new realistic patient each time), `book-rush` (the 08:00 slot release:
 //! signed-in patients booking through `POST /portal/api/bookings`, 1,000
 //! sessions of 30 slots, with deliberate rule-breaking repeats; needs the
-//! server dayi-load starts itself) and `search` (`GET /api/patients?q=` with
+//! server dayi-load starts itself, so `all --url` leaves it out) and `search` (`GET /api/patients?q=` with
 //! pinyin initials, ID tails and phone numbers). `baseline` always runs
 //! first unless it is the only one asked for. When dayi-load starts the
 //! server, the token belongs to the demo registration clerk `reg01` of
