@@ -19,7 +19,7 @@ const ZHANG_PHONE: &str = "13853712345";
 const ZHANG_ID: &str = "370830195803129317";
 
 async fn el(c: &Client, css: &str) -> fantoccini::elements::Element {
-    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap()
+    c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(css)).await.unwrap()
 }
 
 async fn text_of(c: &Client, css: &str) -> String {
