@@ -169,6 +169,17 @@ impl Db {
         })
     }
 
+    /// Refreshes the planner's statistics of `table` after a bulk load.
+    /// PostgreSQL otherwise plans the first queries on the new rows blind
+    /// (seconds for a lookup by a unique key) until autovacuum catches up;
+    /// SQLite's plans here do not use statistics, so it is left alone.
+    pub async fn analyze(&self, table: &'static str) -> crate::Result<()> {
+        if let Db::Postgres(pool) = self {
+            sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}"))).execute(pool).await?;
+        }
+        Ok(())
+    }
+
     /// Pool use for `/metrics`: (open connections, idle connections) per pool.
     pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
         match self {

@@ -220,6 +220,7 @@ pub async fn load_patients(app: &App, org_id: uuid::Uuid, n: u64, seed: u64) -> 
             .collect::<Result<Vec<_>, _>>()?;
         done += crate::patient::bulk_insert(app, &actor, &regs).await?;
     }
+    app.db.analyze("patient").await.or_internal()?;
     Ok(done)
 }
 

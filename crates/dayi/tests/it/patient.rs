@@ -13,7 +13,8 @@ crate::on_both!(
     one_code_resolves_at_every_station,
     merge_moves_records_and_undo_restores,
     forms_keep_what_was_typed,
-    concurrent_counters_register_one_record_per_document
+    concurrent_counters_register_one_record_per_document,
+    bulk_load_is_searchable_and_analyzed
 );
 
 /// 张三丰, male, born 1980-01-31 in 汶上县.
@@ -318,4 +319,21 @@ async fn concurrent_counters_register_one_record_per_document(t: &TestApp) {
         assert!(numbers.insert(p["hospital_no"].as_str().unwrap().to_string()));
     }
     assert_eq!(count(&reg, "ZHANGSANFENG").await, 1);
+}
+
+/// The benchmark bulk load: every patient stored and found, and on
+/// PostgreSQL the planner's statistics refreshed afterwards.
+async fn bulk_load_is_searchable_and_analyzed(t: &TestApp) {
+    let org = dayi_app::tenancy::by_code(&t.app, crate::harness::ORG).await.unwrap().unwrap().org_id;
+    let before = dayi_store::patient::count(&t.app.db, org).await.unwrap();
+    assert_eq!(dayi_app::demo::load_patients(&t.app, org, 500, 7).await.unwrap(), 500);
+    assert_eq!(dayi_store::patient::count(&t.app.db, org).await.unwrap(), before + 500);
+    if let dayi_store::Db::Postgres(pool) = &t.app.db {
+        // ANALYZE writes the row estimate into the catalogue at once (-1 = never).
+        let rows: f32 = sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE relname = 'patient'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert!(rows >= (before + 500) as f32, "planner sees {rows} patients after the bulk load");
+    }
 }
