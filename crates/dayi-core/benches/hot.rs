@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the pure functions on the hot paths: ID validation at
 //! every registration and card lookup, pinyin keys at every registration,
 //! search classification at every search, and the booking rules the desk
-//! checks for every ticket of the 08:00 rush.
+//! checks for every ticket of the 08:00 rush, and the call order a doctor's
+//! "call next" computes.
 //!
 //! `cargo bench -p dayi-core --bench hot`
 
@@ -10,6 +11,7 @@ use std::hint::black_box;
 use dayi_core::booking::{self, Rules, SessionStatus, Standing};
 use dayi_core::identity::{IdDocument, IdKind, ResidentId, make_resident_id};
 use dayi_core::patient::{classify, pinyin};
+use dayi_core::queue::{self, LateMode, OrderBy, RecallMode, Waiting};
 use time::macros::date;
 
 fn main() {
@@ -111,4 +113,30 @@ fn booking_rules() -> bool {
 #[divan::bench]
 fn registration_number() -> String {
     booking::registration_no(black_box("003"), TODAY, black_box(4321))
+}
+
+/// The call order of a busy room (`n` waiting: appointments, walk-ins, late,
+/// recalled and priority patients) under interval rules.
+#[divan::bench(args = [10, 60, 300])]
+fn queue_order(b: divan::Bencher, n: i64) {
+    let waiting: Vec<Waiting<i64>> = (1..=n)
+        .map(|i| Waiting {
+            key: i,
+            seq: i,
+            checked_in_at: (i * 7919) % (n + 1),
+            appointment: i % 3 == 0,
+            late: i % 4 == 0,
+            recalled: i % 5 == 0,
+            priority: (i % 11 == 0).then_some((i % 3) as u8),
+        })
+        .collect();
+    let rules = queue::Rules {
+        order_by: OrderBy::CheckIn,
+        appointments_first: true,
+        late: LateMode::Interval,
+        late_every: 2,
+        recall: RecallMode::Interval,
+        recall_every: 3,
+    };
+    b.bench_local(|| queue::order(black_box(&waiting), black_box(&rules)));
 }

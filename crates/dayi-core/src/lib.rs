@@ -8,6 +8,7 @@ pub mod error;
 pub mod identity;
 pub mod mask;
 pub mod patient;
+pub mod queue;
 pub mod security;
 pub mod tenancy;
 pub mod timefmt;
