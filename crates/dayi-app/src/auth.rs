@@ -247,7 +247,8 @@ impl SessionCtx {
     }
 }
 
-fn split_cookie(cookie: &str) -> Option<(Uuid, &str)> {
+/// The organisation and token of a session cookie (`{org}.{token}`).
+pub(crate) fn split_cookie(cookie: &str) -> Option<(Uuid, &str)> {
     let (org, token) = cookie.split_once('.')?;
     Some((Uuid::parse_str(org).ok()?, token))
 }

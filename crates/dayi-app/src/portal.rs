@@ -198,8 +198,8 @@ async fn open(app: &App, p: &Patient, ip: &str, how: &str) -> Result<String, Dom
 
 /// The signed-in patient behind a portal cookie, with the idle timeout.
 pub async fn resolve(app: &App, cookie: &str, ip: &str) -> Result<PortalCtx, DomainError> {
-    let (org, token) = cookie.split_once('.').ok_or_else(|| DomainError::new(ErrorCode::LoginRequired))?;
-    let org_id = Uuid::parse_str(org).map_err(|_| DomainError::new(ErrorCode::LoginRequired))?;
+    let (org_id, token) =
+        crate::auth::split_cookie(cookie).ok_or_else(|| DomainError::new(ErrorCode::LoginRequired))?;
     let token_hash = sha256_hex(token);
     if let Some((at, ctx)) = app.portal_sessions.0.lock().unwrap_or_else(|e| e.into_inner()).get(&token_hash)
         && at.elapsed() < CACHE_FOR

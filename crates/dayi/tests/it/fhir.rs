@@ -66,7 +66,7 @@ async fn post(s: &Session, body: &Value) -> reqwest::Response {
 }
 
 /// An answer's status, checked FHIR media type, and body.
-async fn fhir(r: reqwest::Response) -> (StatusCode, Value) {
+pub(crate) async fn fhir(r: reqwest::Response) -> (StatusCode, Value) {
     let status = r.status();
     let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     assert_eq!(ct, FHIR_JSON, "{status}");
@@ -100,7 +100,7 @@ async fn search(t: &TestApp, token: &str, query: &str) -> (usize, Vec<String>) {
 }
 
 /// Percent-encodes a query value (`|`, `:` and Chinese included).
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
@@ -343,7 +343,7 @@ async fn fhir_failures_are_operation_outcomes(t: &TestApp) {
 }
 
 /// A python that can import `fhir.resources`, if there is one.
-fn fhir_python() -> Option<String> {
+pub(crate) fn fhir_python() -> Option<String> {
     let python = std::env::var("DAYI_FHIR_PYTHON").unwrap_or_else(|_| "python3".into());
     let present = Command::new(&python)
         .args(["-c", "import fhir.resources.R4B"])
@@ -360,7 +360,7 @@ fn fhir_python() -> Option<String> {
 
 /// Parses `v` with python's `fhir.resources` (R4B models; Patient, Bundle and
 /// OperationOutcome are unchanged from R4).
-fn external_parse(python: &str, module: &str, class: &str, v: &Value) {
+pub(crate) fn external_parse(python: &str, module: &str, class: &str, v: &Value) {
     let code = format!(
         "import sys\nfrom fhir.resources.R4B.{module} import {class}\n{class}.model_validate_json(sys.stdin.read())"
     );

@@ -5,9 +5,6 @@
 //! `fhir.rs`, each kind of answer is also parsed by python's `fhir.resources`
 //! when it is installed (`DAYI_REQUIRE_FHIR_CLIENT=1` makes that required).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use dayi_app::Actor;
 use dayi_app::booking::BookRequest;
 use dayi_app::roster::RosterForm;
@@ -17,11 +14,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::fhir::{encode, external_parse, fhir, fhir_python};
 use crate::harness::{ORG, Session, TestApp};
 
 crate::on_both!(fhir_schedule_slot_appointment, fhir_booking_failures_are_operation_outcomes);
 
-const FHIR_JSON: &str = "application/fhir+json";
 const CLINIC_TYPE: &str = "https://dayi.org.cn/fhir/CodeSystem/clinic-type";
 const EXT_VISITING_FROM: &str = "https://dayi.org.cn/fhir/StructureDefinition/visiting-from";
 
@@ -31,16 +28,6 @@ fn dept_system() -> String {
 
 fn reg_no_system() -> String {
     format!("https://dayi.org.cn/fhir/sid/reg-no/{ORG}")
-}
-
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn org(t: &TestApp) -> Uuid {
@@ -78,14 +65,6 @@ async fn patient(t: &TestApp, i: u64) -> Uuid {
     let cli = Actor::cli(org(t).await);
     let f = dayi_app::demo::people::person(i, 23, today_cst());
     dayi_app::patient::register(&t.app, &cli, &f, Channel::Counter).await.unwrap().id
-}
-
-/// An answer's status, checked FHIR media type, and body.
-async fn fhir(r: reqwest::Response) -> (StatusCode, Value) {
-    let status = r.status();
-    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-    assert_eq!(ct, FHIR_JSON, "{status}");
-    (status, r.json().await.unwrap())
 }
 
 async fn ok(s: &Session, path: &str) -> Value {
@@ -372,38 +351,4 @@ async fn fhir_booking_failures_are_operation_outcomes(t: &TestApp) {
     let Some(python) = fhir_python() else { return };
     let (_, outcome) = fhir(reg.get("/fhir/Slot").await).await;
     external_parse(&python, "operationoutcome", "OperationOutcome", &outcome);
-}
-
-/// A python that can import `fhir.resources`, if there is one (as in `fhir.rs`).
-fn fhir_python() -> Option<String> {
-    let python = std::env::var("DAYI_FHIR_PYTHON").unwrap_or_else(|_| "python3".into());
-    let present = Command::new(&python)
-        .args(["-c", "import fhir.resources.R4B"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !present {
-        let required = std::env::var("DAYI_REQUIRE_FHIR_CLIENT").is_ok_and(|v| v == "1" || v == "true");
-        assert!(!required, "DAYI_REQUIRE_FHIR_CLIENT is set but {python} cannot import fhir.resources");
-        eprintln!("python fhir.resources not installed: external FHIR check skipped");
-    }
-    present.then_some(python)
-}
-
-/// Parses `v` with python's `fhir.resources` R4B models (Schedule, Slot and
-/// Appointment are unchanged from R4).
-fn external_parse(python: &str, module: &str, class: &str, v: &Value) {
-    let code = format!(
-        "import sys\nfrom fhir.resources.R4B.{module} import {class}\n{class}.model_validate_json(sys.stdin.read())"
-    );
-    let mut child = Command::new(python)
-        .args(["-c", &code])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start python");
-    child.stdin.take().unwrap().write_all(v.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "fhir.resources refuses the {class}: {}\n{v}", String::from_utf8_lossy(&out.stderr));
 }
