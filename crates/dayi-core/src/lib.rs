@@ -12,5 +12,6 @@ pub mod queue;
 pub mod security;
 pub mod tenancy;
 pub mod timefmt;
+pub mod triage;
 
 pub use error::{DomainError, ErrorCode};
