@@ -271,6 +271,8 @@ pub struct CheckIn {
     pub patient: patient::PatientView,
     pub bookings: Vec<BookingView>,
     pub arrived_at: String,
+    /// Back from being passed, tests or another clinic (回诊报到), not a first arrival.
+    pub returned: bool,
 }
 
 /// Check-in (签到) by the health-card code at a kiosk or the counter: every
@@ -292,7 +294,17 @@ pub async fn check_in(app: &App, actor: &Actor, code: &str, station: &str) -> Re
     let waiting: Vec<Booking> =
         mine.into_iter().filter(|b| b.day == today && b.status == BookingStatus::Booked.code()).collect();
     if waiting.is_empty() {
-        return Err(DomainError::new(ErrorCode::CheckinNone).and_field("code", ErrorCode::CheckinNone, [""; 0]));
+        let back = crate::queue::back(app, actor, r.patient.id).await?;
+        if back.is_empty() {
+            return Err(DomainError::new(ErrorCode::CheckinNone).and_field("code", ErrorCode::CheckinNone, [""; 0]));
+        }
+        let mine = dayi_store::booking::of_patient(&app.db, actor.org_id, r.patient.id, &today, 20).await.or_internal()?;
+        return Ok(CheckIn {
+            patient: r.patient,
+            bookings: mine.iter().filter(|b| back.iter().any(|e| e.booking_id == b.id)).map(BookingView::new).collect(),
+            arrived_at: dayi_core::timefmt::show(now),
+            returned: true,
+        });
     }
     let mut tx = app.db.begin().await.or_internal()?;
     let mut done = vec![];
@@ -310,12 +322,16 @@ pub async fn check_in(app: &App, actor: &Actor, code: &str, station: &str) -> Re
             done.push(Booking { status: "checked_in".into(), checked_in_at: Some(now), ..b });
         }
     }
+    crate::queue::enter(&mut tx, app, actor.org_id, r.patient.age, &done, now).await?;
     dayi_store::audit::append(&mut tx, actor.org_id, entries).await.or_internal()?;
     tx.commit().await.or_internal()?;
+    let sessions: Vec<Uuid> = done.iter().map(|b| b.session_id).collect();
+    crate::queue::publish(app, actor.org_id, &sessions, None, now).await;
     Ok(CheckIn {
         patient: r.patient,
         bookings: done.iter().map(BookingView::new).collect(),
         arrived_at: dayi_core::timefmt::show(now),
+        returned: false,
     })
 }
 

@@ -11,10 +11,12 @@ pub mod intake;
 pub mod patient;
 pub mod policy;
 pub mod portal;
+pub mod queue;
 pub mod roster;
 pub mod sms;
 pub mod staff;
 pub mod tenancy;
+pub mod triage;
 
 use std::sync::Arc;
 
@@ -68,6 +70,8 @@ pub struct App {
     pub portal_sessions: portal::SessionCache,
     /// Decides bookings in order and group-commits them.
     pub desk: desk::Desk,
+    /// Live queue boards for screens, panels and phones.
+    pub queue: queue::Hub,
     /// Sends text messages; the built-in message log unless configured.
     pub sms: Arc<dyn sms::SmsGateway>,
 }
@@ -85,6 +89,7 @@ impl App {
             card_keys: Default::default(),
             intake,
             desk,
+            queue: Default::default(),
             portal_sessions: Default::default(),
             voucher: None,
             sms: Arc::new(sms::MessageLog),

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use dayi_core::DomainError;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
 use uuid::Uuid;
 
 use crate::{App, OrInternal};
@@ -30,7 +32,9 @@ struct Row {
 type Key = (Uuid, &'static str, String);
 
 #[derive(Clone, Default)]
-pub struct PolicyCache(Arc<Mutex<HashMap<Key, (Instant, i64)>>>);
+pub struct PolicyCache(Arc<Mutex<HashMap<Key, (Instant, i64)>>>, Arc<Mutex<HashMap<JsonKey, (Instant, Option<Json>)>>>);
+
+type JsonKey = (Uuid, String, String);
 
 /// The shipped value in force on `date`.
 fn shipped(key: &str, date: &str) -> Option<i64> {
@@ -59,6 +63,50 @@ pub async fn int(app: &App, org_id: Uuid, key: &'static str) -> Result<i64, Doma
     };
     app.policy.0.lock().unwrap_or_else(|e| e.into_inner()).insert(k, (Instant::now(), value));
     Ok(value)
+}
+
+/// A structured policy value (a table in the catalogue, JSON in `setting`)
+/// in force today: the organisation's row for `key`, else the shipped one;
+/// `None` when neither exists. Callers look up a specific key (e.g. one
+/// department's rules) before falling back to a general one.
+pub async fn json_opt(app: &App, org_id: Uuid, key: &str) -> Result<Option<Json>, DomainError> {
+    let today = dayi_core::timefmt::today_cst().to_string();
+    let k = (org_id, key.to_string(), today.clone());
+    if let Some((at, v)) = app.policy.1.lock().unwrap_or_else(|e| e.into_inner()).get(&k)
+        && at.elapsed() < CACHE_FOR
+    {
+        return Ok(v.clone());
+    }
+    let own = dayi_store::setting::effective(&app.db, org_id, key, &today).await.or_internal()?;
+    let value = match own.and_then(|s| serde_json::from_str::<Json>(&s.value).ok()) {
+        Some(v) => Some(v),
+        None => shipped_json(key, &today),
+    };
+    app.policy.1.lock().unwrap_or_else(|e| e.into_inner()).insert(k, (Instant::now(), value.clone()));
+    Ok(value)
+}
+
+/// A structured policy value decoded as `T`; missing or malformed is a
+/// configuration fault reported as an internal error.
+pub async fn json<T: DeserializeOwned>(app: &App, org_id: Uuid, key: &str) -> Result<T, DomainError> {
+    let v = json_opt(app, org_id, key).await?.ok_or_else(|| crate::internal(format!("policy {key} missing")))?;
+    serde_json::from_value(v).map_err(|e| crate::internal(format!("policy {key} malformed: {e}")))
+}
+
+/// Forgets cached values, so a change made now is read at once.
+pub fn forget(app: &App) {
+    app.policy.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    app.policy.1.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
+fn shipped_json(key: &str, date: &str) -> Option<Json> {
+    let catalog: Catalog = toml::from_str(CATALOG).ok()?;
+    let row = catalog
+        .policy
+        .into_iter()
+        .filter(|r| r.key == key && r.effective_from.as_str() <= date)
+        .max_by(|a, b| a.effective_from.cmp(&b.effective_from))?;
+    serde_json::to_value(row.value).ok()
 }
 
 pub const GUARDIAN_UNDER_AGE: &str = "patient.guardian_under_age";

@@ -45,6 +45,9 @@ pub struct Rules {
     /// Plausible thermometer range, tenths; outside it is a typing error.
     pub min_tenths: i32,
     pub max_tenths: i32,
+    /// Department codes of the fever clinic and of emergency.
+    pub fever_dept: String,
+    pub emergency_dept: String,
     pub symptoms: Vec<Symptom>,
     pub questions: Vec<Question>,
 }
@@ -60,7 +63,7 @@ pub struct Findings {
     pub exposures: Vec<String>,
 }
 
-/// Where to go, why, and the department suggested by the symptoms.
+/// Where to go, why, and the department the route or the symptoms point to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     pub route: Route,
@@ -132,7 +135,7 @@ pub fn decide(f: &Findings, r: &Rules) -> Result<Decision, DomainError> {
         .collect();
     fever.extend(with(Route::Fever).map(|s| format!("发热门诊症状：{}", s.name)));
     fever.extend(exposures.iter().map(|q| format!("流行病学史：{}", q.text)));
-    let dept = with(Route::Department).find_map(|s| s.dept.clone());
+    let suggested = with(Route::Department).find_map(|s| s.dept.clone());
     let (route, reasons) = if !urgent.is_empty() {
         (Route::Emergency, [urgent, fever].concat())
     } else if !fever.is_empty() {
@@ -143,6 +146,11 @@ pub fn decide(f: &Findings, r: &Rules) -> Result<Decision, DomainError> {
             plain.push("无发热、无危急征象、无流行病学史".into());
         }
         (Route::Department, plain)
+    };
+    let dept = match route {
+        Route::Emergency => Some(r.emergency_dept.clone()),
+        Route::Fever => Some(r.fever_dept.clone()),
+        Route::Department => suggested,
     };
     Ok(Decision { route, reasons, dept })
 }
@@ -162,6 +170,8 @@ mod tests {
             fever_from_tenths: 373,
             min_tenths: 340,
             max_tenths: 430,
+            fever_dept: "FR01".into(),
+            emergency_dept: "20".into(),
             symptoms: vec![
                 s("chest_pain", "胸痛", Route::Emergency, None),
                 s("dyspnea", "呼吸困难", Route::Emergency, None),

@@ -13,6 +13,7 @@ pub mod db;
 pub mod message;
 pub mod patient;
 pub mod portal;
+pub mod queue;
 pub mod roster;
 pub mod schema;
 pub mod setting;

@@ -38,7 +38,7 @@ named_enum! {
 }
 
 /// A department's queue rules (configuration, not code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rules {
     pub order_by: OrderBy,
     pub appointments_first: bool,

@@ -1,0 +1,255 @@
+//! Queue entries (one per checked-in registration), doctors' call panels and
+//! pre-triage records. The call order is not stored: it is computed from
+//! these rows each time, so a restart cannot reorder anyone.
+
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use crate::{Db, Result, Tx, with_db, with_tx};
+
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Entry {
+    pub org_id: Uuid,
+    pub booking_id: Uuid,
+    /// The clinic session whose queue the patient is in (changes on transfer).
+    pub session_id: Uuid,
+    pub patient_id: Uuid,
+    pub day: String,
+    /// Queue number (号序) from the registration.
+    pub seq: i64,
+    pub appointment: bool,
+    pub checked_in_at: i64,
+    pub late: bool,
+    pub recalled: bool,
+    /// Priority rank, lower first; `None` for everyone else.
+    pub priority: Option<i64>,
+    pub priority_group: Option<String>,
+    pub status: String,
+    pub calls: i64,
+    pub called_by: Option<String>,
+    pub called_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// An entry with the patient's name, for boards and panels.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Named {
+    #[sqlx(flatten)]
+    pub entry: Entry,
+    pub name: String,
+}
+
+macro_rules! cols {
+    ($p:literal) => {
+        concat!(
+            $p, "org_id, ", $p, "booking_id, ", $p, "session_id, ", $p, "patient_id, ", $p, "day, ", $p, "seq, ",
+            $p, "appointment, ", $p, "checked_in_at, ", $p, "late, ", $p, "recalled, ", $p, "priority, ",
+            $p, "priority_group, ", $p, "status, ", $p, "calls, ", $p, "called_by, ", $p, "called_at, ",
+            $p, "updated_at"
+        )
+    };
+}
+
+/// Adds entries; one already there (a second check-in) is left as it is.
+pub async fn insert(tx: &mut Tx, rows: &[Entry]) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new(concat!("INSERT INTO queue_entry (", cols!(""), ") "));
+        qb.push_values(rows, |mut b, r| {
+            b.push_bind(r.org_id).push_bind(r.booking_id).push_bind(r.session_id).push_bind(r.patient_id)
+                .push_bind(r.day.clone()).push_bind(r.seq).push_bind(r.appointment).push_bind(r.checked_in_at)
+                .push_bind(r.late).push_bind(r.recalled).push_bind(r.priority).push_bind(r.priority_group.clone())
+                .push_bind(r.status.clone()).push_bind(r.calls).push_bind(r.called_by.clone())
+                .push_bind(r.called_at).push_bind(r.updated_at);
+        });
+        qb.push(" ON CONFLICT (org_id, booking_id) DO NOTHING");
+        qb.build().execute(c).await.map(|r| r.rows_affected())
+    })
+}
+
+pub async fn get(db: &Db, org_id: Uuid, booking_id: Uuid) -> Result<Option<Entry>> {
+    let sql = concat!("SELECT ", cols!(""), " FROM queue_entry WHERE org_id = $1 AND booking_id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Entry>(sql).bind(org_id).bind(booking_id).fetch_optional(p).await)
+}
+
+/// The same read inside a write transaction (sees its own changes).
+pub async fn get_tx(tx: &mut Tx, org_id: Uuid, booking_id: Uuid) -> Result<Option<Entry>> {
+    let sql = concat!("SELECT ", cols!(""), " FROM queue_entry WHERE org_id = $1 AND booking_id = $2");
+    with_tx!(tx, c => sqlx::query_as::<_, Entry>(sql).bind(org_id).bind(booking_id).fetch_optional(c).await)
+}
+
+/// A patient's entries of one day.
+pub async fn of_patient(db: &Db, org_id: Uuid, patient_id: Uuid, day: &str) -> Result<Vec<Entry>> {
+    let sql = concat!(
+        "SELECT ",
+        cols!(""),
+        " FROM queue_entry WHERE org_id = $1 AND patient_id = $2 AND day = $3 ORDER BY checked_in_at"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Entry>(sql).bind(org_id).bind(patient_id).bind(day).fetch_all(p).await)
+}
+
+// The key list first, so SQLite walks the session index per key.
+macro_rules! live_query {
+    ($org_id:expr, $sessions:expr) => {{
+        let mut qb = QueryBuilder::new("WITH v (sid) AS (");
+        qb.push_values($sessions, |mut b, s| {
+            b.push_bind(*s);
+        });
+        qb.push(concat!(
+            ") SELECT ",
+            cols!("e."),
+            ", p.name FROM v CROSS JOIN queue_entry e JOIN patient p ON p.org_id = e.org_id AND p.id = e.patient_id \
+             WHERE e.session_id = v.sid AND e.status IN ('waiting', 'called', 'passed', 'testing') AND e.org_id = "
+        ));
+        qb.push_bind($org_id);
+        qb
+    }};
+}
+
+/// Everyone still in the given queues (not finished or diverted), with names.
+pub async fn live(db: &Db, org_id: Uuid, sessions: &[Uuid]) -> Result<Vec<Named>> {
+    if sessions.is_empty() {
+        return Ok(vec![]);
+    }
+    with_db!(db, p => live_query!(org_id, sessions).build_query_as::<Named>().fetch_all(p).await)
+}
+
+/// The same inside a write transaction, so a call decides on what it will change.
+pub async fn live_tx(tx: &mut Tx, org_id: Uuid, sessions: &[Uuid]) -> Result<Vec<Named>> {
+    if sessions.is_empty() {
+        return Ok(vec![]);
+    }
+    with_tx!(tx, c => live_query!(org_id, sessions).build_query_as::<Named>().fetch_all(c).await)
+}
+
+/// What an action changes on an entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub session_id: Uuid,
+    pub status: String,
+    pub recalled: bool,
+    pub calls: i64,
+    pub called_by: Option<String>,
+    pub called_at: Option<i64>,
+    pub priority: Option<i64>,
+    pub priority_group: Option<String>,
+    pub updated_at: i64,
+}
+
+/// Applies `c` only if the entry is still in `from` status and unchanged since
+/// `seen` (its `updated_at`): two doctors acting on one patient cannot both win.
+pub async fn update(tx: &mut Tx, org_id: Uuid, booking_id: Uuid, from: &str, seen: i64, c: &Change) -> Result<bool> {
+    let sql = "UPDATE queue_entry SET session_id = $5, status = $6, recalled = $7, calls = $8, called_by = $9, \
+               called_at = $10, priority = $11, priority_group = $12, updated_at = $13 \
+               WHERE org_id = $1 AND booking_id = $2 AND status = $3 AND updated_at = $4";
+    let n = with_tx!(tx, t => sqlx::query(sql).bind(org_id).bind(booking_id).bind(from).bind(seen)
+        .bind(c.session_id).bind(&c.status).bind(c.recalled).bind(c.calls).bind(&c.called_by).bind(c.called_at)
+        .bind(c.priority).bind(&c.priority_group).bind(c.updated_at)
+        .execute(t).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// A doctor's call panel for a day: the queues they call from (交叉叫号 when
+/// more than one), whether calling is paused, and where the last call came from.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Panel {
+    pub org_id: Uuid,
+    pub username: String,
+    pub day: String,
+    /// Session ids, comma-separated, in the doctor's order.
+    pub sessions: String,
+    pub paused: bool,
+    pub last_session: Option<Uuid>,
+    pub updated_at: i64,
+}
+
+impl Panel {
+    pub fn session_ids(&self) -> Vec<Uuid> {
+        self.sessions.split(',').filter_map(|s| Uuid::parse_str(s).ok()).collect()
+    }
+}
+
+pub async fn panel(db: &Db, org_id: Uuid, username: &str, day: &str) -> Result<Option<Panel>> {
+    let sql = "SELECT org_id, username, day, sessions, paused, last_session, updated_at FROM queue_panel \
+               WHERE org_id = $1 AND username = $2 AND day = $3";
+    with_db!(db, p => sqlx::query_as::<_, Panel>(sql).bind(org_id).bind(username).bind(day).fetch_optional(p).await)
+}
+
+pub async fn save_panel(tx: &mut Tx, p: &Panel) -> Result<()> {
+    let sql = "INSERT INTO queue_panel (org_id, username, day, sessions, paused, last_session, updated_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, username, day) DO UPDATE SET \
+               sessions = excluded.sessions, paused = excluded.paused, last_session = excluded.last_session, \
+               updated_at = excluded.updated_at";
+    with_tx!(tx, c => sqlx::query(sql).bind(p.org_id).bind(&p.username).bind(&p.day).bind(&p.sessions)
+        .bind(p.paused).bind(p.last_session).bind(p.updated_at).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Panels of a day that are paused, for the screens.
+pub async fn paused_panels(db: &Db, org_id: Uuid, day: &str) -> Result<Vec<Panel>> {
+    let sql = "SELECT org_id, username, day, sessions, paused, last_session, updated_at FROM queue_panel \
+               WHERE org_id = $1 AND day = $2 AND paused = $3";
+    with_db!(db, p => sqlx::query_as::<_, Panel>(sql).bind(org_id).bind(day).bind(true).fetch_all(p).await)
+}
+
+/// A pre-triage record.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Triage {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub booking_id: Option<Uuid>,
+    pub day: String,
+    /// Tenths of a degree.
+    pub temperature: Option<i64>,
+    /// Symptom codes, comma-separated.
+    pub symptoms: String,
+    /// Codes of the epidemiological questions answered "yes", comma-separated.
+    pub exposures: String,
+    pub route: String,
+    pub dept_id: Option<Uuid>,
+    /// One reason per line.
+    pub reasons: String,
+    pub priority: Option<String>,
+    pub nurse: String,
+    pub created_at: i64,
+}
+
+macro_rules! triage_cols {
+    () => {
+        "org_id, id, patient_id, booking_id, day, temperature, symptoms, exposures, route, dept_id, reasons, \
+         priority, nurse, created_at"
+    };
+}
+
+pub async fn insert_triage(tx: &mut Tx, t: &Triage) -> Result<()> {
+    let sql = concat!(
+        "INSERT INTO triage (",
+        triage_cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    );
+    with_tx!(tx, c => sqlx::query(sql).bind(t.org_id).bind(t.id).bind(t.patient_id).bind(t.booking_id)
+        .bind(&t.day).bind(t.temperature).bind(&t.symptoms).bind(&t.exposures).bind(&t.route).bind(t.dept_id)
+        .bind(&t.reasons).bind(&t.priority).bind(&t.nurse).bind(t.created_at)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A day's triage records, newest first, optionally of one route.
+pub async fn triage_of_day(db: &Db, org_id: Uuid, day: &str, route: Option<&str>, limit: i64) -> Result<Vec<Triage>> {
+    let sql = concat!(
+        "SELECT ",
+        triage_cols!(),
+        " FROM triage WHERE org_id = $1 AND day = $2 AND ($3 IS NULL OR route = $3) ORDER BY created_at DESC LIMIT $4"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Triage>(sql).bind(org_id).bind(day).bind(route).bind(limit).fetch_all(p).await)
+}
+
+/// Records per route over days `from..=to`, for the report.
+pub async fn triage_counts(db: &Db, org_id: Uuid, from: &str, to: &str) -> Result<Vec<(String, String, i64)>> {
+    let sql = "SELECT day, route, COUNT(*) FROM triage WHERE org_id = $1 AND day >= $2 AND day <= $3 \
+               GROUP BY day, route ORDER BY day, route";
+    with_db!(db, p => sqlx::query_as::<_, (String, String, i64)>(sql).bind(org_id).bind(from).bind(to).fetch_all(p).await)
+}
