@@ -75,6 +75,7 @@ named_enum! {
         Triage = ("triage", "预检分诊", "Pre-triage"),
         QueueCall = ("queue.call", "叫号", "Call patients"),
         QueueManage = ("queue.manage", "叫号规则与大屏管理", "Queue rules and screens"),
+        QueueScreen = ("queue.screen", "叫号显示屏", "Queue display screens"),
         Clinical = ("clinical", "门诊诊疗", "Outpatient consultation"),
         Billing = ("billing", "收费", "Billing and payment"),
         Lab = ("lab", "检验", "Laboratory"),
@@ -95,7 +96,9 @@ impl Role {
     /// The permissions a role grants. The single source of the permission matrix.
     pub fn perms(self) -> &'static [Perm] {
         match self {
-            Role::Admin => &[P::Console, P::OrgManage, P::StaffManage, P::Schedule, P::QueueManage, P::Catalog],
+            Role::Admin => {
+                &[P::Console, P::OrgManage, P::StaffManage, P::Schedule, P::QueueManage, P::QueueScreen, P::Catalog]
+            }
             Role::SecurityAdmin => &[P::Console, P::SecurityManage],
             Role::AuditAdmin => &[P::Console, P::AuditRead, P::AuditPurge],
             Role::Registrar => &[
@@ -107,8 +110,8 @@ impl Role {
                 P::CheckIn,
                 P::Billing,
             ],
-            Role::TriageNurse => &[P::Console, P::PatientRead, P::PatientWrite, P::Triage, P::CheckIn],
-            Role::Doctor => &[P::Console, P::PatientRead, P::PatientUnmask, P::QueueCall, P::Clinical],
+            Role::TriageNurse => &[P::Console, P::PatientRead, P::PatientWrite, P::Triage, P::CheckIn, P::QueueScreen],
+            Role::Doctor => &[P::Console, P::PatientRead, P::PatientUnmask, P::QueueCall, P::QueueScreen, P::Clinical],
             Role::LabTech => &[P::Console, P::PatientRead, P::Lab],
             Role::WardNurse => &[P::Console, P::PatientRead, P::Ward],
             Role::InsuranceOfficer => &[P::Console, P::PatientRead, P::PatientUnmask, P::Insurance],
@@ -117,8 +120,8 @@ impl Role {
             Role::QualityOfficer => &[P::Console, P::Quality, P::Reports],
             Role::Director => &[P::Console, P::Reports],
             Role::PartySecretary => &[P::Console, P::Party, P::Reports],
-            // A kiosk account does one thing: check patients in by their code.
-            Role::Kiosk => &[P::PatientRead, P::CheckIn],
+            // A kiosk account checks patients in by their code and drives the hall's screens.
+            Role::Kiosk => &[P::PatientRead, P::CheckIn, P::QueueScreen],
         }
     }
 

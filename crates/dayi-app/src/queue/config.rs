@@ -79,3 +79,69 @@ pub async fn priority(app: &App, org_id: Uuid) -> Result<Priority, DomainError> 
 pub async fn voice(app: &App, org_id: Uuid) -> Result<Voice, DomainError> {
     policy::json(app, org_id, VOICE).await
 }
+
+/// Saves a queue setting as a dated row from today (the old row stays for
+/// the record), audited, and drops cached values so it applies at once.
+async fn save(app: &App, actor: &crate::Actor, key: &str, value: serde_json::Value) -> Result<(), DomainError> {
+    actor.require(app, dayi_core::security::Perm::QueueManage).await?;
+    let now = dayi_core::timefmt::now_micros();
+    let row = dayi_store::setting::Setting {
+        org_id: actor.org_id,
+        key: key.to_string(),
+        effective_from: dayi_core::timefmt::today_cst().to_string(),
+        value: value.to_string(),
+        source: "admin".into(),
+        updated_by: actor.username.clone(),
+        updated_at: now,
+    };
+    let mut tx = app.db.begin().await.or_internal()?;
+    dayi_store::setting::upsert(&mut tx, &row).await.or_internal()?;
+    let entry = actor.entry("queue.settings", "setting", key, None, dayi_core::audit::OK, &row.value);
+    dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
+    tx.commit().await.or_internal()?;
+    policy::forget(app);
+    Ok(())
+}
+
+/// Checks and saves the announcement.
+pub async fn save_voice(app: &App, actor: &crate::Actor, v: &Voice) -> Result<(), DomainError> {
+    use dayi_core::ErrorCode;
+    let mut checks = dayi_core::error::Checks::new();
+    if !v.template.contains("{号序}") {
+        checks.add("template", ErrorCode::QueueVoiceTemplate, ["{号序}"]);
+    }
+    if v.template.chars().count() > 60 {
+        checks.add("template", ErrorCode::TooLong, ["60"]);
+    }
+    if !(1..=5).contains(&v.repeat) {
+        checks.add("repeat", ErrorCode::InvalidFormat, ["1–5"]);
+    }
+    if !(0.5..=2.0).contains(&v.rate) {
+        checks.add("rate", ErrorCode::InvalidFormat, ["0.5–2.0"]);
+    }
+    checks.finish()?;
+    save(app, actor, VOICE, serde_json::to_value(v).map_err(crate::internal)?).await
+}
+
+/// Checks and saves one department's rules (`queue.rules.<code>`).
+pub async fn save_rules(app: &App, actor: &crate::Actor, dept_code: &str, r: &DeptRules) -> Result<(), DomainError> {
+    use dayi_core::ErrorCode;
+    let depts = dayi_store::tenancy::list_depts(&app.db, actor.org_id).await.or_internal()?;
+    if !depts.iter().any(|d| d.code == dept_code) {
+        return Err(DomainError::field("dept", ErrorCode::TriageDeptUnknown, [dept_code]));
+    }
+    let mut checks = dayi_core::error::Checks::new();
+    for (field, n, max) in [
+        ("late_every", r.order.late_every as i64, 20),
+        ("recall_every", r.order.recall_every as i64, 20),
+        ("room_limit", r.room_limit as i64, 10),
+        ("late_grace_minutes", r.late_grace_minutes, 120),
+    ] {
+        let min = if field.ends_with("every") { 1 } else { 0 };
+        if n < min || n > max {
+            checks.add(field, ErrorCode::InvalidFormat, [format!("{min}–{max}")]);
+        }
+    }
+    checks.finish()?;
+    save(app, actor, &format!("{RULES}.{dept_code}"), serde_json::to_value(r).map_err(crate::internal)?).await
+}

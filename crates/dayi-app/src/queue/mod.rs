@@ -536,3 +536,70 @@ pub async fn position(app: &App, actor: &Actor, booking_id: Uuid) -> Result<(Pos
     let board = board::boards_by_id(app, actor.org_id, &[e.session_id]).await?.pop().ok_or_else(|| DomainError::new(ErrorCode::QueueUnknown))?;
     Ok((Position::on(&board, &e), e))
 }
+
+/// What a screen or panel watches: departments (a zone; all when empty) or one session (a room).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Depts(Vec<Uuid>),
+    Session(Uuid),
+}
+
+impl Scope {
+    pub fn covers(&self, b: &Board) -> bool {
+        match self {
+            Scope::Depts(d) => d.is_empty() || d.contains(&b.dept_id),
+            Scope::Session(s) => *s == b.session_id,
+        }
+    }
+}
+
+/// A screen connects: the current boards of its scope. Screens show masked
+/// names only; each connection is audited once, not each update.
+pub async fn watch(app: &App, actor: &Actor, scope: &Scope) -> Result<Vec<Board>, DomainError> {
+    actor.require(app, Perm::QueueScreen).await?;
+    let boards = boards_of(app, actor.org_id, scope).await?;
+    let what = match scope {
+        Scope::Depts(d) => format!("zone {}", d.len()),
+        Scope::Session(s) => format!("room {s}"),
+    };
+    app.audit.record(actor.entry("queue.screen", "queue", &what, None, OK, "")).await;
+    Ok(boards)
+}
+
+/// The current boards of a scope (a screen catching up after falling behind).
+pub async fn boards_of(app: &App, org_id: Uuid, scope: &Scope) -> Result<Vec<Board>, DomainError> {
+    match scope {
+        Scope::Depts(d) => board::boards(app, org_id, &board::today_sessions(app, org_id, d).await?).await,
+        Scope::Session(s) => board::boards_by_id(app, org_id, &[*s]).await,
+    }
+}
+
+/// Resolves department codes (a zone's address, e.g. `03,50`) to ids.
+pub async fn depts_by_code(app: &App, org_id: Uuid, codes: &str) -> Result<Vec<Uuid>, DomainError> {
+    let all = dayi_store::tenancy::list_depts(&app.db, org_id).await.or_internal()?;
+    codes
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| all.iter().find(|d| d.code == c).map(|d| d.id).ok_or_else(|| DomainError::field("dept", ErrorCode::TriageDeptUnknown, [c])))
+        .collect()
+}
+
+/// The stored entry again (a phone following its patient after a move).
+pub async fn reread(app: &App, e: &Entry) -> Result<Entry, DomainError> {
+    Ok(dayi_store::queue::get(&app.db, e.org_id, e.booking_id).await.or_internal()?.unwrap_or_else(|| e.clone()))
+}
+
+/// A patient's queue entries of today, for the triage desk.
+pub async fn today_of(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<PanelLine>, DomainError> {
+    actor.require(app, Perm::PatientRead).await?;
+    let day = today();
+    let rows = dayi_store::queue::of_patient(&app.db, actor.org_id, patient_id, &day).await.or_internal()?;
+    let name = dayi_store::patient::get(&app.db, actor.org_id, patient_id).await.or_internal()?.map(|p| p.name).unwrap_or_default();
+    let mut out = vec![];
+    for e in rows {
+        let s = dayi_store::roster::get_session(&app.db, actor.org_id, e.session_id).await.or_internal()?;
+        out.push(panel_line(&Named { entry: e, name: name.clone() }, s.as_ref().map(board::room_of).unwrap_or_default()));
+    }
+    Ok(out)
+}

@@ -5,6 +5,7 @@ pub mod booking;
 pub mod openapi;
 pub mod patient;
 pub mod portal;
+pub mod queue;
 pub mod system;
 
 use axum::extract::{FromRequest, Request};

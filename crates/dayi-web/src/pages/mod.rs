@@ -7,6 +7,7 @@ pub mod booking;
 pub mod home;
 pub mod patient;
 pub mod portal;
+pub mod queue;
 pub mod security;
 pub mod station;
 
@@ -33,6 +34,9 @@ const NAV: &[(&str, &str, Need)] = &[
     ("nav.duplicates", "/patients/duplicates", Need::Perm(Perm::PatientMerge)),
     ("nav.roster", "/roster", Need::AnyPerm(&[Perm::PatientRead, Perm::Schedule])),
     ("nav.kiosk", "/kiosk", Need::Perm(Perm::CheckIn)),
+    ("nav.triage", "/triage", Need::Perm(Perm::Triage)),
+    ("nav.queue", "/queue", Need::Perm(Perm::QueueCall)),
+    ("nav.queue_settings", "/queue/settings", Need::Perm(Perm::QueueManage)),
     ("nav.messages", "/messages", Need::Perm(Perm::Registration)),
     ("nav.staff", "/admin/staff", Need::AnyPerm(&[Perm::StaffManage, Perm::SecurityManage])),
     ("nav.depts", "/admin/depts", Need::Perm(Perm::OrgManage)),

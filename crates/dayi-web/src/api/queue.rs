@@ -1,0 +1,308 @@
+//! Queue calling and pre-triage over JSON, and the live event streams
+//! (server-sent events) that screens, panels and phones listen to.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use dayi_app::queue::{Called, PanelLine, PanelView, Position, Published, Scope};
+use dayi_app::triage::{Register, TriageForm, TriageView};
+use dayi_app::{App, queue};
+use dayi_core::queue::Action;
+use dayi_core::triage::{Decision, Route};
+use dayi_core::{DomainError, ErrorCode};
+use futures::Stream;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use super::{ApiResult, JsonBody};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::pages::parse_id;
+use crate::principal::{PortalUser, Staff};
+
+/// How soon a dropped screen tries again (ms), sent to the browser.
+const RETRY_MS: u64 = 2_000;
+
+/// The doctor's panel.
+#[utoipa::path(get, path = "/api/queue/panel", tag = "queue", responses((status = 200, body = Object)))]
+pub async fn panel(State(st): State<AppState>, staff: Staff) -> ApiResult<PanelView> {
+    Ok(Json(queue::panel(&st.app, &staff.actor).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ChooseIn {
+    /// Session ids to call from; several for cross calling (交叉叫号).
+    pub sessions: Vec<String>,
+}
+
+/// Chooses the queues the doctor calls from.
+#[utoipa::path(post, path = "/api/queue/panel", tag = "queue", request_body(content = Object, description = "sessions: [id…]"), responses((status = 200, body = Object)))]
+pub async fn choose(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonBody<ChooseIn>) -> ApiResult<PanelView> {
+    let ids = b
+        .sessions
+        .iter()
+        .map(|s| Uuid::parse_str(s.trim()).map_err(|_| DomainError::field("sessions", ErrorCode::InvalidFormat, [s])))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(queue::choose(&st.app, &staff.actor, &ids).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PauseIn {
+    pub paused: bool,
+}
+
+/// Pauses or resumes calling.
+#[utoipa::path(post, path = "/api/queue/pause", tag = "queue", request_body(content = Object, description = "paused: bool"), responses((status = 200, body = Object)))]
+pub async fn pause(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonBody<PauseIn>) -> ApiResult<PanelView> {
+    Ok(Json(queue::pause(&st.app, &staff.actor, b.paused).await?))
+}
+
+/// Calls the next patient (the one being seen is finished).
+#[utoipa::path(post, path = "/api/queue/next", tag = "queue", responses((status = 200, body = Object), (status = 409, description = "queue.empty, queue.paused")))]
+pub async fn next(State(st): State<AppState>, staff: Staff) -> ApiResult<Called> {
+    Ok(Json(queue::call_next(&st.app, &staff.actor).await?))
+}
+
+/// Calls a chosen waiting patient.
+#[utoipa::path(post, path = "/api/queue/entries/{id}/call", tag = "queue", responses((status = 200, body = Object), (status = 409, description = "queue.taken")))]
+pub async fn call(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<Called> {
+    Ok(Json(queue::call(&st.app, &staff.actor, parse_id(&id)?).await?))
+}
+
+/// Call again (`call_again`), no-show (`pass`), sent for tests (`test`) or `finish`.
+#[utoipa::path(post, path = "/api/queue/entries/{id}/{action}", tag = "queue", responses((status = 200, body = Object), (status = 409, description = "queue.not_called, queue.finished")))]
+pub async fn act(
+    State(st): State<AppState>,
+    staff: Staff,
+    Path((id, action)): Path<(String, String)>,
+) -> ApiResult<PanelLine> {
+    let action = match Action::parse(&action) {
+        Some(a @ (Action::CallAgain | Action::Pass | Action::Test | Action::Finish)) => a,
+        _ => return Err(ApiError(DomainError::new(ErrorCode::NotFound))),
+    };
+    Ok(Json(queue::act(&st.app, &staff.actor, parse_id(&id)?, action).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TransferIn {
+    /// The session (room and doctor) to move to.
+    pub to: String,
+}
+
+/// Transfers a patient to another room or doctor.
+#[utoipa::path(post, path = "/api/queue/entries/{id}/transfer", tag = "queue", request_body(content = Object, description = "to: session id"), responses((status = 200, body = Object)))]
+pub async fn transfer(
+    State(st): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    JsonBody(b): JsonBody<TransferIn>,
+) -> ApiResult<PanelLine> {
+    let to = Uuid::parse_str(b.to.trim()).map_err(|_| DomainError::field("to", ErrorCode::QueueTransferSame, [""; 0]))?;
+    Ok(Json(queue::transfer(&st.app, &staff.actor, parse_id(&id)?, to).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ScopeQuery {
+    /// Department codes of a zone, comma-separated (all when empty).
+    pub dept: String,
+    /// One session (a room screen).
+    pub session: String,
+}
+
+async fn scope(app: &App, org_id: Uuid, q: &ScopeQuery) -> Result<Scope, DomainError> {
+    if !q.session.trim().is_empty() {
+        return Ok(Scope::Session(parse_id(q.session.trim())?));
+    }
+    Ok(Scope::Depts(queue::depts_by_code(app, org_id, &q.dept).await?))
+}
+
+/// The boards of a zone or a room now (masked names).
+#[utoipa::path(get, path = "/api/queue/boards", tag = "queue", responses((status = 200, body = Vec<Object>)))]
+pub async fn boards(
+    State(st): State<AppState>,
+    staff: Staff,
+    Query(q): Query<ScopeQuery>,
+) -> ApiResult<Vec<dayi_app::queue::Board>> {
+    let scope = scope(&st.app, staff.actor.org_id, &q).await?;
+    Ok(Json(queue::watch(&st.app, &staff.actor, &scope).await?))
+}
+
+/// Live boards of a zone or a room: one `board` event per queue on connect,
+/// then one per change. After a drop the browser reconnects and gets the
+/// whole state again.
+pub async fn events(State(st): State<AppState>, staff: Staff, Query(q): Query<ScopeQuery>) -> Response {
+    let result = async {
+        let scope = scope(&st.app, staff.actor.org_id, &q).await?;
+        // Subscribe before reading, so no change falls between the two.
+        let rx = st.app.queue.subscribe();
+        let now = queue::watch(&st.app, &staff.actor, &scope).await?;
+        Ok::<_, DomainError>((scope, rx, now))
+    }
+    .await;
+    match result {
+        Ok((scope, rx, now)) => {
+            let first = now.iter().map(|b| serde_json::to_string(b).unwrap_or_default()).collect();
+            sse(board_stream(st.app.clone(), staff.actor.org_id, scope, rx, first))
+        }
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+fn sse<S: Stream<Item = Result<Event, Infallible>> + Send + 'static>(s: S) -> Response {
+    Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
+
+type Rx = tokio::sync::broadcast::Receiver<Arc<Published>>;
+
+fn board_stream(
+    app: App,
+    org_id: Uuid,
+    scope: Scope,
+    rx: Rx,
+    first: VecDeque<String>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let hello = Event::default().retry(Duration::from_millis(RETRY_MS)).event("hello").data("{}");
+    let init = (app, rx, first, Some(hello));
+    futures::stream::unfold(init, move |(app, mut rx, mut pending, hello)| {
+        let scope = scope.clone();
+        async move {
+            if let Some(h) = hello {
+                return Some((Ok(h), (app, rx, pending, None)));
+            }
+            loop {
+                if let Some(json) = pending.pop_front() {
+                    return Some((Ok(Event::default().event("board").data(json)), (app, rx, pending, None)));
+                }
+                match rx.recv().await {
+                    Ok(p) if p.board.org_id == org_id && scope.covers(&p.board) => pending.push_back(p.json.clone()),
+                    Ok(_) => {}
+                    // Fell behind: send the whole current state instead of the missed changes.
+                    Err(RecvError::Lagged(_)) => {
+                        if let Ok(now) = queue::boards_of(&app, org_id, &scope).await {
+                            pending.extend(now.iter().map(|b| serde_json::to_string(b).unwrap_or_default()));
+                        }
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }
+    })
+}
+
+/// The patient's place in the queue now.
+#[utoipa::path(get, path = "/portal/api/bookings/{id}/queue", tag = "portal", responses((status = 200, body = Object), (status = 404, description = "queue.unknown")))]
+pub async fn position(State(st): State<AppState>, u: PortalUser, Path(id): Path<String>) -> ApiResult<Position> {
+    Ok(Json(queue::position(&st.app, &u.ctx.actor, parse_id(&id)?).await?.0))
+}
+
+/// The patient's place, live: a `position` event now and after every change to their queue.
+pub async fn position_events(State(st): State<AppState>, u: PortalUser, Path(id): Path<String>) -> Response {
+    let actor = u.ctx.actor.clone();
+    let rx = st.app.queue.subscribe();
+    let first = match parse_id(&id) {
+        Ok(id) => queue::position(&st.app, &actor, id).await,
+        Err(e) => Err(e),
+    };
+    let (pos, entry) = match first {
+        Ok(x) => x,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let app = st.app.clone();
+    let hello = Event::default().retry(Duration::from_millis(RETRY_MS)).event("position").json_data(&pos).ok();
+    let init = (rx, entry, hello);
+    let s = futures::stream::unfold(init, move |(mut rx, mut entry, hello)| {
+        let app = app.clone();
+        let actor = actor.clone();
+        async move {
+            if let Some(h) = hello {
+                return Some((Ok(h), (rx, entry, None)));
+            }
+            loop {
+                let b = match rx.recv().await {
+                    Ok(p) if p.board.org_id == entry.org_id => p,
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(_)) => match queue::position(&app, &actor, entry.booking_id).await {
+                        Ok((pos, e)) => {
+                            entry = e;
+                            let ev = Event::default().event("position").json_data(&pos).ok()?;
+                            return Some((Ok(ev), (rx, entry, None)));
+                        }
+                        Err(_) => continue,
+                    },
+                    Err(RecvError::Closed) => return None,
+                };
+                let mine = b.board.session_id == entry.session_id
+                    || b.board.is_calling(entry.booking_id)
+                    || b.board.ahead_of(entry.booking_id).is_some();
+                if !mine {
+                    continue;
+                }
+                // Moved, passed or finished: the stored entry says where they are now.
+                if b.board.session_id != entry.session_id || (b.board.ahead_of(entry.booking_id).is_none() && !b.board.is_calling(entry.booking_id)) {
+                    if let Ok(e) = queue::reread(&app, &entry).await {
+                        entry = e;
+                    }
+                }
+                if b.board.session_id != entry.session_id {
+                    continue;
+                }
+                let pos = Position::on(&b.board, &entry);
+                let ev = Event::default().event("position").json_data(&pos).ok()?;
+                return Some((Ok(ev), (rx, entry, None)));
+            }
+        }
+    });
+    sse(s)
+}
+
+/// Routes without saving: the form's hint as the nurse ticks.
+#[utoipa::path(post, path = "/api/triage/preview", tag = "triage", request_body(content = Object, description = "temperature, symptoms, exposures"), responses((status = 200, body = Object)))]
+pub async fn triage_preview(State(st): State<AppState>, staff: Staff, JsonBody(f): JsonBody<TriageForm>) -> ApiResult<Decision> {
+    Ok(Json(dayi_app::triage::preview(&st.app, &staff.actor, &f).await?))
+}
+
+/// Records a pre-triage and routes the patient.
+#[utoipa::path(post, path = "/api/triage", tag = "triage", request_body(content = Object, description = "patient_id, temperature, symptoms, exposures, priority, dept"), responses((status = 201, body = Object)))]
+pub async fn triage(State(st): State<AppState>, staff: Staff, JsonBody(f): JsonBody<TriageForm>) -> Result<Response, ApiError> {
+    let v: TriageView = dayi_app::triage::record(&st.app, &staff.actor, &f).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(v)).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RegisterQuery {
+    /// `YYYY-MM-DD`, default today.
+    pub day: String,
+    /// `emergency`, `fever` or `department`.
+    pub route: String,
+}
+
+/// A day's triage register with counts per route.
+#[utoipa::path(get, path = "/api/triage", tag = "triage", responses((status = 200, body = Object)))]
+pub async fn triage_register(State(st): State<AppState>, staff: Staff, Query(q): Query<RegisterQuery>) -> ApiResult<Register> {
+    let (day, route) = register_query(&q)?;
+    Ok(Json(dayi_app::triage::register(&st.app, &staff.actor, &day, route).await?))
+}
+
+pub fn register_query(q: &RegisterQuery) -> Result<(String, Option<Route>), DomainError> {
+    let day = match q.day.trim() {
+        "" => dayi_core::timefmt::today_cst().to_string(),
+        d => d.to_string(),
+    };
+    let route = match q.route.trim() {
+        "" => None,
+        r => Some(Route::parse(r).ok_or_else(|| DomainError::field("route", ErrorCode::InvalidFormat, [r]))?),
+    };
+    Ok((day, route))
+}

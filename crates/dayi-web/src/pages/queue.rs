@@ -1,0 +1,256 @@
+//! Pre-triage desk, the doctor's call panel, the TV screens and the queue
+//! settings. The panel and screens are driven by the JSON API and its event
+//! streams (static/js/queue-*.js); these handlers render their shells.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use dayi_app::card::Presented;
+use dayi_app::queue::config::{self, DeptRules, Voice};
+use dayi_app::triage::TriageForm;
+use dayi_core::card::CareStep;
+use dayi_core::queue::{LateMode, OrderBy, PriorityGroup, RecallMode, Rules};
+use dayi_core::triage::Route;
+use dayi_core::{DomainError, ErrorCode};
+use minijinja::value::Serde;
+use minijinja::{Value, context};
+
+use super::{Fields, fail, field_errors, message, page};
+use crate::AppState;
+use crate::api::queue::{RegisterQuery, ScopeQuery, register_query};
+use crate::principal::Staff;
+use crate::render::render;
+
+/// What the triage form offers: the rules' symptoms by route, the questions,
+/// the priority groups and the clinical departments.
+async fn choices(st: &AppState, staff: &Staff) -> Result<Value, DomainError> {
+    let org = staff.actor.org_id;
+    let rules = dayi_app::triage::rules(&st.app, org).await?;
+    let depts = dayi_app::tenancy::clinical_depts(&st.app, staff.actor.org_id).await?;
+    let groups: Vec<Value> = PriorityGroup::ALL.iter().map(|g| context! { code => g.code(), name => g.zh() }).collect();
+    let by_route: Vec<Value> = Route::ALL
+        .iter()
+        .map(|r| {
+            let items: Vec<_> = rules.symptoms.iter().filter(|s| s.route == *r).collect();
+            context! { code => r.code(), name => r.zh(), symptoms => Serde(items) }
+        })
+        .collect();
+    Ok(context! {
+        routes => by_route,
+        questions => Serde(&rules.questions),
+        fever_from => dayi_core::triage::tenths(rules.fever_from_tenths),
+        groups => groups,
+        depts => depts.iter().map(|d| context! { code => d.code.clone(), name => d.name.clone() }).collect::<Vec<_>>(),
+    })
+}
+
+async fn triage_page(st: &AppState, staff: &Staff, status: StatusCode, extra: Value) -> Response {
+    match choices(st, staff).await {
+        Ok(c) => page(st, staff, status, "triage.html", "/triage", context! { ..extra, ..c }).await,
+        Err(e) => fail(&e, staff.lang),
+    }
+}
+
+pub async fn triage_form(State(st): State<AppState>, staff: Staff) -> Response {
+    triage_page(&st, &staff, StatusCode::OK, context! {}).await
+}
+
+/// The patient and their queue entries of today, for the form.
+async fn patient_ctx(st: &AppState, staff: &Staff, id: uuid::Uuid) -> Result<Value, DomainError> {
+    let p = dayi_app::patient::view(&st.app, &staff.actor, id).await?;
+    let entries = dayi_app::queue::today_of(&st.app, &staff.actor, id).await?;
+    Ok(context! { patient => Serde(p), entries => Serde(entries) })
+}
+
+/// Scans or types the patient's code.
+pub async fn triage_find(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
+    let input = Presented {
+        code: f.get("code"),
+        step: CareStep::Triage.code().into(),
+        station: "预检分诊台".into(),
+        voucher: false,
+        on_behalf: false,
+    };
+    let found = match dayi_app::card::resolve(&st.app, &staff.actor, &input).await {
+        Ok(r) => patient_ctx(&st, &staff, r.patient.id).await,
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok(ctx) => triage_page(&st, &staff, StatusCode::OK, ctx).await,
+        Err(e) if e.code.status() < 500 && e.code.status() != 403 => {
+            let ctx = context! { scan => f.values(), scan_error => field_errors(&e, staff.lang).get_attr("code").ok().filter(|v| !v.is_undefined()).unwrap_or_else(|| Value::from(message(&e, staff.lang))) };
+            triage_page(&st, &staff, StatusCode::UNPROCESSABLE_ENTITY, ctx).await
+        }
+        Err(e) => fail(&e, staff.lang),
+    }
+}
+
+/// Records the triage; the result shows the route and why.
+pub async fn triage_submit(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
+    let form = TriageForm {
+        patient_id: f.get("patient_id"),
+        temperature: f.get("temperature"),
+        symptoms: f.all("symptoms"),
+        exposures: f.all("exposures"),
+        priority: f.get("priority"),
+        dept: f.get("dept"),
+    };
+    match dayi_app::triage::record(&st.app, &staff.actor, &form).await {
+        Ok(v) => triage_page(&st, &staff, StatusCode::OK, context! { result => Serde(v) }).await,
+        Err(e) if e.code.status() < 500 && e.code.status() != 403 => {
+            let patient = match uuid::Uuid::parse_str(&form.patient_id) {
+                Ok(id) => patient_ctx(&st, &staff, id).await.unwrap_or_default(),
+                Err(_) => Value::default(),
+            };
+            let ctx = context! {
+                form => f.values(), ticked => Serde([form.symptoms, form.exposures].concat()),
+                errors => field_errors(&e, staff.lang), error => message(&e, staff.lang),
+            };
+            triage_page(&st, &staff, StatusCode::UNPROCESSABLE_ENTITY, context! { ..ctx, ..patient }).await
+        }
+        Err(e) => fail(&e, staff.lang),
+    }
+}
+
+/// The triage register of a day with its counts.
+pub async fn triage_register(State(st): State<AppState>, staff: Staff, Query(q): Query<RegisterQuery>) -> Response {
+    let r = match register_query(&q) {
+        Ok((day, route)) => dayi_app::triage::register(&st.app, &staff.actor, &day, route).await,
+        Err(e) => Err(e),
+    };
+    match r {
+        Ok(reg) => {
+            let routes: Vec<Value> = Route::ALL.iter().map(|r| context! { code => r.code(), name => r.zh() }).collect();
+            let ctx = context! { reg => Serde(reg), route => q.route, routes => routes };
+            page(&st, &staff, StatusCode::OK, "triage_register.html", "/triage", ctx).await
+        }
+        Err(e) => fail(&e, staff.lang),
+    }
+}
+
+/// The doctor's call panel.
+pub async fn panel(State(st): State<AppState>, staff: Staff) -> Response {
+    match dayi_app::queue::panel(&st.app, &staff.actor).await {
+        Ok(p) => page(&st, &staff, StatusCode::OK, "queue_panel.html", "/queue", context! { panel => Serde(p) }).await,
+        Err(e) => fail(&e, staff.lang),
+    }
+}
+
+/// The zone screen (综合屏) for the hall: `?dept=03,50`.
+pub async fn zone_screen(State(st): State<AppState>, staff: Staff, Query(q): Query<ScopeQuery>) -> Response {
+    screen(&st, &staff, &q, "zone").await
+}
+
+/// One room's screen (诊室屏) above its door.
+pub async fn room_screen(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> Response {
+    let q = ScopeQuery { session: id, dept: String::new() };
+    screen(&st, &staff, &q, "room").await
+}
+
+async fn screen(st: &AppState, staff: &Staff, q: &ScopeQuery, kind: &str) -> Response {
+    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::QueueScreen).await {
+        return fail(&e, staff.lang);
+    }
+    if kind == "zone"
+        && let Err(e) = dayi_app::queue::depts_by_code(&st.app, staff.actor.org_id, &q.dept).await
+    {
+        return fail(&e, staff.lang);
+    }
+    let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await.map(|o| o.name).unwrap_or_default();
+    let events = if kind == "zone" {
+        format!("/api/queue/events?dept={}", q.dept)
+    } else {
+        format!("/api/queue/events?session={}", q.session)
+    };
+    let ctx = context! { kind => kind, events => events, org_name => org, lang => staff.lang.code() };
+    render(StatusCode::OK, "queue_screen.html", ctx)
+}
+
+/// Voice and rules settings, with a button to hear the announcement.
+pub async fn settings(State(st): State<AppState>, staff: Staff) -> Response {
+    settings_page(&st, &staff, StatusCode::OK, context! {}).await
+}
+
+async fn settings_page(st: &AppState, staff: &Staff, status: StatusCode, extra: Value) -> Response {
+    let load = async {
+        let org = staff.actor.org_id;
+        let voice = config::voice(&st.app, org).await?;
+        let depts = dayi_app::tenancy::clinical_depts(&st.app, staff.actor.org_id).await?;
+        let mut rows = vec![];
+        for d in depts.iter().filter(|d| d.kind == "clinical") {
+            let r = config::dept_rules(&st.app, org, d.id).await?;
+            rows.push(context! { code => d.code.clone(), name => d.name.clone(), rules => Serde(r) });
+        }
+        Ok::<_, DomainError>(context! { voice => Serde(voice), depts => rows })
+    };
+    match load.await {
+        Ok(ctx) => {
+            let opts = |all: &[(&str, &str)]| -> Vec<Value> { all.iter().map(|(c, n)| context! { code => *c, name => *n }).collect() };
+            let order_by: Vec<(&str, &str)> = OrderBy::ALL.iter().map(|x| (x.code(), x.zh())).collect();
+            let late: Vec<(&str, &str)> = LateMode::ALL.iter().map(|x| (x.code(), x.zh())).collect();
+            let recall: Vec<(&str, &str)> = RecallMode::ALL.iter().map(|x| (x.code(), x.zh())).collect();
+            let ctx = context! { ..extra, ..ctx };
+            let ctx = context! { order_by => opts(&order_by), late_modes => opts(&late), recall_modes => opts(&recall), ..ctx };
+            page(st, staff, status, "queue_settings.html", "/queue/settings", ctx).await
+        }
+        Err(e) => fail(&e, staff.lang),
+    }
+}
+
+pub async fn save_voice(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
+    let parsed = (f.get("repeat").trim().parse::<u32>(), f.get("rate").trim().parse::<f64>());
+    let r = match parsed {
+        (Ok(repeat), Ok(rate)) => {
+            let v = Voice { template: f.get("template").trim().to_string(), repeat, rate };
+            config::save_voice(&st.app, &staff.actor, &v).await
+        }
+        (r, _) => {
+            let field = if r.is_err() { "repeat" } else { "rate" };
+            Err(DomainError::field(field, ErrorCode::InvalidFormat, [if r.is_err() { "1–5" } else { "0.5–2.0" }]))
+        }
+    };
+    saved(&st, &staff, r, f, "voice").await
+}
+
+pub async fn save_rules(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
+    let num = |k: &str| f.get(k).trim().parse::<i64>().ok();
+    let pick = |k: &str| f.get(k);
+    let r = match (
+        OrderBy::parse(&pick("order_by")),
+        LateMode::parse(&pick("late")),
+        RecallMode::parse(&pick("recall")),
+        num("late_every"),
+        num("recall_every"),
+        num("room_limit"),
+        num("late_grace_minutes"),
+    ) {
+        (Some(order_by), Some(late), Some(recall), Some(le), Some(re), Some(room), Some(grace)) => {
+            let rules = DeptRules {
+                order: Rules {
+                    order_by,
+                    appointments_first: f.get("appointments_first") == "1",
+                    late,
+                    late_every: le.clamp(0, 1_000) as u32,
+                    recall,
+                    recall_every: re.clamp(0, 1_000) as u32,
+                },
+                late_grace_minutes: grace,
+                room_limit: room.clamp(0, 1_000) as u32,
+            };
+            config::save_rules(&st.app, &staff.actor, &f.get("dept"), &rules).await
+        }
+        _ => Err(DomainError::new(ErrorCode::Validation)),
+    };
+    saved(&st, &staff, r, f, "rules").await
+}
+
+async fn saved(st: &AppState, staff: &Staff, r: Result<(), DomainError>, f: Fields, which: &str) -> Response {
+    match r {
+        Ok(()) => settings_page(st, staff, StatusCode::OK, context! { saved => which }).await,
+        Err(e) if e.code.status() < 500 && e.code.status() != 403 => {
+            let ctx = context! { failed => which, form => f.values(), errors => field_errors(&e, staff.lang), error => message(&e, staff.lang) };
+            settings_page(st, staff, StatusCode::UNPROCESSABLE_ENTITY, ctx).await
+        }
+        Err(e) => fail(&e, staff.lang),
+    }
+}
