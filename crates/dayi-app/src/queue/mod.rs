@@ -239,7 +239,11 @@ pub async fn panel(app: &App, actor: &Actor) -> Result<PanelView, DomainError> {
     Ok(PanelView {
         choices,
         paused: p.paused,
-        calling: of(&|s| s == Status::Called),
+        calling: live
+            .iter()
+            .filter(|n| n.entry.status == Status::Called.code() && n.entry.called_by.as_deref() == Some(&actor.username))
+            .map(to_line)
+            .collect(),
         waiting,
         away: of(&|s| s.is_away()),
     })

@@ -143,7 +143,8 @@ pub async fn home(State(st): State<AppState>, u: PortalUser, Query(n): Query<Not
         .map(|n| context! { at => dayi_core::timefmt::show(n.created_at), body => n.body.clone() })
         .collect();
     let org = dayi_app::tenancy::org(&st.app, u.ctx.actor.org_id).await.map(|o| o.name).unwrap_or_default();
-    let ctx = context! { bookings => Serde(bookings), notes => notes, org => org, notice => n.done, error => n.error };
+    let today = dayi_core::timefmt::today_cst().to_string();
+    let ctx = context! { bookings => Serde(bookings), notes => notes, org => org, notice => n.done, error => n.error, today => today };
     portal_page(&u, StatusCode::OK, "portal_home.html", ctx)
 }
 
