@@ -573,7 +573,18 @@ pub async fn watch(app: &App, actor: &Actor, scope: &Scope) -> Result<Vec<Board>
 /// The current boards of a scope (a screen catching up after falling behind).
 pub async fn boards_of(app: &App, org_id: Uuid, scope: &Scope) -> Result<Vec<Board>, DomainError> {
     match scope {
-        Scope::Depts(d) => board::boards(app, org_id, &board::today_sessions(app, org_id, d).await?).await,
+        Scope::Depts(d) => {
+            // A hall shows the clinics still open and any queue with someone in it.
+            let now = now_micros();
+            let sessions: Vec<_> =
+                board::today_sessions(app, org_id, d).await?.into_iter().filter(|s| s.status != "stopped").collect();
+            let mut boards = board::boards(app, org_id, &sessions).await?;
+            boards.retain(|b| {
+                let open = sessions.iter().any(|s| s.id == b.session_id && s.ends_at >= now);
+                open || b.waiting > 0 || !b.calling.is_empty() || !b.passed.is_empty() || !b.testing.is_empty()
+            });
+            Ok(boards)
+        }
         Scope::Session(s) => board::boards_by_id(app, org_id, &[*s]).await,
     }
 }

@@ -9,6 +9,13 @@ use crate::harness::{ORG, PASSWORD, TestApp};
 
 pub async fn browser() -> Option<(fantoccini::Client, dayi_testkit::ChromeDriver, tempfile::TempDir)> {
     let driver = dayi_testkit::ChromeDriver::start()?;
+    let (client, profile) = window(&driver).await?;
+    Some((client, driver, profile))
+}
+
+/// Another browser on the same driver with its own profile (its own cookies),
+/// for a test with several people signed in at once.
+pub async fn window(driver: &dayi_testkit::ChromeDriver) -> Option<(fantoccini::Client, tempfile::TempDir)> {
     let profile = dayi_testkit::ChromeDriver::user_data_dir();
     let mut args: Vec<String> = dayi_testkit::ChromeDriver::chrome_args().iter().map(|s| s.to_string()).collect();
     args.push(format!("--user-data-dir={}", profile.path().display()));
@@ -20,7 +27,7 @@ pub async fn browser() -> Option<(fantoccini::Client, dayi_testkit::ChromeDriver
         .connect(&driver.url())
         .await
         .expect("connect to chromedriver");
-    Some((client, driver, profile))
+    Some((client, profile))
 }
 
 /// Signs in as a demo account of the county hospital through the login page.

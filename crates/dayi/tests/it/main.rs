@@ -7,6 +7,7 @@ mod booking;
 mod browser;
 mod browser_booking;
 mod browser_patient;
+mod browser_queue;
 mod cli;
 mod fhir;
 mod fhir_booking;
