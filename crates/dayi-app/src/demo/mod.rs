@@ -9,6 +9,7 @@ use dayi_store::staff::Staff;
 use dayi_store::tenancy::{Dept, Org};
 
 pub mod people;
+pub mod queue;
 
 use crate::tenancy::{NewOrg, create_org};
 use crate::{App, OrInternal, auth, new_id};
