@@ -4,7 +4,7 @@ use axum::Json;
 use axum::response::{Html, IntoResponse, Response};
 use utoipa::OpenApi;
 
-use super::{admin, patient, system};
+use super::{admin, patient, queue, system};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,10 +16,14 @@ use super::{admin, patient, system};
         admin::audit_search, admin::audit_verify, admin::token_list, admin::token_create, admin::token_revoke,
         patient::register, patient::search, patient::get, patient::unmask, patient::duplicates, patient::merge,
         patient::undo_merge, patient::card_static, patient::card_dynamic, patient::card_uses, patient::resolve,
+        queue::panel, queue::choose, queue::pause, queue::next, queue::call, queue::act, queue::transfer, queue::boards,
+        queue::position, queue::triage_preview, queue::triage, queue::triage_register,
     ),
     tags((name = "system", description = "健康检查与当前用户"), (name = "staff", description = "用户管理"), (name = "org", description = "机构与科室"),
          (name = "audit", description = "审计日志"), (name = "security", description = "安全：接口令牌"),
-         (name = "patient", description = "患者主索引"), (name = "card", description = "电子健康卡与一码通用"))
+         (name = "patient", description = "患者主索引"), (name = "card", description = "电子健康卡与一码通用"),
+         (name = "queue", description = "叫号：医生叫号、显示屏（事件流 GET /api/queue/events）"), (name = "triage", description = "预检分诊"),
+         (name = "portal", description = "患者端"))
 )]
 pub struct ApiDoc;
 
