@@ -298,7 +298,8 @@ pub async fn check_in(app: &App, actor: &Actor, code: &str, station: &str) -> Re
         if back.is_empty() {
             return Err(DomainError::new(ErrorCode::CheckinNone).and_field("code", ErrorCode::CheckinNone, [""; 0]));
         }
-        let mine = dayi_store::booking::of_patient(&app.db, actor.org_id, r.patient.id, &today, 20).await.or_internal()?;
+        let mine =
+            dayi_store::booking::of_patient(&app.db, actor.org_id, r.patient.id, &today, 20).await.or_internal()?;
         return Ok(CheckIn {
             patient: r.patient,
             bookings: mine.iter().filter(|b| back.iter().any(|e| e.booking_id == b.id)).map(BookingView::new).collect(),

@@ -32,9 +32,10 @@ struct Row {
 type Key = (Uuid, &'static str, String);
 
 #[derive(Clone, Default)]
-pub struct PolicyCache(Arc<Mutex<HashMap<Key, (Instant, i64)>>>, Arc<Mutex<HashMap<JsonKey, (Instant, Option<Json>)>>>);
+pub struct PolicyCache(Arc<Mutex<HashMap<Key, (Instant, i64)>>>, Arc<Mutex<JsonCache>>);
 
-type JsonKey = (Uuid, String, String);
+/// Structured values by (organisation, key, day).
+type JsonCache = HashMap<(Uuid, String, String), (Instant, Option<Json>)>;
 
 /// The shipped value in force on `date`.
 fn shipped(key: &str, date: &str) -> Option<i64> {

@@ -88,7 +88,9 @@ pub async fn record(app: &App, actor: &Actor, f: &TriageForm) -> Result<TriageVi
     let decision = triage::decide(&findings, &r)?;
     let group = match f.priority.trim() {
         "" => None,
-        g => Some(PriorityGroup::parse(g).ok_or_else(|| DomainError::field("priority", ErrorCode::InvalidFormat, [g]))?),
+        g => {
+            Some(PriorityGroup::parse(g).ok_or_else(|| DomainError::field("priority", ErrorCode::InvalidFormat, [g]))?)
+        }
     };
     let depts = dayi_store::tenancy::list_depts(&app.db, actor.org_id).await.or_internal()?;
     let chosen = match f.dept.trim() {
@@ -168,7 +170,10 @@ pub async fn record(app: &App, actor: &Actor, f: &TriageForm) -> Result<TriageVi
             priority_group: group.map(|g| g.code().to_string()).or(e.priority_group.clone()),
             updated_at: now,
         };
-        if dayi_store::queue::update(&mut tx, actor.org_id, e.booking_id, &e.status, e.updated_at, &c).await.or_internal()? {
+        if dayi_store::queue::update(&mut tx, actor.org_id, e.booking_id, &e.status, e.updated_at, &c)
+            .await
+            .or_internal()?
+        {
             diverted += usize::from(action == "queue.divert");
             touched.push(e.session_id);
             audit.push(actor.entry(action, "queue_entry", &e.booking_id.to_string(), Some(patient_id), OK, &c.status));
@@ -231,8 +236,9 @@ pub async fn register(app: &App, actor: &Actor, day: &str, route: Option<Route>)
         return Err(DomainError::field("day", ErrorCode::InvalidFormat, ["YYYY-MM-DD"]));
     }
     let r = rules(app, actor.org_id).await?;
-    let rows =
-        dayi_store::queue::triage_of_day(&app.db, actor.org_id, day, route.map(|x| x.code()), 2_000).await.or_internal()?;
+    let rows = dayi_store::queue::triage_of_day(&app.db, actor.org_id, day, route.map(|x| x.code()), 2_000)
+        .await
+        .or_internal()?;
     let counts = dayi_store::queue::triage_counts(&app.db, actor.org_id, day, day).await.or_internal()?;
     let depts = dayi_store::tenancy::list_depts(&app.db, actor.org_id).await.or_internal()?;
     let mut records = vec![];

@@ -179,7 +179,9 @@ mod tests {
                 s("abdominal_pain", "腹痛", Route::Department, Some("WK")),
                 s("headache", "头痛", Route::Department, Some("NK")),
             ],
-            questions: vec![Question { code: "risk_area".into(), text: "14 天内有中高风险地区旅居史".into() }],
+            questions: vec![Question {
+                code: "risk_area".into(), text: "14 天内有中高风险地区旅居史".into()
+            }],
         }
     }
 

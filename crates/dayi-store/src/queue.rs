@@ -42,10 +42,40 @@ pub struct Named {
 macro_rules! cols {
     ($p:literal) => {
         concat!(
-            $p, "org_id, ", $p, "booking_id, ", $p, "session_id, ", $p, "patient_id, ", $p, "day, ", $p, "seq, ",
-            $p, "appointment, ", $p, "checked_in_at, ", $p, "late, ", $p, "recalled, ", $p, "priority, ",
-            $p, "priority_group, ", $p, "status, ", $p, "calls, ", $p, "called_by, ", $p, "called_at, ",
-            $p, "updated_at"
+            $p,
+            "org_id, ",
+            $p,
+            "booking_id, ",
+            $p,
+            "session_id, ",
+            $p,
+            "patient_id, ",
+            $p,
+            "day, ",
+            $p,
+            "seq, ",
+            $p,
+            "appointment, ",
+            $p,
+            "checked_in_at, ",
+            $p,
+            "late, ",
+            $p,
+            "recalled, ",
+            $p,
+            "priority, ",
+            $p,
+            "priority_group, ",
+            $p,
+            "status, ",
+            $p,
+            "calls, ",
+            $p,
+            "called_by, ",
+            $p,
+            "called_at, ",
+            $p,
+            "updated_at"
         )
     };
 }

@@ -37,7 +37,10 @@ pub async fn fill_today(app: &App) -> Result<usize, DomainError> {
     let mut done = 0;
     for i in 0..PATIENTS {
         let f = people::person(SEED_PEOPLE_FROM + i, 2026, today);
-        let p = match dayi_store::patient::by_document(&app.db, org.org_id, "resident_id", &f.id_number).await.or_internal()? {
+        let p = match dayi_store::patient::by_document(&app.db, org.org_id, "resident_id", &f.id_number)
+            .await
+            .or_internal()?
+        {
             Some(p) => p,
             None => crate::patient::register(app, &cli, &f, Channel::Counter).await?,
         };

@@ -27,7 +27,14 @@ use crate::{Actor, App, OrInternal};
 
 /// Puts checked-in registrations into their sessions' queues (inside the
 /// check-in's transaction). Late arrivals and the elderly are marked here.
-pub async fn enter(tx: &mut Tx, app: &App, org_id: Uuid, age: i32, bookings: &[Booking], now: i64) -> Result<(), DomainError> {
+pub async fn enter(
+    tx: &mut Tx,
+    app: &App,
+    org_id: Uuid,
+    age: i32,
+    bookings: &[Booking],
+    now: i64,
+) -> Result<(), DomainError> {
     let prio = config::priority(app, org_id).await?;
     let elderly = (age >= prio.elderly_age).then_some(PriorityGroup::Elderly);
     let mut rows = vec![];
@@ -64,8 +71,7 @@ pub async fn back(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<Entr
     actor.require(app, Perm::CheckIn).await?;
     let day = today_cst().to_string();
     let mine = dayi_store::queue::of_patient(&app.db, actor.org_id, patient_id, &day).await.or_internal()?;
-    let away: Vec<Entry> =
-        mine.into_iter().filter(|e| Status::parse(&e.status).is_some_and(|s| s.is_away())).collect();
+    let away: Vec<Entry> = mine.into_iter().filter(|e| Status::parse(&e.status).is_some_and(|s| s.is_away())).collect();
     if away.is_empty() {
         return Ok(vec![]);
     }
@@ -75,9 +81,25 @@ pub async fn back(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<Entr
     let mut audit = vec![];
     for e in away {
         let next = q::step(entry_of(&e), Action::Return).map_err(DomainError::new)?;
-        let c = Change { status: next.status.code().into(), recalled: next.recalled, calls: 0, updated_at: now, ..change_of(&e) };
-        if dayi_store::queue::update(&mut tx, actor.org_id, e.booking_id, &e.status, e.updated_at, &c).await.or_internal()? {
-            audit.push(actor.entry("queue.return", "queue_entry", &e.booking_id.to_string(), Some(e.patient_id), OK, &e.status));
+        let c = Change {
+            status: next.status.code().into(),
+            recalled: next.recalled,
+            calls: 0,
+            updated_at: now,
+            ..change_of(&e)
+        };
+        if dayi_store::queue::update(&mut tx, actor.org_id, e.booking_id, &e.status, e.updated_at, &c)
+            .await
+            .or_internal()?
+        {
+            audit.push(actor.entry(
+                "queue.return",
+                "queue_entry",
+                &e.booking_id.to_string(),
+                Some(e.patient_id),
+                OK,
+                &e.status,
+            ));
             moved.push(Entry { status: c.status.clone(), recalled: true, calls: 0, updated_at: now, ..e });
         }
     }
@@ -220,8 +242,7 @@ pub async fn panel(app: &App, actor: &Actor) -> Result<PanelView, DomainError> {
         })
         .collect();
     let live = dayi_store::queue::live(&app.db, actor.org_id, &chosen).await.or_internal()?;
-    let rooms: std::collections::HashMap<Uuid, String> =
-        sessions.iter().map(|s| (s.id, board::room_of(s))).collect();
+    let rooms: std::collections::HashMap<Uuid, String> = sessions.iter().map(|s| (s.id, board::room_of(s))).collect();
     let to_line = |n: &Named| panel_line(n, rooms.get(&n.entry.session_id).cloned().unwrap_or_default());
     let mut waiting = vec![];
     for sid in &chosen {
@@ -234,14 +255,27 @@ pub async fn panel(app: &App, actor: &Actor) -> Result<PanelView, DomainError> {
             }
         }
     }
-    let of = |f: &dyn Fn(Status) -> bool| live.iter().filter(|n| Status::parse(&n.entry.status).is_some_and(f)).map(to_line).collect();
-    app.audit.record(actor.entry("queue.panel", "queue_panel", &actor.username, None, OK, &format!("{} waiting", waiting.len()))).await;
+    let of = |f: &dyn Fn(Status) -> bool| {
+        live.iter().filter(|n| Status::parse(&n.entry.status).is_some_and(f)).map(to_line).collect()
+    };
+    app.audit
+        .record(actor.entry(
+            "queue.panel",
+            "queue_panel",
+            &actor.username,
+            None,
+            OK,
+            &format!("{} waiting", waiting.len()),
+        ))
+        .await;
     Ok(PanelView {
         choices,
         paused: p.paused,
         calling: live
             .iter()
-            .filter(|n| n.entry.status == Status::Called.code() && n.entry.called_by.as_deref() == Some(&actor.username))
+            .filter(|n| {
+                n.entry.status == Status::Called.code() && n.entry.called_by.as_deref() == Some(&actor.username)
+            })
             .map(to_line)
             .collect(),
         waiting,
@@ -276,7 +310,11 @@ pub async fn choose(app: &App, actor: &Actor, sessions: &[Uuid]) -> Result<Panel
     }
     let today_ids: Vec<Uuid> = board::today_sessions(app, actor.org_id, &[]).await?.iter().map(|s| s.id).collect();
     if let Some(bad) = sessions.iter().find(|s| !today_ids.contains(s)) {
-        return Err(DomainError::field("sessions", ErrorCode::NotFound, [""; 0]).and_field("sessions", ErrorCode::InvalidFormat, [bad.to_string()]));
+        return Err(DomainError::field("sessions", ErrorCode::NotFound, [""; 0]).and_field(
+            "sessions",
+            ErrorCode::InvalidFormat,
+            [bad.to_string()],
+        ));
     }
     let mut p = load_panel(app, actor).await?;
     let old = p.session_ids();
@@ -302,9 +340,13 @@ pub async fn pause(app: &App, actor: &Actor, paused: bool) -> Result<PanelView, 
     let mut tx = app.db.begin().await.or_internal()?;
     dayi_store::queue::save_panel(&mut tx, &p).await.or_internal()?;
     let action = if paused { "queue.pause" } else { "queue.resume" };
-    dayi_store::audit::append(&mut tx, actor.org_id, vec![actor.entry(action, "queue_panel", &actor.username, None, OK, &p.sessions)])
-        .await
-        .or_internal()?;
+    dayi_store::audit::append(
+        &mut tx,
+        actor.org_id,
+        vec![actor.entry(action, "queue_panel", &actor.username, None, OK, &p.sessions)],
+    )
+    .await
+    .or_internal()?;
     tx.commit().await.or_internal()?;
     publish(app, actor.org_id, &p.session_ids(), None, p.updated_at).await;
     panel(app, actor).await
@@ -338,10 +380,17 @@ pub async fn call_next(app: &App, actor: &Actor) -> Result<Called, DomainError> 
             };
             let rules = config::dept_rules(app, actor.org_id, s.dept_id).await?;
             let mine: Vec<&Named> = live.iter().filter(|n| n.entry.session_id == *sid).collect();
-            heads.push(board::call_order(&mine, &rules).first().and_then(|id| mine.iter().find(|n| n.entry.booking_id == *id).copied()));
+            heads.push(
+                board::call_order(&mine, &rules)
+                    .first()
+                    .and_then(|id| mine.iter().find(|n| n.entry.booking_id == *id).copied()),
+            );
         }
         let last = p.last_session.and_then(|l| sessions.iter().position(|s| *s == l));
-        let pick = q::pick(&heads.iter().map(|h| h.map(|n| n.entry.priority.map(|r| r.clamp(0, 255) as u8))).collect::<Vec<_>>(), last);
+        let pick = q::pick(
+            &heads.iter().map(|h| h.map(|n| n.entry.priority.map(|r| r.clamp(0, 255) as u8))).collect::<Vec<_>>(),
+            last,
+        );
         let Some(i) = pick else {
             return Err(DomainError::new(ErrorCode::QueueEmpty));
         };
@@ -349,17 +398,43 @@ pub async fn call_next(app: &App, actor: &Actor) -> Result<Called, DomainError> 
         let mut audit = vec![];
         // The patient this doctor was seeing is done.
         let mut touched = vec![next.entry.session_id];
-        for cur in live.iter().filter(|n| n.entry.status == Status::Called.code() && n.entry.called_by.as_deref() == Some(&actor.username)) {
+        for cur in live.iter().filter(|n| {
+            n.entry.status == Status::Called.code() && n.entry.called_by.as_deref() == Some(&actor.username)
+        }) {
             let c = Change { status: Status::Done.code().into(), updated_at: at, ..change_of(&cur.entry) };
-            if dayi_store::queue::update(&mut tx, actor.org_id, cur.entry.booking_id, Status::Called.code(), cur.entry.updated_at, &c).await.or_internal()? {
-                audit.push(actor.entry("queue.finish", "queue_entry", &cur.entry.booking_id.to_string(), Some(cur.entry.patient_id), OK, "叫下一位"));
+            if dayi_store::queue::update(
+                &mut tx,
+                actor.org_id,
+                cur.entry.booking_id,
+                Status::Called.code(),
+                cur.entry.updated_at,
+                &c,
+            )
+            .await
+            .or_internal()?
+            {
+                audit.push(actor.entry(
+                    "queue.finish",
+                    "queue_entry",
+                    &cur.entry.booking_id.to_string(),
+                    Some(cur.entry.patient_id),
+                    OK,
+                    "叫下一位",
+                ));
                 touched.push(cur.entry.session_id);
             }
         }
         let Some(called) = apply_call(&mut tx, actor, next, at).await? else {
             continue;
         };
-        audit.push(actor.entry("queue.call", "queue_entry", &next.entry.booking_id.to_string(), Some(next.entry.patient_id), OK, &format!("{} 号", next.entry.seq)));
+        audit.push(actor.entry(
+            "queue.call",
+            "queue_entry",
+            &next.entry.booking_id.to_string(),
+            Some(next.entry.patient_id),
+            OK,
+            &format!("{} 号", next.entry.seq),
+        ));
         let p = Panel { last_session: Some(next.entry.session_id), updated_at: at, ..p };
         dayi_store::queue::save_panel(&mut tx, &p).await.or_internal()?;
         dayi_store::audit::append(&mut tx, actor.org_id, audit).await.or_internal()?;
@@ -380,11 +455,21 @@ async fn apply_call(tx: &mut Tx, actor: &Actor, n: &Named, at: i64) -> Result<Op
         updated_at: at,
         ..change_of(&n.entry)
     };
-    if !dayi_store::queue::update(tx, actor.org_id, n.entry.booking_id, &n.entry.status, n.entry.updated_at, &c).await.or_internal()? {
+    if !dayi_store::queue::update(tx, actor.org_id, n.entry.booking_id, &n.entry.status, n.entry.updated_at, &c)
+        .await
+        .or_internal()?
+    {
         return Ok(None);
     }
     let mut out = n.clone();
-    out.entry = Entry { status: c.status, calls: c.calls, called_by: c.called_by, called_at: c.called_at, updated_at: at, ..n.entry.clone() };
+    out.entry = Entry {
+        status: c.status,
+        calls: c.calls,
+        called_by: c.called_by,
+        called_at: c.called_at,
+        updated_at: at,
+        ..n.entry.clone()
+    };
     Ok(Some(out))
 }
 
@@ -393,13 +478,21 @@ fn refusal(code: ErrorCode, e: &Entry) -> DomainError {
     let status = Status::parse(&e.status).map(|s| s.zh()).unwrap_or("");
     match code {
         ErrorCode::QueueTaken => DomainError::with(code, [e.called_by.clone().unwrap_or_default()]),
-        ErrorCode::QueueNotWaiting | ErrorCode::QueueNotCalled | ErrorCode::QueueNotAway => DomainError::with(code, [status]),
+        ErrorCode::QueueNotWaiting | ErrorCode::QueueNotCalled | ErrorCode::QueueNotAway => {
+            DomainError::with(code, [status])
+        }
         _ => DomainError::new(code),
     }
 }
 
 /// Publishes the boards and builds the announcement of a call.
-async fn announce(app: &App, actor: &Actor, called: &Named, touched: Vec<Uuid>, at: i64) -> Result<Called, DomainError> {
+async fn announce(
+    app: &App,
+    actor: &Actor,
+    called: &Named,
+    touched: Vec<Uuid>,
+    at: i64,
+) -> Result<Called, DomainError> {
     let s = dayi_store::roster::get_session(&app.db, actor.org_id, called.entry.session_id)
         .await
         .or_internal()?
@@ -413,8 +506,15 @@ async fn announce(app: &App, actor: &Actor, called: &Named, touched: Vec<Uuid>, 
 }
 
 async fn named(app: &App, actor: &Actor, booking_id: Uuid) -> Result<Named, DomainError> {
-    let e = dayi_store::queue::get(&app.db, actor.org_id, booking_id).await.or_internal()?.ok_or_else(|| DomainError::new(ErrorCode::QueueUnknown))?;
-    let name = dayi_store::patient::get(&app.db, actor.org_id, e.patient_id).await.or_internal()?.map(|p| p.name).unwrap_or_default();
+    let e = dayi_store::queue::get(&app.db, actor.org_id, booking_id)
+        .await
+        .or_internal()?
+        .ok_or_else(|| DomainError::new(ErrorCode::QueueUnknown))?;
+    let name = dayi_store::patient::get(&app.db, actor.org_id, e.patient_id)
+        .await
+        .or_internal()?
+        .map(|p| p.name)
+        .unwrap_or_default();
     Ok(Named { entry: e, name })
 }
 
@@ -432,9 +532,19 @@ pub async fn call(app: &App, actor: &Actor, booking_id: Uuid) -> Result<Called, 
         // Someone else acted first: say who, from what is stored now.
         drop(tx);
         let now = named(app, actor, booking_id).await?;
-        return Err(q::step(entry_of(&now.entry), Action::Call).err().map(|c| refusal(c, &now.entry)).unwrap_or_else(|| DomainError::new(ErrorCode::Conflict)));
+        return Err(q::step(entry_of(&now.entry), Action::Call)
+            .err()
+            .map(|c| refusal(c, &now.entry))
+            .unwrap_or_else(|| DomainError::new(ErrorCode::Conflict)));
     };
-    let entry = actor.entry("queue.call", "queue_entry", &booking_id.to_string(), Some(n.entry.patient_id), OK, &format!("{} 号", n.entry.seq));
+    let entry = actor.entry(
+        "queue.call",
+        "queue_entry",
+        &booking_id.to_string(),
+        Some(n.entry.patient_id),
+        OK,
+        &format!("{} 号", n.entry.seq),
+    );
     dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
     tx.commit().await.or_internal()?;
     announce(app, actor, &called, vec![called.entry.session_id], at).await
@@ -449,15 +559,33 @@ pub async fn act(app: &App, actor: &Actor, booking_id: Uuid, action: Action) -> 
     let at = now_micros();
     let n = named(app, actor, booking_id).await?;
     let next = q::step(entry_of(&n.entry), action).map_err(|c| refusal(c, &n.entry))?;
-    let c = Change { status: next.status.code().into(), calls: i64::from(next.calls), updated_at: at, ..change_of(&n.entry) };
+    let c = Change {
+        status: next.status.code().into(),
+        calls: i64::from(next.calls),
+        updated_at: at,
+        ..change_of(&n.entry)
+    };
     let mut tx = app.db.begin().await.or_internal()?;
-    if !dayi_store::queue::update(&mut tx, actor.org_id, booking_id, &n.entry.status, n.entry.updated_at, &c).await.or_internal()? {
+    if !dayi_store::queue::update(&mut tx, actor.org_id, booking_id, &n.entry.status, n.entry.updated_at, &c)
+        .await
+        .or_internal()?
+    {
         return Err(DomainError::new(ErrorCode::Conflict));
     }
-    let entry = actor.entry(&format!("queue.{}", action.code()), "queue_entry", &booking_id.to_string(), Some(n.entry.patient_id), OK, &format!("{} 号", n.entry.seq));
+    let entry = actor.entry(
+        &format!("queue.{}", action.code()),
+        "queue_entry",
+        &booking_id.to_string(),
+        Some(n.entry.patient_id),
+        OK,
+        &format!("{} 号", n.entry.seq),
+    );
     dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
     tx.commit().await.or_internal()?;
-    let updated = Named { entry: Entry { status: c.status.clone(), calls: c.calls, updated_at: at, ..n.entry.clone() }, name: n.name.clone() };
+    let updated = Named {
+        entry: Entry { status: c.status.clone(), calls: c.calls, updated_at: at, ..n.entry.clone() },
+        name: n.name.clone(),
+    };
     if action == Action::CallAgain {
         return announce(app, actor, &updated, vec![n.entry.session_id], at).await.map(|c| c.line);
     }
@@ -475,21 +603,51 @@ pub async fn transfer(app: &App, actor: &Actor, booking_id: Uuid, to: Uuid) -> R
     if n.entry.session_id == to {
         return Err(DomainError::field("to", ErrorCode::QueueTransferSame, [""; 0]));
     }
-    let target = board::today_sessions(app, actor.org_id, &[]).await?.into_iter().find(|s| s.id == to && s.status != "stopped");
+    let target =
+        board::today_sessions(app, actor.org_id, &[]).await?.into_iter().find(|s| s.id == to && s.status != "stopped");
     let Some(target) = target else {
         return Err(DomainError::field("to", ErrorCode::QueueTransferSame, [""; 0]));
     };
     let next = q::step(entry_of(&n.entry), Action::Transfer).map_err(|c| refusal(c, &n.entry))?;
-    let c = Change { session_id: to, status: next.status.code().into(), calls: 0, called_by: None, called_at: None, updated_at: at, ..change_of(&n.entry) };
+    let c = Change {
+        session_id: to,
+        status: next.status.code().into(),
+        calls: 0,
+        called_by: None,
+        called_at: None,
+        updated_at: at,
+        ..change_of(&n.entry)
+    };
     let mut tx = app.db.begin().await.or_internal()?;
-    if !dayi_store::queue::update(&mut tx, actor.org_id, booking_id, &n.entry.status, n.entry.updated_at, &c).await.or_internal()? {
+    if !dayi_store::queue::update(&mut tx, actor.org_id, booking_id, &n.entry.status, n.entry.updated_at, &c)
+        .await
+        .or_internal()?
+    {
         return Err(DomainError::new(ErrorCode::Conflict));
     }
-    let entry = actor.entry("queue.transfer", "queue_entry", &booking_id.to_string(), Some(n.entry.patient_id), OK, &format!("{} → {}", n.entry.session_id, to));
+    let entry = actor.entry(
+        "queue.transfer",
+        "queue_entry",
+        &booking_id.to_string(),
+        Some(n.entry.patient_id),
+        OK,
+        &format!("{} → {}", n.entry.session_id, to),
+    );
     dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
     tx.commit().await.or_internal()?;
     publish(app, actor.org_id, &[n.entry.session_id, to], None, at).await;
-    let updated = Named { entry: Entry { session_id: to, status: c.status.clone(), calls: 0, called_by: None, called_at: None, updated_at: at, ..n.entry.clone() }, name: n.name };
+    let updated = Named {
+        entry: Entry {
+            session_id: to,
+            status: c.status.clone(),
+            calls: 0,
+            called_by: None,
+            called_at: None,
+            updated_at: at,
+            ..n.entry.clone()
+        },
+        name: n.name,
+    };
     Ok(panel_line(&updated, board::room_of(&target)))
 }
 
@@ -536,8 +694,14 @@ impl Position {
 /// The patient's (or a linked family member's) place in the queue.
 pub async fn position(app: &App, actor: &Actor, booking_id: Uuid) -> Result<(Position, Entry), DomainError> {
     let b = crate::booking::get(app, actor, booking_id).await?;
-    let e = dayi_store::queue::get(&app.db, actor.org_id, b.id).await.or_internal()?.ok_or_else(|| DomainError::new(ErrorCode::QueueUnknown))?;
-    let board = board::boards_by_id(app, actor.org_id, &[e.session_id]).await?.pop().ok_or_else(|| DomainError::new(ErrorCode::QueueUnknown))?;
+    let e = dayi_store::queue::get(&app.db, actor.org_id, b.id)
+        .await
+        .or_internal()?
+        .ok_or_else(|| DomainError::new(ErrorCode::QueueUnknown))?;
+    let board = board::boards_by_id(app, actor.org_id, &[e.session_id])
+        .await?
+        .pop()
+        .ok_or_else(|| DomainError::new(ErrorCode::QueueUnknown))?;
     Ok((Position::on(&board, &e), e))
 }
 
@@ -596,7 +760,12 @@ pub async fn depts_by_code(app: &App, org_id: Uuid, codes: &str) -> Result<Vec<U
         .split(',')
         .map(str::trim)
         .filter(|c| !c.is_empty())
-        .map(|c| all.iter().find(|d| d.code == c).map(|d| d.id).ok_or_else(|| DomainError::field("dept", ErrorCode::TriageDeptUnknown, [c])))
+        .map(|c| {
+            all.iter()
+                .find(|d| d.code == c)
+                .map(|d| d.id)
+                .ok_or_else(|| DomainError::field("dept", ErrorCode::TriageDeptUnknown, [c]))
+        })
         .collect()
 }
 
@@ -610,11 +779,18 @@ pub async fn today_of(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<
     actor.require(app, Perm::PatientRead).await?;
     let day = today();
     let rows = dayi_store::queue::of_patient(&app.db, actor.org_id, patient_id, &day).await.or_internal()?;
-    let name = dayi_store::patient::get(&app.db, actor.org_id, patient_id).await.or_internal()?.map(|p| p.name).unwrap_or_default();
+    let name = dayi_store::patient::get(&app.db, actor.org_id, patient_id)
+        .await
+        .or_internal()?
+        .map(|p| p.name)
+        .unwrap_or_default();
     let mut out = vec![];
     for e in rows {
         let s = dayi_store::roster::get_session(&app.db, actor.org_id, e.session_id).await.or_internal()?;
-        out.push(panel_line(&Named { entry: e, name: name.clone() }, s.as_ref().map(board::room_of).unwrap_or_default()));
+        out.push(panel_line(
+            &Named { entry: e, name: name.clone() },
+            s.as_ref().map(board::room_of).unwrap_or_default(),
+        ));
     }
     Ok(out)
 }

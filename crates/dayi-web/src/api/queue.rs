@@ -107,7 +107,8 @@ pub async fn transfer(
     Path(id): Path<String>,
     JsonBody(b): JsonBody<TransferIn>,
 ) -> ApiResult<PanelLine> {
-    let to = Uuid::parse_str(b.to.trim()).map_err(|_| DomainError::field("to", ErrorCode::QueueTransferSame, [""; 0]))?;
+    let to =
+        Uuid::parse_str(b.to.trim()).map_err(|_| DomainError::field("to", ErrorCode::QueueTransferSame, [""; 0]))?;
     Ok(Json(queue::transfer(&st.app, &staff.actor, parse_id(&id)?, to).await?))
 }
 
@@ -242,17 +243,16 @@ pub async fn position_events(State(st): State<AppState>, u: PortalUser, Path(id)
                     },
                     Err(RecvError::Closed) => return None,
                 };
-                let mine = b.board.session_id == entry.session_id
-                    || b.board.is_calling(entry.booking_id)
-                    || b.board.ahead_of(entry.booking_id).is_some();
-                if !mine {
+                let id = entry.booking_id;
+                let listed = b.board.is_calling(id) || b.board.ahead_of(id).is_some();
+                if !listed && b.board.session_id != entry.session_id {
                     continue;
                 }
                 // Moved, passed or finished: the stored entry says where they are now.
-                if b.board.session_id != entry.session_id || (b.board.ahead_of(entry.booking_id).is_none() && !b.board.is_calling(entry.booking_id)) {
-                    if let Ok(e) = queue::reread(&app, &entry).await {
-                        entry = e;
-                    }
+                if (!listed || b.board.session_id != entry.session_id)
+                    && let Ok(e) = queue::reread(&app, &entry).await
+                {
+                    entry = e;
                 }
                 if b.board.session_id != entry.session_id {
                     continue;
@@ -268,13 +268,21 @@ pub async fn position_events(State(st): State<AppState>, u: PortalUser, Path(id)
 
 /// Routes without saving: the form's hint as the nurse ticks.
 #[utoipa::path(post, path = "/api/triage/preview", tag = "triage", request_body(content = Object, description = "temperature, symptoms, exposures"), responses((status = 200, body = Object)))]
-pub async fn triage_preview(State(st): State<AppState>, staff: Staff, JsonBody(f): JsonBody<TriageForm>) -> ApiResult<Decision> {
+pub async fn triage_preview(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(f): JsonBody<TriageForm>,
+) -> ApiResult<Decision> {
     Ok(Json(dayi_app::triage::preview(&st.app, &staff.actor, &f).await?))
 }
 
 /// Records a pre-triage and routes the patient.
 #[utoipa::path(post, path = "/api/triage", tag = "triage", request_body(content = Object, description = "patient_id, temperature, symptoms, exposures, priority, dept"), responses((status = 201, body = Object)))]
-pub async fn triage(State(st): State<AppState>, staff: Staff, JsonBody(f): JsonBody<TriageForm>) -> Result<Response, ApiError> {
+pub async fn triage(
+    State(st): State<AppState>,
+    staff: Staff,
+    JsonBody(f): JsonBody<TriageForm>,
+) -> Result<Response, ApiError> {
     let v: TriageView = dayi_app::triage::record(&st.app, &staff.actor, &f).await?;
     Ok((axum::http::StatusCode::CREATED, Json(v)).into_response())
 }
@@ -290,7 +298,11 @@ pub struct RegisterQuery {
 
 /// A day's triage register with counts per route.
 #[utoipa::path(get, path = "/api/triage", tag = "triage", responses((status = 200, body = Object)))]
-pub async fn triage_register(State(st): State<AppState>, staff: Staff, Query(q): Query<RegisterQuery>) -> ApiResult<Register> {
+pub async fn triage_register(
+    State(st): State<AppState>,
+    staff: Staff,
+    Query(q): Query<RegisterQuery>,
+) -> ApiResult<Register> {
     let (day, route) = register_query(&q)?;
     Ok(Json(dayi_app::triage::register(&st.app, &staff.actor, &day, route).await?))
 }

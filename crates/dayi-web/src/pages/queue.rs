@@ -185,7 +185,9 @@ async fn settings_page(st: &AppState, staff: &Staff, status: StatusCode, extra: 
     };
     match load.await {
         Ok(ctx) => {
-            let opts = |all: &[(&str, &str)]| -> Vec<Value> { all.iter().map(|(c, n)| context! { code => *c, name => *n }).collect() };
+            let opts = |all: &[(&str, &str)]| -> Vec<Value> {
+                all.iter().map(|(c, n)| context! { code => *c, name => *n }).collect()
+            };
             let order_by: Vec<(&str, &str)> = OrderBy::ALL.iter().map(|x| (x.code(), x.zh())).collect();
             let late: Vec<(&str, &str)> = LateMode::ALL.iter().map(|x| (x.code(), x.zh())).collect();
             let recall: Vec<(&str, &str)> = RecallMode::ALL.iter().map(|x| (x.code(), x.zh())).collect();
