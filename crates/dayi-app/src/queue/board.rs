@@ -182,3 +182,117 @@ pub async fn today_sessions(app: &App, org_id: Uuid, depts: &[Uuid]) -> Result<V
     let all = dayi_store::roster::sessions(&app.db, org_id, &day, &day, None).await.or_internal()?;
     Ok(all.into_iter().filter(|s| depts.is_empty() || depts.contains(&s.dept_id)).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use dayi_core::queue::{LateMode, OrderBy, RecallMode, Rules};
+    use dayi_store::queue::Entry;
+
+    use super::*;
+    use crate::queue::Position;
+
+    const RULES: DeptRules = DeptRules {
+        order: Rules {
+            order_by: OrderBy::CheckIn,
+            appointments_first: false,
+            late: LateMode::NoPenalty,
+            late_every: 2,
+            recall: RecallMode::Interval,
+            recall_every: 2,
+        },
+        late_grace_minutes: 0,
+        room_limit: 2,
+    };
+
+    fn session() -> Session {
+        Session {
+            org_id: Uuid::nil(),
+            id: Uuid::from_u128(7),
+            template_id: None,
+            dept_id: Uuid::from_u128(3),
+            day: "2026-11-23".into(),
+            half_day: "am".into(),
+            clinic_type: "general".into(),
+            doctor_id: None,
+            doctor_name: "王建国".into(),
+            doctor_title: None,
+            visiting_from: None,
+            room: Some("内科1诊室".into()),
+            start_time: "08:00".into(),
+            slot_minutes: 10,
+            slot_count: 24,
+            fee_fen: 500,
+            release_at: 0,
+            ends_at: 0,
+            status: "open".into(),
+            stop_reason: None,
+            stopped_by: None,
+            stopped_at: None,
+            created_by: "cli".into(),
+            created_at: 0,
+        }
+    }
+
+    fn named(seq: i64, name: &str, status: Status) -> Named {
+        Named {
+            entry: Entry {
+                org_id: Uuid::nil(),
+                booking_id: Uuid::from_u128(seq as u128),
+                session_id: Uuid::from_u128(7),
+                patient_id: Uuid::from_u128(100 + seq as u128),
+                day: "2026-11-23".into(),
+                seq,
+                appointment: true,
+                checked_in_at: seq * 1_000,
+                late: false,
+                recalled: false,
+                priority: None,
+                priority_group: None,
+                status: status.code().into(),
+                calls: 0,
+                called_by: None,
+                called_at: None,
+                updated_at: 0,
+            },
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn a_board_masks_names_and_asks_the_first_few_to_the_door() {
+        let rows = [
+            named(1, "张三丰", Status::Called),
+            named(2, "李四", Status::Waiting),
+            named(3, "王五", Status::Waiting),
+            named(4, "赵六", Status::Waiting),
+            named(5, "钱七", Status::Passed),
+            named(6, "孙八", Status::Testing),
+        ];
+        let refs: Vec<&Named> = rows.iter().collect();
+        let b = assemble(&session(), "内科", &RULES, &refs, false);
+        assert_eq!(b.calling.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["张*丰"]);
+        assert_eq!(b.next.iter().map(|l| l.seq).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!((b.waiting, b.door), (3, 2));
+        assert_eq!((b.passed[0].name.as_str(), b.testing[0].name.as_str()), ("钱*", "孙*"));
+        let json = serde_json::to_string(&b).unwrap();
+        for full in ["张三丰", "李四", "王五"] {
+            assert!(!json.contains(full), "{full} reached the screen's JSON");
+        }
+        assert!(!json.contains("booking_id") && !json.contains("order"), "ids stay off the screen");
+
+        // The phone's view: place, door, or go in.
+        let pos = |seq: i64| Position::on(&b, &rows[seq as usize - 1].entry);
+        assert_eq!((pos(2).ahead, pos(2).at_door), (Some(0), true));
+        assert_eq!((pos(3).ahead, pos(3).at_door), (Some(1), true));
+        assert_eq!((pos(4).ahead, pos(4).at_door), (Some(2), false), "beyond the room's limit of 2");
+        assert_eq!(pos(1).status, Status::Called);
+        assert_eq!((pos(5).status, pos(5).ahead), (Status::Passed, None));
+        assert_eq!(pos(2).calling, [1]);
+    }
+
+    #[test]
+    fn a_room_without_a_name_sends_to_the_doctor() {
+        let s = Session { room: Some(" ".into()), ..session() };
+        assert_eq!(room_of(&s), "王建国医生诊室");
+    }
+}
