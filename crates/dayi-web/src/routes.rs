@@ -188,6 +188,7 @@ fn table() -> Table {
         .get("/queue/settings", Perm(P::QueueManage), pages::queue::settings)
         .post("/queue/settings/voice", Perm(P::QueueManage), pages::queue::save_voice)
         .post("/queue/settings/rules", Perm(P::QueueManage), pages::queue::save_rules)
+        .post("/queue/settings/priority", Perm(P::QueueManage), pages::queue::save_priority)
         .get("/api/queue/panel", Perm(P::QueueCall), api::queue::panel)
         .post("/api/queue/panel", Perm(P::QueueCall), api::queue::choose)
         .post("/api/queue/pause", Perm(P::QueueCall), api::queue::pause)

@@ -145,3 +145,19 @@ pub async fn save_rules(app: &App, actor: &crate::Actor, dept_code: &str, r: &De
     checks.finish()?;
     save(app, actor, &format!("{RULES}.{dept_code}"), serde_json::to_value(r).map_err(crate::internal)?).await
 }
+
+/// Checks and saves the priority ranks and the elderly age.
+pub async fn save_priority(app: &App, actor: &crate::Actor, p: &Priority) -> Result<(), DomainError> {
+    use dayi_core::ErrorCode;
+    let mut checks = dayi_core::error::Checks::new();
+    if !(50..=100).contains(&p.elderly_age) {
+        checks.add("elderly_age", ErrorCode::InvalidFormat, ["50–100"]);
+    }
+    for (group, rank) in &p.ranks {
+        if PriorityGroup::parse(group).is_none() || *rank > 9 {
+            checks.add(group, ErrorCode::InvalidFormat, ["0–9"]);
+        }
+    }
+    checks.finish()?;
+    save(app, actor, PRIORITY, serde_json::to_value(p).map_err(crate::internal)?).await
+}

@@ -175,13 +175,20 @@ async fn settings_page(st: &AppState, staff: &Staff, status: StatusCode, extra: 
     let load = async {
         let org = staff.actor.org_id;
         let voice = config::voice(&st.app, org).await?;
+        let prio = config::priority(&st.app, org).await?;
+        let groups: Vec<Value> = PriorityGroup::ALL
+            .iter()
+            .map(|g| context! { code => g.code(), name => g.zh(), rank => prio.rank(*g) })
+            .collect();
         let depts = dayi_app::tenancy::clinical_depts(&st.app, staff.actor.org_id).await?;
         let mut rows = vec![];
         for d in depts.iter().filter(|d| d.kind == "clinical") {
             let r = config::dept_rules(&st.app, org, d.id).await?;
             rows.push(context! { code => d.code.clone(), name => d.name.clone(), rules => Serde(r) });
         }
-        Ok::<_, DomainError>(context! { voice => Serde(voice), depts => rows })
+        Ok::<_, DomainError>(
+            context! { voice => Serde(voice), depts => rows, elderly_age => prio.elderly_age, groups => groups },
+        )
     };
     match load.await {
         Ok(ctx) => {
@@ -212,6 +219,32 @@ pub async fn save_voice(State(st): State<AppState>, staff: Staff, f: Fields) -> 
         }
     };
     saved(&st, &staff, r, f, "voice").await
+}
+
+pub async fn save_priority(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
+    let age = f.get("elderly_age").trim().parse::<i32>();
+    // An empty rank leaves the group out: it is then served in the normal order.
+    let mut ranks = std::collections::BTreeMap::new();
+    let mut bad = None;
+    for g in PriorityGroup::ALL {
+        match f.get(g.code()).trim() {
+            "" => {}
+            v => match v.parse::<u8>() {
+                Ok(r) => {
+                    ranks.insert(g.code().to_string(), r);
+                }
+                Err(_) => bad = Some(g.code()),
+            },
+        }
+    }
+    let r = match (age, bad) {
+        (Ok(elderly_age), None) => {
+            config::save_priority(&st.app, &staff.actor, &config::Priority { elderly_age, ranks }).await
+        }
+        (Err(_), _) => Err(DomainError::field("elderly_age", ErrorCode::InvalidFormat, ["50–100"])),
+        (_, Some(g)) => Err(DomainError::field(g, ErrorCode::InvalidFormat, ["0–9"])),
+    };
+    saved(&st, &staff, r, f, "priority").await
 }
 
 pub async fn save_rules(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {

@@ -199,8 +199,33 @@ async fn triage_call_screen_voice_and_phone() {
     tpl.send_keys("请 {姓名} 就诊").await.unwrap();
     el(&nurse, "[data-testid=qs-save-voice]").await.click().await.unwrap();
     assert!(text_of(&nurse, "[data-testid=err-template]").await.contains("{号序}"));
-    assert_eq!(el(&nurse, "[data-testid=qs-template]").await.prop("value").await.unwrap().as_deref(), Some("请 {姓名} 就诊"));
+    assert_eq!(
+        el(&nurse, "[data-testid=qs-template]").await.prop("value").await.unwrap().as_deref(),
+        Some("请 {姓名} 就诊")
+    );
     screenshot(&nurse, "queue-settings").await;
+    // A department's own rules and the priority ranks, saved as dated settings.
+    el(&nurse, "#rules-03").await;
+    nurse
+        .find(Locator::Css("select[form=rules-03][name=late]"))
+        .await
+        .unwrap()
+        .select_by_value("half_day_end")
+        .await
+        .unwrap();
+    el(&nurse, "[data-testid=qs-save-03]").await.click().await.unwrap();
+    el(&nurse, "[data-testid=qs-saved]").await;
+    let org = org(&t).await;
+    let depts = dayi_store::tenancy::list_depts(&t.app.db, org).await.unwrap();
+    let nk = depts.iter().find(|d| d.code == "03").unwrap().id;
+    let rules = dayi_app::queue::config::dept_rules(&t.app, org, nk).await.unwrap();
+    assert_eq!(rules.order.late, dayi_core::queue::LateMode::HalfDayEnd);
+    let age = el(&nurse, "[data-testid=qs-elderly-age]").await;
+    age.clear().await.unwrap();
+    age.send_keys("70").await.unwrap();
+    el(&nurse, "[data-testid=qs-save-priority]").await.click().await.unwrap();
+    el(&nurse, "[data-testid=qs-saved]").await;
+    assert_eq!(dayi_app::queue::config::priority(&t.app, org).await.unwrap().elderly_age, 70);
     for c in [nurse, doctor, screen, phone] {
         c.close().await.unwrap();
     }
