@@ -235,33 +235,50 @@ pub async fn act(app: &App, actor: &Actor, booking_id: Uuid, action: Action) -> 
         updated_at: at,
         ..change_of(&n.entry)
     };
-    let mut tx = app.db.begin().await.or_internal()?;
-    if !dayi_store::queue::update(&mut tx, actor.org_id, booking_id, &n.entry.status, n.entry.updated_at, &c)
-        .await
-        .or_internal()?
-    {
-        return Err(DomainError::new(ErrorCode::Conflict));
-    }
-    let entry = actor.entry(
-        &format!("queue.{}", action.code()),
-        "queue_entry",
-        &booking_id.to_string(),
-        Some(n.entry.patient_id),
-        OK,
-        &format!("{} 号", n.entry.seq),
-    );
-    dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
-    tx.commit().await.or_internal()?;
-    let updated = Named {
-        entry: Entry { status: c.status.clone(), calls: c.calls, updated_at: at, ..n.entry.clone() },
-        name: n.name.clone(),
-    };
+    let updated =
+        write(app, actor, &n, &c, &format!("queue.{}", action.code()), &format!("{} 号", n.entry.seq)).await?;
     if action == Action::CallAgain {
         return announce(app, actor, &updated, vec![n.entry.session_id], at).await.map(|c| c.line);
     }
     publish(app, actor.org_id, &[n.entry.session_id], None, at).await;
     let s = dayi_store::roster::get_session(&app.db, actor.org_id, n.entry.session_id).await.or_internal()?;
     Ok(panel_line(&updated, s.as_ref().map(board::room_of).unwrap_or_default()))
+}
+
+/// Writes `c` over the entry as it was read, with its audit entry, in one
+/// transaction; someone else's change in between refuses it.
+async fn write(
+    app: &App,
+    actor: &Actor,
+    n: &Named,
+    c: &Change,
+    action: &str,
+    detail: &str,
+) -> Result<Named, DomainError> {
+    let e = &n.entry;
+    let mut tx = app.db.begin().await.or_internal()?;
+    if !dayi_store::queue::update(&mut tx, actor.org_id, e.booking_id, &e.status, e.updated_at, c)
+        .await
+        .or_internal()?
+    {
+        return Err(DomainError::new(ErrorCode::Conflict));
+    }
+    let entry = actor.entry(action, "queue_entry", &e.booking_id.to_string(), Some(e.patient_id), OK, detail);
+    dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
+    tx.commit().await.or_internal()?;
+    let entry = Entry {
+        session_id: c.session_id,
+        status: c.status.clone(),
+        recalled: c.recalled,
+        calls: c.calls,
+        called_by: c.called_by.clone(),
+        called_at: c.called_at,
+        priority: c.priority,
+        priority_group: c.priority_group.clone(),
+        updated_at: c.updated_at,
+        ..e.clone()
+    };
+    Ok(Named { entry, name: n.name.clone() })
 }
 
 /// Moves a patient to another session's queue (转诊: another room or
@@ -288,35 +305,8 @@ pub async fn transfer(app: &App, actor: &Actor, booking_id: Uuid, to: Uuid) -> R
         updated_at: at,
         ..change_of(&n.entry)
     };
-    let mut tx = app.db.begin().await.or_internal()?;
-    if !dayi_store::queue::update(&mut tx, actor.org_id, booking_id, &n.entry.status, n.entry.updated_at, &c)
-        .await
-        .or_internal()?
-    {
-        return Err(DomainError::new(ErrorCode::Conflict));
-    }
-    let entry = actor.entry(
-        "queue.transfer",
-        "queue_entry",
-        &booking_id.to_string(),
-        Some(n.entry.patient_id),
-        OK,
-        &format!("{} → {}", n.entry.session_id, to),
-    );
-    dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
-    tx.commit().await.or_internal()?;
+    let detail = format!("{} → {}", n.entry.session_id, to);
+    let updated = write(app, actor, &n, &c, "queue.transfer", &detail).await?;
     publish(app, actor.org_id, &[n.entry.session_id, to], None, at).await;
-    let updated = Named {
-        entry: Entry {
-            session_id: to,
-            status: c.status.clone(),
-            calls: 0,
-            called_by: None,
-            called_at: None,
-            updated_at: at,
-            ..n.entry.clone()
-        },
-        name: n.name,
-    };
     Ok(panel_line(&updated, board::room_of(&target)))
 }
