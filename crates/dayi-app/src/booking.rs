@@ -288,20 +288,28 @@ pub async fn check_in(app: &App, actor: &Actor, code: &str, station: &str) -> Re
         on_behalf: false,
     };
     let r = card::resolve(app, actor, &presented).await?;
+    arrive(app, actor, r.patient).await
+}
+
+/// The arrival of a patient already identified (the kiosk, the counter or the
+/// triage desk): today's waiting registrations are checked in and enter their
+/// queues; a patient who was passed, at tests or sent elsewhere is back.
+pub async fn arrive(app: &App, actor: &Actor, patient: patient::PatientView) -> Result<CheckIn, DomainError> {
+    actor.require(app, Perm::CheckIn).await?;
     let today = today_cst().to_string();
     let now = now_micros();
-    let mine = dayi_store::booking::of_patient(&app.db, actor.org_id, r.patient.id, &today, 20).await.or_internal()?;
+    let mine = dayi_store::booking::of_patient(&app.db, actor.org_id, patient.id, &today, 20).await.or_internal()?;
     let waiting: Vec<Booking> =
         mine.into_iter().filter(|b| b.day == today && b.status == BookingStatus::Booked.code()).collect();
     if waiting.is_empty() {
-        let back = crate::queue::back(app, actor, r.patient.id).await?;
+        let back = crate::queue::back(app, actor, patient.id).await?;
         if back.is_empty() {
             return Err(DomainError::new(ErrorCode::CheckinNone).and_field("code", ErrorCode::CheckinNone, [""; 0]));
         }
         let mine =
-            dayi_store::booking::of_patient(&app.db, actor.org_id, r.patient.id, &today, 20).await.or_internal()?;
+            dayi_store::booking::of_patient(&app.db, actor.org_id, patient.id, &today, 20).await.or_internal()?;
         return Ok(CheckIn {
-            patient: r.patient,
+            patient,
             bookings: mine.iter().filter(|b| back.iter().any(|e| e.booking_id == b.id)).map(BookingView::new).collect(),
             arrived_at: dayi_core::timefmt::show(now),
             returned: true,
@@ -323,13 +331,13 @@ pub async fn check_in(app: &App, actor: &Actor, code: &str, station: &str) -> Re
             done.push(Booking { status: "checked_in".into(), checked_in_at: Some(now), ..b });
         }
     }
-    crate::queue::enter(&mut tx, app, actor.org_id, r.patient.age, &done, now).await?;
+    crate::queue::enter(&mut tx, app, actor.org_id, patient.age, &done, now).await?;
     dayi_store::audit::append(&mut tx, actor.org_id, entries).await.or_internal()?;
     tx.commit().await.or_internal()?;
     let sessions: Vec<Uuid> = done.iter().map(|b| b.session_id).collect();
     crate::queue::publish(app, actor.org_id, &sessions, None, now).await;
     Ok(CheckIn {
-        patient: r.patient,
+        patient,
         bookings: done.iter().map(BookingView::new).collect(),
         arrived_at: dayi_core::timefmt::show(now),
         returned: false,

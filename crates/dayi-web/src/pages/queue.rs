@@ -72,7 +72,16 @@ pub async fn triage_find(State(st): State<AppState>, staff: Staff, f: Fields) ->
         on_behalf: false,
     };
     let found = match dayi_app::card::resolve(&st.app, &staff.actor, &input).await {
-        Ok(r) => patient_ctx(&st, &staff, r.patient.id).await,
+        Ok(r) => {
+            // The scan at the desk is the arrival: check-in, or back after being passed or at tests.
+            let id = r.patient.id;
+            let arrived = match dayi_app::booking::arrive(&st.app, &staff.actor, r.patient).await {
+                Ok(c) => Some(Serde(c)),
+                Err(e) if e.code == ErrorCode::CheckinNone || e.code == ErrorCode::Forbidden => None,
+                Err(e) => return fail(&e, staff.lang),
+            };
+            patient_ctx(&st, &staff, id).await.map(|ctx| context! { arrived => arrived, ..ctx })
+        }
         Err(e) => Err(e),
     };
     match found {

@@ -181,6 +181,15 @@ async fn triage_call_screen_voice_and_phone() {
     el(&doctor, "[data-testid=q-next]").await.click().await.unwrap();
     until_text(&doctor, "[data-testid=q-msg]", "当前队列没有候诊患者", Duration::from_secs(5)).await;
 
+    // He was with the doctor still; a no-show by keyboard, then his scan at the desk brings him back.
+    doctor.find(Locator::Css("body")).await.unwrap().send_keys("p").await.unwrap();
+    until_text(&doctor, "[data-testid=q-away]", &p.name, Duration::from_secs(5)).await;
+    nurse.goto(&t.at("/triage")).await.unwrap();
+    el(&nurse, "[data-testid=tri-code]").await.send_keys(&p.hospital_no).await.unwrap();
+    el(&nurse, "[data-testid=tri-find]").await.click().await.unwrap();
+    assert!(text_of(&nurse, "[data-testid=tri-arrived]").await.contains("回诊报到"));
+    until_text(&doctor, "[data-testid=q-waiting]", &p.name, Duration::from_secs(5)).await;
+
     // The room screen and the triage register.
     screen.goto(&t.at(&format!("/queue/screen/room/{session}"))).await.unwrap();
     until_text(&screen, "[data-testid=scr-rooms]", "内科1诊室", Duration::from_secs(10)).await;
