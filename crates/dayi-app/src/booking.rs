@@ -300,48 +300,33 @@ pub async fn arrive(app: &App, actor: &Actor, patient: patient::PatientView) -> 
     let now = now_micros();
     let mine = dayi_store::booking::of_patient(&app.db, actor.org_id, patient.id, &today, 20).await.or_internal()?;
     let waiting: Vec<Booking> =
-        mine.into_iter().filter(|b| b.day == today && b.status == BookingStatus::Booked.code()).collect();
-    if waiting.is_empty() {
-        let back = crate::queue::back(app, actor, patient.id).await?;
-        if back.is_empty() {
-            return Err(DomainError::new(ErrorCode::CheckinNone).and_field("code", ErrorCode::CheckinNone, [""; 0]));
-        }
-        let mine =
-            dayi_store::booking::of_patient(&app.db, actor.org_id, patient.id, &today, 20).await.or_internal()?;
-        return Ok(CheckIn {
-            patient,
-            bookings: mine.iter().filter(|b| back.iter().any(|e| e.booking_id == b.id)).map(BookingView::new).collect(),
-            arrived_at: dayi_core::timefmt::show(now),
-            returned: true,
-        });
-    }
-    let mut tx = app.db.begin().await.or_internal()?;
+        mine.iter().filter(|b| b.day == today && b.status == BookingStatus::Booked.code()).cloned().collect();
     let mut done = vec![];
-    let mut entries = vec![];
-    for b in waiting {
-        if dayi_store::booking::check_in(&mut tx, actor.org_id, b.id, now).await.or_internal()? {
-            entries.push(actor.entry(
-                "booking.check_in",
-                "booking",
-                &b.id.to_string(),
-                Some(b.patient_id),
-                OK,
-                &b.reg_no,
-            ));
-            done.push(Booking { status: "checked_in".into(), checked_in_at: Some(now), ..b });
+    if !waiting.is_empty() {
+        let mut tx = app.db.begin().await.or_internal()?;
+        let mut entries = vec![];
+        for b in waiting {
+            if dayi_store::booking::check_in(&mut tx, actor.org_id, b.id, now).await.or_internal()? {
+                let e = actor.entry("booking.check_in", "booking", &b.id.to_string(), Some(b.patient_id), OK, &b.reg_no);
+                entries.push(e);
+                done.push(Booking { status: "checked_in".into(), checked_in_at: Some(now), ..b });
+            }
         }
+        crate::queue::enter(&mut tx, app, actor.org_id, patient.age, &done, now).await?;
+        dayi_store::audit::append(&mut tx, actor.org_id, entries).await.or_internal()?;
+        tx.commit().await.or_internal()?;
+        let sessions: Vec<Uuid> = done.iter().map(|b| b.session_id).collect();
+        crate::queue::publish(app, actor.org_id, &sessions, None, now).await;
     }
-    crate::queue::enter(&mut tx, app, actor.org_id, patient.age, &done, now).await?;
-    dayi_store::audit::append(&mut tx, actor.org_id, entries).await.or_internal()?;
-    tx.commit().await.or_internal()?;
-    let sessions: Vec<Uuid> = done.iter().map(|b| b.session_id).collect();
-    crate::queue::publish(app, actor.org_id, &sessions, None, now).await;
-    Ok(CheckIn {
-        patient,
-        bookings: done.iter().map(BookingView::new).collect(),
-        arrived_at: dayi_core::timefmt::show(now),
-        returned: false,
-    })
+    // Any queue the patient stepped out of (passed, tests, another clinic) takes them back too.
+    let back = crate::queue::back(app, actor, patient.id).await?;
+    let returned: Vec<&Booking> = mine.iter().filter(|b| back.iter().any(|e| e.booking_id == b.id)).collect();
+    if done.is_empty() && returned.is_empty() {
+        return Err(DomainError::new(ErrorCode::CheckinNone).and_field("code", ErrorCode::CheckinNone, [""; 0]));
+    }
+    let mut bookings: Vec<BookingView> = done.iter().map(BookingView::new).collect();
+    bookings.extend(returned.iter().map(|b| BookingView::new(b)));
+    Ok(CheckIn { patient, bookings, arrived_at: dayi_core::timefmt::show(now), returned: done.is_empty() })
 }
 
 /// Records bookings never attended once their session ended, and blocks

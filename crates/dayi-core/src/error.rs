@@ -135,6 +135,7 @@ error_codes! {
     QueuePaused = ("queue.paused", 409, "叫号已暂停，请先点击「恢复叫号」", "Calling is paused; resume first"),
     QueueNoneChosen = ("queue.none_chosen", 422, "请至少选择一个叫号队列（出诊时段）", "Choose at least one queue (clinic session)"),
     QueueTransferSame = ("queue.transfer_same", 422, "请选择另一个诊室或医生", "Choose a different room or doctor"),
+    QueueTransferTarget = ("queue.transfer_target", 422, "只能转到今天仍在出诊的诊室或医生", "Transfer only to a room or doctor still sitting today"),
     QueueVoiceTemplate = ("queue.voice_template", 422, "播报模板须包含 {0}", "The announcement template must contain {0}"),
     // patient portal
     OtpInvalid = ("portal.otp_invalid", 401, "验证码错误，请核对短信中的 6 位数字（还可尝试 {0} 次）", "Wrong code; check the 6 digits in the text message ({0} attempts left)"),

@@ -201,11 +201,7 @@ pub async fn call(app: &App, actor: &Actor, booking_id: Uuid) -> Result<Called, 
     let Some(called) = apply_call(&mut tx, actor, &n, at).await? else {
         // Someone else acted first: say who, from what is stored now.
         drop(tx);
-        let now = named(app, actor, booking_id).await?;
-        return Err(q::step(entry_of(&now.entry), Action::Call)
-            .err()
-            .map(|c| refusal(c, &now.entry))
-            .unwrap_or_else(|| DomainError::new(ErrorCode::Conflict)));
+        return Err(lost(app, actor, booking_id, Action::Call).await);
     };
     let entry = actor.entry(
         "queue.call",
@@ -236,7 +232,7 @@ pub async fn act(app: &App, actor: &Actor, booking_id: Uuid, action: Action) -> 
         ..change_of(&n.entry)
     };
     let updated =
-        write(app, actor, &n, &c, &format!("queue.{}", action.code()), &format!("{} 号", n.entry.seq)).await?;
+        write(app, actor, &n, &c, action, &format!("{} 号", n.entry.seq)).await?;
     if action == Action::CallAgain {
         return announce(app, actor, &updated, vec![n.entry.session_id], at).await.map(|c| c.line);
     }
@@ -252,18 +248,20 @@ async fn write(
     actor: &Actor,
     n: &Named,
     c: &Change,
-    action: &str,
+    step: Action,
     detail: &str,
 ) -> Result<Named, DomainError> {
     let e = &n.entry;
+    let action = format!("queue.{}", step.code());
     let mut tx = app.db.begin().await.or_internal()?;
     if !dayi_store::queue::update(&mut tx, actor.org_id, e.booking_id, &e.status, e.updated_at, c)
         .await
         .or_internal()?
     {
-        return Err(DomainError::new(ErrorCode::Conflict));
+        drop(tx);
+        return Err(lost(app, actor, e.booking_id, step).await);
     }
-    let entry = actor.entry(action, "queue_entry", &e.booking_id.to_string(), Some(e.patient_id), OK, detail);
+    let entry = actor.entry(&action, "queue_entry", &e.booking_id.to_string(), Some(e.patient_id), OK, detail);
     dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
     tx.commit().await.or_internal()?;
     let entry = Entry {
@@ -281,6 +279,18 @@ async fn write(
     Ok(Named { entry, name: n.name.clone() })
 }
 
+/// Why an action lost a race: what the entry is now refuses it (another
+/// doctor finished or passed them first), else a plain conflict.
+async fn lost(app: &App, actor: &Actor, booking_id: Uuid, action: Action) -> DomainError {
+    match named(app, actor, booking_id).await {
+        Ok(now) => q::step(entry_of(&now.entry), action)
+            .err()
+            .map(|c| refusal(c, &now.entry))
+            .unwrap_or_else(|| DomainError::new(ErrorCode::Conflict)),
+        Err(e) => e,
+    }
+}
+
 /// Moves a patient to another session's queue (转诊: another room or
 /// doctor); they keep their check-in time and wait there.
 pub async fn transfer(app: &App, actor: &Actor, booking_id: Uuid, to: Uuid) -> Result<PanelLine, DomainError> {
@@ -293,7 +303,7 @@ pub async fn transfer(app: &App, actor: &Actor, booking_id: Uuid, to: Uuid) -> R
     let target =
         board::today_sessions(app, actor.org_id, &[]).await?.into_iter().find(|s| s.id == to && s.status != "stopped");
     let Some(target) = target else {
-        return Err(DomainError::field("to", ErrorCode::QueueTransferSame, [""; 0]));
+        return Err(DomainError::field("to", ErrorCode::QueueTransferTarget, [""; 0]));
     };
     let next = q::step(entry_of(&n.entry), Action::Transfer).map_err(|c| refusal(c, &n.entry))?;
     let c = Change {
@@ -306,7 +316,7 @@ pub async fn transfer(app: &App, actor: &Actor, booking_id: Uuid, to: Uuid) -> R
         ..change_of(&n.entry)
     };
     let detail = format!("{} → {}", n.entry.session_id, to);
-    let updated = write(app, actor, &n, &c, "queue.transfer", &detail).await?;
+    let updated = write(app, actor, &n, &c, Action::Transfer, &detail).await?;
     publish(app, actor.org_id, &[n.entry.session_id, to], None, at).await;
     Ok(panel_line(&updated, board::room_of(&target)))
 }

@@ -52,6 +52,9 @@ async fn triage_page(st: &AppState, staff: &Staff, status: StatusCode, extra: Va
 }
 
 pub async fn triage_form(State(st): State<AppState>, staff: Staff) -> Response {
+    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::Triage).await {
+        return fail(&e, staff.lang);
+    }
     triage_page(&st, &staff, StatusCode::OK, context! {}).await
 }
 
@@ -64,6 +67,9 @@ async fn patient_ctx(st: &AppState, staff: &Staff, id: uuid::Uuid) -> Result<Val
 
 /// Scans or types the patient's code.
 pub async fn triage_find(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
+    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::Triage).await {
+        return fail(&e, staff.lang);
+    }
     let input = Presented {
         code: f.get("code"),
         step: CareStep::Triage.code().into(),
@@ -177,6 +183,9 @@ async fn screen(st: &AppState, staff: &Staff, q: &ScopeQuery, kind: &str) -> Res
 
 /// Voice and rules settings, with a button to hear the announcement.
 pub async fn settings(State(st): State<AppState>, staff: Staff) -> Response {
+    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::QueueManage).await {
+        return fail(&e, staff.lang);
+    }
     settings_page(&st, &staff, StatusCode::OK, context! {}).await
 }
 
