@@ -307,7 +307,8 @@ pub async fn arrive(app: &App, actor: &Actor, patient: patient::PatientView) -> 
         let mut entries = vec![];
         for b in waiting {
             if dayi_store::booking::check_in(&mut tx, actor.org_id, b.id, now).await.or_internal()? {
-                let e = actor.entry("booking.check_in", "booking", &b.id.to_string(), Some(b.patient_id), OK, &b.reg_no);
+                let e =
+                    actor.entry("booking.check_in", "booking", &b.id.to_string(), Some(b.patient_id), OK, &b.reg_no);
                 entries.push(e);
                 done.push(Booking { status: "checked_in".into(), checked_in_at: Some(now), ..b });
             }

@@ -222,6 +222,7 @@ pub mod records {
     pub use dayi_store::booking::{Booking, Charge};
     pub use dayi_store::message::{Message, Notification};
     pub use dayi_store::patient::{CardUse, Merge, Patient};
+    pub use dayi_store::queue::{Entry as QueueEntry, Triage};
     pub use dayi_store::roster::{Session, Slot, Template};
     pub use dayi_store::staff::Staff;
     pub use dayi_store::tenancy::{Dept, Org};

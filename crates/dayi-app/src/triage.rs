@@ -163,6 +163,7 @@ pub async fn record(app: &App, actor: &Actor, f: &TriageForm) -> Result<TriageVi
             session_id: e.session_id,
             status: next.status.code().into(),
             recalled: next.recalled,
+            mark: e.mark,
             calls: i64::from(next.calls),
             called_by: e.called_by.clone(),
             called_at: e.called_at,

@@ -128,6 +128,7 @@ fn queue_order(b: divan::Bencher, n: i64) {
             late: i % 4 == 0,
             recalled: i % 5 == 0,
             priority: (i % 11 == 0).then_some((i % 3) as u8),
+            waited: (i % 7) as u32,
         })
         .collect();
     let rules = queue::Rules {

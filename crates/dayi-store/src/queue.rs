@@ -21,6 +21,8 @@ pub struct Entry {
     pub checked_in_at: i64,
     pub late: bool,
     pub recalled: bool,
+    /// The queue's call count when a late or returning patient became due.
+    pub mark: i64,
     /// Priority rank, lower first; `None` for everyone else.
     pub priority: Option<i64>,
     pub priority_group: Option<String>,
@@ -63,6 +65,8 @@ macro_rules! cols {
             $p,
             "recalled, ",
             $p,
+            "mark, ",
+            $p,
             "priority, ",
             $p,
             "priority_group, ",
@@ -90,7 +94,8 @@ pub async fn insert(tx: &mut Tx, rows: &[Entry]) -> Result<u64> {
         qb.push_values(rows, |mut b, r| {
             b.push_bind(r.org_id).push_bind(r.booking_id).push_bind(r.session_id).push_bind(r.patient_id)
                 .push_bind(r.day.clone()).push_bind(r.seq).push_bind(r.appointment).push_bind(r.checked_in_at)
-                .push_bind(r.late).push_bind(r.recalled).push_bind(r.priority).push_bind(r.priority_group.clone())
+                .push_bind(r.late).push_bind(r.recalled).push_bind(r.mark).push_bind(r.priority)
+                .push_bind(r.priority_group.clone())
                 .push_bind(r.status.clone()).push_bind(r.calls).push_bind(r.called_by.clone())
                 .push_bind(r.called_at).push_bind(r.updated_at);
         });
@@ -160,6 +165,7 @@ pub struct Change {
     pub session_id: Uuid,
     pub status: String,
     pub recalled: bool,
+    pub mark: i64,
     pub calls: i64,
     pub called_by: Option<String>,
     pub called_at: Option<i64>,
@@ -172,13 +178,49 @@ pub struct Change {
 /// `seen` (its `updated_at`): two doctors acting on one patient cannot both win.
 pub async fn update(tx: &mut Tx, org_id: Uuid, booking_id: Uuid, from: &str, seen: i64, c: &Change) -> Result<bool> {
     let sql = "UPDATE queue_entry SET session_id = $5, status = $6, recalled = $7, calls = $8, called_by = $9, \
-               called_at = $10, priority = $11, priority_group = $12, updated_at = $13 \
+               called_at = $10, priority = $11, priority_group = $12, updated_at = $13, mark = $14 \
                WHERE org_id = $1 AND booking_id = $2 AND status = $3 AND updated_at = $4";
     let n = with_tx!(tx, t => sqlx::query(sql).bind(org_id).bind(booking_id).bind(from).bind(seen)
         .bind(c.session_id).bind(&c.status).bind(c.recalled).bind(c.calls).bind(&c.called_by).bind(c.called_at)
-        .bind(c.priority).bind(&c.priority_group).bind(c.updated_at)
+        .bind(c.priority).bind(&c.priority_group).bind(c.updated_at).bind(c.mark)
         .execute(t).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
+}
+
+// The key list first, as in `live_query`.
+macro_rules! counters_query {
+    ($org_id:expr, $sessions:expr) => {{
+        let mut qb = QueryBuilder::new("WITH v (sid) AS (");
+        qb.push_values($sessions, |mut b, s| {
+            b.push_bind(*s);
+        });
+        qb.push(") SELECT c.session_id, c.calls FROM v CROSS JOIN queue_counter c WHERE c.session_id = v.sid AND c.org_id = ");
+        qb.push_bind($org_id);
+        qb
+    }};
+}
+
+/// Calls made so far in each of these queues (a queue never called is absent).
+pub async fn counters(db: &Db, org_id: Uuid, sessions: &[Uuid]) -> Result<Vec<(Uuid, i64)>> {
+    if sessions.is_empty() {
+        return Ok(vec![]);
+    }
+    with_db!(db, p => counters_query!(org_id, sessions).build_query_as::<(Uuid, i64)>().fetch_all(p).await)
+}
+
+pub async fn counters_tx(tx: &mut Tx, org_id: Uuid, sessions: &[Uuid]) -> Result<Vec<(Uuid, i64)>> {
+    if sessions.is_empty() {
+        return Ok(vec![]);
+    }
+    with_tx!(tx, c => counters_query!(org_id, sessions).build_query_as::<(Uuid, i64)>().fetch_all(c).await)
+}
+
+/// Counts one call in a queue.
+pub async fn count_call(tx: &mut Tx, org_id: Uuid, session_id: Uuid) -> Result<()> {
+    let sql = "INSERT INTO queue_counter (org_id, session_id, calls) VALUES ($1, $2, 1) \
+               ON CONFLICT (org_id, session_id) DO UPDATE SET calls = queue_counter.calls + 1";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(session_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 /// A doctor's call panel for a day: the queues they call from (交叉叫号 when

@@ -62,6 +62,8 @@ pub struct Board {
     pub announce: Option<Announce>,
     /// When the change began (µs), so a screen can tell how long it took to arrive.
     pub at: i64,
+    /// Newer boards of a queue have higher revisions (see `hub`).
+    pub rev: u64,
 }
 
 impl Board {
@@ -75,8 +77,10 @@ impl Board {
     }
 }
 
-/// Who is waiting, in call order, under the department's rules.
-pub fn call_order(entries: &[&Named], rules: &DeptRules) -> Vec<Uuid> {
+/// Who is waiting, in call order, under the department's rules; `calls` is
+/// the queue's call count, from which each late or returning patient's wait
+/// is measured.
+pub fn call_order(entries: &[&Named], rules: &DeptRules, calls: i64) -> Vec<Uuid> {
     let waiting: Vec<Waiting<Uuid>> = entries
         .iter()
         .filter(|n| n.entry.status == Status::Waiting.code())
@@ -88,6 +92,7 @@ pub fn call_order(entries: &[&Named], rules: &DeptRules) -> Vec<Uuid> {
             late: n.entry.late,
             recalled: n.entry.recalled,
             priority: n.entry.priority.map(|p| p.clamp(0, 255) as u8),
+            waited: (calls - n.entry.mark).clamp(0, i64::from(u32::MAX)) as u32,
         })
         .collect();
     order(&waiting, &rules.order)
@@ -105,9 +110,9 @@ fn line(n: &Named) -> Line {
 }
 
 /// The board of one session from its live entries.
-pub fn assemble(s: &Session, dept: &str, rules: &DeptRules, entries: &[&Named], paused: bool) -> Board {
+pub fn assemble(s: &Session, dept: &str, rules: &DeptRules, entries: &[&Named], calls: i64, paused: bool) -> Board {
     let by_id: HashMap<Uuid, &Named> = entries.iter().map(|n| (n.entry.booking_id, *n)).collect();
-    let order = call_order(entries, rules);
+    let order = call_order(entries, rules, calls);
     let with = |st: Status| {
         let mut v: Vec<&Named> = entries.iter().copied().filter(|n| n.entry.status == st.code()).collect();
         v.sort_by_key(|n| (n.entry.called_at, n.entry.seq));
@@ -131,6 +136,7 @@ pub fn assemble(s: &Session, dept: &str, rules: &DeptRules, entries: &[&Named], 
         order,
         announce: None,
         at: dayi_core::timefmt::now_micros(),
+        rev: 0,
     }
 }
 
@@ -141,8 +147,11 @@ pub fn room_of(s: &Session) -> String {
 
 /// Current boards of these sessions (one read of the entries for all).
 pub async fn boards(app: &App, org_id: Uuid, sessions: &[Session]) -> Result<Vec<Board>, DomainError> {
+    // Taken before the reads: a change published later carries a higher one.
+    let rev = app.queue.rev();
     let ids: Vec<Uuid> = sessions.iter().map(|s| s.id).collect();
     let live = dayi_store::queue::live(&app.db, org_id, &ids).await.or_internal()?;
+    let counted = dayi_store::queue::counters(&app.db, org_id, &ids).await.or_internal()?;
     let depts = dayi_store::tenancy::list_depts(&app.db, org_id).await.or_internal()?;
     let day = dayi_core::timefmt::today_cst().to_string();
     let paused: Vec<Uuid> = dayi_store::queue::paused_panels(&app.db, org_id, &day)
@@ -160,7 +169,9 @@ pub async fn boards(app: &App, org_id: Uuid, sessions: &[Session]) -> Result<Vec
         let r = rules[&s.dept_id];
         let mine: Vec<&Named> = live.iter().filter(|n| n.entry.session_id == s.id).collect();
         let dept = depts.iter().find(|d| d.id == s.dept_id).map(|d| d.name.as_str()).unwrap_or("");
-        out.push(assemble(s, dept, &r, &mine, paused.contains(&s.id)));
+        let mut b = assemble(s, dept, &r, &mine, super::calls_in(&counted, s.id), paused.contains(&s.id));
+        b.rev = rev;
+        out.push(b);
     }
     Ok(out)
 }
@@ -246,6 +257,7 @@ mod tests {
                 checked_in_at: seq * 1_000,
                 late: false,
                 recalled: false,
+                mark: 0,
                 priority: None,
                 priority_group: None,
                 status: status.code().into(),
@@ -269,7 +281,7 @@ mod tests {
             named(6, "孙八", Status::Testing),
         ];
         let refs: Vec<&Named> = rows.iter().collect();
-        let b = assemble(&session(), "内科", &RULES, &refs, false);
+        let b = assemble(&session(), "内科", &RULES, &refs, 0, false);
         assert_eq!(b.calling.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["张*丰"]);
         assert_eq!(b.next.iter().map(|l| l.seq).collect::<Vec<_>>(), [2, 3, 4]);
         assert_eq!((b.waiting, b.door), (3, 2));

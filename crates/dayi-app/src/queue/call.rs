@@ -12,7 +12,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::panel::{PanelLine, load_panel, panel_line};
-use super::{Announce, board, change_of, config, entry_of, publish};
+use super::{Announce, board, calls_in, change_of, config, entry_of, publish};
 use crate::{Actor, App, OrInternal};
 
 /// What a call did.
@@ -42,6 +42,7 @@ pub async fn call_next(app: &App, actor: &Actor) -> Result<Called, DomainError> 
         }
         let mut tx = app.db.begin().await.or_internal()?;
         let live = dayi_store::queue::live_tx(&mut tx, actor.org_id, &sessions).await.or_internal()?;
+        let counted = dayi_store::queue::counters_tx(&mut tx, actor.org_id, &sessions).await.or_internal()?;
         let mut heads = vec![];
         for sid in &sessions {
             let Some(s) = dayi_store::roster::get_session_tx(&mut tx, actor.org_id, *sid).await.or_internal()? else {
@@ -51,7 +52,7 @@ pub async fn call_next(app: &App, actor: &Actor) -> Result<Called, DomainError> 
             let rules = config::dept_rules(app, actor.org_id, s.dept_id).await?;
             let mine: Vec<&Named> = live.iter().filter(|n| n.entry.session_id == *sid).collect();
             heads.push(
-                board::call_order(&mine, &rules)
+                board::call_order(&mine, &rules, calls_in(&counted, *sid))
                     .first()
                     .and_then(|id| mine.iter().find(|n| n.entry.booking_id == *id).copied()),
             );
@@ -131,6 +132,7 @@ async fn apply_call(tx: &mut Tx, actor: &Actor, n: &Named, at: i64) -> Result<Op
     {
         return Ok(None);
     }
+    dayi_store::queue::count_call(tx, actor.org_id, n.entry.session_id).await.or_internal()?;
     let mut out = n.clone();
     out.entry = Entry {
         status: c.status,
@@ -231,8 +233,7 @@ pub async fn act(app: &App, actor: &Actor, booking_id: Uuid, action: Action) -> 
         updated_at: at,
         ..change_of(&n.entry)
     };
-    let updated =
-        write(app, actor, &n, &c, action, &format!("{} 号", n.entry.seq)).await?;
+    let updated = write(app, actor, &n, &c, action, &format!("{} 号", n.entry.seq)).await?;
     if action == Action::CallAgain {
         return announce(app, actor, &updated, vec![n.entry.session_id], at).await.map(|c| c.line);
     }
@@ -268,6 +269,7 @@ async fn write(
         session_id: c.session_id,
         status: c.status.clone(),
         recalled: c.recalled,
+        mark: c.mark,
         calls: c.calls,
         called_by: c.called_by.clone(),
         called_at: c.called_at,
@@ -308,6 +310,8 @@ pub async fn transfer(app: &App, actor: &Actor, booking_id: Uuid, to: Uuid) -> R
     let next = q::step(entry_of(&n.entry), Action::Transfer).map_err(|c| refusal(c, &n.entry))?;
     let c = Change {
         session_id: to,
+        // A recall standing in the old room counts from the move.
+        mark: calls_in(&dayi_store::queue::counters(&app.db, actor.org_id, &[to]).await.or_internal()?, to),
         status: next.status.code().into(),
         calls: 0,
         called_by: None,

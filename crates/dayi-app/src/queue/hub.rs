@@ -1,16 +1,25 @@
 //! Live boards: after every change to a queue its new board is published
 //! once, serialised once, and every subscribed screen, panel and phone
 //! receives the same copy. A bounded channel keeps memory flat; a screen
-//! that falls behind is told to reload its state instead of being buffered.
+//! that falls behind is told the whole state instead of being buffered.
+//!
+//! Order: boards of one queue are read and sent one at a time (a lock per
+//! queue, striped), each with a revision taken before its read, so a screen
+//! can drop any board older than one it already shows — including the
+//! changes that cross its first snapshot.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::broadcast;
+use tokio::sync::{Mutex, MutexGuard, broadcast};
+use uuid::Uuid;
 
 use super::board::Board;
 
 /// How many published boards a slow subscriber may fall behind.
 const BACKLOG: usize = 1024;
+/// Locks shared by hashing the queue's id: bounded, and rarely contended.
+const STRIPES: usize = 64;
 
 /// A board as published: the value and its JSON for screens.
 #[derive(Debug)]
@@ -20,27 +29,50 @@ pub struct Published {
 }
 
 #[derive(Clone)]
-pub struct Hub(broadcast::Sender<Arc<Published>>);
+pub struct Hub {
+    tx: broadcast::Sender<Arc<Published>>,
+    rev: Arc<AtomicU64>,
+    stripes: Arc<Vec<Mutex<()>>>,
+}
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub(broadcast::channel(BACKLOG).0)
+        Hub {
+            tx: broadcast::channel(BACKLOG).0,
+            rev: Arc::default(),
+            stripes: Arc::new((0..STRIPES).map(|_| Mutex::new(())).collect()),
+        }
     }
 }
 
 impl Hub {
+    /// Holds one queue's publishing turn.
+    pub async fn turn(&self, session_id: Uuid) -> MutexGuard<'_, ()> {
+        self.stripes[(session_id.as_u128() % STRIPES as u128) as usize].lock().await
+    }
+
+    /// A new revision, for a board about to be read under its turn.
+    pub fn next_rev(&self) -> u64 {
+        self.rev.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The latest revision handed out, for a snapshot about to be read.
+    pub fn rev(&self) -> u64 {
+        self.rev.load(Ordering::SeqCst)
+    }
+
     pub fn publish(&self, board: Board) {
         let json = serde_json::to_string(&board).unwrap_or_default();
         // No subscriber is fine: nobody is watching.
-        let _ = self.0.send(Arc::new(Published { board, json }));
+        let _ = self.tx.send(Arc::new(Published { board, json }));
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
-        self.0.subscribe()
+        self.tx.subscribe()
     }
 
     /// Subscribers connected now (screens, panels, phones).
     pub fn watchers(&self) -> usize {
-        self.0.receiver_count()
+        self.tx.receiver_count()
     }
 }

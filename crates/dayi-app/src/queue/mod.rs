@@ -42,6 +42,8 @@ pub async fn enter(
 ) -> Result<(), DomainError> {
     let prio = config::priority(app, org_id).await?;
     let elderly = (age >= prio.elderly_age).then_some(PriorityGroup::Elderly);
+    let ids: Vec<Uuid> = bookings.iter().map(|b| b.session_id).collect();
+    let counted = dayi_store::queue::counters_tx(tx, org_id, &ids).await.or_internal()?;
     let mut rows = vec![];
     for b in bookings {
         let rules = config::dept_rules(app, org_id, b.dept_id).await?;
@@ -57,6 +59,7 @@ pub async fn enter(
             checked_in_at: now,
             late: q::is_late(appointment, b.slot_start, now, rules.late_grace_minutes),
             recalled: false,
+            mark: calls_in(&counted, b.session_id),
             priority: elderly.and_then(|g| prio.rank(g)).map(i64::from),
             priority_group: elderly.map(|g| g.code().to_string()),
             status: Status::Waiting.code().into(),
@@ -84,11 +87,14 @@ pub async fn back(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<Entr
     let mut tx = app.db.begin().await.or_internal()?;
     let mut moved = vec![];
     let mut audit = vec![];
+    let ids: Vec<Uuid> = away.iter().map(|e| e.session_id).collect();
+    let counted = dayi_store::queue::counters_tx(&mut tx, actor.org_id, &ids).await.or_internal()?;
     for e in away {
         let next = q::step(entry_of(&e), Action::Return).map_err(DomainError::new)?;
         let c = Change {
             status: next.status.code().into(),
             recalled: next.recalled,
+            mark: calls_in(&counted, e.session_id),
             calls: 0,
             updated_at: now,
             ..change_of(&e)
@@ -105,7 +111,14 @@ pub async fn back(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<Entr
                 OK,
                 &e.status,
             ));
-            moved.push(Entry { status: c.status.clone(), recalled: true, calls: 0, updated_at: now, ..e });
+            moved.push(Entry {
+                status: c.status.clone(),
+                recalled: true,
+                mark: c.mark,
+                calls: 0,
+                updated_at: now,
+                ..e
+            });
         }
     }
     dayi_store::audit::append(&mut tx, actor.org_id, audit).await.or_internal()?;
@@ -128,6 +141,7 @@ pub(crate) fn change_of(e: &Entry) -> Change {
         session_id: e.session_id,
         status: e.status.clone(),
         recalled: e.recalled,
+        mark: e.mark,
         calls: e.calls,
         called_by: e.called_by.clone(),
         called_at: e.called_at,
@@ -137,6 +151,11 @@ pub(crate) fn change_of(e: &Entry) -> Change {
     }
 }
 
+/// Calls made so far in a queue, from a read of its counter.
+pub(crate) fn calls_in(counted: &[(Uuid, i64)], session_id: Uuid) -> i64 {
+    counted.iter().find(|(s, _)| *s == session_id).map_or(0, |(_, n)| *n)
+}
+
 /// Publishes the current boards of these sessions; the announcement goes
 /// with the board of the session it belongs to. A failure to read is logged:
 /// the change is committed and screens catch up on their next event.
@@ -144,19 +163,21 @@ pub async fn publish(app: &App, org_id: Uuid, sessions: &[Uuid], announce: Optio
     let mut ids = sessions.to_vec();
     ids.sort();
     ids.dedup();
-    match board::boards_by_id(app, org_id, &ids).await {
-        Ok(boards) => {
-            for mut b in boards {
-                b.at = at;
-                if let Some((sid, a)) = &announce
-                    && *sid == b.session_id
-                {
-                    b.announce = Some(a.clone());
+    for id in ids {
+        // One queue's boards go out in the order they were read.
+        let _turn = app.queue.turn(id).await;
+        let rev = app.queue.next_rev();
+        match board::boards_by_id(app, org_id, &[id]).await {
+            Ok(boards) => {
+                for mut b in boards {
+                    b.at = at;
+                    b.rev = rev;
+                    b.announce = announce.as_ref().filter(|(sid, _)| *sid == b.session_id).map(|(_, a)| a.clone());
+                    app.queue.publish(b);
                 }
-                app.queue.publish(b);
             }
+            Err(e) => tracing::warn!(error = %e, "queue board not published"),
         }
-        Err(e) => tracing::warn!(error = %e, "queue board not published"),
     }
 }
 

@@ -10,7 +10,7 @@ use dayi_store::queue::{Named, Panel};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{board, config, publish, today};
+use super::{board, calls_in, config, publish, today};
 use crate::{Actor, App, OrInternal};
 
 /// A patient as the doctor's panel shows them (full name: the doctor treats them).
@@ -89,6 +89,7 @@ pub async fn panel(app: &App, actor: &Actor) -> Result<PanelView, DomainError> {
         })
         .collect();
     let live = dayi_store::queue::live(&app.db, actor.org_id, &chosen).await.or_internal()?;
+    let counted = dayi_store::queue::counters(&app.db, actor.org_id, &chosen).await.or_internal()?;
     let rooms: std::collections::HashMap<Uuid, String> = sessions.iter().map(|s| (s.id, board::room_of(s))).collect();
     let to_line = |n: &Named| panel_line(n, rooms.get(&n.entry.session_id).cloned().unwrap_or_default());
     let mut waiting = vec![];
@@ -96,7 +97,7 @@ pub async fn panel(app: &App, actor: &Actor) -> Result<PanelView, DomainError> {
         let Some(s) = sessions.iter().find(|s| s.id == *sid) else { continue };
         let rules = config::dept_rules(app, actor.org_id, s.dept_id).await?;
         let mine: Vec<&Named> = live.iter().filter(|n| n.entry.session_id == *sid).collect();
-        for id in board::call_order(&mine, &rules) {
+        for id in board::call_order(&mine, &rules, calls_in(&counted, *sid)) {
             if let Some(n) = mine.iter().find(|n| n.entry.booking_id == id) {
                 waiting.push(to_line(n));
             }

@@ -27,6 +27,8 @@ pub struct Position {
     pub doctor: String,
     /// The numbers with the doctor now.
     pub calling: Vec<i64>,
+    /// The revision of the board this was read from.
+    pub rev: u64,
 }
 
 impl Position {
@@ -49,6 +51,7 @@ impl Position {
             room: board.room.clone(),
             doctor: board.doctor.clone(),
             calling: board.calling.iter().map(|l| l.seq).collect(),
+            rev: board.rev,
         }
     }
 }

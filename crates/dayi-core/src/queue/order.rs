@@ -66,6 +66,10 @@ pub struct Waiting<K> {
     pub recalled: bool,
     /// Priority group rank, lower first; `None` for everyone else.
     pub priority: Option<u8>,
+    /// Calls made in this queue since a late or recalled patient became due:
+    /// "after every N" counts from their arrival, so nobody waits forever
+    /// behind a stream of newcomers.
+    pub waited: u32,
 }
 
 /// The call order of `waiting` under `rules`: the first is called next.
@@ -82,27 +86,42 @@ pub fn order<K: Clone>(waiting: &[Waiting<K>], rules: &Rules) -> Vec<K> {
 
     let late_every = (rules.late == LateMode::Interval).then_some(rules.late_every.max(1) as usize);
     let recall_every = (rules.recall == RecallMode::Interval).then_some(rules.recall_every.max(1) as usize);
-    let (mut late, mut recalled) = (late.into_iter(), recalled.into_iter());
+    // How many regular patients go before each recalled or late one; beyond
+    // the regular list (or at the half-day's end) means after everyone.
+    let recalled_at = slots(&recalled, recall_every, regular.len());
+    let late_at = slots(&late, late_every, regular.len());
     let mut out: Vec<K> = first.iter().map(|w| w.key.clone()).collect();
+    let due = |out: &mut Vec<K>, n: usize| {
+        out.extend(recalled.iter().zip(&recalled_at).filter(|(_, at)| **at == n).map(|(w, _)| w.key.clone()));
+        out.extend(late.iter().zip(&late_at).filter(|(_, at)| **at == n).map(|(w, _)| w.key.clone()));
+    };
+    due(&mut out, 0);
     for (i, w) in regular.iter().enumerate() {
         out.push(w.key.clone());
-        let n = i + 1;
-        if recall_every.is_some_and(|e| n % e == 0)
-            && let Some(r) = recalled.next()
-        {
-            out.push(r.key.clone());
-        }
-        if late_every.is_some_and(|e| n % e == 0)
-            && let Some(l) = late.next()
-        {
-            out.push(l.key.clone());
-        }
+        due(&mut out, i + 1);
     }
     // Whoever the intervals did not place waits at the end: recalled first,
     // as they were called once already.
-    out.extend(recalled.map(|w| w.key.clone()));
-    out.extend(late.map(|w| w.key.clone()));
+    let end = regular.len() + 1;
+    out.extend(recalled.iter().zip(&recalled_at).filter(|(_, at)| **at >= end).map(|(w, _)| w.key.clone()));
+    out.extend(late.iter().zip(&late_at).filter(|(_, at)| **at >= end).map(|(w, _)| w.key.clone()));
     out
+}
+
+/// Places a group one after every N regular patients, counting each one's
+/// wait since they became due; without an interval, after everyone.
+fn slots<K>(group: &[&Waiting<K>], every: Option<usize>, regular: usize) -> Vec<usize> {
+    let Some(every) = every else { return vec![regular + 1; group.len()] };
+    let mut prev: Option<usize> = None;
+    group
+        .iter()
+        .map(|w| {
+            let due = every.saturating_sub(w.waited as usize);
+            let at = prev.map_or(due, |p| due.max(p + every));
+            prev = Some(at);
+            at
+        })
+        .collect()
 }
 
 fn base_key<K>(w: &Waiting<K>, rules: &Rules) -> (i64, i64) {
@@ -133,7 +152,16 @@ mod tests {
 
     /// A patient: seq, check-in minute, then flags.
     fn w(seq: i64, at: i64) -> Waiting<i64> {
-        Waiting { key: seq, seq, checked_in_at: at, appointment: false, late: false, recalled: false, priority: None }
+        Waiting {
+            key: seq,
+            seq,
+            checked_in_at: at,
+            appointment: false,
+            late: false,
+            recalled: false,
+            priority: None,
+            waited: 0,
+        }
     }
 
     fn appt(mut x: Waiting<i64>) -> Waiting<i64> {
@@ -146,6 +174,10 @@ mod tests {
     }
     fn back(mut x: Waiting<i64>) -> Waiting<i64> {
         x.recalled = true;
+        x
+    }
+    fn waited(mut x: Waiting<i64>, n: u32) -> Waiting<i64> {
+        x.waited = n;
         x
     }
     fn rank(mut x: Waiting<i64>, r: u8) -> Waiting<i64> {
@@ -232,6 +264,7 @@ mod tests {
                 x.late = i % 4 == 0;
                 x.recalled = i % 5 == 0;
                 x.priority = (i % 11 == 0).then_some((i % 3) as u8);
+                x.waited = (i % 7) as u32;
                 x
             })
             .collect();
@@ -256,6 +289,57 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_interval_counts_from_the_return() {
+        let every2 = Rules { recall: RecallMode::Interval, recall_every: 2, ..RULES };
+        let q = |n| [back(waited(w(1, 1), n)), w(2, 2), w(3, 3), w(4, 4)];
+        assert_eq!(order(&q(0), &every2), [2, 3, 1, 4]);
+        assert_eq!(order(&q(1), &every2), [2, 1, 3, 4]);
+        assert_eq!(order(&q(2), &every2), [1, 2, 3, 4], "waited N calls: next");
+        assert_eq!(order(&q(9), &every2), [1, 2, 3, 4]);
+        // Two recalled patients stay N apart after the first is due.
+        let two = [back(waited(w(1, 1), 5)), back(waited(w(2, 2), 5)), w(3, 3), w(4, 4), w(5, 5)];
+        assert_eq!(order(&two, &every2), [1, 3, 4, 2, 5]);
+        // Late arrivals too.
+        let late2 = Rules { late: LateMode::Interval, late_every: 2, ..RULES };
+        let q = [late(waited(w(1, 1), 1)), w(2, 2), w(3, 3)];
+        assert_eq!(order(&q, &late2), [2, 1, 3]);
+    }
+
+    #[test]
+    fn nobody_waits_forever_behind_newcomers() {
+        // Each call takes the head; a newcomer checks in after every call.
+        for every in 1..5u32 {
+            let r = Rules {
+                late: LateMode::Interval,
+                late_every: every,
+                recall: RecallMode::Interval,
+                recall_every: every,
+                ..RULES
+            };
+            let mut q: Vec<Waiting<i64>> = (2..8).map(|i| w(i, i)).collect();
+            q.push(back(w(1, 1)));
+            q.push(late(w(100, 100)));
+            let (mut called_back, mut called_late) = (None, None);
+            for call in 0..40 {
+                let head = order(&q, &r)[0];
+                q.retain(|x| x.key != head);
+                for x in q.iter_mut().filter(|x| x.recalled || x.late) {
+                    x.waited += 1;
+                }
+                q.push(w(200 + call, 200 + call));
+                if head == 1 {
+                    called_back = Some(call);
+                }
+                if head == 100 {
+                    called_late = Some(call);
+                }
+            }
+            assert!(called_back.is_some_and(|c| c <= every as i64), "recalled, every {every}: {called_back:?}");
+            assert!(called_late.is_some_and(|c| c <= every as i64 + 1), "late, every {every}: {called_late:?}");
         }
     }
 

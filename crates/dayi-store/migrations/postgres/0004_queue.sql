@@ -1,5 +1,6 @@
 -- Pre-triage records (预检分诊登记), queue entries (one per checked-in
--- registration) and doctors' call panels (which queues a doctor calls from).
+-- registration), each queue's call counter and doctors' call panels (which
+-- queues a doctor calls from).
 
 CREATE TABLE triage (
     org_id      UUID NOT NULL REFERENCES org (org_id),
@@ -32,6 +33,7 @@ CREATE TABLE queue_entry (
     checked_in_at  BIGINT NOT NULL,
     late           BOOLEAN NOT NULL,
     recalled       BOOLEAN NOT NULL,
+    mark           BIGINT NOT NULL,
     priority       BIGINT,
     priority_group TEXT,
     status         TEXT NOT NULL,
@@ -43,6 +45,15 @@ CREATE TABLE queue_entry (
 );
 CREATE INDEX queue_entry_session_ix ON queue_entry (org_id, session_id, status);
 CREATE INDEX queue_entry_patient_ix ON queue_entry (org_id, patient_id, day);
+
+-- Calls made in each queue so far: "after every N" counts from a
+-- patient's arrival or return (their entry's mark) to now.
+CREATE TABLE queue_counter (
+    org_id     UUID NOT NULL REFERENCES org (org_id),
+    session_id UUID NOT NULL,
+    calls      BIGINT NOT NULL,
+    PRIMARY KEY (org_id, session_id)
+);
 
 CREATE TABLE queue_panel (
     org_id       UUID NOT NULL REFERENCES org (org_id),

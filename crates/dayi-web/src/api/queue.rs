@@ -85,6 +85,7 @@ pub async fn act(
     staff: Staff,
     Path((id, action)): Path<(String, String)>,
 ) -> ApiResult<PanelLine> {
+    staff.actor.require(&st.app, dayi_core::security::Perm::QueueCall).await?;
     let action = match Action::parse(&action) {
         Some(a @ (Action::CallAgain | Action::Pass | Action::Test | Action::Finish)) => a,
         _ => return Err(ApiError(DomainError::new(ErrorCode::NotFound))),
@@ -107,6 +108,8 @@ pub async fn transfer(
     Path(id): Path<String>,
     JsonBody(b): JsonBody<TransferIn>,
 ) -> ApiResult<PanelLine> {
+    // Permission before reading the body, so a refusal reveals nothing.
+    staff.actor.require(&st.app, dayi_core::security::Perm::QueueCall).await?;
     let to =
         Uuid::parse_str(b.to.trim()).map_err(|_| DomainError::field("to", ErrorCode::QueueTransferSame, [""; 0]))?;
     Ok(Json(queue::transfer(&st.app, &staff.actor, parse_id(&id)?, to).await?))
@@ -221,49 +224,61 @@ pub async fn position_events(State(st): State<AppState>, u: PortalUser, Path(id)
     };
     let app = st.app.clone();
     let hello = Event::default().retry(Duration::from_millis(RETRY_MS)).event("position").json_data(&pos).ok();
-    let init = (rx, entry, hello);
-    let s = futures::stream::unfold(init, move |(mut rx, mut entry, hello)| {
+    let init = Follow { rx, rev: pos.rev, entry, hello };
+    let s = futures::stream::unfold(init, move |mut f| {
         let app = app.clone();
         let actor = actor.clone();
         async move {
-            if let Some(h) = hello {
-                return Some((Ok(h), (rx, entry, None)));
+            if let Some(h) = f.hello.take() {
+                return Some((Ok(h), f));
             }
             loop {
-                let b = match rx.recv().await {
-                    Ok(p) if p.board.org_id == entry.org_id => p,
+                let b = match f.rx.recv().await {
+                    Ok(p) if p.board.org_id == f.entry.org_id => p,
                     Ok(_) => continue,
-                    Err(RecvError::Lagged(_)) => match queue::position(&app, &actor, entry.booking_id).await {
+                    Err(RecvError::Lagged(_)) => match queue::position(&app, &actor, f.entry.booking_id).await {
                         Ok((pos, e)) => {
-                            entry = e;
+                            (f.entry, f.rev) = (e, pos.rev);
                             let ev = Event::default().event("position").json_data(&pos).ok()?;
-                            return Some((Ok(ev), (rx, entry, None)));
+                            return Some((Ok(ev), f));
                         }
                         Err(_) => continue,
                     },
                     Err(RecvError::Closed) => return None,
                 };
-                let id = entry.booking_id;
+                let id = f.entry.booking_id;
                 let listed = b.board.is_calling(id) || b.board.ahead_of(id).is_some();
-                if !listed && b.board.session_id != entry.session_id {
+                let here = b.board.session_id == f.entry.session_id;
+                // Not about this patient, or older than what was already sent.
+                if (!listed && !here) || (here && b.board.rev < f.rev) {
                     continue;
                 }
                 // Moved, passed or finished: the stored entry says where they are now.
-                if (!listed || b.board.session_id != entry.session_id)
-                    && let Ok(e) = queue::reread(&app, &entry).await
+                if (!listed || !here)
+                    && let Ok(e) = queue::reread(&app, &f.entry).await
                 {
-                    entry = e;
+                    f.entry = e;
                 }
-                if b.board.session_id != entry.session_id {
+                if b.board.session_id != f.entry.session_id {
                     continue;
                 }
-                let pos = Position::on(&b.board, &entry);
+                f.rev = b.board.rev;
+                let pos = Position::on(&b.board, &f.entry);
                 let ev = Event::default().event("position").json_data(&pos).ok()?;
-                return Some((Ok(ev), (rx, entry, None)));
+                return Some((Ok(ev), f));
             }
         }
     });
     sse(s)
+}
+
+/// One phone following one booking.
+struct Follow {
+    rx: Rx,
+    /// The newest board revision sent.
+    rev: u64,
+    entry: dayi_app::records::QueueEntry,
+    hello: Option<Event>,
 }
 
 /// Routes without saving: the form's hint as the nurse ticks.

@@ -225,6 +225,9 @@ async fn settings_page(st: &AppState, staff: &Staff, status: StatusCode, extra: 
 }
 
 pub async fn save_voice(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
+    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::QueueManage).await {
+        return fail(&e, staff.lang);
+    }
     let parsed = (f.get("repeat").trim().parse::<u32>(), f.get("rate").trim().parse::<f64>());
     let r = match parsed {
         (Ok(repeat), Ok(rate)) => {
@@ -240,6 +243,9 @@ pub async fn save_voice(State(st): State<AppState>, staff: Staff, f: Fields) -> 
 }
 
 pub async fn save_priority(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
+    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::QueueManage).await {
+        return fail(&e, staff.lang);
+    }
     let age = f.get("elderly_age").trim().parse::<i32>();
     // An empty rank leaves the group out: it is then served in the normal order.
     let mut ranks = std::collections::BTreeMap::new();
@@ -266,6 +272,9 @@ pub async fn save_priority(State(st): State<AppState>, staff: Staff, f: Fields) 
 }
 
 pub async fn save_rules(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
+    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::QueueManage).await {
+        return fail(&e, staff.lang);
+    }
     let num = |k: &str| f.get(k).trim().parse::<i64>().ok();
     let pick = |k: &str| f.get(k);
     let r = match (

@@ -9,6 +9,7 @@
   const body = document.body;
   const text = JSON.parse(document.getElementById("scr-text").textContent);
   const boards = new Map();
+  const seen = new Map(); // session → the newest revision shown
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   window.dayiSpoken = [];
@@ -84,14 +85,18 @@
     const es = new EventSource(body.dataset.events);
     es.addEventListener("hello", () => {
       boards.clear();
+      seen.clear();
       $("link").textContent = text.live;
       $("link").className = "tv-link ok";
     });
     es.addEventListener("board", (e) => {
       const b = JSON.parse(e.data);
+      // A call is announced even if a newer board of its room came first.
+      if (b.announce) announce(b.announce);
+      if ((seen.get(b.session_id) || 0) > b.rev) return;
+      seen.set(b.session_id, b.rev);
       boards.set(b.session_id, b);
       render();
-      if (b.announce) announce(b.announce);
     });
     es.onerror = () => {
       $("link").textContent = text.lost;

@@ -14,3 +14,4 @@ mod fhir_booking;
 mod harness;
 mod matrix;
 mod patient;
+mod queue;
