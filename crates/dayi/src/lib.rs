@@ -37,6 +37,8 @@ impl Server {
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(());
         }
+        // Live event streams never end by themselves; end them so the server can.
+        self.app.queue.close();
         let _ = self.task.await;
     }
 }

@@ -172,7 +172,9 @@ async fn serve(s: &Settings, default_db: &str, demo: Option<u64>) -> anyhow::Res
         }
         let queued = dayi_app::demo::queue::fill_today(&server.app).await.map_err(|e| anyhow::anyhow!("{}", e.zh()))?;
         if queued > 0 {
-            println!("今日演示候诊 {queued} 人 / {queued} demo patients waiting today: /queue (doc01), /queue/screen?dept=03");
+            println!(
+                "今日演示候诊 {queued} 人 / {queued} demo patients waiting today: /queue (doc01), /queue/screen?dept=03"
+            );
         }
     }
     println!("大医 Dayi 已启动 / listening on {}  (数据库 / database: {})", server.url(), r.db.url);

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::{Mutex, MutexGuard, broadcast};
+use tokio::sync::{Mutex, MutexGuard, broadcast, watch};
 use uuid::Uuid;
 
 use super::board::Board;
@@ -33,6 +33,8 @@ pub struct Hub {
     tx: broadcast::Sender<Arc<Published>>,
     rev: Arc<AtomicU64>,
     stripes: Arc<Vec<Mutex<()>>>,
+    /// True once the server is stopping: every stream ends.
+    closed: Arc<watch::Sender<bool>>,
 }
 
 impl Default for Hub {
@@ -41,6 +43,7 @@ impl Default for Hub {
             tx: broadcast::channel(BACKLOG).0,
             rev: Arc::default(),
             stripes: Arc::new((0..STRIPES).map(|_| Mutex::new(())).collect()),
+            closed: Arc::new(watch::channel(false).0),
         }
     }
 }
@@ -69,6 +72,26 @@ impl Hub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.tx.subscribe()
+    }
+
+    /// Ends every stream (the server is stopping).
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// The next board for a stream, or `None` once the server is stopping.
+    pub async fn next(
+        &self,
+        rx: &mut broadcast::Receiver<Arc<Published>>,
+    ) -> Option<Result<Arc<Published>, broadcast::error::RecvError>> {
+        let mut closed = self.closed.subscribe();
+        if *closed.borrow() {
+            return None;
+        }
+        tokio::select! {
+            r = rx.recv() => Some(r),
+            _ = closed.wait_for(|c| *c) => None,
+        }
     }
 
     /// Subscribers connected now (screens, panels, phones).

@@ -188,7 +188,7 @@ fn board_stream(
                 if let Some(json) = pending.pop_front() {
                     return Some((Ok(Event::default().event("board").data(json)), (app, rx, pending, None)));
                 }
-                match rx.recv().await {
+                match app.queue.next(&mut rx).await? {
                     Ok(p) if p.board.org_id == org_id && scope.covers(&p.board) => pending.push_back(p.json.clone()),
                     Ok(_) => {}
                     // Fell behind: send the whole current state instead of the missed changes.
@@ -233,7 +233,7 @@ pub async fn position_events(State(st): State<AppState>, u: PortalUser, Path(id)
                 return Some((Ok(h), f));
             }
             loop {
-                let b = match f.rx.recv().await {
+                let b = match app.queue.next(&mut f.rx).await? {
                     Ok(p) if p.board.org_id == f.entry.org_id => p,
                     Ok(_) => continue,
                     Err(RecvError::Lagged(_)) => match queue::position(&app, &actor, f.entry.booking_id).await {

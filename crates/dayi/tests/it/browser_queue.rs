@@ -235,6 +235,8 @@ async fn triage_call_screen_voice_and_phone() {
     el(&nurse, "[data-testid=qs-save-priority]").await.click().await.unwrap();
     el(&nurse, "[data-testid=qs-saved]").await;
     assert_eq!(dayi_app::queue::config::priority(&t.app, org).await.unwrap().elderly_age, 70);
+    // The server stops while the screen, the panel and the phone still listen.
+    tokio::time::timeout(Duration::from_secs(10), t.stop()).await.expect("the server stops with streams open");
     for c in [nurse, doctor, screen, phone] {
         c.close().await.unwrap();
     }
