@@ -303,6 +303,7 @@ pub async fn arrive(app: &App, actor: &Actor, patient: patient::PatientView) -> 
         mine.iter().filter(|b| b.day == today && b.status == BookingStatus::Booked.code()).cloned().collect();
     let mut done = vec![];
     if !waiting.is_empty() {
+        let entering = crate::queue::entering(app, actor.org_id, &waiting).await?;
         let mut tx = app.db.begin().await.or_internal()?;
         let mut entries = vec![];
         for b in waiting {
@@ -313,7 +314,7 @@ pub async fn arrive(app: &App, actor: &Actor, patient: patient::PatientView) -> 
                 done.push(Booking { status: "checked_in".into(), checked_in_at: Some(now), ..b });
             }
         }
-        crate::queue::enter(&mut tx, app, actor.org_id, patient.age, &done, now).await?;
+        crate::queue::enter(&mut tx, &entering, actor.org_id, patient.age, &done, now).await?;
         dayi_store::audit::append(&mut tx, actor.org_id, entries).await.or_internal()?;
         tx.commit().await.or_internal()?;
         let sessions: Vec<Uuid> = done.iter().map(|b| b.session_id).collect();

@@ -127,6 +127,21 @@ pub async fn record(app: &App, actor: &Actor, f: &TriageForm) -> Result<TriageVi
         nurse: actor.username.clone(),
         created_at: now,
     };
+    // Sent to emergency or the fever clinic: out of any department queue
+    // (other than the one they are sent to) until they check back in. Which
+    // entries those are is read before the transaction, which then uses its
+    // own connection only.
+    let away_to = dept.map(|d| d.id).filter(|_| decision.route != Route::Department);
+    let mut in_target = vec![];
+    for e in &open {
+        in_target.push(match away_to {
+            Some(target) => dayi_store::roster::get_session(&app.db, actor.org_id, e.session_id)
+                .await
+                .or_internal()?
+                .is_some_and(|s| s.dept_id == target),
+            None => false,
+        });
+    }
     let mut tx = app.db.begin().await.or_internal()?;
     dayi_store::queue::insert_triage(&mut tx, &t).await.or_internal()?;
     let mut audit = vec![actor.entry(
@@ -137,19 +152,9 @@ pub async fn record(app: &App, actor: &Actor, f: &TriageForm) -> Result<TriageVi
         OK,
         &format!("{} {}", decision.route.code(), chosen.as_deref().unwrap_or("")),
     )];
-    // Sent to emergency or the fever clinic: out of any department queue
-    // (other than the one they are sent to) until they check back in.
-    let away_to = dept.map(|d| d.id).filter(|_| decision.route != Route::Department);
     let mut touched = vec![];
     let mut diverted = 0;
-    for e in &open {
-        let in_target = match away_to {
-            Some(target) => dayi_store::roster::get_session(&app.db, actor.org_id, e.session_id)
-                .await
-                .or_internal()?
-                .is_some_and(|s| s.dept_id == target),
-            None => false,
-        };
+    for (e, in_target) in open.iter().zip(in_target) {
         let (next, action) = if decision.route != Route::Department && !in_target {
             (q::step(queue_entry(e), Action::Divert).ok(), "queue.divert")
         } else if group.is_some() && e.status == Status::Waiting.code() {

@@ -215,6 +215,21 @@ pub async fn counters_tx(tx: &mut Tx, org_id: Uuid, sessions: &[Uuid]) -> Result
     with_tx!(tx, c => counters_query!(org_id, sessions).build_query_as::<(Uuid, i64)>().fetch_all(c).await)
 }
 
+/// Takes these queues for one caller until the transaction ends: their
+/// counter rows are written (created if new), which holds them on
+/// PostgreSQL; SQLite's single writer holds everything anyway. Callers of
+/// overlapping queues lock in the same (sorted) order.
+pub async fn lock(tx: &mut Tx, org_id: Uuid, sessions: &[Uuid]) -> Result<()> {
+    let mut ids = sessions.to_vec();
+    ids.sort();
+    for id in ids {
+        let sql = "INSERT INTO queue_counter (org_id, session_id, calls) VALUES ($1, $2, 0) \
+                   ON CONFLICT (org_id, session_id) DO UPDATE SET calls = queue_counter.calls";
+        with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
 /// Counts one call in a queue.
 pub async fn count_call(tx: &mut Tx, org_id: Uuid, session_id: Uuid) -> Result<()> {
     let sql = "INSERT INTO queue_counter (org_id, session_id, calls) VALUES ($1, $2, 1) \

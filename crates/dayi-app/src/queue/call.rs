@@ -22,8 +22,8 @@ pub struct Called {
     pub announce: String,
 }
 
-/// How many times a call retries when another doctor changed the queue
-/// between its read and its write (PostgreSQL; SQLite serialises writers).
+/// How many times a call retries when a patient changed between its read
+/// and its write (someone called them by name meanwhile).
 const RACE_RETRIES: usize = 3;
 
 /// Calls the next patient across the doctor's queues (叫下一位). The patient
@@ -40,19 +40,28 @@ pub async fn call_next(app: &App, actor: &Actor) -> Result<Called, DomainError> 
         if p.paused {
             return Err(DomainError::new(ErrorCode::QueuePaused));
         }
+        // Configuration first: the transaction then uses its own connection only.
+        let mut rules = vec![];
+        for sid in &sessions {
+            rules.push(match dayi_store::roster::get_session(&app.db, actor.org_id, *sid).await.or_internal()? {
+                Some(s) => Some(config::dept_rules(app, actor.org_id, s.dept_id).await?),
+                None => None,
+            });
+        }
         let mut tx = app.db.begin().await.or_internal()?;
+        // One caller at a time per queue decides who is next.
+        dayi_store::queue::lock(&mut tx, actor.org_id, &sessions).await.or_internal()?;
         let live = dayi_store::queue::live_tx(&mut tx, actor.org_id, &sessions).await.or_internal()?;
         let counted = dayi_store::queue::counters_tx(&mut tx, actor.org_id, &sessions).await.or_internal()?;
         let mut heads = vec![];
-        for sid in &sessions {
-            let Some(s) = dayi_store::roster::get_session_tx(&mut tx, actor.org_id, *sid).await.or_internal()? else {
+        for (sid, rules) in sessions.iter().zip(&rules) {
+            let Some(rules) = rules else {
                 heads.push(None);
                 continue;
             };
-            let rules = config::dept_rules(app, actor.org_id, s.dept_id).await?;
             let mine: Vec<&Named> = live.iter().filter(|n| n.entry.session_id == *sid).collect();
             heads.push(
-                board::call_order(&mine, &rules, calls_in(&counted, *sid))
+                board::call_order(&mine, rules, calls_in(&counted, *sid))
                     .first()
                     .and_then(|id| mine.iter().find(|n| n.entry.booking_id == *id).copied()),
             );

@@ -30,23 +30,41 @@ pub use watch::{Position, Scope, boards_of, depts_by_code, position, reread, wat
 
 use crate::{Actor, App, OrInternal};
 
+/// What entering a queue needs from configuration, read before the
+/// check-in's transaction: a transaction must not wait on a second pool
+/// connection (PostgreSQL's pool would run dry under a rush of check-ins).
+pub struct Entering {
+    prio: config::Priority,
+    rules: std::collections::HashMap<Uuid, config::DeptRules>,
+}
+
+pub async fn entering(app: &App, org_id: Uuid, bookings: &[Booking]) -> Result<Entering, DomainError> {
+    let mut rules = std::collections::HashMap::new();
+    for b in bookings {
+        if !rules.contains_key(&b.dept_id) {
+            rules.insert(b.dept_id, config::dept_rules(app, org_id, b.dept_id).await?);
+        }
+    }
+    Ok(Entering { prio: config::priority(app, org_id).await?, rules })
+}
+
 /// Puts checked-in registrations into their sessions' queues (inside the
 /// check-in's transaction). Late arrivals and the elderly are marked here.
 pub async fn enter(
     tx: &mut Tx,
-    app: &App,
+    setup: &Entering,
     org_id: Uuid,
     age: i32,
     bookings: &[Booking],
     now: i64,
 ) -> Result<(), DomainError> {
-    let prio = config::priority(app, org_id).await?;
+    let prio = &setup.prio;
     let elderly = (age >= prio.elderly_age).then_some(PriorityGroup::Elderly);
     let ids: Vec<Uuid> = bookings.iter().map(|b| b.session_id).collect();
     let counted = dayi_store::queue::counters_tx(tx, org_id, &ids).await.or_internal()?;
     let mut rows = vec![];
     for b in bookings {
-        let rules = config::dept_rules(app, org_id, b.dept_id).await?;
+        let grace = setup.rules.get(&b.dept_id).map_or(0, |r| r.late_grace_minutes);
         let appointment = b.channel != dayi_core::booking::BookingChannel::WalkIn.code();
         rows.push(Entry {
             org_id,
@@ -57,7 +75,7 @@ pub async fn enter(
             seq: b.seq,
             appointment,
             checked_in_at: now,
-            late: q::is_late(appointment, b.slot_start, now, rules.late_grace_minutes),
+            late: q::is_late(appointment, b.slot_start, now, grace),
             recalled: false,
             mark: calls_in(&counted, b.session_id),
             priority: elderly.and_then(|g| prio.rank(g)).map(i64::from),

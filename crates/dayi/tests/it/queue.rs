@@ -22,6 +22,7 @@ crate::on_both!(
     cross_calling_takes_turns_and_priority_goes_first,
     a_late_appointment_waits_behind_two_on_time,
     a_returning_patient_is_not_starved_by_newcomers,
+    a_rush_of_check_ins_and_calls_keeps_the_pool_flowing,
     triage_routes_diverts_and_counts,
     screens_and_phones_follow_live,
     a_restart_keeps_the_queue,
@@ -667,6 +668,33 @@ async fn a_returning_patient_is_not_starved_by_newcomers(t: &TestApp) {
     }
     let at = called.iter().position(|b| *b == first[0]);
     assert_eq!(at, Some(2), "called third after the return (two regular first): {called:?}");
+}
+
+/// More check-ins and calls at once than the database pool has connections:
+/// none waits on a second connection while holding the first.
+async fn a_rush_of_check_ins_and_calls_keeps_the_pool_flowing(t: &TestApp) {
+    let admin = t.as_user("admin").await;
+    let reg = t.as_user("reg01").await;
+    let nurse = t.as_user("triage01").await;
+    let (doc1, doc2) = (t.as_user("doc01").await, t.as_user("doc02").await);
+    let sid = clinic(t, &admin, "03", "doc01", ROOM).await;
+    choose(&doc1, &[&sid]).await;
+    choose(&doc2, &[&sid]).await;
+    let ps = adults(t, 300, 24).await;
+    for p in &ps {
+        walk_in(&reg, &sid, p).await;
+    }
+    let started = Instant::now();
+    let arrivals = futures::future::join_all(ps.iter().map(|p| check_in(&nurse, p))).await;
+    assert!(arrivals.iter().all(|c| c["returned"] == false));
+    let calls = futures::future::join_all((0..20).map(|i| next(if i % 2 == 0 { &doc1 } else { &doc2 }))).await;
+    let mut called = std::collections::HashSet::new();
+    for r in calls {
+        let v = ok(r).await;
+        assert!(called.insert(v["line"]["booking_id"].as_str().unwrap().to_string()), "called twice: {v}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert_eq!(panel(&doc1).await["waiting"].as_array().unwrap().len(), 4);
 }
 
 async fn a_late_appointment_waits_behind_two_on_time(t: &TestApp) {
