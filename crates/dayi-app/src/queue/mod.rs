@@ -41,8 +41,8 @@ pub struct Entering {
 pub async fn entering(app: &App, org_id: Uuid, bookings: &[Booking]) -> Result<Entering, DomainError> {
     let mut rules = std::collections::HashMap::new();
     for b in bookings {
-        if !rules.contains_key(&b.dept_id) {
-            rules.insert(b.dept_id, config::dept_rules(app, org_id, b.dept_id).await?);
+        if let std::collections::hash_map::Entry::Vacant(v) = rules.entry(b.dept_id) {
+            v.insert(config::dept_rules(app, org_id, b.dept_id).await?);
         }
     }
     Ok(Entering { prio: config::priority(app, org_id).await?, rules })
