@@ -1,5 +1,6 @@
 //! Closed-loop workers: each sends its next request as soon as the previous
-//! one is answered, until the deadline passes or the request budget is spent.
+//! one is answered (or a fixed think time after it), until the deadline
+//! passes or the request budget is spent.
 //! Every request is counted once, whichever bound stops the run.
 
 use std::collections::BTreeMap;
@@ -27,6 +28,10 @@ pub struct Limits {
     pub duration: Duration,
     /// No more than this many requests in total.
     pub requests: u64,
+    /// Each worker pauses this long after an answer before its next request
+    /// (not timed); the workers' first requests are spread over one pause.
+    /// Zero: as fast as answers come.
+    pub think: Duration,
 }
 
 /// What one run measured.
@@ -135,7 +140,16 @@ pub async fn run(scenario: Arc<dyn Scenario>, ctx: Arc<Ctx>, limits: Limits) -> 
         let (scenario, ctx, issued) = (scenario.clone(), ctx.clone(), issued.clone());
         workers.spawn(async move {
             let mut stats = Stats::new();
-            while Instant::now() < deadline {
+            // Spread the first requests over one pause, so paced workers do not move in step.
+            let mut pause = limits.think * worker as u32 / limits.concurrency.max(1) as u32;
+            loop {
+                if !pause.is_zero() {
+                    tokio::time::sleep_until((Instant::now() + pause).min(deadline)).await;
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+                pause = limits.think;
                 // Taking a number before sending keeps the total exact across workers.
                 let seq = issued.fetch_add(1, Ordering::Relaxed);
                 if seq >= limits.requests {
@@ -237,7 +251,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stops_at_the_request_bound() {
         let (base, hits) = counting_server().await;
-        let limits = Limits { concurrency: 8, duration: Duration::from_secs(30), requests: 137 };
+        let limits = Limits { concurrency: 8, duration: Duration::from_secs(30), requests: 137, think: Duration::ZERO };
         let stats = run(Arc::new(Get("/hit")), ctx(&base, 8), limits).await;
         assert_eq!((stats.requests, stats.successes, stats.failed()), (137, 137, 0));
         assert_eq!(hits.load(Ordering::SeqCst), 137);
@@ -247,7 +261,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stops_at_the_deadline() {
         let (base, hits) = counting_server().await;
-        let limits = Limits { concurrency: 4, duration: Duration::from_millis(300), requests: u64::MAX };
+        let limits =
+            Limits { concurrency: 4, duration: Duration::from_millis(300), requests: u64::MAX, think: Duration::ZERO };
         let stats = run(Arc::new(Get("/slow")), ctx(&base, 4), limits).await;
         assert!(stats.elapsed < Duration::from_secs(2), "took {:?}", stats.elapsed);
         assert!(stats.requests >= 4, "only {} requests", stats.requests);
@@ -259,18 +274,31 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn groups_failures_by_code_or_status() {
         let (base, _) = counting_server().await;
-        let limits = Limits { concurrency: 3, duration: Duration::from_secs(30), requests: 300 };
+        let limits = Limits { concurrency: 3, duration: Duration::from_secs(30), requests: 300, think: Duration::ZERO };
         let stats = run(Arc::new(Get("/mixed")), ctx(&base, 3), limits).await;
         assert_eq!(stats.successes, 100);
         let want: BTreeMap<String, u64> = [("http.503".to_string(), 100), ("test.bad".to_string(), 100)].into();
         assert_eq!(stats.failures, want);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn think_time_paces_the_workers() {
+        let (base, hits) = counting_server().await;
+        let think = Duration::from_millis(100);
+        let limits = Limits { concurrency: 2, duration: Duration::from_millis(550), requests: u64::MAX, think };
+        let stats = run(Arc::new(Get("/hit")), ctx(&base, 2), limits).await;
+        // Worker 0 starts at once, worker 1 after 50 ms; each then every ~100 ms.
+        assert!((8..=12).contains(&stats.requests), "{} requests", stats.requests);
+        assert_eq!(hits.load(Ordering::SeqCst), stats.requests);
+        // The pauses are not timed.
+        assert!(stats.latency.max() < 50_000, "max {} µs", stats.latency.max());
+    }
+
     #[tokio::test]
     async fn counts_transport_failures() {
         // Bind and drop to get a port nobody listens on.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let limits = Limits { concurrency: 2, duration: Duration::from_secs(10), requests: 10 };
+        let limits = Limits { concurrency: 2, duration: Duration::from_secs(10), requests: 10, think: Duration::ZERO };
         let stats = run(Arc::new(Get("/")), ctx(&format!("http://127.0.0.1:{port}"), 2), limits).await;
         assert_eq!(stats.successes, 0);
         assert_eq!(stats.failures.get("transport.connect"), Some(&10));

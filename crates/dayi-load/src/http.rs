@@ -37,6 +37,8 @@ pub struct Ctx {
     pub seed: u64,
     /// Patients to bulk-load before `search`, when dayi-load runs the server itself.
     pub patients: u64,
+    /// Patients waiting in each doctor's queue when `queue` starts (its default when `None`).
+    pub queue_waiting: Option<u32>,
 }
 
 impl Ctx {
@@ -59,7 +61,16 @@ impl Ctx {
         };
         let client = builder().default_headers(headers).build()?;
         let portal = builder().build()?;
-        Ok(Ctx { client, portal, base, has_token: token.is_some(), local: None, seed: 0, patients: 0 })
+        Ok(Ctx {
+            client,
+            portal,
+            base,
+            has_token: token.is_some(),
+            local: None,
+            seed: 0,
+            patients: 0,
+            queue_waiting: None,
+        })
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {

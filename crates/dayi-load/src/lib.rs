@@ -18,6 +18,8 @@
 //! cargo run --release -p dayi-load -- register --url http://127.0.0.1:8080 --token dayi_…
 //! # the 08:00 booking rush with 256 patients' phones at once (≈ 28,800 attempts)
 //! cargo run --release -p dayi-load -- book-rush -c 256 -d 60
+//! # 50 doctors calling once a second while 500 screens watch over server-sent events
+//! cargo run --release -p dayi-load -- queue --think 1000 -d 30
 //! # machine-readable
 //! cargo run --release -p dayi-load -- baseline --requests 20000 --json
 //! ```
@@ -26,8 +28,12 @@
 //! a new realistic patient each time), `book-rush` (the 08:00 slot release:
 //! signed-in patients booking through `POST /portal/api/bookings`, 1,000
 //! sessions of 30 slots, with deliberate rule-breaking repeats; needs the
-//! server dayi-load starts itself, so `all --url` leaves it out) and `search` (`GET /api/patients?q=` with
-//! pinyin initials, ID tails and phone numbers). `baseline` always runs
+//! server dayi-load starts itself, so `all --url` leaves it out), `search` (`GET /api/patients?q=` with
+//! pinyin initials, ID tails and phone numbers) and `queue` (50 doctors
+//! calling `POST /api/queue/next` while 500 screens watch
+//! `GET /api/queue/events`; it reports how long each call took to reach
+//! every screen, checks that every screen got every call of its queues, and
+//! reports the process's memory; own server only). `baseline` always runs
 //! first unless it is the only one asked for. When dayi-load starts the
 //! server, the token belongs to the demo registration clerk `reg01` of
 //! `wsxrmyy`, issued in-process. The exit status is 1 when a check fails or a
@@ -87,7 +93,11 @@ pub async fn run_scenario(
         Ok(s) => s,
         Err(e) => return ScenarioReport::not_run(name, format!("preparation failed: {e:#}")),
     };
-    let limits = Limits { requests: limits.requests.min(scenario.max_requests().unwrap_or(u64::MAX)), ..limits };
+    let limits = Limits {
+        requests: limits.requests.min(scenario.max_requests().unwrap_or(u64::MAX)),
+        concurrency: scenario.workers().unwrap_or(limits.concurrency),
+        ..limits
+    };
     eprintln!(
         "{name}: running ({} workers, up to {:.0} s or {} requests)…",
         limits.concurrency,
@@ -97,6 +107,7 @@ pub async fn run_scenario(
     let stats = engine::run(scenario.clone(), ctx.clone(), limits).await;
     let checks = scenario.checks(&ctx).await;
     let mut r = ScenarioReport::new(name, &stats, setup, checks);
+    r.figures = scenario.figures();
     r.ratio_to_baseline = baseline.filter(|b| *b > 0.0).map(|b| r.throughput_rps / b);
     r
 }

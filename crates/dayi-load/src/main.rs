@@ -25,12 +25,13 @@ const DEFAULT_SEED: u64 = 20_261_123;
   dayi-load all                                  own server on a fresh SQLite file, every scenario
   dayi-load search --patients 100000             search among 100,000 bulk-loaded patients
   dayi-load book-rush -c 256 -d 60               the 08:00 booking rush, 256 patients at once
+  dayi-load queue --think 1000 -d 30             50 doctors calling once a second, 500 screens watching
   dayi-load all --db postgres://dayi@127.0.0.1/dayi_load
   dayi-load register --url http://127.0.0.1:8080 --token dayi_…
   dayi-load baseline --requests 20000 --json"
 )]
 struct Cli {
-    /// Scenarios to run: all (default), baseline, register, book-rush, search. baseline runs first
+    /// Scenarios to run: all (default), baseline, register, book-rush, search, queue. baseline runs first
     /// unless it is the only one named, so the others get a ratio to it.
     #[arg(value_name = "SCENARIO")]
     scenarios: Vec<String>,
@@ -43,6 +44,11 @@ struct Cli {
     #[arg(long, short = 'd', default_value_t = 10.0, value_name = "SECS")]
     duration: f64,
 
+    /// Milliseconds each worker waits after an answer before its next request (not timed);
+    /// the first requests are spread over one wait. 0: as fast as answers come.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    think: u64,
+
     /// Requests each scenario sends at most (book-rush also stops when its plan of attempts is done).
     #[arg(long, short = 'n', default_value_t = 1_000_000, value_name = "N")]
     requests: u64,
@@ -51,6 +57,11 @@ struct Cli {
     /// community is seeded into it) or sqlite:…. Default: a new SQLite file in a temporary directory.
     #[arg(long, value_name = "URL", conflicts_with = "url")]
     db: Option<String>,
+
+    /// Connections in the database pool of the server dayi-load starts (default: the server's
+    /// own default, 8). Every other setting is always the default.
+    #[arg(long, value_name = "N", conflicts_with = "url", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    db_pool: Option<u32>,
 
     /// Target a running server instead (127.0.0.1, localhost or ::1 only), e.g. http://127.0.0.1:8080.
     #[arg(long, value_name = "URL")]
@@ -63,6 +74,11 @@ struct Cli {
     /// Patients bulk-loaded before search when dayi-load starts the server (0 for none).
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     patients: u64,
+
+    /// Patients waiting in each doctor's queue when queue starts (default 240): enough for
+    /// about 40 s of calling as fast as this machine answers; more for longer runs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=480))]
+    queue_waiting: Option<u32>,
 
     /// Seed of the generated patients. Default: fixed on a fresh SQLite file, else taken
     /// from the clock so a re-run against the same database does not repeat ID numbers.
@@ -107,6 +123,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         concurrency: usize::from(cli.concurrency),
         duration: Duration::from_secs_f64(cli.duration),
         requests: cli.requests,
+        think: Duration::from_millis(cli.think),
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
@@ -119,7 +136,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Some(_) => None,
         None => {
             eprintln!("starting a Dayi server ({})…", cli.db.as_deref().unwrap_or("new SQLite file"));
-            Some(OwnServer::start(cli.db.as_deref()).await?)
+            Some(OwnServer::start_with(cli.db.as_deref(), cli.db_pool).await?)
         }
     };
     let (base, token) = match &own {
@@ -130,6 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     ctx.seed =
         cli.seed.unwrap_or_else(|| if own.as_ref().is_some_and(|s| s.fresh) { DEFAULT_SEED } else { clock_seed() });
     ctx.patients = if own.is_some() { cli.patients } else { 0 };
+    ctx.queue_waiting = cli.queue_waiting;
     ctx.local = own.as_ref().map(OwnServer::local);
     let backend = match &own {
         Some(s) => Some(s.backend.clone()),
@@ -149,11 +167,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
 
     let report = RunReport {
         tool: format!("dayi-load {}", env!("CARGO_PKG_VERSION")),
-        target: Target { url: base, own_server: cli.url.is_none(), backend },
+        target: Target { url: base, own_server: cli.url.is_none(), backend, db_pool: cli.db_pool },
         limits: LimitsReport {
             concurrency: limits.concurrency,
             duration_s: limits.duration.as_secs_f64(),
             max_requests: limits.requests,
+            think_ms: cli.think,
         },
         scenarios,
     };

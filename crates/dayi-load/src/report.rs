@@ -30,6 +30,22 @@ pub struct Setup {
     pub secs: f64,
 }
 
+/// A figure a scenario measured besides the latency of its requests (e.g.
+/// how long a call took to reach the screens, or the process's memory).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Figure {
+    pub name: String,
+    pub detail: String,
+    /// When the figure is a latency distribution.
+    pub latency_ms: Option<Latency>,
+}
+
+impl Figure {
+    pub fn new(name: &str, detail: impl Into<String>) -> Figure {
+        Figure { name: name.into(), detail: detail.into(), latency_ms: None }
+    }
+}
+
 /// One scenario's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioReport {
@@ -48,6 +64,8 @@ pub struct ScenarioReport {
     /// Of every completed request, successes and failures alike.
     pub latency_ms: Latency,
     pub setup: Vec<Setup>,
+    /// Other measurements the scenario reports.
+    pub figures: Vec<Figure>,
     pub checks: Vec<Check>,
     /// Why the scenario did not run, when it did not.
     pub error: Option<String>,
@@ -67,6 +85,7 @@ impl ScenarioReport {
             ratio_to_baseline: None,
             latency_ms: Latency::of(&stats.latency),
             setup,
+            figures: vec![],
             checks,
             error: None,
         }
@@ -98,6 +117,8 @@ pub struct Target {
     pub own_server: bool,
     /// `sqlite` or `postgres` when known.
     pub backend: Option<String>,
+    /// The database pool's size, when set for the own server (`--db-pool`).
+    pub db_pool: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +126,8 @@ pub struct LimitsReport {
     pub concurrency: usize,
     pub duration_s: f64,
     pub max_requests: u64,
+    /// Each worker's pause between an answer and its next request.
+    pub think_ms: u64,
 }
 
 impl RunReport {
@@ -117,14 +140,19 @@ impl RunReport {
     pub fn table(&self) -> String {
         let mut out = String::new();
         let t = &self.target;
+        let pool = t.db_pool.map(|n| format!(", pool of {n}")).unwrap_or_default();
         let server = match (&t.backend, t.own_server) {
-            (Some(b), true) => format!("own server, {b}"),
+            (Some(b), true) => format!("own server, {b}{pool}"),
             (Some(b), false) => b.clone(),
             (None, _) => "given server".into(),
         };
+        let think = match self.limits.think_ms {
+            0 => String::new(),
+            ms => format!(", {ms} ms think time"),
+        };
         let _ = writeln!(
             out,
-            "{} — {} ({server}) — concurrency {}, up to {} s and {} requests per scenario\n",
+            "{} — {} ({server}) — concurrency {}{think}, up to {} s and {} requests per scenario\n",
             self.tool, t.url, self.limits.concurrency, self.limits.duration_s, self.limits.max_requests
         );
         let head = [
@@ -173,6 +201,9 @@ impl RunReport {
             }
             for (code, n) in &s.failures {
                 lines.push(format!("  failed {n:>9}  {code}"));
+            }
+            for f in &s.figures {
+                lines.push(format!("  figure {} — {}", f.name, f.detail));
             }
             for c in &s.checks {
                 let mark = if c.pass { "PASS" } else { "FAIL" };
@@ -237,8 +268,13 @@ mod tests {
         s.ratio_to_baseline = Some(0.5);
         RunReport {
             tool: "dayi-load 0.1.0".into(),
-            target: Target { url: "http://127.0.0.1:1".into(), own_server: true, backend: Some("sqlite".into()) },
-            limits: LimitsReport { concurrency: 4, duration_s: 10.0, max_requests: 100 },
+            target: Target {
+                url: "http://127.0.0.1:1".into(),
+                own_server: true,
+                backend: Some("sqlite".into()),
+                db_pool: None,
+            },
+            limits: LimitsReport { concurrency: 4, duration_s: 10.0, max_requests: 100, think_ms: 0 },
             scenarios: vec![s, ScenarioReport::not_run("search", "needs a token".into())],
         }
     }

@@ -29,18 +29,26 @@ impl OwnServer {
     /// Starts on `db` (a URL such as `postgres://…`), or on a new SQLite
     /// file in a temporary directory when `db` is `None`.
     pub async fn start(db: Option<&str>) -> anyhow::Result<OwnServer> {
+        OwnServer::start_with(db, None).await
+    }
+
+    /// Like [`OwnServer::start`], with the database pool's size instead of
+    /// its default (`db_max_connections`).
+    pub async fn start_with(db: Option<&str>, max_connections: Option<u32>) -> anyhow::Result<OwnServer> {
         let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
         let url = match db {
             Some(u) => u.to_string(),
             None => format!("sqlite:{}", dir.path().join("dayi.db").display()),
         };
         // An empty settings file, so a dayi.toml in the working directory
-        // cannot change what is measured: every setting is the default.
+        // cannot change what is measured: every setting is the default,
+        // but the pool size when one is given.
         let config = dir.path().join("dayi-load.toml");
         std::fs::write(&config, "")?;
         let cli = dayi::Settings {
             config: Some(config),
             db: Some(url),
+            db_max_connections: max_connections,
             listen: Some("127.0.0.1:0".into()),
             log: Some("warn".into()),
             ..Default::default()

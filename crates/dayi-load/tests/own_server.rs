@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use dayi_load::engine::Limits;
 use dayi_load::http::{Ctx, expect_json};
-use dayi_load::scenarios::{BookRush, Scale};
+use dayi_load::scenarios::{BookRush, Queue, QueueScale, Scale};
 use dayi_load::server::OwnServer;
 
 async fn ctx_for(s: &OwnServer, concurrency: usize) -> Arc<Ctx> {
@@ -20,7 +20,7 @@ async fn baseline_runs_against_its_own_server() {
     let s = OwnServer::start(None).await.unwrap();
     assert_eq!(s.backend, "sqlite");
     let ctx = ctx_for(&s, 4).await;
-    let limits = Limits { concurrency: 4, duration: Duration::from_secs(60), requests: 300 };
+    let limits = Limits { concurrency: 4, duration: Duration::from_secs(60), requests: 300, think: Duration::ZERO };
     let reports = dayi_load::run(ctx.clone(), &["baseline"], limits).await;
     assert_eq!(reports.len(), 1);
     let r = &reports[0];
@@ -42,7 +42,7 @@ async fn baseline_runs_on_postgres() {
     let s = OwnServer::start(Some(&cluster.create_database())).await.unwrap();
     assert_eq!((s.backend.as_str(), s.fresh), ("postgres", false));
     let ctx = ctx_for(&s, 4).await;
-    let limits = Limits { concurrency: 4, duration: Duration::from_secs(60), requests: 300 };
+    let limits = Limits { concurrency: 4, duration: Duration::from_secs(60), requests: 300, think: Duration::ZERO };
     let reports = dayi_load::run(ctx.clone(), &["baseline"], limits).await;
     assert_eq!((reports[0].requests, reports[0].successes), (300, 300), "{:?}", reports[0]);
     assert!(reports[0].passed(), "{:?}", reports[0].checks);
@@ -70,7 +70,7 @@ async fn register_and_search(s: OwnServer) {
     ctx.seed = 7;
     ctx.patients = 2_000;
     let ctx = Arc::new(ctx);
-    let limits = Limits { concurrency: 4, duration: Duration::from_secs(60), requests: 200 };
+    let limits = Limits { concurrency: 4, duration: Duration::from_secs(60), requests: 200, think: Duration::ZERO };
     let reports = dayi_load::run(ctx.clone(), &["baseline", "register", "search"], limits).await;
     for r in &reports[1..] {
         assert_eq!((r.requests, r.successes), (200, 200), "{}: {:?} {:?}", r.name, r.failures, r.error);
@@ -101,7 +101,8 @@ async fn register_and_search_on_postgres() {
 /// checks (slots, rules, durability, the session list) pass.
 async fn book_rush(s: OwnServer) {
     let ctx = ctx_for(&s, 8).await;
-    let limits = Limits { concurrency: 8, duration: Duration::from_secs(120), requests: 1_000_000 };
+    let limits =
+        Limits { concurrency: 8, duration: Duration::from_secs(120), requests: 1_000_000, think: Duration::ZERO };
     let r = dayi_load::run_scenario(ctx.clone(), Arc::new(BookRush::new(3, Scale::small())), limits, None).await;
     assert!(r.error.is_none(), "{:?}", r.error);
     assert!(r.passed(), "{:#?}", r.checks);
@@ -131,6 +132,47 @@ async fn book_rush_on_postgres() {
         return;
     };
     book_rush(OwnServer::start(Some(&cluster.create_database())).await.unwrap()).await;
+}
+
+/// Four doctors calling with two dozen screens watching: every call
+/// answered for the doctor's own queue and shown on every screen that
+/// watches it; the delivery figures and the memory reported.
+async fn queue(s: OwnServer) {
+    let ctx = ctx_for(&s, 2).await;
+    let limits =
+        Limits { concurrency: 2, duration: Duration::from_secs(3), requests: 60, think: Duration::from_millis(20) };
+    let r = dayi_load::run_scenario(ctx.clone(), Arc::new(Queue::new(5, QueueScale::small())), limits, None).await;
+    assert!(r.error.is_none(), "{:?}", r.error);
+    assert_eq!((r.requests, r.successes, r.failed), (60, 60, 0), "{:?}", r.failures);
+    // The target may be missed on a busy test machine; everything else must hold.
+    for c in r.checks.iter().filter(|c| !c.name.contains("100 ms")) {
+        assert!(c.pass, "{}: {}", c.name, c.detail);
+    }
+    assert_eq!(r.checks.len(), 4, "{:#?}", r.checks);
+    let names: Vec<&str> = r.figures.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["delivery", "first screen", "spread", "calls", "fan-out", "memory"]);
+    let delivery = r.figures[0].latency_ms.unwrap();
+    assert!(delivery.p50 > 0.0 && delivery.max >= delivery.p99, "{delivery:?}");
+    // 4 doctors → 4 workers, whatever the limits said.
+    assert!(r.figures[3].detail.contains("by 4 doctors"), "{}", r.figures[3].detail);
+    assert_eq!(r.setup.len(), 7, "{:?}", r.setup);
+    drop(ctx);
+    // The screens' streams are closed: the server stops.
+    tokio::time::timeout(Duration::from_secs(10), s.stop()).await.expect("the server stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_on_sqlite() {
+    queue(OwnServer::start(None).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_on_postgres() {
+    let Some(cluster) = dayi_testkit::PgCluster::shared() else {
+        eprintln!("PostgreSQL binaries not found: skipped");
+        return;
+    };
+    queue(OwnServer::start(Some(&cluster.create_database())).await.unwrap()).await;
 }
 
 #[test]

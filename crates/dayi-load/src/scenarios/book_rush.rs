@@ -192,7 +192,7 @@ struct Acked {
 
 type Answer = Result<Acked, String>;
 
-fn zh(e: DomainError) -> anyhow::Error {
+pub(super) fn zh(e: DomainError) -> anyhow::Error {
     anyhow!("{}", e.zh())
 }
 
@@ -373,7 +373,7 @@ fn judge(plan: &[Attempt], answers: &[Option<Answer>]) -> Verdict {
 }
 
 /// `a ×2, b ×1`.
-fn tally<K: std::fmt::Display>(m: impl IntoIterator<Item = (K, u64)>) -> String {
+pub(super) fn tally<K: std::fmt::Display>(m: impl IntoIterator<Item = (K, u64)>) -> String {
     m.into_iter().map(|(k, n)| format!("{k} ×{n}")).collect::<Vec<_>>().join(", ")
 }
 
@@ -402,16 +402,16 @@ async fn sign_in(ctx: &Ctx, id_number: &str, card_no: &str) -> Result<Signed, St
 }
 
 /// A patient of the load, as registered.
-struct Loaded {
-    id: Uuid,
-    id_number: String,
-    hospital_no: String,
+pub(super) struct Loaded {
+    pub(super) id: Uuid,
+    pub(super) id_number: String,
+    pub(super) hospital_no: String,
 }
 
 /// Bulk-loads `n` generated people (numbered on from the organisation's
 /// count, as `dayi demo --patients` does, so ID numbers never repeat), then
 /// looks each up for its id and card number.
-async fn load_patients(app: &App, actor: &Actor, n: u32, seed: u64) -> anyhow::Result<Vec<Loaded>> {
+pub(super) async fn load_patients(app: &App, actor: &Actor, n: u32, seed: u64) -> anyhow::Result<Vec<Loaded>> {
     const BATCH: usize = 10_000;
     let org = actor.org_id;
     let today = dayi_core::timefmt::today_cst();

@@ -1,9 +1,10 @@
-//! The scenarios, one file each. To add one (queue SSE, …):
+//! The scenarios, one file each. To add one:
 //! write `scenarios/<name>.rs` with a type implementing [`Scenario`], add its
 //! name to [`NAMES`] and a line to [`by_name`].
 
 mod baseline;
 mod book_rush;
+mod queue;
 mod register;
 mod search;
 
@@ -12,16 +13,17 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::http::{Ctx, Outcome};
-use crate::report::{Check, Setup};
+use crate::report::{Check, Figure, Setup};
 
 pub use baseline::Baseline;
 pub use book_rush::{BookRush, Scale};
+pub use queue::{Queue, Scale as QueueScale};
 pub use register::Register;
 pub use search::Search;
 
 /// Every scenario, in the order `all` runs them. `baseline` is first so the
 /// others have a ratio to it.
-pub const NAMES: &[&str] = &["baseline", "register", "book-rush", "search"];
+pub const NAMES: &[&str] = &["baseline", "register", "book-rush", "search", "queue"];
 
 /// One kind of traffic. The engine calls `call` from many workers at once;
 /// `prepare` runs before the clock starts and `checks` after it stops.
@@ -38,6 +40,12 @@ pub trait Scenario: Send + Sync {
         Box::pin(async { Ok(vec![]) })
     }
 
+    /// The number of workers the scenario needs, whatever `--concurrency`
+    /// says (`queue`: one per doctor).
+    fn workers(&self) -> Option<usize> {
+        None
+    }
+
     /// The most requests the prepared data has room for, if any (a fixed plan
     /// of attempts); the run's own bound applies when it is lower.
     fn max_requests(&self) -> Option<u64> {
@@ -52,6 +60,11 @@ pub trait Scenario: Send + Sync {
     fn checks<'a>(&'a self, _ctx: &'a Ctx) -> BoxFuture<'a, Vec<Check>> {
         Box::pin(async { vec![] })
     }
+
+    /// Other measurements, reported after `checks` ran.
+    fn figures(&self) -> Vec<Figure> {
+        vec![]
+    }
 }
 
 /// A new instance of the scenario called `name`.
@@ -61,12 +74,16 @@ pub fn by_name(name: &str, ctx: &Ctx) -> Option<Arc<dyn Scenario>> {
         "register" => Arc::new(Register::new(ctx.seed)),
         "book-rush" => Arc::new(BookRush::new(ctx.seed, Scale::default())),
         "search" => Arc::new(Search::new(ctx.seed)),
+        "queue" => {
+            let d = QueueScale::default();
+            Arc::new(Queue::new(ctx.seed, QueueScale { per_session: ctx.queue_waiting.unwrap_or(d.per_session), ..d }))
+        }
         _ => return None,
     })
 }
 
 /// Scenarios that prepare their data inside dayi-load's own server.
-pub const OWN_SERVER_ONLY: &[&str] = &["book-rush"];
+pub const OWN_SERVER_ONLY: &[&str] = &["book-rush", "queue"];
 
 /// The scenarios to run for the names given on the command line: `all` (or
 /// nothing) is every scenario that can run on the target (against a running
