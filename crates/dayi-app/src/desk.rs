@@ -367,7 +367,7 @@ fn counter(code: &str, day: &str) -> String {
     format!("reg_no:{code}:{day}")
 }
 
-/// The registration fee as an unpaid charge (payment comes with billing).
+/// The registration fee as an unpaid charge, paid at the cashier or on the phone.
 fn fee(b: &Booking) -> Charge {
     Charge {
         org_id: b.org_id,
@@ -384,5 +384,9 @@ fn fee(b: &Booking) -> Charge {
         created_by: b.booked_by.clone(),
         created_at: b.created_at,
         updated_at: b.created_at,
+        visit_id: None,
+        order_id: None,
+        payment_id: None,
+        refund_id: None,
     }
 }

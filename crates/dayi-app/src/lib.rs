@@ -3,12 +3,15 @@
 
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod booking;
 pub mod card;
+pub mod catalog;
 pub mod demo;
 pub mod desk;
 pub mod intake;
 pub mod patient;
+pub mod pay;
 pub mod policy;
 pub mod portal;
 pub mod queue;
@@ -17,6 +20,7 @@ pub mod sms;
 pub mod staff;
 pub mod tenancy;
 pub mod triage;
+pub mod visit;
 
 use std::sync::Arc;
 
@@ -74,6 +78,10 @@ pub struct App {
     pub queue: queue::Hub,
     /// Sends text messages; the built-in message log unless configured.
     pub sms: Arc<dyn sms::SmsGateway>,
+    /// The catalogues in force, per organisation.
+    pub catalog: catalog::Cache,
+    /// Online payments: the built-in local provider unless WeChat Pay is configured.
+    pub pay: billing::Pay,
 }
 
 impl App {
@@ -93,6 +101,8 @@ impl App {
             portal_sessions: Default::default(),
             voucher: None,
             sms: Arc::new(sms::MessageLog),
+            catalog: Default::default(),
+            pay: Default::default(),
         };
         tokio::spawn(auth::purge_sessions_forever(app.clone()));
         tokio::spawn(booking::sweep_forever(app.clone()));
@@ -219,6 +229,7 @@ pub fn new_id() -> Uuid {
 pub mod records {
     pub use dayi_store::audit::{Filter as AuditFilter, Row as AuditRow, VerifyReport};
     pub use dayi_store::auth::ApiToken;
+    pub use dayi_store::billing::{Closing, Payment, Refund};
     pub use dayi_store::booking::{Booking, Charge};
     pub use dayi_store::message::{Message, Notification};
     pub use dayi_store::patient::{CardUse, Merge, Patient};
@@ -226,6 +237,7 @@ pub mod records {
     pub use dayi_store::roster::{Session, Slot, Template};
     pub use dayi_store::staff::Staff;
     pub use dayi_store::tenancy::{Dept, Org};
+    pub use dayi_store::visit::{Certificate, Diagnosis, Order, Template as VisitTemplate, Visit};
 }
 
 /// True when the database answers (for `/healthz`).

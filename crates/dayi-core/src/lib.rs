@@ -2,8 +2,10 @@
 //! No I/O and no async here; everything is unit-tested.
 
 pub mod audit;
+pub mod billing;
 pub mod booking;
 pub mod card;
+pub mod catalog;
 pub mod error;
 pub mod identity;
 pub mod mask;
@@ -13,5 +15,6 @@ pub mod security;
 pub mod tenancy;
 pub mod timefmt;
 pub mod triage;
+pub mod visit;
 
 pub use error::{DomainError, ErrorCode};

@@ -205,7 +205,7 @@ pub async fn block(
 }
 
 /// A charge for a service (here the registration fee; billing adds the rest).
-#[derive(Debug, Clone, FromRow, PartialEq)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
 pub struct Charge {
     pub org_id: Uuid,
     pub id: Uuid,
@@ -218,19 +218,26 @@ pub struct Charge {
     pub unit_fen: i64,
     pub quantity: i64,
     pub amount_fen: i64,
-    /// `unpaid`, `void`; billing adds `paid`, `refunded`.
+    /// `unpaid`, `paid`, `refunded`, `void`.
     pub status: String,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The visit and order it was charged for.
+    pub visit_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
+    /// The payment that settled it, or an online payment holding it while the patient pays.
+    pub payment_id: Option<Uuid>,
+    pub refund_id: Option<Uuid>,
 }
 
 macro_rules! charge_cols {
     () => {
         "org_id, id, patient_id, booking_id, item_code, item_name, category, unit_fen, quantity, amount_fen, status, \
-         created_by, created_at, updated_at"
+         created_by, created_at, updated_at, visit_id, order_id, payment_id, refund_id"
     };
 }
+pub(crate) use charge_cols;
 
 pub async fn insert_charges(tx: &mut Tx, rows: &[Charge]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
@@ -240,7 +247,8 @@ pub async fn insert_charges(tx: &mut Tx, rows: &[Charge]) -> Result<()> {
                 b.push_bind(r.org_id).push_bind(r.id).push_bind(r.patient_id).push_bind(r.booking_id)
                     .push_bind(r.item_code.clone()).push_bind(r.item_name.clone()).push_bind(r.category.clone())
                     .push_bind(r.unit_fen).push_bind(r.quantity).push_bind(r.amount_fen).push_bind(r.status.clone())
-                    .push_bind(r.created_by.clone()).push_bind(r.created_at).push_bind(r.updated_at);
+                    .push_bind(r.created_by.clone()).push_bind(r.created_at).push_bind(r.updated_at)
+                    .push_bind(r.visit_id).push_bind(r.order_id).push_bind(r.payment_id).push_bind(r.refund_id);
             });
             qb.build().execute(c).await.map(|r| r.rows_affected())
         })?;

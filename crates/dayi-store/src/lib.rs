@@ -8,7 +8,9 @@
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod billing;
 pub mod booking;
+pub mod catalog;
 pub mod db;
 pub mod message;
 pub mod patient;
@@ -19,6 +21,7 @@ pub mod schema;
 pub mod setting;
 pub mod staff;
 pub mod tenancy;
+pub mod visit;
 
 pub use db::{Db, DbConfig, Tx};
 /// The database error type, for callers that handle storage failures themselves.

@@ -121,13 +121,15 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
     let anon_csrf = jar.get(CSRF_COOKIE).map(|c| c.value().to_string());
     // The API asks anonymous callers to sign in before looking at CSRF tokens.
     let portal_open = path == "/portal/api/login" || path == "/portal/api/code";
-    if principal.is_none() && crate::error::is_api_path(&path) && is_unsafe(req.method()) && !portal_open {
+    // A payment provider's callback proves itself by its signature, not a session.
+    let callback = path.starts_with("/api/pay/notify/");
+    if principal.is_none() && crate::error::is_api_path(&path) && is_unsafe(req.method()) && !portal_open && !callback {
         return respond(&path, &DomainError::new(ErrorCode::LoginRequired), lang);
     }
     // Signing in to the portal with JSON needs no anonymous CSRF cookie: a
     // cross-site page cannot send JSON without a CORS preflight we refuse.
     let portal_json_login = principal.is_none() && portal_open && is_json(req.headers());
-    if is_unsafe(req.method()) && token.is_none() && !portal_json_login {
+    if is_unsafe(req.method()) && token.is_none() && !portal_json_login && !callback {
         let expected = match &principal {
             Some(Principal::Session(s)) => Some(s.csrf.clone()),
             Some(Principal::Patient(p)) => Some(p.csrf.clone()),

@@ -1,12 +1,14 @@
 //! The JSON API under `/api`, described by `/api/openapi.json`.
 
 pub mod admin;
+pub mod billing;
 pub mod booking;
 pub mod openapi;
 pub mod patient;
 pub mod portal;
 pub mod queue;
 pub mod system;
+pub mod visit;
 
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};

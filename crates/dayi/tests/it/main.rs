@@ -15,3 +15,4 @@ mod harness;
 mod matrix;
 mod patient;
 mod queue;
+mod visit;

@@ -11,7 +11,10 @@ use crate::harness::{ROLE_USERS, Session, TestApp};
 crate::on_both!(every_role_reaches_only_what_it_may, anonymous_callers_are_sent_to_sign_in);
 
 fn concrete(path: &str) -> String {
-    path.replace("{id}", &uuid::Uuid::now_v7().to_string()).replace("{code}", "zh").replace("{*path}", "css/dayi.css")
+    path.replace("{id}", &uuid::Uuid::now_v7().to_string())
+        .replace("{order}", &uuid::Uuid::now_v7().to_string())
+        .replace("{code}", "zh")
+        .replace("{*path}", "css/dayi.css")
 }
 
 async fn call(s: &Session, method: &Method, path: &str) -> reqwest::Response {

@@ -30,24 +30,24 @@ crate::on_both!(
 );
 
 /// The room of the test clinics; announcements name it.
-const ROOM: &str = "内科9诊室";
+pub(crate) const ROOM: &str = "内科9诊室";
 
-async fn org(t: &TestApp) -> Uuid {
+pub(crate) async fn org(t: &TestApp) -> Uuid {
     dayi_app::tenancy::by_code(&t.app, ORG).await.unwrap().unwrap().org_id
 }
 
-async fn dept(t: &TestApp, code: &str) -> String {
+pub(crate) async fn dept(t: &TestApp, code: &str) -> String {
     let depts = dayi_store::tenancy::list_depts(&t.app.db, org(t).await).await.unwrap();
     depts.iter().find(|d| d.code == code).unwrap().id.to_string()
 }
 
-async fn staff_id(t: &TestApp, username: &str) -> String {
+pub(crate) async fn staff_id(t: &TestApp, username: &str) -> String {
     dayi_store::staff::by_username(&t.app.db, org(t).await, username).await.unwrap().unwrap().id.to_string()
 }
 
 /// A clinic of today for `doctor`, open all day (00:05–24:00 in five-minute
 /// slots), so walk-ins register at any hour and bookings find a later slot.
-async fn clinic(t: &TestApp, admin: &Session, dept_code: &str, doctor: &str, room: &str) -> String {
+pub(crate) async fn clinic(t: &TestApp, admin: &Session, dept_code: &str, doctor: &str, room: &str) -> String {
     let body = json!({
         "dept_id": dept(t, dept_code).await, "day": today_cst().to_string(), "half_day": "am",
         "clinic_type": "general", "doctor_id": staff_id(t, doctor).await, "room": room,
@@ -58,16 +58,16 @@ async fn clinic(t: &TestApp, admin: &Session, dept_code: &str, doctor: &str, roo
 }
 
 /// A registered patient and what they sign in and check in with.
-struct Patient {
-    id: String,
-    id_number: String,
+pub(crate) struct Patient {
+    pub(crate) id: String,
+    pub(crate) id_number: String,
     /// The 10-digit card (hospital) number, a check-in code.
-    card: String,
-    name: String,
+    pub(crate) card: String,
+    pub(crate) name: String,
 }
 
 /// Generated people `from..from + n`: index 0 is born in 1930 (elderly).
-async fn people(t: &TestApp, from: u64, n: u64) -> Vec<Patient> {
+pub(crate) async fn people(t: &TestApp, from: u64, n: u64) -> Vec<Patient> {
     let actor = Actor::cli(org(t).await);
     let mut out = vec![];
     for i in from..from + n {
@@ -79,13 +79,13 @@ async fn people(t: &TestApp, from: u64, n: u64) -> Vec<Patient> {
 }
 
 /// Adults born around 1985: no automatic elderly priority at check-in.
-async fn adults(t: &TestApp, from: u64, n: u64) -> Vec<Patient> {
+pub(crate) async fn adults(t: &TestApp, from: u64, n: u64) -> Vec<Patient> {
     // The generator's birth date moves one day per 11 indices from 1930.
     people(t, 11 * 20_000 + from, n).await
 }
 
 /// Registered on the day at the counter: a walk-in, not an appointment.
-async fn walk_in(reg: &Session, sid: &str, p: &Patient) -> String {
+pub(crate) async fn walk_in(reg: &Session, sid: &str, p: &Patient) -> String {
     let v = ok(reg.post_json("/api/walk-ins", json!({"session_id": sid, "patient_id": p.id})).await).await;
     assert_eq!(v["channel"], "walk_in");
     v["id"].as_str().unwrap().to_string()
@@ -97,12 +97,12 @@ async fn book(reg: &Session, sid: &str, p: &Patient) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
-async fn check_in(desk: &Session, p: &Patient) -> Value {
+pub(crate) async fn check_in(desk: &Session, p: &Patient) -> Value {
     ok(desk.post_json("/api/check-in", json!({"code": p.card, "station": "预检分诊台"})).await).await
 }
 
 /// Walk-ins who check in one after another; their booking ids in that order.
-async fn arrive(reg: &Session, desk: &Session, sid: &str, ps: &[Patient]) -> Vec<String> {
+pub(crate) async fn arrive(reg: &Session, desk: &Session, sid: &str, ps: &[Patient]) -> Vec<String> {
     let mut out = vec![];
     for p in ps {
         let id = walk_in(reg, sid, p).await;
@@ -114,7 +114,7 @@ async fn arrive(reg: &Session, desk: &Session, sid: &str, ps: &[Patient]) -> Vec
 }
 
 /// The body of a successful answer.
-async fn ok(r: reqwest::Response) -> Value {
+pub(crate) async fn ok(r: reqwest::Response) -> Value {
     let status = r.status();
     let v: Value = r.json().await.unwrap();
     assert!(status.is_success(), "{status}: {v}");
@@ -122,7 +122,7 @@ async fn ok(r: reqwest::Response) -> Value {
 }
 
 /// Asserts a coded refusal and returns its problem body.
-async fn refused(r: reqwest::Response, status: StatusCode, code: &str) -> Value {
+pub(crate) async fn refused(r: reqwest::Response, status: StatusCode, code: &str) -> Value {
     let got = r.status();
     let v: Value = r.json().await.unwrap();
     assert_eq!((got, v["code"].as_str()), (status, Some(code)), "{v}");
@@ -143,11 +143,11 @@ async fn panel(doc: &Session) -> Value {
     ok(doc.get("/api/queue/panel").await).await
 }
 
-async fn choose(doc: &Session, sessions: &[&str]) -> Value {
+pub(crate) async fn choose(doc: &Session, sessions: &[&str]) -> Value {
     ok(doc.post_json("/api/queue/panel", json!({"sessions": sessions})).await).await
 }
 
-async fn next(doc: &Session) -> reqwest::Response {
+pub(crate) async fn next(doc: &Session) -> reqwest::Response {
     doc.post_json("/api/queue/next", json!({})).await
 }
 

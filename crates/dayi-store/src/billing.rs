@@ -1,0 +1,466 @@
+//! Charges, payments, refunds and cashiers' closings, and the ledger of the
+//! built-in local payment provider. Every change of money is a conditional
+//! update (`… AND status = 'unpaid'`), so a repeated request finds nothing
+//! left to change instead of charging twice.
+
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use crate::booking::{Charge, charge_cols};
+use crate::{Db, Result, Tx, with_db, with_tx};
+
+/// A patient's charges in the given statuses, oldest first.
+pub async fn charges_of(db: &Db, org_id: Uuid, patient_id: Uuid, statuses: &[&str]) -> Result<Vec<Charge>> {
+    with_db!(db, p => {
+        let mut qb = QueryBuilder::new(concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = "));
+        qb.push_bind(org_id).push(" AND patient_id = ").push_bind(patient_id).push(" AND status IN (");
+        let mut sep = qb.separated(", ");
+        for s in statuses {
+            sep.push_bind(*s);
+        }
+        qb.push(") ORDER BY created_at, id");
+        qb.build_query_as::<Charge>().fetch_all(p).await
+    })
+}
+
+/// Charges by id (any patient; the caller checks).
+pub async fn charges_by_id(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Charge>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new(concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = "));
+        qb.push_bind(org_id).push(" AND id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(*id);
+        }
+        qb.push(") ORDER BY created_at, id");
+        qb.build_query_as::<Charge>().fetch_all(c).await
+    })
+}
+
+pub async fn charges_of_payment(db: &Db, org_id: Uuid, payment_id: Uuid) -> Result<Vec<Charge>> {
+    let sql = concat!(
+        "SELECT ",
+        charge_cols!(),
+        " FROM charge WHERE org_id = $1 AND payment_id = $2 ORDER BY created_at, id"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Charge>(sql).bind(org_id).bind(payment_id).fetch_all(p).await)
+}
+
+pub async fn charges_of_payment_tx(tx: &mut Tx, org_id: Uuid, payment_id: Uuid) -> Result<Vec<Charge>> {
+    let sql = concat!(
+        "SELECT ",
+        charge_cols!(),
+        " FROM charge WHERE org_id = $1 AND payment_id = $2 ORDER BY created_at, id"
+    );
+    with_tx!(tx, c => sqlx::query_as::<_, Charge>(sql).bind(org_id).bind(payment_id).fetch_all(c).await)
+}
+
+/// Holds unpaid charges for a payment (`payment_id` set, still unpaid): only
+/// charges free or held by a payment in `released` states are taken.
+/// Returns how many were taken; the caller compares with what it asked for.
+pub async fn hold(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], payment_id: Uuid, at: i64) -> Result<u64> {
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new("UPDATE charge SET payment_id = ");
+        qb.push_bind(payment_id).push(", updated_at = ").push_bind(at).push(" WHERE org_id = ").push_bind(org_id);
+        qb.push(" AND status = 'unpaid' AND (payment_id IS NULL OR payment_id IN \
+                 (SELECT id FROM payment WHERE org_id = ").push_bind(org_id);
+        qb.push(" AND status IN ('failed', 'closed'))) AND id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(*id);
+        }
+        qb.push(")");
+        qb.build().execute(c).await.map(|r| r.rows_affected())
+    })
+}
+
+/// Marks the charges a payment holds as paid; returns how many.
+pub async fn settle(tx: &mut Tx, org_id: Uuid, payment_id: Uuid, at: i64) -> Result<u64> {
+    let sql = "UPDATE charge SET status = 'paid', updated_at = $3 WHERE org_id = $1 AND payment_id = $2 AND status = 'unpaid'";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(payment_id).bind(at).execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// Lets go of the charges a payment held (it failed or was closed).
+pub async fn release(tx: &mut Tx, org_id: Uuid, payment_id: Uuid, at: i64) -> Result<u64> {
+    let sql = "UPDATE charge SET payment_id = NULL, updated_at = $3 WHERE org_id = $1 AND payment_id = $2 AND status = 'unpaid'";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(payment_id).bind(at).execute(c).await.map(|r| r.rows_affected()))
+}
+
+/// Marks paid charges refunded; returns how many.
+pub async fn refund_charges(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], refund_id: Uuid, at: i64) -> Result<u64> {
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new("UPDATE charge SET status = 'refunded', refund_id = ");
+        qb.push_bind(refund_id).push(", updated_at = ").push_bind(at).push(" WHERE org_id = ").push_bind(org_id);
+        qb.push(" AND status = 'paid' AND id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(*id);
+        }
+        qb.push(")");
+        qb.build().execute(c).await.map(|r| r.rows_affected())
+    })
+}
+
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+pub struct Payment {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    /// The receipt number and the provider's `out_trade_no`.
+    pub pay_no: String,
+    pub idem_key: String,
+    pub patient_id: Uuid,
+    /// cash, card, online.
+    pub method: String,
+    /// counter, portal.
+    pub channel: String,
+    pub amount_fen: i64,
+    pub tendered_fen: i64,
+    pub change_fen: i64,
+    /// created, paid, failed, closed.
+    pub status: String,
+    /// `local`, `wechat`; empty for cash and card.
+    pub provider: String,
+    pub pay_url: String,
+    pub transaction_id: Option<String>,
+    /// Whose till it counts in: the cashier's user name, or `online`.
+    pub account: String,
+    pub cashier: String,
+    pub closing_id: Option<Uuid>,
+    pub created_at: i64,
+    pub paid_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+macro_rules! payment_cols {
+    () => {
+        "org_id, id, pay_no, idem_key, patient_id, method, channel, amount_fen, tendered_fen, change_fen, \
+                       status, provider, pay_url, transaction_id, account, cashier, closing_id, created_at, paid_at, updated_at"
+    };
+}
+
+/// Adds a payment; false when its request key or number is taken (a repeat).
+pub async fn insert_payment(tx: &mut Tx, p: &Payment) -> Result<bool> {
+    let sql = concat!(
+        "INSERT INTO payment (",
+        payment_cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+         ON CONFLICT DO NOTHING"
+    );
+    with_tx!(tx, c => sqlx::query(sql).bind(p.org_id).bind(p.id).bind(p.pay_no.clone()).bind(p.idem_key.clone())
+        .bind(p.patient_id).bind(p.method.clone()).bind(p.channel.clone()).bind(p.amount_fen).bind(p.tendered_fen)
+        .bind(p.change_fen).bind(p.status.clone()).bind(p.provider.clone()).bind(p.pay_url.clone())
+        .bind(p.transaction_id.clone()).bind(p.account.clone()).bind(p.cashier.clone()).bind(p.closing_id)
+        .bind(p.created_at).bind(p.paid_at).bind(p.updated_at)
+        .execute(c).await.map(|r| r.rows_affected() == 1))
+}
+
+pub async fn payment(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Payment>> {
+    let sql = concat!("SELECT ", payment_cols!(), " FROM payment WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Payment>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}
+
+pub async fn payment_by_key(db: &Db, org_id: Uuid, key: &str) -> Result<Option<Payment>> {
+    let sql = concat!("SELECT ", payment_cols!(), " FROM payment WHERE org_id = $1 AND idem_key = $2");
+    with_db!(db, p => sqlx::query_as::<_, Payment>(sql).bind(org_id).bind(key).fetch_optional(p).await)
+}
+
+pub async fn payment_by_no(db: &Db, org_id: Uuid, pay_no: &str) -> Result<Option<Payment>> {
+    let sql = concat!("SELECT ", payment_cols!(), " FROM payment WHERE org_id = $1 AND pay_no = $2");
+    with_db!(db, p => sqlx::query_as::<_, Payment>(sql).bind(org_id).bind(pay_no).fetch_optional(p).await)
+}
+
+pub async fn payments_of(db: &Db, org_id: Uuid, patient_id: Uuid, limit: i64) -> Result<Vec<Payment>> {
+    let sql = concat!(
+        "SELECT ",
+        payment_cols!(),
+        " FROM payment WHERE org_id = $1 AND patient_id = $2 ORDER BY created_at DESC LIMIT $3"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Payment>(sql).bind(org_id).bind(patient_id).bind(limit).fetch_all(p).await)
+}
+
+/// Moves a payment between states; false when it was not in one of `from`.
+pub async fn set_payment_status(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    from: &[&str],
+    to: &str,
+    transaction_id: Option<&str>,
+    at: i64,
+) -> Result<bool> {
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new("UPDATE payment SET status = ");
+        qb.push_bind(to).push(", updated_at = ").push_bind(at);
+        if to == "paid" {
+            qb.push(", paid_at = ").push_bind(at);
+        }
+        if let Some(t) = transaction_id {
+            qb.push(", transaction_id = ").push_bind(t);
+        }
+        qb.push(" WHERE org_id = ").push_bind(org_id).push(" AND id = ").push_bind(id).push(" AND status IN (");
+        let mut sep = qb.separated(", ");
+        for f in from {
+            sep.push_bind(*f);
+        }
+        qb.push(")");
+        qb.build().execute(c).await.map(|r| r.rows_affected() == 1)
+    })
+}
+
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+pub struct Refund {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub refund_no: String,
+    pub idem_key: String,
+    pub payment_id: Uuid,
+    pub patient_id: Uuid,
+    pub method: String,
+    pub amount_fen: i64,
+    /// done, processing, failed.
+    pub status: String,
+    pub provider_id: Option<String>,
+    pub reason: String,
+    pub account: String,
+    pub cashier: String,
+    pub closing_id: Option<Uuid>,
+    pub created_at: i64,
+}
+
+macro_rules! refund_cols {
+    () => {
+        "org_id, id, refund_no, idem_key, payment_id, patient_id, method, amount_fen, status, provider_id, \
+                      reason, account, cashier, closing_id, created_at"
+    };
+}
+
+/// Adds a refund; false when its request key is taken (a repeat).
+pub async fn insert_refund(tx: &mut Tx, r: &Refund) -> Result<bool> {
+    let sql = concat!(
+        "INSERT INTO refund (",
+        refund_cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         ON CONFLICT DO NOTHING"
+    );
+    with_tx!(tx, c => sqlx::query(sql).bind(r.org_id).bind(r.id).bind(r.refund_no.clone()).bind(r.idem_key.clone())
+        .bind(r.payment_id).bind(r.patient_id).bind(r.method.clone()).bind(r.amount_fen).bind(r.status.clone())
+        .bind(r.provider_id.clone()).bind(r.reason.clone()).bind(r.account.clone()).bind(r.cashier.clone())
+        .bind(r.closing_id).bind(r.created_at)
+        .execute(c).await.map(|r| r.rows_affected() == 1))
+}
+
+pub async fn refund_by_key(db: &Db, org_id: Uuid, key: &str) -> Result<Option<Refund>> {
+    let sql = concat!("SELECT ", refund_cols!(), " FROM refund WHERE org_id = $1 AND idem_key = $2");
+    with_db!(db, p => sqlx::query_as::<_, Refund>(sql).bind(org_id).bind(key).fetch_optional(p).await)
+}
+
+pub async fn refunds_of_payment(db: &Db, org_id: Uuid, payment_id: Uuid) -> Result<Vec<Refund>> {
+    let sql =
+        concat!("SELECT ", refund_cols!(), " FROM refund WHERE org_id = $1 AND payment_id = $2 ORDER BY created_at");
+    with_db!(db, p => sqlx::query_as::<_, Refund>(sql).bind(org_id).bind(payment_id).fetch_all(p).await)
+}
+
+pub async fn set_refund(tx: &mut Tx, org_id: Uuid, id: Uuid, status: &str, provider_id: Option<&str>) -> Result<()> {
+    let sql = "UPDATE refund SET status = $3, provider_id = COALESCE($4, provider_id) WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(status).bind(provider_id).execute(c).await.map(|_| ()))
+}
+
+/// One movement of money in an account not yet closed: (method, fen), a
+/// refund negative.
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+pub struct Movement {
+    pub method: String,
+    pub fen: i64,
+}
+
+/// What an account took and gave back since its last closing.
+pub async fn open_movements(tx: &mut Tx, org_id: Uuid, account: &str) -> Result<Vec<Movement>> {
+    let sql = "SELECT method, amount_fen AS fen FROM payment WHERE org_id = $1 AND account = $2 AND closing_id IS NULL \
+               AND status = 'paid' \
+               UNION ALL SELECT method, -amount_fen AS fen FROM refund WHERE org_id = $1 AND account = $2 \
+               AND closing_id IS NULL AND status = 'done'";
+    with_tx!(tx, c => sqlx::query_as::<_, Movement>(sql).bind(org_id).bind(account).fetch_all(c).await)
+}
+
+/// Stamps the account's open payments and refunds with the closing; returns (payments, refunds).
+pub async fn close_movements(tx: &mut Tx, org_id: Uuid, account: &str, closing_id: Uuid) -> Result<(u64, u64)> {
+    let p = "UPDATE payment SET closing_id = $3 WHERE org_id = $1 AND account = $2 AND closing_id IS NULL AND status = 'paid'";
+    let r = "UPDATE refund SET closing_id = $3 WHERE org_id = $1 AND account = $2 AND closing_id IS NULL AND status = 'done'";
+    let a = with_tx!(tx, c => sqlx::query(p).bind(org_id).bind(account).bind(closing_id).execute(c).await.map(|r| r.rows_affected()))?;
+    let b = with_tx!(tx, c => sqlx::query(r).bind(org_id).bind(account).bind(closing_id).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok((a, b))
+}
+
+/// The money a closing covers, read back from its payments and refunds.
+pub async fn closed_movements(db: &Db, org_id: Uuid, closing_id: Uuid) -> Result<Vec<Movement>> {
+    let sql = "SELECT method, amount_fen AS fen FROM payment WHERE org_id = $1 AND closing_id = $2 \
+               UNION ALL SELECT method, -amount_fen AS fen FROM refund WHERE org_id = $1 AND closing_id = $2";
+    with_db!(db, p => sqlx::query_as::<_, Movement>(sql).bind(org_id).bind(closing_id).fetch_all(p).await)
+}
+
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+pub struct Closing {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub account: String,
+    pub closed_by: String,
+    pub payments: i64,
+    pub refunds: i64,
+    pub paid_fen: i64,
+    pub refunded_fen: i64,
+    pub net_fen: i64,
+    /// Per method, JSON.
+    pub lines: String,
+    pub created_at: i64,
+}
+
+macro_rules! closing_cols {
+    () => {
+        "org_id, id, account, closed_by, payments, refunds, paid_fen, refunded_fen, net_fen, lines, created_at"
+    };
+}
+
+pub async fn insert_closing(tx: &mut Tx, r: &Closing) -> Result<()> {
+    let sql =
+        concat!("INSERT INTO closing (", closing_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+    with_tx!(tx, c => sqlx::query(sql).bind(r.org_id).bind(r.id).bind(r.account.clone()).bind(r.closed_by.clone())
+        .bind(r.payments).bind(r.refunds).bind(r.paid_fen).bind(r.refunded_fen).bind(r.net_fen)
+        .bind(r.lines.clone()).bind(r.created_at).execute(c).await.map(|_| ()))
+}
+
+pub async fn closings(db: &Db, org_id: Uuid, account: &str, limit: i64) -> Result<Vec<Closing>> {
+    let sql = concat!(
+        "SELECT ",
+        closing_cols!(),
+        " FROM closing WHERE org_id = $1 AND account = $2 ORDER BY created_at DESC LIMIT $3"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Closing>(sql).bind(org_id).bind(account).bind(limit).fetch_all(p).await)
+}
+
+pub async fn closing(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Closing>> {
+    let sql = concat!("SELECT ", closing_cols!(), " FROM closing WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Closing>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}
+
+/// The local payment provider's own order (its ledger, not Dayi's).
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+pub struct LocalOrder {
+    pub org_id: Uuid,
+    pub out_trade_no: String,
+    pub amount_fen: i64,
+    pub description: String,
+    pub notify_url: String,
+    pub return_url: String,
+    /// created, paid, failed, closed, refunded.
+    pub state: String,
+    pub transaction_id: Option<String>,
+    pub paid_fen: i64,
+    pub refunded_fen: i64,
+    /// Callbacks delivered and acknowledged.
+    pub notified: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+macro_rules! local_cols {
+    () => {
+        "org_id, out_trade_no, amount_fen, description, notify_url, return_url, state, transaction_id, \
+                     paid_fen, refunded_fen, notified, created_at, updated_at"
+    };
+}
+
+/// Creates the order; false when the number exists (the provider then answers with the existing one).
+pub async fn local_insert(db: &Db, o: &LocalOrder) -> Result<bool> {
+    let sql = concat!(
+        "INSERT INTO local_pay_order (",
+        local_cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING"
+    );
+    // The provider's own writes, each in a transaction of its own (SQLite writes through the writer).
+    let mut tx = db.begin().await?;
+    let done = with_tx!(&mut tx, c => sqlx::query(sql).bind(o.org_id).bind(o.out_trade_no.clone()).bind(o.amount_fen)
+        .bind(o.description.clone()).bind(o.notify_url.clone()).bind(o.return_url.clone()).bind(o.state.clone())
+        .bind(o.transaction_id.clone()).bind(o.paid_fen).bind(o.refunded_fen).bind(o.notified)
+        .bind(o.created_at).bind(o.updated_at).execute(c).await.map(|r| r.rows_affected() == 1))?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+pub async fn local_get(db: &Db, org_id: Uuid, out_trade_no: &str) -> Result<Option<LocalOrder>> {
+    let sql = concat!("SELECT ", local_cols!(), " FROM local_pay_order WHERE org_id = $1 AND out_trade_no = $2");
+    with_db!(db, p => sqlx::query_as::<_, LocalOrder>(sql).bind(org_id).bind(out_trade_no).fetch_optional(p).await)
+}
+
+/// Moves the order from `from` to `to`; false when it was elsewhere.
+/// Where a local order moves: its new state, the transaction id once paid, what was paid.
+pub struct LocalMove<'a> {
+    pub to: &'a str,
+    pub transaction_id: Option<&'a str>,
+    pub paid_fen: i64,
+    pub at: i64,
+}
+
+pub async fn local_set(db: &Db, org_id: Uuid, out_trade_no: &str, from: &str, m: LocalMove<'_>) -> Result<bool> {
+    let sql = "UPDATE local_pay_order SET state = $4, transaction_id = COALESCE($5, transaction_id), \
+               paid_fen = $6, updated_at = $7 WHERE org_id = $1 AND out_trade_no = $2 AND state = $3";
+    let mut tx = db.begin().await?;
+    let done = with_tx!(&mut tx, c => sqlx::query(sql).bind(org_id).bind(out_trade_no).bind(from).bind(m.to).bind(m.transaction_id)
+        .bind(m.paid_fen).bind(m.at).execute(c).await.map(|r| r.rows_affected() == 1))?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+pub async fn local_notified(db: &Db, org_id: Uuid, out_trade_no: &str) -> Result<()> {
+    let sql = "UPDATE local_pay_order SET notified = notified + 1 WHERE org_id = $1 AND out_trade_no = $2";
+    let mut tx = db.begin().await?;
+    with_tx!(&mut tx, c => sqlx::query(sql).bind(org_id).bind(out_trade_no).execute(c).await.map(|_| ()))?;
+    tx.commit().await
+}
+
+/// Records a refund once (by its number) and adds it to the order, if the
+/// order has that much left; answers the refund's id, or `None` when there
+/// is not enough left.
+pub async fn local_refund(
+    db: &Db,
+    org_id: Uuid,
+    out_trade_no: &str,
+    out_refund_no: &str,
+    amount: i64,
+    at: i64,
+) -> Result<Option<String>> {
+    let mut tx = db.begin().await?;
+    let existing = "SELECT refund_id FROM local_pay_refund WHERE org_id = $1 AND out_refund_no = $2";
+    if let Some(id) = with_tx!(&mut tx, c => sqlx::query_scalar::<_, String>(existing).bind(org_id).bind(out_refund_no).fetch_optional(c).await)?
+    {
+        return Ok(Some(id));
+    }
+    let take = "UPDATE local_pay_order SET refunded_fen = refunded_fen + $3, state = 'refunded', updated_at = $4 \
+                WHERE org_id = $1 AND out_trade_no = $2 AND state IN ('paid', 'refunded') AND refunded_fen + $3 <= paid_fen";
+    let ok = with_tx!(&mut tx, c => sqlx::query(take).bind(org_id).bind(out_trade_no).bind(amount).bind(at)
+        .execute(c).await.map(|r| r.rows_affected() == 1))?;
+    if !ok {
+        return Ok(None);
+    }
+    let id = format!("LR{}", Uuid::now_v7().simple());
+    let add = "INSERT INTO local_pay_refund (org_id, out_refund_no, out_trade_no, amount_fen, refund_id, created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6)";
+    with_tx!(&mut tx, c => sqlx::query(add).bind(org_id).bind(out_refund_no).bind(out_trade_no).bind(amount)
+        .bind(id.clone()).bind(at).execute(c).await.map(|_| ()))?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+/// Voids an unpaid charge that no online payment in progress holds; false otherwise.
+pub async fn void_free(tx: &mut Tx, org_id: Uuid, id: Uuid, at: i64) -> Result<bool> {
+    let sql = "UPDATE charge SET status = 'void', updated_at = $3 WHERE org_id = $1 AND id = $2 AND status = 'unpaid' \
+               AND (payment_id IS NULL OR payment_id IN (SELECT id FROM payment WHERE org_id = $1 AND status IN ('failed', 'closed')))";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(at).execute(c).await.map(|r| r.rows_affected() == 1))
+}
+
+pub async fn set_pay_url(tx: &mut Tx, org_id: Uuid, id: Uuid, url: &str) -> Result<()> {
+    let sql = "UPDATE payment SET pay_url = $3 WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(url).execute(c).await.map(|_| ()))
+}
