@@ -84,12 +84,22 @@ fn pay_error(e: PayError) -> DomainError {
     }
 }
 
-/// Staff must hold the billing permission before anything is looked up.
-async fn staff_first(app: &App, actor: &Actor) -> Result<(), DomainError> {
-    match actor.via {
-        Via::Portal => Ok(()),
-        _ => actor.require(app, Perm::Billing).await,
+async fn payment_of(app: &App, org_id: Uuid, id: Uuid) -> Result<Payment, DomainError> {
+    dayi_store::billing::payment(&app.db, org_id, id)
+        .await
+        .or_internal()?
+        .ok_or_else(|| DomainError::new(ErrorCode::BillingPaymentUnknown))
+}
+
+/// A payment the actor may see: staff need the billing permission before
+/// anything is looked up; a patient only their own or their family's.
+async fn billed_payment(app: &App, actor: &Actor, id: Uuid) -> Result<Payment, DomainError> {
+    if actor.via != Via::Portal {
+        actor.require(app, Perm::Billing).await?;
     }
+    let p = payment_of(app, actor.org_id, id).await?;
+    may_bill(app, actor, p.patient_id).await?;
+    Ok(p)
 }
 
 /// Staff with the billing permission, or the patient (or family) on the portal.
@@ -250,8 +260,7 @@ pub async fn pay(app: &App, actor: &Actor, f: &PayForm) -> Result<Receipt, Domai
     let now = now_micros();
     let id = crate::new_id();
     let mut tx = app.db.begin().await.or_internal()?;
-    let charges = dayi_store::billing::charges_by_id(&mut tx, actor.org_id, &ids).await.or_internal()?;
-    let total = check_charges(&charges, &ids, patient_id, f.expected_fen)?;
+    let total = due_of(&mut tx, actor.org_id, &ids, patient_id, f.expected_fen).await?;
     let tendered = match (method, f.tendered.trim()) {
         (Method::Cash, t) if !t.is_empty() => dayi_core::catalog::parse_fen(t)
             .ok_or_else(|| DomainError::field("tendered", ErrorCode::CatalogPrice, [""; 0]))?,
@@ -299,6 +308,25 @@ pub async fn pay(app: &App, actor: &Actor, f: &PayForm) -> Result<Receipt, Domai
     dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
     tx.commit().await.or_internal()?;
     receipt_of(app, actor.org_id, p).await
+}
+
+/// The total of the charges asked for, checked; a charge already paid names its receipt.
+async fn due_of(
+    tx: &mut dayi_store::Tx,
+    org_id: Uuid,
+    ids: &[Uuid],
+    patient_id: Uuid,
+    expected: i64,
+) -> Result<i64, DomainError> {
+    let charges = dayi_store::billing::charges_by_id(tx, org_id, ids).await.or_internal()?;
+    match check_charges(&charges, ids, patient_id, expected) {
+        Err(e) if e.code == ErrorCode::BillingAlreadyPaid => {
+            let by = e.args.first().and_then(|a| Uuid::parse_str(a).ok()).unwrap_or_default();
+            let no = dayi_store::billing::pay_no_tx(tx, org_id, by).await.or_internal()?.unwrap_or_default();
+            Err(DomainError::with(ErrorCode::BillingAlreadyPaid, [no]))
+        }
+        other => other,
+    }
 }
 
 /// The charges asked for, all the patient's and unpaid, totalling what the payer saw.
@@ -350,8 +378,7 @@ pub async fn pay_online(app: &App, actor: &Actor, f: &PayForm, base: &str, back:
     let id = crate::new_id();
     let name = provider_name(app);
     let mut tx = app.db.begin().await.or_internal()?;
-    let charges = dayi_store::billing::charges_by_id(&mut tx, actor.org_id, &ids).await.or_internal()?;
-    let total = check_charges(&charges, &ids, patient_id, f.expected_fen)?;
+    let total = due_of(&mut tx, actor.org_id, &ids, patient_id, f.expected_fen).await?;
     let mut p = Payment {
         org_id: actor.org_id,
         id,
@@ -439,21 +466,13 @@ pub async fn notify(app: &App, name: &str, org_id: Uuid, cb: &Callback) -> Resul
 /// Asks the provider how an online payment stands and applies it (when a
 /// callback is late or lost; the phone's return page does this).
 pub async fn refresh(app: &App, actor: &Actor, payment_id: Uuid) -> Result<Receipt, DomainError> {
-    staff_first(app, actor).await?;
-    let p = dayi_store::billing::payment(&app.db, actor.org_id, payment_id)
-        .await
-        .or_internal()?
-        .ok_or_else(|| DomainError::new(ErrorCode::BillingPaymentUnknown))?;
-    may_bill(app, actor, p.patient_id).await?;
+    let p = billed_payment(app, actor, payment_id).await?;
     if p.method == Method::Online.code() && p.status == PaymentStatus::Created.code() {
         let prov = provider(app, actor.org_id, &p.provider).await?;
         let s = prov.query(&p.pay_no).await.map_err(pay_error)?;
         apply(app, actor.org_id, &p, s.state, s.transaction_id.as_deref(), s.paid_fen, "query").await?;
     }
-    let p = dayi_store::billing::payment(&app.db, actor.org_id, payment_id)
-        .await
-        .or_internal()?
-        .ok_or_else(|| DomainError::new(ErrorCode::BillingPaymentUnknown))?;
+    let p = payment_of(app, actor.org_id, payment_id).await?;
     receipt_of(app, actor.org_id, p).await
 }
 
@@ -536,12 +555,7 @@ async fn apply(
 
 /// Closes an unpaid online payment (at the provider first), freeing its charges.
 pub async fn close(app: &App, actor: &Actor, payment_id: Uuid) -> Result<Receipt, DomainError> {
-    staff_first(app, actor).await?;
-    let p = dayi_store::billing::payment(&app.db, actor.org_id, payment_id)
-        .await
-        .or_internal()?
-        .ok_or_else(|| DomainError::new(ErrorCode::BillingPaymentUnknown))?;
-    may_bill(app, actor, p.patient_id).await?;
+    let p = billed_payment(app, actor, payment_id).await?;
     if !matches!(p.status.as_str(), "created" | "failed") {
         let s = PaymentStatus::parse(&p.status).map(|s| s.zh()).unwrap_or("");
         return Err(DomainError::with(ErrorCode::BillingPaymentState, [s, "关闭"]));
@@ -573,10 +587,7 @@ pub async fn refund(app: &App, actor: &Actor, f: &RefundForm) -> Result<Receipt,
     let key = key_of(&PayForm { key: f.key.clone(), ..Default::default() })?;
     let payment_id =
         Uuid::parse_str(f.payment_id.trim()).map_err(|_| DomainError::new(ErrorCode::BillingPaymentUnknown))?;
-    let p = dayi_store::billing::payment(&app.db, actor.org_id, payment_id)
-        .await
-        .or_internal()?
-        .ok_or_else(|| DomainError::new(ErrorCode::BillingPaymentUnknown))?;
+    let p = payment_of(app, actor.org_id, payment_id).await?;
     if let Some(r) = dayi_store::billing::refund_by_key(&app.db, actor.org_id, &key).await.or_internal()? {
         if r.payment_id != payment_id {
             return Err(DomainError::new(ErrorCode::BillingKeyReused));
@@ -732,12 +743,7 @@ async fn receipt_of(app: &App, org_id: Uuid, p: Payment) -> Result<Receipt, Doma
 
 /// One payment's receipt (audited: it names the patient and what they had).
 pub async fn receipt(app: &App, actor: &Actor, payment_id: Uuid) -> Result<Receipt, DomainError> {
-    staff_first(app, actor).await?;
-    let p = dayi_store::billing::payment(&app.db, actor.org_id, payment_id)
-        .await
-        .or_internal()?
-        .ok_or_else(|| DomainError::new(ErrorCode::BillingPaymentUnknown))?;
-    may_bill(app, actor, p.patient_id).await?;
+    let p = billed_payment(app, actor, payment_id).await?;
     app.audit.record(actor.entry("billing.receipt", "payment", &p.pay_no, Some(p.patient_id), OK, "")).await;
     receipt_of(app, actor.org_id, p).await
 }
@@ -776,8 +782,12 @@ async fn movements(tx: &mut dayi_store::Tx, org_id: Uuid, account: &str) -> Resu
         .await
         .or_internal()?
         .into_iter()
-        .filter_map(|m| Some(Movement { method: Method::parse(&m.method)?, fen: m.fen }))
+        .filter_map(movement)
         .collect())
+}
+
+fn movement(m: dayi_store::billing::Movement) -> Option<Movement> {
+    Some(Movement { method: Method::parse(&m.method)?, fen: m.fen })
 }
 
 /// The daily closing (日结) of the actor's own till, or of the online account.
@@ -825,7 +835,7 @@ pub async fn closing(app: &App, actor: &Actor, id: Uuid) -> Result<ClosingView, 
         .await
         .or_internal()?
         .into_iter()
-        .filter_map(|m| Some(Movement { method: Method::parse(&m.method)?, fen: m.fen }))
+        .filter_map(movement)
         .collect();
     let again = b::totals(&moves);
     let lines: Vec<b::Line> = serde_json::from_str(&c.lines).unwrap_or_default();

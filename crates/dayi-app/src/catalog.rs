@@ -82,13 +82,13 @@ impl Catalog {
 
     /// Active items of the kinds that match the query, best first (code, then initials, then name).
     pub fn search(&self, kinds: &[Kind], q: &str, limit: usize) -> Vec<&Item> {
+        let lower = q.trim().to_ascii_lowercase();
         let mut hits: Vec<(u8, &Item)> = self
             .items
             .iter()
             .zip(&self.active)
             .filter(|(i, a)| **a && kinds.contains(&i.kind) && catalog::matches(i, q))
             .map(|(i, _)| {
-                let lower = q.trim().to_ascii_lowercase();
                 let rank = if i.code.to_ascii_lowercase() == lower || i.name == q.trim() {
                     0
                 } else if i.initials.starts_with(&lower) {
@@ -101,14 +101,6 @@ impl Catalog {
             .collect();
         hits.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.code.cmp(&b.1.code)));
         hits.into_iter().take(limit).map(|(_, i)| i).collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
     }
 }
 

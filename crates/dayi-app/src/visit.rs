@@ -172,18 +172,9 @@ pub async fn view(app: &App, actor: &Actor, id: Uuid) -> Result<VisitView, Domai
 async fn assemble(app: &App, org_id: Uuid, visit: Visit) -> Result<VisitView, DomainError> {
     let p = crate::patient::load(app, org_id, visit.patient_id).await?;
     let birth = time::Date::parse(&p.birth_date, time::macros::format_description!("[year]-[month]-[day]")).ok();
-    let past_rows = dayi_store::visit::of_patient(&app.db, org_id, visit.patient_id, 20).await.or_internal()?;
-    let mut ids: Vec<Uuid> = past_rows.iter().map(|v| v.id).collect();
-    ids.push(visit.id);
-    let all_dx = dayi_store::visit::diagnoses(&app.db, org_id, &ids).await.or_internal()?;
+    let (past_rows, all_dx) = history(app, org_id, &visit).await?;
     let cat = cat::current(app, org_id).await?;
-    let mut chronic: Vec<String> = all_dx
-        .iter()
-        .filter(|d| cat.get(Kind::Diagnosis, &d.code).is_some_and(|i| i.category == "chronic"))
-        .map(|d| d.name.clone())
-        .collect();
-    chronic.sort();
-    chronic.dedup();
+    let chronic = chronic(&all_dx, &cat);
     let past = past_rows
         .iter()
         .filter(|p| p.id != visit.id)
@@ -391,7 +382,7 @@ pub async fn order(app: &App, actor: &Actor, id: Uuid, f: &OrderForm) -> Result<
             })?),
         };
     if let Some(drug) = &item.drug {
-        let chronic = !assemble_chronic(app, actor.org_id, &visit, &cat).await?.is_empty();
+        let chronic = !chronic(&history(app, actor.org_id, &visit).await?.1, &cat).is_empty();
         let d = v::parse_dose(
             drug,
             &f.dose,
@@ -488,20 +479,27 @@ pub async fn order(app: &App, actor: &Actor, id: Uuid, f: &OrderForm) -> Result<
     Ok(Ordered { order: line(o), warnings })
 }
 
-async fn assemble_chronic(
-    app: &App,
-    org_id: Uuid,
-    visit: &Visit,
-    cat: &cat::Catalog,
-) -> Result<Vec<String>, DomainError> {
+/// The patient's recent visits (this one included) and all their diagnoses.
+async fn history(app: &App, org_id: Uuid, visit: &Visit) -> Result<(Vec<Visit>, Vec<Diagnosis>), DomainError> {
     let past = dayi_store::visit::of_patient(&app.db, org_id, visit.patient_id, 20).await.or_internal()?;
-    let ids: Vec<Uuid> = past.iter().map(|v| v.id).collect();
+    let mut ids: Vec<Uuid> = past.iter().map(|v| v.id).collect();
+    if !ids.contains(&visit.id) {
+        ids.push(visit.id);
+    }
     let dx = dayi_store::visit::diagnoses(&app.db, org_id, &ids).await.or_internal()?;
-    Ok(dx
-        .into_iter()
+    Ok((past, dx))
+}
+
+/// The chronic diseases (慢病) among diagnoses, by name, once each.
+fn chronic(dx: &[Diagnosis], cat: &cat::Catalog) -> Vec<String> {
+    let mut names: Vec<String> = dx
+        .iter()
         .filter(|d| cat.get(Kind::Diagnosis, &d.code).is_some_and(|i| i.category == "chronic"))
-        .map(|d| d.name)
-        .collect())
+        .map(|d| d.name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Cancels an unpaid order and voids its charge.

@@ -47,16 +47,15 @@ pub struct Stats {
     pub latency: Histogram<u64>,
 }
 
+/// An empty latency histogram in µs, 1 µs to [`MAX_MICROS`], 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid histogram bounds")
+}
+
 impl Stats {
     /// Nothing counted yet.
     pub fn new() -> Self {
-        Stats {
-            requests: 0,
-            successes: 0,
-            failures: BTreeMap::new(),
-            elapsed: Duration::ZERO,
-            latency: Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("valid histogram bounds"),
-        }
+        Stats { requests: 0, successes: 0, failures: BTreeMap::new(), elapsed: Duration::ZERO, latency: histogram() }
     }
 
     fn record(&mut self, took: Duration, outcome: Outcome) {

@@ -464,3 +464,9 @@ pub async fn set_pay_url(tx: &mut Tx, org_id: Uuid, id: Uuid, url: &str) -> Resu
     let sql = "UPDATE payment SET pay_url = $3 WHERE org_id = $1 AND id = $2";
     with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(url).execute(c).await.map(|_| ()))
 }
+
+/// A payment's receipt number, inside a transaction.
+pub async fn pay_no_tx(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<String>> {
+    let sql = "SELECT pay_no FROM payment WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query_scalar::<_, String>(sql).bind(org_id).bind(id).fetch_optional(c).await)
+}

@@ -224,15 +224,6 @@ pub async fn orders(db: &Db, org_id: Uuid, visit_id: Uuid) -> Result<Vec<Order>>
     with_db!(db, p => sqlx::query_as::<_, Order>(sql).bind(org_id).bind(visit_id).fetch_all(p).await)
 }
 
-pub async fn orders_tx(tx: &mut Tx, org_id: Uuid, visit_id: Uuid) -> Result<Vec<Order>> {
-    let sql = concat!(
-        "SELECT ",
-        order_cols!(),
-        " FROM visit_order WHERE org_id = $1 AND visit_id = $2 ORDER BY created_at, id"
-    );
-    with_tx!(tx, c => sqlx::query_as::<_, Order>(sql).bind(org_id).bind(visit_id).fetch_all(c).await)
-}
-
 /// Moves orders from one status to another (by their charges); returns how many moved.
 pub async fn set_order_status_by_charges(
     tx: &mut Tx,

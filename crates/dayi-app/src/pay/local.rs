@@ -148,12 +148,17 @@ impl LocalPay {
         }
     }
 
-    fn sign(&self, timestamp: i64, nonce: &str, body: &[u8]) -> String {
+    /// The MAC over `timestamp\nnonce\nbody\n`, for signing and verifying alike.
+    fn mac(&self, timestamp: i64, nonce: &str, body: &[u8]) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any length");
         mac.update(format!("{timestamp}\n{nonce}\n").as_bytes());
         mac.update(body);
         mac.update(b"\n");
-        B64.encode(mac.finalize().into_bytes())
+        mac
+    }
+
+    fn sign(&self, timestamp: i64, nonce: &str, body: &[u8]) -> String {
+        B64.encode(self.mac(timestamp, nonce, body).finalize().into_bytes())
     }
 
     /// Posts the callback in the background until Dayi acknowledges it.
@@ -287,11 +292,7 @@ impl Provider for LocalPay {
             }
             let nonce = cb.header(NONCE).ok_or_else(|| bad("no nonce"))?;
             let given = cb.header(SIGNATURE).and_then(|s| B64.decode(s).ok()).ok_or_else(|| bad("no signature"))?;
-            let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any length");
-            mac.update(format!("{ts}\n{nonce}\n").as_bytes());
-            mac.update(&cb.body);
-            mac.update(b"\n");
-            mac.verify_slice(&given).map_err(|_| bad("signature mismatch"))?;
+            self.mac(ts, nonce, &cb.body).verify_slice(&given).map_err(|_| bad("signature mismatch"))?;
             let n: Notice = serde_json::from_slice(&cb.body).map_err(|_| bad("unreadable body"))?;
             if n.merchant != self.merchant {
                 return Err(bad("another merchant"));

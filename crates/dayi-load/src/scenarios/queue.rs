@@ -50,7 +50,7 @@ use uuid::Uuid;
 
 use super::Scenario;
 use super::book_rush::{load_patients, tally, zh};
-use crate::engine::Latency;
+use crate::engine::{Latency, histogram};
 use crate::http::{Ctx, Outcome, expect_json, failure_key, is_problem, transport};
 use crate::report::{Check, Figure, Setup};
 
@@ -176,10 +176,6 @@ struct Sink {
 type CallKey = (u16, i64);
 /// A call's board `at`, its first and its last arrival on a screen (µs).
 type Arrival = (i64, i64, i64);
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
-}
 
 /// What a screen watches: one session (a door screen) or a department (a zone screen).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -105,12 +105,14 @@ async fn a_visit_from_call_to_closing(t: &TestApp) {
     let again = ok(cashier.post_json("/api/billing/pay", body("k1", total)).await).await;
     assert_eq!(first["payment"]["id"], again["payment"]["id"]);
     assert_eq!(first["payment"]["change_fen"].as_i64().unwrap(), 100_000 - total);
-    refused(
+    let twice = refused(
         cashier.post_json("/api/billing/pay", body("k2", total)).await,
         StatusCode::CONFLICT,
         "billing.already_paid",
     )
     .await;
+    // The refusal names the receipt that paid it.
+    assert!(twice["detail"].as_str().unwrap().contains(first["payment"]["pay_no"].as_str().unwrap()), "{twice}");
     let due = ok(cashier.get(&format!("/api/billing/due/{pid}")).await).await;
     assert_eq!(due["total_fen"], 0);
     let pay_id = first["payment"]["id"].as_str().unwrap().to_string();
