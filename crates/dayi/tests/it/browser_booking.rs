@@ -22,8 +22,17 @@ async fn el(c: &Client, css: &str) -> fantoccini::elements::Element {
     c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(css)).await.unwrap()
 }
 
+/// The element's text; the page may re-render it between finding and
+/// reading (htmx swaps), so a stale element is found again.
 async fn text_of(c: &Client, css: &str) -> String {
-    el(c, css).await.text().await.unwrap()
+    for _ in 0..50 {
+        match el(c, css).await.text().await {
+            Ok(t) => return t,
+            Err(e) if e.to_string().contains("stale element") => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+    panic!("{css} kept going stale")
 }
 
 async fn org(t: &TestApp) -> Uuid {
