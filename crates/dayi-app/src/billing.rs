@@ -116,6 +116,10 @@ pub struct ChargeLine {
     #[serde(flatten)]
     pub charge: Charge,
     pub amount: String,
+    /// Unit price, yuan.
+    pub price: String,
+    /// 检验, 药品 … or 挂号费 for a registration fee.
+    pub category_name: &'static str,
     pub status_name: &'static str,
     /// An online payment holds it while the patient pays.
     pub held: bool,
@@ -124,6 +128,8 @@ pub struct ChargeLine {
 fn charge_line(c: Charge) -> ChargeLine {
     ChargeLine {
         amount: yuan(c.amount_fen),
+        price: yuan(c.unit_fen),
+        category_name: dayi_core::visit::OrderKind::parse(&c.category).map(|k| k.zh()).unwrap_or("挂号费"),
         status_name: b::ChargeStatus::parse(&c.status).map(|s| s.zh()).unwrap_or(""),
         held: c.status == "unpaid" && c.payment_id.is_some(),
         charge: c,
@@ -193,6 +199,9 @@ pub struct Receipt {
     pub refunds: Vec<Refund>,
     pub refunded_fen: i64,
     pub refunded: String,
+    /// When paid (or, unpaid, when made), Beijing time.
+    pub at: String,
+    pub tendered: String,
 }
 
 fn parse_ids(ids: &[String]) -> Result<Vec<Uuid>, DomainError> {
@@ -258,7 +267,7 @@ pub async fn pay(app: &App, actor: &Actor, f: &PayForm) -> Result<Receipt, Domai
         return Ok(r);
     }
     let now = now_micros();
-    let id = crate::new_id();
+    let mut id = crate::new_id();
     let mut tx = app.db.begin().await.or_internal()?;
     let total = due_of(&mut tx, actor.org_id, &ids, patient_id, f.expected_fen).await?;
     let tendered = match (method, f.tendered.trim()) {
@@ -268,7 +277,7 @@ pub async fn pay(app: &App, actor: &Actor, f: &PayForm) -> Result<Receipt, Domai
     };
     let change = b::change(total, tendered)
         .map_err(|_| DomainError::field("tendered", ErrorCode::BillingCashShort, [yuan(tendered), yuan(total)]))?;
-    let p = Payment {
+    let mut p = Payment {
         org_id: actor.org_id,
         id,
         pay_no: pay_no(now, id),
@@ -290,11 +299,12 @@ pub async fn pay(app: &App, actor: &Actor, f: &PayForm) -> Result<Receipt, Domai
         paid_at: Some(now),
         updated_at: now,
     };
-    if !dayi_store::billing::insert_payment(&mut tx, &p).await.or_internal()? {
+    if !insert_payment(app, &mut tx, &mut p).await? {
         // The same key at the same moment: that payment answers.
         drop(tx);
         return replay(app, actor, &key, patient_id, &ids).await?.ok_or_else(|| DomainError::new(ErrorCode::Conflict));
     }
+    id = p.id;
     let taken = dayi_store::billing::hold(&mut tx, actor.org_id, &ids, id, now).await.or_internal()?;
     if taken != ids.len() as u64 {
         return Err(DomainError::new(ErrorCode::Conflict));
@@ -354,6 +364,27 @@ fn check_charges(charges: &[Charge], ids: &[Uuid], patient_id: Uuid, expected: i
     Ok(total)
 }
 
+/// Inserts a payment; false when its request key is taken (a repeat). The
+/// receipt number holds 24 random bits of the id, so two payments of one
+/// second can draw the same one (about once a minute at 500 payments a
+/// second); the later one then draws again instead of failing.
+async fn insert_payment(app: &App, tx: &mut dayi_store::Tx, p: &mut Payment) -> Result<bool, DomainError> {
+    for _ in 0..RECEIPT_DRAWS {
+        if dayi_store::billing::insert_payment(tx, p).await.or_internal()? {
+            return Ok(true);
+        }
+        if dayi_store::billing::payment_by_key(&app.db, p.org_id, &p.idem_key).await.or_internal()?.is_some() {
+            return Ok(false);
+        }
+        p.id = crate::new_id();
+        p.pay_no = pay_no(p.created_at, p.id);
+    }
+    Err(DomainError::new(ErrorCode::Conflict))
+}
+
+/// Receipt numbers drawn for one payment before giving up.
+const RECEIPT_DRAWS: usize = 4;
+
 /// A receipt number that sorts by time: SF + yymmddHHMMSS + 6 of the id.
 fn pay_no(now: i64, id: Uuid) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(now / 1_000_000)
@@ -401,10 +432,11 @@ pub async fn pay_online(app: &App, actor: &Actor, f: &PayForm, base: &str, back:
         paid_at: None,
         updated_at: now,
     };
-    if !dayi_store::billing::insert_payment(&mut tx, &p).await.or_internal()? {
+    if !insert_payment(app, &mut tx, &mut p).await? {
         drop(tx);
         return replay(app, actor, &key, patient_id, &ids).await?.ok_or_else(|| DomainError::new(ErrorCode::Conflict));
     }
+    let id = p.id;
     if dayi_store::billing::hold(&mut tx, actor.org_id, &ids, id, now).await.or_internal()? != ids.len() as u64 {
         return Err(DomainError::new(ErrorCode::Conflict));
     }
@@ -737,6 +769,8 @@ async fn receipt_of(app: &App, org_id: Uuid, p: Payment) -> Result<Receipt, Doma
         refunds,
         refunded_fen,
         refunded: yuan(refunded_fen),
+        at: dayi_core::timefmt::show(p.paid_at.unwrap_or(p.created_at)),
+        tendered: yuan(p.tendered_fen),
         payment: p,
     })
 }
@@ -850,4 +884,37 @@ pub async fn closings(app: &App, actor: &Actor, online: bool) -> Result<Vec<Clos
     actor.require(app, Perm::Billing).await?;
     let account = if online { ONLINE.to_string() } else { actor.username.clone() };
     dayi_store::billing::closings(&app.db, actor.org_id, &account, 30).await.or_internal()
+}
+
+/// The local provider's checkout (收银台): the order as the provider shows
+/// it to the payer. Public, as a real provider's page is: whoever holds the
+/// link pays, and no money moves.
+pub async fn checkout(
+    app: &App,
+    merchant: Uuid,
+    out_trade_no: &str,
+) -> Result<dayi_store::billing::LocalOrder, DomainError> {
+    if dayi_store::tenancy::get_org(&app.db, merchant).await.or_internal()?.is_none() {
+        return Err(DomainError::new(ErrorCode::BillingPaymentUnknown));
+    }
+    local(app, merchant)
+        .await?
+        .order(out_trade_no)
+        .await
+        .map_err(pay_error)?
+        .ok_or_else(|| DomainError::new(ErrorCode::BillingPaymentUnknown))
+}
+
+/// The payer confirms (or the payment fails) at the local checkout; the
+/// provider then tells Dayi by its signed callback.
+pub async fn checkout_settle(
+    app: &App,
+    merchant: Uuid,
+    out_trade_no: &str,
+    paid: bool,
+) -> Result<dayi_store::billing::LocalOrder, DomainError> {
+    checkout(app, merchant, out_trade_no).await?;
+    let lp = local(app, merchant).await?;
+    let r = if paid { lp.pay(out_trade_no).await } else { lp.fail(out_trade_no).await };
+    r.map_err(pay_error)
 }

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod demo;
 pub mod desk;
 pub mod intake;
+pub mod lab;
 pub mod patient;
 pub mod pay;
 pub mod policy;
@@ -21,6 +22,7 @@ pub mod staff;
 pub mod tenancy;
 pub mod triage;
 pub mod visit;
+pub mod visit_query;
 
 use std::sync::Arc;
 
@@ -231,6 +233,7 @@ pub mod records {
     pub use dayi_store::auth::ApiToken;
     pub use dayi_store::billing::{Closing, Payment, Refund};
     pub use dayi_store::booking::{Booking, Charge};
+    pub use dayi_store::lab::{LabAlert, LabResult, LabTest, Specimen};
     pub use dayi_store::message::{Message, Notification};
     pub use dayi_store::patient::{CardUse, Merge, Patient};
     pub use dayi_store::queue::{Entry as QueueEntry, Triage};

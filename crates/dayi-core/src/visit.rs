@@ -71,6 +71,47 @@ pub struct Limits {
     pub max_sick_leave_days: i64,
     /// Allergy words and the drug names they warn about (青霉素 → 西林).
     pub allergy_groups: Vec<AllergyGroup>,
+    /// Plausible vital signs: a reading outside is a typing slip (体温 3.66).
+    #[serde(default)]
+    pub vitals: Vec<VitalRange>,
+}
+
+/// The plausible range of one vital sign (`bp_systolic`, `bp_diastolic` for blood pressure).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VitalRange {
+    pub vital: String,
+    pub name: String,
+    pub min: String,
+    pub max: String,
+}
+
+/// Checks one vital sign against its plausible range; vitals without a range pass.
+pub fn check_vital(vital: &str, value: &str, ranges: &[VitalRange]) -> Result<(), DomainError> {
+    let field = format!("vitals.{vital}");
+    let within = |key: &str, v: i64| -> Result<(), DomainError> {
+        let Some(r) = ranges.iter().find(|r| r.vital == key) else { return Ok(()) };
+        let (lo, hi) =
+            (catalog::parse_milli(&r.min).unwrap_or(i64::MIN), catalog::parse_milli(&r.max).unwrap_or(i64::MAX));
+        if (lo..=hi).contains(&v) {
+            Ok(())
+        } else {
+            Err(DomainError::field(&field, ErrorCode::VisitVital, [r.name.clone(), r.min.clone(), r.max.clone()]))
+        }
+    };
+    let value = value.trim();
+    if vital == "bp" {
+        let bad = || DomainError::field(&field, ErrorCode::VisitBloodPressure, [""; 0]);
+        let (s, d) = value.split_once('/').ok_or_else(bad)?;
+        let (s, d) = (s.trim().parse::<i64>().map_err(|_| bad())?, d.trim().parse::<i64>().map_err(|_| bad())?);
+        if s <= d {
+            return Err(bad());
+        }
+        within("bp_systolic", s * 1000)?;
+        return within("bp_diastolic", d * 1000);
+    }
+    let v =
+        catalog::parse_milli(value).ok_or_else(|| DomainError::field(&field, ErrorCode::InvalidFormat, ["36.8"]))?;
+    within(vital, v)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +233,43 @@ mod tests {
             max_quantity: 99,
             max_sick_leave_days: 30,
             allergy_groups: vec![AllergyGroup { allergen: "青霉素".into(), drugs: vec!["西林".into()] }],
+            vitals: vec![
+                range("temperature", "34.0", "43.0"),
+                range("bp_systolic", "50", "300"),
+                range("bp_diastolic", "20", "200"),
+            ],
+        }
+    }
+
+    fn range(vital: &str, min: &str, max: &str) -> VitalRange {
+        VitalRange { vital: vital.into(), name: vital.into(), min: min.into(), max: max.into() }
+    }
+
+    #[test]
+    fn vitals_outside_their_range_are_typing_slips() {
+        let r = limits().vitals;
+        for ok in [
+            ("temperature", "36.8"),
+            ("temperature", "34.0"),
+            ("temperature", "43"),
+            ("bp", "128/80"),
+            ("bp", "300/200"),
+            ("pulse", "999"),
+        ] {
+            assert!(check_vital(ok.0, ok.1, &r).is_ok(), "{ok:?}");
+        }
+        for (vital, value, code) in [
+            ("temperature", "3.66", ErrorCode::VisitVital),
+            ("temperature", "43.1", ErrorCode::VisitVital),
+            ("temperature", "高", ErrorCode::InvalidFormat),
+            ("bp", "400/20", ErrorCode::VisitVital),
+            ("bp", "120/10", ErrorCode::VisitVital),
+            ("bp", "80/120", ErrorCode::VisitBloodPressure),
+            ("bp", "128-80", ErrorCode::VisitBloodPressure),
+        ] {
+            let e = check_vital(vital, value, &r).unwrap_err();
+            assert_eq!(e.fields[0].code, code, "{vital} {value}");
+            assert_eq!(e.fields[0].field, format!("vitals.{vital}"));
         }
     }
 

@@ -20,6 +20,8 @@ pub struct Local {
     pub app: dayi_app::App,
     /// The organisation the token belongs to (汶上县人民医院).
     pub org_id: Uuid,
+    /// The MLLP listener for lab analyzers (HL7 v2 over TCP), results for that organisation.
+    pub mllp: Option<std::net::SocketAddr>,
 }
 
 /// Everything a scenario needs to send requests.
@@ -39,6 +41,10 @@ pub struct Ctx {
     pub patients: u64,
     /// Patients waiting in each doctor's queue when `queue` starts (its default when `None`).
     pub queue_waiting: Option<u32>,
+    /// Visits prepared for `visit` (its default when `None`).
+    pub visits: Option<u32>,
+    /// Specimens prepared for `lab` (its default when `None`).
+    pub specimens: Option<u32>,
 }
 
 impl Ctx {
@@ -70,6 +76,8 @@ impl Ctx {
             seed: 0,
             patients: 0,
             queue_waiting: None,
+            visits: None,
+            specimens: None,
         })
     }
 

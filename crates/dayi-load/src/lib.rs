@@ -20,6 +20,10 @@
 //! cargo run --release -p dayi-load -- book-rush -c 256 -d 60
 //! # 50 doctors calling once a second while 500 screens watch over server-sent events
 //! cargo run --release -p dayi-load -- queue --think 1000 -d 30
+//! # 10,000 outpatient visits, 64 at a time: open, diagnose, order, charge, pay
+//! cargo run --release -p dayi-load -- visit -c 64 -d 60
+//! # 20,000 analyzer results over one MLLP connection, then verified results reaching the phone
+//! cargo run --release -p dayi-load -- lab -d 60
 //! # machine-readable
 //! cargo run --release -p dayi-load -- baseline --requests 20000 --json
 //! ```
@@ -33,7 +37,15 @@
 //! calling `POST /api/queue/next` while 500 screens watch
 //! `GET /api/queue/events`; it reports how long each call took to reach
 //! every screen, checks that every screen got every call of its queues, and
-//! reports the process's memory; own server only). `baseline` always runs
+//! reports the process's memory; own server only) and `visit` (the
+//! outpatient visit of a called patient: the doctor opens it, diagnoses and
+//! orders, the cashier looks up what is owed and takes it in cash; per-step
+//! latency, visits per second, and checks that every visit was paid once, to
+//! the fen; own server only) and `lab` (analyzers' ORU^R01 over one MLLP
+//! connection, back to back and pipelined, then verification over HTTP while
+//! the patient's phone polls `GET /portal/api/lab/{patient}`; messages/s,
+//! ACK and publication latency, and checks that every result was stored
+//! once; own server only). `baseline` always runs
 //! first unless it is the only one asked for. When dayi-load starts the
 //! server, the token belongs to the demo registration clerk `reg01` of
 //! `wsxrmyy`, issued in-process. The exit status is 1 when a check fails or a

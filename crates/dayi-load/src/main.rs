@@ -26,12 +26,14 @@ const DEFAULT_SEED: u64 = 20_261_123;
   dayi-load search --patients 100000             search among 100,000 bulk-loaded patients
   dayi-load book-rush -c 256 -d 60               the 08:00 booking rush, 256 patients at once
   dayi-load queue --think 1000 -d 30             50 doctors calling once a second, 500 screens watching
+  dayi-load visit -c 64 -d 60                    10,000 outpatient visits: open, diagnose, order, charge, pay
+  dayi-load lab -d 60                            20,000 analyzer results over one MLLP connection, then publication
   dayi-load all --db postgres://dayi@127.0.0.1/dayi_load
   dayi-load register --url http://127.0.0.1:8080 --token dayi_…
   dayi-load baseline --requests 20000 --json"
 )]
 struct Cli {
-    /// Scenarios to run: all (default), baseline, register, book-rush, search, queue. baseline runs first
+    /// Scenarios to run: all (default), baseline, register, book-rush, search, queue, visit, lab. baseline runs first
     /// unless it is the only one named, so the others get a ratio to it.
     #[arg(value_name = "SCENARIO")]
     scenarios: Vec<String>,
@@ -79,6 +81,16 @@ struct Cli {
     /// about 40 s of calling as fast as this machine answers; more for longer runs.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=480))]
     queue_waiting: Option<u32>,
+
+    /// Visits prepared for visit (default 10,000: 50 doctors with 200 called patients each); the run
+    /// ends when they are all taken.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=24_000))]
+    visits: Option<u32>,
+
+    /// Tubes prepared for lab (default 20,000, two per patient): half are sent back to back over one
+    /// MLLP connection (the timed run, bounded by --duration too), half pipelined.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=999_998))]
+    specimens: Option<u32>,
 
     /// Seed of the generated patients. Default: fixed on a fresh SQLite file, else taken
     /// from the clock so a re-run against the same database does not repeat ID numbers.
@@ -148,6 +160,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         cli.seed.unwrap_or_else(|| if own.as_ref().is_some_and(|s| s.fresh) { DEFAULT_SEED } else { clock_seed() });
     ctx.patients = if own.is_some() { cli.patients } else { 0 };
     ctx.queue_waiting = cli.queue_waiting;
+    ctx.visits = cli.visits;
+    ctx.specimens = cli.specimens;
     ctx.local = own.as_ref().map(OwnServer::local);
     let backend = match &own {
         Some(s) => Some(s.backend.clone()),

@@ -1,6 +1,6 @@
 //! A Dayi server inside this process, on a free loopback port, with the demo
 //! community seeded and an API token for the county hospital's registration
-//! clerk. Built from the same `dayi::start` the binary and its tests use.
+//! clerk, and the lab analyzers' MLLP listener on another free port. Built from the same `dayi::start` the binary and its tests use.
 
 use anyhow::{Context, anyhow};
 use dayi_app::{Actor, App};
@@ -50,6 +50,9 @@ impl OwnServer {
             db: Some(url),
             db_max_connections: max_connections,
             listen: Some("127.0.0.1:0".into()),
+            // The lab analyzers' MLLP listener, for the `lab` scenario.
+            mllp_listen: Some("127.0.0.1:0".into()),
+            mllp_org: Some(ORG.into()),
             log: Some("warn".into()),
             ..Default::default()
         };
@@ -73,7 +76,7 @@ impl OwnServer {
 
     /// The in-process handle scenarios use to prepare data.
     pub fn local(&self) -> Local {
-        Local { app: self.server.app.clone(), org_id: self.org_id }
+        Local { app: self.server.app.clone(), org_id: self.org_id, mllp: self.server.mllp_addr }
     }
 
     /// Stops accepting and waits for requests in flight.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use dayi_load::engine::Limits;
 use dayi_load::http::{Ctx, expect_json};
-use dayi_load::scenarios::{BookRush, Queue, QueueScale, Scale};
+use dayi_load::scenarios::{BookRush, Lab, LabScale, Queue, QueueScale, Scale, Visit, VisitScale};
 use dayi_load::server::OwnServer;
 
 async fn ctx_for(s: &OwnServer, concurrency: usize) -> Arc<Ctx> {
@@ -173,6 +173,87 @@ async fn queue_on_postgres() {
         return;
     };
     queue(OwnServer::start(Some(&cluster.create_database())).await.unwrap()).await;
+}
+
+/// Four doctors with ten called patients each: every visit is opened,
+/// diagnosed, ordered, charged and paid once; each step's latency reported.
+async fn visit(s: OwnServer) {
+    let ctx = ctx_for(&s, 4).await;
+    let limits =
+        Limits { concurrency: 4, duration: Duration::from_secs(120), requests: 1_000_000, think: Duration::ZERO };
+    let r = dayi_load::run_scenario(ctx.clone(), Arc::new(Visit::new(9, VisitScale::small())), limits, None).await;
+    assert!(r.error.is_none(), "{:?}", r.error);
+    // The prepared visits bound the run.
+    assert_eq!((r.requests, r.successes, r.failed), (40, 40, 0), "{:?}", r.failures);
+    // The targets may be missed on a busy test machine; everything else must hold.
+    for c in r.checks.iter().filter(|c| !c.name.contains("target")) {
+        assert!(c.pass, "{}: {}", c.name, c.detail);
+    }
+    assert_eq!(r.checks.len(), 6, "{:#?}", r.checks);
+    let names: Vec<&str> = r.figures.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["open", "diagnose", "order", "charge", "pay", "visits", "money"]);
+    for f in &r.figures[..5] {
+        let l = f.latency_ms.unwrap();
+        assert!(l.p50 > 0.0 && l.max >= l.p99, "{}: {l:?}", f.name);
+        assert!(f.detail.ends_with("over 40 requests"), "{}", f.detail);
+    }
+    assert_eq!(r.setup.len(), 6, "{:?}", r.setup);
+    drop(ctx);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visit_on_sqlite() {
+    visit(OwnServer::start(None).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visit_on_postgres() {
+    let Some(cluster) = dayi_testkit::PgCluster::shared() else {
+        eprintln!("PostgreSQL binaries not found: skipped");
+        return;
+    };
+    visit(OwnServer::start(Some(&cluster.create_database())).await.unwrap()).await;
+}
+
+/// Forty tubes: twenty sent back to back over one MLLP connection, twenty
+/// pipelined, every one answered AA and stored once; six verified while the
+/// patient's phone watches.
+async fn lab(s: OwnServer) {
+    let ctx = ctx_for(&s, 1).await;
+    let limits =
+        Limits { concurrency: 4, duration: Duration::from_secs(120), requests: 1_000_000, think: Duration::ZERO };
+    let r = dayi_load::run_scenario(ctx.clone(), Arc::new(Lab::new(11, LabScale::small())), limits, None).await;
+    assert!(r.error.is_none(), "{:?}", r.error);
+    // Half the tubes back to back, on one connection whatever the limits said.
+    assert_eq!((r.requests, r.successes, r.failed), (20, 20, 0), "{:?}", r.failures);
+    // The targets may be missed on a busy test machine; everything else must hold.
+    for c in r.checks.iter().filter(|c| !c.name.contains("target")) {
+        assert!(c.pass, "{}: {}", c.name, c.detail);
+    }
+    assert_eq!(r.checks.len(), 7, "{:#?}", r.checks);
+    let names: Vec<&str> = r.figures.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["back to back", "pipelined", "acks", "verify", "publication"]);
+    assert_eq!(r.figures[2].detail, "AA ×40");
+    assert!(r.figures[4].detail.ends_with("over 6"), "{}", r.figures[4].detail);
+    assert!(r.latency_ms.p50 > 0.0);
+    assert_eq!(r.setup.len(), 3, "{:?}", r.setup);
+    drop(ctx);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_on_sqlite() {
+    lab(OwnServer::start(None).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_on_postgres() {
+    let Some(cluster) = dayi_testkit::PgCluster::shared() else {
+        eprintln!("PostgreSQL binaries not found: skipped");
+        return;
+    };
+    lab(OwnServer::start(Some(&cluster.create_database())).await.unwrap()).await;
 }
 
 #[test]

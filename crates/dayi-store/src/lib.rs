@@ -12,6 +12,8 @@ pub mod billing;
 pub mod booking;
 pub mod catalog;
 pub mod db;
+pub mod lab;
+pub mod lab_query;
 pub mod message;
 pub mod patient;
 pub mod portal;
@@ -22,6 +24,7 @@ pub mod setting;
 pub mod staff;
 pub mod tenancy;
 pub mod visit;
+pub mod visit_query;
 
 pub use db::{Db, DbConfig, Tx};
 /// The database error type, for callers that handle storage failures themselves.

@@ -58,7 +58,35 @@ macro_rules! cols {
 /// Tables with a `patient_id` column and an `id` key: a merge re-points their
 /// rows. Each capability that stores patient data adds its tables here. The
 /// audit log is deliberately absent: it records what happened, unchanged.
-pub const REFERENCES: &[&str] = &["card_use", "booking", "charge", "notification", "message"];
+pub const REFERENCES: &[(&str, &str)] = &[
+    ("card_use", "id"),
+    ("booking", "id"),
+    ("charge", "id"),
+    ("notification", "id"),
+    ("message", "id"),
+    ("triage", "id"),
+    ("visit", "id"),
+    ("visit_order", "id"),
+    ("certificate", "id"),
+    ("payment", "id"),
+    ("refund", "id"),
+    ("specimen", "id"),
+    ("lab_test", "order_id"),
+    ("lab_result", "id"),
+    ("lab_alert", "id"),
+];
+
+/// Tables whose `patient_id` a merge leaves alone, and why.
+pub const NOT_MOVED: &[&str] = &[
+    // the record itself, and the log that must show what happened to whom
+    "patient",
+    "audit_log",
+    // a sign-in of the person who signed in; a block of that person's bookings
+    "portal_session",
+    "booking_block",
+    // today's queue, keyed by its booking (which moves)
+    "queue_entry",
+];
 
 /// Rows per multi-row INSERT: 30 columns × 500 stays under both databases'
 /// bind-parameter limits.
@@ -318,9 +346,9 @@ pub async fn merge(tx: &mut Tx, m: &Merge) -> Result<Option<u64>> {
         .bind(&m.reason).bind(&m.merged_by).bind(m.merged_at).bind(&m.undone_by).bind(m.undone_at)
         .execute(c).await.map(|r| r.rows_affected()))?;
     let mut moved = 0;
-    for table in REFERENCES {
+    for (table, key) in REFERENCES {
         // Table names come from the constant list above, never from input.
-        let sql = format!("UPDATE {table} SET patient_id = $3 WHERE org_id = $1 AND patient_id = $2 RETURNING id");
+        let sql = format!("UPDATE {table} SET patient_id = $3 WHERE org_id = $1 AND patient_id = $2 RETURNING {key}");
         let ids = with_tx!(tx, c => sqlx::query_scalar::<_, Uuid>(AssertSqlSafe(sql.clone()))
             .bind(m.org_id).bind(m.merged_id).bind(m.survivor_id).fetch_all(c).await)?;
         moved += ids.len() as u64;
@@ -377,9 +405,9 @@ pub async fn undo_merge(tx: &mut Tx, m: &Merge, by: &str, now: i64) -> Result<bo
     if revived != 1 {
         return Ok(false);
     }
-    for table in REFERENCES {
+    for (table, key) in REFERENCES {
         let sql = format!(
-            "UPDATE {table} SET patient_id = $3 WHERE org_id = $1 AND patient_id = $4 AND id IN \
+            "UPDATE {table} SET patient_id = $3 WHERE org_id = $1 AND patient_id = $4 AND {key} IN \
              (SELECT row_id FROM patient_merge_move WHERE org_id = $1 AND merge_id = $2 AND tbl = $5)"
         );
         with_tx!(tx, c => sqlx::query(AssertSqlSafe(sql.clone())).bind(m.org_id).bind(m.id).bind(m.merged_id)

@@ -37,6 +37,7 @@ macro_rules! visit_cols {
                      present_illness, history, allergies, vitals, examination, advice, opened_at, finished_at, updated_at"
     };
 }
+pub(crate) use visit_cols;
 
 /// Opens a visit; false when the registration already has one.
 pub async fn insert(tx: &mut Tx, v: &Visit) -> Result<bool> {
@@ -67,6 +68,16 @@ pub async fn get_tx(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<Visit>
 pub async fn of_booking(db: &Db, org_id: Uuid, booking_id: Uuid) -> Result<Option<Visit>> {
     let sql = concat!("SELECT ", visit_cols!(), " FROM visit WHERE org_id = $1 AND booking_id = $2");
     with_db!(db, p => sqlx::query_as::<_, Visit>(sql).bind(org_id).bind(booking_id).fetch_optional(p).await)
+}
+
+/// A doctor's visits of one day, newest first.
+pub async fn of_doctor(db: &Db, org_id: Uuid, doctor_id: Uuid, day: &str) -> Result<Vec<Visit>> {
+    let sql = concat!(
+        "SELECT ",
+        visit_cols!(),
+        " FROM visit WHERE org_id = $1 AND doctor_id = $2 AND day = $3 ORDER BY opened_at DESC"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Visit>(sql).bind(org_id).bind(doctor_id).bind(day).fetch_all(p).await)
 }
 
 /// A patient's visits, newest first.
@@ -115,6 +126,7 @@ macro_rules! diagnosis_cols {
         "org_id, visit_id, seq, kind, code, name, insurance_code, is_primary, created_at"
     };
 }
+pub(crate) use diagnosis_cols;
 
 /// Replaces the visit's diagnoses with `rows`.
 pub async fn set_diagnoses(tx: &mut Tx, org_id: Uuid, visit_id: Uuid, rows: &[Diagnosis]) -> Result<()> {
@@ -193,6 +205,7 @@ macro_rules! order_cols {
                      created_by, created_at, updated_at"
     };
 }
+pub(crate) use order_cols;
 
 pub async fn insert_orders(tx: &mut Tx, rows: &[Order]) -> Result<()> {
     if rows.is_empty() {

@@ -317,6 +317,25 @@ async fn backup_round_trip(t: &TestDb) {
 }
 
 #[tokio::test]
+async fn a_merge_moves_every_table_that_names_a_patient() {
+    let s = sqlite().await;
+    let schema = dayi_store::schema::describe(&s.db).await.unwrap();
+    let listed: Vec<&str> = dayi_store::patient::REFERENCES
+        .iter()
+        .map(|(t, _)| *t)
+        .chain(dayi_store::patient::NOT_MOVED.iter().copied())
+        .collect();
+    for (name, t) in &schema.tables {
+        if t.columns.contains_key("patient_id") {
+            assert!(listed.contains(&name.as_str()), "{name} names a patient: move it on merge or say why not");
+        }
+    }
+    for (name, key) in dayi_store::patient::REFERENCES {
+        assert!(schema.tables[*name].columns.contains_key(*key), "{name}: moved rows are logged by {key}");
+    }
+}
+
+#[tokio::test]
 async fn schemas_match_on_both_databases() {
     let s = sqlite().await;
     let Some(p) = postgres().await else {

@@ -23,9 +23,12 @@ pub async fn open_db(cfg: &DbConfig) -> anyhow::Result<Db> {
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
+    /// Where the lab analyzers connect, when configured.
+    pub mllp_addr: Option<SocketAddr>,
     pub app: App,
     pub task: tokio::task::JoinHandle<()>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    mllp: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Server {
@@ -39,6 +42,10 @@ impl Server {
         }
         // Live event streams never end by themselves; end them so the server can.
         self.app.queue.close();
+        if let Some((stop, task)) = self.mllp.take() {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         let _ = self.task.await;
     }
 }
@@ -52,10 +59,23 @@ pub fn use_sms_gateway(app: &mut App, r: &Resolved) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Puts WeChat Pay in place of the built-in local provider for online
+/// payments, when `[pay.wechat]` is configured.
+pub fn use_pay_providers(app: &mut App, r: &Resolved) -> anyhow::Result<()> {
+    if let Some(cfg) = &r.wechat {
+        let pay = dayi_app::pay::wechat::WechatPay::new(cfg.clone())
+            .map_err(|e| anyhow::anyhow!("微信支付设置有误 / invalid [pay.wechat]: {e}"))?;
+        tracing::info!(mchid = %cfg.mchid, base_url = %cfg.base_url, "online payments go through WeChat Pay");
+        app.pay.wechat = Some(Arc::new(pay));
+    }
+    Ok(())
+}
+
 /// Binds and serves in the background.
 pub async fn start(db: Db, r: &Resolved) -> anyhow::Result<Server> {
     let mut app = App::new(db, r.security.clone());
     use_sms_gateway(&mut app, r)?;
+    use_pay_providers(&mut app, r)?;
     let router = dayi_web::router(app.clone(), r.web.clone());
     let listener = TcpListener::bind(&r.listen)
         .await
@@ -73,7 +93,33 @@ pub async fn start(db: Db, r: &Resolved) -> anyhow::Result<Server> {
             tracing::error!(error = %e, "server stopped");
         }
     });
-    Ok(Server { addr, app, task, shutdown: Some(tx) })
+    let (mllp_addr, mllp) = match &r.mllp {
+        Some(m) => {
+            let (a, stop) = start_mllp(&app, m).await?;
+            (Some(a), Some(stop))
+        }
+        None => (None, None),
+    };
+    Ok(Server { addr, mllp_addr, app, task, shutdown: Some(tx), mllp })
+}
+
+/// Starts the lab analyzers' MLLP listener for one organisation.
+async fn start_mllp(
+    app: &App,
+    m: &settings::Mllp,
+) -> anyhow::Result<(SocketAddr, (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>))> {
+    let listener = TcpListener::bind(&m.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("无法监听 MLLP / cannot listen for MLLP on {}: {e}", m.listen))?;
+    let addr = listener.local_addr()?;
+    let sink = Arc::new(dayi_app::lab::analyzer::LabSink::new(app.clone(), &m.org));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let cfg = dayi_app::lab::mllp::MllpConfig::default();
+    let task = tokio::spawn(dayi_app::lab::mllp::serve(listener, sink, cfg, async move {
+        let _ = rx.await;
+    }));
+    tracing::info!(%addr, org = %m.org, "lab analyzers: HL7 v2 over MLLP");
+    Ok((addr, (tx, task)))
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
+use dayi_app::pay::wechat::{WechatConfig, WechatPay};
 use dayi_app::sms::aliyun::AliyunConfig;
 use serde::Deserialize;
 
@@ -33,6 +34,14 @@ pub struct Settings {
     /// Address to listen on. Default 127.0.0.1:8080.
     #[arg(long, global = true, env = "DAYI_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
+
+    /// Address the lab analyzers send HL7 v2 results to over MLLP, e.g. 0.0.0.0:2575. Off when unset.
+    #[arg(long, global = true, env = "DAYI_MLLP_LISTEN", value_name = "ADDR")]
+    pub mllp_listen: Option<String>,
+
+    /// Code of the organisation whose lab the analyzers belong to (needed with mllp_listen).
+    #[arg(long, global = true, env = "DAYI_MLLP_ORG", value_name = "CODE")]
+    pub mllp_org: Option<String>,
 
     /// Mark cookies `Secure` (set when served over HTTPS, directly or behind a proxy). Default false.
     #[arg(long, global = true, env = "DAYI_SECURE_COOKIES", value_name = "BOOL")]
@@ -69,6 +78,10 @@ pub struct Settings {
     /// Text messages: the `[sms]` table of the file.
     #[command(flatten)]
     pub sms: SmsSettings,
+
+    /// Online payment: the `[pay]` table of the file.
+    #[command(flatten)]
+    pub pay: PaySettings,
 }
 
 macro_rules! overlay {
@@ -228,6 +241,167 @@ impl SmsSettings {
     }
 }
 
+/// Online payment. Without `[pay.wechat]`, online payments go through the
+/// built-in local provider (本地模拟支付).
+#[derive(Args, Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaySettings {
+    #[command(flatten)]
+    pub wechat: WechatSettings,
+}
+
+/// WeChat Pay API v3 (微信支付, a directly connected merchant). In the TOML file:
+///
+/// ```toml
+/// [pay.wechat]
+/// mchid = "1900000109"
+/// appid = "wxd678efh567hg6787"
+/// serial_no = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"     # 商户API证书序列号
+/// private_key_file = "/etc/dayi/wechat/apiclient_key.pem"     # 商户API私钥
+/// api_v3_key_file = "/etc/dayi/wechat/apiv3.key"              # APIv3密钥, 32 characters
+/// [pay.wechat.platform_keys]                                  # WeChat Pay's public keys
+/// "PUB_KEY_ID_0119000001092025011600000000" = "/etc/dayi/wechat/pub_key.pem"
+/// ```
+///
+/// The two secrets are only ever read from files (readable by the server's
+/// user alone), never given as values on the command line or in this file.
+/// Setting any of these turns WeChat Pay on, and then every one but
+/// `base_url` is needed.
+#[derive(Args, Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[command(next_help_heading = "WeChat Pay (微信支付; [pay.wechat] in the config file)")]
+pub struct WechatSettings {
+    /// WeChat Pay merchant number (商户号). Setting it (or any other pay-wechat setting) turns WeChat Pay on for
+    /// online payments instead of the built-in local provider.
+    #[arg(long = "pay-wechat-mchid", global = true, env = "DAYI_PAY_WECHAT_MCHID", value_name = "MCHID")]
+    pub mchid: Option<String>,
+
+    /// The AppID bound to the merchant (公众号, 小程序 or 移动应用).
+    #[arg(long = "pay-wechat-appid", global = true, env = "DAYI_PAY_WECHAT_APPID", value_name = "APPID")]
+    pub appid: Option<String>,
+
+    /// Serial number of the merchant API certificate (商户API证书序列号).
+    #[arg(long = "pay-wechat-serial-no", global = true, env = "DAYI_PAY_WECHAT_SERIAL_NO", value_name = "SERIAL")]
+    pub serial_no: Option<String>,
+
+    /// File holding the merchant API private key (apiclient_key.pem, PKCS#8 or PKCS#1 PEM).
+    #[arg(
+        long = "pay-wechat-private-key-file",
+        global = true,
+        env = "DAYI_PAY_WECHAT_PRIVATE_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub private_key_file: Option<PathBuf>,
+
+    /// File holding the API v3 key (APIv3密钥, 32 characters; a final newline is ignored).
+    #[arg(
+        long = "pay-wechat-api-v3-key-file",
+        global = true,
+        env = "DAYI_PAY_WECHAT_API_V3_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub api_v3_key_file: Option<PathBuf>,
+
+    /// WeChat Pay's public keys as SERIAL=FILE, comma-separated (`PUB_KEY_ID_…=/etc/dayi/wechat/pub_key.pem`, or a
+    /// platform certificate's serial with its key taken out by `openssl x509 -pubkey -noout`); they add to or
+    /// replace the file's `[pay.wechat.platform_keys]`. Several while keys rotate.
+    #[arg(
+        long = "pay-wechat-platform-keys",
+        global = true,
+        env = "DAYI_PAY_WECHAT_PLATFORM_KEYS",
+        value_name = "SERIAL=FILE,…",
+        value_delimiter = ','
+    )]
+    #[serde(skip)]
+    pub platform_key_files: Vec<String>,
+
+    /// `[pay.wechat.platform_keys]`: serial = file of the public key (PEM).
+    #[arg(skip)]
+    pub platform_keys: BTreeMap<String, PathBuf>,
+
+    /// WeChat Pay API root. Default https://api.mch.weixin.qq.com.
+    #[arg(long = "pay-wechat-base-url", global = true, env = "DAYI_PAY_WECHAT_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+}
+
+impl WechatSettings {
+    /// The command line and environment over the file.
+    fn overlay(&mut self, cli: &WechatSettings) -> anyhow::Result<()> {
+        let (file, top) = (self, cli);
+        overlay!(file, top, mchid, appid, serial_no, private_key_file, api_v3_key_file, base_url);
+        for pair in top.platform_key_files.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+            let Some((serial, path)) = pair.split_once('=') else {
+                anyhow::bail!("微信支付公钥应写成 序列号=文件 / pay-wechat-platform-keys must be SERIAL=FILE: {pair}");
+            };
+            file.platform_keys.insert(serial.trim().to_string(), PathBuf::from(path.trim()));
+        }
+        Ok(())
+    }
+
+    /// `None` when WeChat Pay is not configured; its checked settings, with
+    /// the keys read from their files, otherwise.
+    fn resolve(&self) -> anyhow::Result<Option<WechatConfig>> {
+        let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(String::from);
+        let (mchid, appid, serial_no, base_url) =
+            (given(&self.mchid), given(&self.appid), given(&self.serial_no), given(&self.base_url));
+        let any = mchid.is_some()
+            || appid.is_some()
+            || serial_no.is_some()
+            || base_url.is_some()
+            || self.private_key_file.is_some()
+            || self.api_v3_key_file.is_some()
+            || !self.platform_keys.is_empty();
+        if !any {
+            return Ok(None);
+        }
+        let mut missing = Vec::new();
+        for (name, absent) in [
+            ("mchid (DAYI_PAY_WECHAT_MCHID)", mchid.is_none()),
+            ("appid (DAYI_PAY_WECHAT_APPID)", appid.is_none()),
+            ("serial_no (DAYI_PAY_WECHAT_SERIAL_NO)", serial_no.is_none()),
+            ("private_key_file (DAYI_PAY_WECHAT_PRIVATE_KEY_FILE)", self.private_key_file.is_none()),
+            ("api_v3_key_file (DAYI_PAY_WECHAT_API_V3_KEY_FILE)", self.api_v3_key_file.is_none()),
+            ("[pay.wechat.platform_keys] (DAYI_PAY_WECHAT_PLATFORM_KEYS)", self.platform_keys.is_empty()),
+        ] {
+            if absent {
+                missing.push(name);
+            }
+        }
+        if !missing.is_empty() {
+            anyhow::bail!("微信支付缺少设置 / [pay.wechat] needs: {}", missing.join(", "));
+        }
+        let (Some(key_file), Some(v3_file)) = (&self.private_key_file, &self.api_v3_key_file) else {
+            anyhow::bail!("微信支付缺少密钥文件 / [pay.wechat] needs private_key_file and api_v3_key_file");
+        };
+        let read = |what: &str, path: &PathBuf| {
+            std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("无法读取微信支付{what} / cannot read [pay.wechat] {what} {}: {e}", path.display())
+            })
+        };
+        let private_key_pem = read("private_key_file", key_file)?;
+        let api_v3_key = read("api_v3_key_file", v3_file)?;
+        let mut platform_certs = Vec::new();
+        for (serial, path) in &self.platform_keys {
+            platform_certs.push((serial.clone(), read("platform key", path)?));
+        }
+        let cfg = WechatConfig {
+            mchid: mchid.unwrap_or_default(),
+            appid: appid.unwrap_or_default(),
+            serial_no: serial_no.unwrap_or_default(),
+            private_key_pem,
+            api_v3_key: api_v3_key.trim_end_matches(['\r', '\n']).to_string(),
+            platform_certs,
+            base_url: base_url.unwrap_or_else(|| WechatConfig::DEFAULT_BASE_URL.into()),
+        };
+        if !cfg.mchid.bytes().all(|b| b.is_ascii_digit()) {
+            anyhow::bail!("微信支付商户号应为数字 / [pay.wechat] mchid must be digits: {}", cfg.mchid);
+        }
+        // The keys are parsed now, so a bad one stops the start rather than the first payment.
+        WechatPay::new(cfg.clone()).map_err(|e| anyhow::anyhow!("微信支付设置有误 / invalid [pay.wechat]: {e}"))?;
+        Ok(Some(cfg))
+    }
+}
+
 impl Settings {
     /// Command line and environment over the file over the defaults.
     pub fn resolve(cli: &Settings, default_db: &str) -> anyhow::Result<Resolved> {
@@ -248,6 +422,8 @@ impl Settings {
             db_max_connections,
             db_busy_timeout_ms,
             listen,
+            mllp_listen,
+            mllp_org,
             secure_cookies,
             body_limit_kb,
             session_idle_minutes,
@@ -258,12 +434,19 @@ impl Settings {
             log
         );
         s.sms.overlay(&cli.sms)?;
+        s.pay.wechat.overlay(&cli.pay.wechat)?;
         let d = dayi_app::SecurityConfig::default();
         let retention = s.audit_retention_days.unwrap_or(d.audit_retention_days);
         if retention < 180 {
             anyhow::bail!("audit_retention_days 不能少于 180 天（网络安全法第二十一条）/ must be at least 180");
         }
+        let mllp = match (s.mllp_listen.clone(), s.mllp_org.clone()) {
+            (None, None) => None,
+            (Some(addr), Some(org)) => Some(Mllp { listen: addr, org }),
+            _ => anyhow::bail!("mllp_listen 与 mllp_org 须同时设置 / set both mllp_listen and mllp_org"),
+        };
         Ok(Resolved {
+            mllp,
             db: dayi_store::DbConfig {
                 url: s.db.clone().unwrap_or_else(|| default_db.to_string()),
                 max_connections: s.db_max_connections.unwrap_or(8),
@@ -284,8 +467,16 @@ impl Settings {
             },
             log: s.log.clone().unwrap_or_else(|| "info".into()),
             sms: s.sms.resolve()?,
+            wechat: s.pay.wechat.resolve()?,
         })
     }
+}
+
+/// The analyzers' MLLP listener: where, and for which organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mllp {
+    pub listen: String,
+    pub org: String,
 }
 
 /// Settings with every default filled in.
@@ -293,11 +484,15 @@ impl Settings {
 pub struct Resolved {
     pub db: dayi_store::DbConfig,
     pub listen: String,
+    /// Lab analyzers over HL7 v2 / MLLP; `None` keeps it off.
+    pub mllp: Option<Mllp>,
     pub web: dayi_web::WebConfig,
     pub security: dayi_app::SecurityConfig,
     pub log: String,
     /// Alibaba Cloud SMS; `None` keeps the built-in message log.
     pub sms: Option<AliyunConfig>,
+    /// WeChat Pay for online payments; `None` keeps the built-in local provider.
+    pub wechat: Option<WechatConfig>,
 }
 
 #[cfg(test)]
@@ -363,10 +558,117 @@ mod tests {
         assert!(resolve_toml(file, keys()).unwrap_err().to_string().contains("https://"));
     }
 
+    /// A test-only key pair and API v3 key (tests/fixtures/wechat).
+    fn fixture(name: &str) -> String {
+        format!("{}/tests/fixtures/wechat/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn wechat_file() -> String {
+        format!(
+            "[pay.wechat]\nmchid = \"1900000109\"\nappid = \"wxd678efh567hg6787\"\n\
+             serial_no = \"5157F09EFDC096DE15EBE81A47057A7232F1B8E1\"\n\
+             private_key_file = \"{}\"\napi_v3_key_file = \"{}\"\n\
+             [pay.wechat.platform_keys]\n\"PUB_KEY_ID_0119000001092025011600000000\" = \"{}\"\n",
+            fixture("apiclient_key.pem"),
+            fixture("apiv3.key"),
+            fixture("wechatpay_pub.pem")
+        )
+    }
+
+    fn wechat_toml(file: &str, cli: WechatSettings) -> anyhow::Result<Option<WechatConfig>> {
+        let mut s: Settings = toml::from_str(file)?;
+        s.pay.wechat.overlay(&cli)?;
+        s.pay.wechat.resolve()
+    }
+
+    #[test]
+    fn wechat_pay_is_off_unless_configured() {
+        assert_eq!(wechat_toml("", WechatSettings::default()).unwrap(), None);
+        assert_eq!(wechat_toml("[pay]\n[pay.wechat]\n", WechatSettings::default()).unwrap(), None);
+    }
+
+    #[test]
+    fn wechat_pay_from_the_file_with_keys_read_from_files() {
+        let c = wechat_toml(&wechat_file(), WechatSettings::default()).unwrap().expect("wechat");
+        assert_eq!((c.mchid.as_str(), c.appid.as_str()), ("1900000109", "wxd678efh567hg6787"));
+        assert_eq!(c.serial_no, "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
+        assert_eq!(c.api_v3_key, "0123456789abcdef0123456789ABCDEF", "the file's newline is not part of the key");
+        assert!(c.private_key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+        assert_eq!(c.platform_certs.len(), 1);
+        assert_eq!(c.platform_certs[0].0, "PUB_KEY_ID_0119000001092025011600000000");
+        assert_eq!(c.base_url, "https://api.mch.weixin.qq.com");
+        // Flags and the environment win over the file, and add public keys.
+        let cli = WechatSettings {
+            mchid: Some("1900000110".into()),
+            base_url: Some("https://pay.example.cn".into()),
+            platform_key_files: vec![format!(" PUB_KEY_ID_2 = {} ", fixture("wechatpay_pub.pem"))],
+            ..Default::default()
+        };
+        let c = wechat_toml(&wechat_file(), cli).unwrap().expect("wechat");
+        assert_eq!((c.mchid.as_str(), c.base_url.as_str()), ("1900000110", "https://pay.example.cn"));
+        let serials: Vec<&str> = c.platform_certs.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(serials, ["PUB_KEY_ID_0119000001092025011600000000", "PUB_KEY_ID_2"]);
+        // Everything from flags and the environment alone.
+        let cli = WechatSettings {
+            mchid: Some("1900000109".into()),
+            appid: Some("wx1".into()),
+            serial_no: Some("ABC".into()),
+            private_key_file: Some(fixture("apiclient_key.pem").into()),
+            api_v3_key_file: Some(fixture("apiv3.key").into()),
+            platform_key_files: vec![format!("PUB_KEY_ID_1={}", fixture("wechatpay_pub.pem"))],
+            ..Default::default()
+        };
+        assert!(wechat_toml("", cli).unwrap().is_some());
+    }
+
+    #[test]
+    fn incomplete_wechat_settings_are_refused() {
+        let cli = WechatSettings { mchid: Some("1900000109".into()), ..Default::default() };
+        let e = wechat_toml("", cli).unwrap_err().to_string();
+        assert!(e.contains("微信支付缺少设置") && e.contains("[pay.wechat] needs"), "{e}");
+        for name in ["appid", "serial_no", "DAYI_PAY_WECHAT_PRIVATE_KEY_FILE", "api_v3_key_file", "platform_keys"] {
+            assert!(e.contains(name), "{name} in {e}");
+        }
+        assert!(!e.contains("mchid"), "{e}");
+        let cli = WechatSettings { platform_key_files: vec!["PUB_KEY_ID_1".into()], ..Default::default() };
+        assert!(wechat_toml("", cli).unwrap_err().to_string().contains("SERIAL=FILE"));
+    }
+
+    #[test]
+    fn bad_wechat_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = dir.path().join("short.key");
+        std::fs::write(&short, "0123456789").unwrap();
+        let with = |f: &dyn Fn(&mut WechatSettings)| {
+            let mut cli = WechatSettings::default();
+            f(&mut cli);
+            wechat_toml(&wechat_file(), cli).unwrap_err().to_string()
+        };
+        let e = with(&|c| c.api_v3_key_file = Some(short.clone()));
+        assert!(e.contains("invalid [pay.wechat]") && e.contains("32"), "{e}");
+        // The public key where the merchant's private key belongs.
+        let e = with(&|c| c.private_key_file = Some(fixture("wechatpay_pub.pem").into()));
+        assert!(e.contains("private_key"), "{e}");
+        let e = with(&|c| c.private_key_file = Some(dir.path().join("missing.pem")));
+        assert!(e.contains("cannot read [pay.wechat] private_key_file") && e.contains("missing.pem"), "{e}");
+        let e = with(&|c| c.platform_key_files = vec![format!("PUB_KEY_ID_9={}", fixture("apiclient_key.pem"))]);
+        assert!(e.contains("PUB_KEY_ID_9"), "{e}");
+        let e = with(&|c| c.mchid = Some("19000-00109".into()));
+        assert!(e.contains("mchid must be digits"), "{e}");
+        let e = with(&|c| c.base_url = Some("api.mch.weixin.qq.com".into()));
+        assert!(e.contains("base_url"), "{e}");
+        // Secrets are never values in the file.
+        let inline = wechat_file().replace("api_v3_key_file", "api_v3_key");
+        assert!(wechat_toml(&inline, WechatSettings::default()).is_err());
+    }
+
     #[test]
     fn the_secret_is_not_in_debug_output() {
         let s = Settings { sms: keys(), ..Default::default() };
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("\"secret\"") && dbg.contains("LTAI5t"), "{dbg}");
+        let c = wechat_toml(&wechat_file(), WechatSettings::default()).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("0123456789abcdef") && !dbg.contains("BEGIN PRIVATE KEY"), "{dbg}");
     }
 }

@@ -72,6 +72,7 @@ const COUNTY_STAFF: &[(&str, &str, &str, Role)] = &[
     ("doc01", "王建国", "03", Role::Doctor),
     ("doc02", "李中医", "50", Role::Doctor),
     ("lab01", "吴检验", "30", Role::LabTech),
+    ("lab02", "孙审核", "30", Role::LabTech),
     ("ward01", "郑护士", "03", Role::WardNurse),
     ("ins01", "冯医保", "YB01", Role::InsuranceOfficer),
     ("ph01", "陈公卫", "01", Role::PublicHealth),
@@ -179,6 +180,7 @@ pub async fn seed(app: &App) -> Result<Vec<DemoAccount>, DomainError> {
     for o in [&county, &ciqiu, &guolou] {
         seed_patients(app, o.org_id).await?;
         seed_roster(app, o.org_id, o.code == "wsxrmyy").await?;
+        seed_visit_templates(app, o.org_id).await?;
     }
     Ok(out)
 }
@@ -341,5 +343,49 @@ async fn seed_roster(app: &App, org_id: uuid::Uuid, county: bool) -> Result<(), 
         }
     }
     crate::roster::generate(app, &cli, dayi_core::timefmt::today_cst(), 2).await?;
+    Ok(())
+}
+
+/// Record templates for the outpatient departments (internal and general medicine).
+async fn seed_visit_templates(app: &App, org_id: uuid::Uuid) -> Result<(), DomainError> {
+    let cli = crate::Actor::cli(org_id);
+    let depts = dayi_store::tenancy::list_depts(&app.db, org_id).await.or_internal()?;
+    // (name, chief complaint, present illness, examination, advice)
+    const TEMPLATES: &[(&str, &str, &str, &str, &str)] = &[
+        (
+            "上呼吸道感染",
+            "咽痛、流涕 天",
+            "患者 天前受凉后出现咽痛、流涕，伴/不伴发热、咳嗽，无胸闷气促。",
+            "咽部充血，扁桃体无肿大，双肺呼吸音清，未闻及干湿啰音。",
+            "多饮水，注意休息；如高热不退、呼吸困难及时复诊。",
+        ),
+        (
+            "高血压复诊",
+            "发现血压升高 年，复诊取药",
+            "规律服药，自测血压  /  mmHg，无头晕头痛、胸闷心悸。",
+            "血压  /  mmHg，心率  次/分，律齐，双下肢无水肿。",
+            "低盐饮食（每日食盐 < 5 g），戒烟限酒，规律运动；每月复诊，家庭自测血压。",
+        ),
+        (
+            "2型糖尿病复诊",
+            "发现血糖升高 年，复诊取药",
+            "规律服药，空腹血糖  mmol/L，无多饮多尿、视物模糊、手足麻木。",
+            "足背动脉搏动正常，双足皮肤完整。",
+            "控制饮食，规律运动；监测血糖，每年查眼底、尿微量白蛋白。",
+        ),
+    ];
+    for d in depts.iter().filter(|d| matches!(d.code.as_str(), "02" | "03")) {
+        for (name, cc, pi, exam, advice) in TEMPLATES {
+            let f = crate::visit::TemplateForm {
+                dept_id: d.id.to_string(),
+                name: name.to_string(),
+                chief_complaint: cc.to_string(),
+                present_illness: pi.to_string(),
+                examination: exam.to_string(),
+                advice: advice.to_string(),
+            };
+            crate::visit::add_template(app, &cli, &f).await?;
+        }
+    }
     Ok(())
 }

@@ -148,11 +148,11 @@ struct Prepared {
 }
 
 /// A patient signed in to the portal.
-struct Signed {
-    id: Uuid,
+pub(super) struct Signed {
+    pub(super) id: Uuid,
     /// `dayi_portal=…`, as the `Cookie` header.
-    cookie: String,
-    csrf: String,
+    pub(super) cookie: String,
+    pub(super) csrf: String,
 }
 
 /// Where a session is, in the plan's numbering: day and department indexes.
@@ -378,7 +378,7 @@ pub(super) fn tally<K: std::fmt::Display>(m: impl IntoIterator<Item = (K, u64)>)
 }
 
 /// Signs a patient in with ID number and card number: (patient id, cookie, CSRF token).
-async fn sign_in(ctx: &Ctx, id_number: &str, card_no: &str) -> Result<Signed, String> {
+pub(super) async fn sign_in(ctx: &Ctx, id_number: &str, card_no: &str) -> Result<Signed, String> {
     let body = json!({"org": ORG, "id_number": id_number, "card_no": card_no});
     let resp =
         ctx.portal_request(Method::POST, "/portal/api/login").json(&body).send().await.map_err(|e| transport(&e))?;

@@ -4,9 +4,11 @@
 
 mod baseline;
 mod book_rush;
+mod lab;
 mod queue;
 mod register;
 mod search;
+mod visit;
 
 use std::sync::Arc;
 
@@ -17,13 +19,15 @@ use crate::report::{Check, Figure, Setup};
 
 pub use baseline::Baseline;
 pub use book_rush::{BookRush, Scale};
+pub use lab::{Lab, Scale as LabScale};
 pub use queue::{Queue, Scale as QueueScale};
 pub use register::Register;
 pub use search::Search;
+pub use visit::{Scale as VisitScale, Visit};
 
 /// Every scenario, in the order `all` runs them. `baseline` is first so the
 /// others have a ratio to it.
-pub const NAMES: &[&str] = &["baseline", "register", "book-rush", "search", "queue"];
+pub const NAMES: &[&str] = &["baseline", "register", "book-rush", "search", "queue", "visit", "lab"];
 
 /// One kind of traffic. The engine calls `call` from many workers at once;
 /// `prepare` runs before the clock starts and `checks` after it stops.
@@ -78,12 +82,14 @@ pub fn by_name(name: &str, ctx: &Ctx) -> Option<Arc<dyn Scenario>> {
             let d = QueueScale::default();
             Arc::new(Queue::new(ctx.seed, QueueScale { per_session: ctx.queue_waiting.unwrap_or(d.per_session), ..d }))
         }
+        "visit" => Arc::new(Visit::new(ctx.seed, ctx.visits.map_or_else(VisitScale::default, VisitScale::for_visits))),
+        "lab" => Arc::new(Lab::new(ctx.seed, ctx.specimens.map_or_else(LabScale::default, LabScale::for_specimens))),
         _ => return None,
     })
 }
 
 /// Scenarios that prepare their data inside dayi-load's own server.
-pub const OWN_SERVER_ONLY: &[&str] = &["book-rush", "queue"];
+pub const OWN_SERVER_ONLY: &[&str] = &["book-rush", "queue", "visit", "lab"];
 
 /// The scenarios to run for the names given on the command line: `all` (or
 /// nothing) is every scenario that can run on the target (against a running

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::response::{Html, IntoResponse, Response};
 use utoipa::OpenApi;
 
-use super::{admin, patient, queue, system};
+use super::{admin, billing, booking, lab, patient, portal, queue, system, visit};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,11 +18,19 @@ use super::{admin, patient, queue, system};
         patient::undo_merge, patient::card_static, patient::card_dynamic, patient::card_uses, patient::resolve,
         queue::panel, queue::choose, queue::pause, queue::next, queue::call, queue::act, queue::transfer, queue::boards,
         queue::position, queue::triage_preview, queue::triage, queue::triage_register,
+        booking::sessions, booking::create_session, booking::board, booking::stop, booking::create_template, booking::generate, booking::book, booking::walk_in, booking::add_slot, booking::get, booking::cancel, booking::of_patient, booking::check_in, booking::messages,
+        portal::code, portal::login, portal::sessions, portal::book, portal::bookings, portal::cancel,
+        visit::open, visit::get, visit::record, visit::diagnoses, visit::order, visit::cancel, visit::execute, visit::finish, visit::certify, visit::add_template, visit::templates, visit::search, visit::edit,
+        billing::due, billing::pay, billing::refund, billing::receipt, billing::close, billing::payments, billing::open, billing::close_day, billing::closing, billing::notify, billing::portal_due, billing::portal_pay, billing::portal_payment, billing::portal_payments,
+        lab::worklist, lab::collect, lab::receive, lab::reject, lab::show, lab::enter, lab::verify, lab::published, lab::trend, lab::alerts, lab::ack, lab::portal_results, lab::portal_trend,
     ),
     tags((name = "system", description = "健康检查与当前用户"), (name = "staff", description = "用户管理"), (name = "org", description = "机构与科室"),
          (name = "audit", description = "审计日志"), (name = "security", description = "安全：接口令牌"),
          (name = "patient", description = "患者主索引"), (name = "card", description = "电子健康卡与一码通用"),
          (name = "queue", description = "叫号：医生叫号、显示屏（事件流 GET /api/queue/events）"), (name = "triage", description = "预检分诊"),
+         (name = "booking", description = "排班、挂号与签到"), (name = "visit", description = "门诊医生站"),
+         (name = "catalog", description = "目录：诊断、收费项目、药品、中医适宜技术"), (name = "billing", description = "收费、退费、日结与支付回调"),
+         (name = "lab", description = "检验：采集、签收、结果、审核、危急值"),
          (name = "portal", description = "患者端"))
 )]
 pub struct ApiDoc;

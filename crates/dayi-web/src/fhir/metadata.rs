@@ -11,6 +11,17 @@ pub async fn capabilities() -> Response {
     let param = |name: &str, kind: &str, doc: &str| json!({ "name": name, "type": kind, "documentation": doc });
     let dept = super::schedule::dept_system("{机构代码}");
     let dept_doc = format!("仅支持 actor:identifier=[system|]科室代码，system 为 {dept}");
+    let paging = format!(
+        "_count 为每页条数（默认 {}，最多 {}），翻页用 Bundle.link 的 next / previous",
+        super::visit_search::DEFAULT_COUNT,
+        dayi_app::visit_query::MAX_PAGE
+    );
+    let code_doc = format!(
+        "[system|]诊断编码，system 为 {}（ICD-10 国家临床版 2.0）、{}（医保版 2.0）或 {}（GB/T 15657 中医病证）",
+        super::condition::icd10_clinical(),
+        super::condition::icd10_insurance(),
+        super::condition::tcm_system()
+    );
     let body = json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -25,7 +36,7 @@ pub async fn capabilities() -> Response {
             "mode": "server",
             "documentation": "需登录：会话（写操作带 X-CSRF-Token）或接口令牌（Authorization: Bearer）。证件号码和电话以脱敏形式返回。",
             "security": {
-                "description": "接口令牌（Authorization: Bearer dayi_…）或登录会话；权限 patient.read / patient.write",
+                "description": "接口令牌（Authorization: Bearer dayi_…）或登录会话；权限 patient.read / patient.write；就诊、诊断、医嘱与检验结果需 clinical",
             },
             "resource": [{
                 "type": "Patient",
@@ -67,6 +78,87 @@ pub async fn capabilities() -> Response {
                 "searchParam": [
                     param("patient", "reference", "必填：Patient/{id}；返回昨天及以后的预约（最多 100 个）"),
                     param("status", "token", "booked | arrived（已签到）| cancelled（含停诊退号）| noshow"),
+                ],
+            }, {
+                "type": "Encounter",
+                "documentation": format!("门诊就诊：diagnosis 按主要诊断排第 1；需门诊诊疗权限（clinical），查阅记入审计日志。{paging}"),
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("patient", "reference", "Patient/{id}；patient、subject、_id 至少给出一个"),
+                    param("subject", "reference", "同 patient"),
+                    param("_id", "token", "就诊 id"),
+                    param("status", "token", "in-progress（接诊中）| finished（已完成）"),
+                    param("date", "date", "就诊日期，前缀 eq ge gt le lt"),
+                ],
+            }, {
+                "type": "Condition",
+                "documentation": format!("门诊诊断（西医与中医）；id 为 {{就诊 id}}-{{诊断序号}}，就诊完成后不再变化。{paging}"),
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("patient", "reference", "Patient/{id}；patient、subject、encounter、_id 至少给出一个"),
+                    param("subject", "reference", "同 patient"),
+                    param("encounter", "reference", "Encounter/{id}"),
+                    param("_id", "token", "{就诊 id}-{诊断序号}"),
+                    param("code", "token", &code_doc),
+                    param("clinical-status", "token", "active（门诊诊断均为 active）"),
+                ],
+            }, {
+                "type": "ServiceRequest",
+                "documentation": format!("检验、检查、治疗和中医适宜技术医嘱；扩展 order-status 为本系统医嘱状态（待缴费/已缴费/已执行/已撤销/已退费）。{paging}"),
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("patient", "reference", "Patient/{id}；patient、subject、encounter、_id 至少给出一个"),
+                    param("subject", "reference", "同 patient"),
+                    param("encounter", "reference", "Encounter/{id}"),
+                    param("_id", "token", "医嘱 id"),
+                    param("status", "token", "active（待缴费、已缴费）| completed（已执行）| revoked（已撤销、已退费）"),
+                    param("code", "token", &format!("[system|]项目编码，system 为 {}", super::request::service_item_system())),
+                ],
+            }, {
+                "type": "MedicationRequest",
+                "documentation": format!("门诊处方（药品医嘱）：剂量、频次、途径、天数与发药数量；扩展 order-status 同 ServiceRequest。{paging}"),
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("patient", "reference", "Patient/{id}；patient、subject、encounter、_id 至少给出一个"),
+                    param("subject", "reference", "同 patient"),
+                    param("encounter", "reference", "Encounter/{id}"),
+                    param("_id", "token", "医嘱 id"),
+                    param("status", "token", "active（待缴费、已缴费）| completed（已执行）| cancelled（已撤销、已退费）"),
+                    param("code", "token", &format!("[system|]药品编码，system 为 {}", super::request::drug_system("{机构代码}"))),
+                ],
+            }, {
+                "type": "Observation",
+                "documentation": format!("检验结果：已审核发布的检验项目的当前结果（更正后为 corrected，未审核的不发布）；按录入时间倒序。{paging}"),
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("patient", "reference", "Patient/{id}；patient、subject、encounter、_id 至少给出一个"),
+                    param("subject", "reference", "同 patient"),
+                    param("encounter", "reference", "Encounter/{id}"),
+                    param("_id", "token", "结果 id"),
+                    param("code", "token", &format!("[system|]检验指标编码，system 为 {} 或 {}", super::observation::LOINC, super::observation::item_system("{机构代码}"))),
+                    param("date", "date", "结果录入日期，前缀 eq ge gt le lt"),
+                    param("category", "token", &format!("laboratory（system 为 {}）", super::observation::OBSERVATION_CATEGORY)),
+                    param("status", "token", "final（已发布）| corrected（更正后重新发布）"),
+                ],
+            }, {
+                "type": "DiagnosticReport",
+                "documentation": format!("检验报告：一项已审核的检验医嘱（项目组合），id 同 ServiceRequest，result 为其各项结果；按审核时间倒序。{paging}"),
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("patient", "reference", "Patient/{id}；patient、subject、encounter、_id 至少给出一个"),
+                    param("subject", "reference", "同 patient"),
+                    param("encounter", "reference", "Encounter/{id}"),
+                    param("_id", "token", "检验医嘱 id"),
+                    param("code", "token", &format!("[system|]检验项目组合编码，system 为 {}", super::observation::panel_system("{机构代码}"))),
+                    param("date", "date", "标本采集日期，前缀 eq ge gt le lt"),
+                    param("category", "token", &format!("LAB（system 为 {}）", super::report::V2_0074)),
+                    param("status", "token", "final（已发布）| corrected（含更正后重新发布的结果）"),
                 ],
             }],
         }],

@@ -1,6 +1,9 @@
 //! HL7 FHIR R4 (4.0.1) over JSON: `Patient` read, search and create, mapped
-//! from the same patient records the console uses, and a `CapabilityStatement`
-//! at `/fhir/metadata`. Every failure is an `OperationOutcome`
+//! from the same patient records the console uses; `Schedule`, `Slot` and
+//! `Appointment` from the roster and bookings; `Encounter`, `Condition`,
+//! `ServiceRequest` and `MedicationRequest` from the outpatient visits;
+//! `Observation` and `DiagnosticReport` from the published lab results; and
+//! a `CapabilityStatement` at `/fhir/metadata`. Every failure is an `OperationOutcome`
 //! (`error::respond` sends `/fhir` paths to [`outcome`]).
 //!
 //! # Identifier systems
@@ -19,6 +22,7 @@
 //! | 其他证件 | `https://dayi.org.cn/fhir/sid/other-id` | ours |
 //! | 电子健康卡 id | `https://dayi.org.cn/fhir/sid/health-card` | ours: the card id is issued by Dayi, not by the national card platform, so the national 健康卡号 OID (2.16.156.10011.1.19) would claim too much |
 //! | 就诊卡号 | `https://dayi.org.cn/fhir/sid/hospital-no/{organisation code}` | ours: each organisation numbers its own patients, so the namespace names the organisation |
+//! | 标本条码 | `https://dayi.org.cn/fhir/sid/specimen/{organisation code}` | ours: each organisation numbers its own tubes (date and daily sequence) |
 //! | 挂号流水号 | `https://dayi.org.cn/fhir/sid/reg-no/{organisation code}` | ours: numbered per organisation (department code, date, daily sequence) |
 //! | 科室代码 | `https://dayi.org.cn/fhir/sid/dept/{organisation code}` | ours: each organisation codes its own departments |
 //!
@@ -57,16 +61,94 @@
 //! `https://dayi.org.cn/fhir/sid/dept/{organisation code}`. Times are Beijing
 //! time (`+08:00`). Appointment reads and searches go through the app's
 //! booking reads, which audit them as accesses to the patient's record.
+//!
+//! # Visits
+//!
+//! An outpatient visit (门诊就诊) is an `Encounter` (class `AMB` of v3
+//! ActCode; `in-progress` while open, then `finished`; `period` from opening
+//! to finishing; the doctor a `participant` of type `ATND` by name, since
+//! staff are not `Practitioner` resources yet; `serviceProvider` the
+//! department as an `Organization` identified by its code; `appointment` the
+//! booking it came from; `reasonCode` the chief complaint). Each diagnosis is
+//! a `Condition` with id `{visit id}-{number}` (`encounter-diagnosis`,
+//! `active`, `confirmed`, recorded by the doctor), ranked in
+//! `Encounter.diagnosis`: the primary diagnosis 1, the others in the
+//! doctor's order. Orders are `ServiceRequest`s (lab, exam, treatment, TCM
+//! technique) or `MedicationRequest`s (drugs: dose with its UCUM unit where
+//! it has one, `Timing.repeat` from the frequency, route as text,
+//! `boundsDuration` and `expectedSupplyDuration` the days, the packs to
+//! dispense). Order statuses: ordered and paid are `active`, executed
+//! `completed`; cancelled (before payment) and refunded orders were never
+//! carried out, so `revoked` (ServiceRequest) or `cancelled`
+//! (MedicationRequest, with the reason). The exact state rides in the
+//! extension `https://dayi.org.cn/fhir/StructureDefinition/order-status`.
+//!
+//! | code | `Coding.system` | source |
+//! |---|---|---|
+//! | 西医诊断（ICD-10 国家临床版 2.0） | `https://dayi.org.cn/fhir/CodeSystem/icd-10-cn-clinical-2.0` | ours: the national clinical edition has no published URI or OID for FHIR, and it is not WHO's ICD-10 (`http://hl7.org/fhir/sid/icd-10`), whose codes stop at four characters |
+//! | 医保版 2.0 诊断编码 | `https://dayi.org.cn/fhir/CodeSystem/icd-10-cn-nhsa-2.0` | ours, for the insurance edition (医保疾病诊断分类与代码); a second coding when the catalogue has it |
+//! | 中医病证（GB/T 15657-2021） | `https://dayi.org.cn/fhir/CodeSystem/gb-t-15657` | ours, named after the standard as GB/T 2260 is |
+//! | 医疗服务项目（检验、检查、治疗、中医适宜技术） | `https://dayi.org.cn/fhir/CodeSystem/medical-service-item` | ours: 全国医疗服务价格项目规范 codes with the catalogue's local sub-items |
+//! | 医保医疗服务项目编码 | `https://dayi.org.cn/fhir/CodeSystem/nhsa-service-item` | ours; a second coding when the catalogue has it |
+//! | 本院药品编码 | `https://dayi.org.cn/fhir/CodeSystem/drug/{organisation code}` | ours: each organisation keeps its own drug catalogue |
+//! | 医保药品编码 | `https://dayi.org.cn/fhir/CodeSystem/nhsa-drug` | ours; a second coding when the catalogue has it |
+//! | 医嘱类别、医嘱状态、用药频次 | `https://dayi.org.cn/fhir/CodeSystem/order-kind`, `…/order-status`, `…/frequency` | ours (频次 keeps the Latin abbreviations qd, bid, tid …) |
+//!
+//! Reading any of these needs `clinical` (a doctor's account or token; the
+//! cashier's is refused); every read and search is audited as an access to
+//! the patient's record (`visit.read`, `visit.search`, `diagnosis.*`,
+//! `order.*`). Searches need `patient` (or `subject`), `encounter` or `_id`;
+//! `status`, `date` (Encounter: the visit's day) and `code` narrow. They
+//! answer pages of `_count` (default 50, at most 200), newest first, with
+//! `next` and `previous` links (`_offset`).
+//!
+//! # Lab results
+//!
+//! Only verified (审核发布) results leave the lab, and of a corrected result
+//! only its current version. Each current result of a verified test is an
+//! `Observation` (id the result's): category `laboratory`; `code` the LOINC
+//! code where the catalogue has one plus our item code with its Chinese
+//! name; `valueQuantity` in the catalogue's unit, coded in UCUM where it maps
+//! (`10^9/L` → `10*9/L`, `μmol/L` → `umol/L`, `mIU/L` → `m[IU]/L` …), or
+//! `valueString` for a text result (尿蛋白 `2+`); `interpretation` the flag
+//! (v3 ObservationInterpretation N, L, H, LL, HH, A); `referenceRange` the
+//! range it was judged by, for the patient's sex and age, as low/high and
+//! text; `effectiveDateTime` when it was entered, `issued` when verified,
+//! `performer` the verifier by name; `specimen` the tube by its barcode (no
+//! `Specimen` resource yet); `device` the analyzer when one sent it; `status`
+//! `final`, or `corrected` once a correction (with its reason as a `note`)
+//! has been verified. Each verified test is a `DiagnosticReport` (category
+//! `LAB` of v2 table 0074) with the lab order's id, `basedOn` that order's
+//! `ServiceRequest`, `code` the panel, `effectiveDateTime` the collection,
+//! `issued` the verification, `resultsInterpreter` the verifier and `result`
+//! its observations in the catalogue's order; `corrected` when any of them is.
+//! Searches take `patient`/`subject`, `encounter`, `_id`, `code`, `date`
+//! (Observation: the day entered; DiagnosticReport: the day collected),
+//! `category` and `status`, as the visit searches do; the reads need
+//! `clinical` and are audited per patient (`lab.observation.*`,
+//! `lab.report.*`).
+//!
+//! | code | `Coding.system` | source |
+//! |---|---|---|
+//! | LOINC | `http://loinc.org` | the catalogue's `loinc` column, where known |
+//! | 检验指标 | `https://dayi.org.cn/fhir/CodeSystem/lab-item/{organisation code}` | ours: each organisation may replace the lab catalogue (`lab.catalog`) |
+//! | 检验项目组合 | `https://dayi.org.cn/fhir/CodeSystem/lab-panel/{organisation code}` | ours, as the items |
 
 pub mod appointment;
+pub mod condition;
+pub mod encounter;
 mod intake;
 pub mod metadata;
+pub mod observation;
 pub mod outcome;
 pub mod patient;
+pub mod report;
+pub mod request;
 mod resource;
 pub mod schedule;
 mod search;
 pub mod slot;
+mod visit_search;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

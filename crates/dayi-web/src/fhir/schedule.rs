@@ -165,13 +165,13 @@ fn days(raw: &str, date: &str) -> Result<(Date, Date), DomainError> {
 /// The days a search covers (inclusive), from its `date` parameters: today
 /// and the seven days after when none bounds it.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-struct Window {
-    from: Option<Date>,
-    to: Option<Date>,
+pub(super) struct Window {
+    pub(super) from: Option<Date>,
+    pub(super) to: Option<Date>,
 }
 
 impl Window {
-    fn narrow(&mut self, raw: &str) -> Result<(), DomainError> {
+    pub(super) fn narrow(&mut self, raw: &str) -> Result<(), DomainError> {
         let (prefix, date) = match raw.get(..2) {
             Some(p) if p.bytes().all(|b| b.is_ascii_lowercase()) => (p, &raw[2..]),
             _ => ("eq", raw),

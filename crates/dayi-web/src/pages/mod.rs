@@ -3,13 +3,17 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod booking;
+pub mod catalog;
 pub mod home;
+pub mod lab;
 pub mod patient;
 pub mod portal;
 pub mod queue;
 pub mod security;
 pub mod station;
+pub mod visit;
 
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
@@ -36,6 +40,11 @@ const NAV: &[(&str, &str, Need)] = &[
     ("nav.kiosk", "/kiosk", Need::Perm(Perm::CheckIn)),
     ("nav.triage", "/triage", Need::Perm(Perm::Triage)),
     ("nav.queue", "/queue", Need::Perm(Perm::QueueCall)),
+    ("nav.visits", "/visits", Need::Perm(Perm::Clinical)),
+    ("nav.lab", "/lab", Need::Perm(Perm::Lab)),
+    ("nav.billing", "/billing", Need::Perm(Perm::Billing)),
+    ("nav.closing", "/billing/closing", Need::Perm(Perm::Billing)),
+    ("nav.catalog", "/catalog", Need::Perm(Perm::Catalog)),
     ("nav.queue_settings", "/queue/settings", Need::Perm(Perm::QueueManage)),
     ("nav.messages", "/messages", Need::Perm(Perm::Registration)),
     ("nav.staff", "/admin/staff", Need::AnyPerm(&[Perm::StaffManage, Perm::SecurityManage])),
@@ -83,6 +92,7 @@ pub async fn page(
         org_name => org,
         nav => minijinja::value::Serde(nav(staff, current)),
         current => current,
+        clinical => staff.actor.roles.allows(Perm::Clinical),
     };
     render(status, tpl, context! { ..extra, ..base })
 }

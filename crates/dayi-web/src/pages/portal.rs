@@ -25,7 +25,7 @@ fn oops(e: &DomainError, lang: Lang) -> Response {
 }
 
 /// Renders a portal page with the account's common context.
-fn portal_page(u: &PortalUser, status: StatusCode, tpl: &str, extra: Value) -> Response {
+pub fn portal_page(u: &PortalUser, status: StatusCode, tpl: &str, extra: Value) -> Response {
     let base = context! {
         lang => u.lang.code(), csrf => u.ctx.csrf.as_str(),
         me => dayi_core::mask::name(&u.ctx.patient.name),

@@ -47,7 +47,8 @@
     const cur = current();
     $("current").innerHTML = cur
       ? `<p class="now-seq">${esc(cur.seq)}</p><p class="now-name">${esc(cur.name)}${cur.tag ? ` <span class="tag tag-warn">${esc(cur.tag)}</span>` : ""}</p>
-         <p class="muted">${esc(cur.room)} · ${esc(text.calls.replace("{n}", cur.calls))}</p>`
+         <p class="muted">${esc(cur.room)} · ${esc(text.calls.replace("{n}", cur.calls))}</p>
+         <form method="post" action="/visits/open/${esc(cur.booking_id)}"><input type="hidden" name="_csrf" value="${esc(csrf)}"><button class="btn btn-primary" type="submit" data-testid="q-open-visit">${esc(text.open)}</button></form>`
       : `<p class="muted">${esc(text.none)}</p>`;
     $("waiting-count").textContent = `(${state.waiting.length})`;
     $("waiting").innerHTML = state.waiting.length

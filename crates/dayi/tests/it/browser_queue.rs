@@ -14,19 +14,27 @@ use uuid::Uuid;
 use crate::browser::{screenshot, sign_in, window};
 use crate::harness::{ORG, TestApp};
 
-const ZHANG_PHONE: &str = "13853712345";
-const ZHANG_ID: &str = "370830195803129317";
+pub(crate) const ZHANG_PHONE: &str = "13853712345";
+pub(crate) const ZHANG_ID: &str = "370830195803129317";
 
-async fn el(c: &Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn el(c: &Client, css: &str) -> fantoccini::elements::Element {
     c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(css)).await.unwrap()
 }
 
-async fn text_of(c: &Client, css: &str) -> String {
-    el(c, css).await.text().await.unwrap()
+/// The element's text; found again when the page changed between finding and reading.
+pub(crate) async fn text_of(c: &Client, css: &str) -> String {
+    for _ in 0..50 {
+        match el(c, css).await.text().await {
+            Ok(t) => return t,
+            Err(e) if e.to_string().contains("stale element") => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+    panic!("{css} kept going stale")
 }
 
 /// Waits until the element's text contains `want`; returns how long it took.
-async fn until_text(c: &Client, css: &str, want: &str, limit: Duration) -> Duration {
+pub(crate) async fn until_text(c: &Client, css: &str, want: &str, limit: Duration) -> Duration {
     let start = Instant::now();
     loop {
         if let Ok(e) = c.find(Locator::Css(css)).await
@@ -39,12 +47,12 @@ async fn until_text(c: &Client, css: &str, want: &str, limit: Duration) -> Durat
     }
 }
 
-async fn org(t: &TestApp) -> Uuid {
+pub(crate) async fn org(t: &TestApp) -> Uuid {
     dayi_app::tenancy::by_code(&t.app, ORG).await.unwrap().unwrap().org_id
 }
 
 /// Today's 内科 session of doc01 in 内科1诊室, open from ten minutes ago.
-async fn today_session(t: &TestApp) -> Uuid {
+pub(crate) async fn today_session(t: &TestApp) -> Uuid {
     let org = org(t).await;
     let depts = dayi_store::tenancy::list_depts(&t.app.db, org).await.unwrap();
     let staff = dayi_store::staff::list(&t.app.db, org).await.unwrap();
@@ -67,7 +75,7 @@ async fn today_session(t: &TestApp) -> Uuid {
 }
 
 /// 张三 registers on the day and checks in with his card's static code.
-async fn zhang_checks_in(t: &TestApp, session: Uuid) -> Uuid {
+pub(crate) async fn zhang_checks_in(t: &TestApp, session: Uuid) -> Uuid {
     let org = org(t).await;
     let cli = Actor::cli(org);
     let p = dayi_store::patient::by_document(&t.app.db, org, "resident_id", ZHANG_ID).await.unwrap().unwrap();
@@ -81,7 +89,7 @@ async fn zhang_checks_in(t: &TestApp, session: Uuid) -> Uuid {
     b.id
 }
 
-async fn portal_sign_in(c: &Client, t: &TestApp) {
+pub(crate) async fn portal_sign_in(c: &Client, t: &TestApp) {
     c.goto(&t.at("/portal/login")).await.unwrap();
     el(c, "[data-testid=org]").await.select_by_value(ORG).await.unwrap();
     el(c, "[data-testid=phone]").await.send_keys(ZHANG_PHONE).await.unwrap();

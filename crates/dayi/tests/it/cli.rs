@@ -1,5 +1,6 @@
 //! The `dayi` binary: audit verification catches a row edited behind its
-//! back; backup then restore round-trips the demo database; user management.
+//! back; backup then restore round-trips the demo database; user management;
+//! WeChat Pay from the settings, and a bad `[pay.wechat]` stops the start.
 
 use std::process::Command;
 
@@ -121,4 +122,64 @@ async fn backup_then_restore_round_trips_the_demo_database() {
         &format!("sqlite:{}", dir.path().join("x.db").display()),
     ]);
     assert!(!out.status.success());
+}
+
+/// The test-only WeChat Pay keys (tests/fixtures/wechat).
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/wechat/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn wechat_config(api_v3_key_file: &str) -> String {
+    format!(
+        "[pay.wechat]\nmchid = \"1900000109\"\nappid = \"wxd678efh567hg6787\"\nserial_no = \"5157F09E\"\n\
+         private_key_file = \"{}\"\napi_v3_key_file = \"{api_v3_key_file}\"\n\
+         [pay.wechat.platform_keys]\nPUB_KEY_ID_1 = \"{}\"\n",
+        fixture("apiclient_key.pem"),
+        fixture("wechatpay_pub.pem")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wechat_pay_comes_from_the_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dayi.toml");
+    std::fs::write(&config, wechat_config(&fixture("apiv3.key"))).unwrap();
+    let cli = dayi::Settings {
+        config: Some(config),
+        db: Some(format!("sqlite:{}", dir.path().join("d.db").display())),
+        listen: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    };
+    let r = dayi::Settings::resolve(&cli, "unused").unwrap();
+    let server = dayi::start(dayi::open_db(&r.db).await.unwrap(), &r).await.unwrap();
+    assert!(server.app.pay.wechat.is_some(), "WeChat Pay is the online provider");
+    server.stop().await;
+    // Without the table, the built-in local provider.
+    let empty = dir.path().join("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    let r = dayi::Settings::resolve(&dayi::Settings { config: Some(empty), ..cli }, "unused").unwrap();
+    assert!(r.wechat.is_none());
+}
+
+#[test]
+fn a_bad_wechat_pay_setting_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("apiv3.key");
+    std::fs::write(&key, "too short").unwrap();
+    let config = dir.path().join("dayi.toml");
+    std::fs::write(&config, wechat_config(key.to_str().unwrap())).unwrap();
+    let db = dir.path().join("d.db");
+    let db_url = format!("sqlite:{}", db.display());
+    let args = ["serve", "--config", config.to_str().unwrap(), "--db", &db_url, "--listen", "127.0.0.1:0"];
+    let out = dayi(&args);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid [pay.wechat]") && err.contains("api_v3_key must be 32 characters"), "{err}");
+    assert!(!db.exists(), "refused before the database was touched");
+    // A missing piece is named, with where to give it.
+    std::fs::write(&config, "[pay.wechat]\nmchid = \"1900000109\"\n").unwrap();
+    let out = dayi(&args);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[pay.wechat] needs") && err.contains("DAYI_PAY_WECHAT_API_V3_KEY_FILE"), "{err}");
 }

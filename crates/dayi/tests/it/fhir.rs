@@ -74,7 +74,7 @@ pub(crate) async fn fhir(r: reqwest::Response) -> (StatusCode, Value) {
 }
 
 /// An API token for a demo account, for a client that signs in as a program does.
-async fn token_for(t: &TestApp, username: &str) -> String {
+pub(crate) async fn token_for(t: &TestApp, username: &str) -> String {
     let sec = t.as_user("secadmin").await;
     let staff: Value = sec.get("/api/staff").await.json().await.unwrap();
     let id = staff.as_array().unwrap().iter().find(|s| s["username"] == username).unwrap()["id"].clone();

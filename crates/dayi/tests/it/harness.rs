@@ -51,8 +51,12 @@ impl TestApp {
     }
 
     pub async fn postgres() -> Option<Self> {
+        Self::postgres_with(|_| {}).await
+    }
+
+    pub async fn postgres_with(tweak: impl FnOnce(&mut dayi::Resolved)) -> Option<Self> {
         let cluster = dayi_testkit::PgCluster::shared()?;
-        Some(Self::spawn(cluster.create_database(), None, |_| {}).await)
+        Some(Self::spawn(cluster.create_database(), None, tweak).await)
     }
 
     async fn spawn(

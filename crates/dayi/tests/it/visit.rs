@@ -23,14 +23,14 @@ async fn field_codes(r: reqwest::Response) -> Vec<String> {
 }
 
 /// A catalogue item's code, found by name as a doctor types it.
-async fn code_of(s: &Session, kind: &str, name: &str) -> String {
+pub(crate) async fn code_of(s: &Session, kind: &str, name: &str) -> String {
     let v = ok(s.get(&format!("/api/catalog?kind={kind}&q={name}")).await).await;
     let hit = v.as_array().unwrap().iter().find(|i| i["name"].as_str().unwrap().contains(name));
     hit.unwrap_or_else(|| panic!("no {name} in {kind}: {v}"))["code"].as_str().unwrap().to_string()
 }
 
 /// A called patient's open visit: (visit id, patient id).
-async fn called_visit(t: &TestApp, i: u64) -> (String, String) {
+pub(crate) async fn called_visit(t: &TestApp, i: u64) -> (String, String) {
     let admin = t.as_user("admin").await;
     let reg = t.as_user("reg01").await;
     let nurse = t.as_user("triage01").await;

@@ -1,0 +1,241 @@
+//! The MLLP listener for analyzers' HL7 v2 results. Each connection is one
+//! analyzer (or middleware) and is served by its own task, so several
+//! analyzers send at once; on a connection messages are handled strictly in
+//! order, so the n-th ACK answers the n-th message. Bad input is answered
+//! with a NAK and logged, never allowed to end the listener.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dayi_core::hl7::mllp::{Decoder, Frame, frame};
+use dayi_core::hl7::{self, Ack, AckCode, Header, Location};
+use dayi_core::{DomainError, ErrorCode, timefmt};
+use futures::FutureExt;
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{debug, error, info, warn};
+
+use super::OruSink;
+
+/// What the sink reports for a stored message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accepted {
+    /// MSA-3; empty for the default, "已接收 n 项结果".
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MllpConfig {
+    /// A longer frame is dropped and answered AR (`hl7.frame_too_large`).
+    pub max_frame_bytes: usize,
+    /// A connection silent this long is closed; the analyzer reconnects.
+    pub idle_timeout: Duration,
+    /// More simultaneous connections than this are closed on accept.
+    pub max_connections: usize,
+    /// On shutdown, how long connections may take to finish their message.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for MllpConfig {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 1 << 20,
+            idle_timeout: Duration::from_secs(600),
+            max_connections: 64,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Serves MLLP on `listener` until `shutdown` completes, then stops
+/// accepting, lets each connection finish the message in hand, and returns.
+pub async fn serve(listener: TcpListener, sink: Arc<dyn OruSink>, cfg: MllpConfig, shutdown: impl Future<Output = ()>) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ids = Arc::new(AckIds::new());
+    let mut conns = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) if conns.len() >= cfg.max_connections => {
+                    warn!(%peer, limit = cfg.max_connections, "MLLP connection refused: too many connections");
+                    drop(stream);
+                }
+                Ok((stream, peer)) => {
+                    let conn = Connection { peer: peer.to_string(), sink: sink.clone(), cfg: cfg.clone(), ids: ids.clone() };
+                    conns.spawn(conn.run(stream, stop_rx.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    warn!(error = %e, "MLLP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(done) = conns.join_next(), if !conns.is_empty() => {
+                if let Err(e) = done {
+                    error!(error = %e, "MLLP connection task failed");
+                }
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(cfg.shutdown_grace, async { while conns.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        warn!(open = conns.len(), "MLLP connections still busy at shutdown; aborted");
+        conns.shutdown().await;
+    }
+    info!("MLLP listener stopped");
+}
+
+/// The ACKs' own control ids (MSH-10): the start second and a sequence.
+struct AckIds {
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl AckIds {
+    fn new() -> Self {
+        Self { prefix: format!("DY{:x}", OffsetDateTime::now_utc().unix_timestamp()), next: AtomicU64::new(1) }
+    }
+
+    fn next(&self) -> String {
+        format!("{}-{}", self.prefix, self.next.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+struct Connection {
+    peer: String,
+    sink: Arc<dyn OruSink>,
+    cfg: MllpConfig,
+    ids: Arc<AckIds>,
+}
+
+impl Connection {
+    async fn run(self, stream: TcpStream, mut stop: watch::Receiver<bool>) {
+        let _ = stream.set_nodelay(true);
+        let (mut rd, wr) = stream.into_split();
+        let mut wr = BufWriter::new(wr);
+        let mut decoder = Decoder::new(self.cfg.max_frame_bytes);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut out = Vec::with_capacity(512);
+        debug!(peer = %self.peer, "MLLP connection opened");
+        loop {
+            // Answer every complete frame, in order, then flush once: a sender
+            // that pipelines gets its ACKs in one write.
+            let mut wrote = false;
+            while let Some(f) = decoder.next_frame() {
+                let ack = self.answer(f).await;
+                out.clear();
+                frame(ack.as_bytes(), &mut out);
+                if !self.within_idle(wr.write_all(&out)).await {
+                    return;
+                }
+                wrote = true;
+            }
+            if wrote && !self.within_idle(wr.flush()).await {
+                return;
+            }
+            if *stop.borrow() {
+                break;
+            }
+            let n = tokio::select! {
+                read = tokio::time::timeout(self.cfg.idle_timeout, rd.read(&mut buf)) => match read {
+                    Ok(Ok(0)) => break,
+                    Ok(Ok(n)) => n,
+                    Ok(Err(e)) => {
+                        debug!(peer = %self.peer, error = %e, "MLLP read failed");
+                        break;
+                    }
+                    Err(_) => {
+                        info!(peer = %self.peer, partial = decoder.in_frame(), "MLLP connection idle; closed");
+                        break;
+                    }
+                },
+                _ = stop.changed() => break,
+            };
+            decoder.push(&buf[..n]);
+        }
+        if decoder.skipped_bytes > 0 {
+            debug!(peer = %self.peer, bytes = decoder.skipped_bytes, "MLLP bytes outside frames ignored");
+        }
+        let _ = wr.shutdown().await;
+        debug!(peer = %self.peer, "MLLP connection closed");
+    }
+
+    /// Whether a write finished in time: a peer that stops reading its ACKs
+    /// is dropped like an idle one instead of holding the task forever.
+    async fn within_idle(&self, write: impl Future<Output = std::io::Result<()>>) -> bool {
+        match tokio::time::timeout(self.cfg.idle_timeout, write).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                debug!(peer = %self.peer, error = %e, "MLLP write failed");
+                false
+            }
+            Err(_) => {
+                info!(peer = %self.peer, "MLLP peer not reading its ACKs; closed");
+                false
+            }
+        }
+    }
+
+    /// The ACK for one frame. Every path ends in an ACK; none panics.
+    async fn answer(&self, f: Frame) -> String {
+        let bytes = match f {
+            Frame::TooLarge { head, len } => {
+                let err = DomainError::with(ErrorCode::Hl7FrameTooLarge, [self.cfg.max_frame_bytes]);
+                debug!(peer = %self.peer, len, "MLLP frame over the limit");
+                return self.refuse(hl7::parse_header(&head).as_ref(), &err, None);
+            }
+            Frame::Message(bytes) => bytes,
+        };
+        let oru = match hl7::parse_oru(&bytes) {
+            Ok(oru) => oru,
+            Err(e) => {
+                let at = e.location();
+                return self.refuse(hl7::parse_header(&bytes).as_ref(), &e.into(), at);
+            }
+        };
+        let header = oru.header.clone();
+        let results = oru.observations().count();
+        // A sink that panics costs this message an AR, not the connection.
+        match AssertUnwindSafe(self.sink.accept(&self.peer, oru)).catch_unwind().await {
+            Ok(Ok(done)) => {
+                let text = if done.text.is_empty() { format!("已接收 {results} 项结果") } else { done.text };
+                Ack { to: Some(&header), code: AckCode::Accept, text: &text, error: None }
+                    .render(&self.ids.next(), now())
+            }
+            Ok(Err(e)) => self.refuse(Some(&header), &e, None),
+            Err(_) => {
+                let ack_id = self.ids.next();
+                error!(peer = %self.peer, control_id = %header.control_id, ack_id, "ORU sink panicked");
+                self.refuse(Some(&header), &DomainError::with(ErrorCode::Internal, [ack_id]), None)
+            }
+        }
+    }
+
+    /// A NAK (AE or AR by the error's kind), logged.
+    fn refuse(&self, to: Option<&Header>, err: &DomainError, at: Option<Location>) -> String {
+        let code = AckCode::for_error(err.code);
+        warn!(
+            peer = %self.peer,
+            control_id = to.map_or("", |h| h.control_id.as_str()),
+            ack = code.as_str(),
+            code = err.code.code(),
+            reason = %err.zh(),
+            "HL7 message refused"
+        );
+        Ack { to, code, text: "", error: Some((err, at)) }.render(&self.ids.next(), now())
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc().to_offset(timefmt::CST)
+}

@@ -1,0 +1,189 @@
+//! Reading finished and open visits for other systems (the FHIR interface):
+//! a visit with its diagnoses, one diagnosis, one order, and searches over
+//! them a page at a time. Each needs `clinical` — the record is the
+//! doctors' — and each audits every patient whose record it shows (and each
+//! patient a search asked about, found or not).
+
+use std::collections::{BTreeSet, HashMap};
+
+use dayi_core::audit::OK;
+use dayi_core::catalog::Kind;
+use dayi_core::security::Perm;
+use dayi_core::{DomainError, ErrorCode};
+use dayi_store::visit::{Diagnosis, Order, Visit};
+pub use dayi_store::visit_query::{Code, Filter, Page};
+use uuid::Uuid;
+
+use crate::{Actor, App, OrInternal, catalog as cat};
+
+/// Most rows in one page.
+pub const MAX_PAGE: i64 = 200;
+
+/// A visit and its diagnoses (in their order).
+#[derive(Debug, Clone)]
+pub struct VisitRead {
+    pub visit: Visit,
+    pub diagnoses: Vec<Diagnosis>,
+}
+
+/// A diagnosis and the visit it was made at.
+#[derive(Debug, Clone)]
+pub struct DiagnosisRead {
+    pub diagnosis: Diagnosis,
+    pub visit: Visit,
+}
+
+/// An order, its visit, and the item's insurance code in the catalogue in force ("" if none).
+#[derive(Debug, Clone)]
+pub struct OrderRead {
+    pub order: Order,
+    pub visit: Visit,
+    pub insurance_code: String,
+}
+
+/// One visit with its diagnoses.
+pub async fn visit(app: &App, actor: &Actor, id: Uuid) -> Result<VisitRead, DomainError> {
+    actor.require(app, Perm::Clinical).await?;
+    let visit = dayi_store::visit::get(&app.db, actor.org_id, id)
+        .await
+        .or_internal()?
+        .ok_or_else(|| DomainError::new(ErrorCode::VisitUnknown))?;
+    app.audit.record(actor.entry("visit.read", "visit", &id.to_string(), Some(visit.patient_id), OK, "")).await;
+    let diagnoses = dayi_store::visit::diagnoses(&app.db, actor.org_id, &[id]).await.or_internal()?;
+    Ok(VisitRead { visit, diagnoses })
+}
+
+/// Visits matching `f`, newest first: `limit` of them from `offset`.
+pub async fn visits(
+    app: &App,
+    actor: &Actor,
+    f: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<Page<VisitRead>, DomainError> {
+    actor.require(app, Perm::Clinical).await?;
+    let page = dayi_store::visit_query::visits(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
+        .await
+        .or_internal()?;
+    let ids: Vec<Uuid> = page.rows.iter().map(|v| v.id).collect();
+    let dx = dayi_store::visit::diagnoses(&app.db, actor.org_id, &ids).await.or_internal()?;
+    let rows: Vec<VisitRead> = page
+        .rows
+        .into_iter()
+        .map(|visit| VisitRead { diagnoses: dx.iter().filter(|d| d.visit_id == visit.id).cloned().collect(), visit })
+        .collect();
+    let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
+    audit_search(app, actor, "visit.search", f, &shown).await;
+    Ok(Page { total: page.total, rows })
+}
+
+/// One diagnosis of a visit, by its number.
+pub async fn diagnosis(app: &App, actor: &Actor, visit_id: Uuid, seq: i64) -> Result<DiagnosisRead, DomainError> {
+    actor.require(app, Perm::Clinical).await?;
+    let unknown = || DomainError::new(ErrorCode::NotFound);
+    let visit = dayi_store::visit::get(&app.db, actor.org_id, visit_id).await.or_internal()?.ok_or_else(unknown)?;
+    let all = dayi_store::visit::diagnoses(&app.db, actor.org_id, &[visit_id]).await.or_internal()?;
+    let diagnosis = all.into_iter().find(|d| d.seq == seq).ok_or_else(unknown)?;
+    let id = format!("{visit_id}-{seq}");
+    app.audit.record(actor.entry("diagnosis.read", "diagnosis", &id, Some(visit.patient_id), OK, "")).await;
+    Ok(DiagnosisRead { diagnosis, visit })
+}
+
+/// Diagnoses matching `f`, the newest visit's first.
+pub async fn diagnoses(
+    app: &App,
+    actor: &Actor,
+    f: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<Page<DiagnosisRead>, DomainError> {
+    actor.require(app, Perm::Clinical).await?;
+    let page = dayi_store::visit_query::diagnoses(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
+        .await
+        .or_internal()?;
+    let visits = visits_of(app, actor.org_id, page.rows.iter().map(|d| d.visit_id)).await?;
+    let rows: Vec<DiagnosisRead> = page
+        .rows
+        .into_iter()
+        .filter_map(|d| Some(DiagnosisRead { visit: visits.get(&d.visit_id)?.clone(), diagnosis: d }))
+        .collect();
+    let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
+    audit_search(app, actor, "diagnosis.search", f, &shown).await;
+    Ok(Page { total: page.total, rows })
+}
+
+/// One order: a drug order when `drug`, otherwise any other kind.
+pub async fn order(app: &App, actor: &Actor, id: Uuid, drug: bool) -> Result<OrderRead, DomainError> {
+    actor.require(app, Perm::Clinical).await?;
+    let f = Filter { orders: Some(vec![id]), drugs: Some(drug), ..Default::default() };
+    let page = dayi_store::visit_query::orders(&app.db, actor.org_id, &f, 1, 0).await.or_internal()?;
+    let order = page.rows.into_iter().next().ok_or_else(|| DomainError::new(ErrorCode::OrderUnknown))?;
+    let visit = dayi_store::visit::get(&app.db, actor.org_id, order.visit_id)
+        .await
+        .or_internal()?
+        .ok_or_else(|| DomainError::new(ErrorCode::OrderUnknown))?;
+    app.audit
+        .record(actor.entry("order.read", "visit_order", &id.to_string(), Some(visit.patient_id), OK, &order.kind))
+        .await;
+    let catalog = cat::current(app, actor.org_id).await?;
+    Ok(OrderRead { insurance_code: insurance_code(&catalog, &order), order, visit })
+}
+
+/// Orders matching `f`, newest first.
+pub async fn orders(
+    app: &App,
+    actor: &Actor,
+    f: &Filter,
+    limit: i64,
+    offset: i64,
+) -> Result<Page<OrderRead>, DomainError> {
+    actor.require(app, Perm::Clinical).await?;
+    let page = dayi_store::visit_query::orders(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
+        .await
+        .or_internal()?;
+    let visits = visits_of(app, actor.org_id, page.rows.iter().map(|o| o.visit_id)).await?;
+    let catalog = cat::current(app, actor.org_id).await?;
+    let rows: Vec<OrderRead> = page
+        .rows
+        .into_iter()
+        .filter_map(|o| {
+            let visit = visits.get(&o.visit_id)?.clone();
+            Some(OrderRead { insurance_code: insurance_code(&catalog, &o), order: o, visit })
+        })
+        .collect();
+    let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
+    audit_search(app, actor, "order.search", f, &shown).await;
+    Ok(Page { total: page.total, rows })
+}
+
+/// The item's insurance code in the catalogue in force, if it has one.
+fn insurance_code(catalog: &cat::Catalog, o: &Order) -> String {
+    let kinds: &[Kind] = match o.kind.as_str() {
+        "drug" => &[Kind::Drug],
+        "technique" => &[Kind::Technique],
+        _ => &[Kind::ChargeItem],
+    };
+    kinds.iter().find_map(|k| catalog.get(*k, &o.code)).map(|i| i.insurance_code.clone()).unwrap_or_default()
+}
+
+async fn visits_of(
+    app: &App,
+    org_id: Uuid,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, Visit>, DomainError> {
+    let ids: Vec<Uuid> = ids.collect::<BTreeSet<_>>().into_iter().collect();
+    let rows = dayi_store::visit_query::visits_by_id(&app.db, org_id, &ids).await.or_internal()?;
+    Ok(rows.into_iter().map(|v| (v.id, v)).collect())
+}
+
+/// One entry per patient the search asked about or showed, with how many of
+/// their records it showed.
+async fn audit_search(app: &App, actor: &Actor, action: &str, f: &Filter, shown: &[&Visit]) {
+    let mut patients: BTreeSet<Uuid> = f.patients.iter().flatten().copied().collect();
+    patients.extend(shown.iter().map(|v| v.patient_id));
+    for p in patients {
+        let n = shown.iter().filter(|v| v.patient_id == p).count();
+        let entry = actor.entry(action, "patient", &p.to_string(), Some(p), OK, &format!("{n} 条"));
+        app.audit.record(entry).await;
+    }
+}

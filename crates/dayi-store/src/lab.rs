@@ -1,0 +1,368 @@
+//! Lab results: specimens, one test per lab order, versioned results and
+//! critical-value alerts.
+
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use crate::visit::{Order, order_cols};
+use crate::{Db, Result, Tx, with_db, with_tx};
+
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+pub struct Specimen {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub barcode: String,
+    pub patient_id: Uuid,
+    pub visit_id: Uuid,
+    /// 全血, 血清 …
+    pub kind: String,
+    pub tube: String,
+    /// `collected`, `received`, `rejected`.
+    pub status: String,
+    pub reject_reason: String,
+    pub collected_by: String,
+    pub collected_at: i64,
+    pub received_by: Option<String>,
+    pub received_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+macro_rules! specimen_cols {
+    () => {
+        "org_id, id, barcode, patient_id, visit_id, kind, tube, status, reject_reason, collected_by, collected_at, \
+         received_by, received_at, updated_at"
+    };
+}
+pub(crate) use specimen_cols;
+
+/// One lab order's test: its specimen and how far it has come.
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+pub struct LabTest {
+    pub org_id: Uuid,
+    pub order_id: Uuid,
+    pub specimen_id: Uuid,
+    pub visit_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub panel_code: String,
+    pub panel_name: String,
+    /// `collected`, `received`, `rejected`, `resulted`, `verified`.
+    pub status: String,
+    pub verified_by: Option<String>,
+    /// Set when verified: the moment the patient and doctor may see it.
+    pub verified_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+macro_rules! test_cols {
+    () => {
+        "org_id, order_id, specimen_id, visit_id, patient_id, doctor_id, panel_code, panel_name, status, \
+         verified_by, verified_at, updated_at"
+    };
+}
+pub(crate) use test_cols;
+
+/// One result of one item; a correction adds a version and retires the old one.
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+pub struct LabResult {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub specimen_id: Uuid,
+    pub patient_id: Uuid,
+    pub item_code: String,
+    pub item_name: String,
+    pub loinc: String,
+    pub value: String,
+    /// Thousandths, for numeric items.
+    pub milli: Option<i64>,
+    pub unit: String,
+    /// N, L, H, LL, HH, A.
+    pub flag: String,
+    pub range_text: String,
+    pub version: i64,
+    pub current: bool,
+    /// `manual` or `hl7:<sending application>`.
+    pub source: String,
+    pub entered_by: String,
+    pub entered_at: i64,
+    /// Why a correction was made.
+    pub reason: String,
+}
+
+macro_rules! result_cols {
+    () => {
+        "org_id, id, order_id, specimen_id, patient_id, item_code, item_name, loinc, value, milli, unit, flag, \
+         range_text, version, current, source, entered_by, entered_at, reason"
+    };
+}
+pub(crate) use result_cols;
+
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+pub struct LabAlert {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub result_id: Uuid,
+    pub order_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub item_name: String,
+    pub value: String,
+    pub unit: String,
+    pub flag: String,
+    pub raised_at: i64,
+    pub acked_by: Option<String>,
+    pub acked_at: Option<i64>,
+    pub ack_note: String,
+}
+
+macro_rules! alert_cols {
+    () => {
+        "org_id, id, result_id, order_id, patient_id, doctor_id, item_name, value, unit, flag, raised_at, acked_by, \
+         acked_at, ack_note"
+    };
+}
+
+/// Lab orders (paid or not yet) that no specimen holds yet, and those whose
+/// specimen was rejected (to draw again).
+pub async fn to_collect(db: &Db, org_id: Uuid, since: i64, limit: i64) -> Result<Vec<Order>> {
+    let sql = concat!(
+        "SELECT ",
+        order_cols!(),
+        " FROM visit_order o WHERE o.org_id = $1 AND o.kind = 'lab' AND o.created_at >= $2 AND ( \
+         (o.status IN ('ordered', 'paid') AND NOT EXISTS (SELECT 1 FROM lab_test t WHERE t.org_id = o.org_id AND t.order_id = o.id)) \
+         OR (o.status = 'executed' AND EXISTS (SELECT 1 FROM lab_test t WHERE t.org_id = o.org_id AND t.order_id = o.id AND t.status = 'rejected'))) \
+         ORDER BY o.created_at LIMIT $3"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Order>(sql).bind(org_id).bind(since).bind(limit).fetch_all(p).await)
+}
+
+pub async fn insert_specimen(tx: &mut Tx, s: &Specimen) -> Result<()> {
+    let sql = concat!(
+        "INSERT INTO specimen (",
+        specimen_cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    );
+    with_tx!(tx, c => sqlx::query(sql).bind(s.org_id).bind(s.id).bind(s.barcode.clone()).bind(s.patient_id)
+        .bind(s.visit_id).bind(s.kind.clone()).bind(s.tube.clone()).bind(s.status.clone())
+        .bind(s.reject_reason.clone()).bind(s.collected_by.clone()).bind(s.collected_at)
+        .bind(s.received_by.clone()).bind(s.received_at).bind(s.updated_at).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Specimens collected since a moment (the day's numbering).
+pub async fn count_since(tx: &mut Tx, org_id: Uuid, since: i64) -> Result<i64> {
+    let sql = "SELECT COUNT(*) FROM specimen WHERE org_id = $1 AND collected_at >= $2";
+    with_tx!(tx, c => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(since).fetch_one(c).await)
+}
+
+/// Writes tests; a redrawn order's test moves to its new specimen.
+pub async fn upsert_tests(tx: &mut Tx, rows: &[LabTest]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new(concat!("INSERT INTO lab_test (", test_cols!(), ") "));
+        qb.push_values(rows, |mut b, t| {
+            b.push_bind(t.org_id).push_bind(t.order_id).push_bind(t.specimen_id).push_bind(t.visit_id)
+                .push_bind(t.patient_id).push_bind(t.doctor_id).push_bind(t.panel_code.clone())
+                .push_bind(t.panel_name.clone()).push_bind(t.status.clone()).push_bind(t.verified_by.clone())
+                .push_bind(t.verified_at).push_bind(t.updated_at);
+        });
+        qb.push(" ON CONFLICT (org_id, order_id) DO UPDATE SET specimen_id = excluded.specimen_id, \
+                  status = excluded.status, verified_by = NULL, verified_at = NULL, updated_at = excluded.updated_at");
+        qb.build().execute(c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+pub async fn specimen(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Specimen>> {
+    let sql = concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Specimen>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}
+
+pub async fn by_barcode_tx(tx: &mut Tx, org_id: Uuid, barcode: &str) -> Result<Option<Specimen>> {
+    let sql = concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = $1 AND barcode = $2");
+    with_tx!(tx, c => sqlx::query_as::<_, Specimen>(sql).bind(org_id).bind(barcode).fetch_optional(c).await)
+}
+
+pub async fn by_barcode(db: &Db, org_id: Uuid, barcode: &str) -> Result<Option<Specimen>> {
+    let sql = concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = $1 AND barcode = $2");
+    with_db!(db, p => sqlx::query_as::<_, Specimen>(sql).bind(org_id).bind(barcode).fetch_optional(p).await)
+}
+
+/// The lab's list: specimens collected since a moment, newest first.
+pub async fn specimens(db: &Db, org_id: Uuid, since: i64, limit: i64) -> Result<Vec<Specimen>> {
+    let sql = concat!(
+        "SELECT ",
+        specimen_cols!(),
+        " FROM specimen WHERE org_id = $1 AND collected_at >= $2 ORDER BY collected_at DESC LIMIT $3"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Specimen>(sql).bind(org_id).bind(since).bind(limit).fetch_all(p).await)
+}
+
+/// Receives or rejects a specimen that is still only collected.
+pub async fn set_specimen(
+    tx: &mut Tx,
+    org_id: Uuid,
+    id: Uuid,
+    to: &str,
+    reason: &str,
+    by: &str,
+    at: i64,
+) -> Result<bool> {
+    let sql = "UPDATE specimen SET status = $3, reject_reason = $4, received_by = $5, received_at = $6, updated_at = $6 \
+               WHERE org_id = $1 AND id = $2 AND status = 'collected'";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(to).bind(reason).bind(by).bind(at)
+        .execute(c).await.map(|r| r.rows_affected() == 1))
+}
+
+pub async fn tests_of_specimen(db: &Db, org_id: Uuid, specimen_id: Uuid) -> Result<Vec<LabTest>> {
+    let sql =
+        concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = $1 AND specimen_id = $2 ORDER BY panel_code");
+    with_db!(db, p => sqlx::query_as::<_, LabTest>(sql).bind(org_id).bind(specimen_id).fetch_all(p).await)
+}
+
+pub async fn tests_of_specimen_tx(tx: &mut Tx, org_id: Uuid, specimen_id: Uuid) -> Result<Vec<LabTest>> {
+    let sql =
+        concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = $1 AND specimen_id = $2 ORDER BY panel_code");
+    with_tx!(tx, c => sqlx::query_as::<_, LabTest>(sql).bind(org_id).bind(specimen_id).fetch_all(c).await)
+}
+
+pub async fn test(db: &Db, org_id: Uuid, order_id: Uuid) -> Result<Option<LabTest>> {
+    let sql = concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = $1 AND order_id = $2");
+    with_db!(db, p => sqlx::query_as::<_, LabTest>(sql).bind(org_id).bind(order_id).fetch_optional(p).await)
+}
+
+/// Moves tests from one of `from` to `to`; the count moved.
+pub async fn set_tests(
+    tx: &mut Tx,
+    org_id: Uuid,
+    order_ids: &[Uuid],
+    from: &[&str],
+    to: &str,
+    verified_by: Option<&str>,
+    at: i64,
+) -> Result<u64> {
+    let mut n = 0;
+    // At most one of `from` matches a row, so one conditional update each.
+    let sql = "UPDATE lab_test SET status = $3, verified_by = $4, verified_at = $5, updated_at = $6 \
+               WHERE org_id = $1 AND order_id = $2 AND status = $7";
+    let verified_at = (to == "verified").then_some(at);
+    for id in order_ids {
+        for f in from {
+            n += with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(to).bind(verified_by).bind(verified_at)
+                .bind(at).bind(*f).execute(c).await.map(|r| r.rows_affected()))?;
+        }
+    }
+    Ok(n)
+}
+
+pub async fn insert_results(tx: &mut Tx, rows: &[LabResult]) -> Result<()> {
+    for chunk in rows.chunks(500) {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new(concat!("INSERT INTO lab_result (", result_cols!(), ") "));
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.org_id).push_bind(r.id).push_bind(r.order_id).push_bind(r.specimen_id)
+                    .push_bind(r.patient_id).push_bind(r.item_code.clone()).push_bind(r.item_name.clone())
+                    .push_bind(r.loinc.clone()).push_bind(r.value.clone()).push_bind(r.milli).push_bind(r.unit.clone())
+                    .push_bind(r.flag.clone()).push_bind(r.range_text.clone()).push_bind(r.version)
+                    .push_bind(r.current).push_bind(r.source.clone()).push_bind(r.entered_by.clone())
+                    .push_bind(r.entered_at).push_bind(r.reason.clone());
+            });
+            qb.build().execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// Retires an item's current result before its correction is written.
+pub async fn retire(tx: &mut Tx, org_id: Uuid, order_id: Uuid, item_code: &str) -> Result<()> {
+    let sql =
+        "UPDATE lab_result SET current = $4 WHERE org_id = $1 AND order_id = $2 AND item_code = $3 AND current = $5";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(order_id).bind(item_code).bind(false).bind(true)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The results of a test, current first then history, by item and version.
+pub async fn results(db: &Db, org_id: Uuid, order_id: Uuid) -> Result<Vec<LabResult>> {
+    let sql = concat!(
+        "SELECT ",
+        result_cols!(),
+        " FROM lab_result WHERE org_id = $1 AND order_id = $2 ORDER BY item_code, version DESC"
+    );
+    with_db!(db, p => sqlx::query_as::<_, LabResult>(sql).bind(org_id).bind(order_id).fetch_all(p).await)
+}
+
+pub async fn results_tx(tx: &mut Tx, org_id: Uuid, order_id: Uuid) -> Result<Vec<LabResult>> {
+    let sql = concat!(
+        "SELECT ",
+        result_cols!(),
+        " FROM lab_result WHERE org_id = $1 AND order_id = $2 ORDER BY item_code, version DESC"
+    );
+    with_tx!(tx, c => sqlx::query_as::<_, LabResult>(sql).bind(org_id).bind(order_id).fetch_all(c).await)
+}
+
+/// A patient's verified tests, newest first.
+pub async fn published(db: &Db, org_id: Uuid, patient_id: Uuid, limit: i64) -> Result<Vec<LabTest>> {
+    let sql = concat!(
+        "SELECT ",
+        test_cols!(),
+        " FROM lab_test WHERE org_id = $1 AND patient_id = $2 AND status = 'verified' ORDER BY verified_at DESC LIMIT $3"
+    );
+    with_db!(db, p => sqlx::query_as::<_, LabTest>(sql).bind(org_id).bind(patient_id).bind(limit).fetch_all(p).await)
+}
+
+/// An item's current results of verified tests for a patient, oldest first (the trend).
+pub async fn trend(db: &Db, org_id: Uuid, patient_id: Uuid, item_code: &str, limit: i64) -> Result<Vec<LabResult>> {
+    let sql = "SELECT r.org_id, r.id, r.order_id, r.specimen_id, r.patient_id, r.item_code, r.item_name, r.loinc, r.value, \
+         r.milli, r.unit, r.flag, r.range_text, r.version, r.current, r.source, r.entered_by, r.entered_at, r.reason \
+         FROM lab_result r JOIN lab_test t ON t.org_id = r.org_id AND t.order_id = r.order_id \
+         WHERE r.org_id = $1 AND r.patient_id = $2 AND r.item_code = $3 AND r.current = $4 AND t.status = 'verified' \
+         ORDER BY r.entered_at DESC LIMIT $5";
+    let mut rows = with_db!(db, p => sqlx::query_as::<_, LabResult>(sql).bind(org_id).bind(patient_id).bind(item_code)
+        .bind(true).bind(limit).fetch_all(p).await)?;
+    rows.reverse();
+    Ok(rows)
+}
+
+pub async fn insert_alerts(tx: &mut Tx, rows: &[LabAlert]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new(concat!("INSERT INTO lab_alert (", alert_cols!(), ") "));
+        qb.push_values(rows, |mut b, a| {
+            b.push_bind(a.org_id).push_bind(a.id).push_bind(a.result_id).push_bind(a.order_id).push_bind(a.patient_id)
+                .push_bind(a.doctor_id).push_bind(a.item_name.clone()).push_bind(a.value.clone())
+                .push_bind(a.unit.clone()).push_bind(a.flag.clone()).push_bind(a.raised_at)
+                .push_bind(a.acked_by.clone()).push_bind(a.acked_at).push_bind(a.ack_note.clone());
+        });
+        qb.build().execute(c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// A doctor's critical values not yet acknowledged, oldest first.
+pub async fn open_alerts(db: &Db, org_id: Uuid, doctor_id: Uuid) -> Result<Vec<LabAlert>> {
+    let sql = concat!(
+        "SELECT ",
+        alert_cols!(),
+        " FROM lab_alert WHERE org_id = $1 AND doctor_id = $2 AND acked_at IS NULL ORDER BY raised_at"
+    );
+    with_db!(db, p => sqlx::query_as::<_, LabAlert>(sql).bind(org_id).bind(doctor_id).fetch_all(p).await)
+}
+
+pub async fn alert(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<LabAlert>> {
+    let sql = concat!("SELECT ", alert_cols!(), " FROM lab_alert WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, LabAlert>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}
+
+/// Acknowledges an alert once; false when it was already.
+pub async fn ack_alert(tx: &mut Tx, org_id: Uuid, id: Uuid, by: &str, note: &str, at: i64) -> Result<bool> {
+    let sql = "UPDATE lab_alert SET acked_by = $3, acked_at = $4, ack_note = $5 \
+               WHERE org_id = $1 AND id = $2 AND acked_at IS NULL";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(by).bind(at).bind(note)
+        .execute(c).await.map(|r| r.rows_affected() == 1))
+}

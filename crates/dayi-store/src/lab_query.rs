@@ -1,0 +1,262 @@
+//! Read-only lookups of published lab results for other systems (the FHIR
+//! interface): the current results of verified tests, and the verified
+//! tests themselves, by patient, visit, id, code, day and status, answered
+//! as a total and one page. Nothing here sees a result before it is
+//! verified, nor a version a correction retired. The row types and column
+//! lists are those of `lab.rs`.
+
+use sqlx::QueryBuilder;
+use uuid::Uuid;
+
+use crate::lab::{LabResult, LabTest, Specimen, result_cols, specimen_cols, test_cols};
+pub use crate::visit_query::Page;
+use crate::{Db, Result, with_db};
+
+/// A code a search asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Code {
+    /// Results: the item's own code or its LOINC code; tests: the panel's code.
+    Any(String),
+    /// Results: the item's own code.
+    Item(String),
+    /// Results: the LOINC code.
+    Loinc(String),
+}
+
+/// What a search keeps. `None` does not narrow; an empty list keeps nothing.
+/// Every part that is set must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub patients: Option<Vec<Uuid>>,
+    pub visits: Option<Vec<Uuid>>,
+    /// Results: their ids.
+    pub results: Option<Vec<Uuid>>,
+    /// Tests (and the results of them): the lab orders' ids.
+    pub orders: Option<Vec<Uuid>>,
+    pub codes: Option<Vec<Code>>,
+    /// `final` (never corrected) and `corrected` (a later version).
+    pub statuses: Option<Vec<String>>,
+    /// From and before these instants (µs): results by when they were
+    /// entered, tests by when their specimen was collected.
+    pub from: Option<i64>,
+    pub before: Option<i64>,
+}
+
+impl Filter {
+    /// True when a part that is set can match nothing.
+    pub fn empty(&self) -> bool {
+        fn none<T>(v: &Option<Vec<T>>) -> bool {
+            v.as_ref().is_some_and(Vec::is_empty)
+        }
+        none(&self.patients)
+            || none(&self.visits)
+            || none(&self.results)
+            || none(&self.orders)
+            || none(&self.codes)
+            || none(&self.statuses)
+            || matches!((self.from, self.before), (Some(f), Some(b)) if f >= b)
+    }
+
+    /// Which of the two statuses the filter keeps: (final, corrected).
+    fn keeps(&self) -> (bool, bool) {
+        match &self.statuses {
+            None => (true, true),
+            Some(s) => (s.iter().any(|x| x == "final"), s.iter().any(|x| x == "corrected")),
+        }
+    }
+}
+
+/// ` AND {col} IN (…)` when the list is set.
+macro_rules! push_in {
+    ($qb:expr, $col:literal, $list:expr) => {
+        if let Some(list) = $list {
+            $qb.push(concat!(" AND ", $col, " IN ("));
+            let mut sep = $qb.separated(", ");
+            for v in list {
+                sep.push_bind(*v);
+            }
+            $qb.push(")");
+        }
+    };
+}
+
+/// The lab orders of the filter's visits, as a sub-select on `order_id`
+/// (through the orders' visit index).
+macro_rules! push_visits {
+    ($qb:expr, $org:expr, $f:expr) => {
+        if let Some(list) = &$f.visits {
+            $qb.push(" AND order_id IN (SELECT id FROM visit_order WHERE org_id = ").push_bind($org);
+            $qb.push(" AND visit_id IN (");
+            let mut sep = $qb.separated(", ");
+            for v in list {
+                sep.push_bind(*v);
+            }
+            $qb.push("))");
+        }
+    };
+}
+
+macro_rules! result_where {
+    ($qb:expr, $org:expr, $f:expr) => {
+        $qb.push(" FROM lab_result r WHERE r.org_id = ").push_bind($org);
+        $qb.push(" AND r.current = ").push_bind(true);
+        $qb.push(" AND EXISTS (SELECT 1 FROM lab_test t WHERE t.org_id = r.org_id AND t.order_id = r.order_id");
+        $qb.push(" AND t.status = 'verified')");
+        push_in!($qb, "patient_id", &$f.patients);
+        push_visits!($qb, $org, $f);
+        push_in!($qb, "id", &$f.results);
+        push_in!($qb, "order_id", &$f.orders);
+        if let Some(codes) = &$f.codes {
+            $qb.push(" AND (");
+            for (i, c) in codes.iter().enumerate() {
+                $qb.push(if i == 0 { "" } else { " OR " });
+                match c {
+                    Code::Any(x) => {
+                        $qb.push("item_code = ").push_bind(x.clone()).push(" OR loinc = ").push_bind(x.clone())
+                    }
+                    Code::Item(x) => $qb.push("item_code = ").push_bind(x.clone()),
+                    Code::Loinc(x) => $qb.push("loinc = ").push_bind(x.clone()),
+                };
+            }
+            $qb.push(")");
+        }
+        match $f.keeps() {
+            (true, false) => {
+                $qb.push(" AND version = 1");
+            }
+            (false, true) => {
+                $qb.push(" AND version > 1");
+            }
+            _ => {}
+        }
+        if let Some(at) = $f.from {
+            $qb.push(" AND entered_at >= ").push_bind(at);
+        }
+        if let Some(at) = $f.before {
+            $qb.push(" AND entered_at < ").push_bind(at);
+        }
+    };
+}
+
+/// The current results of verified tests, newest first (a test's in the
+/// order they were written).
+pub async fn results(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) -> Result<Page<LabResult>> {
+    if f.empty() {
+        return Ok(Page { total: 0, rows: vec![] });
+    }
+    with_db!(db, p => {
+        let mut qb = QueryBuilder::new("SELECT COUNT(*)");
+        result_where!(qb, org_id, f);
+        let total: i64 = qb.build_query_scalar().fetch_one(p).await?;
+        let mut rows = vec![];
+        if limit > 0 && offset < total {
+            let mut qb = QueryBuilder::new(concat!("SELECT ", result_cols!()));
+            result_where!(qb, org_id, f);
+            qb.push(" ORDER BY entered_at DESC, id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+            rows = qb.build_query_as::<LabResult>().fetch_all(p).await?;
+        }
+        Ok(Page { total, rows })
+    })
+}
+
+/// A current result of a later version than the first, of this test.
+const CORRECTED: &str = "EXISTS (SELECT 1 FROM lab_result r WHERE r.org_id = t.org_id AND r.order_id = t.order_id \
+                         AND r.current = ";
+
+macro_rules! test_where {
+    ($qb:expr, $org:expr, $f:expr) => {
+        $qb.push(" FROM lab_test t WHERE t.org_id = ").push_bind($org).push(" AND t.status = 'verified'");
+        push_in!($qb, "patient_id", &$f.patients);
+        push_visits!($qb, $org, $f);
+        push_in!($qb, "order_id", &$f.orders);
+        if let Some(codes) = &$f.codes {
+            $qb.push(" AND panel_code IN (");
+            let mut sep = $qb.separated(", ");
+            for c in codes {
+                let (Code::Any(x) | Code::Item(x) | Code::Loinc(x)) = c;
+                sep.push_bind(x.clone());
+            }
+            $qb.push(")");
+        }
+        match $f.keeps() {
+            (true, false) => {
+                $qb.push(" AND NOT ").push(CORRECTED).push_bind(true).push(" AND r.version > 1)");
+            }
+            (false, true) => {
+                $qb.push(" AND ").push(CORRECTED).push_bind(true).push(" AND r.version > 1)");
+            }
+            _ => {}
+        }
+        if $f.from.is_some() || $f.before.is_some() {
+            $qb.push(" AND EXISTS (SELECT 1 FROM specimen s WHERE s.org_id = t.org_id AND s.id = t.specimen_id");
+            if let Some(at) = $f.from {
+                $qb.push(" AND s.collected_at >= ").push_bind(at);
+            }
+            if let Some(at) = $f.before {
+                $qb.push(" AND s.collected_at < ").push_bind(at);
+            }
+            $qb.push(")");
+        }
+    };
+}
+
+/// Verified tests, the latest verified first. `results` and `codes` as
+/// result ids and item codes do not apply: codes are the panels'.
+pub async fn tests(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) -> Result<Page<LabTest>> {
+    if f.empty() {
+        return Ok(Page { total: 0, rows: vec![] });
+    }
+    with_db!(db, p => {
+        let mut qb = QueryBuilder::new("SELECT COUNT(*)");
+        test_where!(qb, org_id, f);
+        let total: i64 = qb.build_query_scalar().fetch_one(p).await?;
+        let mut rows = vec![];
+        if limit > 0 && offset < total {
+            let mut qb = QueryBuilder::new(concat!("SELECT ", test_cols!()));
+            test_where!(qb, org_id, f);
+            qb.push(" ORDER BY verified_at DESC, order_id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+            rows = qb.build_query_as::<LabTest>().fetch_all(p).await?;
+        }
+        Ok(Page { total, rows })
+    })
+}
+
+/// The tests of these orders (any order, any status).
+pub async fn tests_by_order(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<LabTest>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    with_db!(db, p => {
+        let mut qb = QueryBuilder::new(concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = "));
+        qb.push_bind(org_id);
+        push_in!(qb, "order_id", Some(ids));
+        qb.build_query_as::<LabTest>().fetch_all(p).await
+    })
+}
+
+/// The current results of these tests, by test and in the order written.
+pub async fn current_results(db: &Db, org_id: Uuid, order_ids: &[Uuid]) -> Result<Vec<LabResult>> {
+    if order_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    with_db!(db, p => {
+        let mut qb = QueryBuilder::new(concat!("SELECT ", result_cols!(), " FROM lab_result WHERE org_id = "));
+        qb.push_bind(org_id).push(" AND current = ").push_bind(true);
+        push_in!(qb, "order_id", Some(order_ids));
+        qb.push(" ORDER BY order_id, id");
+        qb.build_query_as::<LabResult>().fetch_all(p).await
+    })
+}
+
+/// The specimens of these ids (any order).
+pub async fn specimens_by_id(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Specimen>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    with_db!(db, p => {
+        let mut qb = QueryBuilder::new(concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = "));
+        qb.push_bind(org_id);
+        push_in!(qb, "id", Some(ids));
+        qb.build_query_as::<Specimen>().fetch_all(p).await
+    })
+}

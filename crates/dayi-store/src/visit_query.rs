@@ -1,0 +1,234 @@
+//! Read-only lookups of visits, diagnoses and orders by patient, visit,
+//! status, day and code, answered as a total and one page (for the FHIR
+//! interface). The row types and column lists are those of `visit.rs`.
+
+use sqlx::QueryBuilder;
+use uuid::Uuid;
+
+use crate::visit::{Diagnosis, Order, Visit, diagnosis_cols, order_cols, visit_cols};
+use crate::{Db, Result, with_db};
+
+/// A code a search asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Code {
+    /// The code in any of our systems.
+    Any(String),
+    /// A diagnosis of one catalogue (`diagnosis` or `tcm`).
+    Of(String, String),
+    /// A western diagnosis by its insurance-edition code.
+    Insurance(String),
+}
+
+/// What a search keeps. `None` does not narrow; an empty list keeps nothing.
+/// Every part that is set must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub patients: Option<Vec<Uuid>>,
+    pub visits: Option<Vec<Uuid>>,
+    /// Status codes of the visit or order.
+    pub statuses: Option<Vec<String>>,
+    /// Visits: the first and last day (`YYYY-MM-DD`), inclusive.
+    pub from_day: Option<String>,
+    pub to_day: Option<String>,
+    /// Diagnoses: (visit, seq).
+    pub diagnoses: Option<Vec<(Uuid, i64)>>,
+    /// Orders: their ids.
+    pub orders: Option<Vec<Uuid>>,
+    /// Diagnoses and orders: any of these codes.
+    pub codes: Option<Vec<Code>>,
+    /// Orders: drug orders (true) or the others (false).
+    pub drugs: Option<bool>,
+}
+
+impl Filter {
+    /// True when a part that is set can match nothing.
+    pub fn empty(&self) -> bool {
+        fn none<T>(v: &Option<Vec<T>>) -> bool {
+            v.as_ref().is_some_and(Vec::is_empty)
+        }
+        none(&self.patients)
+            || none(&self.visits)
+            || none(&self.statuses)
+            || none(&self.diagnoses)
+            || none(&self.orders)
+            || none(&self.codes)
+    }
+}
+
+/// How many match, and the rows of one page.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub total: i64,
+    pub rows: Vec<T>,
+}
+
+/// ` AND {col} IN (…)` when the list is set.
+macro_rules! push_in {
+    ($qb:expr, $col:literal, $list:expr) => {
+        if let Some(list) = $list {
+            $qb.push(concat!(" AND ", $col, " IN ("));
+            let mut sep = $qb.separated(", ");
+            for v in list {
+                sep.push_bind(v.clone());
+            }
+            $qb.push(")");
+        }
+    };
+}
+
+/// The visits of the filter's patients, as a sub-select on `visit_id`.
+macro_rules! push_patients {
+    ($qb:expr, $org:expr, $f:expr) => {
+        if let Some(list) = &$f.patients {
+            $qb.push(" AND visit_id IN (SELECT id FROM visit WHERE org_id = ").push_bind($org);
+            $qb.push(" AND patient_id IN (");
+            let mut sep = $qb.separated(", ");
+            for v in list {
+                sep.push_bind(*v);
+            }
+            $qb.push("))");
+        }
+    };
+}
+
+macro_rules! visit_where {
+    ($qb:expr, $org:expr, $f:expr) => {
+        $qb.push(" FROM visit WHERE org_id = ").push_bind($org);
+        push_in!($qb, "patient_id", &$f.patients);
+        push_in!($qb, "id", &$f.visits);
+        push_in!($qb, "status", &$f.statuses);
+        if let Some(d) = &$f.from_day {
+            $qb.push(" AND day >= ").push_bind(d.clone());
+        }
+        if let Some(d) = &$f.to_day {
+            $qb.push(" AND day <= ").push_bind(d.clone());
+        }
+    };
+}
+
+/// Visits, newest first.
+pub async fn visits(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) -> Result<Page<Visit>> {
+    if f.empty() {
+        return Ok(Page { total: 0, rows: vec![] });
+    }
+    with_db!(db, p => {
+        let mut qb = QueryBuilder::new("SELECT COUNT(*)");
+        visit_where!(qb, org_id, f);
+        let total: i64 = qb.build_query_scalar().fetch_one(p).await?;
+        let mut rows = vec![];
+        if limit > 0 && offset < total {
+            let mut qb = QueryBuilder::new(concat!("SELECT ", visit_cols!()));
+            visit_where!(qb, org_id, f);
+            qb.push(" ORDER BY opened_at DESC, id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+            rows = qb.build_query_as::<Visit>().fetch_all(p).await?;
+        }
+        Ok(Page { total, rows })
+    })
+}
+
+macro_rules! diagnosis_where {
+    ($qb:expr, $org:expr, $f:expr) => {
+        $qb.push(" FROM diagnosis WHERE org_id = ").push_bind($org);
+        push_patients!($qb, $org, $f);
+        push_in!($qb, "visit_id", &$f.visits);
+        if let Some(keys) = &$f.diagnoses {
+            $qb.push(" AND (");
+            for (i, (visit, seq)) in keys.iter().enumerate() {
+                $qb.push(if i == 0 { "(visit_id = " } else { " OR (visit_id = " });
+                $qb.push_bind(*visit).push(" AND seq = ").push_bind(*seq).push(")");
+            }
+            $qb.push(")");
+        }
+        if let Some(codes) = &$f.codes {
+            $qb.push(" AND (");
+            for (i, c) in codes.iter().enumerate() {
+                $qb.push(if i == 0 { "(" } else { " OR (" });
+                match c {
+                    Code::Any(code) => $qb.push("code = ").push_bind(code.clone()),
+                    Code::Of(kind, code) => {
+                        $qb.push("kind = ").push_bind(kind.clone()).push(" AND code = ").push_bind(code.clone())
+                    }
+                    Code::Insurance(code) => {
+                        $qb.push("kind = 'diagnosis' AND insurance_code = ").push_bind(code.clone())
+                    }
+                };
+                $qb.push(")");
+            }
+            $qb.push(")");
+        }
+    };
+}
+
+/// Diagnoses, the newest visit's first, each visit's in their order.
+pub async fn diagnoses(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) -> Result<Page<Diagnosis>> {
+    if f.empty() {
+        return Ok(Page { total: 0, rows: vec![] });
+    }
+    with_db!(db, p => {
+        let mut qb = QueryBuilder::new("SELECT COUNT(*)");
+        diagnosis_where!(qb, org_id, f);
+        let total: i64 = qb.build_query_scalar().fetch_one(p).await?;
+        let mut rows = vec![];
+        if limit > 0 && offset < total {
+            let mut qb = QueryBuilder::new(concat!("SELECT ", diagnosis_cols!()));
+            diagnosis_where!(qb, org_id, f);
+            qb.push(" ORDER BY visit_id DESC, seq LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+            rows = qb.build_query_as::<Diagnosis>().fetch_all(p).await?;
+        }
+        Ok(Page { total, rows })
+    })
+}
+
+macro_rules! order_where {
+    ($qb:expr, $org:expr, $f:expr) => {
+        $qb.push(" FROM visit_order WHERE org_id = ").push_bind($org);
+        push_patients!($qb, $org, $f);
+        push_in!($qb, "visit_id", &$f.visits);
+        push_in!($qb, "id", &$f.orders);
+        push_in!($qb, "status", &$f.statuses);
+        match $f.drugs {
+            Some(true) => {
+                $qb.push(" AND kind = 'drug'");
+            }
+            Some(false) => {
+                $qb.push(" AND kind <> 'drug'");
+            }
+            None => {}
+        }
+        if let Some(codes) = &$f.codes {
+            $qb.push(" AND code IN (");
+            let mut sep = $qb.separated(", ");
+            for c in codes {
+                let (Code::Any(code) | Code::Of(_, code) | Code::Insurance(code)) = c;
+                sep.push_bind(code.clone());
+            }
+            $qb.push(")");
+        }
+    };
+}
+
+/// Orders, newest first.
+pub async fn orders(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) -> Result<Page<Order>> {
+    if f.empty() {
+        return Ok(Page { total: 0, rows: vec![] });
+    }
+    with_db!(db, p => {
+        let mut qb = QueryBuilder::new("SELECT COUNT(*)");
+        order_where!(qb, org_id, f);
+        let total: i64 = qb.build_query_scalar().fetch_one(p).await?;
+        let mut rows = vec![];
+        if limit > 0 && offset < total {
+            let mut qb = QueryBuilder::new(concat!("SELECT ", order_cols!()));
+            order_where!(qb, org_id, f);
+            qb.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+            rows = qb.build_query_as::<Order>().fetch_all(p).await?;
+        }
+        Ok(Page { total, rows })
+    })
+}
+
+/// The visits of these ids (any order).
+pub async fn visits_by_id(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Visit>> {
+    let f = Filter { visits: Some(ids.to_vec()), ..Default::default() };
+    Ok(visits(db, org_id, &f, ids.len() as i64, 0).await?.rows)
+}
