@@ -2,6 +2,7 @@
 //! then the shipped catalogue (`catalog/policy.toml`). Read often and changed
 //! rarely, so values are cached for a minute.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,10 +33,12 @@ struct Row {
 type Key = (Uuid, &'static str, String);
 
 #[derive(Clone, Default)]
-pub struct PolicyCache(Arc<Mutex<HashMap<Key, (Instant, i64)>>>, Arc<Mutex<JsonCache>>);
+pub struct PolicyCache(Arc<Mutex<HashMap<Key, (Instant, i64)>>>, Arc<Mutex<JsonCache>>, Arc<Mutex<ParsedCache>>);
 
 /// Structured values by (organisation, key, day).
 type JsonCache = HashMap<(Uuid, String, String), (Instant, Option<Json>)>;
+/// Structured values already turned into their Rust types, by (organisation, key, day).
+type ParsedCache = HashMap<Key, (Instant, Arc<dyn Any + Send + Sync>)>;
 
 /// The shipped value in force on `date`.
 fn shipped(key: &str, date: &str) -> Option<i64> {
@@ -94,10 +97,33 @@ pub async fn json<T: DeserializeOwned>(app: &App, org_id: Uuid, key: &str) -> Re
     serde_json::from_value(v).map_err(|e| crate::internal(format!("policy {key} malformed: {e}")))
 }
 
+/// A structured policy value turned once into `T` by `parse` (given the
+/// value in force, `None` when there is none) and cached like the value: for
+/// large tables read on every request, such as the lab catalogue.
+pub async fn parsed<T: Send + Sync + 'static>(
+    app: &App,
+    org_id: Uuid,
+    key: &'static str,
+    parse: impl FnOnce(Option<Json>) -> Result<T, DomainError>,
+) -> Result<Arc<T>, DomainError> {
+    let k = (org_id, key, dayi_core::timefmt::today_cst().to_string());
+    let hit = app.policy.2.lock().unwrap_or_else(|e| e.into_inner()).get(&k).cloned();
+    if let Some((at, v)) = hit
+        && at.elapsed() < CACHE_FOR
+        && let Ok(v) = v.downcast::<T>()
+    {
+        return Ok(v);
+    }
+    let value = Arc::new(parse(json_opt(app, org_id, key).await?)?);
+    app.policy.2.lock().unwrap_or_else(|e| e.into_inner()).insert(k, (Instant::now(), value.clone()));
+    Ok(value)
+}
+
 /// Forgets cached values, so a change made now is read at once.
 pub fn forget(app: &App) {
     app.policy.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
     app.policy.1.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    app.policy.2.lock().unwrap_or_else(|e| e.into_inner()).clear();
 }
 
 fn shipped_json(key: &str, date: &str) -> Option<Json> {

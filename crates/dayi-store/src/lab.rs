@@ -244,16 +244,31 @@ pub async fn set_tests(
     verified_by: Option<&str>,
     at: i64,
 ) -> Result<u64> {
-    let mut n = 0;
-    // At most one of `from` matches a row, so one conditional update each.
-    let sql = "UPDATE lab_test SET status = $3, verified_by = $4, verified_at = $5, updated_at = $6 \
-               WHERE org_id = $1 AND order_id = $2 AND status = $7";
+    if order_ids.is_empty() || from.is_empty() {
+        return Ok(0);
+    }
     let verified_at = (to == "verified").then_some(at);
-    for id in order_ids {
-        for f in from {
-            n += with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(to).bind(verified_by).bind(verified_at)
-                .bind(at).bind(*f).execute(c).await.map(|r| r.rows_affected()))?;
-        }
+    // One statement, found by its keys: `status || ''` keeps SQLite, which
+    // plans without statistics, from walking the status index instead.
+    let mut n = 0;
+    for chunk in order_ids.chunks(500) {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new("UPDATE lab_test SET status = ");
+            qb.push_bind(to).push(", verified_by = ").push_bind(verified_by).push(", verified_at = ")
+                .push_bind(verified_at).push(", updated_at = ").push_bind(at).push(" WHERE org_id = ")
+                .push_bind(org_id).push(" AND order_id IN (");
+            let mut ids = qb.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            qb.push(") AND status || '' IN (");
+            let mut states = qb.separated(", ");
+            for f in from {
+                states.push_bind(*f);
+            }
+            qb.push(")");
+            n += qb.build().execute(c).await?.rows_affected();
+        });
     }
     Ok(n)
 }
@@ -295,13 +310,22 @@ pub async fn results(db: &Db, org_id: Uuid, order_id: Uuid) -> Result<Vec<LabRes
     with_db!(db, p => sqlx::query_as::<_, LabResult>(sql).bind(org_id).bind(order_id).fetch_all(p).await)
 }
 
-pub async fn results_tx(tx: &mut Tx, org_id: Uuid, order_id: Uuid) -> Result<Vec<LabResult>> {
-    let sql = concat!(
-        "SELECT ",
-        result_cols!(),
-        " FROM lab_result WHERE org_id = $1 AND order_id = $2 ORDER BY item_code, version DESC"
-    );
-    with_tx!(tx, c => sqlx::query_as::<_, LabResult>(sql).bind(org_id).bind(order_id).fetch_all(c).await)
+/// The results of several tests (a specimen's), by test, item and version.
+pub async fn results_of_tx(tx: &mut Tx, org_id: Uuid, order_ids: &[Uuid]) -> Result<Vec<LabResult>> {
+    let mut rows = vec![];
+    for chunk in order_ids.chunks(500) {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new(concat!("SELECT ", result_cols!(), " FROM lab_result WHERE org_id = "));
+            qb.push_bind(org_id).push(" AND order_id IN (");
+            let mut ids = qb.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            qb.push(") ORDER BY order_id, item_code, version DESC");
+            rows.extend(qb.build_query_as::<LabResult>().fetch_all(c).await?);
+        });
+    }
+    Ok(rows)
 }
 
 /// A patient's verified tests, newest first.

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use dayi_core::hl7::{Oru, Value};
 use dayi_core::security::Roles;
 use dayi_core::{DomainError, ErrorCode};
+use dayi_store::Tx;
+use dayi_store::lab::Specimen;
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
@@ -43,8 +45,40 @@ impl LabSink {
 }
 
 impl OruSink for LabSink {
-    fn accept<'a>(&'a self, peer: &'a str, msg: Oru) -> BoxFuture<'a, Result<Accepted, DomainError>> {
-        Box::pin(async move { store(&self.app, self.org_id().await?, peer, &msg).await })
+    fn accept<'a>(&'a self, peer: &'a str, msgs: Vec<Oru>) -> BoxFuture<'a, Vec<Result<Accepted, DomainError>>> {
+        Box::pin(async move {
+            match self.org_id().await {
+                Ok(org_id) => store_all(&self.app, org_id, peer, &msgs).await,
+                Err(e) => msgs.iter().map(|_| Err(e.clone())).collect(),
+            }
+        })
+    }
+}
+
+/// Stores the messages in one transaction (one commit for all that a
+/// pipelining analyzer has sent so far), each behind a savepoint so a bad
+/// one is refused alone. Nothing is stored if the commit fails.
+async fn store_all(app: &App, org_id: Uuid, peer: &str, msgs: &[Oru]) -> Vec<Result<Accepted, DomainError>> {
+    let failed = |e: DomainError| msgs.iter().map(|_| Err(e.clone())).collect();
+    let mut tx = match app.db.begin().await.or_internal() {
+        Ok(tx) => tx,
+        Err(e) => return failed(e),
+    };
+    let mut verdicts = Vec::with_capacity(msgs.len());
+    for msg in msgs {
+        if let Err(e) = tx.savepoint("oru").await.or_internal() {
+            return failed(e);
+        }
+        let verdict = store(app, &mut tx, org_id, peer, msg).await;
+        let mark = if verdict.is_ok() { tx.release("oru").await } else { tx.rollback_to("oru").await };
+        if let Err(e) = mark.or_internal() {
+            return failed(e);
+        }
+        verdicts.push(verdict);
+    }
+    match tx.commit().await.or_internal() {
+        Ok(()) => verdicts,
+        Err(e) => failed(e),
     }
 }
 
@@ -62,24 +96,24 @@ fn instrument(org_id: Uuid, app_name: &str, peer: &str) -> Actor {
     }
 }
 
-async fn store(app: &App, org_id: Uuid, peer: &str, msg: &Oru) -> Result<Accepted, DomainError> {
+async fn store(app: &App, tx: &mut Tx, org_id: Uuid, peer: &str, msg: &Oru) -> Result<Accepted, DomainError> {
     let actor = instrument(org_id, &msg.header.sending_application.namespace_id, peer);
     // Every order's tube is found first, so an unknown barcode stores nothing.
-    let mut by_barcode: BTreeMap<String, Vec<Reported>> = BTreeMap::new();
+    let mut by_barcode: BTreeMap<String, (Specimen, Vec<Reported>)> = BTreeMap::new();
     for order in &msg.orders {
         let mut found = None;
         for (code, _) in order.barcodes() {
-            if dayi_store::lab::by_barcode(&app.db, org_id, code).await.or_internal()?.is_some() {
-                found = Some(code.to_string());
+            found = dayi_store::lab::by_barcode_tx(tx, org_id, code).await.or_internal()?;
+            if found.is_some() {
                 break;
             }
         }
-        let barcode = match (found, order.barcode()) {
-            (Some(b), _) => b,
+        let specimen = match (found, order.barcode()) {
+            (Some(s), _) => s,
             (None, Some((b, _))) => return Err(DomainError::with(ErrorCode::Hl7BarcodeUnknown, [b])),
             (None, None) => return Err(DomainError::new(ErrorCode::Hl7BarcodeMissing)),
         };
-        let lines = by_barcode.entry(barcode).or_default();
+        let (_, lines) = by_barcode.entry(specimen.barcode.clone()).or_insert_with(|| (specimen, vec![]));
         for o in &order.observations {
             let value = match &o.value {
                 Some(Value::Numeric(s)) | Some(Value::Text(s)) => s.clone(),
@@ -98,12 +132,12 @@ async fn store(app: &App, org_id: Uuid, peer: &str, msg: &Oru) -> Result<Accepte
     }
     let source = format!("hl7:{}", msg.header.sending_application.namespace_id);
     let mut n = 0;
-    for (barcode, results) in by_barcode {
+    for (barcode, (specimen, results)) in by_barcode {
         if results.is_empty() {
             continue;
         }
         let e = Entry { barcode, results, reason: String::new() };
-        n += result::enter(app, &actor, &e, &source).await?.results;
+        n += result::enter_in(app, tx, &actor, &specimen, &e, &source).await?.results;
     }
     Ok(Accepted { text: format!("已接收 {n} 项结果") })
 }

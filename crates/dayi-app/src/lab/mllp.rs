@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dayi_core::hl7::mllp::{Decoder, Frame, frame};
-use dayi_core::hl7::{self, Ack, AckCode, Header, Location};
+use dayi_core::hl7::{self, Ack, AckCode, Header, Location, Oru};
 use dayi_core::{DomainError, ErrorCode, timefmt};
 use futures::FutureExt;
 use time::OffsetDateTime;
@@ -22,6 +22,9 @@ use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
 use super::OruSink;
+
+/// At most this many messages a connection has sent ahead share one commit.
+const BATCH: usize = 64;
 
 /// What the sink reports for a stored message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,14 +132,20 @@ impl Connection {
         debug!(peer = %self.peer, "MLLP connection opened");
         loop {
             // Answer every complete frame, in order, then flush once: a sender
-            // that pipelines gets its ACKs in one write.
+            // that pipelines gets its ACKs in one write, and its messages
+            // are stored together (one commit for up to BATCH).
             let mut wrote = false;
-            while let Some(f) = decoder.next_frame() {
-                let ack = self.answer(f).await;
-                out.clear();
-                frame(ack.as_bytes(), &mut out);
-                if !self.within_idle(wr.write_all(&out)).await {
-                    return;
+            loop {
+                let frames: Vec<Frame> = std::iter::from_fn(|| decoder.next_frame()).take(BATCH).collect();
+                if frames.is_empty() {
+                    break;
+                }
+                for ack in self.answer(frames).await {
+                    out.clear();
+                    frame(ack.as_bytes(), &mut out);
+                    if !self.within_idle(wr.write_all(&out)).await {
+                        return;
+                    }
                 }
                 wrote = true;
             }
@@ -186,39 +195,80 @@ impl Connection {
         }
     }
 
-    /// The ACK for one frame. Every path ends in an ACK; none panics.
-    async fn answer(&self, f: Frame) -> String {
-        let bytes = match f {
-            Frame::TooLarge { head, len } => {
-                let err = DomainError::with(ErrorCode::Hl7FrameTooLarge, [self.cfg.max_frame_bytes]);
-                debug!(peer = %self.peer, len, "MLLP frame over the limit");
-                return self.refuse(hl7::parse_header(&head).as_ref(), &err, None);
-            }
-            Frame::Message(bytes) => bytes,
-        };
-        let oru = match hl7::parse_oru(&bytes) {
-            Ok(oru) => oru,
-            Err(e) => {
-                let at = e.location();
-                return self.refuse(hl7::parse_header(&bytes).as_ref(), &e.into(), at);
-            }
-        };
-        let header = oru.header.clone();
-        let results = oru.observations().count();
-        // A sink that panics costs this message an AR, not the connection.
-        match AssertUnwindSafe(self.sink.accept(&self.peer, oru)).catch_unwind().await {
-            Ok(Ok(done)) => {
-                let text = if done.text.is_empty() { format!("已接收 {results} 项结果") } else { done.text };
-                Ack { to: Some(&header), code: AckCode::Accept, text: &text, error: None }
-                    .render(&self.ids.next(), now())
-            }
-            Ok(Err(e)) => self.refuse(Some(&header), &e, None),
-            Err(_) => {
-                let ack_id = self.ids.next();
-                error!(peer = %self.peer, control_id = %header.control_id, ack_id, "ORU sink panicked");
-                self.refuse(Some(&header), &DomainError::with(ErrorCode::Internal, [ack_id]), None)
+    /// The ACKs for frames received together, in order. Every path ends in
+    /// an ACK; none panics.
+    async fn answer(&self, frames: Vec<Frame>) -> Vec<String> {
+        let mut acks: Vec<Option<String>> = Vec::with_capacity(frames.len());
+        let mut orus = vec![];
+        for f in frames {
+            let bytes = match f {
+                Frame::TooLarge { head, len } => {
+                    let err = DomainError::with(ErrorCode::Hl7FrameTooLarge, [self.cfg.max_frame_bytes]);
+                    debug!(peer = %self.peer, len, "MLLP frame over the limit");
+                    acks.push(Some(self.refuse(hl7::parse_header(&head).as_ref(), &err, None)));
+                    continue;
+                }
+                Frame::Message(bytes) => bytes,
+            };
+            match hl7::parse_oru(&bytes) {
+                Ok(oru) => {
+                    acks.push(None);
+                    orus.push(oru);
+                }
+                Err(e) => {
+                    let at = e.location();
+                    acks.push(Some(self.refuse(hl7::parse_header(&bytes).as_ref(), &e.into(), at)));
+                }
             }
         }
+        let mut verdicts = self.store(orus).await.into_iter();
+        acks.into_iter().map(|a| a.unwrap_or_else(|| verdicts.next().unwrap_or_default())).collect()
+    }
+
+    /// The ACKs of parsed messages, in order. A sink that panics on a group
+    /// is given the messages again one by one, so the panic costs its own
+    /// message an AR and no other.
+    async fn store(&self, orus: Vec<Oru>) -> Vec<String> {
+        if orus.len() > 1 {
+            if let Some(acks) = self.try_store(orus.clone()).await {
+                return acks;
+            }
+            warn!(peer = %self.peer, messages = orus.len(), "ORU sink panicked on a group; storing one by one");
+        }
+        let mut acks = Vec::with_capacity(orus.len());
+        for oru in orus {
+            acks.push(self.store_one(oru).await);
+        }
+        acks
+    }
+
+    async fn store_one(&self, oru: Oru) -> String {
+        let header = oru.header.clone();
+        if let Some(ack) = self.try_store(vec![oru]).await.and_then(|acks| acks.into_iter().next()) {
+            return ack;
+        }
+        let ack_id = self.ids.next();
+        error!(peer = %self.peer, control_id = %header.control_id, ack_id, "ORU sink panicked");
+        self.refuse(Some(&header), &DomainError::with(ErrorCode::Internal, [ack_id]), None)
+    }
+
+    /// The sink's verdicts as ACKs; None when it panicked.
+    async fn try_store(&self, orus: Vec<Oru>) -> Option<Vec<String>> {
+        let heads: Vec<(Header, usize)> = orus.iter().map(|o| (o.header.clone(), o.observations().count())).collect();
+        let verdicts = AssertUnwindSafe(self.sink.accept(&self.peer, orus)).catch_unwind().await.ok()?;
+        let mut verdicts = verdicts.into_iter();
+        let acks = heads.iter().map(|(header, results)| {
+            match verdicts.next().unwrap_or_else(|| Err(crate::internal("ORU sink gave fewer verdicts than messages")))
+            {
+                Ok(done) => {
+                    let text = if done.text.is_empty() { format!("已接收 {results} 项结果") } else { done.text };
+                    Ack { to: Some(header), code: AckCode::Accept, text: &text, error: None }
+                        .render(&self.ids.next(), now())
+                }
+                Err(e) => self.refuse(Some(header), &e, None),
+            }
+        });
+        Some(acks.collect())
     }
 
     /// A NAK (AE or AR by the error's kind), logged.

@@ -10,6 +10,8 @@ pub mod query;
 pub mod result;
 pub mod specimen;
 
+use std::sync::Arc;
+
 use dayi_core::lab::LabCatalog;
 use dayi_core::timefmt::{CST, to_micros, today_cst};
 use dayi_core::{DomainError, ErrorCode};
@@ -22,14 +24,17 @@ pub const CATALOG_KEY: &str = "lab.catalog";
 const SHIPPED: &str = include_str!("../../../../catalog/lab.toml");
 
 /// The lab catalogue in force: the organisation's own (`lab.catalog`, dated)
-/// or the shipped one.
-pub async fn catalog(app: &App, org_id: Uuid) -> Result<LabCatalog, DomainError> {
-    let c: LabCatalog = match policy::json_opt(app, org_id, CATALOG_KEY).await? {
-        Some(v) => serde_json::from_value(v).map_err(|e| crate::internal(format!("lab.catalog: {e}")))?,
-        None => toml::from_str(SHIPPED).map_err(|e| crate::internal(format!("catalog/lab.toml: {e}")))?,
-    };
-    c.check()?;
-    Ok(c)
+/// or the shipped one; parsed once and cached with the policy values.
+pub async fn catalog(app: &App, org_id: Uuid) -> Result<Arc<LabCatalog>, DomainError> {
+    policy::parsed(app, org_id, CATALOG_KEY, |own| {
+        let c: LabCatalog = match own {
+            Some(v) => serde_json::from_value(v).map_err(|e| crate::internal(format!("lab.catalog: {e}")))?,
+            None => toml::from_str(SHIPPED).map_err(|e| crate::internal(format!("catalog/lab.toml: {e}")))?,
+        };
+        c.check()?;
+        Ok(c)
+    })
+    .await
 }
 
 /// Midnight of today, Beijing time, as an instant.
@@ -45,15 +50,17 @@ async fn sex_age(app: &App, org_id: Uuid, patient_id: Uuid) -> Result<(String, i
     Ok((p.sex, i64::from(dayi_core::patient::age_on(birth, today_cst()))))
 }
 
-/// Where parsed results go. The MLLP listener hands over each ORU^R01 and
-/// answers the analyzer with the verdict; the lab capability stores the
-/// results against the specimen found by barcode (`Order::barcode`).
+/// Where parsed results go. The MLLP listener hands over the ORU^R01
+/// messages it has in hand (one, or several from an analyzer that sends
+/// ahead of its ACKs) and answers each with its verdict; the lab capability
+/// stores the results against the specimen found by barcode (`Order::barcode`).
 pub trait OruSink: Send + Sync + 'static {
-    /// Stores one ORU message's results. Ok = AA; Err(e) = AE or AR by the
-    /// error's kind (`dayi_core::hl7::AckCode::for_error`).
+    /// Stores the messages' results; one verdict per message, in order.
+    /// Ok = AA; Err(e) = AE or AR by the error's kind
+    /// (`dayi_core::hl7::AckCode::for_error`). A message refused stores nothing.
     fn accept<'a>(
         &'a self,
         peer: &'a str,
-        msg: dayi_core::hl7::Oru,
-    ) -> BoxFuture<'a, Result<mllp::Accepted, dayi_core::DomainError>>;
+        msgs: Vec<dayi_core::hl7::Oru>,
+    ) -> BoxFuture<'a, Vec<Result<mllp::Accepted, dayi_core::DomainError>>>;
 }

@@ -7,6 +7,7 @@ use dayi_core::lab::{Flag, LabCatalog};
 use dayi_core::security::Perm;
 use dayi_core::timefmt::{now_micros, show};
 use dayi_core::{DomainError, ErrorCode, mask};
+use dayi_store::Tx;
 use dayi_store::lab::{LabAlert, LabResult, LabTest, Specimen};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -45,17 +46,34 @@ pub struct Stored {
 /// Everything is checked before anything is written: one bad value refuses all.
 pub async fn enter(app: &App, actor: &Actor, e: &Entry, source: &str) -> Result<Stored, DomainError> {
     actor.require(app, Perm::Lab).await?;
-    let cat = super::catalog(app, actor.org_id).await?;
-    let now = now_micros();
     let mut tx = app.db.begin().await.or_internal()?;
     let s = dayi_store::lab::by_barcode_tx(&mut tx, actor.org_id, e.barcode.trim())
         .await
         .or_internal()?
         .ok_or_else(|| DomainError::with(ErrorCode::LabBarcodeUnknown, [e.barcode.trim()]))?;
+    let stored = enter_in(app, &mut tx, actor, &s, e, source).await?;
+    tx.commit().await.or_internal()?;
+    Ok(stored)
+}
+
+/// `enter` for the specimen `s`, inside a transaction the caller commits
+/// (the analyzers' messages share one commit). Permission is the caller's to check.
+pub(super) async fn enter_in(
+    app: &App,
+    tx: &mut Tx,
+    actor: &Actor,
+    s: &Specimen,
+    e: &Entry,
+    source: &str,
+) -> Result<Stored, DomainError> {
     if s.status == "rejected" {
         return Err(DomainError::with(ErrorCode::LabSpecimenState, [specimen_state(&s.status)]));
     }
-    let tests = dayi_store::lab::tests_of_specimen_tx(&mut tx, actor.org_id, s.id).await.or_internal()?;
+    let cat = super::catalog(app, actor.org_id).await?;
+    let now = now_micros();
+    let tests = dayi_store::lab::tests_of_specimen_tx(tx, actor.org_id, s.id).await.or_internal()?;
+    let ids: Vec<Uuid> = tests.iter().map(|t| t.order_id).collect();
+    let before = dayi_store::lab::results_of_tx(tx, actor.org_id, &ids).await.or_internal()?;
     let (sex, age) = super::sex_age(app, actor.org_id, s.patient_id).await?;
     let mut rows: Vec<LabResult> = vec![];
     let mut alerts: Vec<LabAlert> = vec![];
@@ -66,9 +84,11 @@ pub async fn enter(app: &App, actor: &Actor, e: &Entry, source: &str) -> Result<
         if rows.iter().any(|x| x.order_id == test.order_id && x.item_code == item.code) {
             return Err(field(ErrorCode::LabItemTwice));
         }
-        let old = dayi_store::lab::results_tx(&mut tx, actor.org_id, test.order_id).await.or_internal()?;
+        let old: Vec<&LabResult> =
+            before.iter().filter(|o| o.order_id == test.order_id && o.item_code == item.code).collect();
+        let current = old.iter().find(|o| o.current);
         // The same value again (an analyzer resending after a lost ACK) is already stored.
-        if old.iter().any(|o| o.current && o.item_code == item.code && o.value == r.value.trim()) {
+        if current.is_some_and(|o| o.value == r.value.trim()) {
             continue;
         }
         if test.status == "verified" {
@@ -84,8 +104,10 @@ pub async fn enter(app: &App, actor: &Actor, e: &Entry, source: &str) -> Result<
             }
             x
         })?;
-        let version = old.iter().filter(|o| o.item_code == item.code).map(|o| o.version).max().unwrap_or(0) + 1;
-        dayi_store::lab::retire(&mut tx, actor.org_id, test.order_id, &item.code).await.or_internal()?;
+        let version = old.iter().map(|o| o.version).max().unwrap_or(0) + 1;
+        if current.is_some() {
+            dayi_store::lab::retire(tx, actor.org_id, test.order_id, &item.code).await.or_internal()?;
+        }
         let row = LabResult {
             org_id: actor.org_id,
             id: crate::new_id(),
@@ -131,19 +153,19 @@ pub async fn enter(app: &App, actor: &Actor, e: &Entry, source: &str) -> Result<
         return Err(DomainError::field("results", ErrorCode::Required, [""; 0]));
     }
     if rows.is_empty() {
-        return Ok(Stored { barcode: s.barcode, results: 0, critical: vec![] });
+        return Ok(Stored { barcode: s.barcode.clone(), results: 0, critical: vec![] });
     }
     // An analyzer's tube is received when its results arrive.
     if s.status == "collected" {
-        dayi_store::lab::set_specimen(&mut tx, actor.org_id, s.id, "received", "", &actor.username, now)
+        dayi_store::lab::set_specimen(tx, actor.org_id, s.id, "received", "", &actor.username, now)
             .await
             .or_internal()?;
     }
-    dayi_store::lab::insert_results(&mut tx, &rows).await.or_internal()?;
+    dayi_store::lab::insert_results(tx, &rows).await.or_internal()?;
     let touched: Vec<Uuid> =
         tests.iter().filter(|t| rows.iter().any(|r| r.order_id == t.order_id)).map(|t| t.order_id).collect();
     dayi_store::lab::set_tests(
-        &mut tx,
+        tx,
         actor.org_id,
         &touched,
         &["collected", "received", "verified"],
@@ -153,7 +175,7 @@ pub async fn enter(app: &App, actor: &Actor, e: &Entry, source: &str) -> Result<
     )
     .await
     .or_internal()?;
-    dayi_store::lab::insert_alerts(&mut tx, &alerts).await.or_internal()?;
+    dayi_store::lab::insert_alerts(tx, &alerts).await.or_internal()?;
     let critical: Vec<String> = alerts.iter().map(|a| format!("{} {}{}", a.item_name, a.value, a.unit)).collect();
     let what = if corrected.is_empty() { "lab.result" } else { "lab.correct" };
     let detail = format!(
@@ -172,9 +194,8 @@ pub async fn enter(app: &App, actor: &Actor, e: &Entry, source: &str) -> Result<
             &format!("{} {}", a.item_name, a.value),
         ));
     }
-    dayi_store::audit::append(&mut tx, actor.org_id, entries).await.or_internal()?;
-    tx.commit().await.or_internal()?;
-    Ok(Stored { barcode: s.barcode, results: rows.len(), critical })
+    dayi_store::audit::append(tx, actor.org_id, entries).await.or_internal()?;
+    Ok(Stored { barcode: s.barcode.clone(), results: rows.len(), critical })
 }
 
 /// The test of a specimen that measures an item, and the item.

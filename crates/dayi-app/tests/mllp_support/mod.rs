@@ -39,24 +39,38 @@ impl MemorySink {
     }
 }
 
+impl MemorySink {
+    /// One message's verdict; what it stores is pushed to `keep`.
+    async fn one(&self, peer: &str, msg: Oru, keep: &mut Vec<(String, Oru)>) -> Result<Accepted, DomainError> {
+        let barcode = msg.orders[0].barcode().map(|(b, _)| b.to_string());
+        let Some(barcode) = barcode else {
+            return Err(DomainError::new(ErrorCode::Hl7BarcodeMissing));
+        };
+        if !self.known.contains(&barcode) {
+            return Err(DomainError::with(ErrorCode::Hl7BarcodeUnknown, [barcode]));
+        }
+        match barcode.as_str() {
+            "PANIC" => panic!("test sink told to panic"),
+            "SLOW" => self.fast_seen.notified().await,
+            "FAST" => self.fast_seen.notify_waiters(),
+            _ => {}
+        }
+        keep.push((peer.to_string(), msg));
+        Ok(Accepted::default())
+    }
+}
+
 impl OruSink for MemorySink {
-    fn accept<'a>(&'a self, peer: &'a str, msg: Oru) -> BoxFuture<'a, Result<Accepted, DomainError>> {
+    /// Like a transaction: a panic anywhere in the group stores none of it.
+    fn accept<'a>(&'a self, peer: &'a str, msgs: Vec<Oru>) -> BoxFuture<'a, Vec<Result<Accepted, DomainError>>> {
         Box::pin(async move {
-            let barcode = msg.orders[0].barcode().map(|(b, _)| b.to_string());
-            let Some(barcode) = barcode else {
-                return Err(DomainError::new(ErrorCode::Hl7BarcodeMissing));
-            };
-            if !self.known.contains(&barcode) {
-                return Err(DomainError::with(ErrorCode::Hl7BarcodeUnknown, [barcode]));
+            let mut keep = vec![];
+            let mut verdicts = vec![];
+            for msg in msgs {
+                verdicts.push(self.one(peer, msg, &mut keep).await);
             }
-            match barcode.as_str() {
-                "PANIC" => panic!("test sink told to panic"),
-                "SLOW" => self.fast_seen.notified().await,
-                "FAST" => self.fast_seen.notify_waiters(),
-                _ => {}
-            }
-            self.stored.lock().unwrap().push((peer.to_string(), msg));
-            Ok(Accepted::default())
+            self.stored.lock().unwrap().extend(keep);
+            verdicts
         })
     }
 }

@@ -196,6 +196,24 @@ async fn analyzer_results_over_mllp_postgres() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_messages_sqlite() {
+    let t = TestApp::sqlite_with(with_mllp).await;
+    pipelined_messages(&t).await;
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_messages_postgres() {
+    match TestApp::postgres_with(with_mllp).await {
+        Some(t) => {
+            pipelined_messages(&t).await;
+            t.stop().await;
+        }
+        None => eprintln!("PostgreSQL binaries not found: skipped"),
+    }
+}
+
 pub(crate) fn with_mllp(r: &mut dayi::Resolved) {
     r.mllp = Some(dayi::settings::Mllp { listen: "127.0.0.1:0".into(), org: crate::harness::ORG.into() });
 }
@@ -274,4 +292,78 @@ async fn analyzer_results_over_mllp(t: &TestApp) {
     ok(lab.post_json(&format!("/api/lab/tests/{order}/verify"), json!({})).await).await;
     let published = ok(doc.get(&format!("/api/lab/patients/{pid}/results")).await).await;
     assert_eq!(published[0]["results"][0]["value"], "6.8");
+}
+
+/// The collected tubes of a paid visit with the charge items named: (barcode by tube, patient id).
+async fn tubes_for(t: &TestApp, items: &[&str]) -> (Vec<(String, String)>, String) {
+    let doc = t.as_user("doc01").await;
+    let cashier = t.as_user("reg01").await;
+    let lab = t.as_user("lab01").await;
+    let (vid, pid) = called_visit(t, 0).await;
+    for name in items {
+        let code = code_of(&doc, "charge_item", name).await;
+        ok(doc.post_json(&format!("/api/visits/{vid}/orders"), json!({"code": code})).await).await;
+    }
+    let due = ok(cashier.get(&format!("/api/billing/due/{pid}")).await).await;
+    let ids: Vec<&str> = due["charges"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let pay = json!({"patient_id": pid, "charge_ids": ids, "expected_fen": due["total_fen"], "method": "cash", "key": "tubes-pay"});
+    ok(cashier.post_json("/api/billing/pay", pay).await).await;
+    let tubes = ok(lab.post_json(&format!("/api/lab/visits/{vid}/collect"), json!({})).await).await;
+    let tubes = tubes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tube"].as_str().unwrap().to_string(), t["barcode"].as_str().unwrap().to_string()))
+        .collect();
+    (tubes, pid)
+}
+
+/// An analyzer that sends ahead of its ACKs: the messages it has sent are
+/// stored together, yet each is answered on its own, in order, and a bad one
+/// (unknown tube, wrong unit) stores nothing while its neighbours are kept;
+/// a resend inside the same group stores nothing twice.
+async fn pipelined_messages(t: &TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let lab = t.as_user("lab01").await;
+    let (tubes, _) = tubes_for(t, &["钾测定", "血糖（葡萄糖测定）"]).await;
+    let tube = |kind: &str| tubes.iter().find(|(t, _)| t.contains(kind)).unwrap().1.clone();
+    let (serum, grey) = (tube("黄头管"), tube("灰头管"));
+    let glu = |control: &str, value: &str, unit: &str| {
+        oru(control, &grey, value, unit).replace("OBX|1|NM|K^钾^L", "OBX|1|NM|GLU^血糖^L")
+    };
+    let messages = [
+        ("P1", oru("P1", &serum, "4.2", "mmol/L"), "AA"),
+        ("P2", oru("P2", "999999999999", "4.0", "mmol/L"), "AE"),
+        ("P3", glu("P3", "5.0", "mg/dL"), "AE"),
+        ("P4", glu("P4", "5.0", "mmol/L"), "AA"),
+        ("P1", oru("P1", &serum, "4.2", "mmol/L"), "AA"),
+    ];
+    let mut bytes = vec![];
+    for (_, m, _) in &messages {
+        bytes.push(0x0b);
+        bytes.extend_from_slice(m.as_bytes());
+        bytes.extend_from_slice(&[0x1c, 0x0d]);
+    }
+    let addr = t.server.as_ref().unwrap().mllp_addr.expect("MLLP is listening");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(&bytes).await.unwrap();
+    let mut got = vec![];
+    let mut buf = [0u8; 4096];
+    while got.windows(2).filter(|w| w == &[0x1c, 0x0d]).count() < messages.len() {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), conn.read(&mut buf)).await.unwrap().unwrap();
+        assert!(n > 0, "the listener closed the connection");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let acks = String::from_utf8(got).unwrap();
+    let acks: Vec<&str> = acks.split("\x1c\r").filter(|a| !a.is_empty()).collect();
+    for ((control, _, code), ack) in messages.iter().zip(&acks) {
+        assert!(ack.contains(&format!("MSA|{code}|{control}")), "{control} wants {code}: {ack}");
+    }
+    for (barcode, want) in [(&serum, "4.2"), (&grey, "5.0")] {
+        let view = ok(lab.get(&format!("/api/lab/specimens/{barcode}")).await).await;
+        let values: Vec<&str> =
+            view["tests"][0]["results"].as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap()).collect();
+        // K sent twice is stored once; GLU's refused unit stored nothing and the next message did.
+        assert_eq!(values, [want], "{barcode}");
+    }
 }
