@@ -215,28 +215,6 @@ impl Tx {
             Tx::Postgres(t) => t.rollback().await,
         }
     }
-
-    /// Marks a point this transaction can return to (`SAVEPOINT`), so one
-    /// of several pieces of work sharing a commit can fail alone.
-    pub async fn savepoint(&mut self, name: &'static str) -> crate::Result<()> {
-        self.run(format!("SAVEPOINT {name}")).await
-    }
-
-    /// Keeps what was done since the savepoint.
-    pub async fn release(&mut self, name: &'static str) -> crate::Result<()> {
-        self.run(format!("RELEASE SAVEPOINT {name}")).await
-    }
-
-    /// Undoes what was done since the savepoint, keeping what came before.
-    pub async fn rollback_to(&mut self, name: &'static str) -> crate::Result<()> {
-        self.run(format!("ROLLBACK TO SAVEPOINT {name}")).await
-    }
-
-    async fn run(&mut self, sql: String) -> crate::Result<()> {
-        let q = sqlx::AssertSqlSafe(sql);
-        crate::with_tx!(self, c => sqlx::raw_sql(q).execute(c).await.map(|_| ()))?;
-        Ok(())
-    }
 }
 
 /// The file path inside a `sqlite:` URL, without query parameters.

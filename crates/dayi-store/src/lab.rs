@@ -181,9 +181,22 @@ pub async fn specimen(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Specimen
     with_db!(db, p => sqlx::query_as::<_, Specimen>(sql).bind(org_id).bind(id).fetch_optional(p).await)
 }
 
-pub async fn by_barcode_tx(tx: &mut Tx, org_id: Uuid, barcode: &str) -> Result<Option<Specimen>> {
-    let sql = concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = $1 AND barcode = $2");
-    with_tx!(tx, c => sqlx::query_as::<_, Specimen>(sql).bind(org_id).bind(barcode).fetch_optional(c).await)
+/// The tubes with any of these barcodes.
+pub async fn by_barcodes_tx(tx: &mut Tx, org_id: Uuid, barcodes: &[&str]) -> Result<Vec<Specimen>> {
+    let mut rows = vec![];
+    for chunk in barcodes.chunks(500) {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new(concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = "));
+            qb.push_bind(org_id).push(" AND barcode IN (");
+            let mut list = qb.separated(", ");
+            for b in chunk {
+                list.push_bind(*b);
+            }
+            qb.push(")");
+            rows.extend(qb.build_query_as::<Specimen>().fetch_all(c).await?);
+        });
+    }
+    Ok(rows)
 }
 
 pub async fn by_barcode(db: &Db, org_id: Uuid, barcode: &str) -> Result<Option<Specimen>> {
@@ -217,10 +230,48 @@ pub async fn set_specimen(
         .execute(c).await.map(|r| r.rows_affected() == 1))
 }
 
+/// Marks collected tubes received (their results arrived).
+pub async fn receive_specimens(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], by: &str, at: i64) -> Result<u64> {
+    let mut n = 0;
+    for chunk in ids.chunks(500) {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new("UPDATE specimen SET status = 'received', received_by = ");
+            qb.push_bind(by).push(", received_at = ").push_bind(at).push(", updated_at = ").push_bind(at)
+                .push(" WHERE org_id = ").push_bind(org_id).push(" AND id IN (");
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            // `|| ''`: found by the keys, not the status index (see `set_tests`).
+            qb.push(") AND status || '' = 'collected'");
+            n += qb.build().execute(c).await?.rows_affected();
+        });
+    }
+    Ok(n)
+}
+
 pub async fn tests_of_specimen(db: &Db, org_id: Uuid, specimen_id: Uuid) -> Result<Vec<LabTest>> {
     let sql =
         concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = $1 AND specimen_id = $2 ORDER BY panel_code");
     with_db!(db, p => sqlx::query_as::<_, LabTest>(sql).bind(org_id).bind(specimen_id).fetch_all(p).await)
+}
+
+/// The tests of several tubes.
+pub async fn tests_of_specimens_tx(tx: &mut Tx, org_id: Uuid, specimen_ids: &[Uuid]) -> Result<Vec<LabTest>> {
+    let mut rows = vec![];
+    for chunk in specimen_ids.chunks(500) {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new(concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = "));
+            qb.push_bind(org_id).push(" AND specimen_id IN (");
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            qb.push(") ORDER BY specimen_id, panel_code");
+            rows.extend(qb.build_query_as::<LabTest>().fetch_all(c).await?);
+        });
+    }
+    Ok(rows)
 }
 
 pub async fn tests_of_specimen_tx(tx: &mut Tx, org_id: Uuid, specimen_id: Uuid) -> Result<Vec<LabTest>> {

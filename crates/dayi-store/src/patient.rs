@@ -123,8 +123,17 @@ pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Patient>> {
 
 pub async fn get_many(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Patient>> {
     let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.extend(get(db, org_id, *id).await?);
+    for chunk in ids.chunks(500) {
+        with_db!(db, p => {
+            let mut qb = QueryBuilder::new(concat!("SELECT ", cols!(), " FROM patient WHERE org_id = "));
+            qb.push_bind(org_id).push(" AND id IN (");
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            out.extend(qb.build_query_as::<Patient>().fetch_all(p).await?);
+        });
     }
     Ok(out)
 }

@@ -7,14 +7,13 @@ use std::collections::BTreeMap;
 use dayi_core::hl7::{Oru, Value};
 use dayi_core::security::Roles;
 use dayi_core::{DomainError, ErrorCode};
-use dayi_store::Tx;
-use dayi_store::lab::Specimen;
 use futures::future::BoxFuture;
 use uuid::Uuid;
 
 use super::OruSink;
+use super::batch::Batch;
 use super::mllp::Accepted;
-use super::result::{self, Entry, Reported};
+use super::result::{Entry, Reported};
 use crate::{Actor, App, OrInternal, Via};
 
 /// Stores analyzers' results for one organisation, named by its code (found
@@ -56,30 +55,36 @@ impl OruSink for LabSink {
 }
 
 /// Stores the messages in one transaction (one commit for all that a
-/// pipelining analyzer has sent so far), each behind a savepoint so a bad
-/// one is refused alone. Nothing is stored if the commit fails.
+/// pipelining analyzer has sent so far); a bad one is refused alone. Should
+/// the write fail, each message is tried again in its own transaction.
 async fn store_all(app: &App, org_id: Uuid, peer: &str, msgs: &[Oru]) -> Vec<Result<Accepted, DomainError>> {
-    let failed = |e: DomainError| msgs.iter().map(|_| Err(e.clone())).collect();
-    let mut tx = match app.db.begin().await.or_internal() {
-        Ok(tx) => tx,
-        Err(e) => return failed(e),
-    };
-    let mut verdicts = Vec::with_capacity(msgs.len());
-    for msg in msgs {
-        if let Err(e) = tx.savepoint("oru").await.or_internal() {
-            return failed(e);
+    match store_together(app, org_id, peer, msgs).await {
+        Ok(verdicts) => verdicts,
+        Err(e) if msgs.len() == 1 => vec![Err(e)],
+        Err(_) => {
+            let mut verdicts = Vec::with_capacity(msgs.len());
+            for m in msgs {
+                verdicts.extend(Box::pin(store_all(app, org_id, peer, std::slice::from_ref(m))).await);
+            }
+            verdicts
         }
-        let verdict = store(app, &mut tx, org_id, peer, msg).await;
-        let mark = if verdict.is_ok() { tx.release("oru").await } else { tx.rollback_to("oru").await };
-        if let Err(e) = mark.or_internal() {
-            return failed(e);
-        }
-        verdicts.push(verdict);
     }
-    match tx.commit().await.or_internal() {
-        Ok(()) => verdicts,
-        Err(e) => failed(e),
-    }
+}
+
+async fn store_together(
+    app: &App,
+    org_id: Uuid,
+    peer: &str,
+    msgs: &[Oru],
+) -> Result<Vec<Result<Accepted, DomainError>>, DomainError> {
+    let barcodes: Vec<&str> =
+        msgs.iter().flat_map(|m| m.orders.iter().flat_map(|o| o.barcodes().map(|(b, _)| b))).collect();
+    let mut tx = app.db.begin().await.or_internal()?;
+    let mut batch = Batch::load(app, &mut tx, org_id, &barcodes).await?;
+    let verdicts = msgs.iter().map(|m| store(&mut batch, org_id, peer, m)).collect();
+    batch.write(&mut tx).await?;
+    tx.commit().await.or_internal()?;
+    Ok(verdicts)
 }
 
 /// The instrument as the actor of what it stores (audited under its name).
@@ -96,24 +101,19 @@ fn instrument(org_id: Uuid, app_name: &str, peer: &str) -> Actor {
     }
 }
 
-async fn store(app: &App, tx: &mut Tx, org_id: Uuid, peer: &str, msg: &Oru) -> Result<Accepted, DomainError> {
+/// Checks one message's results into the batch: each order's tube found by
+/// its barcode (SPM-2, OBR-3, OBR-2), all of them kept or none.
+fn store(batch: &mut Batch, org_id: Uuid, peer: &str, msg: &Oru) -> Result<Accepted, DomainError> {
     let actor = instrument(org_id, &msg.header.sending_application.namespace_id, peer);
-    // Every order's tube is found first, so an unknown barcode stores nothing.
-    let mut by_barcode: BTreeMap<String, (Specimen, Vec<Reported>)> = BTreeMap::new();
+    let mut by_barcode: BTreeMap<String, Vec<Reported>> = BTreeMap::new();
     for order in &msg.orders {
-        let mut found = None;
-        for (code, _) in order.barcodes() {
-            found = dayi_store::lab::by_barcode_tx(tx, org_id, code).await.or_internal()?;
-            if found.is_some() {
-                break;
-            }
-        }
-        let specimen = match (found, order.barcode()) {
-            (Some(s), _) => s,
+        let found = order.barcodes().find_map(|(b, _)| batch.specimen(b));
+        let barcode = match (found, order.barcode()) {
+            (Some(s), _) => s.barcode.clone(),
             (None, Some((b, _))) => return Err(DomainError::with(ErrorCode::Hl7BarcodeUnknown, [b])),
             (None, None) => return Err(DomainError::new(ErrorCode::Hl7BarcodeMissing)),
         };
-        let (_, lines) = by_barcode.entry(specimen.barcode.clone()).or_insert_with(|| (specimen, vec![]));
+        let lines = by_barcode.entry(barcode).or_default();
         for o in &order.observations {
             let value = match &o.value {
                 Some(Value::Numeric(s)) | Some(Value::Text(s)) => s.clone(),
@@ -131,13 +131,11 @@ async fn store(app: &App, tx: &mut Tx, org_id: Uuid, peer: &str, msg: &Oru) -> R
         }
     }
     let source = format!("hl7:{}", msg.header.sending_application.namespace_id);
-    let mut n = 0;
-    for (barcode, (specimen, results)) in by_barcode {
-        if results.is_empty() {
-            continue;
-        }
-        let e = Entry { barcode, results, reason: String::new() };
-        n += result::enter_in(app, tx, &actor, &specimen, &e, &source).await?.results;
-    }
+    let entries: Vec<Entry> = by_barcode
+        .into_iter()
+        .filter(|(_, results)| !results.is_empty())
+        .map(|(barcode, results)| Entry { barcode, results, reason: String::new() })
+        .collect();
+    let n: usize = batch.add(&actor, &entries, &source)?.iter().map(|s| s.results).sum();
     Ok(Accepted { text: format!("已接收 {n} 项结果") })
 }

@@ -5,6 +5,7 @@
 
 pub mod alert;
 pub mod analyzer;
+mod batch;
 pub mod mllp;
 pub mod query;
 pub mod result;
@@ -44,10 +45,13 @@ fn today_start() -> i64 {
 
 /// The patient's sex code and age in years, for reference ranges.
 async fn sex_age(app: &App, org_id: Uuid, patient_id: Uuid) -> Result<(String, i64), DomainError> {
-    let p = crate::patient::load(app, org_id, patient_id).await?;
+    sex_age_of(&crate::patient::load(app, org_id, patient_id).await?)
+}
+
+fn sex_age_of(p: &dayi_store::patient::Patient) -> Result<(String, i64), DomainError> {
     let birth = time::Date::parse(&p.birth_date, time::macros::format_description!("[year]-[month]-[day]"))
         .map_err(|_| DomainError::new(ErrorCode::PatientUnknown))?;
-    Ok((p.sex, i64::from(dayi_core::patient::age_on(birth, today_cst()))))
+    Ok((p.sex.clone(), i64::from(dayi_core::patient::age_on(birth, today_cst()))))
 }
 
 /// Where parsed results go. The MLLP listener hands over the ORU^R01

@@ -3,15 +3,15 @@
 //! anyone outside the lab sees them, corrected only as a new version.
 
 use dayi_core::audit::OK;
-use dayi_core::lab::{Flag, LabCatalog};
+use dayi_core::lab::Flag;
 use dayi_core::security::Perm;
 use dayi_core::timefmt::{now_micros, show};
 use dayi_core::{DomainError, ErrorCode, mask};
-use dayi_store::Tx;
-use dayi_store::lab::{LabAlert, LabResult, LabTest, Specimen};
+use dayi_store::lab::{LabResult, LabTest, Specimen};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::batch::Batch;
 use super::specimen::specimen_state;
 use crate::{Actor, App, OrInternal, Via};
 
@@ -35,7 +35,7 @@ pub struct Entry {
 }
 
 /// What was stored: how many results, and the critical ones raised.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Stored {
     pub barcode: String,
     pub results: usize,
@@ -47,167 +47,11 @@ pub struct Stored {
 pub async fn enter(app: &App, actor: &Actor, e: &Entry, source: &str) -> Result<Stored, DomainError> {
     actor.require(app, Perm::Lab).await?;
     let mut tx = app.db.begin().await.or_internal()?;
-    let s = dayi_store::lab::by_barcode_tx(&mut tx, actor.org_id, e.barcode.trim())
-        .await
-        .or_internal()?
-        .ok_or_else(|| DomainError::with(ErrorCode::LabBarcodeUnknown, [e.barcode.trim()]))?;
-    let stored = enter_in(app, &mut tx, actor, &s, e, source).await?;
+    let mut batch = Batch::load(app, &mut tx, actor.org_id, &[e.barcode.trim()]).await?;
+    let stored = batch.add(actor, std::slice::from_ref(e), source)?.pop().unwrap_or_default();
+    batch.write(&mut tx).await?;
     tx.commit().await.or_internal()?;
     Ok(stored)
-}
-
-/// `enter` for the specimen `s`, inside a transaction the caller commits
-/// (the analyzers' messages share one commit). Permission is the caller's to check.
-pub(super) async fn enter_in(
-    app: &App,
-    tx: &mut Tx,
-    actor: &Actor,
-    s: &Specimen,
-    e: &Entry,
-    source: &str,
-) -> Result<Stored, DomainError> {
-    if s.status == "rejected" {
-        return Err(DomainError::with(ErrorCode::LabSpecimenState, [specimen_state(&s.status)]));
-    }
-    let cat = super::catalog(app, actor.org_id).await?;
-    let now = now_micros();
-    let tests = dayi_store::lab::tests_of_specimen_tx(tx, actor.org_id, s.id).await.or_internal()?;
-    let ids: Vec<Uuid> = tests.iter().map(|t| t.order_id).collect();
-    let before = dayi_store::lab::results_of_tx(tx, actor.org_id, &ids).await.or_internal()?;
-    let (sex, age) = super::sex_age(app, actor.org_id, s.patient_id).await?;
-    let mut rows: Vec<LabResult> = vec![];
-    let mut alerts: Vec<LabAlert> = vec![];
-    let mut corrected: Vec<Uuid> = vec![];
-    for (i, r) in e.results.iter().enumerate() {
-        let field = |code| DomainError::field(&format!("results.{i}"), code, [r.item.trim().to_string()]);
-        let (test, item) = find(&cat, &tests, &r.item).ok_or_else(|| field(ErrorCode::LabItemUnknown))?;
-        if rows.iter().any(|x| x.order_id == test.order_id && x.item_code == item.code) {
-            return Err(field(ErrorCode::LabItemTwice));
-        }
-        let old: Vec<&LabResult> =
-            before.iter().filter(|o| o.order_id == test.order_id && o.item_code == item.code).collect();
-        let current = old.iter().find(|o| o.current);
-        // The same value again (an analyzer resending after a lost ACK) is already stored.
-        if current.is_some_and(|o| o.value == r.value.trim()) {
-            continue;
-        }
-        if test.status == "verified" {
-            // A correction of a published result: by hand, with a reason.
-            if source != "manual" || e.reason.trim().is_empty() {
-                return Err(DomainError::field("reason", ErrorCode::LabCorrectionReason, [""; 0]));
-            }
-            corrected.push(test.order_id);
-        }
-        let j = item.judge(&r.value, &r.unit, &sex, age).map_err(|mut x| {
-            for f in &mut x.fields {
-                f.field = format!("results.{i}");
-            }
-            x
-        })?;
-        let version = old.iter().map(|o| o.version).max().unwrap_or(0) + 1;
-        if current.is_some() {
-            dayi_store::lab::retire(tx, actor.org_id, test.order_id, &item.code).await.or_internal()?;
-        }
-        let row = LabResult {
-            org_id: actor.org_id,
-            id: crate::new_id(),
-            order_id: test.order_id,
-            specimen_id: s.id,
-            patient_id: s.patient_id,
-            item_code: item.code.clone(),
-            item_name: item.name.clone(),
-            loinc: item.loinc.clone(),
-            value: r.value.trim().to_string(),
-            milli: j.milli,
-            unit: item.unit.clone(),
-            flag: j.flag.code().into(),
-            range_text: j.range_text,
-            version,
-            current: true,
-            source: source.into(),
-            entered_by: actor.username.clone(),
-            entered_at: now,
-            reason: if version > 1 { e.reason.trim().chars().take(200).collect() } else { String::new() },
-        };
-        if j.flag.is_critical() {
-            alerts.push(LabAlert {
-                org_id: actor.org_id,
-                id: crate::new_id(),
-                result_id: row.id,
-                order_id: test.order_id,
-                patient_id: s.patient_id,
-                doctor_id: test.doctor_id,
-                item_name: item.name.clone(),
-                value: row.value.clone(),
-                unit: item.unit.clone(),
-                flag: row.flag.clone(),
-                raised_at: now,
-                acked_by: None,
-                acked_at: None,
-                ack_note: String::new(),
-            });
-        }
-        rows.push(row);
-    }
-    if e.results.is_empty() {
-        return Err(DomainError::field("results", ErrorCode::Required, [""; 0]));
-    }
-    if rows.is_empty() {
-        return Ok(Stored { barcode: s.barcode.clone(), results: 0, critical: vec![] });
-    }
-    // An analyzer's tube is received when its results arrive.
-    if s.status == "collected" {
-        dayi_store::lab::set_specimen(tx, actor.org_id, s.id, "received", "", &actor.username, now)
-            .await
-            .or_internal()?;
-    }
-    dayi_store::lab::insert_results(tx, &rows).await.or_internal()?;
-    let touched: Vec<Uuid> =
-        tests.iter().filter(|t| rows.iter().any(|r| r.order_id == t.order_id)).map(|t| t.order_id).collect();
-    dayi_store::lab::set_tests(
-        tx,
-        actor.org_id,
-        &touched,
-        &["collected", "received", "verified"],
-        "resulted",
-        None,
-        now,
-    )
-    .await
-    .or_internal()?;
-    dayi_store::lab::insert_alerts(tx, &alerts).await.or_internal()?;
-    let critical: Vec<String> = alerts.iter().map(|a| format!("{} {}{}", a.item_name, a.value, a.unit)).collect();
-    let what = if corrected.is_empty() { "lab.result" } else { "lab.correct" };
-    let detail = format!(
-        "{} 项{}",
-        rows.len(),
-        if critical.is_empty() { String::new() } else { format!("，危急值：{}", critical.join("、")) }
-    );
-    let mut entries = vec![actor.entry(what, "specimen", &s.barcode, Some(s.patient_id), OK, &detail)];
-    for a in &alerts {
-        entries.push(actor.entry(
-            "lab.critical",
-            "lab_alert",
-            &a.id.to_string(),
-            Some(a.patient_id),
-            OK,
-            &format!("{} {}", a.item_name, a.value),
-        ));
-    }
-    dayi_store::audit::append(tx, actor.org_id, entries).await.or_internal()?;
-    Ok(Stored { barcode: s.barcode.clone(), results: rows.len(), critical })
-}
-
-/// The test of a specimen that measures an item, and the item.
-fn find<'a>(
-    cat: &'a LabCatalog,
-    tests: &'a [LabTest],
-    code: &str,
-) -> Option<(&'a LabTest, &'a dayi_core::lab::LabItem)> {
-    tests.iter().filter(|t| t.status != "rejected").find_map(|t| {
-        let panel = cat.panel(&t.panel_code)?;
-        cat.item(panel, code).map(|i| (t, i))
-    })
 }
 
 /// Verifies a test's results (审核) and publishes them: by someone other
