@@ -360,7 +360,9 @@ pub(crate) fn fhir_python() -> Option<String> {
 
 /// Parses `v` with python's `fhir.resources` (R4B models; Patient, Bundle and
 /// OperationOutcome are unchanged from R4).
+/// The official R4 JSON Schema is applied first (`fhir_schema`).
 pub(crate) fn external_parse(python: &str, module: &str, class: &str, v: &Value) {
+    crate::fhir_schema::schema_check(v);
     let code = format!(
         "import sys\nfrom fhir.resources.R4B.{module} import {class}\n{class}.model_validate_json(sys.stdin.read())"
     );

@@ -14,6 +14,7 @@ mod cli;
 mod fhir;
 mod fhir_booking;
 mod fhir_lab;
+mod fhir_schema;
 mod fhir_visit;
 mod harness;
 mod lab;
