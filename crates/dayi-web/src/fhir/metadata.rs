@@ -165,3 +165,37 @@ pub async fn capabilities() -> Response {
     });
     json(StatusCode::OK, &body)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use axum::http::Method;
+
+    /// The statement names exactly the FHIR interactions the route table
+    /// serves: nothing promised that is not there, nothing served unsaid.
+    #[tokio::test]
+    async fn the_statement_matches_the_routes() {
+        let body = axum::body::to_bytes(super::capabilities().await.into_body(), usize::MAX).await.unwrap();
+        let statement: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let mut said = BTreeSet::new();
+        for r in statement["rest"][0]["resource"].as_array().unwrap() {
+            let t = r["type"].as_str().unwrap();
+            for i in r["interaction"].as_array().unwrap() {
+                said.insert(match i["code"].as_str().unwrap() {
+                    "read" => (Method::GET.to_string(), format!("/fhir/{t}/{{id}}")),
+                    "search-type" => (Method::GET.to_string(), format!("/fhir/{t}")),
+                    "create" => (Method::POST.to_string(), format!("/fhir/{t}")),
+                    "update" => (Method::PUT.to_string(), format!("/fhir/{t}/{{id}}")),
+                    other => panic!("an interaction the test does not know: {other}"),
+                });
+            }
+        }
+        let served: BTreeSet<(String, String)> = crate::routes::specs()
+            .into_iter()
+            .filter(|s| s.path.starts_with("/fhir/") && s.path != "/fhir/metadata")
+            .map(|s| (s.method.to_string(), s.path.to_string()))
+            .collect();
+        assert_eq!(said, served);
+    }
+}
