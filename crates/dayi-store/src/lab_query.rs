@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::lab::{LabResult, LabTest, Specimen, result_cols, specimen_cols, test_cols};
 pub use crate::visit_query::Page;
+use crate::visit_query::paged;
 use crate::{Db, Result, with_db};
 
 /// A code a search asks for.
@@ -141,22 +142,7 @@ macro_rules! result_where {
 /// The current results of verified tests, newest first (a test's in the
 /// order they were written).
 pub async fn results(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) -> Result<Page<LabResult>> {
-    if f.empty() {
-        return Ok(Page { total: 0, rows: vec![] });
-    }
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new("SELECT COUNT(*)");
-        result_where!(qb, org_id, f);
-        let total: i64 = qb.build_query_scalar().fetch_one(p).await?;
-        let mut rows = vec![];
-        if limit > 0 && offset < total {
-            let mut qb = QueryBuilder::new(concat!("SELECT ", result_cols!()));
-            result_where!(qb, org_id, f);
-            qb.push(" ORDER BY entered_at DESC, id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-            rows = qb.build_query_as::<LabResult>().fetch_all(p).await?;
-        }
-        Ok(Page { total, rows })
-    })
+    paged!(db, org_id, f, limit, offset, result_where, result_cols, "entered_at DESC, id", LabResult)
 }
 
 /// A current result of a later version than the first, of this test.
@@ -203,22 +189,7 @@ macro_rules! test_where {
 /// Verified tests, the latest verified first. `results` and `codes` as
 /// result ids and item codes do not apply: codes are the panels'.
 pub async fn tests(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) -> Result<Page<LabTest>> {
-    if f.empty() {
-        return Ok(Page { total: 0, rows: vec![] });
-    }
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new("SELECT COUNT(*)");
-        test_where!(qb, org_id, f);
-        let total: i64 = qb.build_query_scalar().fetch_one(p).await?;
-        let mut rows = vec![];
-        if limit > 0 && offset < total {
-            let mut qb = QueryBuilder::new(concat!("SELECT ", test_cols!()));
-            test_where!(qb, org_id, f);
-            qb.push(" ORDER BY verified_at DESC, order_id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-            rows = qb.build_query_as::<LabTest>().fetch_all(p).await?;
-        }
-        Ok(Page { total, rows })
-    })
+    paged!(db, org_id, f, limit, offset, test_where, test_cols, "verified_at DESC, order_id DESC", LabTest)
 }
 
 /// The tests of these orders (any order, any status).

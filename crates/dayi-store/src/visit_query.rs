@@ -62,6 +62,30 @@ pub struct Page<T> {
     pub rows: Vec<T>,
 }
 
+/// The shape of every paged search here: `COUNT(*)` under the `$where`
+/// macro, then one page of `$cols` rows in `$order` (none for an empty filter).
+macro_rules! paged {
+    ($db:expr, $org:expr, $f:expr, $limit:expr, $offset:expr, $where:ident, $cols:ident, $order:literal, $T:ty) => {{
+        if $f.empty() {
+            return Ok(Page { total: 0, rows: vec![] });
+        }
+        with_db!($db, p => {
+            let mut qb = QueryBuilder::new("SELECT COUNT(*)");
+            $where!(qb, $org, $f);
+            let total: i64 = qb.build_query_scalar().fetch_one(p).await?;
+            let mut rows = vec![];
+            if $limit > 0 && $offset < total {
+                let mut qb = QueryBuilder::new(concat!("SELECT ", $cols!()));
+                $where!(qb, $org, $f);
+                qb.push(concat!(" ORDER BY ", $order, " LIMIT ")).push_bind($limit).push(" OFFSET ").push_bind($offset);
+                rows = qb.build_query_as::<$T>().fetch_all(p).await?;
+            }
+            Ok(Page { total, rows })
+        })
+    }};
+}
+pub(crate) use paged;
+
 /// ` AND {col} IN (…)` when the list is set.
 macro_rules! push_in {
     ($qb:expr, $col:literal, $list:expr) => {
@@ -108,22 +132,7 @@ macro_rules! visit_where {
 
 /// Visits, newest first.
 pub async fn visits(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) -> Result<Page<Visit>> {
-    if f.empty() {
-        return Ok(Page { total: 0, rows: vec![] });
-    }
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new("SELECT COUNT(*)");
-        visit_where!(qb, org_id, f);
-        let total: i64 = qb.build_query_scalar().fetch_one(p).await?;
-        let mut rows = vec![];
-        if limit > 0 && offset < total {
-            let mut qb = QueryBuilder::new(concat!("SELECT ", visit_cols!()));
-            visit_where!(qb, org_id, f);
-            qb.push(" ORDER BY opened_at DESC, id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-            rows = qb.build_query_as::<Visit>().fetch_all(p).await?;
-        }
-        Ok(Page { total, rows })
-    })
+    paged!(db, org_id, f, limit, offset, visit_where, visit_cols, "opened_at DESC, id DESC", Visit)
 }
 
 macro_rules! diagnosis_where {
@@ -161,22 +170,7 @@ macro_rules! diagnosis_where {
 
 /// Diagnoses, the newest visit's first, each visit's in their order.
 pub async fn diagnoses(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) -> Result<Page<Diagnosis>> {
-    if f.empty() {
-        return Ok(Page { total: 0, rows: vec![] });
-    }
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new("SELECT COUNT(*)");
-        diagnosis_where!(qb, org_id, f);
-        let total: i64 = qb.build_query_scalar().fetch_one(p).await?;
-        let mut rows = vec![];
-        if limit > 0 && offset < total {
-            let mut qb = QueryBuilder::new(concat!("SELECT ", diagnosis_cols!()));
-            diagnosis_where!(qb, org_id, f);
-            qb.push(" ORDER BY visit_id DESC, seq LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-            rows = qb.build_query_as::<Diagnosis>().fetch_all(p).await?;
-        }
-        Ok(Page { total, rows })
-    })
+    paged!(db, org_id, f, limit, offset, diagnosis_where, diagnosis_cols, "visit_id DESC, seq", Diagnosis)
 }
 
 macro_rules! order_where {
@@ -209,22 +203,7 @@ macro_rules! order_where {
 
 /// Orders, newest first.
 pub async fn orders(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) -> Result<Page<Order>> {
-    if f.empty() {
-        return Ok(Page { total: 0, rows: vec![] });
-    }
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new("SELECT COUNT(*)");
-        order_where!(qb, org_id, f);
-        let total: i64 = qb.build_query_scalar().fetch_one(p).await?;
-        let mut rows = vec![];
-        if limit > 0 && offset < total {
-            let mut qb = QueryBuilder::new(concat!("SELECT ", order_cols!()));
-            order_where!(qb, org_id, f);
-            qb.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-            rows = qb.build_query_as::<Order>().fetch_all(p).await?;
-        }
-        Ok(Page { total, rows })
-    })
+    paged!(db, org_id, f, limit, offset, order_where, order_cols, "created_at DESC, id DESC", Order)
 }
 
 /// The visits of these ids (any order).

@@ -222,6 +222,24 @@ pub(super) fn parse_lab(query: &str, spec: &Spec, category: (&str, &str)) -> Res
     Ok((p, f))
 }
 
+/// Narrows `ids` by each `_id` parameter and `codes` by each `code`
+/// parameter (its values parsed by `code_param`; `None`: matches nothing here).
+pub(super) fn narrow_ids_and_codes(
+    p: &Parsed,
+    ids: &mut Option<Vec<Uuid>>,
+    codes: &mut Option<Vec<Code>>,
+    code_param: impl Fn(&str) -> Result<Option<Code>, DomainError>,
+) -> Result<(), DomainError> {
+    for set in &p.ids {
+        visit_search::narrow(ids, set.iter().filter_map(|x| Uuid::parse_str(x).ok()).collect());
+    }
+    for (_, v) in p.extra.iter().filter(|(k, _)| k == "code") {
+        let parsed = v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(&code_param);
+        visit_search::narrow(codes, parsed.collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect());
+    }
+    Ok(())
+}
+
 /// The codes of one `code` parameter, as `[system|]code`.
 fn code_param(v: &str, org_code: &str) -> Result<Option<Code>, DomainError> {
     let ours = item_system(org_code);
@@ -263,15 +281,7 @@ pub async fn search(
     let query = query.unwrap_or_default();
     let (p, mut f) = parse_lab(&query, &SPEC, (OBSERVATION_CATEGORY, "laboratory"))?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
-    for ids in &p.ids {
-        let ids: Vec<Uuid> = ids.iter().filter_map(|x| Uuid::parse_str(x).ok()).collect();
-        visit_search::narrow(&mut f.results, ids);
-    }
-    for (_, v) in p.extra.iter().filter(|(k, _)| k == "code") {
-        let codes = v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(|x| code_param(x, &org.code));
-        let codes: Vec<Code> = codes.collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
-        visit_search::narrow(&mut f.codes, codes);
-    }
+    narrow_ids_and_codes(&p, &mut f.results, &mut f.codes, |x| code_param(x, &org.code))?;
     let page = dayi_app::lab::query::results(&st.app, &staff.actor, &f, p.count as i64, p.offset as i64).await?;
     let found: Vec<Value> = page.rows.iter().map(|r| observation(r, &org)).collect();
     let base = base_url(&headers, st.web.secure_cookies);

@@ -13,7 +13,7 @@ use dayi_core::{DomainError, ErrorCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::observation::{LOINC, panel_system, parse_lab, specimen, status, statuses};
+use super::observation::{LOINC, narrow_ids_and_codes, panel_system, parse_lab, specimen, status, statuses};
 use super::outcome::FhirError;
 use super::visit_search::{self, Spec};
 use super::{bad, base_url, instant, json};
@@ -106,15 +106,7 @@ pub async fn search(
     let query = query.unwrap_or_default();
     let (p, mut f) = parse_lab(&query, &SPEC, (V2_0074, "LAB"))?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
-    for ids in &p.ids {
-        let ids: Vec<Uuid> = ids.iter().filter_map(|x| Uuid::parse_str(x).ok()).collect();
-        visit_search::narrow(&mut f.orders, ids);
-    }
-    for (_, v) in p.extra.iter().filter(|(k, _)| k == "code") {
-        let codes = v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(|x| code_param(x, &org.code));
-        let codes: Vec<Code> = codes.collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
-        visit_search::narrow(&mut f.codes, codes);
-    }
+    narrow_ids_and_codes(&p, &mut f.orders, &mut f.codes, |x| code_param(x, &org.code))?;
     let page = dayi_app::lab::query::tests(&st.app, &staff.actor, &f, p.count as i64, p.offset as i64).await?;
     let found: Vec<Value> = page.rows.iter().map(|r| report(r, &org)).collect();
     let base = base_url(&headers, st.web.secure_cookies);
