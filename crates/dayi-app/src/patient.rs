@@ -51,6 +51,8 @@ pub struct PatientView {
     pub merged_into: Option<Uuid>,
     pub created_by: String,
     pub created_at: String,
+    /// The record's version: its `updated_at` (µs), which every change moves.
+    pub version: i64,
     /// True when the sensitive fields are shown in full.
     pub unmasked: bool,
 }
@@ -95,6 +97,7 @@ impl PatientView {
             merged_into: p.merged_into,
             created_by: p.created_by.clone(),
             created_at: dayi_core::timefmt::show(p.created_at),
+            version: p.updated_at,
             unmasked,
         }
     }
@@ -192,6 +195,108 @@ pub async fn register(app: &App, actor: &Actor, form: &NewPatient, channel: Chan
         }
         Err(e) => Err(crate::internal(e)),
     }
+}
+
+/// Corrects a record's demographics (修改患者信息). `read_version` is the
+/// `updated_at` the caller saw: a record changed since is refused, so no
+/// one's correction is silently overwritten. The hospital number, card id
+/// and creation facts stay; the audit entry names the fields that changed.
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+    form: &NewPatient,
+    read_version: i64,
+    channel: Channel,
+) -> Result<Patient, DomainError> {
+    actor.require(app, Perm::PatientWrite).await?;
+    let under = policy::int(app, actor.org_id, policy::GUARDIAN_UNDER_AGE).await? as i32;
+    let old = load(app, actor.org_id, id).await?;
+    let reg = validate(&unmasked_form(form, &old), today_cst(), under)?;
+    if old.merged_into.is_some() {
+        return Err(DomainError::new(ErrorCode::MergeAlreadyMerged));
+    }
+    if old.updated_at != read_version {
+        return Err(DomainError::with(ErrorCode::VersionMismatch, [old.updated_at]));
+    }
+    if let Some(d) = &reg.document
+        && let Some(other) =
+            dayi_store::patient::by_document(&app.db, actor.org_id, d.kind().code(), d.number()).await.or_internal()?
+        && other.id != id
+    {
+        return Err(duplicate(&other));
+    }
+    let fresh = record(actor.org_id, &reg, channel, &actor.username, [0; 32]);
+    let new = Patient {
+        org_id: old.org_id,
+        id: old.id,
+        hospital_no: old.hospital_no.clone(),
+        card_id: old.card_id.clone(),
+        channel: old.channel.clone(),
+        merged_into: None,
+        created_by: old.created_by.clone(),
+        created_at: old.created_at,
+        // Strictly later, so the version changes even within one microsecond.
+        updated_at: fresh.updated_at.max(old.updated_at + 1),
+        ..fresh
+    };
+    let changed = changed_fields(&old, &new);
+    let detail = format!("{} via={} changed={}", mask::name(&new.name), channel.code(), changed.join(","));
+    let mut tx = app.db.begin().await.or_internal()?;
+    match dayi_store::patient::update(&mut tx, &new, read_version).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let now = load(app, actor.org_id, id).await?;
+            return Err(DomainError::with(ErrorCode::VersionMismatch, [now.updated_at]));
+        }
+        Err(e) if dayi_store::is_unique_violation(&e) => return Err(DomainError::new(ErrorCode::Conflict)),
+        Err(e) => return Err(crate::internal(e)),
+    }
+    let e = actor.entry("patient.update", "patient", &id.to_string(), Some(id), OK, &detail);
+    dayi_store::audit::append(&mut tx, actor.org_id, vec![e]).await.or_internal()?;
+    tx.commit().await.or_internal()?;
+    app.portal_sessions.forget_all();
+    Ok(new)
+}
+
+/// Clients edit what they read, and reads are masked: a sensitive field sent
+/// back exactly as its masked form means "unchanged", not a new value.
+fn unmasked_form(form: &NewPatient, old: &Patient) -> NewPatient {
+    let keep = |sent: &str, stored: &Option<String>, masker: fn(&str) -> String| match stored {
+        Some(v) if sent == masker(v) => v.clone(),
+        _ => sent.to_string(),
+    };
+    NewPatient {
+        id_number: keep(&form.id_number, &old.id_number, mask::id_number),
+        phone: keep(&form.phone, &old.phone, mask::phone),
+        emergency_phone: keep(&form.emergency_phone, &old.emergency_phone, mask::phone),
+        guardian_id_number: keep(&form.guardian_id_number, &old.guardian_id_number, mask::id_number),
+        guardian_phone: keep(&form.guardian_phone, &old.guardian_phone, mask::phone),
+        ..form.clone()
+    }
+}
+
+/// The names of the demographic fields that differ (never their values:
+/// the audit log must not become a second copy of the record).
+fn changed_fields(a: &Patient, b: &Patient) -> Vec<&'static str> {
+    let pairs: [(&'static str, bool); 15] = [
+        ("name", a.name != b.name),
+        ("sex", a.sex != b.sex),
+        ("birth_date", a.birth_date != b.birth_date),
+        ("ethnicity", a.ethnicity != b.ethnicity),
+        ("id_number", a.id_kind != b.id_kind || a.id_number != b.id_number),
+        ("nationality", a.nationality != b.nationality),
+        ("phone", a.phone != b.phone),
+        ("address", a.address != b.address),
+        ("region_code", a.region_code != b.region_code),
+        ("insurance", a.insurance != b.insurance),
+        ("emergency", (&a.emergency_name, &a.emergency_relation) != (&b.emergency_name, &b.emergency_relation)),
+        ("emergency_phone", a.emergency_phone != b.emergency_phone),
+        ("guardian", (&a.guardian_name, &a.guardian_relation) != (&b.guardian_name, &b.guardian_relation)),
+        ("guardian_id_number", a.guardian_id_number != b.guardian_id_number),
+        ("guardian_phone", a.guardian_phone != b.guardian_phone),
+    ];
+    pairs.into_iter().filter(|(_, differs)| *differs).map(|(name, _)| name).collect()
 }
 
 /// Fetches an active or merged record, without audit (callers audit).

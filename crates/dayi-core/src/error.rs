@@ -34,6 +34,8 @@ error_codes! {
     TooLong = ("field.too_long", 422, "不能超过 {0} 个字符", "At most {0} characters"),
     InvalidFormat = ("field.invalid_format", 422, "格式不正确：{0}", "Invalid format: {0}"),
     Conflict = ("request.conflict", 409, "数据已被他人修改，请刷新后重试", "The record changed meanwhile; reload and retry"),
+    VersionMismatch = ("request.version_mismatch", 412, "记录已被他人修改（当前版本 {0}），请重新读取后再提交", "The record changed meanwhile (now version {0}); read it again and resubmit"),
+    VersionRequired = ("request.version_required", 428, "修改须带上所读版本（If-Match 请求头），以免覆盖他人的修改", "An update must name the version it read (If-Match header), so no one's change is overwritten"),
     Internal = ("server.internal", 500, "系统内部错误，已记录，请稍后重试或联系信息科（编号 {0}）", "Internal error, logged; retry later or contact IT (ref {0})"),
     Unavailable = ("server.unavailable", 503, "系统繁忙，请稍后重试", "Service busy, retry shortly"),
     // authentication and sessions

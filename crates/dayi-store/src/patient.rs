@@ -138,6 +138,27 @@ pub async fn get_many(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Patient
     Ok(out)
 }
 
+/// Rewrites an active record's demographics if it is still the version the
+/// caller read (`updated_at` is the version). `false` when someone changed
+/// or merged it meanwhile. Identity keys (hospital number, card id) and the
+/// creation facts never change.
+pub async fn update(tx: &mut Tx, p: &Patient, read_version: i64) -> Result<bool> {
+    let sql = "UPDATE patient SET name = $3, name_pinyin = $4, name_initials = $5, sex = $6, birth_date = $7, \
+               ethnicity = $8, id_kind = $9, id_number = $10, id_rev = $11, nationality = $12, phone = $13, \
+               address = $14, region_code = $15, insurance = $16, emergency_name = $17, emergency_relation = $18, \
+               emergency_phone = $19, guardian_name = $20, guardian_relation = $21, guardian_id_number = $22, \
+               guardian_phone = $23, updated_at = $24 \
+               WHERE org_id = $1 AND id = $2 AND updated_at = $25 AND merged_into IS NULL";
+    let n = with_tx!(tx, c => sqlx::query(sql).bind(p.org_id).bind(p.id).bind(&p.name).bind(&p.name_pinyin)
+        .bind(&p.name_initials).bind(&p.sex).bind(&p.birth_date).bind(&p.ethnicity).bind(&p.id_kind)
+        .bind(&p.id_number).bind(&p.id_rev).bind(&p.nationality).bind(&p.phone).bind(&p.address)
+        .bind(&p.region_code).bind(&p.insurance).bind(&p.emergency_name).bind(&p.emergency_relation)
+        .bind(&p.emergency_phone).bind(&p.guardian_name).bind(&p.guardian_relation).bind(&p.guardian_id_number)
+        .bind(&p.guardian_phone).bind(p.updated_at).bind(read_version)
+        .execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
 /// The active record holding this document (merged records forward and are skipped).
 pub async fn by_document(db: &Db, org_id: Uuid, kind: &str, number: &str) -> Result<Option<Patient>> {
     let sql = concat!(

@@ -7,7 +7,7 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::middleware;
 use axum::response::Response;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -66,6 +66,9 @@ impl Table {
     }
     fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, need: Need, h: H) -> Self {
         self.add(Method::POST, path, need, post(h))
+    }
+    fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, need: Need, h: H) -> Self {
+        self.add(Method::PUT, path, need, put(h))
     }
     fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, need: Need, h: H) -> Self {
         self.add(Method::DELETE, path, need, delete(h))
@@ -303,6 +306,7 @@ fn table() -> Table {
         .get("/fhir/Patient", Perm(P::PatientRead), crate::fhir::patient::search)
         .post("/fhir/Patient", Perm(P::PatientWrite), crate::fhir::patient::create)
         .get("/fhir/Patient/{id}", Perm(P::PatientRead), crate::fhir::patient::read)
+        .put("/fhir/Patient/{id}", Perm(P::PatientWrite), crate::fhir::patient::update)
         .get("/fhir/Schedule", Perm(P::PatientRead), crate::fhir::schedule::search)
         .get("/fhir/Schedule/{id}", Perm(P::PatientRead), crate::fhir::schedule::read)
         .get("/fhir/Slot", Perm(P::PatientRead), crate::fhir::slot::search)

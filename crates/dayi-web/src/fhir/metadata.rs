@@ -40,8 +40,10 @@ pub async fn capabilities() -> Response {
             },
             "resource": [{
                 "type": "Patient",
-                "interaction": [{ "code": "read" }, { "code": "search-type" }, { "code": "create" }],
-                "versioning": "no-version",
+                "documentation": "更新（PUT）须带 If-Match: W/\"versionId\"（缺少时 428，版本不符时 412）；就诊卡号、电子健康卡由本院分配，更新时忽略；原样送回的脱敏值表示不修改",
+                "interaction": [{ "code": "read" }, { "code": "search-type" }, { "code": "create" }, { "code": "update" }],
+                "versioning": "versioned-update",
+                "readHistory": false,
                 "updateCreate": false,
                 "searchParam": [
                     param("identifier", "token", "system|value，精确匹配：居民身份证号、电子健康卡、就诊卡号"),

@@ -189,6 +189,22 @@ pub fn instant(us: i64) -> String {
     from_micros(us).to_offset(CST).format(&fmt).unwrap_or_default()
 }
 
+/// The weak ETag of a resource version, `W/"{versionId}"`, as FHIR writes it.
+pub fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("W/\"{version}\"")).unwrap_or(HeaderValue::from_static("W/\"0\""))
+}
+
+/// The version an update names in `If-Match` (`W/"3"`, `"3"` or `3`).
+/// Updates must name one (428), so no one's change is overwritten unseen.
+pub fn if_match(headers: &HeaderMap) -> Result<i64, DomainError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Err(DomainError::new(ErrorCode::VersionRequired));
+    };
+    let raw = v.to_str().unwrap_or("").trim();
+    let tag = raw.strip_prefix("W/").unwrap_or(raw).trim_matches('"');
+    tag.parse::<i64>().map_err(|_| bad(format!("If-Match「{raw}」应为 W/\"版本号\"")))
+}
+
 /// A refused search parameter (400), the reason in Chinese.
 fn bad(msg: impl ToString) -> DomainError {
     DomainError::with(ErrorCode::BadRequest, [msg.to_string()])

@@ -27,7 +27,13 @@ pub async fn read(State(st): State<AppState>, staff: Staff, Path(id): Path<Strin
     let id = Uuid::parse_str(&id).map_err(|_| DomainError::new(ErrorCode::PatientUnknown))?;
     let v = dayi_app::patient::view(&st.app, &staff.actor, id).await?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
-    Ok(json(StatusCode::OK, &resource::patient(&v, &org)))
+    Ok(versioned(json(StatusCode::OK, &resource::patient(&v, &org)), &v))
+}
+
+/// A Patient answer with its version as ETag.
+fn versioned(mut resp: Response, v: &PatientView) -> Response {
+    resp.headers_mut().insert(header::ETAG, super::etag(v.version));
+    resp
 }
 
 /// GET /fhir/Patient?identifier=&name=&phone=&birthdate=&gender=&_count=
@@ -103,16 +109,23 @@ fn is_json(headers: &HeaderMap) -> bool {
     mime == super::MEDIA_TYPE || mime == "application/json"
 }
 
+/// The Patient resource in a request body, refused before anything is written
+/// when it is not JSON or not a Patient.
+fn body_patient(headers: &HeaderMap, body: &[u8]) -> Result<Value, DomainError> {
+    if !is_json(headers) {
+        return Err(DomainError::with(ErrorCode::UnsupportedMediaType, [super::MEDIA_TYPE]));
+    }
+    let r: Value = serde_json::from_slice(body).map_err(|e| DomainError::with(ErrorCode::BadRequest, [e]))?;
+    if r.get("resourceType").and_then(Value::as_str) != Some("Patient") {
+        return Err(DomainError::with(ErrorCode::BadRequest, ["resourceType 应为 Patient"]));
+    }
+    Ok(r)
+}
+
 /// POST /fhir/Patient (application/fhir+json or application/json)
 pub async fn create(State(st): State<AppState>, staff: Staff, headers: HeaderMap, body: Bytes) -> FhirResult {
     staff.actor.require(&st.app, Perm::PatientWrite).await?;
-    if !is_json(&headers) {
-        return Err(DomainError::with(ErrorCode::UnsupportedMediaType, [super::MEDIA_TYPE]).into());
-    }
-    let r: Value = serde_json::from_slice(&body).map_err(|e| DomainError::with(ErrorCode::BadRequest, [e]))?;
-    if r.get("resourceType").and_then(Value::as_str) != Some("Patient") {
-        return Err(DomainError::with(ErrorCode::BadRequest, ["resourceType 应为 Patient"]).into());
-    }
+    let r = body_patient(&headers, &body)?;
     let (form, paths) = intake::form(&r)?;
     let p = dayi_app::patient::register(&st.app, &staff.actor, &form, Channel::Fhir)
         .await
@@ -120,10 +133,39 @@ pub async fn create(State(st): State<AppState>, staff: Staff, headers: HeaderMap
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
     // The answer is the masked view, like every read: the client sent the
     // full values and needs no echo of them.
-    let body = resource::patient(&PatientView::new(&p, false), &org);
-    let mut resp = json(StatusCode::CREATED, &body);
+    let v = PatientView::new(&p, false);
+    let mut resp = versioned(json(StatusCode::CREATED, &resource::patient(&v, &org)), &v);
     if let Ok(loc) = HeaderValue::from_str(&format!("/fhir/Patient/{}", p.id)) {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
     Ok(resp)
+}
+
+/// PUT /fhir/Patient/{id} with `If-Match: W/"{versionId}"`: corrects the
+/// record's demographics. Identifiers the server assigns (hospital card,
+/// health card) are its own and ignored in the body; masked values sent back
+/// unchanged keep the stored ones.
+pub async fn update(
+    State(st): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> FhirResult {
+    staff.actor.require(&st.app, Perm::PatientWrite).await?;
+    let uuid = Uuid::parse_str(&id).map_err(|_| DomainError::new(ErrorCode::PatientUnknown))?;
+    let r = body_patient(&headers, &body)?;
+    if r.get("id").and_then(Value::as_str) != Some(id.as_str()) {
+        return Err(
+            DomainError::with(ErrorCode::BadRequest, [format!("Patient.id 应与地址中的 id「{id}」一致")]).into()
+        );
+    }
+    let version = super::if_match(&headers)?;
+    let (form, paths) = intake::form(&r)?;
+    let p = dayi_app::patient::update(&st.app, &staff.actor, uuid, &form, version, Channel::Fhir)
+        .await
+        .map_err(|e| FhirError(e, paths))?;
+    let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
+    let v = PatientView::new(&p, false);
+    Ok(versioned(json(StatusCode::OK, &resource::patient(&v, &org)), &v))
 }

@@ -236,9 +236,10 @@ pub fn patient(v: &PatientView, org: &Org) -> Value {
             || v.emergency_phone.is_some()
             || v.guardian_id_number.is_some()
             || v.guardian_phone.is_some());
+    r["meta"] = json!({ "versionId": v.version.to_string(), "lastUpdated": super::instant(v.version) });
     if masked {
         let label = json!({ "system": V3_OBSERVATION_VALUE, "code": "MASKED", "display": "masked" });
-        r["meta"] = json!({ "security": [label] });
+        r["meta"]["security"] = json!([label]);
     }
     let ext = extensions(v);
     if !ext.is_empty() {

@@ -16,7 +16,7 @@ use crate::harness::{ORG, Session, TestApp};
 crate::on_both!(fhir_patient_create_read_search, fhir_failures_are_operation_outcomes);
 
 const FHIR_JSON: &str = "application/fhir+json";
-const RESIDENT_ID: &str = "urn:oid:2.16.156.10011.1.3";
+pub(crate) const RESIDENT_ID: &str = "urn:oid:2.16.156.10011.1.3";
 const HEALTH_CARD: &str = "https://dayi.org.cn/fhir/sid/health-card";
 const V2_0131: &str = "http://terminology.hl7.org/CodeSystem/v2-0131";
 const RELATION: &str = "urn:oid:2.16.156.10011.2.3.3.8";
@@ -28,11 +28,11 @@ fn hospital_no_system() -> String {
 }
 
 /// 欧阳明远, male (odd sequence), born 1986-07-15 in 汶上县.
-fn ouyang_id() -> String {
+pub(crate) fn ouyang_id() -> String {
     dayi_core::identity::make_resident_id("370830", date!(1986 - 07 - 15), 123)
 }
 
-fn ouyang(id_number: &str) -> Value {
+pub(crate) fn ouyang(id_number: &str) -> Value {
     json!({
         "resourceType": "Patient",
         "identifier": [{ "system": RESIDENT_ID, "value": id_number }],
