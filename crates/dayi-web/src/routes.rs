@@ -353,6 +353,7 @@ pub fn build(state: AppState) -> Router {
         .router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), crate::fhir::params::around_search))
         .layer(middleware::from_fn_with_state(state.clone(), principal::authenticate))
         .layer(middleware::from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(limit))

@@ -8,6 +8,11 @@ use serde_json::json;
 use super::{FHIR_VERSION, MEDIA_TYPE, json};
 
 pub async fn capabilities() -> Response {
+    json(StatusCode::OK, &statement())
+}
+
+/// The statement itself; `params` reads each type's search parameters from it.
+pub fn statement() -> serde_json::Value {
     let param = |name: &str, kind: &str, doc: &str| json!({ "name": name, "type": kind, "documentation": doc });
     let dept = super::schedule::dept_system("{机构代码}");
     let dept_doc = format!("仅支持 actor:identifier=[system|]科室代码，system 为 {dept}");
@@ -22,7 +27,7 @@ pub async fn capabilities() -> Response {
         super::condition::icd10_insurance(),
         super::condition::tcm_system()
     );
-    let body = json!({
+    let mut body = json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
         "date": dayi_core::timefmt::today_cst().to_string(),
@@ -34,7 +39,7 @@ pub async fn capabilities() -> Response {
         "format": [MEDIA_TYPE, "json"],
         "rest": [{
             "mode": "server",
-            "documentation": "需登录：会话（写操作带 X-CSRF-Token）或接口令牌（Authorization: Bearer）。证件号码和电话以脱敏形式返回。",
+            "documentation": "需登录：会话（写操作带 X-CSRF-Token）或接口令牌（Authorization: Bearer）。证件号码和电话以脱敏形式返回。各类检索均支持 _summary=count（只返回总数）和 searchInclude 所列的 _include；未列出的检索参数默认忽略并在结果中提示，请求头 Prefer: handling=strict 时返回 400。",
             "security": {
                 "description": "接口令牌（Authorization: Bearer dayi_…）或登录会话；权限 patient.read / patient.write；就诊、诊断、医嘱与检验结果需 clinical",
             },
@@ -51,6 +56,7 @@ pub async fn capabilities() -> Response {
                     param("phone", "token", "11 位手机号"),
                     param("birthdate", "date", "须与 name、identifier 或 phone 组合使用"),
                     param("gender", "token", "male | female | other | unknown；须与 name、identifier 或 phone 组合使用"),
+                    param("_lastUpdated", "date", "最后修改日（北京时间），前缀 eq ne gt lt ge le；须与 name、identifier 或 phone 组合使用"),
                 ],
             }, {
                 "type": "Schedule",
@@ -165,7 +171,13 @@ pub async fn capabilities() -> Response {
             }],
         }],
     });
-    json(StatusCode::OK, &body)
+    for r in body["rest"][0]["resource"].as_array_mut().into_iter().flatten() {
+        let includes = super::params::includes_of(r["type"].as_str().unwrap_or_default());
+        if !includes.is_empty() {
+            r["searchInclude"] = json!(includes);
+        }
+    }
+    body
 }
 
 #[cfg(test)]

@@ -141,6 +141,7 @@ mod intake;
 pub mod metadata;
 pub mod observation;
 pub mod outcome;
+pub mod params;
 pub mod patient;
 pub mod report;
 pub mod request;
@@ -310,6 +311,33 @@ fn searchset(
         "link": [{ "relation": "self", "url": format!("{base}/{kind}{sep}{query}") }],
         "entry": entries,
     })
+}
+
+/// The query without paging parameters, then the page's own.
+fn page_query(query: &str, count: usize, offset: usize) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k != "_count" && k != "_offset" {
+            out.append_pair(&k, &v);
+        }
+    }
+    out.append_pair("_count", &count.to_string());
+    out.append_pair("_offset", &offset.to_string());
+    out.finish()
+}
+
+/// Adds `next` and `previous` links to a searchset page of `count` from
+/// `offset` when there are more matches either side.
+fn link_pages(b: &mut Value, base: &str, kind: &str, query: &str, count: usize, offset: usize, total: usize) {
+    let link = |relation: &str, at: usize| serde_json::json!({ "relation": relation, "url": format!("{base}/{kind}?{}", page_query(query, count, at)) });
+    if let Some(links) = b["link"].as_array_mut() {
+        if count > 0 && offset + count < total {
+            links.push(link("next", offset + count));
+        }
+        if offset > 0 && count > 0 {
+            links.push(link("previous", offset.saturating_sub(count)));
+        }
+    }
 }
 
 #[cfg(test)]

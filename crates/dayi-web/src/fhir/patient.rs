@@ -10,7 +10,7 @@ use dayi_app::patient::{PatientView, SEARCH_LIMIT};
 use dayi_core::patient::Channel;
 use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::outcome::FhirError;
@@ -36,7 +36,7 @@ fn versioned(mut resp: Response, v: &PatientView) -> Response {
     resp
 }
 
-/// GET /fhir/Patient?identifier=&name=&phone=&birthdate=&gender=&_count=
+/// GET /fhir/Patient?identifier=&name=&phone=&birthdate=&gender=&_lastUpdated=&_count=&_offset=
 pub async fn search(
     State(st): State<AppState>,
     staff: Staff,
@@ -67,39 +67,11 @@ pub async fn search(
     }
     let matches: Vec<PatientView> = found.unwrap_or_default().into_iter().filter(|v| s.keeps(v)).collect();
     let base = base_url(&headers, st.web.secure_cookies);
-    let shown = s.count.unwrap_or(SEARCH_LIMIT as usize).min(SEARCH_LIMIT as usize);
-    let mut entries: Vec<Value> = matches
-        .iter()
-        .take(shown)
-        .map(|v| {
-            json!({
-                "fullUrl": format!("{base}/Patient/{}", v.id),
-                "resource": resource::patient(v, &org),
-                "search": { "mode": "match" },
-            })
-        })
-        .collect();
-    if truncated {
-        entries.push(json!({
-            "resource": {
-                "resourceType": "OperationOutcome",
-                "issue": [{
-                    "severity": "warning",
-                    "code": "too-costly",
-                    "diagnostics": format!("每次检索最多查看 {SEARCH_LIMIT} 位患者，结果可能不全，请补充检索条件"),
-                }],
-            },
-            "search": { "mode": "outcome" },
-        }));
-    }
-    let sep = if query.is_empty() { "" } else { "?" };
-    let bundle = json!({
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": matches.len(),
-        "link": [{ "relation": "self", "url": format!("{base}/Patient{sep}{query}") }],
-        "entry": entries,
-    });
+    let count = s.count.unwrap_or(SEARCH_LIMIT as usize).min(SEARCH_LIMIT as usize);
+    let page: Vec<Value> = matches.iter().skip(s.offset).take(count).map(|v| resource::patient(v, &org)).collect();
+    let warning = truncated.then(|| format!("每次检索最多查看 {SEARCH_LIMIT} 位患者，结果可能不全，请补充检索条件"));
+    let mut bundle = super::searchset(&base, "Patient", &query, matches.len(), page, warning);
+    super::link_pages(&mut bundle, &base, "Patient", &query, count, s.offset, matches.len());
     Ok(json(StatusCode::OK, &bundle))
 }
 

@@ -50,13 +50,13 @@ pub struct DateTest {
 }
 
 impl DateTest {
-    fn parse(raw: &str) -> Result<Self, DomainError> {
+    fn parse(param: &str, raw: &str) -> Result<Self, DomainError> {
         let (prefix, date) = match raw.get(..2) {
             Some(p) if p.bytes().all(|b| b.is_ascii_lowercase()) => (p, &raw[2..]),
             _ => ("eq", raw),
         };
         if !matches!(prefix, "eq" | "ne" | "gt" | "lt" | "ge" | "le" | "sa" | "eb") {
-            return Err(bad(format!("birthdate 不支持前缀「{prefix}」（可用 eq ne gt lt ge le sa eb）")));
+            return Err(bad(format!("{param} 不支持前缀「{prefix}」（可用 eq ne gt lt ge le sa eb）")));
         }
         let shape_ok = match date.len() {
             4 => date.bytes().all(|b| b.is_ascii_digit()),
@@ -66,7 +66,7 @@ impl DateTest {
             _ => false,
         };
         if !shape_ok {
-            return Err(bad(format!("birthdate「{raw}」应为 YYYY、YYYY-MM 或 YYYY-MM-DD")));
+            return Err(bad(format!("{param}「{raw}」应为 YYYY、YYYY-MM 或 YYYY-MM-DD")));
         }
         // Stored dates are YYYY-MM-DD, so text order is date order, and the
         // 31st of a month sorts after each of its days even when it has fewer.
@@ -99,12 +99,18 @@ pub struct Search {
     pub births: Vec<DateTest>,
     /// One entry per `gender` parameter; its codes unite.
     pub sexes: Vec<Vec<&'static str>>,
+    /// `_lastUpdated`, compared by the Beijing day of the record's last change.
+    pub updated: Vec<DateTest>,
     pub count: Option<usize>,
+    pub offset: usize,
 }
 
 impl Search {
     pub fn keeps(&self, v: &PatientView) -> bool {
-        self.births.iter().all(|d| d.holds(&v.birth_date)) && self.sexes.iter().all(|s| s.contains(&v.sex.as_str()))
+        let day = super::instant(v.version);
+        self.births.iter().all(|d| d.holds(&v.birth_date))
+            && self.sexes.iter().all(|s| s.contains(&v.sex.as_str()))
+            && self.updated.iter().all(|d| d.holds(&day[..10.min(day.len())]))
     }
 }
 
@@ -182,7 +188,12 @@ pub fn parse(query: &str, org_code: &str) -> Result<Search, DomainError> {
                 let found: Vec<Option<Lookup>> = values().map(|x| identifier(x, org_code)).collect::<Result<_, _>>()?;
                 s.selects.push(found.into_iter().flatten().collect());
             }
-            "birthdate" => s.births.extend(values().map(DateTest::parse).collect::<Result<Vec<_>, _>>()?),
+            "birthdate" => {
+                s.births.extend(values().map(|x| DateTest::parse("birthdate", x)).collect::<Result<Vec<_>, _>>()?)
+            }
+            "_lastUpdated" => {
+                s.updated.extend(values().map(|x| DateTest::parse("_lastUpdated", x)).collect::<Result<Vec<_>, _>>()?)
+            }
             "gender" => {
                 let codes = values().map(|g| {
                     sex_code(g).ok_or_else(|| bad(format!("gender「{g}」应为 male、female、other 或 unknown")))
@@ -193,12 +204,13 @@ pub fn parse(query: &str, org_code: &str) -> Result<Search, DomainError> {
                 let n = v.parse::<usize>().map_err(|_| bad(format!("_count「{v}」应为非负整数")))?;
                 s.count = Some(n);
             }
+            "_offset" => s.offset = v.trim().parse().map_err(|_| bad(format!("_offset「{v}」应为非负整数")))?,
             _ => {}
         }
     }
     if s.selects.is_empty() {
         return Err(bad(
-            "请提供 name、identifier 或 phone 之一；birthdate 和 gender 只能与它们组合使用（只按出生日期或性别检索会列出大量患者，超出查找一位患者所需）",
+            "请提供 name、identifier 或 phone 之一；birthdate、gender 和 _lastUpdated 只能与它们组合使用（只按出生日期或性别检索会列出大量患者，超出查找一位患者所需）",
         ));
     }
     Ok(s)
@@ -209,7 +221,7 @@ mod tests {
     use super::*;
 
     fn date(raw: &str) -> DateTest {
-        DateTest::parse(raw).unwrap()
+        DateTest::parse("birthdate", raw).unwrap()
     }
 
     #[test]
@@ -219,7 +231,7 @@ mod tests {
         assert!(date("ge1958-03-12").holds("1958-03-12") && !date("gt1958-03-12").holds("1958-03-12"));
         assert!(date("lt1959").holds("1958-12-31") && !date("lt1959").holds("1959-01-01"));
         assert!(date("le1958-02").holds("1958-02-28") && date("ne1958").holds("1957-12-31"));
-        assert!(DateTest::parse("ap1958").is_err() && DateTest::parse("1958-3-1").is_err());
+        assert!(DateTest::parse("birthdate", "ap1958").is_err() && DateTest::parse("birthdate", "1958-3-1").is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use dayi_app::visit_query::{Filter, MAX_PAGE};
 use dayi_core::DomainError;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{bad, count_of, reference_id, searchset};
@@ -91,33 +91,12 @@ pub fn parse(query: &str, spec: &Spec) -> Result<Parsed, DomainError> {
     Ok(p)
 }
 
-/// The query without paging parameters, then the page's own.
-fn page_query(query: &str, count: usize, offset: usize) -> String {
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        if k != "_count" && k != "_offset" {
-            out.append_pair(&k, &v);
-        }
-    }
-    out.append_pair("_count", &count.to_string());
-    out.append_pair("_offset", &offset.to_string());
-    out.finish()
-}
-
 /// A searchset of one page, with `next` and `previous` links when there are
 /// more matches either side.
 pub fn bundle(base: &str, kind: &str, query: &str, p: &Parsed, total: i64, resources: Vec<Value>) -> Value {
     let total = usize::try_from(total).unwrap_or(0);
     let mut b = searchset(base, kind, query, total, resources, None);
-    let link = |relation: &str, offset: usize| json!({ "relation": relation, "url": format!("{base}/{kind}?{}", page_query(query, p.count, offset)) });
-    if let Some(links) = b["link"].as_array_mut() {
-        if p.count > 0 && p.offset + p.count < total {
-            links.push(link("next", p.offset + p.count));
-        }
-        if p.offset > 0 && p.count > 0 {
-            links.push(link("previous", p.offset.saturating_sub(p.count)));
-        }
-    }
+    super::link_pages(&mut b, base, kind, query, p.count, p.offset, total);
     b
 }
 

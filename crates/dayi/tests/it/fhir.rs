@@ -339,7 +339,7 @@ async fn fhir_failures_are_operation_outcomes(t: &TestApp) {
     assert_eq!(patient["type"], "Patient");
     let params: Vec<&str> =
         patient["searchParam"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(params, ["identifier", "name", "phone", "birthdate", "gender"]);
+    assert_eq!(params, ["identifier", "name", "phone", "birthdate", "gender", "_lastUpdated"]);
 }
 
 /// A python that can import `fhir.resources`, if there is one.

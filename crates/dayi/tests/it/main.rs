@@ -15,6 +15,7 @@ mod fhir;
 mod fhir_booking;
 mod fhir_lab;
 mod fhir_schema;
+mod fhir_search_params;
 mod fhir_update;
 mod fhir_visit;
 mod harness;
