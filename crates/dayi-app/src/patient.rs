@@ -104,7 +104,7 @@ impl PatientView {
 }
 
 /// A record ready to insert; its hospital number is set in the transaction.
-fn record(org_id: Uuid, r: &Registration, channel: Channel, by: &str, card_random: [u8; 32]) -> Patient {
+pub(crate) fn record(org_id: Uuid, r: &Registration, channel: Channel, by: &str, card_random: [u8; 32]) -> Patient {
     let keys = pinyin::keys(&r.name);
     let now = now_micros();
     let doc = r.document.as_ref();

@@ -15,6 +15,7 @@ pub mod db;
 pub mod lab;
 pub mod lab_query;
 pub mod message;
+pub mod outside;
 pub mod patient;
 pub mod portal;
 pub mod queue;

@@ -74,6 +74,7 @@ pub const REFERENCES: &[(&str, &str)] = &[
     ("lab_test", "order_id"),
     ("lab_result", "id"),
     ("lab_alert", "id"),
+    ("outside_record", "id"),
 ];
 
 /// Tables whose `patient_id` a merge leaves alone, and why.

@@ -80,6 +80,8 @@ const STAFF_VIEW: &[Perm] = &[Perm::StaffManage, Perm::SecurityManage];
 const ROSTER_VIEW: &[Perm] = &[Perm::PatientRead, Perm::Schedule];
 /// Walk-ins (the counter) and added slots (the doctor) from a session's board.
 const BOARD_REGISTER: &[Perm] = &[Perm::Registration, Perm::Clinical];
+/// A FHIR transaction or batch: patients need patient.write, records clinical (checked per entry).
+const IMPORT: &[Perm] = &[Perm::PatientWrite, Perm::Clinical];
 
 fn table() -> Table {
     use Need::*;
@@ -303,6 +305,7 @@ fn table() -> Table {
         .get("/portal/api/bookings/{id}/queue", Patient, api::queue::position)
         .get("/portal/api/bookings/{id}/queue/events", Patient, api::queue::position_events)
         .get("/fhir/metadata", Public, crate::fhir::metadata::capabilities)
+        .post("/fhir", AnyPerm(IMPORT), crate::fhir::bundle::post)
         .get("/fhir/Patient", Perm(P::PatientRead), crate::fhir::patient::search)
         .post("/fhir/Patient", Perm(P::PatientWrite), crate::fhir::patient::create)
         .get("/fhir/Patient/{id}", Perm(P::PatientRead), crate::fhir::patient::read)
@@ -314,17 +317,17 @@ fn table() -> Table {
         .get("/fhir/Appointment", Perm(P::PatientRead), crate::fhir::appointment::search)
         .get("/fhir/Appointment/{id}", Perm(P::PatientRead), crate::fhir::appointment::read)
         .get("/fhir/Encounter", Perm(P::Clinical), crate::fhir::encounter::search)
-        .get("/fhir/Encounter/{id}", Perm(P::Clinical), crate::fhir::encounter::read)
+        .get("/fhir/Encounter/{id}", Perm(P::Clinical), crate::fhir::outside::encounter)
         .get("/fhir/Condition", Perm(P::Clinical), crate::fhir::condition::search)
-        .get("/fhir/Condition/{id}", Perm(P::Clinical), crate::fhir::condition::read)
+        .get("/fhir/Condition/{id}", Perm(P::Clinical), crate::fhir::outside::condition)
         .get("/fhir/ServiceRequest", Perm(P::Clinical), crate::fhir::request::search_service)
         .get("/fhir/ServiceRequest/{id}", Perm(P::Clinical), crate::fhir::request::read_service)
         .get("/fhir/MedicationRequest", Perm(P::Clinical), crate::fhir::request::search_medication)
         .get("/fhir/MedicationRequest/{id}", Perm(P::Clinical), crate::fhir::request::read_medication)
         .get("/fhir/Observation", Perm(P::Clinical), crate::fhir::observation::search)
-        .get("/fhir/Observation/{id}", Perm(P::Clinical), crate::fhir::observation::read)
+        .get("/fhir/Observation/{id}", Perm(P::Clinical), crate::fhir::outside::observation)
         .get("/fhir/DiagnosticReport", Perm(P::Clinical), crate::fhir::report::search)
-        .get("/fhir/DiagnosticReport/{id}", Perm(P::Clinical), crate::fhir::report::read)
+        .get("/fhir/DiagnosticReport/{id}", Perm(P::Clinical), crate::fhir::outside::report)
 }
 
 /// Every route with what it needs, for tests and documentation.

@@ -1,5 +1,6 @@
 //! Start-up of the Dayi server, shared by the `dayi` binary and the tests.
 
+pub mod import;
 pub mod settings;
 
 use std::net::SocketAddr;

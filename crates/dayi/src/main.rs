@@ -52,6 +52,13 @@ enum Cmd {
         #[command(flatten)]
         settings: Settings,
     },
+    /// Load data from another system (数据导入).
+    Import {
+        #[command(subcommand)]
+        cmd: ImportCmd,
+        #[command(flatten)]
+        settings: Settings,
+    },
     /// Audit-log tools (审计).
     Audit {
         #[command(subcommand)]
@@ -98,6 +105,18 @@ enum UserCmd {
         username: String,
         #[arg(long)]
         off: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// FHIR R4: Bundles (.json) or bulk NDJSON (.ndjson), one file or a directory; safe to repeat.
+    Fhir {
+        /// A file or a directory of files.
+        path: PathBuf,
+        /// Organisation code, e.g. `wsxrmyy`.
+        #[arg(long)]
+        org: String,
     },
 }
 
@@ -155,7 +174,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Audit { cmd: AuditCmd::Verify { org }, settings } => audit_verify(org, &settings).await,
+        Cmd::Import { cmd: ImportCmd::Fhir { path, org }, settings } => import_fhir(&path, &org, &settings).await,
     }
+}
+
+async fn import_fhir(path: &std::path::Path, org: &str, s: &Settings) -> anyhow::Result<()> {
+    let app = cli_app(s).await?;
+    let actor = org_actor(&app, org).await?;
+    let started = std::time::Instant::now();
+    let summary = dayi::import::fhir(&app, &actor, org, path).await?;
+    let secs = started.elapsed().as_secs_f64();
+    let list = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join("，")
+    };
+    println!("读取 {} 个文件，用时 {secs:.1} 秒 / {} file(s) in {secs:.1} s", summary.files, summary.files);
+    println!("新建 / created: {}", list(&summary.created));
+    println!("已存在 / already present: {}", list(&summary.existing));
+    for r in summary.refused.iter().take(20) {
+        println!("拒绝 / refused: {r}");
+    }
+    // Let the audit writer finish before the process exits.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    if !summary.refused.is_empty() {
+        bail!("{} 条未导入 / entries not imported", summary.refused.len());
+    }
+    Ok(())
 }
 
 /// Serves; `demo` holds how many generated patients to add to the demo data.

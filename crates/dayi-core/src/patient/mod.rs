@@ -45,6 +45,7 @@ named_enum! {
         Portal = ("portal", "患者自助", "Patient portal"),
         Api = ("api", "接口", "API"),
         Fhir = ("fhir", "FHIR 接口", "FHIR API"),
+        Import = ("import", "数据导入", "Data import"),
     }
 }
 

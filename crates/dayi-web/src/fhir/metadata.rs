@@ -39,10 +39,14 @@ pub fn statement() -> serde_json::Value {
         "format": [MEDIA_TYPE, "json"],
         "rest": [{
             "mode": "server",
-            "documentation": "需登录：会话（写操作带 X-CSRF-Token）或接口令牌（Authorization: Bearer）。证件号码和电话以脱敏形式返回。各类检索均支持 _summary=count（只返回总数）和 searchInclude 所列的 _include；未列出的检索参数默认忽略并在结果中提示，请求头 Prefer: handling=strict 时返回 400。",
+            "documentation": "需登录：会话（写操作带 X-CSRF-Token）或接口令牌（Authorization: Bearer）。证件号码和电话以脱敏形式返回。各类检索均支持 _summary=count（只返回总数）和 searchInclude 所列的 _include；未列出的检索参数默认忽略并在结果中提示，请求头 Prefer: handling=strict 时返回 400。经 transaction/batch 或 dayi import fhir 导入的院外记录按原样保存（引用改为本系统 id），Encounter、Condition、Observation、DiagnosticReport 的 read 也返回它们，带 meta.tag outside（院外记录）。",
             "security": {
                 "description": "接口令牌（Authorization: Bearer dayi_…）或登录会话；权限 patient.read / patient.write；就诊、诊断、医嘱与检验结果需 clinical",
             },
+            "interaction": [
+                { "code": "transaction", "documentation": "POST /fhir：全部成功或全部不写入；条目用 POST 新建，相互以 fullUrl 引用" },
+                { "code": "batch", "documentation": "POST /fhir：逐条处理，各条目分别返回结果" },
+            ],
             "resource": [{
                 "type": "Patient",
                 "documentation": "更新（PUT）须带 If-Match: W/\"versionId\"（缺少时 428，版本不符时 412）；就诊卡号、电子健康卡由本院分配，更新时忽略；原样送回的脱敏值表示不修改",
@@ -205,9 +209,13 @@ mod tests {
                 });
             }
         }
+        for i in statement["rest"][0]["interaction"].as_array().unwrap() {
+            assert!(matches!(i["code"].as_str(), Some("transaction" | "batch")));
+            said.insert((Method::POST.to_string(), "/fhir".to_string()));
+        }
         let served: BTreeSet<(String, String)> = crate::routes::specs()
             .into_iter()
-            .filter(|s| s.path.starts_with("/fhir/") && s.path != "/fhir/metadata")
+            .filter(|s| s.path.starts_with("/fhir") && s.path != "/fhir/metadata")
             .map(|s| (s.method.to_string(), s.path.to_string()))
             .collect();
         assert_eq!(said, served);

@@ -135,12 +135,14 @@
 //! | 检验项目组合 | `https://dayi.org.cn/fhir/CodeSystem/lab-panel/{organisation code}` | ours, as the items |
 
 pub mod appointment;
+pub mod bundle;
 pub mod condition;
 pub mod encounter;
 mod intake;
 pub mod metadata;
 pub mod observation;
 pub mod outcome;
+pub mod outside;
 pub mod params;
 pub mod patient;
 pub mod report;

@@ -232,8 +232,8 @@ async fn read(st: &AppState, staff: &Staff, kind: &str, id: &str) -> Option<Valu
     let answer = match kind {
         "Patient" => super::patient::read(s, who, id).await,
         "Schedule" => super::schedule::read(s, who, id).await,
-        "Encounter" => super::encounter::read(s, who, id).await,
-        "Observation" => super::observation::read(s, who, id).await,
+        "Encounter" => super::outside::encounter(s, who, id).await,
+        "Observation" => super::outside::observation(s, who, id).await,
         _ => return None,
     };
     let resp = answer.ok()?;

@@ -75,7 +75,7 @@ pub async fn search(
     Ok(json(StatusCode::OK, &bundle))
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     mime == super::MEDIA_TYPE || mime == "application/json"
