@@ -9,6 +9,7 @@ pub mod card;
 pub mod catalog;
 pub mod demo;
 pub mod desk;
+pub mod directory;
 pub mod intake;
 pub mod lab;
 pub mod patient;
