@@ -42,14 +42,7 @@ fn member(s: Staff) -> Option<Member> {
     if roles.is_empty() {
         return None;
     }
-    Some(Member {
-        id: s.id,
-        username: s.username,
-        name: s.display_name,
-        dept_id: s.dept_id,
-        roles,
-        active: s.active,
-    })
+    Some(Member { id: s.id, username: s.username, name: s.display_name, dept_id: s.dept_id, roles, active: s.active })
 }
 
 /// Staff who hold a work role, active or not (a disabled account still

@@ -136,12 +136,17 @@
 
 pub mod appointment;
 pub mod condition;
+mod directory;
 pub mod encounter;
 mod intake;
+pub mod location;
 pub mod metadata;
 pub mod observation;
+pub mod organization;
 pub mod outcome;
 pub mod patient;
+pub mod practitioner;
+pub mod practitioner_role;
 pub mod report;
 pub mod request;
 mod resource;
