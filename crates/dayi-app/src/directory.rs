@@ -46,11 +46,16 @@ fn member(s: Staff) -> Option<Member> {
 }
 
 /// Staff who hold a work role, active or not (a disabled account still
-/// names who saw a patient), in the store's order.
+/// names who saw a patient), by work number.
+///
+/// The lists here are sorted in Rust, not by the database: SQLite and
+/// PostgreSQL collate text differently, and a page must be the same on both.
 pub async fn members(app: &App, actor: &Actor) -> Result<Vec<Member>, DomainError> {
     actor.require(app, Perm::Console).await?;
     let all = dayi_store::staff::list(&app.db, actor.org_id).await.or_internal()?;
-    Ok(all.into_iter().filter_map(member).collect())
+    let mut out: Vec<Member> = all.into_iter().filter_map(member).collect();
+    out.sort_by(|a, b| a.username.cmp(&b.username));
+    Ok(out)
 }
 
 /// One member by id; an account without a work role is not in the directory.
@@ -62,7 +67,9 @@ pub async fn member_by_id(app: &App, actor: &Actor, id: Uuid) -> Result<Member, 
 
 /// The departments, by code (the console's own list, same permission).
 pub async fn depts(app: &App, actor: &Actor) -> Result<Vec<Dept>, DomainError> {
-    crate::tenancy::list_depts(app, actor).await
+    let mut all = crate::tenancy::list_depts(app, actor).await?;
+    all.sort_by(|a, b| a.code.cmp(&b.code));
+    Ok(all)
 }
 
 /// A consulting room (诊室) of one department, as its rosters name it.
@@ -89,14 +96,16 @@ pub fn room_id(dept_id: Uuid, name: &str) -> Uuid {
     uuid::Builder::from_sha1_bytes(bytes).into_uuid()
 }
 
-/// Every room the rosters name, by name.
+/// Every room the rosters name, by name (code point order).
 pub async fn rooms(app: &App, actor: &Actor) -> Result<Vec<Room>, DomainError> {
     actor.require(app, Perm::Console).await?;
     let rows = dayi_store::roster::rooms(&app.db, actor.org_id, &today_cst().to_string()).await.or_internal()?;
-    Ok(rows
+    let mut out: Vec<Room> = rows
         .into_iter()
         .map(|r| Room { id: room_id(r.dept_id, &r.room), dept_id: r.dept_id, name: r.room, active: r.live > 0 })
-        .collect())
+        .collect();
+    out.sort_by(|a, b| (&a.name, a.dept_id).cmp(&(&b.name, b.dept_id)));
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -332,6 +332,6 @@ pub async fn rooms(db: &Db, org_id: Uuid, today: &str) -> Result<Vec<RoomUse>> {
                  UNION ALL \
                  SELECT dept_id, TRIM(room) AS room, CASE WHEN day >= $2 THEN 1 ELSE 0 END AS live \
                    FROM clinic_session WHERE org_id = $1 AND room IS NOT NULL \
-               ) r WHERE room <> '' GROUP BY dept_id, room ORDER BY room, dept_id";
+               ) r WHERE room <> '' GROUP BY dept_id, room ORDER BY dept_id, room";
     with_db!(db, p => sqlx::query_as::<_, RoomUse>(sql).bind(org_id).bind(today).fetch_all(p).await)
 }

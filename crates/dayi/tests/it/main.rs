@@ -13,6 +13,7 @@ mod browser_visit;
 mod cli;
 mod fhir;
 mod fhir_booking;
+mod fhir_directory;
 mod fhir_lab;
 mod fhir_schema;
 mod fhir_visit;
