@@ -16,6 +16,7 @@ mod fhir_booking;
 mod fhir_directory;
 mod fhir_lab;
 mod fhir_schema;
+mod fhir_snapshots;
 mod fhir_visit;
 mod harness;
 mod lab;
