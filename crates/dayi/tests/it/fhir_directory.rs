@@ -161,11 +161,9 @@ async fn fhir_directory_read_and_search(t: &TestApp) {
     ] {
         assert_eq!(search(&doc, &units(&q)).await.0 as usize, n, "{q}");
     }
-    assert_eq!(
-        ids_of(&doc, &units(&format!("identifier={}", encode(&format!("{SID}/dept/{ORG}|03"))))).await,
-        [dept03.clone()]
-    );
-    assert_eq!(ids_of(&doc, &units(&format!("name={}", encode("内科")))).await, [dept03.clone()]);
+    let by_code = format!("identifier={}", encode(&format!("{SID}/dept/{ORG}|03")));
+    assert_eq!(ids_of(&doc, &units(&by_code)).await, vec![dept03.clone()]);
+    assert_eq!(ids_of(&doc, &units(&format!("name={}", encode("内科")))).await, vec![dept03.clone()]);
 
     // a visit now names its doctor and department by reference, and both resolve
     let (vid, _) = called_visit(t, 0).await;
