@@ -28,7 +28,11 @@ pub fn parse(query: &str, known: &[&str]) -> Result<Params, DomainError> {
             "_count" => p.page.count = count_of(&v)?.min(MAX_PAGE as usize),
             "_offset" => p.page.offset = v.trim().parse().map_err(|_| bad(format!("_offset「{v}」应为非负整数")))?,
             k if known.contains(&k) => {
-                let values = v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect();
+                let values: Vec<String> =
+                    v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect();
+                if let Some(x) = values.iter().find(|x| k == "active" && !matches!(x.as_str(), "true" | "false")) {
+                    return Err(bad(format!("active「{x}」应为 true 或 false")));
+                }
                 p.by.push((k.to_string(), values));
             }
             k if k.contains(':') => return Err(bad(format!("不支持检索修饰符「{k}」"))),
@@ -58,13 +62,9 @@ impl Params {
         self.lists(name).flatten().try_for_each(|v| valid(v))
     }
 
-    /// `active=true|false` against a record's state.
-    pub fn active(&self, active: bool) -> Result<bool, DomainError> {
-        self.check("active", |v| match v {
-            "true" | "false" => Ok(()),
-            _ => Err(bad(format!("active「{v}」应为 true 或 false"))),
-        })?;
-        Ok(self.all("active", |v| (v == "true") == active))
+    /// `active=true|false` (checked by `parse`) against a record's state.
+    pub fn active(&self, active: bool) -> bool {
+        self.all("active", |v| (v == "true") == active)
     }
 
     /// One page of the matches, as a searchset with its paging links.
@@ -119,7 +119,7 @@ mod tests {
         assert!(!p.all("name", |v| starts(&["李四"], v)));
         assert!(parse("name:contains=王", &["name"]).is_err());
         assert!(parse("_offset=-1", &[]).is_err());
-        let p = parse("active=maybe", &["active"]).unwrap();
-        assert!(p.active(true).is_err());
+        assert!(parse("active=maybe", &["active"]).is_err());
+        assert!(parse("active=true,false", &["active"]).unwrap().active(false));
     }
 }

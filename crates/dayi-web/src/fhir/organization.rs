@@ -137,7 +137,7 @@ pub async fn search(
             && p.all("name", |v| starts(&[r["name"].as_str().unwrap_or_default()], v))
             && p.all("type", |v| token(v, ORGANIZATION_TYPE, hl7) || token(v, &kind_system, kind))
             && (partof.is_empty() || dept.is_some() && refers(&partof, org.org_id))
-            && p.active(dept.is_none_or(|d| d.active))?;
+            && p.active(dept.is_none_or(|d| d.active));
         if keep {
             matches.push(r);
         }
