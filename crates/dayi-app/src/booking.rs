@@ -404,7 +404,9 @@ pub struct SessionView {
     pub half_day_name: &'static str,
     pub clinic_type: String,
     pub clinic_type_name: &'static str,
-    /// Our doctor's account; `None` for a visiting expert.
+    /// Our doctor's account; `None` for a visiting expert. Not serialized:
+    /// the portal sends sessions to patients, who need no staff ids.
+    #[serde(skip)]
     pub doctor_id: Option<Uuid>,
     pub doctor_name: String,
     pub doctor_title: Option<String>,
