@@ -404,6 +404,10 @@ pub struct SessionView {
     pub half_day_name: &'static str,
     pub clinic_type: String,
     pub clinic_type_name: &'static str,
+    /// Our doctor's account; `None` for a visiting expert. Not serialized:
+    /// the portal sends sessions to patients, who need no staff ids.
+    #[serde(skip)]
+    pub doctor_id: Option<Uuid>,
     pub doctor_name: String,
     pub doctor_title: Option<String>,
     pub visiting_from: Option<String>,
@@ -435,6 +439,7 @@ impl SessionView {
             half_day_name: HalfDay::parse(&s.half_day).map(|h| h.zh()).unwrap_or(""),
             clinic_type: s.clinic_type.clone(),
             clinic_type_name: ClinicType::parse(&s.clinic_type).map(|c| c.zh()).unwrap_or(""),
+            doctor_id: s.doctor_id,
             doctor_name: s.doctor_name.clone(),
             doctor_title: s.doctor_title.clone(),
             visiting_from: s.visiting_from.clone(),

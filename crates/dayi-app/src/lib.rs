@@ -9,6 +9,7 @@ pub mod card;
 pub mod catalog;
 pub mod demo;
 pub mod desk;
+pub mod directory;
 pub mod import;
 pub mod intake;
 pub mod lab;

@@ -313,3 +313,25 @@ pub async fn stop_session(tx: &mut Tx, org_id: Uuid, id: Uuid, reason: &str, by:
         .execute(c).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
+
+/// One consulting room as a department's roster names it, and whether it is
+/// still in use (an active weekly row, or a session on `today` or later).
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct RoomUse {
+    pub dept_id: Uuid,
+    pub room: String,
+    pub live: i64,
+}
+
+/// Every room the templates and sessions name, per department, by name.
+/// Rooms are free text on those rows; this is the one place that gathers them.
+pub async fn rooms(db: &Db, org_id: Uuid, today: &str) -> Result<Vec<RoomUse>> {
+    let sql = "SELECT dept_id, room, CAST(MAX(live) AS BIGINT) AS live FROM ( \
+                 SELECT dept_id, TRIM(room) AS room, CASE WHEN active THEN 1 ELSE 0 END AS live \
+                   FROM roster_template WHERE org_id = $1 AND room IS NOT NULL \
+                 UNION ALL \
+                 SELECT dept_id, TRIM(room) AS room, CASE WHEN day >= $2 THEN 1 ELSE 0 END AS live \
+                   FROM clinic_session WHERE org_id = $1 AND room IS NOT NULL \
+               ) r WHERE room <> '' GROUP BY dept_id, room ORDER BY dept_id, room";
+    with_db!(db, p => sqlx::query_as::<_, RoomUse>(sql).bind(org_id).bind(today).fetch_all(p).await)
+}

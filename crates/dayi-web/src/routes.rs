@@ -328,6 +328,15 @@ fn table() -> Table {
         .get("/fhir/Observation/{id}", Perm(P::Clinical), crate::fhir::outside::observation)
         .get("/fhir/DiagnosticReport", Perm(P::Clinical), crate::fhir::report::search)
         .get("/fhir/DiagnosticReport/{id}", Perm(P::Clinical), crate::fhir::outside::report)
+        // The directory: any staff member at a desk (see `dayi_app::directory`).
+        .get("/fhir/Practitioner", Perm(P::Console), crate::fhir::practitioner::search)
+        .get("/fhir/Practitioner/{id}", Perm(P::Console), crate::fhir::practitioner::read)
+        .get("/fhir/PractitionerRole", Perm(P::Console), crate::fhir::practitioner_role::search)
+        .get("/fhir/PractitionerRole/{id}", Perm(P::Console), crate::fhir::practitioner_role::read)
+        .get("/fhir/Organization", Perm(P::Console), crate::fhir::organization::search)
+        .get("/fhir/Organization/{id}", Perm(P::Console), crate::fhir::organization::read)
+        .get("/fhir/Location", Perm(P::Console), crate::fhir::location::search)
+        .get("/fhir/Location/{id}", Perm(P::Console), crate::fhir::location::read)
 }
 
 /// Every route with what it needs, for tests and documentation.

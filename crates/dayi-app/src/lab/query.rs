@@ -26,6 +26,8 @@ pub struct ResultRead {
     pub specimen: Option<Specimen>,
     /// The verifier's name ("" when the account is gone).
     pub verifier: String,
+    /// The verifier's account, when it is still there.
+    pub verifier_id: Option<Uuid>,
 }
 
 /// A verified test with its current results in the panel's order.
@@ -35,6 +37,7 @@ pub struct TestRead {
     pub results: Vec<LabResult>,
     pub specimen: Option<Specimen>,
     pub verifier: String,
+    pub verifier_id: Option<Uuid>,
 }
 
 /// One published result by its id.
@@ -118,6 +121,7 @@ async fn with_tests(app: &App, org_id: Uuid, rows: Vec<LabResult>) -> Result<Vec
             Some(ResultRead {
                 specimen: specimens.get(&test.specimen_id).cloned(),
                 verifier: name_of(&names, &test),
+                verifier_id: id_of(&names, &test),
                 result,
                 test,
             })
@@ -139,6 +143,7 @@ async fn with_results(app: &App, org_id: Uuid, tests: Vec<LabTest>) -> Result<Ve
             results: results.iter().filter(|r| r.order_id == test.order_id).cloned().collect(),
             specimen: specimens.get(&test.specimen_id).cloned(),
             verifier: name_of(&names, &test),
+            verifier_id: id_of(&names, &test),
             test,
         })
         .collect())
@@ -162,23 +167,27 @@ async fn specimens<'a>(
     Ok(rows.into_iter().map(|s| (s.id, s)).collect())
 }
 
-/// The verifiers' names by account name.
+/// The verifiers' names and account ids by account name.
 async fn verifiers<'a>(
     app: &App,
     org_id: Uuid,
     tests: impl Iterator<Item = &'a LabTest>,
-) -> Result<HashMap<String, String>, DomainError> {
+) -> Result<HashMap<String, (String, Uuid)>, DomainError> {
     let mut names = HashMap::new();
     for username in tests.filter_map(|t| t.verified_by.clone()).collect::<BTreeSet<_>>() {
         if let Some(s) = dayi_store::staff::by_username(&app.db, org_id, &username).await.or_internal()? {
-            names.insert(username, s.display_name);
+            names.insert(username, (s.display_name, s.id));
         }
     }
     Ok(names)
 }
 
-fn name_of(names: &HashMap<String, String>, t: &LabTest) -> String {
-    t.verified_by.as_ref().and_then(|u| names.get(u)).cloned().unwrap_or_default()
+fn name_of(names: &HashMap<String, (String, Uuid)>, t: &LabTest) -> String {
+    t.verified_by.as_ref().and_then(|u| names.get(u)).map(|n| n.0.clone()).unwrap_or_default()
+}
+
+fn id_of(names: &HashMap<String, (String, Uuid)>, t: &LabTest) -> Option<Uuid> {
+    t.verified_by.as_ref().and_then(|u| names.get(u)).map(|n| n.1)
 }
 
 /// One entry per patient the search asked about or showed, with how many of

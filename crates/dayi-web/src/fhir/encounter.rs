@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::condition::condition_id;
 use super::outcome::FhirError;
-use super::schedule::{Window, dept_system};
+use super::schedule::Window;
 use super::visit_search::{self, Spec};
 use super::{base_url, instant, json};
 use crate::AppState;
@@ -57,21 +57,19 @@ const SPEC: Spec = Spec {
     extra: &["date"],
 };
 
-/// The doctor who saw the patient, by name (staff are not yet `Practitioner` resources).
+/// The doctor who saw the patient.
 pub fn doctor(v: &Visit) -> Value {
-    json!({ "type": "Practitioner", "display": v.doctor_name })
+    super::practitioner::reference(Some(v.doctor_id), &v.doctor_name)
 }
 
-/// The department, as the organisation unit that provided the visit.
+/// The department, as the organisation unit that provided the visit, named
+/// with the hospital as the visit's papers name it.
 fn department(dept: Option<&Dept>, org: &Org) -> Value {
-    match dept {
-        Some(d) => json!({
-            "type": "Organization",
-            "identifier": { "system": dept_system(&org.code), "value": d.code },
-            "display": format!("{} {}", org.name, d.name),
-        }),
-        None => json!({ "type": "Organization", "display": org.name }),
+    let mut r = super::organization::reference(dept, org);
+    if let Some(d) = dept {
+        r["display"] = json!(format!("{} {}", org.name, d.name));
     }
+    r
 }
 
 /// The resource for a visit and its diagnoses.

@@ -21,6 +21,7 @@ pub fn statement() -> serde_json::Value {
         super::visit_search::DEFAULT_COUNT,
         dayi_app::visit_query::MAX_PAGE
     );
+    let directory = format!("重复的参数取交集，逗号分隔的值取并集。{paging}");
     let code_doc = format!(
         "[system|]诊断编码，system 为 {}（ICD-10 国家临床版 2.0）、{}（医保版 2.0）或 {}（GB/T 15657 中医病证）",
         super::condition::icd10_clinical(),
@@ -41,7 +42,7 @@ pub fn statement() -> serde_json::Value {
             "mode": "server",
             "documentation": "需登录：会话（写操作带 X-CSRF-Token）或接口令牌（Authorization: Bearer）。证件号码和电话以脱敏形式返回。各类检索均支持 _summary=count（只返回总数）和 searchInclude 所列的 _include；未列出的检索参数默认忽略并在结果中提示，请求头 Prefer: handling=strict 时返回 400。经 transaction/batch 或 dayi import fhir 导入的院外记录按原样保存（引用改为本系统 id），Encounter、Condition、Observation、DiagnosticReport 的 read 也返回它们，带 meta.tag outside（院外记录）。",
             "security": {
-                "description": "接口令牌（Authorization: Bearer dayi_…）或登录会话；权限 patient.read / patient.write；就诊、诊断、医嘱与检验结果需 clinical",
+                "description": "接口令牌（Authorization: Bearer dayi_…）或登录会话；权限 patient.read / patient.write；就诊、诊断、医嘱与检验结果需 clinical；工作人员、科室与诊室需 console（任一工作人员角色）",
             },
             "interaction": [
                 { "code": "transaction", "documentation": "POST /fhir：全部成功或全部不写入；条目用 POST 新建，相互以 fullUrl 引用" },
@@ -171,6 +172,54 @@ pub fn statement() -> serde_json::Value {
                     param("date", "date", "标本采集日期，前缀 eq ge gt le lt"),
                     param("category", "token", &format!("LAB（system 为 {}）", super::report::V2_0074)),
                     param("status", "token", "final（已发布）| corrected（含更正后重新发布的结果）"),
+                ],
+            }, {
+                "type": "Practitioner",
+                "documentation": format!("本院工作人员（不含安全、审计管理员与自助机账号）；需登录的工作人员（console）。{directory}"),
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("_id", "token", "工作人员账号 id"),
+                    param("identifier", "token", &format!("[system|]工号，system 为 {}", super::practitioner::staff_system("{机构代码}"))),
+                    param("name", "string", "姓名、姓或名的前缀"),
+                    param("active", "token", "true 在用 | false 已停用"),
+                ],
+            }, {
+                "type": "PractitionerRole",
+                "documentation": format!("工作人员的角色与所在科室，id 同 Practitioner。{directory}"),
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("_id", "token", "工作人员账号 id"),
+                    param("practitioner", "reference", "Practitioner/{id}"),
+                    param("organization", "reference", "Organization/{id}：所在科室（未分科室的为本院）"),
+                    param("role", "token", &format!("[system|]角色，system 为 {}，如 doctor、lab_tech", super::practitioner_role::role_system())),
+                    param("specialty", "token", &format!("[system|]科室代码，system 为 {}", super::practitioner_role::specialty_system("{机构代码}"))),
+                    param("active", "token", "true | false"),
+                ],
+            }, {
+                "type": "Organization",
+                "documentation": format!("本院（type prov）及其科室（type dept，partOf 本院）。{directory}"),
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("_id", "token", "机构或科室 id"),
+                    param("identifier", "token", &format!("[system|]代码，system 为 {}（机构代码）或 {dept}（科室代码）", super::organization::org_system())),
+                    param("name", "string", "名称前缀"),
+                    param("type", "token", &format!("prov | dept（system 为 {}），或 {} / {} 的机构、科室类别", super::organization::ORGANIZATION_TYPE, super::organization::org_kind_system(), super::organization::dept_kind_system())),
+                    param("partof", "reference", "Organization/{本院 id}：本院的科室"),
+                    param("active", "token", "true | false"),
+                ],
+            }, {
+                "type": "Location",
+                "documentation": format!("诊室：排班中出现的诊室，按科室区分；在用的周排班或今天起的出诊用到时为 active。{directory}"),
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("_id", "token", "诊室 id"),
+                    param("name", "string", "诊室名称前缀"),
+                    param("organization", "reference", "Organization/{科室 id}"),
+                    param("status", "token", "active（在用）| inactive（停用）"),
                 ],
             }],
         }],

@@ -2,8 +2,10 @@
 //! from the same patient records the console uses; `Schedule`, `Slot` and
 //! `Appointment` from the roster and bookings; `Encounter`, `Condition`,
 //! `ServiceRequest` and `MedicationRequest` from the outpatient visits;
-//! `Observation` and `DiagnosticReport` from the published lab results; and
-//! a `CapabilityStatement` at `/fhir/metadata`. Every failure is an `OperationOutcome`
+//! `Observation` and `DiagnosticReport` from the published lab results;
+//! `Practitioner`, `PractitionerRole`, `Organization` and `Location` from the
+//! staff accounts, departments and rostered rooms; and a
+//! `CapabilityStatement` at `/fhir/metadata`. Every failure is an `OperationOutcome`
 //! (`error::respond` sends `/fhir` paths to [`outcome`]).
 //!
 //! # Identifier systems
@@ -25,6 +27,8 @@
 //! | 标本条码 | `https://dayi.org.cn/fhir/sid/specimen/{organisation code}` | ours: each organisation numbers its own tubes (date and daily sequence) |
 //! | 挂号流水号 | `https://dayi.org.cn/fhir/sid/reg-no/{organisation code}` | ours: numbered per organisation (department code, date, daily sequence) |
 //! | 科室代码 | `https://dayi.org.cn/fhir/sid/dept/{organisation code}` | ours: each organisation codes its own departments |
+//! | 机构代码 | `https://dayi.org.cn/fhir/sid/org` | ours: the code Dayi gives each organisation of the community (the sign-in form's), not the national 医疗机构登记号 |
+//! | 工号 | `https://dayi.org.cn/fhir/sid/staff/{organisation code}` | ours: the staff member's sign-in name, which is the work number the hospital issues; each organisation numbers its own staff |
 //!
 //! Codes: ethnicity GB/T 3304 (`urn:oid:2.16.156.10011.2.3.3.3`), family
 //! relation GB/T 4761 (`urn:oid:2.16.156.10011.2.3.3.8`), both the national
@@ -66,9 +70,9 @@
 //!
 //! An outpatient visit (门诊就诊) is an `Encounter` (class `AMB` of v3
 //! ActCode; `in-progress` while open, then `finished`; `period` from opening
-//! to finishing; the doctor a `participant` of type `ATND` by name, since
-//! staff are not `Practitioner` resources yet; `serviceProvider` the
-//! department as an `Organization` identified by its code; `appointment` the
+//! to finishing; the doctor a `participant` of type `ATND`, a `Practitioner`
+//! reference with the name; `serviceProvider` the department's
+//! `Organization`, by reference and by its code; `appointment` the
 //! booking it came from; `reasonCode` the chief complaint). Each diagnosis is
 //! a `Condition` with id `{visit id}-{number}` (`encounter-diagnosis`,
 //! `active`, `confirmed`, recorded by the doctor), ranked in
@@ -133,18 +137,53 @@
 //! | LOINC | `http://loinc.org` | the catalogue's `loinc` column, where known |
 //! | 检验指标 | `https://dayi.org.cn/fhir/CodeSystem/lab-item/{organisation code}` | ours: each organisation may replace the lab catalogue (`lab.catalog`) |
 //! | 检验项目组合 | `https://dayi.org.cn/fhir/CodeSystem/lab-panel/{organisation code}` | ours, as the items |
+//!
+//! # Directory
+//!
+//! Each staff account that holds a work role is a `Practitioner` (id the
+//! account's; identifier the 工号; name split as a patient's) and a
+//! `PractitionerRole` with the same id: `code` its roles, `organization`
+//! and `specialty` its department. The three security duties are left out
+//! of the roles, and accounts that hold nothing else (and kiosks) out of
+//! the directory: it tells who does what in care, not who holds the keys.
+//! Staff records hold no phone, so none is exposed. The hospital is an
+//! `Organization` of type `prov`, each department one of type `dept` and
+//! `partOf` the hospital, identified as above. Each consulting room a
+//! department's roster names is a `Location` (`physicalType` `ro`) managed
+//! by that department; rooms have no table, so the id is a name-based UUID
+//! (v5) of the department and the room's name. Wherever the staff id is at
+//! hand, other resources reference these: the doctor of a visit
+//! (`Encounter.participant`, `Condition.recorder`, `*Request.requester`) and
+//! of a session (`Schedule.actor`, `Appointment.participant`), the lab's
+//! verifier (`Observation.performer`, `DiagnosticReport.resultsInterpreter`),
+//! the department (`Encounter.serviceProvider`), the hospital
+//! (`DiagnosticReport.performer`) and the room; a visiting expert without an
+//! account stays a name. Reading needs `console`, which every staff role
+//! holds (a kiosk does not); searches read the organisation's records whole
+//! and select, and page by `_count` and `_offset`.
+//!
+//! | code | `Coding.system` | source |
+//! |---|---|---|
+//! | 机构、科室类别 | `http://terminology.hl7.org/CodeSystem/organization-type` (`prov`, `dept`) and ours `…/CodeSystem/org-kind`, `…/CodeSystem/dept-kind` | HL7 for the kind of unit; ours for 县级医院/乡镇卫生院 …, 临床/医技/行政职能科室 |
+//! | 工作人员角色 | `https://dayi.org.cn/fhir/CodeSystem/staff-role` | ours: the codes of `dayi_core::security::Role` |
+//! | 科室（专科） | `https://dayi.org.cn/fhir/CodeSystem/dept/{organisation code}` | ours: the department codes as a code system, for `PractitionerRole.specialty` |
 
 pub mod appointment;
 pub mod bundle;
 pub mod condition;
+mod directory;
 pub mod encounter;
 mod intake;
+pub mod location;
 pub mod metadata;
 pub mod observation;
+pub mod organization;
 pub mod outcome;
 pub mod outside;
 pub mod params;
 pub mod patient;
+pub mod practitioner;
+pub mod practitioner_role;
 pub mod report;
 pub mod request;
 mod resource;

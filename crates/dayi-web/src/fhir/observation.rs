@@ -156,7 +156,7 @@ pub fn observation(r: &ResultRead, org: &Org) -> Value {
         o["issued"] = json!(instant(at));
     }
     if !r.verifier.is_empty() {
-        o["performer"] = json!([{ "type": "Practitioner", "display": r.verifier }]);
+        o["performer"] = json!([super::practitioner::reference(r.verifier_id, &r.verifier)]);
     }
     match x.milli {
         Some(m) => o["valueQuantity"] = quantity(m, &x.unit),

@@ -23,8 +23,10 @@ use crate::principal::Staff;
 /// parameter naming the reference followed.
 pub const INCLUDES: &[(&str, &[&str])] = &[
     ("Slot", &["Slot:schedule"]),
-    ("Appointment", &["Appointment:patient"]),
-    ("Encounter", &["Encounter:patient", "Encounter:subject"]),
+    ("Appointment", &["Appointment:patient", "Appointment:practitioner"]),
+    ("Encounter", &["Encounter:patient", "Encounter:subject", "Encounter:practitioner"]),
+    ("PractitionerRole", &["PractitionerRole:practitioner", "PractitionerRole:organization"]),
+    ("Location", &["Location:organization"]),
     ("Condition", &["Condition:patient", "Condition:subject", "Condition:encounter"]),
     ("ServiceRequest", &["ServiceRequest:patient", "ServiceRequest:subject", "ServiceRequest:encounter"]),
     ("MedicationRequest", &["MedicationRequest:patient", "MedicationRequest:subject", "MedicationRequest:encounter"]),
@@ -186,10 +188,12 @@ fn references(r: &Value, include: &str) -> Vec<String> {
         "encounter" => (&["encounter"], "Encounter/"),
         "schedule" => (&["schedule"], "Schedule/"),
         "result" => (&["result"], "Observation/"),
+        "practitioner" => (&["participant", "practitioner"], "Practitioner/"),
+        "organization" => (&["organization", "managingOrganization"], "Organization/"),
         _ => (&[], ""),
     };
     let one = |v: &Value| {
-        let at = if v.get("actor").is_some() { &v["actor"] } else { v };
+        let at = ["actor", "individual"].iter().find_map(|k| v.get(*k)).unwrap_or(v);
         at["reference"].as_str().map(String::from)
     };
     let mut out = vec![];
@@ -234,6 +238,8 @@ async fn read(st: &AppState, staff: &Staff, kind: &str, id: &str) -> Option<Valu
         "Schedule" => super::schedule::read(s, who, id).await,
         "Encounter" => super::outside::encounter(s, who, id).await,
         "Observation" => super::outside::observation(s, who, id).await,
+        "Practitioner" => super::practitioner::read(s, who, id).await,
+        "Organization" => super::organization::read(s, who, id).await,
         _ => return None,
     };
     let resp = answer.ok()?;

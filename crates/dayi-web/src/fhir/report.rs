@@ -49,7 +49,7 @@ pub fn report(r: &TestRead, org: &Org) -> Value {
         "code": { "coding": [panel], "text": t.panel_name },
         "subject": { "reference": format!("Patient/{}", t.patient_id), "type": "Patient" },
         "encounter": { "reference": format!("Encounter/{}", t.visit_id), "type": "Encounter" },
-        "performer": [{ "type": "Organization", "display": org.name }],
+        "performer": [super::organization::reference(None, org)],
         "result": results,
     });
     if let Some(s) = &r.specimen {
@@ -60,7 +60,7 @@ pub fn report(r: &TestRead, org: &Org) -> Value {
         d["issued"] = json!(instant(at));
     }
     if !r.verifier.is_empty() {
-        d["resultsInterpreter"] = json!([{ "type": "Practitioner", "display": r.verifier }]);
+        d["resultsInterpreter"] = json!([super::practitioner::reference(r.verifier_id, &r.verifier)]);
     }
     d
 }

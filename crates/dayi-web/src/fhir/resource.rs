@@ -68,7 +68,7 @@ pub fn document_kind(system: &str) -> Option<(IdKind, Option<String>)> {
 }
 
 /// The v2-0203 identifier type, where one fits.
-fn id_type(code: &str, display: &str) -> Value {
+pub(super) fn id_type(code: &str, display: &str) -> Value {
     json!({ "coding": [{ "system": V2_0203, "code": code, "display": display }] })
 }
 
@@ -106,7 +106,7 @@ pub fn split_name(name: &str) -> Option<(&str, &str)> {
     Some(name.split_at(cut))
 }
 
-fn human_name(name: &str) -> Value {
+pub(super) fn human_name(name: &str) -> Value {
     let mut n = json!({ "use": "official", "text": name });
     if let Some((family, given)) = split_name(name) {
         n["family"] = json!(family);

@@ -54,7 +54,7 @@ pub fn practitioner(s: &SessionView) -> Value {
         Some(t) => format!("{} {t}", s.doctor_name),
         None => s.doctor_name.clone(),
     };
-    json!({ "type": "Practitioner", "display": name })
+    super::practitioner::reference(s.doctor_id, &name)
 }
 
 /// The department, identified by its code when it is known.
@@ -68,7 +68,7 @@ pub fn department(s: &SessionView, dept_code: Option<&str>, org: &Org) -> Value 
 
 /// The consulting room, if the roster names one.
 pub fn room(s: &SessionView) -> Option<Value> {
-    s.room.as_ref().map(|r| json!({ "type": "Location", "display": r }))
+    super::location::reference(s.dept_id, s.room.as_deref())
 }
 
 pub fn day_of(s: &str) -> Option<Date> {

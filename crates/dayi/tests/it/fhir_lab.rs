@@ -33,21 +33,21 @@ fn panel_system() -> String {
 }
 
 /// Enters results for a tube as the technician; `reason` for a correction.
-async fn enter(lab: &Session, barcode: &str, results: &[(&str, &str)], reason: &str) {
+pub(crate) async fn enter(lab: &Session, barcode: &str, results: &[(&str, &str)], reason: &str) {
     let results: Vec<Value> = results.iter().map(|(item, value)| json!({"item": item, "value": value})).collect();
     ok(lab.post_json("/api/lab/results", json!({"barcode": barcode, "results": results, "reason": reason})).await)
         .await;
 }
 
 /// The lab's view of a tube: its test's order id and the test.
-async fn tube(lab: &Session, barcode: &str) -> (String, Value) {
+pub(crate) async fn tube(lab: &Session, barcode: &str) -> (String, Value) {
     let view = ok(lab.get(&format!("/api/lab/specimens/{barcode}")).await).await;
     let test = view["tests"][0].clone();
     (test["test"]["order_id"].as_str().unwrap().to_string(), test)
 }
 
 /// The ids of a result line's results of one item.
-fn result_id(lines: &Value, item: &str) -> String {
+pub(crate) fn result_id(lines: &Value, item: &str) -> String {
     let line = lines.as_array().unwrap().iter().find(|r| r["item_code"] == item).unwrap();
     line["id"].as_str().unwrap().to_string()
 }

@@ -46,6 +46,10 @@ async fn fhir_search_result_parameters(t: &TestApp) {
     assert_eq!(included[0]["resource"]["id"], pid.as_str());
     assert_eq!(included[0]["resource"]["meta"]["security"][0]["code"], "MASKED");
     assert!(included[0]["fullUrl"].as_str().unwrap().ends_with(&format!("/fhir/Patient/{pid}")));
+    let (_, _, with_doctor) =
+        search(&doc, &format!("/fhir/Encounter?{by_patient}&_include=Encounter:practitioner")).await;
+    let doctor = with_doctor["entry"].as_array().unwrap().iter().find(|e| e["search"]["mode"] == "include");
+    assert_eq!(doctor.map(|e| e["resource"]["resourceType"].clone()), Some(json!("Practitioner")), "{with_doctor}");
     let meta = read(&doc, "/fhir/metadata").await;
     let condition = meta["rest"][0]["resource"].as_array().unwrap().iter().find(|r| r["type"] == "Condition").unwrap();
     assert!(condition["searchInclude"].as_array().unwrap().contains(&json!("Condition:patient")));
@@ -88,7 +92,7 @@ async fn fhir_search_result_parameters(t: &TestApp) {
     assert_eq!(updated_today.len() + before_today.len(), total.min(50) as usize);
 
     if let Some(python) = fhir_python() {
-        for b in [&counted, &with_patient, &lenient, &page1] {
+        for b in [&counted, &with_patient, &with_doctor, &lenient, &page1] {
             external_parse(&python, "bundle", "Bundle", b);
         }
     }
