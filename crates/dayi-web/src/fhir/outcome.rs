@@ -75,7 +75,8 @@ fn issue_type(code: ErrorCode) -> &'static str {
     match code {
         E::PatientDuplicateId => "duplicate",
         E::SessionExpired => "expired",
-        E::Required | E::GuardianRequired => "required",
+        E::Required | E::GuardianRequired | E::VersionRequired => "required",
+        E::VersionMismatch => "conflict",
         E::Locked | E::AccountDisabled | E::CsrfInvalid | E::DutyProtected => "security",
         E::Validation | E::BadRequest => "invalid",
         _ => match code.status() {

@@ -13,6 +13,7 @@ mod browser_visit;
 mod cli;
 mod fhir;
 mod fhir_booking;
+mod fhir_client;
 mod fhir_directory;
 mod fhir_import;
 mod fhir_lab;
