@@ -1,4 +1,4 @@
-//! HL7 FHIR R4 (4.0.1) over JSON: `Patient` read, search and create, mapped
+//! HL7 FHIR R4 (4.0.1) over JSON: `Patient` read, search, create and update, mapped
 //! from the same patient records the console uses; `Schedule`, `Slot` and
 //! `Appointment` from the roster and bookings; `Encounter`, `Condition`,
 //! `ServiceRequest` and `MedicationRequest` from the outpatient visits;
@@ -167,6 +167,31 @@
 //! | 机构、科室类别 | `http://terminology.hl7.org/CodeSystem/organization-type` (`prov`, `dept`) and ours `…/CodeSystem/org-kind`, `…/CodeSystem/dept-kind` | HL7 for the kind of unit; ours for 县级医院/乡镇卫生院 …, 临床/医技/行政职能科室 |
 //! | 工作人员角色 | `https://dayi.org.cn/fhir/CodeSystem/staff-role` | ours: the codes of `dayi_core::security::Role` |
 //! | 科室（专科） | `https://dayi.org.cn/fhir/CodeSystem/dept/{organisation code}` | ours: the department codes as a code system, for `PractitionerRole.specialty` |
+
+//!
+//! # What every search shares
+//!
+//! `_summary=count` answers the total alone; `_include` follows the
+//! references each type lists in `searchInclude` of the CapabilityStatement
+//! (the included resources are read by their own reads: checked and
+//! audited); a parameter a type does not know is dropped with a warning, or
+//! refused (400) under `Prefer: handling=strict`. See [`params`].
+//!
+//! # Versions
+//!
+//! A Patient's `meta.versionId` (and `ETag: W/"…"`) is its last change in
+//! microseconds. `PUT /fhir/Patient/{id}` needs `If-Match` with the version
+//! read: 428 without one, 412 when someone changed the record meanwhile.
+//!
+//! # Import
+//!
+//! `POST /fhir` takes a `transaction` (all or nothing) or `batch` Bundle of
+//! `POST` entries; `dayi import fhir` reads Bundles and NDJSON. Patients are
+//! registered under the same rules as at the counter; clinical resources
+//! (`dayi_app::import::OUTSIDE_KINDS`) are kept as outside records, tagged
+//! `https://dayi.org.cn/fhir/CodeSystem/record-source|outside`, and read back
+//! through the Encounter, Condition, Observation and DiagnosticReport reads.
+//! Re-importing the same data writes nothing (see [`bundle`]).
 
 pub mod appointment;
 pub mod bundle;
