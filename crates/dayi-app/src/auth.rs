@@ -475,7 +475,13 @@ pub async fn create_token(
 /// server both take effect at once; another server process sharing the
 /// database (PostgreSQL) notices within [`TOKEN_CACHE_FOR`].
 #[derive(Clone, Default)]
-pub struct TokenCache(Arc<Mutex<HashMap<(Uuid, String), (Instant, Actor, i64)>>>);
+pub struct TokenCache(Arc<Mutex<HashMap<TokenKey, Resolved>>>);
+
+/// When a token was resolved, its actor, and when it was last marked used (µs).
+type Resolved = (Instant, Actor, i64);
+
+/// An organisation and the SHA-256 of a token's secret.
+type TokenKey = (Uuid, String);
 
 pub const TOKEN_CACHE_FOR: Duration = Duration::from_secs(10);
 /// Entries kept at most; past this the cache is emptied and refilled.
@@ -487,12 +493,12 @@ impl TokenCache {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
-    fn get(&self, key: &(Uuid, String)) -> Option<(Actor, i64)> {
+    fn get(&self, key: &TokenKey) -> Option<(Actor, i64)> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.get(key).filter(|(at, _, _)| at.elapsed() < TOKEN_CACHE_FOR).map(|(_, a, used)| (a.clone(), *used))
     }
 
-    fn put(&self, key: (Uuid, String), actor: &Actor, used: i64) {
+    fn put(&self, key: TokenKey, actor: &Actor, used: i64) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= TOKEN_CACHE_MAX {
             map.clear();
