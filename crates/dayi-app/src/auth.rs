@@ -11,6 +11,10 @@ use dayi_core::timefmt::now_micros;
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::auth::{ApiToken, Session};
 use dayi_store::staff::Staff;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -463,13 +467,62 @@ pub async fn create_token(
     Ok((t, plain))
 }
 
+/// Bearer tokens resolved in the last seconds: (organisation, hash of the
+/// secret) → when, the actor (without the caller's address) and when the
+/// token was last marked used. A FHIR or API client sends its token with
+/// every request; without this each request read the token and its account.
+/// Revoking a token or disabling an account forgets every entry, so on this
+/// server both take effect at once; another server process sharing the
+/// database (PostgreSQL) notices within [`TOKEN_CACHE_FOR`].
+#[derive(Clone, Default)]
+pub struct TokenCache(Arc<Mutex<HashMap<TokenKey, Resolved>>>);
+
+/// When a token was resolved, its actor, and when it was last marked used (µs).
+type Resolved = (Instant, Actor, i64);
+
+/// An organisation and the SHA-256 of a token's secret.
+type TokenKey = (Uuid, String);
+
+pub const TOKEN_CACHE_FOR: Duration = Duration::from_secs(10);
+/// Entries kept at most; past this the cache is emptied and refilled.
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+impl TokenCache {
+    /// Forgets every resolved token (after a revocation or an account change).
+    pub fn forget_all(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    fn get(&self, key: &TokenKey) -> Option<(Actor, i64)> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key).filter(|(at, _, _)| at.elapsed() < TOKEN_CACHE_FOR).map(|(_, a, used)| (a.clone(), *used))
+    }
+
+    fn put(&self, key: TokenKey, actor: &Actor, used: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= TOKEN_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(key, (Instant::now(), actor.clone(), used));
+    }
+}
+
 /// The actor behind a bearer token, with the roles of the account it belongs to.
 pub async fn resolve_token(app: &App, bearer: &str, ip: &str) -> Result<Actor, DomainError> {
     let invalid = || DomainError::new(ErrorCode::TokenInvalid);
     let rest = bearer.trim().strip_prefix(TOKEN_PREFIX).ok_or_else(invalid)?;
     let (org, secret) = rest.split_once('_').ok_or_else(invalid)?;
     let org_id = Uuid::parse_str(org).map_err(|_| invalid())?;
-    let t = dayi_store::auth::token_by_hash(&app.db, org_id, &sha256_hex(secret)).await.or_internal()?;
+    let key = (org_id, sha256_hex(secret));
+    // `last_used_at` is written at most once a minute, so a cached token
+    // still within that minute needs no write either.
+    if let Some((mut actor, used)) = app.tokens.get(&key)
+        && now_micros() - used <= 60_000_000
+    {
+        actor.ip = ip.to_string();
+        return Ok(actor);
+    }
+    let t = dayi_store::auth::token_by_hash(&app.db, org_id, &key.1).await.or_internal()?;
     let Some(t) = t.filter(|t| t.revoked_at.is_none()) else {
         app.audit
             .record(anon_entry(
@@ -489,12 +542,16 @@ pub async fn resolve_token(app: &App, bearer: &str, ip: &str) -> Result<Actor, D
         .filter(|s| s.active)
         .ok_or_else(invalid)?;
     let now = now_micros();
-    if t.last_used_at.is_none_or(|u| now - u > 60_000_000) {
+    let mut used = t.last_used_at.unwrap_or(0);
+    if now - used > 60_000_000 {
         let mut tx = app.db.begin().await.or_internal()?;
         dayi_store::auth::touch_token(&mut tx, org_id, t.id, now).await.or_internal()?;
         tx.commit().await.or_internal()?;
+        used = now;
     }
-    actor_of(&staff, ip, Via::Token)
+    let actor = actor_of(&staff, ip, Via::Token)?;
+    app.tokens.put(key, &actor, used);
+    Ok(actor)
 }
 
 pub async fn revoke_token(app: &App, actor: &Actor, id: Uuid) -> Result<(), DomainError> {
@@ -506,7 +563,9 @@ pub async fn revoke_token(app: &App, actor: &Actor, id: Uuid) -> Result<(), Doma
     }
     let e = actor.entry("token.revoke", "api_token", &id.to_string(), None, OK, "");
     dayi_store::audit::append(&mut tx, actor.org_id, vec![e]).await.or_internal()?;
-    tx.commit().await.or_internal()
+    tx.commit().await.or_internal()?;
+    app.tokens.forget_all();
+    Ok(())
 }
 
 pub async fn list_tokens(app: &App, actor: &Actor) -> Result<Vec<ApiToken>, DomainError> {

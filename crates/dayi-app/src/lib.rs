@@ -76,6 +76,10 @@ pub struct App {
     pub voucher: Option<Arc<dyn card::VoucherDecoder>>,
     /// Portal sessions resolved in the last seconds.
     pub portal_sessions: portal::SessionCache,
+    /// API tokens resolved in the last seconds.
+    pub tokens: auth::TokenCache,
+    /// Organisations read so far (their rows never change once written).
+    pub orgs: tenancy::OrgCache,
     /// Decides bookings in order and group-commits them.
     pub desk: desk::Desk,
     /// Live queue boards for screens, panels and phones.
@@ -103,6 +107,8 @@ impl App {
             desk,
             queue: Default::default(),
             portal_sessions: Default::default(),
+            tokens: Default::default(),
+            orgs: Default::default(),
             voucher: None,
             sms: Arc::new(sms::MessageLog),
             catalog: Default::default(),

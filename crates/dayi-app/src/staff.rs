@@ -154,7 +154,10 @@ pub async fn set_active(app: &App, actor: &Actor, id: Uuid, active: bool) -> Res
     }
     let e = actor.entry(if active { "staff.enable" } else { "staff.disable" }, "staff", &id.to_string(), None, OK, "");
     dayi_store::audit::append(&mut tx, actor.org_id, vec![e]).await.or_internal()?;
-    tx.commit().await.or_internal()
+    tx.commit().await.or_internal()?;
+    // A disabled account's tokens stop at once.
+    app.tokens.forget_all();
+    Ok(())
 }
 
 /// Requires a second factor for one account, whatever its roles.

@@ -1,5 +1,8 @@
 //! Organisations of the county medical community and their departments.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use dayi_core::audit::OK;
 use dayi_core::error::Checks;
 use dayi_core::security::Perm;
@@ -16,11 +19,22 @@ pub async fn list_orgs(app: &App) -> Result<Vec<Org>, DomainError> {
     dayi_store::tenancy::list_orgs(&app.db).await.or_internal()
 }
 
+/// Organisations by id. Nothing updates an organisation's row once it is
+/// written, so an entry never goes stale; every FHIR answer names its
+/// organisation, and this saves that read per request.
+#[derive(Clone, Default)]
+pub struct OrgCache(Arc<RwLock<HashMap<Uuid, Org>>>);
+
 pub async fn org(app: &App, org_id: Uuid) -> Result<Org, DomainError> {
-    dayi_store::tenancy::get_org(&app.db, org_id)
+    if let Some(o) = app.orgs.0.read().unwrap_or_else(|e| e.into_inner()).get(&org_id) {
+        return Ok(o.clone());
+    }
+    let o = dayi_store::tenancy::get_org(&app.db, org_id)
         .await
         .or_internal()?
-        .ok_or_else(|| DomainError::new(ErrorCode::OrgUnknown))
+        .ok_or_else(|| DomainError::new(ErrorCode::OrgUnknown))?;
+    app.orgs.0.write().unwrap_or_else(|e| e.into_inner()).insert(org_id, o.clone());
+    Ok(o)
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]

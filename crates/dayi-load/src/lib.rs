@@ -24,6 +24,8 @@
 //! cargo run --release -p dayi-load -- visit -c 64 -d 60
 //! # 20,000 analyzer results over one MLLP connection, then verified results reaching the phone
 //! cargo run --release -p dayi-load -- lab -d 60
+//! # FHIR Patient read, identifier search and create among 1,000,000 patients
+//! cargo run --release -p dayi-load -- fhir -c 16 -d 10
 //! # machine-readable
 //! cargo run --release -p dayi-load -- baseline --requests 20000 --json
 //! ```
@@ -45,7 +47,10 @@
 //! connection, back to back and pipelined, then verification over HTTP while
 //! the patient's phone polls `GET /portal/api/lab/{patient}`; messages/s,
 //! ACK and publication latency, and checks that every result was stored
-//! once; own server only). `baseline` always runs
+//! once; own server only) and `fhir` (the FHIR R4 `Patient` API with a bearer
+//! token: `fhir-read`, `fhir-search` by resident ID number and `fhir-create`,
+//! each its own row, among `--patients` patients that a fresh SQLite run
+//! copies from a seeded file kept under `target/dayi-load/`). `baseline` always runs
 //! first unless it is the only one asked for. When dayi-load starts the
 //! server, the token belongs to the demo registration clerk `reg01` of
 //! `wsxrmyy`, issued in-process. The exit status is 1 when a check fails or a

@@ -28,13 +28,14 @@ const DEFAULT_SEED: u64 = 20_261_123;
   dayi-load queue --think 1000 -d 30             50 doctors calling once a second, 500 screens watching
   dayi-load visit -c 64 -d 60                    10,000 outpatient visits: open, diagnose, order, charge, pay
   dayi-load lab -d 60                            20,000 analyzer results over one MLLP connection, then publication
+  dayi-load fhir -c 16 -d 10                     FHIR Patient read, identifier search and create among 1,000,000 patients
   dayi-load all --db postgres://dayi@127.0.0.1/dayi_load
   dayi-load register --url http://127.0.0.1:8080 --token dayi_…
   dayi-load baseline --requests 20000 --json"
 )]
 struct Cli {
-    /// Scenarios to run: all (default), baseline, register, book-rush, search, queue, visit, lab. baseline runs first
-    /// unless it is the only one named, so the others get a ratio to it.
+    /// Scenarios to run: all (default), baseline, register, book-rush, search, queue, visit, lab, fhir (= fhir-read,
+    /// fhir-search, fhir-create). baseline runs first unless it is the only one named, so the others get a ratio to it.
     #[arg(value_name = "SCENARIO")]
     scenarios: Vec<String>,
 
@@ -73,9 +74,20 @@ struct Cli {
     #[arg(long, value_name = "TOKEN", requires = "url")]
     token: Option<String>,
 
-    /// Patients bulk-loaded before search when dayi-load starts the server (0 for none).
+    /// Patients bulk-loaded before search and fhir when dayi-load starts the server (0 for none).
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     patients: u64,
+
+    /// Where the seeded SQLite files are kept (default: dayi-load/ in the target directory the
+    /// binary was built in). When only search and fhir scenarios run on a fresh SQLite file, the
+    /// server starts from a copy of a file with the demo community and --patients patients,
+    /// made once per --patients and seed.
+    #[arg(long, value_name = "DIR")]
+    seed_cache: Option<std::path::PathBuf>,
+
+    /// Load the patients in every run instead of copying a seeded file.
+    #[arg(long, conflicts_with = "seed_cache")]
+    no_seed_cache: bool,
 
     /// Patients waiting in each doctor's queue when queue starts (default 240): enough for
     /// about 40 s of calling as fast as this machine answers; more for longer runs.
@@ -144,9 +156,17 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         .try_init();
     let timeout = Duration::from_secs(cli.timeout.max(1));
 
-    let own = match &cli.url {
-        Some(_) => None,
-        None => {
+    let seeded = match seed_cache(&cli, &names) {
+        Some(dir) => Some(dayi_load::server::seeded_file(&dir, cli.patients, cli.seed.unwrap_or(DEFAULT_SEED)).await?),
+        None => None,
+    };
+    let own = match (&cli.url, &seeded) {
+        (Some(_), _) => None,
+        (None, Some(file)) => {
+            eprintln!("starting a Dayi server (a copy of {})…", file.display());
+            Some(OwnServer::start_from(file, cli.db_pool).await?)
+        }
+        (None, None) => {
             eprintln!("starting a Dayi server ({})…", cli.db.as_deref().unwrap_or("new SQLite file"));
             Some(OwnServer::start_with(cli.db.as_deref(), cli.db_pool).await?)
         }
@@ -196,6 +216,24 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         print!("{}", report.table());
     }
     Ok(report.passed())
+}
+
+/// The directory of seeded files, when this run uses one: an own server on a
+/// fresh SQLite file, patients wanted, and nothing but `search` and the `fhir`
+/// parts asked for (the other scenarios are measured on an empty organisation).
+fn seed_cache(cli: &Cli, names: &[&str]) -> Option<std::path::PathBuf> {
+    let only_searching = names.iter().all(|n| *n == "baseline" || *n == "search" || n.starts_with("fhir-"));
+    if cli.url.is_some() || cli.db.is_some() || cli.patients == 0 || cli.no_seed_cache || !only_searching {
+        return None;
+    }
+    if names.iter().all(|n| *n == "baseline") {
+        return None;
+    }
+    cli.seed_cache.clone().or_else(|| {
+        // target/release/dayi-load → target/dayi-load
+        let exe = std::env::current_exe().ok()?;
+        Some(exe.parent()?.parent()?.join("dayi-load"))
+    })
 }
 
 fn clock_seed() -> u64 {

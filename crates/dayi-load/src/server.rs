@@ -2,6 +2,9 @@
 //! community seeded and an API token for the county hospital's registration
 //! clerk, and the lab analyzers' MLLP listener on another free port. Built from the same `dayi::start` the binary and its tests use.
 
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
 use anyhow::{Context, anyhow};
 use dayi_app::{Actor, App};
 use uuid::Uuid;
@@ -23,6 +26,8 @@ pub struct OwnServer {
     pub fresh: bool,
     /// Holds the SQLite file (and an empty settings file) until the run ends.
     _dir: tempfile::TempDir,
+    /// Holds the copy of a seeded file ([`OwnServer::start_from`]).
+    _copy: Option<tempfile::TempDir>,
 }
 
 impl OwnServer {
@@ -67,7 +72,24 @@ impl OwnServer {
                 return Err(e);
             }
         };
-        Ok(OwnServer { server, token, org_id, backend, fresh: db.is_none(), _dir: dir })
+        Ok(OwnServer { server, token, org_id, backend, fresh: db.is_none(), _dir: dir, _copy: None })
+    }
+
+    /// Like [`OwnServer::start_with`], on a private copy of the SQLite file
+    /// `seeded` (made by [`seeded_file`]), counted as fresh: every run starts
+    /// from the same data.
+    pub async fn start_from(seeded: &Path, max_connections: Option<u32>) -> anyhow::Result<OwnServer> {
+        let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
+        let copy = dir.path().join("seeded.db");
+        std::fs::copy(seeded, &copy).with_context(|| format!("cannot copy {}", seeded.display()))?;
+        if wal_of(seeded).exists() {
+            std::fs::copy(wal_of(seeded), wal_of(&copy))?;
+        }
+        let url = format!("sqlite:{}", copy.display());
+        let mut s = OwnServer::start_with(Some(&url), max_connections).await?;
+        s.fresh = true;
+        s._copy = Some(dir);
+        Ok(s)
     }
 
     pub fn url(&self) -> String {
@@ -98,4 +120,54 @@ async fn clerk_token(app: &App) -> anyhow::Result<(Uuid, String)> {
     let clerk = dayi_app::staff::find(app, &actor, CLERK).await.map_err(zh)?;
     let (_, token) = dayi_app::auth::create_token(app, &actor, clerk.id, "dayi-load").await.map_err(zh)?;
     Ok((org.org_id, token))
+}
+
+/// A SQLite file with the demo community and `patients` bulk-loaded patients
+/// of `seed` (`dayi_app::demo::load_patients`: multi-row inserts, 10,000 a
+/// transaction, the rows and search keys registration writes), kept in `dir`
+/// and made only when it is not there yet. Runs start from a copy of it
+/// ([`OwnServer::start_from`]), so the file itself never changes.
+pub async fn seeded_file(dir: &Path, patients: u64, seed: u64) -> anyhow::Result<PathBuf> {
+    let file = dir.join(format!("seeded-{patients}-{seed}.db"));
+    if file.exists() {
+        eprintln!("using the seeded database {}", file.display());
+        return Ok(file);
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot make {}", dir.display()))?;
+    let partial = dir.join(format!("seeded-{patients}-{seed}.partial.db"));
+    for f in [partial.clone(), wal_of(&partial)] {
+        let _ = std::fs::remove_file(f);
+    }
+    eprintln!("seeding {} with {patients} patients (once; later runs copy it)…", file.display());
+    let t = Instant::now();
+    let s = OwnServer::start_with(Some(&format!("sqlite:{}", partial.display())), None).await?;
+    let loaded = dayi_app::demo::load_patients(&s.server.app, s.org_id, patients, seed).await;
+    if let (Ok(_), dayi_store::Db::Sqlite { write, .. }) = (&loaded, &s.server.app.db) {
+        // Everything into the main file, so the file alone is the database.
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(write).await?;
+    }
+    s.stop().await;
+    let n = loaded.map_err(|e| anyhow!("{}", e.zh()))?;
+    // A log written after the checkpoint goes along with the file.
+    if wal_of(&partial).metadata().is_ok_and(|m| m.len() > 0) {
+        std::fs::rename(wal_of(&partial), wal_of(&file))?;
+    }
+    std::fs::rename(&partial, &file)?;
+    for f in [wal_of(&partial), shm_of(&partial)] {
+        let _ = std::fs::remove_file(f);
+    }
+    eprintln!("seeded {n} patients in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(file)
+}
+
+fn wal_of(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push("-wal");
+    PathBuf::from(s)
+}
+
+fn shm_of(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push("-shm");
+    PathBuf::from(s)
 }

@@ -236,6 +236,9 @@ pub async fn search(db: &Db, org_id: Uuid, key: Key, value: &str, limit: i64) ->
             )
         };
     }
+    if key == Key::IdNumber {
+        return by_number(db, org_id, value, limit).await;
+    }
     let sql = match key {
         Key::Name => range!("name"),
         Key::Pinyin => range!("name_pinyin"),
@@ -244,10 +247,27 @@ pub async fn search(db: &Db, org_id: Uuid, key: Key, value: &str, limit: i64) ->
         Key::Phone => exact!("phone"),
         Key::HospitalNo => exact!("hospital_no"),
         Key::CardId => exact!("card_id"),
-        Key::IdNumber => exact!("id_number"),
+        Key::IdNumber => unreachable!("by_number"),
     };
     let end = prefix_end(value);
     with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(value).bind(&end).bind(limit).fetch_all(p).await)
+}
+
+/// Active records holding a document number, of any kind. The index on
+/// documents is `(org_id, id_kind, id_number)`: naming every kind lets both
+/// databases seek it, one probe per kind. Without the kinds SQLite walked
+/// every record of the organisation (0.7 s a search at 20,000 patients).
+async fn by_number(db: &Db, org_id: Uuid, number: &str, limit: i64) -> Result<Vec<Patient>> {
+    with_db!(db, p => {
+        let mut qb = QueryBuilder::new(concat!("SELECT ", cols!(), " FROM patient WHERE org_id = "));
+        qb.push_bind(org_id).push(" AND id_kind IN (");
+        let mut kinds = qb.separated(", ");
+        for k in dayi_core::identity::IdKind::ALL {
+            kinds.push_bind(k.code());
+        }
+        qb.push(") AND id_number = ").push_bind(number).push(" AND merged_into IS NULL LIMIT ").push_bind(limit);
+        qb.build_query_as::<Patient>().fetch_all(p).await
+    })
 }
 
 /// Active records that may be the same person as `p`: same name and birth

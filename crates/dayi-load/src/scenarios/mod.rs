@@ -4,6 +4,7 @@
 
 mod baseline;
 mod book_rush;
+mod fhir;
 mod lab;
 mod queue;
 mod register;
@@ -19,6 +20,7 @@ use crate::report::{Check, Figure, Setup};
 
 pub use baseline::Baseline;
 pub use book_rush::{BookRush, Scale};
+pub use fhir::{Fhir, PARTS as FHIR_PARTS, Part as FhirPart};
 pub use lab::{Lab, Scale as LabScale};
 pub use queue::{Queue, Scale as QueueScale};
 pub use register::Register;
@@ -27,7 +29,21 @@ pub use visit::{Scale as VisitScale, Visit};
 
 /// Every scenario, in the order `all` runs them. `baseline` is first so the
 /// others have a ratio to it.
-pub const NAMES: &[&str] = &["baseline", "register", "book-rush", "search", "queue", "visit", "lab"];
+pub const NAMES: &[&str] = &[
+    "baseline",
+    "register",
+    "book-rush",
+    "search",
+    "queue",
+    "visit",
+    "lab",
+    "fhir-read",
+    "fhir-search",
+    "fhir-create",
+];
+
+/// Names that stand for several scenarios: `fhir` is its sub-benchmarks.
+pub const GROUPS: &[(&str, &[&str])] = &[("fhir", &["fhir-read", "fhir-search", "fhir-create"])];
 
 /// One kind of traffic. The engine calls `call` from many workers at once;
 /// `prepare` runs before the clock starts and `checks` after it stops.
@@ -84,7 +100,10 @@ pub fn by_name(name: &str, ctx: &Ctx) -> Option<Arc<dyn Scenario>> {
         }
         "visit" => Arc::new(Visit::new(ctx.seed, ctx.visits.map_or_else(VisitScale::default, VisitScale::for_visits))),
         "lab" => Arc::new(Lab::new(ctx.seed, ctx.specimens.map_or_else(LabScale::default, LabScale::for_specimens))),
-        _ => return None,
+        other => {
+            let (_, part) = fhir::PARTS.iter().find(|(n, _)| *n == other)?;
+            Arc::new(Fhir::new(*part, ctx.seed))
+        }
     })
 }
 
@@ -101,11 +120,20 @@ pub fn plan(asked: &[String], own_server: bool) -> anyhow::Result<Vec<&'static s
         return Ok(NAMES.iter().copied().filter(|n| own_server || !OWN_SERVER_ONLY.contains(n)).collect());
     }
     for a in asked {
-        let Some(name) = NAMES.iter().find(|n| **n == a.as_str()) else {
-            anyhow::bail!("unknown scenario {a}; choose from all, {}", NAMES.join(", "));
+        let names: Vec<&'static str> = match GROUPS.iter().find(|(g, _)| *g == a.as_str()) {
+            Some((_, parts)) => parts.to_vec(),
+            None => match NAMES.iter().find(|n| **n == a.as_str()) {
+                Some(n) => vec![*n],
+                None => {
+                    let groups: Vec<&str> = GROUPS.iter().map(|(g, _)| *g).collect();
+                    anyhow::bail!("unknown scenario {a}; choose from all, {}, {}", NAMES.join(", "), groups.join(", "));
+                }
+            },
         };
-        if !out.contains(name) {
-            out.push(name);
+        for name in names {
+            if !out.contains(&name) {
+                out.push(name);
+            }
         }
     }
     if out == ["baseline"] {
@@ -135,9 +163,17 @@ mod tests {
     }
 
     #[test]
+    fn fhir_is_its_sub_benchmarks() {
+        assert_eq!(names(&["fhir"]), ["baseline", "fhir-read", "fhir-search", "fhir-create"]);
+        assert_eq!(names(&["fhir-create", "fhir"]), ["baseline", "fhir-create", "fhir-read", "fhir-search"]);
+        assert_eq!(names(&["fhir-search"]), ["baseline", "fhir-search"]);
+        assert_eq!(GROUPS[0].1, fhir::part_names().collect::<Vec<_>>());
+    }
+
+    #[test]
     fn all_against_a_running_server_leaves_out_own_server_scenarios() {
         let all = plan(&["all".to_string()], false).unwrap();
-        assert_eq!(all, ["baseline", "register", "search"]);
+        assert_eq!(all, ["baseline", "register", "search", "fhir-read", "fhir-search", "fhir-create"]);
         // Named explicitly, it still runs and says why it cannot prepare.
         assert_eq!(plan(&["book-rush".to_string()], false).unwrap(), ["baseline", "book-rush"]);
     }

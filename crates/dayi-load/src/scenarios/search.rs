@@ -2,8 +2,9 @@
 //! registration desk, taking pinyin initials, ID-number tails and phone
 //! numbers in turn. Success is 200.
 //!
-//! When dayi-load runs the server itself, `--patients N` (default 1,000,000)
-//! are bulk-loaded in-process first, so the indexes are the size of a county.
+//! When dayi-load runs the server itself, the organisation is filled up to
+//! `--patients N` (default 1,000,000) bulk-loaded in-process first (none when
+//! it starts from a seeded copy), so the indexes are the size of a county.
 //! Then a few hundred known "probe" patients are registered over HTTP: the
 //! queries are taken from them, so each query has at least one right answer.
 
@@ -71,12 +72,20 @@ impl Scenario for Search {
     fn prepare<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, anyhow::Result<Vec<Setup>>> {
         Box::pin(async move {
             let mut setup = vec![];
+            let have = match &ctx.local {
+                Some(local) => dayi_app::patient::count_seq(&local.app, local.org_id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.zh()))?,
+                None => 0,
+            };
+            // The organisation holds --patients in all: a seeded copy needs no more.
             if let Some(local) = &ctx.local
-                && ctx.patients > 0
+                && ctx.patients > have
             {
-                eprintln!("  search: bulk-loading {} patients in-process…", ctx.patients);
+                let want = ctx.patients - have;
+                eprintln!("  search: bulk-loading {want} patients in-process…");
                 let t = Instant::now();
-                let n = load_patients(local, ctx.patients, ctx.seed).await?;
+                let n = load_patients(local, want, ctx.seed).await?;
                 let secs = t.elapsed().as_secs_f64();
                 eprintln!("  search: loaded {n} patients in {secs:.1} s");
                 setup.push(Setup { step: "bulk load (dayi_app::demo::load_patients)".into(), count: n, secs });

@@ -47,6 +47,16 @@ async fn api_tokens_carry_their_account_roles(t: &TestApp) {
     assert_eq!(p["code"], "auth.token_invalid");
     let r = c.get(t.at("/api/me")).bearer_auth("dayi_garbage").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // resolved tokens are cached, but a disabled account's token stops at once
+    let r = sec.post_json("/api/tokens", json!({ "staff_id": lab, "name": "second" })).await;
+    let secret = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let r = c.get(t.at("/api/me")).bearer_auth(&secret).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let admin = t.as_user("admin").await;
+    let r = admin.post_form(&format!("/admin/staff/{lab}/active"), &[("active", "0")]).await;
+    assert!(r.status().is_redirection() || r.status().is_success(), "{}", r.status());
+    let r = c.get(t.at("/api/me")).bearer_auth(&secret).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
 async fn bad_input_gets_clear_coded_answers(t: &TestApp) {
