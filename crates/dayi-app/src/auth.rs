@@ -418,12 +418,15 @@ pub fn current_code(app: &App, secret: &str) -> Result<String, DomainError> {
 
 pub const TOKEN_PREFIX: &str = "dayi_";
 
-/// Issues a token for an account; the plain text is shown once and only its hash kept.
+/// Issues a token for an account; the plain text is shown once and only its
+/// hash kept. `roles` (comma-separated codes, empty for all) narrows what
+/// the token may do to some of the account's roles.
 pub async fn create_token(
     app: &App,
     actor: &Actor,
     staff_id: Uuid,
     name: &str,
+    roles: &str,
 ) -> Result<(ApiToken, String), DomainError> {
     actor.require(app, Perm::SecurityManage).await?;
     let name = name.trim();
@@ -436,9 +439,20 @@ pub async fn create_token(
         .ok_or_else(|| DomainError::new(ErrorCode::StaffUnknown))?;
     // A token for an administrator account would let its holder act as that
     // administrator without a password or second factor.
-    if Roles::parse_list(&owner.roles)?.iter().any(|r| r.is_security_duty()) {
+    let held = Roles::parse_list(&owner.roles)?;
+    if held.iter().any(|r| r.is_security_duty()) {
         return Err(DomainError::new(ErrorCode::DutyProtected));
     }
+    let scope = match roles.trim() {
+        "" => None,
+        list => {
+            let wanted = Roles::parse_list(list).map_err(|e| DomainError::field("roles", e.code, e.args))?;
+            if let Some(r) = wanted.iter().find(|r| !held.contains(*r)) {
+                return Err(DomainError::field("roles", ErrorCode::TokenRoleNotHeld, [r.zh()]));
+            }
+            Some(wanted.to_list())
+        }
+    };
     let secret = random_token();
     let plain = format!("{TOKEN_PREFIX}{}_{secret}", actor.org_id.simple());
     let t = ApiToken {
@@ -451,6 +465,7 @@ pub async fn create_token(
         created_at: now_micros(),
         last_used_at: None,
         revoked_at: None,
+        roles: scope,
     };
     let mut tx = app.db.begin().await.or_internal()?;
     dayi_store::auth::insert_token(&mut tx, &t).await.or_internal()?;
@@ -460,7 +475,7 @@ pub async fn create_token(
         &t.id.to_string(),
         None,
         OK,
-        &format!("owner={} name={}", owner.username, t.name),
+        &format!("owner={} name={} roles={}", owner.username, t.name, t.roles.as_deref().unwrap_or("*")),
     );
     dayi_store::audit::append(&mut tx, actor.org_id, vec![e]).await.or_internal()?;
     tx.commit().await.or_internal()?;
@@ -507,7 +522,8 @@ impl TokenCache {
     }
 }
 
-/// The actor behind a bearer token, with the roles of the account it belongs to.
+/// The actor behind a bearer token, with the roles of the account it belongs
+/// to (those of them the token was limited to).
 pub async fn resolve_token(app: &App, bearer: &str, ip: &str) -> Result<Actor, DomainError> {
     let invalid = || DomainError::new(ErrorCode::TokenInvalid);
     let rest = bearer.trim().strip_prefix(TOKEN_PREFIX).ok_or_else(invalid)?;
@@ -549,7 +565,13 @@ pub async fn resolve_token(app: &App, bearer: &str, ip: &str) -> Result<Actor, D
         tx.commit().await.or_internal()?;
         used = now;
     }
-    let actor = actor_of(&staff, ip, Via::Token)?;
+    let mut actor = actor_of(&staff, ip, Via::Token)?;
+    if let Some(scope) = &t.roles {
+        // Only roles the account still holds: a role taken from the account
+        // is taken from its tokens too.
+        let scope = Roles::parse_list(scope)?;
+        actor.roles = Roles::new(actor.roles.iter().filter(|r| scope.contains(*r)).collect())?;
+    }
     app.tokens.put(key, &actor, used);
     Ok(actor)
 }

@@ -58,6 +58,7 @@ error_codes! {
     UsernameTaken = ("staff.username_taken", 409, "用户名「{0}」已存在", "User name \"{0}\" already exists"),
     UsernameInvalid = ("staff.username_invalid", 422, "用户名只能由 3–32 位小写字母、数字、点、下划线或短横线组成", "User name: 3–32 lowercase letters, digits, dot, underscore or dash"),
     RoleUnknown = ("staff.role_unknown", 422, "未知角色：{0}", "Unknown role: {0}"),
+    TokenRoleNotHeld = ("staff.token_role_not_held", 422, "令牌只能限定为该账号已有的角色，该账号没有「{0}」", "A token can only be limited to roles the account holds; it lacks \"{0}\""),
     StaffUnknown = ("staff.unknown", 404, "用户不存在", "No such user"),
     DutyProtected = ("staff.duty_protected", 403, "安全管理员和审计管理员账号只能在服务器命令行（dayi user）中创建或修改，也不能签发接口令牌", "Security and audit administrator accounts are managed only from the server command line (dayi user) and cannot hold API tokens"),
     RolesConflict = ("staff.roles_conflict", 422, "系统管理员、安全管理员、审计管理员三种职责不能由同一账号兼任", "Administrator, security administrator and audit administrator must be different accounts"),

@@ -118,7 +118,7 @@ async fn clerk_token(app: &App) -> anyhow::Result<(Uuid, String)> {
     })?;
     let actor = Actor::cli(org.org_id);
     let clerk = dayi_app::staff::find(app, &actor, CLERK).await.map_err(zh)?;
-    let (_, token) = dayi_app::auth::create_token(app, &actor, clerk.id, "dayi-load").await.map_err(zh)?;
+    let (_, token) = dayi_app::auth::create_token(app, &actor, clerk.id, "dayi-load", "").await.map_err(zh)?;
     Ok((org.org_id, token))
 }
 

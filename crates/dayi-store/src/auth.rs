@@ -81,19 +81,22 @@ pub struct ApiToken {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The roles the token acts with (comma-separated codes), a subset of
+    /// the account's; `None`: all of the account's roles.
+    pub roles: Option<String>,
 }
 
 macro_rules! token_cols {
     () => {
-        "org_id, id, staff_id, name, token_hash, created_by, created_at, last_used_at, revoked_at"
+        "org_id, id, staff_id, name, token_hash, created_by, created_at, last_used_at, revoked_at, roles"
     };
 }
 
 pub async fn insert_token(tx: &mut Tx, t: &ApiToken) -> Result<()> {
-    let sql = concat!("INSERT INTO api_token (", token_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+    let sql = concat!("INSERT INTO api_token (", token_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
     with_tx!(tx, c => sqlx::query(sql)
         .bind(t.org_id).bind(t.id).bind(t.staff_id).bind(&t.name).bind(&t.token_hash).bind(t.created_by)
-        .bind(t.created_at).bind(t.last_used_at).bind(t.revoked_at)
+        .bind(t.created_at).bind(t.last_used_at).bind(t.revoked_at).bind(&t.roles)
         .execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

@@ -136,6 +136,7 @@ async fn sessions_and_tokens(t: &TestDb) {
         created_at: now(),
         last_used_at: None,
         revoked_at: None,
+        roles: Some("lab_tech".into()),
     };
     let mut tx = db.begin().await.unwrap();
     dayi_store::auth::insert_token(&mut tx, &tok).await.unwrap();

@@ -320,7 +320,7 @@ impl Scenario for Lab {
             // The verifier's token, and the watched patients on the portal.
             let t = Instant::now();
             let lab = dayi_app::staff::find(app, actor, VERIFIER).await.map_err(zh)?;
-            let (_, token) = dayi_app::auth::create_token(app, actor, lab.id, "dayi-load lab").await.map_err(zh)?;
+            let (_, token) = dayi_app::auth::create_token(app, actor, lab.id, "dayi-load lab", "").await.map_err(zh)?;
             let mut verifier = HeaderValue::from_str(&format!("Bearer {token}"))?;
             verifier.set_sensitive(true);
             let back_to_back = n.div_ceil(2);

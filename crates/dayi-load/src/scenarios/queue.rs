@@ -362,7 +362,7 @@ impl Scenario for Queue {
                     let f = NewStaff { username, display_name, dept_id, roles: vec![role.into()], password };
                     let s = dayi_app::staff::create(app, actor, &f).await.map_err(zh)?;
                     let (_, token) =
-                        dayi_app::auth::create_token(app, actor, s.id, "dayi-load queue").await.map_err(zh)?;
+                        dayi_app::auth::create_token(app, actor, s.id, "dayi-load queue", "").await.map_err(zh)?;
                     anyhow::Ok((s, token))
                 }
             };

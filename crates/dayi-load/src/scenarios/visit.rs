@@ -249,7 +249,7 @@ impl Scenario for Visit {
                     async move {
                         let s = dayi_app::staff::create(app, actor, &f).await.map_err(zh)?;
                         let (_, token) =
-                            dayi_app::auth::create_token(app, actor, s.id, "dayi-load visit").await.map_err(zh)?;
+                            dayi_app::auth::create_token(app, actor, s.id, "dayi-load visit", "").await.map_err(zh)?;
                         let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))?;
                         auth.set_sensitive(true);
                         anyhow::Ok((s.id, auth))

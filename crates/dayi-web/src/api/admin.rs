@@ -225,6 +225,8 @@ pub struct TokenOut {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked: bool,
+    /// The roles the token is limited to (comma-separated codes); absent: all of the account's.
+    pub roles: Option<String>,
     /// Only in the answer to creation: the secret, shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -238,6 +240,7 @@ fn token_out(t: &dayi_app::records::ApiToken, plain: Option<String>) -> TokenOut
         created_at: dayi_core::timefmt::show(t.created_at),
         last_used_at: t.last_used_at.map(dayi_core::timefmt::show),
         revoked: t.revoked_at.is_some(),
+        roles: t.roles.clone(),
         token: plain,
     }
 }
@@ -256,6 +259,9 @@ pub struct TokenIn {
     pub staff_id: String,
     #[serde(default)]
     pub name: String,
+    /// Role codes, comma-separated, to limit the token to some of the account's roles; empty for all.
+    #[serde(default)]
+    pub roles: String,
 }
 
 /// Issues an opaque API token for a machine client; use it as `Authorization: Bearer …`.
@@ -268,7 +274,7 @@ pub async fn token_create(
     staff.actor.require(&st.app, dayi_core::security::Perm::SecurityManage).await?;
     let owner = uuid::Uuid::parse_str(&b.staff_id)
         .map_err(|_| dayi_core::DomainError::field("staff_id", dayi_core::ErrorCode::InvalidFormat, ["UUID"]))?;
-    let (t, plain) = dayi_app::auth::create_token(&st.app, &staff.actor, owner, &b.name).await?;
+    let (t, plain) = dayi_app::auth::create_token(&st.app, &staff.actor, owner, &b.name, &b.roles).await?;
     Ok((StatusCode::CREATED, Json(token_out(&t, Some(plain)))).into_response())
 }
 

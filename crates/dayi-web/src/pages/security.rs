@@ -24,7 +24,7 @@ async fn overview_page(st: &AppState, staff: &Staff, new_token: Option<String>, 
     };
     let roles: Vec<_> = Role::ALL
         .iter()
-        .map(|r| context! { code => r.code(), name => r.zh(), required => totp_roles.contains(r) })
+        .map(|r| context! { code => r.code(), name => r.zh(), required => totp_roles.contains(r), duty => r.is_security_duty() })
         .collect();
     let tokens = dayi_app::auth::list_tokens(&st.app, &staff.actor).await.unwrap_or_default();
     let accounts = dayi_app::staff::list(&st.app, &staff.actor).await.unwrap_or_default();
@@ -36,6 +36,7 @@ async fn overview_page(st: &AppState, staff: &Staff, new_token: Option<String>, 
                 id => t.id.to_string(), name => t.name.as_str(), owner => name_of(t.staff_id),
                 created => dayi_core::timefmt::show(t.created_at), last_used => t.last_used_at.map(dayi_core::timefmt::show),
                 revoked => t.revoked_at.map(dayi_core::timefmt::show),
+                roles => t.roles.as_deref().map(|r| dayi_core::security::Roles::parse_list(r).map(|r| r.zh()).unwrap_or_default()),
             }
         })
         .collect();
@@ -119,7 +120,7 @@ pub async fn token_create(State(st): State<AppState>, staff: Staff, f: Fields) -
     let r = async {
         staff.actor.require(&st.app, Perm::SecurityManage).await?;
         let owner = parse_id(&f.get("staff_id"))?;
-        dayi_app::auth::create_token(&st.app, &staff.actor, owner, &f.get("name")).await
+        dayi_app::auth::create_token(&st.app, &staff.actor, owner, &f.get("name"), &f.get("roles")).await
     }
     .await;
     match r {

@@ -179,6 +179,25 @@ async fn fhir_transactions_and_batches(t: &TestApp) {
     }
     assert_eq!(patients_with(t, &doc, &resident(321)).await, 0);
 
+    // a token limited to one of its account's roles acts with that role alone
+    let sec = t.as_user("secadmin").await;
+    let staff: Value = sec.get("/api/staff").await.json().await.unwrap();
+    let mig = staff.as_array().unwrap().iter().find(|s| s["username"] == "mig01").unwrap()["id"].clone();
+    let r = sec.post_json("/api/tokens", json!({ "staff_id": mig, "name": "院外记录只读", "roles": "doctor" })).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let scoped: Value = r.json().await.unwrap();
+    assert_eq!(scoped["roles"], "doctor");
+    let scoped = scoped["token"].as_str().unwrap().to_string();
+    let me: Value = t.client().get(t.at("/api/me")).bearer_auth(&scoped).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["roles"], json!(["doctor"]));
+    let (status, _) = post_bundle(t, &scoped, &visit_bundle("transaction", &resident(323), 120)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no patient.write through a doctor-only token");
+    assert_eq!(get(t, &scoped, &format!("/fhir/{observation}")).await.0, StatusCode::OK);
+    let r = sec.post_json("/api/tokens", json!({ "staff_id": mig, "name": "x", "roles": "lab_tech" })).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = r.json().await.unwrap();
+    assert!(problem.to_string().contains("staff.token_role_not_held"), "{problem}");
+
     if let Some(python) = fhir_python() {
         external_parse(&python, "bundle", "Bundle", &again);
         external_parse(&python, "observation", "Observation", &obs);
