@@ -204,16 +204,24 @@ async fn fhir_transactions_and_batches(t: &TestApp) {
     }
 }
 
-/// `carebundle` on the PATH (from PyPI), if it is installed.
+/// `carebundle` (from PyPI), if it is installed: `DAYI_CAREBUNDLE`, the
+/// PATH, or the scripts directory of python3 (pip may not have put it on
+/// the PATH).
 fn carebundle() -> Option<String> {
-    let bin = std::env::var("DAYI_CAREBUNDLE").unwrap_or_else(|_| "carebundle".into());
-    let ok = Command::new(&bin).arg("--help").output().is_ok_and(|o| o.status.success());
-    if !ok {
+    let scripts = Command::new("python3")
+        .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
+        .output()
+        .map(|o| format!("{}/carebundle", String::from_utf8_lossy(&o.stdout).trim()))
+        .ok();
+    let candidates = [std::env::var("DAYI_CAREBUNDLE").ok(), Some("carebundle".to_string()), scripts];
+    let runs = |bin: &String| Command::new(bin).arg("--help").output().is_ok_and(|o| o.status.success());
+    let found = candidates.into_iter().flatten().find(runs);
+    if found.is_none() {
         let required = std::env::var("DAYI_REQUIRE_FHIR_CLIENT").is_ok_and(|v| v == "1" || v == "true");
-        assert!(!required, "DAYI_REQUIRE_FHIR_CLIENT is set but {bin} cannot run (pip install carebundle)");
+        assert!(!required, "DAYI_REQUIRE_FHIR_CLIENT is set but carebundle cannot run (pip install carebundle)");
         eprintln!("carebundle not installed: synthetic import skipped");
     }
-    ok.then_some(bin)
+    found
 }
 
 fn import(t: &TestApp, dir: &std::path::Path) -> (bool, String) {
