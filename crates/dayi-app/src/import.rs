@@ -69,14 +69,6 @@ pub enum Done {
     },
 }
 
-impl Done {
-    pub fn id(&self) -> Uuid {
-        match self {
-            Done::Created { id, .. } | Done::Existing { id, .. } => *id,
-        }
-    }
-}
-
 /// Where planning put an item.
 enum Slot {
     Failed(DomainError),

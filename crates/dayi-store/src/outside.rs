@@ -84,18 +84,3 @@ pub async fn get(db: &Db, org_id: Uuid, kind: &str, id: Uuid) -> Result<Option<O
                WHERE org_id = $1 AND id = $2 AND kind = $3";
     with_db!(db, p => sqlx::query_as::<_, OutsideRecord>(sql).bind(org_id).bind(id).bind(kind).fetch_optional(p).await)
 }
-
-/// A patient's outside records of one kind, newest import first.
-pub async fn of_patient(db: &Db, org_id: Uuid, patient_id: Uuid, kind: &str, limit: i64) -> Result<Vec<OutsideRecord>> {
-    let sql = "SELECT org_id, id, kind, patient_id, resource, imported_by, imported_at FROM outside_record \
-               WHERE org_id = $1 AND patient_id = $2 AND kind = $3 ORDER BY imported_at DESC, id LIMIT $4";
-    with_db!(db, p => sqlx::query_as::<_, OutsideRecord>(sql).bind(org_id).bind(patient_id).bind(kind).bind(limit)
-        .fetch_all(p).await)
-}
-
-/// How many records of each kind a patient has from outside.
-pub async fn counts(db: &Db, org_id: Uuid, patient_id: Uuid) -> Result<Vec<(String, i64)>> {
-    let sql =
-        "SELECT kind, COUNT(*) FROM outside_record WHERE org_id = $1 AND patient_id = $2 GROUP BY kind ORDER BY kind";
-    with_db!(db, p => sqlx::query_as::<_, (String, i64)>(sql).bind(org_id).bind(patient_id).fetch_all(p).await)
-}

@@ -75,8 +75,8 @@ fn entry(e: &Value, org_code: &str) -> Result<Item, Refused> {
     record(kind, r, sources, org_code, e["request"]["ifNoneExist"].as_str())
 }
 
-/// One resource as an item. Used for Bundle entries and NDJSON lines.
-pub fn record(
+/// One resource of an entry as an item.
+fn record(
     kind: &str,
     r: &Value,
     mut sources: Vec<String>,

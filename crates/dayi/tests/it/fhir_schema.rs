@@ -79,8 +79,8 @@ fn reachable(definitions: &Value, name: &str) -> Value {
         }
     }
     let mut keep = serde_json::Map::new();
-    let mut todo = vec![name.to_string()];
-    while let Some(n) = todo.pop() {
+    let mut pending = vec![name.to_string()];
+    while let Some(n) = pending.pop() {
         if keep.contains_key(&n) {
             continue;
         }
@@ -89,7 +89,7 @@ fn reachable(definitions: &Value, name: &str) -> Value {
             (Some(d), _) => d.clone(),
             (None, _) => panic!("the FHIR schema does not define {n}"),
         };
-        refs(&def, &mut todo);
+        refs(&def, &mut pending);
         keep.insert(n, def);
     }
     Value::Object(keep)
