@@ -6,6 +6,7 @@ pub mod billing;
 pub mod booking;
 pub mod card;
 pub mod catalog;
+pub mod chronic;
 pub mod error;
 pub mod hl7;
 pub mod identity;
