@@ -7,6 +7,7 @@ pub mod billing;
 pub mod booking;
 pub mod card;
 pub mod catalog;
+pub mod chronic;
 pub mod demo;
 pub mod desk;
 pub mod directory;

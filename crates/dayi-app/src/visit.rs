@@ -264,10 +264,12 @@ pub async fn save(app: &App, actor: &Actor, id: Uuid, f: &RecordForm) -> Result<
     visit.advice = f.advice.trim().into();
     visit.vitals = serde_json::Value::Object(f.vitals.clone()).to_string();
     visit.updated_at = now_micros();
+    let feed = crate::chronic::feed_visit(app, &visit, &actor.username).await?;
     let mut tx = app.db.begin().await.or_internal()?;
     if !dayi_store::visit::save_record(&mut tx, &visit).await.or_internal()? {
         return Err(DomainError::new(ErrorCode::VisitFinished));
     }
+    feed.write(&mut tx).await?;
     let entry = actor.entry("visit.record", "visit", &id.to_string(), Some(visit.patient_id), OK, "");
     dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
     tx.commit().await.or_internal()?;

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod billing;
 pub mod booking;
 pub mod catalog;
+pub mod chronic;
 pub mod db;
 pub mod lab;
 pub mod lab_query;

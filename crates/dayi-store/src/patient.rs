@@ -75,6 +75,9 @@ pub const REFERENCES: &[(&str, &str)] = &[
     ("lab_result", "id"),
     ("lab_alert", "id"),
     ("outside_record", "id"),
+    ("chronic_enrolment", "id"),
+    ("chronic_followup", "id"),
+    ("chronic_screening", "id"),
 ];
 
 /// Tables whose `patient_id` a merge leaves alone, and why.

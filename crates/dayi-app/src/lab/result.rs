@@ -80,6 +80,7 @@ pub async fn verify(app: &App, actor: &Actor, order_id: Uuid) -> Result<TestView
         }
     }
     let now = now_micros();
+    let feed = crate::chronic::feed_lab(app, actor.org_id, order_id, &results, &actor.username).await?;
     let mut tx = app.db.begin().await.or_internal()?;
     if dayi_store::lab::set_tests(
         &mut tx,
@@ -96,6 +97,7 @@ pub async fn verify(app: &App, actor: &Actor, order_id: Uuid) -> Result<TestView
     {
         return Err(DomainError::new(ErrorCode::Conflict));
     }
+    feed.write(&mut tx).await?;
     let entry = actor.entry("lab.verify", "lab_test", &order_id.to_string(), Some(t.patient_id), OK, &t.panel_name);
     dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
     tx.commit().await.or_internal()?;

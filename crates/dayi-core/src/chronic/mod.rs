@@ -153,6 +153,18 @@ pub struct Rules {
     /// 六病同防: the complications and related diseases screened for.
     pub related: Vec<Related>,
     pub ranges: Ranges,
+    /// The lab catalogue's item codes whose results feed screening.
+    pub lab: LabItems,
+}
+
+/// Lab item codes (catalog/lab.toml) of fasting glucose and the lipids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabItems {
+    pub fbg: String,
+    pub tc: String,
+    pub ldl: String,
+    pub tg: String,
+    pub hdl: String,
 }
 
 /// The six risk factors of a high-risk resident (高危人群).

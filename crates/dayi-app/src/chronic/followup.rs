@@ -1,0 +1,244 @@
+//! A follow-up visit (随访): one round covers every registry record of the
+//! patient it names, classifies each by the standard and sets its next visit.
+
+use dayi_core::audit::OK;
+use dayi_core::chronic::{Assessment, Class, Disease, Findings, Measured, Mode, classify, parse_reading};
+use dayi_core::error::Checks;
+use dayi_core::timefmt::{now_micros, today_cst};
+use dayi_core::{DomainError, ErrorCode};
+use dayi_store::chronic::Followup;
+use serde::{Deserialize, Serialize};
+use time::Duration;
+use uuid::Uuid;
+
+use super::{age_of, day, parse_day, past_day, require_work, rules};
+use crate::{Actor, App, OrInternal};
+
+/// What the follow-up form submits.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct FollowupForm {
+    pub patient_id: String,
+    pub visited_on: String,
+    pub mode: String,
+    /// Disease codes this visit covers; empty covers every active record.
+    pub diseases: Vec<String>,
+    #[serde(flatten)]
+    pub measured: Measured,
+    /// Emergency signs ticked (codes of `chronic.rules` emergency_signs).
+    pub signs: Vec<String>,
+    pub pregnant: bool,
+    /// The reaction, in words; empty when none.
+    pub adverse: String,
+    pub adverse_persisting: bool,
+    /// A new or worsening complication, in words; empty when none.
+    pub complication: String,
+    /// Co-prevented diseases found (六病同防 codes), added to the records.
+    pub related: Vec<String>,
+    #[serde(flatten)]
+    pub detail: Detail,
+    /// This visit was also the annual health check.
+    pub checkup: bool,
+}
+
+/// The rest of the standard's form, kept as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Detail {
+    pub symptoms: String,
+    /// Cigarettes a day.
+    pub smoking: String,
+    /// Liquor, liang (两) a day.
+    pub drinking: String,
+    /// Times a week and minutes each.
+    pub exercise: String,
+    /// 轻 / 中 / 重
+    pub salt: String,
+    /// 规律 / 间断 / 不服药
+    pub adherence: String,
+    pub medication: String,
+    /// Diabetes: 触及正常 / 减弱 / 消失
+    pub dorsalis_pedis: String,
+    pub advice: String,
+    #[serde(skip_deserializing)]
+    pub adverse: String,
+    #[serde(skip_deserializing)]
+    pub complication: String,
+    #[serde(skip_deserializing)]
+    pub signs: Vec<String>,
+    #[serde(skip_deserializing)]
+    pub reasons: Vec<String>,
+}
+
+/// The classification of each record the round covered.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub round_id: Uuid,
+    pub patient_id: Uuid,
+    pub visited_on: String,
+    pub results: Vec<(Disease, Assessment, String)>,
+}
+
+const CHOICES: &[(&str, &[&str])] = &[
+    ("salt", &["", "轻", "中", "重"]),
+    ("adherence", &["", "规律", "间断", "不服药"]),
+    ("dorsalis_pedis", &["", "触及正常", "减弱", "消失"]),
+];
+
+pub async fn record(app: &App, actor: &Actor, f: &FollowupForm) -> Result<Outcome, DomainError> {
+    require_work(app, actor).await?;
+    let patient_id = Uuid::parse_str(f.patient_id.trim())
+        .map_err(|_| DomainError::field("patient_id", ErrorCode::PatientUnknown, [""; 0]))?;
+    let patient = crate::patient::load(app, actor.org_id, patient_id).await?;
+    let r = rules(app, actor.org_id).await?;
+    let today = today_cst();
+    let mut checks = Checks::new();
+    let visited = checks.take("visited_on", past_day("visited_on", &f.visited_on, today));
+    let mode = Mode::parse(f.mode.trim());
+    if mode.is_none() {
+        checks.add("mode", ErrorCode::Required, [""; 0]);
+    }
+    let reading = checks.take("measured", parse_reading(&f.measured, &r));
+    for (field, value, max) in [
+        ("symptoms", &f.detail.symptoms, 500),
+        ("medication", &f.detail.medication, 1000),
+        ("advice", &f.detail.advice, 1000),
+        ("adverse", &f.adverse, 200),
+        ("complication", &f.complication, 200),
+        ("smoking", &f.detail.smoking, 20),
+        ("drinking", &f.detail.drinking, 20),
+        ("exercise", &f.detail.exercise, 40),
+    ] {
+        if value.chars().count() > max {
+            checks.add(field, ErrorCode::TooLong, [max]);
+        }
+    }
+    for (field, allowed) in CHOICES {
+        let value = match *field {
+            "salt" => &f.detail.salt,
+            "adherence" => &f.detail.adherence,
+            _ => &f.detail.dorsalis_pedis,
+        };
+        if !allowed.contains(&value.trim()) {
+            checks.add(field, ErrorCode::InvalidFormat, [allowed[1..].join("/")]);
+        }
+    }
+    if let Some(c) = f.related.iter().find(|c| !c.is_empty() && !r.related.iter().any(|x| &x.code == *c)) {
+        checks.add("related", ErrorCode::InvalidFormat, [c]);
+    }
+    checks.finish()?;
+    let (Some(visited), Some(mode), Some(reading)) = (visited, mode, reading) else {
+        return Err(DomainError::new(ErrorCode::Validation));
+    };
+    let all = dayi_store::chronic::enrolments_of(&app.db, actor.org_id, patient_id).await.or_internal()?;
+    let active: Vec<_> = all.into_iter().filter(|e| e.status == "active").collect();
+    let chosen: Vec<_> = active
+        .into_iter()
+        .filter(|e| f.diseases.iter().all(|d| d.is_empty()) || f.diseases.iter().any(|d| d == &e.disease))
+        .collect();
+    if chosen.is_empty() {
+        return Err(DomainError::field("diseases", ErrorCode::ChronicNotEnrolled, [""; 0]));
+    }
+    let age = age_of(&patient.birth_date, visited).unwrap_or(0);
+    let findings = Findings {
+        reading,
+        age,
+        signs: f.signs.iter().filter(|s| !s.is_empty()).cloned().collect(),
+        pregnant: f.pregnant,
+        adverse: !f.adverse.trim().is_empty(),
+        adverse_persisting: f.adverse_persisting && !f.adverse.trim().is_empty(),
+        complication: !f.complication.trim().is_empty(),
+    };
+    let mut checks = Checks::new();
+    let mut planned = vec![];
+    for e in &chosen {
+        let disease = Disease::parse(&e.disease).ok_or_else(|| crate::internal("unknown disease in registry"))?;
+        if parse_day("diagnosed_on", &e.diagnosed_on)? > visited {
+            checks.add("visited_on", ErrorCode::ChronicBeforeDiagnosis, [disease.zh(), e.diagnosed_on.as_str()]);
+            continue;
+        }
+        // The previous class counts only for a visit after the last one.
+        let previous =
+            e.last_class.as_deref().and_then(Class::parse).filter(|_| e.last_visit_on.as_deref() <= Some(&day(visited)));
+        match classify(disease, &findings, previous, &r) {
+            Ok(a) => planned.push((e.clone(), disease, a)),
+            Err(err) => {
+                checks.take("measured", Err::<(), _>(err));
+            }
+        }
+    }
+    checks.finish()?;
+    let now = now_micros();
+    let round_id = crate::new_id();
+    let visited_s = day(visited);
+    let mut rows = vec![];
+    let mut results = vec![];
+    let mut audit = vec![];
+    let mut tx = app.db.begin().await.or_internal()?;
+    for (mut e, disease, a) in planned {
+        let due = day(visited + Duration::days(a.due_in_days));
+        let detail = Detail {
+            adverse: f.adverse.trim().into(),
+            complication: f.complication.trim().into(),
+            signs: findings.signs.clone(),
+            reasons: a.reasons.clone(),
+            ..f.detail.clone()
+        };
+        let row = Followup {
+            org_id: actor.org_id,
+            id: crate::new_id(),
+            round_id,
+            enrolment_id: e.id,
+            patient_id,
+            disease: disease.code().into(),
+            visited_on: visited_s.clone(),
+            mode: mode.code().into(),
+            sbp: reading.sbp,
+            dbp: reading.dbp,
+            heart_rate: reading.heart_rate,
+            weight_milli: reading.weight_milli,
+            bmi_tenths: reading.bmi_tenths(),
+            fbg_milli: reading.fbg_milli,
+            ldl_milli: reading.ldl_milli,
+            class: a.class.code().into(),
+            next_kind: a.next.code().into(),
+            next_due: due.clone(),
+            controlled: a.controlled,
+            checkup: f.checkup,
+            detail: serde_json::to_string(&detail).or_internal()?,
+            doctor: actor.username.clone(),
+            created_at: now,
+        };
+        // A visit dated before the latest one is history: it does not move the plan.
+        if e.last_visit_on.as_deref().is_none_or(|last| last <= visited_s.as_str()) {
+            e.last_visit_on = Some(visited_s.clone());
+            e.last_class = Some(a.class.code().into());
+            e.next_due = Some(due.clone());
+            e.next_kind = a.next.code().into();
+        }
+        if f.checkup && e.last_checkup_on.as_deref().is_none_or(|c| c < visited_s.as_str()) {
+            e.last_checkup_on = Some(visited_s.clone());
+        }
+        for c in f.related.iter().filter(|c| !c.is_empty()) {
+            if !super::split(&e.related).any(|x| x == c) {
+                e.related = if e.related.is_empty() { c.clone() } else { format!("{},{c}", e.related) };
+            }
+        }
+        e.updated_at = now;
+        dayi_store::chronic::update_enrolment(&mut tx, &e).await.or_internal()?;
+        audit.push(actor.entry(
+            "chronic.followup",
+            "chronic_followup",
+            &row.id.to_string(),
+            Some(patient_id),
+            OK,
+            &format!("{} {} {}", disease.code(), a.class.code(), a.next.code()),
+        ));
+        results.push((disease, a, due));
+        rows.push(row);
+    }
+    dayi_store::chronic::insert_followups(&mut tx, &rows).await.or_internal()?;
+    dayi_store::audit::append(&mut tx, actor.org_id, audit).await.or_internal()?;
+    tx.commit().await.or_internal()?;
+    Ok(Outcome { round_id, patient_id, visited_on: visited_s, results })
+}

@@ -1,0 +1,410 @@
+//! Chronic-disease management (三高共管): the registry, follow-ups, the
+//! screening readings, the worklists and the facts behind the indicators.
+
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use crate::{Db, Result, Tx, with_db, with_tx};
+
+/// A registry record: one disease of one patient.
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+pub struct Enrolment {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    /// `htn`, `t2dm`, `lipid`.
+    pub disease: String,
+    pub diagnosed_on: String,
+    pub enrolled_on: String,
+    pub source: String,
+    /// The managing doctor's user name.
+    pub doctor: String,
+    pub village: String,
+    /// Co-prevented diseases present, comma-separated codes.
+    pub related: String,
+    /// `active`, `closed`.
+    pub status: String,
+    pub closed_on: Option<String>,
+    pub closed_reason: String,
+    pub next_due: Option<String>,
+    pub next_kind: String,
+    pub last_class: Option<String>,
+    pub last_visit_on: Option<String>,
+    pub last_checkup_on: Option<String>,
+    pub enrolled_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+macro_rules! enrolment_cols {
+    () => {
+        "org_id, id, patient_id, disease, diagnosed_on, enrolled_on, source, doctor, village, related, status, \
+         closed_on, closed_reason, next_due, next_kind, last_class, last_visit_on, last_checkup_on, enrolled_by, \
+         created_at, updated_at"
+    };
+}
+
+/// One follow-up of one registry record.
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+pub struct Followup {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    /// Shared by the rows of one visit that covered several diseases.
+    pub round_id: Uuid,
+    pub enrolment_id: Uuid,
+    pub patient_id: Uuid,
+    pub disease: String,
+    pub visited_on: String,
+    /// `clinic`, `home`, `phone`.
+    pub mode: String,
+    pub sbp: Option<i64>,
+    pub dbp: Option<i64>,
+    pub heart_rate: Option<i64>,
+    pub weight_milli: Option<i64>,
+    pub bmi_tenths: Option<i64>,
+    pub fbg_milli: Option<i64>,
+    pub ldl_milli: Option<i64>,
+    pub class: String,
+    pub next_kind: String,
+    pub next_due: String,
+    pub controlled: Option<bool>,
+    /// This visit was also the annual health check.
+    pub checkup: bool,
+    /// JSON: symptoms, signs, lifestyle, adherence, reactions, medication, advice, reasons.
+    pub detail: String,
+    pub doctor: String,
+    pub created_at: i64,
+}
+
+macro_rules! followup_cols {
+    () => {
+        "org_id, id, round_id, enrolment_id, patient_id, disease, visited_on, mode, sbp, dbp, heart_rate, \
+         weight_milli, bmi_tenths, fbg_milli, ldl_milli, class, next_kind, next_due, controlled, checkup, detail, \
+         doctor, created_at"
+    };
+}
+
+/// Readings from a visit, a lab result or a screening, and what they suggest.
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+pub struct Screening {
+    pub org_id: Uuid,
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub screened_on: String,
+    /// `visit`, `lab`, `screening`.
+    pub source: String,
+    /// The visit or lab order it came from; a later save replaces it.
+    pub source_id: Option<Uuid>,
+    pub sbp: Option<i64>,
+    pub dbp: Option<i64>,
+    pub fbg_milli: Option<i64>,
+    pub tc_milli: Option<i64>,
+    pub ldl_milli: Option<i64>,
+    pub tg_milli: Option<i64>,
+    pub hdl_milli: Option<i64>,
+    pub bmi_tenths: Option<i64>,
+    /// Risk-factor codes, comma-separated.
+    pub risks: String,
+    /// Disease codes suggested, comma-separated.
+    pub suspected: String,
+    /// `none`, `open`, `enrolled`, `dismissed`.
+    pub proposal: String,
+    pub next_due: String,
+    pub screened_by: String,
+    pub created_at: i64,
+}
+
+macro_rules! screening_cols {
+    () => {
+        "org_id, id, patient_id, screened_on, source, source_id, sbp, dbp, fbg_milli, tc_milli, ldl_milli, \
+         tg_milli, hdl_milli, bmi_tenths, risks, suspected, proposal, next_due, screened_by, created_at"
+    };
+}
+
+pub async fn insert_enrolment(tx: &mut Tx, e: &Enrolment) -> Result<()> {
+    let sql = concat!(
+        "INSERT INTO chronic_enrolment (",
+        enrolment_cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+    );
+    with_tx!(tx, c => sqlx::query(sql).bind(e.org_id).bind(e.id).bind(e.patient_id).bind(e.disease.clone())
+        .bind(e.diagnosed_on.clone()).bind(e.enrolled_on.clone()).bind(e.source.clone()).bind(e.doctor.clone())
+        .bind(e.village.clone()).bind(e.related.clone()).bind(e.status.clone()).bind(e.closed_on.clone())
+        .bind(e.closed_reason.clone()).bind(e.next_due.clone()).bind(e.next_kind.clone()).bind(e.last_class.clone())
+        .bind(e.last_visit_on.clone()).bind(e.last_checkup_on.clone()).bind(e.enrolled_by.clone())
+        .bind(e.created_at).bind(e.updated_at).execute(c).await.map(|_| ()))
+}
+
+/// Writes every changeable column of a registry record.
+pub async fn update_enrolment(tx: &mut Tx, e: &Enrolment) -> Result<()> {
+    let sql = "UPDATE chronic_enrolment SET doctor = $3, village = $4, related = $5, status = $6, closed_on = $7, \
+               closed_reason = $8, next_due = $9, next_kind = $10, last_class = $11, last_visit_on = $12, \
+               last_checkup_on = $13, updated_at = $14 WHERE org_id = $1 AND id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(e.org_id).bind(e.id).bind(e.doctor.clone()).bind(e.village.clone())
+        .bind(e.related.clone()).bind(e.status.clone()).bind(e.closed_on.clone()).bind(e.closed_reason.clone())
+        .bind(e.next_due.clone()).bind(e.next_kind.clone()).bind(e.last_class.clone()).bind(e.last_visit_on.clone())
+        .bind(e.last_checkup_on.clone()).bind(e.updated_at).execute(c).await.map(|_| ()))
+}
+
+pub async fn get_enrolment(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Enrolment>> {
+    let sql = concat!("SELECT ", enrolment_cols!(), " FROM chronic_enrolment WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Enrolment>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}
+
+pub async fn enrolments_of(db: &Db, org_id: Uuid, patient_id: Uuid) -> Result<Vec<Enrolment>> {
+    let sql = concat!(
+        "SELECT ",
+        enrolment_cols!(),
+        " FROM chronic_enrolment WHERE org_id = $1 AND patient_id = $2 ORDER BY created_at"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Enrolment>(sql).bind(org_id).bind(patient_id).fetch_all(p).await)
+}
+
+/// Rows per multi-row INSERT, under both databases' bind limits.
+const BATCH: usize = 1000;
+
+pub async fn insert_followups(tx: &mut Tx, rows: &[Followup]) -> Result<()> {
+    for chunk in rows.chunks(BATCH) {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new(concat!("INSERT INTO chronic_followup (", followup_cols!(), ") "));
+            qb.push_values(chunk, |mut b, f| {
+                b.push_bind(f.org_id).push_bind(f.id).push_bind(f.round_id).push_bind(f.enrolment_id)
+                    .push_bind(f.patient_id).push_bind(f.disease.clone()).push_bind(f.visited_on.clone())
+                    .push_bind(f.mode.clone()).push_bind(f.sbp).push_bind(f.dbp).push_bind(f.heart_rate)
+                    .push_bind(f.weight_milli).push_bind(f.bmi_tenths).push_bind(f.fbg_milli).push_bind(f.ldl_milli)
+                    .push_bind(f.class.clone()).push_bind(f.next_kind.clone()).push_bind(f.next_due.clone())
+                    .push_bind(f.controlled).push_bind(f.checkup).push_bind(f.detail.clone())
+                    .push_bind(f.doctor.clone()).push_bind(f.created_at);
+            });
+            qb.build().execute(c).await.map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
+/// A patient's follow-ups, oldest first.
+pub async fn followups_of(db: &Db, org_id: Uuid, patient_id: Uuid) -> Result<Vec<Followup>> {
+    let sql = concat!(
+        "SELECT ",
+        followup_cols!(),
+        " FROM chronic_followup WHERE org_id = $1 AND patient_id = $2 ORDER BY visited_on, created_at"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Followup>(sql).bind(org_id).bind(patient_id).fetch_all(p).await)
+}
+
+pub async fn insert_screenings(tx: &mut Tx, rows: &[Screening]) -> Result<()> {
+    for chunk in rows.chunks(BATCH) {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new(concat!("INSERT INTO chronic_screening (", screening_cols!(), ") "));
+            qb.push_values(chunk, |mut b, s| {
+                b.push_bind(s.org_id).push_bind(s.id).push_bind(s.patient_id).push_bind(s.screened_on.clone())
+                    .push_bind(s.source.clone()).push_bind(s.source_id).push_bind(s.sbp).push_bind(s.dbp)
+                    .push_bind(s.fbg_milli).push_bind(s.tc_milli).push_bind(s.ldl_milli).push_bind(s.tg_milli)
+                    .push_bind(s.hdl_milli).push_bind(s.bmi_tenths).push_bind(s.risks.clone())
+                    .push_bind(s.suspected.clone()).push_bind(s.proposal.clone()).push_bind(s.next_due.clone())
+                    .push_bind(s.screened_by.clone()).push_bind(s.created_at);
+            });
+            qb.build().execute(c).await.map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
+/// Removes the readings a visit or lab order wrote before, so a resave replaces them.
+pub async fn delete_screenings_from(tx: &mut Tx, org_id: Uuid, source_id: Uuid) -> Result<()> {
+    let sql = "DELETE FROM chronic_screening WHERE org_id = $1 AND source_id = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(source_id).execute(c).await.map(|_| ()))
+}
+
+/// A patient's readings, oldest first.
+pub async fn screenings_of(db: &Db, org_id: Uuid, patient_id: Uuid) -> Result<Vec<Screening>> {
+    let sql = concat!(
+        "SELECT ",
+        screening_cols!(),
+        " FROM chronic_screening WHERE org_id = $1 AND patient_id = $2 ORDER BY screened_on, created_at"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Screening>(sql).bind(org_id).bind(patient_id).fetch_all(p).await)
+}
+
+pub async fn get_screening(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Screening>> {
+    let sql = concat!("SELECT ", screening_cols!(), " FROM chronic_screening WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Screening>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}
+
+/// Sets the proposal state of readings (enrolled, dismissed).
+pub async fn set_proposal(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], proposal: &str) -> Result<()> {
+    for id in ids {
+        let sql = "UPDATE chronic_screening SET proposal = $3 WHERE org_id = $1 AND id = $2";
+        with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(*id).bind(proposal).execute(c).await.map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// A worklist line: a registry record and who it is.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct WorkRow {
+    #[sqlx(flatten)]
+    pub enrolment: Enrolment,
+    pub name: String,
+    pub sex: String,
+    pub birth_date: String,
+    pub phone: Option<String>,
+}
+
+/// Which registry records a worklist holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work<'a> {
+    /// Due from `today` up to and including the day given.
+    Due(&'a str),
+    /// Due before today.
+    Overdue,
+    /// Never followed up.
+    NeverSeen,
+    /// No annual health check since the day given.
+    CheckupSince(&'a str),
+    /// Referred and awaiting the 2-week follow-up.
+    Referral,
+}
+
+/// Active registry records of one worklist, soonest due first.
+pub async fn worklist(
+    db: &Db,
+    org_id: Uuid,
+    work: Work<'_>,
+    today: &str,
+    doctor: Option<&str>,
+    village: Option<&str>,
+    limit: i64,
+) -> Result<Vec<WorkRow>> {
+    with_db!(db, p => {
+        let mut qb = QueryBuilder::new(
+            "SELECT e.org_id, e.id, e.patient_id, e.disease, e.diagnosed_on, e.enrolled_on, e.source, e.doctor, \
+             e.village, e.related, e.status, e.closed_on, e.closed_reason, e.next_due, e.next_kind, e.last_class, \
+             e.last_visit_on, e.last_checkup_on, e.enrolled_by, e.created_at, e.updated_at, \
+             p.name, p.sex, p.birth_date, p.phone \
+             FROM chronic_enrolment e JOIN patient p ON p.org_id = e.org_id AND p.id = e.patient_id \
+             WHERE e.org_id = ",
+        );
+        qb.push_bind(org_id).push(" AND e.status = 'active'");
+        if let Some(d) = doctor {
+            qb.push(" AND e.doctor = ").push_bind(d.to_string());
+        }
+        if let Some(v) = village {
+            qb.push(" AND e.village = ").push_bind(v.to_string());
+        }
+        match work {
+            Work::Due(until) => {
+                qb.push(" AND e.next_due >= ").push_bind(today.to_string());
+                qb.push(" AND e.next_due <= ").push_bind(until.to_string());
+            }
+            Work::Overdue => {
+                qb.push(" AND e.next_due < ").push_bind(today.to_string());
+            }
+            Work::NeverSeen => {
+                qb.push(" AND e.last_visit_on IS NULL");
+            }
+            Work::CheckupSince(since) => {
+                qb.push(" AND (e.last_checkup_on IS NULL OR e.last_checkup_on <= ").push_bind(since.to_string());
+                qb.push(")");
+            }
+            Work::Referral => {
+                qb.push(" AND e.next_kind IN ('referral', 'urgent')");
+            }
+        }
+        qb.push(" ORDER BY e.next_due, e.id LIMIT ").push_bind(limit);
+        qb.build_query_as::<WorkRow>().fetch_all(p).await
+    })
+}
+
+/// An open proposal to enrol, and who it is about.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct ProposalRow {
+    #[sqlx(flatten)]
+    pub screening: Screening,
+    pub name: String,
+    pub sex: String,
+    pub birth_date: String,
+}
+
+pub async fn open_proposals(db: &Db, org_id: Uuid, limit: i64) -> Result<Vec<ProposalRow>> {
+    let sql = "SELECT s.org_id, s.id, s.patient_id, s.screened_on, s.source, s.source_id, s.sbp, s.dbp, s.fbg_milli, \
+               s.tc_milli, s.ldl_milli, s.tg_milli, s.hdl_milli, s.bmi_tenths, s.risks, s.suspected, s.proposal, \
+               s.next_due, s.screened_by, s.created_at, p.name, p.sex, p.birth_date \
+               FROM chronic_screening s JOIN patient p ON p.org_id = s.org_id AND p.id = s.patient_id \
+               WHERE s.org_id = $1 AND s.proposal = 'open' ORDER BY s.screened_on DESC, s.id LIMIT $2";
+    with_db!(db, p => sqlx::query_as::<_, ProposalRow>(sql).bind(org_id).bind(limit).fetch_all(p).await)
+}
+
+/// A resident due for a screening: no reading whose next check is after today.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct DueResident {
+    pub id: Uuid,
+    pub name: String,
+    pub sex: String,
+    pub birth_date: String,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+}
+
+/// Residents born on or before `born_by` with no reading due after `today`
+/// and no hypertension record (those are seen at follow-ups).
+pub async fn screening_due(db: &Db, org_id: Uuid, born_by: &str, today: &str, limit: i64) -> Result<Vec<DueResident>> {
+    let sql = "SELECT p.id, p.name, p.sex, p.birth_date, p.phone, p.address FROM patient p \
+               WHERE p.org_id = $1 AND p.merged_into IS NULL AND p.birth_date <> '' AND p.birth_date <= $2 \
+               AND NOT EXISTS (SELECT 1 FROM chronic_screening s WHERE s.org_id = p.org_id AND s.patient_id = p.id \
+                               AND s.next_due > $3) \
+               AND NOT EXISTS (SELECT 1 FROM chronic_enrolment e WHERE e.org_id = p.org_id AND e.patient_id = p.id \
+                               AND e.disease = 'htn' AND e.status = 'active') \
+               ORDER BY p.birth_date, p.id LIMIT $4";
+    with_db!(db, p => sqlx::query_as::<_, DueResident>(sql).bind(org_id).bind(born_by).bind(today).bind(limit)
+        .fetch_all(p).await)
+}
+
+/// A registry record in force at some time in a period.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct PeriodRecord {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub disease: String,
+    pub doctor: String,
+    pub village: String,
+}
+
+/// Records enrolled by `to` and not closed before `from`.
+pub async fn in_force(db: &Db, org_id: Uuid, from: &str, to: &str) -> Result<Vec<PeriodRecord>> {
+    let sql = "SELECT id, patient_id, disease, doctor, village FROM chronic_enrolment \
+               WHERE org_id = $1 AND enrolled_on <= $3 AND (closed_on IS NULL OR closed_on >= $2)";
+    with_db!(db, p => sqlx::query_as::<_, PeriodRecord>(sql).bind(org_id).bind(from).bind(to).fetch_all(p).await)
+}
+
+/// A follow-up as the indicators see it.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct PeriodVisit {
+    pub enrolment_id: Uuid,
+    pub visited_on: String,
+    pub mode: String,
+    pub controlled: Option<bool>,
+}
+
+/// The follow-ups of a period, by record and in order.
+pub async fn visits_in(db: &Db, org_id: Uuid, from: &str, to: &str) -> Result<Vec<PeriodVisit>> {
+    let sql = "SELECT enrolment_id, visited_on, mode, controlled FROM chronic_followup \
+               WHERE org_id = $1 AND visited_on >= $2 AND visited_on <= $3 \
+               ORDER BY enrolment_id, visited_on, created_at";
+    with_db!(db, p => sqlx::query_as::<_, PeriodVisit>(sql).bind(org_id).bind(from).bind(to).fetch_all(p).await)
+}
+
+/// Patients with a lipid reading in the period (lab, screening or follow-up).
+pub async fn lipid_tested(db: &Db, org_id: Uuid, from: &str, to: &str) -> Result<Vec<Uuid>> {
+    let sql = "SELECT patient_id FROM chronic_screening WHERE org_id = $1 AND screened_on >= $2 AND screened_on <= $3 \
+               AND (tc_milli IS NOT NULL OR ldl_milli IS NOT NULL OR tg_milli IS NOT NULL OR hdl_milli IS NOT NULL) \
+               UNION SELECT patient_id FROM chronic_followup WHERE org_id = $1 AND visited_on >= $2 \
+               AND visited_on <= $3 AND ldl_milli IS NOT NULL";
+    with_db!(db, p => sqlx::query_scalar::<_, Uuid>(sql).bind(org_id).bind(from).bind(to).fetch_all(p).await)
+}
+
+/// The villages and doctors of the registry, for the filters.
+pub async fn villages(db: &Db, org_id: Uuid) -> Result<Vec<String>> {
+    let sql = "SELECT DISTINCT village FROM chronic_enrolment WHERE org_id = $1 AND village <> '' ORDER BY village";
+    with_db!(db, p => sqlx::query_scalar::<_, String>(sql).bind(org_id).fetch_all(p).await)
+}
