@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod chart;
 pub mod error;
 pub mod fhir;
 pub mod i18n;
@@ -13,6 +14,7 @@ pub mod pages;
 pub mod principal;
 pub mod render;
 pub mod routes;
+pub mod xlsx;
 
 use std::sync::Arc;
 

@@ -15,8 +15,8 @@ pub use feed::{Feed, ScreenForm, dismiss, feed_lab, feed_visit, screen};
 pub use file::{ChronicFile, EnrolmentView, FollowupView, Point, ReadingView, Series, file};
 pub use followup::{Detail, FollowupForm, Outcome, record};
 pub use indicator::{Group, IndicatorQuery, IndicatorRow, Indicators, PatientLine, behind, indicators};
-pub use registry::{EnrolForm, close, enrol, reassign};
-pub use worklist::{DueLine, List, ProposalLine, WorkLine, proposals, screening_due, worklist};
+pub use registry::{EnrolForm, close, enrol, enrolment, reassign, villages};
+pub use worklist::{DueLine, List, ProposalLine, WorkLine, pending, proposals, screening_due, worklist};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

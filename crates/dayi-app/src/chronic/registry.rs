@@ -117,6 +117,18 @@ pub async fn enrol(app: &App, actor: &Actor, f: &EnrolForm) -> Result<Enrolment,
     Ok(e)
 }
 
+/// One registry record.
+pub async fn enrolment(app: &App, actor: &Actor, id: Uuid) -> Result<Enrolment, DomainError> {
+    require_work(app, actor).await?;
+    load(app, actor, id).await
+}
+
+/// The villages of the registry, for the filters.
+pub async fn villages(app: &App, actor: &Actor) -> Result<Vec<String>, DomainError> {
+    require_work(app, actor).await?;
+    dayi_store::chronic::villages(&app.db, actor.org_id).await.or_internal()
+}
+
 async fn load(app: &App, actor: &Actor, id: Uuid) -> Result<Enrolment, DomainError> {
     dayi_store::chronic::get_enrolment(&app.db, actor.org_id, id)
         .await

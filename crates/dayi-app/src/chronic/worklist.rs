@@ -208,3 +208,19 @@ pub async fn screening_due(app: &App, actor: &Actor) -> Result<Vec<DueLine>, Dom
         })
         .collect())
 }
+
+/// Diseases a patient's open proposals suggest, for the doctor's banner;
+/// empty for staff outside the programme.
+pub async fn pending(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<(&'static str, &'static str)>, DomainError> {
+    if !actor.can(dayi_core::security::Perm::PublicHealthWork) {
+        return Ok(vec![]);
+    }
+    let rows = dayi_store::chronic::screenings_of(&app.db, actor.org_id, patient_id).await.or_internal()?;
+    let mut out: Vec<(&'static str, &'static str)> = vec![];
+    for d in rows.iter().filter(|s| s.proposal == "open").flat_map(|s| split(&s.suspected).filter_map(Disease::parse)) {
+        if !out.iter().any(|(c, _)| *c == d.code()) {
+            out.push((d.code(), d.zh()));
+        }
+    }
+    Ok(out)
+}

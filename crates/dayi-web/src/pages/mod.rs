@@ -6,6 +6,7 @@ pub mod auth;
 pub mod billing;
 pub mod booking;
 pub mod catalog;
+pub mod chronic;
 pub mod home;
 pub mod lab;
 pub mod patient;
@@ -42,6 +43,8 @@ const NAV: &[(&str, &str, Need)] = &[
     ("nav.queue", "/queue", Need::Perm(Perm::QueueCall)),
     ("nav.visits", "/visits", Need::Perm(Perm::Clinical)),
     ("nav.lab", "/lab", Need::Perm(Perm::Lab)),
+    ("nav.chronic", "/chronic", Need::Perm(Perm::PublicHealthWork)),
+    ("nav.chronic_indicators", "/chronic/indicators", Need::AnyPerm(&[Perm::PublicHealthWork, Perm::Reports])),
     ("nav.billing", "/billing", Need::Perm(Perm::Billing)),
     ("nav.closing", "/billing/closing", Need::Perm(Perm::Billing)),
     ("nav.catalog", "/catalog", Need::Perm(Perm::Catalog)),

@@ -60,6 +60,7 @@ async fn show(st: &AppState, staff: &Staff, id: Uuid, status: StatusCode, extra:
     };
     let templates = visit::templates(&st.app, &staff.actor, v.visit.dept_id).await.unwrap_or_default();
     let labs = dayi_app::lab::result::published(&st.app, &staff.actor, v.visit.patient_id).await.unwrap_or_default();
+    let chronic = dayi_app::chronic::pending(&st.app, &staff.actor, v.visit.patient_id).await.unwrap_or_default();
     let record = match extra.get_attr("record") {
         Ok(r) if !r.is_undefined() && !r.is_none() => r,
         _ => Value::from(Serde(record_map(&v))),
@@ -68,6 +69,7 @@ async fn show(st: &AppState, staff: &Staff, id: Uuid, status: StatusCode, extra:
     let ctx = context! {
         v => Serde(&v), record => record, templates => Serde(templates), freqs => freqs,
         vitals => Serde(VITALS), open => v.visit.status == "open", labs => Serde(labs),
+        chronic => Serde(chronic),
     };
     page(st, staff, status, "visit.html", "/visits", context! { ..extra, ..ctx }).await
 }
