@@ -129,7 +129,7 @@ error_codes! {
     ChronicBloodPressure = ("chronic.blood_pressure", 422, "收缩压应高于舒张压，请核对", "Systolic pressure must be above diastolic; check the reading"),
     ChronicSignUnknown = ("chronic.sign_unknown", 422, "未知的紧急情况：{0}，请刷新页面后重新选择", "Unknown emergency sign: {0}; reload the page and choose again"),
     ChronicAge = ("chronic.age", 422, "患者 {0} 岁，本项目管理 {1} 岁及以上居民（国家基本公共卫生服务规范）", "The patient is {0}; the programme manages residents aged {1} and over"),
-    ChronicEnrolled = ("chronic.enrolled", 409, "该患者已纳入{0}管理，无需重复建档", "The patient is already in the {0} registry"),
+    ChronicEnrolled = ("chronic.enrolled", 422, "该患者已纳入{0}管理，无需重复建档", "The patient is already registered for this disease ({0})"),
     ChronicNotEnrolled = ("chronic.not_enrolled", 422, "该患者尚未纳入三高管理，请先建档", "The patient is not in the registry; enrol them first"),
     ChronicFutureDate = ("chronic.future_date", 422, "日期不能晚于今天（{0}）", "The date cannot be after today ({0})"),
     ChronicBeforeDiagnosis = ("chronic.before_diagnosis", 422, "随访日期早于{0}的确诊日期（{1}），请核对", "The follow-up is dated before the {0} diagnosis ({1}); check the date"),

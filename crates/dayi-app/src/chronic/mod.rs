@@ -29,7 +29,7 @@ use time::Date;
 use time::macros::format_description;
 use uuid::Uuid;
 
-use crate::{Actor, App, policy};
+use crate::{Actor, App, OrInternal, policy};
 
 pub const RULES: &str = "chronic.rules";
 pub const AREA: &str = "chronic.area";
@@ -100,4 +100,39 @@ fn age_of(birth_date: &str, on: Date) -> Option<i32> {
 
 fn split(codes: &str) -> impl Iterator<Item = &str> {
     codes.split(',').filter(|c| !c.is_empty())
+}
+
+/// Saves the organisation's tier and expected patient numbers as a dated
+/// row from today (the old row stays for the record), audited.
+pub async fn set_area(app: &App, actor: &Actor, a: &Area) -> Result<Area, DomainError> {
+    require_work(app, actor).await?;
+    let mut checks = dayi_core::error::Checks::new();
+    if let Some(k) = a.expected.keys().chain(a.villages.iter().flat_map(|v| v.expected.keys())).find(|k| {
+        dayi_core::chronic::Disease::parse(k).is_none()
+    }) {
+        checks.add("expected", ErrorCode::InvalidFormat, [k.as_str()]);
+    }
+    for (i, v) in a.villages.iter().enumerate() {
+        if v.name.trim().is_empty() || v.name.chars().count() > 40 {
+            checks.add(&format!("villages[{i}].name"), ErrorCode::Required, [""; 0]);
+        }
+    }
+    checks.finish()?;
+    let value = serde_json::to_value(a).or_internal()?;
+    let row = dayi_store::setting::Setting {
+        org_id: actor.org_id,
+        key: AREA.into(),
+        effective_from: dayi_core::timefmt::today_cst().to_string(),
+        value: value.to_string(),
+        source: "admin".into(),
+        updated_by: actor.username.clone(),
+        updated_at: dayi_core::timefmt::now_micros(),
+    };
+    let mut tx = app.db.begin().await.or_internal()?;
+    dayi_store::setting::upsert(&mut tx, &row).await.or_internal()?;
+    let entry = actor.entry("chronic.area", "setting", AREA, None, dayi_core::audit::OK, &row.value);
+    dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
+    tx.commit().await.or_internal()?;
+    policy::forget(app);
+    Ok(a.clone())
 }

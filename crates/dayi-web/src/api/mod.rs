@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod billing;
 pub mod booking;
+pub mod chronic;
 pub mod lab;
 pub mod openapi;
 pub mod patient;

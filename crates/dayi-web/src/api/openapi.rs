@@ -4,7 +4,7 @@ use axum::Json;
 use axum::response::{Html, IntoResponse, Response};
 use utoipa::OpenApi;
 
-use super::{admin, billing, booking, lab, patient, portal, queue, system, visit};
+use super::{admin, billing, booking, chronic, lab, patient, portal, queue, system, visit};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,9 +22,10 @@ use super::{admin, billing, booking, lab, patient, portal, queue, system, visit}
         portal::code, portal::login, portal::sessions, portal::book, portal::bookings, portal::cancel,
         visit::open, visit::get, visit::record, visit::diagnoses, visit::order, visit::cancel, visit::execute, visit::finish, visit::certify, visit::add_template, visit::templates, visit::search, visit::edit,
         billing::due, billing::pay, billing::refund, billing::receipt, billing::close, billing::payments, billing::open, billing::close_day, billing::closing, billing::notify, billing::portal_due, billing::portal_pay, billing::portal_payment, billing::portal_payments,
+        chronic::file, chronic::enrol, chronic::followup, chronic::screen, chronic::close, chronic::dismiss, chronic::proposals, chronic::worklist, chronic::indicators, chronic::behind, chronic::area, chronic::set_area,
         lab::worklist, lab::collect, lab::receive, lab::reject, lab::show, lab::enter, lab::verify, lab::published, lab::trend, lab::alerts, lab::ack, lab::portal_results, lab::portal_trend,
     ),
-    tags((name = "system", description = "健康检查与当前用户"), (name = "staff", description = "用户管理"), (name = "org", description = "机构与科室"),
+    tags((name = "system", description = "健康检查与当前用户"), (name = "chronic", description = "慢病管理（三高共管）"), (name = "staff", description = "用户管理"), (name = "org", description = "机构与科室"),
          (name = "audit", description = "审计日志"), (name = "security", description = "安全：接口令牌"),
          (name = "patient", description = "患者主索引"), (name = "card", description = "电子健康卡与一码通用"),
          (name = "queue", description = "叫号：医生叫号、显示屏（事件流 GET /api/queue/events）"), (name = "triage", description = "预检分诊"),

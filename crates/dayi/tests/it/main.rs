@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod booking;
+mod chronic;
 mod browser;
 mod browser_booking;
 mod browser_lab;
