@@ -101,31 +101,32 @@ pub fn lines(title: &str, unit: &str, lines: &[Line], targets: &[(f64, &str)]) -
 
 /// Horizontal bars of rates (0–100 %) per label; `None` draws no bar.
 pub fn bars(title: &str, rows: &[(String, Option<f64>)]) -> String {
-    let row_h = 26.0;
+    // Narrower than the line charts: three sit side by side on the dashboard.
+    let (w, row_h, label_w) = (360.0, 26.0, 72.0);
     let h = TOP + row_h * rows.len().max(1) as f64 + 8.0;
-    let label_w = 150.0;
+    let full = w - label_w - 54.0;
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg class="chart" viewBox="0 0 {W} {h}" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
         t = esc(title)
     );
     for (i, (label, v)) in rows.iter().enumerate() {
         let top = TOP + row_h * i as f64;
-        let _ = write!(svg, r#"<text x="{}" y="{:.1}" text-anchor="end" class="chart-axis">{}</text>"#, label_w - 6.0, top + 15.0, esc(label));
-        let full = W - label_w - 70.0;
+        let _ = write!(svg, r#"<text x="{}" y="{:.1}" text-anchor="end" class="chart-axis">{}</text>"#, label_w - 6.0, top + 14.0, esc(label));
         let _ = write!(svg, r#"<rect x="{label_w}" y="{top:.1}" width="{full:.1}" height="18" class="chart-track"/>"#);
-        if let Some(v) = v {
-            let _ = write!(
-                svg,
-                r#"<rect x="{label_w}" y="{top:.1}" width="{:.1}" height="18" class="chart-bar"/><text x="{:.1}" y="{:.1}" class="chart-axis">{v:.1}%</text>"#,
-                full * v.clamp(0.0, 100.0) / 100.0,
-                label_w + full + 6.0,
-                top + 14.0
-            );
-        } else {
-            let _ = write!(svg, r#"<text x="{:.1}" y="{:.1}" class="chart-axis">—</text>"#, label_w + full + 6.0, top + 14.0);
-        }
+        let shown = match v {
+            Some(v) => {
+                let _ = write!(
+                    svg,
+                    r#"<rect x="{label_w}" y="{top:.1}" width="{:.1}" height="18" class="chart-bar"/>"#,
+                    full * v.clamp(0.0, 100.0) / 100.0
+                );
+                format!("{v:.1}%")
+            }
+            None => "—".to_string(),
+        };
+        let _ = write!(svg, r#"<text x="{:.1}" y="{:.1}" class="chart-axis">{shown}</text>"#, label_w + full + 6.0, top + 14.0);
     }
     svg.push_str("</svg>");
     svg

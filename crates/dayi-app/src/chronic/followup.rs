@@ -60,13 +60,10 @@ pub struct Detail {
     /// Diabetes: 触及正常 / 减弱 / 消失
     pub dorsalis_pedis: String,
     pub advice: String,
-    #[serde(skip_deserializing)]
+    // Set by `record` from the form's own fields and the classification.
     pub adverse: String,
-    #[serde(skip_deserializing)]
     pub complication: String,
-    #[serde(skip_deserializing)]
     pub signs: Vec<String>,
-    #[serde(skip_deserializing)]
     pub reasons: Vec<String>,
 }
 

@@ -71,6 +71,7 @@ pub struct Indicators {
     pub to: String,
     pub group: Group,
     pub tier: Tier,
+    pub tier_name: &'static str,
     pub standard_visits: i64,
     pub rows: Vec<IndicatorRow>,
 }
@@ -175,7 +176,7 @@ pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<
         })
         .collect();
     app.audit.record(actor.entry("chronic.indicators", "chronic", &format!("{from}..{to}"), None, OK, q.group.code())).await;
-    Ok(Indicators { from, to, group: q.group, tier: a.tier, standard_visits: g.standard_visits, rows })
+    Ok(Indicators { from, to, group: q.group, tier: a.tier, tier_name: a.tier.zh(), standard_visits: g.standard_visits, rows })
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -115,7 +115,7 @@ async fn show(st: &AppState, staff: &Staff, id: Uuid, status: StatusCode, extra:
         sources => Source::ALL.iter().map(|s| (s.code(), s.zh())).collect::<Vec<_>>(),
         modes => Mode::ALL.iter().map(|m| (m.code(), m.zh())).collect::<Vec<_>>(),
         signs => Serde(&rules.emergency_signs), related => Serde(&rules.related),
-        today => today_cst().to_string(),
+        today => today_cst().to_string(), me => staff.actor.username.as_str(),
     };
     let ctx = context! {
         f => Serde(&file), charts => charts(&file.series), choices => choices,
@@ -164,7 +164,7 @@ pub async fn file(
         Ok(id) => id,
         Err(e) => return fail(&e, staff.lang),
     };
-    let enrol = context! { source => q.source, disease => q.disease, doctor => staff.actor.username.as_str() };
+    let enrol = context! { source => q.source, disease => q.disease };
     show(&st, &staff, id, StatusCode::OK, context! { enrol => enrol, notice => q.done, error => q.error }).await
 }
 

@@ -7,6 +7,7 @@ mod booking;
 mod chronic;
 mod browser;
 mod browser_booking;
+mod browser_chronic;
 mod browser_lab;
 mod browser_patient;
 mod browser_queue;
