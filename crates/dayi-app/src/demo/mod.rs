@@ -8,6 +8,7 @@ use dayi_core::timefmt::now_micros;
 use dayi_store::staff::Staff;
 use dayi_store::tenancy::{Dept, Org};
 
+mod chronic;
 pub mod people;
 pub mod queue;
 
@@ -182,6 +183,8 @@ pub async fn seed(app: &App) -> Result<Vec<DemoAccount>, DomainError> {
         seed_roster(app, o.org_id, o.code == "wsxrmyy").await?;
         seed_visit_templates(app, o.org_id).await?;
     }
+    // The township hospital is the demo's 三高基地 (three-highs base).
+    chronic::seed(app, ciqiu.org_id, "doc01").await?;
     Ok(out)
 }
 
