@@ -45,6 +45,8 @@ pub struct Ctx {
     pub visits: Option<u32>,
     /// Specimens prepared for `lab` (its default when `None`).
     pub specimens: Option<u32>,
+    /// Patients in the registry prepared for `chronic` (its default when `None`).
+    pub registry: Option<u64>,
 }
 
 impl Ctx {
@@ -78,6 +80,7 @@ impl Ctx {
             queue_waiting: None,
             visits: None,
             specimens: None,
+            registry: None,
         })
     }
 

@@ -104,6 +104,11 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=999_998))]
     specimens: Option<u32>,
 
+    /// Patients in the three-highs registry prepared for chronic (default 100,000), each with four
+    /// years of follow-ups.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=2_000_000))]
+    registry: Option<u64>,
+
     /// Seed of the generated patients. Default: fixed on a fresh SQLite file, else taken
     /// from the clock so a re-run against the same database does not repeat ID numbers.
     #[arg(long)]
@@ -182,6 +187,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     ctx.queue_waiting = cli.queue_waiting;
     ctx.visits = cli.visits;
     ctx.specimens = cli.specimens;
+    ctx.registry = cli.registry;
     ctx.local = own.as_ref().map(OwnServer::local);
     let backend = match &own {
         Some(s) => Some(s.backend.clone()),

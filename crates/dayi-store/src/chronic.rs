@@ -408,3 +408,31 @@ pub async fn villages(db: &Db, org_id: Uuid) -> Result<Vec<String>> {
     let sql = "SELECT DISTINCT village FROM chronic_enrolment WHERE org_id = $1 AND village <> '' ORDER BY village";
     with_db!(db, p => sqlx::query_scalar::<_, String>(sql).bind(org_id).fetch_all(p).await)
 }
+
+/// Many registry records at once (bulk loads for benchmarks and migrations).
+pub async fn insert_enrolments(tx: &mut Tx, rows: &[Enrolment]) -> Result<()> {
+    for chunk in rows.chunks(BATCH) {
+        with_tx!(tx, c => {
+            let mut qb = QueryBuilder::new(concat!("INSERT INTO chronic_enrolment (", enrolment_cols!(), ") "));
+            qb.push_values(chunk, |mut b, e| {
+                b.push_bind(e.org_id).push_bind(e.id).push_bind(e.patient_id).push_bind(e.disease.clone())
+                    .push_bind(e.diagnosed_on.clone()).push_bind(e.enrolled_on.clone()).push_bind(e.source.clone())
+                    .push_bind(e.doctor.clone()).push_bind(e.village.clone()).push_bind(e.related.clone())
+                    .push_bind(e.status.clone()).push_bind(e.closed_on.clone()).push_bind(e.closed_reason.clone())
+                    .push_bind(e.next_due.clone()).push_bind(e.next_kind.clone()).push_bind(e.last_class.clone())
+                    .push_bind(e.last_visit_on.clone()).push_bind(e.last_checkup_on.clone())
+                    .push_bind(e.enrolled_by.clone()).push_bind(e.created_at).push_bind(e.updated_at);
+            });
+            qb.build().execute(c).await.map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
+/// Patients born on or before `born_by` with no registry record, oldest id first.
+pub async fn unenrolled_adults(db: &Db, org_id: Uuid, born_by: &str, limit: i64) -> Result<Vec<(Uuid, String)>> {
+    let sql = "SELECT p.id, p.birth_date FROM patient p WHERE p.org_id = $1 AND p.merged_into IS NULL \
+               AND p.birth_date <> '' AND p.birth_date <= $2 AND NOT EXISTS (SELECT 1 FROM chronic_enrolment e \
+               WHERE e.org_id = p.org_id AND e.patient_id = p.id) ORDER BY p.id LIMIT $3";
+    with_db!(db, p => sqlx::query_as::<_, (Uuid, String)>(sql).bind(org_id).bind(born_by).bind(limit).fetch_all(p).await)
+}

@@ -8,7 +8,7 @@ use dayi_core::timefmt::now_micros;
 use dayi_store::staff::Staff;
 use dayi_store::tenancy::{Dept, Org};
 
-mod chronic;
+pub mod chronic;
 pub mod people;
 pub mod queue;
 

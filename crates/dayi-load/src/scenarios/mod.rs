@@ -4,6 +4,7 @@
 
 mod baseline;
 mod book_rush;
+mod chronic;
 mod fhir;
 mod lab;
 mod queue;
@@ -20,6 +21,7 @@ use crate::report::{Check, Figure, Setup};
 
 pub use baseline::Baseline;
 pub use book_rush::{BookRush, Scale};
+pub use chronic::Chronic;
 pub use fhir::{Fhir, PARTS as FHIR_PARTS, Part as FhirPart};
 pub use lab::{Lab, Scale as LabScale};
 pub use queue::{Queue, Scale as QueueScale};
@@ -40,6 +42,7 @@ pub const NAMES: &[&str] = &[
     "fhir-read",
     "fhir-search",
     "fhir-create",
+    "chronic",
 ];
 
 /// Names that stand for several scenarios: `fhir` is its sub-benchmarks.
@@ -99,6 +102,7 @@ pub fn by_name(name: &str, ctx: &Ctx) -> Option<Arc<dyn Scenario>> {
             Arc::new(Queue::new(ctx.seed, QueueScale { per_session: ctx.queue_waiting.unwrap_or(d.per_session), ..d }))
         }
         "visit" => Arc::new(Visit::new(ctx.seed, ctx.visits.map_or_else(VisitScale::default, VisitScale::for_visits))),
+        "chronic" => Arc::new(Chronic::new(ctx.seed, ctx.registry)),
         "lab" => Arc::new(Lab::new(ctx.seed, ctx.specimens.map_or_else(LabScale::default, LabScale::for_specimens))),
         other => {
             let (_, part) = fhir::PARTS.iter().find(|(n, _)| *n == other)?;
@@ -108,7 +112,7 @@ pub fn by_name(name: &str, ctx: &Ctx) -> Option<Arc<dyn Scenario>> {
 }
 
 /// Scenarios that prepare their data inside dayi-load's own server.
-pub const OWN_SERVER_ONLY: &[&str] = &["book-rush", "queue", "visit", "lab"];
+pub const OWN_SERVER_ONLY: &[&str] = &["book-rush", "queue", "visit", "lab", "chronic"];
 
 /// The scenarios to run for the names given on the command line: `all` (or
 /// nothing) is every scenario that can run on the target (against a running

@@ -31,6 +31,7 @@ CREATE INDEX chronic_enrolment_patient_ix ON chronic_enrolment (org_id, patient_
 CREATE INDEX chronic_enrolment_due_ix ON chronic_enrolment (org_id, status, next_due);
 CREATE INDEX chronic_enrolment_doctor_ix ON chronic_enrolment (org_id, doctor, status, next_due);
 CREATE INDEX chronic_enrolment_village_ix ON chronic_enrolment (org_id, village, status, next_due);
+CREATE INDEX chronic_enrolment_never_ix ON chronic_enrolment (org_id, status, last_visit_on, next_due);
 
 -- One row per registry record per visit; a visit covering two diseases
 -- (one round) writes two rows with the same round_id.
