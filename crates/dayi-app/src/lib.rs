@@ -242,7 +242,9 @@ pub mod records {
     pub use dayi_store::auth::ApiToken;
     pub use dayi_store::billing::{Closing, Payment, Refund};
     pub use dayi_store::booking::{Booking, Charge};
-    pub use dayi_store::chronic::{Enrolment as ChronicEnrolment, Screening as ChronicScreening};
+    pub use dayi_store::chronic::{
+        Enrolment as ChronicEnrolment, Followup as ChronicFollowup, Screening as ChronicScreening,
+    };
     pub use dayi_store::lab::{LabAlert, LabResult, LabTest, Specimen};
     pub use dayi_store::message::{Message, Notification};
     pub use dayi_store::patient::{CardUse, Merge, Patient};

@@ -436,3 +436,8 @@ pub async fn unenrolled_adults(db: &Db, org_id: Uuid, born_by: &str, limit: i64)
                WHERE e.org_id = p.org_id AND e.patient_id = p.id) ORDER BY p.id LIMIT $3";
     with_db!(db, p => sqlx::query_as::<_, (Uuid, String)>(sql).bind(org_id).bind(born_by).bind(limit).fetch_all(p).await)
 }
+
+pub async fn get_followup(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Followup>> {
+    let sql = concat!("SELECT ", followup_cols!(), " FROM chronic_followup WHERE org_id = $1 AND id = $2");
+    with_db!(db, p => sqlx::query_as::<_, Followup>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}

@@ -344,6 +344,8 @@ fn table() -> Table {
         .get("/fhir/Appointment/{id}", Perm(P::PatientRead), crate::fhir::appointment::read)
         .get("/fhir/Encounter", Perm(P::Clinical), crate::fhir::encounter::search)
         .get("/fhir/Encounter/{id}", Perm(P::Clinical), crate::fhir::outside::encounter)
+        .get("/fhir/CarePlan", AnyPerm(&[P::Clinical, P::PublicHealthWork]), crate::fhir::careplan::search)
+        .get("/fhir/CarePlan/{id}", AnyPerm(&[P::Clinical, P::PublicHealthWork]), crate::fhir::careplan::read)
         .get("/fhir/Condition", Perm(P::Clinical), crate::fhir::condition::search)
         .get("/fhir/Condition/{id}", Perm(P::Clinical), crate::fhir::outside::condition)
         .get("/fhir/ServiceRequest", Perm(P::Clinical), crate::fhir::request::search_service)

@@ -8,6 +8,7 @@ mod feed;
 mod file;
 mod followup;
 mod indicator;
+mod plan;
 mod registry;
 mod worklist;
 
@@ -15,6 +16,7 @@ pub use feed::{Feed, ScreenForm, dismiss, feed_lab, feed_visit, screen};
 pub use file::{ChronicFile, EnrolmentView, FollowupView, Point, ReadingView, Series, file};
 pub use followup::{Detail, FollowupForm, Outcome, record};
 pub use indicator::{Group, IndicatorQuery, IndicatorRow, Indicators, PatientLine, behind, indicators};
+pub use plan::{Plan, followup_row, plan, plans};
 pub use registry::{EnrolForm, close, enrol, enrolment, reassign, villages};
 pub use worklist::{DueLine, List, ProposalLine, WorkLine, pending, proposals, screening_due, worklist};
 

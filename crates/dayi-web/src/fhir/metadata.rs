@@ -155,8 +155,20 @@ pub fn statement() -> serde_json::Value {
                     param("_id", "token", "结果 id"),
                     param("code", "token", &format!("[system|]检验指标编码，system 为 {} 或 {}", super::observation::LOINC, super::observation::item_system("{机构代码}"))),
                     param("date", "date", "结果录入日期，前缀 eq ge gt le lt"),
-                    param("category", "token", &format!("laboratory（system 为 {}）", super::observation::OBSERVATION_CATEGORY)),
+                    param("category", "token", &format!("laboratory（检验）| vital-signs（慢病随访的血压、心率、体重、BMI、空腹血糖与 LDL-C，按患者检索；id 为 {{随访 id}}-{{bp|hr|weight|bmi|fbg|ldl}}）；system 为 {}", super::observation::OBSERVATION_CATEGORY)),
                     param("status", "token", "final（已发布）| corrected（更正后重新发布）"),
+                ],
+            }, {
+                "type": "CarePlan",
+                "documentation": format!("慢病管理档案（三高共管：高血压、2型糖尿病、血脂异常，每病种一份）：activity 为下次随访（scheduled）和历次随访（completed，outcome 为随访分类，outcomeReference 指向各项测量的 Observation）。{paging}"),
+                "interaction": [{ "code": "read" }, { "code": "search-type" }],
+                "versioning": "no-version",
+                "searchParam": [
+                    param("patient", "reference", "Patient/{id}；patient、subject、_id 至少给出一个"),
+                    param("subject", "reference", "同 patient"),
+                    param("_id", "token", "档案 id"),
+                    param("status", "token", "active（管理中）| completed（已结案）"),
+                    param("category", "token", &format!("[system|]htn | t2dm | lipid，system 为 {}", super::careplan::programme_system())),
                 ],
             }, {
                 "type": "DiagnosticReport",

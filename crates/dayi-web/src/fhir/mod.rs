@@ -195,6 +195,7 @@
 
 pub mod appointment;
 pub mod bundle;
+pub mod careplan;
 pub mod condition;
 mod directory;
 pub mod encounter;

@@ -264,6 +264,9 @@ const SPEC: Spec = Spec {
 /// GET /fhir/Observation/{id}
 pub async fn read(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> FhirResult {
     staff.actor.require(&st.app, Perm::Clinical).await?;
+    if let Some((followup, part)) = super::careplan::parse_reading_id(&id) {
+        return super::careplan::read_observation(&st, &staff, followup, part).await;
+    }
     let id = Uuid::parse_str(&id).map_err(|_| DomainError::new(ErrorCode::NotFound))?;
     let r = dayi_app::lab::query::result(&st.app, &staff.actor, id).await?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
@@ -279,6 +282,11 @@ pub async fn search(
 ) -> FhirResult {
     staff.actor.require(&st.app, Perm::Clinical).await?;
     let query = query.unwrap_or_default();
+    // Vital signs are the chronic-disease follow-ups' readings, not the lab's.
+    let vital = form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == "category" && v.ends_with("vital-signs"));
+    if vital {
+        return super::careplan::search_observations(&st, &staff, &headers, &query).await;
+    }
     let (p, mut f) = parse_lab(&query, &SPEC, (OBSERVATION_CATEGORY, "laboratory"))?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
     narrow_ids_and_codes(&p, &mut f.results, &mut f.codes, |x| code_param(x, &org.code))?;

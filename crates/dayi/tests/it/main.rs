@@ -15,6 +15,7 @@ mod browser_visit;
 mod cli;
 mod fhir;
 mod fhir_booking;
+mod fhir_chronic;
 mod fhir_client;
 mod fhir_directory;
 mod fhir_import;

@@ -1,0 +1,61 @@
+//! The registry for other systems (FHIR CarePlan and vital-sign
+//! Observations): records with their follow-ups as stored.
+
+use dayi_core::audit::OK;
+use dayi_core::security::Perm;
+use dayi_core::{DomainError, ErrorCode};
+use dayi_store::chronic::{Enrolment, Followup};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{Actor, App, OrInternal};
+
+/// A registry record and its follow-ups, oldest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub enrolment: Enrolment,
+    pub followups: Vec<Followup>,
+}
+
+/// Clinicians and public-health staff read the registry.
+async fn require_read(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    if actor.can(Perm::Clinical) {
+        return Ok(());
+    }
+    actor.require(app, Perm::PublicHealthWork).await
+}
+
+pub async fn plans(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<Plan>, DomainError> {
+    require_read(app, actor).await?;
+    let records = dayi_store::chronic::enrolments_of(&app.db, actor.org_id, patient_id).await.or_internal()?;
+    let visits = dayi_store::chronic::followups_of(&app.db, actor.org_id, patient_id).await.or_internal()?;
+    app.audit.record(actor.entry("chronic.plans", "patient", &patient_id.to_string(), Some(patient_id), OK, "")).await;
+    Ok(records
+        .into_iter()
+        .map(|e| {
+            let followups = visits.iter().filter(|f| f.enrolment_id == e.id).cloned().collect();
+            Plan { enrolment: e, followups }
+        })
+        .collect())
+}
+
+pub async fn plan(app: &App, actor: &Actor, id: Uuid) -> Result<Plan, DomainError> {
+    require_read(app, actor).await?;
+    let e = dayi_store::chronic::get_enrolment(&app.db, actor.org_id, id)
+        .await
+        .or_internal()?
+        .ok_or_else(|| DomainError::new(ErrorCode::NotFound))?;
+    let visits = dayi_store::chronic::followups_of(&app.db, actor.org_id, e.patient_id).await.or_internal()?;
+    app.audit.record(actor.entry("chronic.plan", "chronic_enrolment", &id.to_string(), Some(e.patient_id), OK, "")).await;
+    Ok(Plan { followups: visits.into_iter().filter(|f| f.enrolment_id == e.id).collect(), enrolment: e })
+}
+
+pub async fn followup_row(app: &App, actor: &Actor, id: Uuid) -> Result<Followup, DomainError> {
+    require_read(app, actor).await?;
+    let f = dayi_store::chronic::get_followup(&app.db, actor.org_id, id)
+        .await
+        .or_internal()?
+        .ok_or_else(|| DomainError::new(ErrorCode::NotFound))?;
+    app.audit.record(actor.entry("chronic.followup_read", "chronic_followup", &id.to_string(), Some(f.patient_id), OK, "")).await;
+    Ok(f)
+}
