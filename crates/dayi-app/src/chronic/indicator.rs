@@ -47,7 +47,8 @@ pub struct IndicatorQuery {
     /// First and last day, inclusive (`YYYY-MM-DD`).
     pub from: String,
     pub to: String,
-    pub group: Group,
+    /// `org` (or empty), `doctor`, `village`.
+    pub group: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,6 +116,10 @@ async fn gather(app: &App, org_id: Uuid, from: &str, to: &str) -> Result<Gathere
     Ok(Gathered { records, standard_visits: r.standard_visits })
 }
 
+fn group_of(q: &IndicatorQuery) -> Result<Group, DomainError> {
+    Group::parse(q.group.trim()).ok_or_else(|| DomainError::field("group", ErrorCode::InvalidFormat, ["org|doctor|village"]))
+}
+
 fn period(q: &IndicatorQuery) -> Result<(String, String), DomainError> {
     let from = parse_day("from", &q.from)?;
     let to = parse_day("to", &q.to)?;
@@ -135,13 +140,14 @@ fn key_of(group: Group, f: &Fact) -> &str {
 pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<Indicators, DomainError> {
     require_indicators(app, actor).await?;
     let (from, to) = period(q)?;
+    let group = group_of(q)?;
     let g = gather(app, actor.org_id, &from, &to).await?;
     let a = area(app, actor.org_id).await?;
     let mut groups: BTreeMap<(String, Disease), Vec<&Fact>> = BTreeMap::new();
     for (_, f) in &g.records {
-        groups.entry((key_of(q.group, f).to_string(), f.disease)).or_default().push(f);
+        groups.entry((key_of(group, f).to_string(), f.disease)).or_default().push(f);
     }
-    if q.group == Group::Org {
+    if group == Group::Org {
         for d in Disease::ALL {
             groups.entry((String::new(), *d)).or_default();
         }
@@ -149,7 +155,7 @@ pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<
     let rows = groups
         .into_iter()
         .map(|((key, disease), facts)| {
-            let expected = match q.group {
+            let expected = match group {
                 Group::Org => a.expected.get(disease.code()).copied(),
                 Group::Village => a
                     .villages
@@ -175,8 +181,8 @@ pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<
             }
         })
         .collect();
-    app.audit.record(actor.entry("chronic.indicators", "chronic", &format!("{from}..{to}"), None, OK, q.group.code())).await;
-    Ok(Indicators { from, to, group: q.group, tier: a.tier, tier_name: a.tier.zh(), standard_visits: g.standard_visits, rows })
+    app.audit.record(actor.entry("chronic.indicators", "chronic", &format!("{from}..{to}"), None, OK, group.code())).await;
+    Ok(Indicators { from, to, group, tier: a.tier, tier_name: a.tier.zh(), standard_visits: g.standard_visits, rows })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -200,16 +206,20 @@ pub async fn behind(
     actor: &Actor,
     q: &IndicatorQuery,
     key: &str,
-    disease: Disease,
-    measure: Measure,
+    disease: &str,
+    measure: &str,
 ) -> Result<Vec<PatientLine>, DomainError> {
     require_indicators(app, actor).await?;
     let (from, to) = period(q)?;
+    let group = group_of(q)?;
+    let bad = |f: &str, hint: &str| DomainError::field(f, ErrorCode::InvalidFormat, [hint]);
+    let disease = Disease::parse(disease.trim()).ok_or_else(|| bad("disease", "htn|t2dm|lipid"))?;
+    let measure = Measure::parse(measure.trim()).ok_or_else(|| bad("measure", "managed|standard|controlled|lipid_tested"))?;
     let g = gather(app, actor.org_id, &from, &to).await?;
     let chosen: Vec<&(PeriodRecord, Fact)> = g
         .records
         .iter()
-        .filter(|(_, f)| f.disease == disease && key_of(q.group, f) == key && f.meets(measure, g.standard_visits))
+        .filter(|(_, f)| f.disease == disease && key_of(group, f) == key && f.meets(measure, g.standard_visits))
         .collect();
     let ids: Vec<Uuid> = chosen.iter().map(|(r, _)| r.patient_id).collect();
     let mut people = HashMap::new();

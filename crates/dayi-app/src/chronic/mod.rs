@@ -16,7 +16,7 @@ pub use feed::{Feed, ScreenForm, dismiss, feed_lab, feed_visit, screen};
 pub use file::{ChronicFile, EnrolmentView, FollowupView, Point, ReadingView, Series, file};
 pub use followup::{Detail, FollowupForm, Outcome, record};
 pub use indicator::{Group, IndicatorQuery, IndicatorRow, Indicators, PatientLine, behind, indicators};
-pub use plan::{Plan, followup_row, plan, plans};
+pub use plan::{Plan, followup_row, plan, plans, require_read};
 pub use registry::{EnrolForm, close, enrol, enrolment, reassign, villages};
 pub use worklist::{DueLine, List, ProposalLine, WorkLine, pending, proposals, screening_due, worklist};
 
@@ -46,12 +46,18 @@ pub async fn rules(app: &App, org_id: Uuid) -> Result<Arc<Rules>, DomainError> {
 
 /// The organisation in the three-highs network (configuration `chronic.area`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Area {
     pub tier: Tier,
     /// Expected patients in the area per disease code; 0 = not estimated.
     pub expected: BTreeMap<String, u64>,
-    #[serde(default)]
     pub villages: Vec<VillageEstimate>,
+}
+
+impl Default for Area {
+    fn default() -> Self {
+        Area { tier: Tier::Base, expected: BTreeMap::new(), villages: vec![] }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

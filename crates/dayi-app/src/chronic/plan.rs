@@ -18,7 +18,7 @@ pub struct Plan {
 }
 
 /// Clinicians and public-health staff read the registry.
-async fn require_read(app: &App, actor: &Actor) -> Result<(), DomainError> {
+pub async fn require_read(app: &App, actor: &Actor) -> Result<(), DomainError> {
     if actor.can(Perm::Clinical) {
         return Ok(());
     }

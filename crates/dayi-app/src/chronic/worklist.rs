@@ -77,11 +77,14 @@ pub struct WorkLine {
 pub async fn worklist(
     app: &App,
     actor: &Actor,
-    list: List,
+    list: &str,
     doctor: Option<&str>,
     village: Option<&str>,
 ) -> Result<Vec<WorkLine>, DomainError> {
     require_work(app, actor).await?;
+    let list = List::parse(list.trim()).ok_or_else(|| {
+        dayi_core::DomainError::field("list", dayi_core::ErrorCode::InvalidFormat, ["due|overdue|never|checkup|referral"])
+    })?;
     let r = rules(app, actor.org_id).await?;
     let today = today_cst();
     let (t, ahead, since) =

@@ -5,12 +5,10 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use dayi_app::chronic::{
-    self, Area, ChronicFile, EnrolForm, FollowupForm, Group, IndicatorQuery, Indicators, List, Outcome, PatientLine,
-    ProposalLine, ScreenForm, WorkLine,
+    self, Area, ChronicFile, EnrolForm, FollowupForm, IndicatorQuery, Indicators, Outcome, PatientLine, ProposalLine,
+    ScreenForm, WorkLine,
 };
 use dayi_app::records::{ChronicEnrolment, ChronicScreening};
-use dayi_core::chronic::{Disease, Measure};
-use dayi_core::{DomainError, ErrorCode};
 use serde::Deserialize;
 
 use super::{ApiResult, JsonBody};
@@ -97,9 +95,7 @@ pub struct WorkParams {
 /// A worklist: `due`, `overdue`, `never`, `checkup` or `referral`.
 #[utoipa::path(get, path = "/api/chronic/worklist", tag = "chronic", params(("list" = String, Query, description = "due|overdue|never|checkup|referral"), ("doctor" = Option<String>, Query), ("village" = Option<String>, Query)), responses((status = 200, body = Object)))]
 pub async fn worklist(State(st): State<AppState>, staff: Staff, Query(q): Query<WorkParams>) -> ApiResult<Vec<WorkLine>> {
-    let list = List::parse(&q.list)
-        .ok_or_else(|| DomainError::field("list", ErrorCode::InvalidFormat, ["due|overdue|never|checkup|referral"]))?;
-    Ok(Json(chronic::worklist(&st.app, &staff.actor, list, Some(&q.doctor), Some(&q.village)).await?))
+    Ok(Json(chronic::worklist(&st.app, &staff.actor, &q.list, Some(&q.doctor), Some(&q.village)).await?))
 }
 
 #[derive(Deserialize, Default)]
@@ -114,10 +110,8 @@ pub struct IndicatorParams {
 }
 
 impl IndicatorParams {
-    fn query(&self) -> Result<IndicatorQuery, DomainError> {
-        let group = Group::parse(&self.group)
-            .ok_or_else(|| DomainError::field("group", ErrorCode::InvalidFormat, ["org|doctor|village"]))?;
-        Ok(IndicatorQuery { from: self.from.clone(), to: self.to.clone(), group })
+    fn query(&self) -> IndicatorQuery {
+        IndicatorQuery { from: self.from.clone(), to: self.to.clone(), group: self.group.clone() }
     }
 }
 
@@ -127,7 +121,7 @@ pub async fn indicators(
     staff: Staff,
     Query(q): Query<IndicatorParams>,
 ) -> ApiResult<Indicators> {
-    Ok(Json(chronic::indicators(&st.app, &staff.actor, &q.query()?).await?))
+    Ok(Json(chronic::indicators(&st.app, &staff.actor, &q.query()).await?))
 }
 
 /// The patients behind one number of the indicator table.
@@ -137,10 +131,7 @@ pub async fn behind(
     staff: Staff,
     Query(q): Query<IndicatorParams>,
 ) -> ApiResult<Vec<PatientLine>> {
-    let disease = Disease::parse(&q.disease)
-        .ok_or_else(|| DomainError::field("disease", ErrorCode::InvalidFormat, ["htn|t2dm|lipid"]))?;
-    let measure = Measure::parse(&q.measure).ok_or_else(|| DomainError::field("measure", ErrorCode::InvalidFormat, ["managed"]))?;
-    Ok(Json(chronic::behind(&st.app, &staff.actor, &q.query()?, &q.key, disease, measure).await?))
+    Ok(Json(chronic::behind(&st.app, &staff.actor, &q.query(), &q.key, &q.disease, &q.measure).await?))
 }
 
 #[utoipa::path(get, path = "/api/chronic/area", tag = "chronic", responses((status = 200, body = Object)))]

@@ -178,6 +178,7 @@ pub async fn read_observation(st: &AppState, staff: &Staff, id: Uuid, part: &str
 
 /// GET /fhir/Observation?category=vital-signs&patient=…: the follow-ups' readings, newest first.
 pub async fn search_observations(st: &AppState, staff: &Staff, headers: &HeaderMap, query: &str) -> FhirResult {
+    dayi_app::chronic::require_read(&st.app, &staff.actor).await?;
     let spec = Spec { kind: "Observation", status_param: "status", statuses, status_hint: "final", extra: &["category"] };
     let p = visit_search::parse(query, &spec)?;
     let patients = p.filter.patients.clone().ok_or_else(|| super::bad("生命体征按患者检索：请提供 patient"))?;
@@ -208,6 +209,7 @@ fn statuses(code: &str) -> Option<&'static [&'static str]> {
 
 /// GET /fhir/CarePlan/{id}
 pub async fn read(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> FhirResult {
+    dayi_app::chronic::require_read(&st.app, &staff.actor).await?;
     let id = Uuid::parse_str(&id).map_err(|_| DomainError::new(ErrorCode::NotFound))?;
     let p = dayi_app::chronic::plan(&st.app, &staff.actor, id).await?;
     Ok(json(StatusCode::OK, &careplan(&p)))
@@ -224,6 +226,7 @@ fn plan_statuses(code: &str) -> Option<&'static [&'static str]> {
 
 /// GET /fhir/CarePlan?patient=&subject=&_id=&status=&category=
 pub async fn search(State(st): State<AppState>, staff: Staff, headers: HeaderMap, RawQuery(query): RawQuery) -> FhirResult {
+    dayi_app::chronic::require_read(&st.app, &staff.actor).await?;
     let query = query.unwrap_or_default();
     let spec = Spec {
         kind: "CarePlan",

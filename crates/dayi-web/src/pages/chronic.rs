@@ -6,7 +6,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dayi_app::chronic::{self, Detail, EnrolForm, FollowupForm, Group, IndicatorQuery, List, ScreenForm, Series};
+use dayi_app::chronic::{self, Detail, EnrolForm, FollowupForm, IndicatorQuery, List, ScreenForm, Series};
 use dayi_core::chronic::{Disease, Measure, Measured, Mode, Source};
 use dayi_core::timefmt::today_cst;
 use minijinja::value::Serde;
@@ -35,6 +35,7 @@ fn list_of(q: &WorkQuery) -> List {
     List::parse(&q.list).unwrap_or(List::Due)
 }
 
+
 /// The worklists, the open proposals and the residents due for screening.
 pub async fn desk(State(st): State<AppState>, staff: Staff, Query(q): Query<WorkQuery>) -> Response {
     let screening = q.list == "screening";
@@ -42,7 +43,7 @@ pub async fn desk(State(st): State<AppState>, staff: Staff, Query(q): Query<Work
     let lines = if screening {
         Ok(vec![])
     } else {
-        chronic::worklist(&st.app, &staff.actor, list, Some(&q.doctor), Some(&q.village)).await
+        chronic::worklist(&st.app, &staff.actor, list.code(), Some(&q.doctor), Some(&q.village)).await
     };
     let lines = match lines {
         Ok(l) => l,
@@ -64,7 +65,7 @@ pub async fn desk(State(st): State<AppState>, staff: Staff, Query(q): Query<Work
 /// The worklist shown, as an Excel file.
 pub async fn desk_xlsx(State(st): State<AppState>, staff: Staff, Query(q): Query<WorkQuery>) -> Response {
     let list = list_of(&q);
-    let lines = match chronic::worklist(&st.app, &staff.actor, list, Some(&q.doctor), Some(&q.village)).await {
+    let lines = match chronic::worklist(&st.app, &staff.actor, list.code(), Some(&q.doctor), Some(&q.village)).await {
         Ok(l) => l,
         Err(e) => return fail(&e, staff.lang),
     };
@@ -334,26 +335,22 @@ pub struct IndicatorParams {
 
 impl IndicatorParams {
     /// The query; the period defaults to this year so far.
-    fn query(&self) -> Result<IndicatorQuery, dayi_core::DomainError> {
+    fn query(&self) -> IndicatorQuery {
         let today = today_cst();
         let or = |s: &str, d: String| if s.trim().is_empty() { d } else { s.trim().to_string() };
-        Ok(IndicatorQuery {
+        IndicatorQuery {
             from: or(&self.from, format!("{}-01-01", today.year())),
             to: or(&self.to, today.to_string()),
-            group: Group::parse(&self.group)
-                .ok_or_else(|| dayi_core::DomainError::field("group", dayi_core::ErrorCode::InvalidFormat, ["org"]))?,
-        })
+            group: or(&self.group, "org".into()),
+        }
     }
     fn link(&self, q: &IndicatorQuery) -> String {
-        format!("from={}&to={}&group={}", q.from, q.to, q.group.code())
+        format!("from={}&to={}&group={}", q.from, q.to, urlencode(&q.group))
     }
 }
 
 pub async fn indicators(State(st): State<AppState>, staff: Staff, Query(p): Query<IndicatorParams>) -> Response {
-    let q = match p.query() {
-        Ok(q) => q,
-        Err(e) => return fail(&e, staff.lang),
-    };
+    let q = p.query();
     let (report, error) = match chronic::indicators(&st.app, &staff.actor, &q).await {
         Ok(r) => (Some(r), None),
         Err(e) if is_form_error(&e) => (None, Some(message(&e, staff.lang))),
@@ -372,7 +369,7 @@ pub async fn indicators(State(st): State<AppState>, staff: Staff, Query(p): Quer
         })
         .collect();
     let ctx = context! {
-        r => Serde(&report), q => context! { from => q.from.clone(), to => q.to.clone(), group => q.group.code() },
+        r => Serde(&report), q => context! { from => q.from.clone(), to => q.to.clone(), group => q.group.clone() },
         link => p.link(&q), bars => bars, error => error,
         measures => Measure::ALL.iter().map(|m| (m.code(), m.zh())).collect::<Vec<_>>(),
     };
@@ -380,11 +377,7 @@ pub async fn indicators(State(st): State<AppState>, staff: Staff, Query(p): Quer
 }
 
 pub async fn indicators_xlsx(State(st): State<AppState>, staff: Staff, Query(p): Query<IndicatorParams>) -> Response {
-    let r = match p.query() {
-        Ok(q) => chronic::indicators(&st.app, &staff.actor, &q).await,
-        Err(e) => Err(e),
-    };
-    let r = match r {
+    let r = match chronic::indicators(&st.app, &staff.actor, &p.query()).await {
         Ok(r) => r,
         Err(e) => return fail(&e, staff.lang),
     };
@@ -419,11 +412,11 @@ async fn behind_lines(
     staff: &Staff,
     p: &IndicatorParams,
 ) -> Result<(IndicatorQuery, Disease, Measure, Vec<chronic::PatientLine>), dayi_core::DomainError> {
-    let q = p.query()?;
-    let bad = |f: &str| dayi_core::DomainError::field(f, dayi_core::ErrorCode::InvalidFormat, [f]);
-    let disease = Disease::parse(&p.disease).ok_or_else(|| bad("disease"))?;
-    let measure = Measure::parse(&p.measure).ok_or_else(|| bad("measure"))?;
-    let lines = chronic::behind(&st.app, &staff.actor, &q, &p.key, disease, measure).await?;
+    let q = p.query();
+    let lines = chronic::behind(&st.app, &staff.actor, &q, &p.key, &p.disease, &p.measure).await?;
+    // Parsed by `behind` already: these only name the page.
+    let disease = Disease::parse(&p.disease).unwrap_or(Disease::Hypertension);
+    let measure = Measure::parse(&p.measure).unwrap_or(Measure::Managed);
     Ok((q, disease, measure, lines))
 }
 
@@ -432,7 +425,7 @@ pub async fn behind(State(st): State<AppState>, staff: Staff, Query(p): Query<In
         Ok((q, disease, measure, lines)) => {
             let ctx = context! {
                 lines => Serde(&lines), disease => disease.zh(), measure => measure.zh(), key => p.key.clone(),
-                q => context! { from => q.from.clone(), to => q.to.clone(), group => q.group.code() },
+                q => context! { from => q.from.clone(), to => q.to.clone(), group => q.group.clone() },
                 link => format!("{}&key={}&disease={}&measure={}", p.link(&q), urlencode(&p.key), disease.code(), measure.code()),
                 back => p.link(&q),
             };
