@@ -11,7 +11,12 @@ use crate::harness::{Session, TestApp};
 use crate::queue::{adults, ok, people, refused};
 use crate::visit::called_visit;
 
-crate::on_both!(from_a_visit_to_a_referral, bad_input_changes_nothing, indicators_match_a_hand_computed_cohort);
+crate::on_both!(
+    from_a_visit_to_a_referral,
+    bad_input_changes_nothing,
+    indicators_match_a_hand_computed_cohort,
+    verified_lab_results_feed_screening
+);
 
 fn day(offset: i64) -> String {
     (dayi_core::timefmt::today_cst() + Duration::days(offset)).to_string()
@@ -261,4 +266,40 @@ async fn indicators_match_a_hand_computed_cohort(t: &TestApp) {
     // A period that ends before it starts is refused.
     let r = director.get(&format!("/api/chronic/indicators?from={}&to={}", day(0), day(-1))).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// A fasting glucose of 7.8 and an LDL-C of 4.3, verified in the lab, propose
+/// diabetes and dyslipidaemia for the patient, and count as a lipid test.
+async fn verified_lab_results_feed_screening(t: &TestApp) {
+    let doc = t.as_user("doc01").await;
+    let lab = t.as_user("lab01").await;
+    let checker = t.as_user("lab02").await;
+    let (tubes, pid) = crate::lab::tubes_for(t, &["血糖（葡萄糖测定）", "血清低密度脂蛋白胆固醇测定"]).await;
+    for (_, barcode) in &tubes {
+        ok(lab.post_json(&format!("/api/lab/specimens/{barcode}/receive"), json!({})).await).await;
+    }
+    let mut orders = vec![];
+    for (_, barcode) in &tubes {
+        let view = ok(lab.get(&format!("/api/lab/specimens/{barcode}")).await).await;
+        for test in view["tests"].as_array().unwrap() {
+            let (item, value) = if test["test"]["panel_code"] == "GLU" { ("GLU", "7.8") } else { ("LDL-C", "4.3") };
+            let body = json!({"barcode": barcode, "results": [{"item": item, "value": value, "unit": "mmol/L"}]});
+            ok(lab.post_json("/api/lab/results", body).await).await;
+            orders.push(test["test"]["order_id"].as_str().unwrap().to_string());
+        }
+    }
+    // Not before verification.
+    assert!(on_list(&ok(doc.get("/api/chronic/proposals").await).await, &pid).is_none());
+    for o in &orders {
+        ok(checker.post_json(&format!("/api/lab/tests/{o}/verify"), json!({})).await).await;
+    }
+    let proposals = ok(doc.get("/api/chronic/proposals").await).await;
+    let mine: Vec<&Value> = proposals.as_array().unwrap().iter().filter(|p| p["patient_id"] == pid.as_str()).collect();
+    let mut suggested: Vec<&str> = mine.iter().flat_map(|p| p["suspected"].as_array().unwrap()).map(|s| s[0].as_str().unwrap()).collect();
+    suggested.sort_unstable();
+    assert_eq!(suggested, ["lipid", "t2dm"], "{proposals}");
+    let f = ok(doc.get(&format!("/api/chronic/patients/{pid}")).await).await;
+    let readings = f["readings"].as_array().unwrap();
+    assert!(readings.iter().any(|r| r["fbg"] == "7.8") && readings.iter().any(|r| r["ldl"] == "4.3"), "{readings:?}");
+    assert_eq!(f["series"]["ldl"][0]["value"], 4300);
 }

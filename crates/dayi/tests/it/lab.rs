@@ -295,7 +295,7 @@ async fn analyzer_results_over_mllp(t: &TestApp) {
 }
 
 /// The collected tubes of a paid visit with the charge items named: (barcode by tube, patient id).
-async fn tubes_for(t: &TestApp, items: &[&str]) -> (Vec<(String, String)>, String) {
+pub(crate) async fn tubes_for(t: &TestApp, items: &[&str]) -> (Vec<(String, String)>, String) {
     let doc = t.as_user("doc01").await;
     let cashier = t.as_user("reg01").await;
     let lab = t.as_user("lab01").await;
