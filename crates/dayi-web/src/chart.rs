@@ -37,14 +37,23 @@ pub fn lines(title: &str, unit: &str, lines: &[Line], targets: &[(f64, &str)]) -
         t = esc(title)
     );
     if days.is_empty() {
-        let _ = write!(svg, r#"<text x="{}" y="{}" text-anchor="middle" class="chart-empty">暂无数据</text></svg>"#, W / 2.0, H / 2.0);
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{}" text-anchor="middle" class="chart-empty">暂无数据</text></svg>"#,
+            W / 2.0,
+            H / 2.0
+        );
         return svg;
     }
     let _ = write!(svg, r#"<text x="4" y="10" class="chart-axis">{}</text>"#, esc(unit));
     let pad = ((hi - lo) * 0.1).max(1.0);
     let (lo, hi) = ((lo - pad).max(0.0), hi + pad);
     let x = |i: usize| {
-        if days.len() == 1 { (LEFT + W - RIGHT) / 2.0 } else { LEFT + (W - LEFT - RIGHT) * i as f64 / (days.len() - 1) as f64 }
+        if days.len() == 1 {
+            (LEFT + W - RIGHT) / 2.0
+        } else {
+            LEFT + (W - LEFT - RIGHT) * i as f64 / (days.len() - 1) as f64
+        }
     };
     let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v - lo) / (hi - lo));
     for k in 0..=4 {
@@ -71,7 +80,13 @@ pub fn lines(title: &str, unit: &str, lines: &[Line], targets: &[(f64, &str)]) -
     }
     let step = days.len().div_ceil(6).max(1);
     for (i, d) in days.iter().enumerate().filter(|(i, _)| i % step == 0 || *i == days.len() - 1) {
-        let _ = write!(svg, r#"<text x="{:.1}" y="{}" text-anchor="middle" class="chart-axis">{}</text>"#, x(i), H - 14.0, esc(d.get(2..).unwrap_or(d)));
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle" class="chart-axis">{}</text>"#,
+            x(i),
+            H - 14.0,
+            esc(d.get(2..).unwrap_or(d))
+        );
     }
     for (n, l) in lines.iter().enumerate() {
         let pts: Vec<String> = l
@@ -79,7 +94,8 @@ pub fn lines(title: &str, unit: &str, lines: &[Line], targets: &[(f64, &str)]) -
             .iter()
             .filter_map(|(d, v)| days.iter().position(|x| x == d).map(|i| format!("{:.1},{:.1}", x(i), y(*v))))
             .collect();
-        let _ = write!(svg, r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>"#, pts.join(" "), l.color);
+        let _ =
+            write!(svg, r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>"#, pts.join(" "), l.color);
         for p in &pts {
             let (cx, cy) = p.split_once(',').unwrap_or(("0", "0"));
             let _ = write!(svg, r#"<circle cx="{cx}" cy="{cy}" r="3" fill="{}"/>"#, l.color);
@@ -113,7 +129,13 @@ pub fn bars(title: &str, rows: &[(String, Option<f64>)]) -> String {
     );
     for (i, (label, v)) in rows.iter().enumerate() {
         let top = TOP + row_h * i as f64;
-        let _ = write!(svg, r#"<text x="{}" y="{:.1}" text-anchor="end" class="chart-axis">{}</text>"#, label_w - 6.0, top + 14.0, esc(label));
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{:.1}" text-anchor="end" class="chart-axis">{}</text>"#,
+            label_w - 6.0,
+            top + 14.0,
+            esc(label)
+        );
         let _ = write!(svg, r#"<rect x="{label_w}" y="{top:.1}" width="{full:.1}" height="18" class="chart-track"/>"#);
         let shown = match v {
             Some(v) => {
@@ -126,7 +148,12 @@ pub fn bars(title: &str, rows: &[(String, Option<f64>)]) -> String {
             }
             None => "—".to_string(),
         };
-        let _ = write!(svg, r#"<text x="{:.1}" y="{:.1}" class="chart-axis">{shown}</text>"#, label_w + full + 6.0, top + 14.0);
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" class="chart-axis">{shown}</text>"#,
+            label_w + full + 6.0,
+            top + 14.0
+        );
     }
     svg.push_str("</svg>");
     svg
@@ -138,7 +165,11 @@ mod tests {
 
     #[test]
     fn a_line_chart_draws_every_point_and_the_target() {
-        let l = Line { label: "收缩压", color: "#c00", points: vec![("2026-01-02".into(), 150.0), ("2026-02-02".into(), 138.0)] };
+        let l = Line {
+            label: "收缩压",
+            color: "#c00",
+            points: vec![("2026-01-02".into(), 150.0), ("2026-02-02".into(), 138.0)],
+        };
         let svg = lines("血压", "mmHg", &[l], &[(140.0, "140")]);
         assert_eq!(svg.matches("<circle").count(), 2);
         assert!(svg.contains("chart-target") && svg.contains("26-02-02"), "{svg}");

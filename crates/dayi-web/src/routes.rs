@@ -221,7 +221,11 @@ fn table() -> Table {
         .get("/chronic/indicators", AnyPerm(&[P::PublicHealthWork, P::Reports]), pages::chronic::indicators)
         .get("/chronic/indicators.xlsx", AnyPerm(&[P::PublicHealthWork, P::Reports]), pages::chronic::indicators_xlsx)
         .get("/chronic/indicators/patients", AnyPerm(&[P::PublicHealthWork, P::Reports]), pages::chronic::behind)
-        .get("/chronic/indicators/patients.xlsx", AnyPerm(&[P::PublicHealthWork, P::Reports]), pages::chronic::behind_xlsx)
+        .get(
+            "/chronic/indicators/patients.xlsx",
+            AnyPerm(&[P::PublicHealthWork, P::Reports]),
+            pages::chronic::behind_xlsx,
+        )
         .get("/portal/chronic", Patient, pages::chronic::portal)
         .get("/lab", Perm(P::Lab), pages::lab::desk)
         .post("/lab/find", Perm(P::Lab), pages::lab::find)

@@ -51,7 +51,13 @@ pub async fn feed_visit(app: &App, visit: &Visit, by: &str) -> Result<Feed, Doma
 }
 
 /// The readings of a verified lab order (fasting glucose, lipids).
-pub async fn feed_lab(app: &App, org_id: Uuid, order_id: Uuid, results: &[LabResult], by: &str) -> Result<Feed, DomainError> {
+pub async fn feed_lab(
+    app: &App,
+    org_id: Uuid,
+    order_id: Uuid,
+    results: &[LabResult],
+    by: &str,
+) -> Result<Feed, DomainError> {
     let r = rules(app, org_id).await?;
     let item = |code: &str| results.iter().find(|x| x.current && x.item_code == code).and_then(|x| x.milli);
     let reading = Reading {
@@ -84,7 +90,12 @@ async fn feed(
         return Ok(Feed { org_id, source_id, row: None });
     }
     let patient = crate::patient::load(app, org_id, patient_id).await?;
-    let input = ScreenInput { age: age_of(&patient.birth_date, on).unwrap_or(0), sex: Sex::parse(&patient.sex), reading, ..ScreenInput::default() };
+    let input = ScreenInput {
+        age: age_of(&patient.birth_date, on).unwrap_or(0),
+        sex: Sex::parse(&patient.sex),
+        reading,
+        ..ScreenInput::default()
+    };
     let row = row(app, &patient, &input, on, source, Some(source_id), by).await?;
     Ok(Feed { org_id, source_id, row: Some(row) })
 }
@@ -165,7 +176,8 @@ pub async fn screen(app: &App, actor: &Actor, f: &ScreenForm) -> Result<Screenin
     let row = row(app, &patient, &input, on, "screening", None, &actor.username).await?;
     let mut tx = app.db.begin().await.or_internal()?;
     dayi_store::chronic::insert_screenings(&mut tx, std::slice::from_ref(&row)).await.or_internal()?;
-    let entry = actor.entry("chronic.screen", "chronic_screening", &row.id.to_string(), Some(patient_id), OK, &row.suspected);
+    let entry =
+        actor.entry("chronic.screen", "chronic_screening", &row.id.to_string(), Some(patient_id), OK, &row.suspected);
     dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
     tx.commit().await.or_internal()?;
     Ok(row)

@@ -2,11 +2,11 @@
 //! readings and the series the charts draw. Read by the managing staff and,
 //! on the phone, by the patient or their family.
 
+use dayi_core::DomainError;
 use dayi_core::audit::OK;
 use dayi_core::catalog::show_milli;
 use dayi_core::chronic::{Class, Disease, Mode, Next, RiskFactor, Rules, Source};
 use dayi_core::timefmt::today_cst;
-use dayi_core::DomainError;
 use dayi_store::chronic::{Enrolment, Followup, Screening};
 use serde::Serialize;
 use uuid::Uuid;

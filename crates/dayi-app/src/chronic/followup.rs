@@ -155,8 +155,11 @@ pub async fn record(app: &App, actor: &Actor, f: &FollowupForm) -> Result<Outcom
             continue;
         }
         // The previous class counts only for a visit after the last one.
-        let previous =
-            e.last_class.as_deref().and_then(Class::parse).filter(|_| e.last_visit_on.as_deref() <= Some(&day(visited)));
+        let previous = e
+            .last_class
+            .as_deref()
+            .and_then(Class::parse)
+            .filter(|_| e.last_visit_on.as_deref() <= Some(&day(visited)));
         match classify(disease, &findings, previous, &r) {
             Ok(a) => planned.push((e.clone(), disease, a)),
             Err(err) => {

@@ -117,7 +117,8 @@ async fn gather(app: &App, org_id: Uuid, from: &str, to: &str) -> Result<Gathere
 }
 
 fn group_of(q: &IndicatorQuery) -> Result<Group, DomainError> {
-    Group::parse(q.group.trim()).ok_or_else(|| DomainError::field("group", ErrorCode::InvalidFormat, ["org|doctor|village"]))
+    Group::parse(q.group.trim())
+        .ok_or_else(|| DomainError::field("group", ErrorCode::InvalidFormat, ["org|doctor|village"]))
 }
 
 fn period(q: &IndicatorQuery) -> Result<(String, String), DomainError> {
@@ -157,11 +158,9 @@ pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<
         .map(|((key, disease), facts)| {
             let expected = match group {
                 Group::Org => a.expected.get(disease.code()).copied(),
-                Group::Village => a
-                    .villages
-                    .iter()
-                    .find(|v| v.name == key)
-                    .and_then(|v| v.expected.get(disease.code()).copied()),
+                Group::Village => {
+                    a.villages.iter().find(|v| v.name == key).and_then(|v| v.expected.get(disease.code()).copied())
+                }
                 Group::Doctor => None,
             }
             .filter(|e| *e > 0);
@@ -181,7 +180,9 @@ pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<
             }
         })
         .collect();
-    app.audit.record(actor.entry("chronic.indicators", "chronic", &format!("{from}..{to}"), None, OK, group.code())).await;
+    app.audit
+        .record(actor.entry("chronic.indicators", "chronic", &format!("{from}..{to}"), None, OK, group.code()))
+        .await;
     Ok(Indicators { from, to, group, tier: a.tier, tier_name: a.tier.zh(), standard_visits: g.standard_visits, rows })
 }
 
@@ -214,7 +215,8 @@ pub async fn behind(
     let group = group_of(q)?;
     let bad = |f: &str, hint: &str| DomainError::field(f, ErrorCode::InvalidFormat, [hint]);
     let disease = Disease::parse(disease.trim()).ok_or_else(|| bad("disease", "htn|t2dm|lipid"))?;
-    let measure = Measure::parse(measure.trim()).ok_or_else(|| bad("measure", "managed|standard|controlled|lipid_tested"))?;
+    let measure =
+        Measure::parse(measure.trim()).ok_or_else(|| bad("measure", "managed|standard|controlled|lipid_tested"))?;
     let g = gather(app, actor.org_id, &from, &to).await?;
     let chosen: Vec<&(PeriodRecord, Fact)> = g
         .records

@@ -115,9 +115,12 @@ fn split(codes: &str) -> impl Iterator<Item = &str> {
 pub async fn set_area(app: &App, actor: &Actor, a: &Area) -> Result<Area, DomainError> {
     require_work(app, actor).await?;
     let mut checks = dayi_core::error::Checks::new();
-    if let Some(k) = a.expected.keys().chain(a.villages.iter().flat_map(|v| v.expected.keys())).find(|k| {
-        dayi_core::chronic::Disease::parse(k).is_none()
-    }) {
+    if let Some(k) = a
+        .expected
+        .keys()
+        .chain(a.villages.iter().flat_map(|v| v.expected.keys()))
+        .find(|k| dayi_core::chronic::Disease::parse(k).is_none())
+    {
         checks.add("expected", ErrorCode::InvalidFormat, [k.as_str()]);
     }
     for (i, v) in a.villages.iter().enumerate() {

@@ -46,7 +46,9 @@ pub async fn plan(app: &App, actor: &Actor, id: Uuid) -> Result<Plan, DomainErro
         .or_internal()?
         .ok_or_else(|| DomainError::new(ErrorCode::NotFound))?;
     let visits = dayi_store::chronic::followups_of(&app.db, actor.org_id, e.patient_id).await.or_internal()?;
-    app.audit.record(actor.entry("chronic.plan", "chronic_enrolment", &id.to_string(), Some(e.patient_id), OK, "")).await;
+    app.audit
+        .record(actor.entry("chronic.plan", "chronic_enrolment", &id.to_string(), Some(e.patient_id), OK, ""))
+        .await;
     Ok(Plan { followups: visits.into_iter().filter(|f| f.enrolment_id == e.id).collect(), enrolment: e })
 }
 
@@ -56,6 +58,8 @@ pub async fn followup_row(app: &App, actor: &Actor, id: Uuid) -> Result<Followup
         .await
         .or_internal()?
         .ok_or_else(|| DomainError::new(ErrorCode::NotFound))?;
-    app.audit.record(actor.entry("chronic.followup_read", "chronic_followup", &id.to_string(), Some(f.patient_id), OK, "")).await;
+    app.audit
+        .record(actor.entry("chronic.followup_read", "chronic_followup", &id.to_string(), Some(f.patient_id), OK, ""))
+        .await;
     Ok(f)
 }

@@ -100,7 +100,8 @@ pub async fn enrol(app: &App, actor: &Actor, f: &EnrolForm) -> Result<Enrolment,
         updated_at: now,
     };
     // Open proposals whose suggested diseases are now all enrolled are taken up.
-    let mut enrolled: Vec<&str> = existing.iter().filter(|x| x.status == "active").map(|x| x.disease.as_str()).collect();
+    let mut enrolled: Vec<&str> =
+        existing.iter().filter(|x| x.status == "active").map(|x| x.disease.as_str()).collect();
     enrolled.push(disease.code());
     let readings = dayi_store::chronic::screenings_of(&app.db, actor.org_id, patient_id).await.or_internal()?;
     let taken: Vec<Uuid> = readings

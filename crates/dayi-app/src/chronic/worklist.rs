@@ -2,12 +2,12 @@
 //! checks due and referrals awaiting their 2-week follow-up, per doctor and
 //! per village; proposals to enrol; residents due for screening.
 
+use dayi_core::DomainError;
 use dayi_core::audit::OK;
 use dayi_core::chronic::{Class, Disease, Next};
 use dayi_core::identity::Sex;
 use dayi_core::mask;
 use dayi_core::timefmt::today_cst;
-use dayi_core::DomainError;
 use dayi_store::chronic::Work;
 use serde::Serialize;
 use time::Duration;
@@ -83,7 +83,11 @@ pub async fn worklist(
 ) -> Result<Vec<WorkLine>, DomainError> {
     require_work(app, actor).await?;
     let list = List::parse(list.trim()).ok_or_else(|| {
-        dayi_core::DomainError::field("list", dayi_core::ErrorCode::InvalidFormat, ["due|overdue|never|checkup|referral"])
+        dayi_core::DomainError::field(
+            "list",
+            dayi_core::ErrorCode::InvalidFormat,
+            ["due|overdue|never|checkup|referral"],
+        )
     })?;
     let r = rules(app, actor.org_id).await?;
     let today = today_cst();
@@ -100,7 +104,14 @@ pub async fn worklist(
     let rows =
         dayi_store::chronic::worklist(&app.db, actor.org_id, work, &t, doctor, village, LIMIT).await.or_internal()?;
     app.audit
-        .record(actor.entry("chronic.worklist", "chronic_enrolment", list.code(), None, OK, &format!("{} rows", rows.len())))
+        .record(actor.entry(
+            "chronic.worklist",
+            "chronic_enrolment",
+            list.code(),
+            None,
+            OK,
+            &format!("{} rows", rows.len()),
+        ))
         .await;
     Ok(rows
         .into_iter()
@@ -214,7 +225,11 @@ pub async fn screening_due(app: &App, actor: &Actor) -> Result<Vec<DueLine>, Dom
 
 /// Diseases a patient's open proposals suggest, for the doctor's banner;
 /// empty for staff outside the programme.
-pub async fn pending(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<(&'static str, &'static str)>, DomainError> {
+pub async fn pending(
+    app: &App,
+    actor: &Actor,
+    patient_id: Uuid,
+) -> Result<Vec<(&'static str, &'static str)>, DomainError> {
     if !actor.can(dayi_core::security::Perm::PublicHealthWork) {
         return Ok(vec![]);
     }

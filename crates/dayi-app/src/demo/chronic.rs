@@ -18,17 +18,40 @@ use crate::chronic::{self, Area, EnrolForm, FollowupForm, ScreenForm, VillageEst
 /// Generated people of the registry, above the seeded counter patients.
 const FROM: u64 = 370_000_100;
 
+/// A follow-up of the demo: days ago, systolic, diastolic, fasting glucose.
+type Visit = (i64, &'static str, &'static str, &'static str);
+
 pub async fn seed(app: &crate::App, org_id: Uuid, doctor: &str) -> Result<(), DomainError> {
     let actor = crate::Actor::cli(org_id);
     let today = today_cst();
     let day = |d: i64| (today + Duration::days(d)).to_string();
     // (village, disease, follow-ups as (days ago, sbp, dbp, fbg))
-    let plans: [(&str, &str, &[(i64, &str, &str, &str)]); 8] = [
-        ("王庄村", "htn", &[(-300, "148", "92", ""), (-286, "136", "84", ""), (-196, "132", "82", ""), (-106, "128", "80", ""), (-16, "130", "82", "")]),
+    let plans: [(&str, &str, &[Visit]); 8] = [
+        (
+            "王庄村",
+            "htn",
+            &[
+                (-300, "148", "92", ""),
+                (-286, "136", "84", ""),
+                (-196, "132", "82", ""),
+                (-106, "128", "80", ""),
+                (-16, "130", "82", ""),
+            ],
+        ),
         ("王庄村", "htn", &[(-250, "152", "96", ""), (-236, "150", "94", "")]),
         ("王庄村", "t2dm", &[(-200, "", "", "8.2"), (-186, "", "", "6.8"), (-96, "", "", "6.5")]),
         ("王庄村", "htn", &[]),
-        ("李庄村", "htn", &[(-330, "138", "86", ""), (-240, "134", "80", ""), (-150, "142", "90", ""), (-136, "136", "82", ""), (-46, "132", "84", "")]),
+        (
+            "李庄村",
+            "htn",
+            &[
+                (-330, "138", "86", ""),
+                (-240, "134", "80", ""),
+                (-150, "142", "90", ""),
+                (-136, "136", "82", ""),
+                (-46, "132", "84", ""),
+            ],
+        ),
         ("李庄村", "t2dm", &[(-120, "", "", "7.6"), (-106, "", "", "7.2")]),
         ("李庄村", "htn", &[(-95, "126", "78", "")]),
         ("李庄村", "htn", &[(-20, "158", "98", "")]),
@@ -37,7 +60,8 @@ pub async fn seed(app: &crate::App, org_id: Uuid, doctor: &str) -> Result<(), Do
     for (village, disease, visits) in plans {
         // The next generated person old enough for the programme.
         let patient = loop {
-            let p = crate::patient::register(app, &actor, &people::person(FROM + i, 2026, today), Channel::Counter).await?;
+            let p =
+                crate::patient::register(app, &actor, &people::person(FROM + i, 2026, today), Channel::Counter).await?;
             i += 1;
             let born = time::Date::parse(&p.birth_date, time::macros::format_description!("[year]-[month]-[day]"));
             if born.is_ok_and(|b| dayi_core::patient::age_on(b, today) >= 40) {
@@ -125,7 +149,8 @@ pub async fn load(app: &crate::App, org_id: Uuid, patients: u64, years: i64, see
     let rules = chronic::rules(app, org_id).await?;
     let today = today_cst();
     let born_by = (today - Duration::days(365 * i64::from(rules.min_age) + 9)).to_string();
-    let adults = dayi_store::chronic::unenrolled_adults(&app.db, org_id, &born_by, patients as i64).await.or_internal()?;
+    let adults =
+        dayi_store::chronic::unenrolled_adults(&app.db, org_id, &born_by, patients as i64).await.or_internal()?;
     let mut mix = Mix(seed ^ 0x5EED);
     let mut out = Loaded::default();
     let start = today - Duration::days(365 * years);
@@ -185,7 +210,9 @@ pub async fn load(app: &crate::App, org_id: Uuid, patients: u64, years: i64, see
                         fbg_milli: Some(if above { 7_000 + mix.below(5_000) } else { 4_500 + mix.below(2_400) } as i64),
                         ..Reading::default()
                     },
-                    Disease::Dyslipidaemia => Reading { ldl_milli: Some(2_000 + mix.below(2_500) as i64), ..Reading::default() },
+                    Disease::Dyslipidaemia => {
+                        Reading { ldl_milli: Some(2_000 + mix.below(2_500) as i64), ..Reading::default() }
+                    }
                 };
                 let findings = Findings { reading, age: 60, ..Findings::default() };
                 let a = classify(d, &findings, previous, &rules)?;

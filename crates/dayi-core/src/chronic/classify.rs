@@ -186,11 +186,14 @@ mod tests {
         Findings { reading, age: 60, ..Findings::default() }
     }
 
+    /// (name, findings, previous class, class, next, controlled)
+    type Row = (&'static str, Findings, Option<Class>, Class, Next, Option<bool>);
+
     /// Every row of the standard's table for hypertension, with the boundaries.
     #[test]
     fn hypertension_table() {
         let adverse = |r| Findings { adverse: true, ..of(r) };
-        let rows: &[(&str, Findings, Option<Class>, Class, Next, Option<bool>)] = &[
+        let rows: &[Row] = &[
             ("139/89 控制满意", of(bp(139, 89)), None, Satisfied, Routine, Some(true)),
             ("140/89 首次不满意", of(bp(140, 89)), None, Unsatisfied, TwoWeeks, Some(false)),
             ("139/90 首次不满意", of(bp(139, 90)), None, Unsatisfied, TwoWeeks, Some(false)),

@@ -133,7 +133,10 @@ mod tests {
         assert_eq!(all, Tally { managed: 6, standard: 3, controlled: 3, lipid_tested: 2 });
         let r = all.rates(Some(8));
         // 6/8 = 75 %, 3/6 = 50 %, 2/6 = 33.33 %
-        assert_eq!((r.management, r.standard, r.controlled, r.lipid_tested), (Some(7500), Some(5000), Some(5000), Some(3333)));
+        assert_eq!(
+            (r.management, r.standard, r.controlled, r.lipid_tested),
+            (Some(7500), Some(5000), Some(5000), Some(3333))
+        );
         assert_eq!(show_rate(r.lipid_tested), "33.33%");
         assert_eq!(all.rates(None).management, None);
         let li = tally(cohort.iter().filter(|f| f.doctor == "li"), 4);

@@ -170,7 +170,8 @@ mod tests {
         let woman = ScreenInput { sex: Some(Sex::Female), ..at(40, waist(85)) };
         assert_eq!(screen(&woman, &rules).risks, vec![RiskFactor::Waist]);
         assert!(screen(&at(40, waist(89)), &rules).risks.is_empty());
-        let answers = ScreenInput { family_history: true, high_salt: true, drinking: true, ..at(55, Reading::default()) };
+        let answers =
+            ScreenInput { family_history: true, high_salt: true, drinking: true, ..at(55, Reading::default()) };
         assert_eq!(
             screen(&answers, &rules).risks,
             vec![RiskFactor::FamilyHistory, RiskFactor::HighSalt, RiskFactor::Drinking, RiskFactor::Age]

@@ -80,14 +80,18 @@ impl Scenario for Chronic {
             let t = Instant::now();
             let l = dayi_app::demo::chronic::load(app, org, self.registry, YEARS, self.seed).await.map_err(zh)?;
             let secs = t.elapsed().as_secs_f64();
-            eprintln!("  chronic: {} records, {} follow-ups, {} lipid tests in {secs:.1} s", l.records, l.followups, l.screenings);
+            eprintln!(
+                "  chronic: {} records, {} follow-ups, {} lipid tests in {secs:.1} s",
+                l.records, l.followups, l.screenings
+            );
             setup.push(Setup { step: "registry records".into(), count: l.records, secs });
             setup.push(Setup { step: "follow-ups (same load)".into(), count: l.followups, secs: 0.0 });
             setup.push(Setup { step: "lipid tests (same load)".into(), count: l.screenings, secs: 0.0 });
             let _ = self.records.set(l.records);
             let actor = dayi_app::Actor::cli(org);
             let ph = dayi_app::staff::find(app, &actor, "ph01").await.map_err(zh)?;
-            let (_, token) = dayi_app::auth::create_token(app, &actor, ph.id, "dayi-load chronic", "").await.map_err(zh)?;
+            let (_, token) =
+                dayi_app::auth::create_token(app, &actor, ph.id, "dayi-load chronic", "").await.map_err(zh)?;
             let _ = self.token.set(token);
             Ok(setup)
         })
@@ -135,7 +139,10 @@ impl Scenario for Chronic {
                 checks.push(Check::new(
                     &format!("indicators by {group} count every record"),
                     failed.is_none() && managed == want,
-                    format!("{managed} managed of {want} records{}", failed.map(|e| format!("; {e}")).unwrap_or_default()),
+                    format!(
+                        "{managed} managed of {want} records{}",
+                        failed.map(|e| format!("; {e}")).unwrap_or_default()
+                    ),
                 ));
                 checks.push(Check::new(
                     &format!("indicators by {group} under 2 s"),

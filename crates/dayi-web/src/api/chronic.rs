@@ -94,7 +94,11 @@ pub struct WorkParams {
 
 /// A worklist: `due`, `overdue`, `never`, `checkup` or `referral`.
 #[utoipa::path(get, path = "/api/chronic/worklist", tag = "chronic", params(("list" = String, Query, description = "due|overdue|never|checkup|referral"), ("doctor" = Option<String>, Query), ("village" = Option<String>, Query)), responses((status = 200, body = Object)))]
-pub async fn worklist(State(st): State<AppState>, staff: Staff, Query(q): Query<WorkParams>) -> ApiResult<Vec<WorkLine>> {
+pub async fn worklist(
+    State(st): State<AppState>,
+    staff: Staff,
+    Query(q): Query<WorkParams>,
+) -> ApiResult<Vec<WorkLine>> {
     Ok(Json(chronic::worklist(&st.app, &staff.actor, &q.list, Some(&q.doctor), Some(&q.village)).await?))
 }
 

@@ -58,7 +58,10 @@ pub fn careplan(p: &Plan) -> Value {
     for f in &p.followups {
         let class = Class::parse(&f.class).unwrap_or(Class::Satisfied);
         let mode = Mode::parse(&f.mode).map(|m| m.zh()).unwrap_or("");
-        let refs: Vec<Value> = parts(f).into_iter().map(|(part, _)| json!({ "reference": format!("Observation/{}-{part}", f.id) })).collect();
+        let refs: Vec<Value> = parts(f)
+            .into_iter()
+            .map(|(part, _)| json!({ "reference": format!("Observation/{}-{part}", f.id) }))
+            .collect();
         activity.push(json!({
             "outcomeCodeableConcept": [{ "coding": [{ "system": class_system(), "code": class.code(), "display": class.zh() }], "text": class.zh() }],
             "outcomeReference": refs,
@@ -179,7 +182,8 @@ pub async fn read_observation(st: &AppState, staff: &Staff, id: Uuid, part: &str
 /// GET /fhir/Observation?category=vital-signs&patient=…: the follow-ups' readings, newest first.
 pub async fn search_observations(st: &AppState, staff: &Staff, headers: &HeaderMap, query: &str) -> FhirResult {
     dayi_app::chronic::require_read(&st.app, &staff.actor).await?;
-    let spec = Spec { kind: "Observation", status_param: "status", statuses, status_hint: "final", extra: &["category"] };
+    let spec =
+        Spec { kind: "Observation", status_param: "status", statuses, status_hint: "final", extra: &["category"] };
     let p = visit_search::parse(query, &spec)?;
     let patients = p.filter.patients.clone().ok_or_else(|| super::bad("生命体征按患者检索：请提供 patient"))?;
     let mut found = vec![];
@@ -202,7 +206,9 @@ pub async fn search_observations(st: &AppState, staff: &Staff, headers: &HeaderM
 fn statuses(code: &str) -> Option<&'static [&'static str]> {
     match code {
         "final" => Some(&["final"]),
-        "registered" | "preliminary" | "amended" | "corrected" | "cancelled" | "entered-in-error" | "unknown" => Some(&[]),
+        "registered" | "preliminary" | "amended" | "corrected" | "cancelled" | "entered-in-error" | "unknown" => {
+            Some(&[])
+        }
         _ => None,
     }
 }
@@ -225,7 +231,12 @@ fn plan_statuses(code: &str) -> Option<&'static [&'static str]> {
 }
 
 /// GET /fhir/CarePlan?patient=&subject=&_id=&status=&category=
-pub async fn search(State(st): State<AppState>, staff: Staff, headers: HeaderMap, RawQuery(query): RawQuery) -> FhirResult {
+pub async fn search(
+    State(st): State<AppState>,
+    staff: Staff,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> FhirResult {
     dayi_app::chronic::require_read(&st.app, &staff.actor).await?;
     let query = query.unwrap_or_default();
     let spec = Spec {

@@ -35,7 +35,6 @@ fn list_of(q: &WorkQuery) -> List {
     List::parse(&q.list).unwrap_or(List::Due)
 }
 
-
 /// The worklists, the open proposals and the residents due for screening.
 pub async fn desk(State(st): State<AppState>, staff: Staff, Query(q): Query<WorkQuery>) -> Response {
     let screening = q.list == "screening";
@@ -88,8 +87,20 @@ pub async fn desk_xlsx(State(st): State<AppState>, staff: Staff, Query(q): Query
             ]
         })
         .collect();
-    let headers =
-        ["姓名", "性别", "年龄", "电话", "病种", "村/社区", "责任医生", "应随访日期", "随访类型", "上次分类", "上次随访", "逾期天数"];
+    let headers = [
+        "姓名",
+        "性别",
+        "年龄",
+        "电话",
+        "病种",
+        "村/社区",
+        "责任医生",
+        "应随访日期",
+        "随访类型",
+        "上次分类",
+        "上次随访",
+        "逾期天数",
+    ];
     xlsx::download(&format!("慢病{}.xlsx", list.zh()), list.zh(), &headers, rows)
 }
 
@@ -174,7 +185,14 @@ fn back(id: Uuid, notice: &str, at: &str) -> Response {
 }
 
 /// Re-shows the file with a form's values and errors, or the error page.
-async fn refused(st: &AppState, staff: &Staff, id: Uuid, form: &str, f: &Fields, e: &dayi_core::DomainError) -> Response {
+async fn refused(
+    st: &AppState,
+    staff: &Staff,
+    id: Uuid,
+    form: &str,
+    f: &Fields,
+    e: &dayi_core::DomainError,
+) -> Response {
     if !is_form_error(e) {
         return fail(e, staff.lang);
     }
@@ -401,8 +419,17 @@ pub async fn indicators_xlsx(State(st): State<AppState>, staff: Staff, Query(p):
         })
         .collect();
     let headers = [
-        "分组", "病种", "辖区估算患者数", "已管理人数", "健康管理率", "规范管理人数", "规范管理率", "最近一次随访达标人数",
-        "控制率", "血脂检测人数", "血脂检测率",
+        "分组",
+        "病种",
+        "辖区估算患者数",
+        "已管理人数",
+        "健康管理率",
+        "规范管理人数",
+        "规范管理率",
+        "最近一次随访达标人数",
+        "控制率",
+        "血脂检测人数",
+        "血脂检测率",
     ];
     xlsx::download(&format!("三高指标{}至{}.xlsx", r.from, r.to), "指标", &headers, rows)
 }
@@ -454,7 +481,8 @@ pub async fn behind_xlsx(State(st): State<AppState>, staff: Staff, Query(p): Que
                     ]
                 })
                 .collect();
-            let headers = ["姓名", "性别", "年龄", "病种", "村/社区", "责任医生", "面对面随访次数", "最近一次随访", "血脂检测"];
+            let headers =
+                ["姓名", "性别", "年龄", "病种", "村/社区", "责任医生", "面对面随访次数", "最近一次随访", "血脂检测"];
             let name = format!("{}{}{}至{}.xlsx", disease.zh(), measure.zh(), q.from, q.to);
             xlsx::download(&name, "患者名单", &headers, rows)
         }

@@ -35,7 +35,8 @@ async fn fields(r: reqwest::Response) -> Vec<(String, String)> {
 }
 
 pub(crate) async fn enrol(s: &Session, pid: &str, disease: &str, doctor: &str, village: &str) -> Value {
-    let body = json!({"disease": disease, "diagnosed_on": day(-400), "source": "known", "doctor": doctor, "village": village});
+    let body =
+        json!({"disease": disease, "diagnosed_on": day(-400), "source": "known", "doctor": doctor, "village": village});
     ok(s.post_json(&format!("/api/chronic/patients/{pid}/enrol"), body).await).await
 }
 
@@ -111,15 +112,39 @@ async fn bad_input_changes_nothing(t: &TestApp) {
     let enrol_at = |pid: &str| format!("/api/chronic/patients/{pid}/enrol");
 
     // A child is not enrolled in the adult programme; a diagnosis in the future is refused.
-    let r = doc.post_json(&enrol_at(&child.id), json!({"disease": "htn", "diagnosed_on": day(-1), "source": "known", "village": "东村"})).await;
+    let r = doc
+        .post_json(
+            &enrol_at(&child.id),
+            json!({"disease": "htn", "diagnosed_on": day(-1), "source": "known", "village": "东村"}),
+        )
+        .await;
     assert_eq!(fields(r).await, [("patient_id".to_string(), "chronic.age".to_string())]);
-    let r = doc.post_json(&enrol_at(&adult.id), json!({"disease": "htn", "diagnosed_on": day(1), "source": "known", "village": "东村"})).await;
+    let r = doc
+        .post_json(
+            &enrol_at(&adult.id),
+            json!({"disease": "htn", "diagnosed_on": day(1), "source": "known", "village": "东村"}),
+        )
+        .await;
     assert_eq!(fields(r).await, [("diagnosed_on".to_string(), "chronic.future_date".to_string())]);
-    let r = doc.post_json(&enrol_at(&adult.id), json!({"disease": "gout", "diagnosed_on": day(-1), "source": "known", "village": ""})).await;
+    let r = doc
+        .post_json(
+            &enrol_at(&adult.id),
+            json!({"disease": "gout", "diagnosed_on": day(-1), "source": "known", "village": ""}),
+        )
+        .await;
     let got = fields(r).await;
-    assert!(got.contains(&("disease".into(), "field.required".into())) && got.contains(&("village".into(), "field.required".into())), "{got:?}");
+    assert!(
+        got.contains(&("disease".into(), "field.required".into()))
+            && got.contains(&("village".into(), "field.required".into())),
+        "{got:?}"
+    );
     // A follow-up of someone not enrolled.
-    let r = doc.post_json(&format!("/api/chronic/patients/{}/followups", adult.id), json!({"visited_on": day(0), "mode": "clinic", "sbp": "130", "dbp": "80"})).await;
+    let r = doc
+        .post_json(
+            &format!("/api/chronic/patients/{}/followups", adult.id),
+            json!({"visited_on": day(0), "mode": "clinic", "sbp": "130", "dbp": "80"}),
+        )
+        .await;
     assert_eq!(fields(r).await, [("diseases".to_string(), "chronic.not_enrolled".to_string())]);
     for pid in [&child.id, &adult.id] {
         let f = ok(doc.get(&format!("/api/chronic/patients/{pid}")).await).await;
@@ -129,7 +154,9 @@ async fn bad_input_changes_nothing(t: &TestApp) {
     // Enrolled (diagnosed 400 days ago): impossible readings and dates change nothing.
     enrol(&doc, &adult.id, "t2dm", "doc01", "西村").await;
     let at = format!("/api/chronic/patients/{}/followups", adult.id);
-    let r = doc.post_json(&at, json!({"visited_on": day(0), "mode": "clinic", "sbp": "400", "dbp": "20", "fbg": "0"})).await;
+    let r = doc
+        .post_json(&at, json!({"visited_on": day(0), "mode": "clinic", "sbp": "400", "dbp": "20", "fbg": "0"}))
+        .await;
     let got = fields(r).await;
     for f in ["sbp", "dbp", "fbg"] {
         assert!(got.contains(&(f.to_string(), "chronic.range".to_string())), "{f}: {got:?}");
@@ -140,7 +167,12 @@ async fn bad_input_changes_nothing(t: &TestApp) {
     assert_eq!(fields(r).await, [("visited_on".to_string(), "chronic.before_diagnosis".to_string())]);
     let r = doc.post_json(&at, json!({"visited_on": day(0), "mode": "clinic", "sbp": "130", "dbp": "80"})).await;
     assert_eq!(fields(r).await, [("fbg".to_string(), "field.required".to_string())]);
-    let r = doc.post_json(&at, json!({"visited_on": day(0), "mode": "clinic", "fbg": "6.0", "signs": ["nope"], "salt": "很咸"})).await;
+    let r = doc
+        .post_json(
+            &at,
+            json!({"visited_on": day(0), "mode": "clinic", "fbg": "6.0", "signs": ["nope"], "salt": "很咸"}),
+        )
+        .await;
     let got = fields(r).await;
     assert!(got.contains(&("salt".into(), "field.invalid_format".into())), "{got:?}");
     let f = ok(doc.get(&format!("/api/chronic/patients/{}", adult.id)).await).await;
@@ -149,7 +181,8 @@ async fn bad_input_changes_nothing(t: &TestApp) {
 
     // Staff outside the programme are refused.
     let lab = t.as_user("lab01").await;
-    refused(lab.get(&format!("/api/chronic/patients/{}", adult.id)).await, StatusCode::FORBIDDEN, "auth.forbidden").await;
+    refused(lab.get(&format!("/api/chronic/patients/{}", adult.id)).await, StatusCode::FORBIDDEN, "auth.forbidden")
+        .await;
 }
 
 /// Rates in the answer for one row: (managed, standard, controlled, lipid, management%, standard%, control%).
@@ -295,7 +328,8 @@ async fn verified_lab_results_feed_screening(t: &TestApp) {
     }
     let proposals = ok(doc.get("/api/chronic/proposals").await).await;
     let mine: Vec<&Value> = proposals.as_array().unwrap().iter().filter(|p| p["patient_id"] == pid.as_str()).collect();
-    let mut suggested: Vec<&str> = mine.iter().flat_map(|p| p["suspected"].as_array().unwrap()).map(|s| s[0].as_str().unwrap()).collect();
+    let mut suggested: Vec<&str> =
+        mine.iter().flat_map(|p| p["suspected"].as_array().unwrap()).map(|s| s[0].as_str().unwrap()).collect();
     suggested.sort_unstable();
     assert_eq!(suggested, ["lipid", "t2dm"], "{proposals}");
     let f = ok(doc.get(&format!("/api/chronic/patients/{pid}")).await).await;

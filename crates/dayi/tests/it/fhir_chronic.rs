@@ -16,7 +16,14 @@ async fn a_registry_record_is_a_careplan(t: &TestApp) {
     let doc = t.as_user("doc01").await;
     let pid = adults(t, 3, 1).await[0].id.clone();
     let e = enrol(&doc, &pid, "htn", "doc01", "东村").await;
-    visit(&doc, &pid, -20, "clinic", json!({"sbp": "150", "dbp": "95", "heart_rate": "80", "weight": "72.5", "height": "168"})).await;
+    visit(
+        &doc,
+        &pid,
+        -20,
+        "clinic",
+        json!({"sbp": "150", "dbp": "95", "heart_rate": "80", "weight": "72.5", "height": "168"}),
+    )
+    .await;
     visit(&doc, &pid, -5, "home", json!({"sbp": "132", "dbp": "84"})).await;
     let get = |path: String| {
         let doc = &doc;

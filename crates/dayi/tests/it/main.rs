@@ -4,7 +4,6 @@
 mod api;
 mod auth;
 mod booking;
-mod chronic;
 mod browser;
 mod browser_booking;
 mod browser_chronic;
@@ -12,6 +11,7 @@ mod browser_lab;
 mod browser_patient;
 mod browser_queue;
 mod browser_visit;
+mod chronic;
 mod cli;
 mod fhir;
 mod fhir_booking;
