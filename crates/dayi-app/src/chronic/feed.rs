@@ -156,9 +156,8 @@ pub struct ScreenForm {
 
 pub async fn screen(app: &App, actor: &Actor, f: &ScreenForm) -> Result<Screening, DomainError> {
     require_work(app, actor).await?;
-    let patient_id = Uuid::parse_str(f.patient_id.trim())
-        .map_err(|_| DomainError::field("patient_id", ErrorCode::PatientUnknown, [""; 0]))?;
-    let patient = crate::patient::load(app, actor.org_id, patient_id).await?;
+    let patient = super::patient_of(app, actor, &f.patient_id).await?;
+    let patient_id = patient.id;
     let r = rules(app, actor.org_id).await?;
     let mut checks = dayi_core::error::Checks::new();
     let on = checks.take("screened_on", past_day("screened_on", &f.screened_on, today_cst()));

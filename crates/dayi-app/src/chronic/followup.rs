@@ -84,9 +84,8 @@ const CHOICES: &[(&str, &[&str])] = &[
 
 pub async fn record(app: &App, actor: &Actor, f: &FollowupForm) -> Result<Outcome, DomainError> {
     require_work(app, actor).await?;
-    let patient_id = Uuid::parse_str(f.patient_id.trim())
-        .map_err(|_| DomainError::field("patient_id", ErrorCode::PatientUnknown, [""; 0]))?;
-    let patient = crate::patient::load(app, actor.org_id, patient_id).await?;
+    let patient = super::patient_of(app, actor, &f.patient_id).await?;
+    let patient_id = patient.id;
     let r = rules(app, actor.org_id).await?;
     let today = today_cst();
     let mut checks = Checks::new();
@@ -120,9 +119,7 @@ pub async fn record(app: &App, actor: &Actor, f: &FollowupForm) -> Result<Outcom
             checks.add(field, ErrorCode::InvalidFormat, [allowed[1..].join("/")]);
         }
     }
-    if let Some(c) = f.related.iter().find(|c| !c.is_empty() && !r.related.iter().any(|x| &x.code == *c)) {
-        checks.add("related", ErrorCode::InvalidFormat, [c]);
-    }
+    super::check_related(&mut checks, &r, &f.related);
     checks.finish()?;
     let (Some(visited), Some(mode), Some(reading)) = (visited, mode, reading) else {
         return Err(DomainError::new(ErrorCode::Validation));

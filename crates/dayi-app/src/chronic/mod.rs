@@ -106,6 +106,20 @@ fn age_of(birth_date: &str, on: Date) -> Option<i32> {
     Some(dayi_core::patient::age_on(b, on))
 }
 
+/// The patient a form names by id.
+async fn patient_of(app: &App, actor: &Actor, id: &str) -> Result<dayi_store::patient::Patient, DomainError> {
+    let id = uuid::Uuid::parse_str(id.trim())
+        .map_err(|_| DomainError::field("patient_id", ErrorCode::PatientUnknown, [""; 0]))?;
+    crate::patient::load(app, actor.org_id, id).await
+}
+
+/// Every co-prevented disease code given must be one the rules list.
+fn check_related(checks: &mut dayi_core::error::Checks, rules: &Rules, codes: &[String]) {
+    if let Some(c) = codes.iter().find(|c| !c.is_empty() && !rules.related.iter().any(|x| &x.code == *c)) {
+        checks.add("related", ErrorCode::InvalidFormat, [c]);
+    }
+}
+
 fn split(codes: &str) -> impl Iterator<Item = &str> {
     codes.split(',').filter(|c| !c.is_empty())
 }

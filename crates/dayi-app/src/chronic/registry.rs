@@ -30,9 +30,8 @@ pub struct EnrolForm {
 
 pub async fn enrol(app: &App, actor: &Actor, f: &EnrolForm) -> Result<Enrolment, DomainError> {
     require_work(app, actor).await?;
-    let patient_id = Uuid::parse_str(f.patient_id.trim())
-        .map_err(|_| DomainError::field("patient_id", ErrorCode::PatientUnknown, [""; 0]))?;
-    let patient = crate::patient::load(app, actor.org_id, patient_id).await?;
+    let patient = super::patient_of(app, actor, &f.patient_id).await?;
+    let patient_id = patient.id;
     let r = rules(app, actor.org_id).await?;
     let today = today_cst();
     let mut checks = Checks::new();
@@ -56,9 +55,7 @@ pub async fn enrol(app: &App, actor: &Actor, f: &EnrolForm) -> Result<Enrolment,
             }
         },
     };
-    if let Some(c) = f.related.iter().find(|c| !c.is_empty() && !r.related.iter().any(|x| &x.code == *c)) {
-        checks.add("related", ErrorCode::InvalidFormat, [c]);
-    }
+    super::check_related(&mut checks, &r, &f.related);
     match age_of(&patient.birth_date, today) {
         Some(age) if age < r.min_age => checks.add("patient_id", ErrorCode::ChronicAge, [age, r.min_age]),
         None => checks.add("patient_id", ErrorCode::ChronicAge, ["—".to_string(), r.min_age.to_string()]),
@@ -163,9 +160,7 @@ pub async fn reassign(
     if !staff.as_ref().is_some_and(|s| s.active) {
         checks.add("doctor", ErrorCode::InvalidFormat, [doctor.trim()]);
     }
-    if let Some(c) = related.iter().find(|c| !c.is_empty() && !r.related.iter().any(|x| &x.code == *c)) {
-        checks.add("related", ErrorCode::InvalidFormat, [c]);
-    }
+    super::check_related(&mut checks, &r, related);
     checks.finish()?;
     e.doctor = doctor.trim().into();
     e.village = village.unwrap_or_default();
