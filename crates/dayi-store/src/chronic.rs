@@ -311,7 +311,8 @@ pub async fn worklist(
                 qb.push(" AND e.next_kind IN ('referral', 'urgent')");
             }
         }
-        qb.push(" ORDER BY e.next_due, e.id LIMIT ").push_bind(limit);
+        // The due index gives this order, so the scan stops at the limit.
+        qb.push(" ORDER BY e.next_due LIMIT ").push_bind(limit);
         qb.build_query_as::<WorkRow>().fetch_all(p).await
     })
 }
@@ -360,47 +361,87 @@ pub async fn screening_due(db: &Db, org_id: Uuid, born_by: &str, today: &str, li
         .fetch_all(p).await)
 }
 
-/// A registry record in force at some time in a period.
+/// Per record in force in a period (enrolled by its end, not closed before
+/// its start): face-to-face follow-ups in the period, the latest one's
+/// verdict, and whether the patient had lipids tested. Subqueries per record
+/// seek the covering index, so SQL does the counting.
+macro_rules! period_facts {
+    () => {
+        "SELECT e.id, e.patient_id, e.disease, e.doctor, e.village, \
+         (SELECT COUNT(*) FROM chronic_followup f WHERE f.org_id = e.org_id AND f.enrolment_id = e.id \
+          AND f.visited_on >= $2 AND f.visited_on <= $3 AND f.mode <> 'phone') AS face, \
+         CAST((SELECT CASE WHEN f.controlled THEN 1 WHEN NOT f.controlled THEN 0 END FROM chronic_followup f \
+          WHERE f.org_id = e.org_id AND f.enrolment_id = e.id AND f.visited_on >= $2 AND f.visited_on <= $3 \
+          ORDER BY f.visited_on DESC, f.created_at DESC LIMIT 1) AS BIGINT) AS latest, \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM chronic_screening s WHERE s.org_id = e.org_id \
+              AND s.patient_id = e.patient_id AND s.screened_on >= $2 AND s.screened_on <= $3 \
+              AND (s.tc_milli IS NOT NULL OR s.ldl_milli IS NOT NULL OR s.tg_milli IS NOT NULL \
+                   OR s.hdl_milli IS NOT NULL)) \
+           OR EXISTS (SELECT 1 FROM chronic_followup f WHERE f.org_id = e.org_id AND f.patient_id = e.patient_id \
+              AND f.visited_on >= $2 AND f.visited_on <= $3 AND f.ldl_milli IS NOT NULL) THEN 1 ELSE 0 END AS BIGINT) AS lipid \
+         FROM chronic_enrolment e WHERE e.org_id = $1 AND e.enrolled_on <= $3 \
+         AND (e.closed_on IS NULL OR e.closed_on >= $2)"
+    };
+}
+
+/// The counts of one (disease, doctor, village).
 #[derive(Debug, Clone, FromRow, PartialEq)]
-pub struct PeriodRecord {
+pub struct Count {
+    pub disease: String,
+    pub doctor: String,
+    pub village: String,
+    pub managed: i64,
+    pub standard: i64,
+    /// Latest follow-up in the period met its target.
+    pub controlled: i64,
+    pub lipid_tested: i64,
+}
+
+/// The indicators' numerators and denominators by disease, doctor and village.
+pub async fn counts(db: &Db, org_id: Uuid, from: &str, to: &str, standard_visits: i64) -> Result<Vec<Count>> {
+    let sql = concat!(
+        "SELECT disease, doctor, village, COUNT(*) AS managed, \
+         SUM(CASE WHEN face >= $4 THEN 1 ELSE 0 END) AS standard, \
+         SUM(CASE WHEN latest = 1 THEN 1 ELSE 0 END) AS controlled, \
+         SUM(CASE WHEN lipid = 1 THEN 1 ELSE 0 END) AS lipid_tested FROM (",
+        period_facts!(),
+        ") t GROUP BY disease, doctor, village"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Count>(sql).bind(org_id).bind(from).bind(to).bind(standard_visits)
+        .fetch_all(p).await)
+}
+
+/// One record's facts in a period.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct PeriodFact {
     pub id: Uuid,
     pub patient_id: Uuid,
     pub disease: String,
     pub doctor: String,
     pub village: String,
+    pub face: i64,
+    /// 1 met the target, 0 did not, none: not seen or not measured.
+    pub latest: Option<i64>,
+    pub lipid: i64,
 }
 
-/// Records enrolled by `to` and not closed before `from`.
-pub async fn in_force(db: &Db, org_id: Uuid, from: &str, to: &str) -> Result<Vec<PeriodRecord>> {
-    let sql = "SELECT id, patient_id, disease, doctor, village FROM chronic_enrolment \
-               WHERE org_id = $1 AND enrolled_on <= $3 AND (closed_on IS NULL OR closed_on >= $2)";
-    with_db!(db, p => sqlx::query_as::<_, PeriodRecord>(sql).bind(org_id).bind(from).bind(to).fetch_all(p).await)
-}
-
-/// A follow-up as the indicators see it.
-#[derive(Debug, Clone, FromRow, PartialEq)]
-pub struct PeriodVisit {
-    pub enrolment_id: Uuid,
-    pub visited_on: String,
-    pub mode: String,
-    pub controlled: Option<bool>,
-}
-
-/// The follow-ups of a period, by record and in order.
-pub async fn visits_in(db: &Db, org_id: Uuid, from: &str, to: &str) -> Result<Vec<PeriodVisit>> {
-    let sql = "SELECT enrolment_id, visited_on, mode, controlled FROM chronic_followup \
-               WHERE org_id = $1 AND visited_on >= $2 AND visited_on <= $3 \
-               ORDER BY enrolment_id, visited_on, created_at";
-    with_db!(db, p => sqlx::query_as::<_, PeriodVisit>(sql).bind(org_id).bind(from).bind(to).fetch_all(p).await)
-}
-
-/// Patients with a lipid reading in the period (lab, screening or follow-up).
-pub async fn lipid_tested(db: &Db, org_id: Uuid, from: &str, to: &str) -> Result<Vec<Uuid>> {
-    let sql = "SELECT patient_id FROM chronic_screening WHERE org_id = $1 AND screened_on >= $2 AND screened_on <= $3 \
-               AND (tc_milli IS NOT NULL OR ldl_milli IS NOT NULL OR tg_milli IS NOT NULL OR hdl_milli IS NOT NULL) \
-               UNION SELECT patient_id FROM chronic_followup WHERE org_id = $1 AND visited_on >= $2 \
-               AND visited_on <= $3 AND ldl_milli IS NOT NULL";
-    with_db!(db, p => sqlx::query_scalar::<_, Uuid>(sql).bind(org_id).bind(from).bind(to).fetch_all(p).await)
+/// The facts of the records of one disease, narrowed to a doctor or village.
+pub async fn facts(
+    db: &Db,
+    org_id: Uuid,
+    from: &str,
+    to: &str,
+    disease: &str,
+    doctor: Option<&str>,
+    village: Option<&str>,
+) -> Result<Vec<PeriodFact>> {
+    let sql = concat!(
+        "SELECT * FROM (",
+        period_facts!(),
+        ") t WHERE disease = $4 AND ($5 = '' OR doctor = $5) AND ($6 = '' OR village = $6)"
+    );
+    with_db!(db, p => sqlx::query_as::<_, PeriodFact>(sql).bind(org_id).bind(from).bind(to).bind(disease)
+        .bind(doctor.unwrap_or("")).bind(village.unwrap_or("")).fetch_all(p).await)
 }
 
 /// The villages and doctors of the registry, for the filters.

@@ -2,15 +2,15 @@
 //! doctor or village for a period, and the patients behind each number. The
 //! formulas are `dayi_core::chronic::indicator`; this gathers the facts.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use dayi_core::audit::OK;
-use dayi_core::chronic::{Disease, Fact, Measure, Mode, Rates, Tally, Tier, show_rate, tally};
+use dayi_core::chronic::{Disease, Fact, Measure, Rates, Tally, Tier, show_rate};
 use dayi_core::identity::Sex;
 use dayi_core::mask;
 use dayi_core::timefmt::today_cst;
 use dayi_core::{DomainError, ErrorCode};
-use dayi_store::chronic::PeriodRecord;
+use dayi_store::chronic::PeriodFact;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -77,45 +77,6 @@ pub struct Indicators {
     pub rows: Vec<IndicatorRow>,
 }
 
-/// One registry record's facts in the period, and the record.
-struct Gathered {
-    records: Vec<(PeriodRecord, Fact)>,
-    standard_visits: i64,
-}
-
-async fn gather(app: &App, org_id: Uuid, from: &str, to: &str) -> Result<Gathered, DomainError> {
-    let r = rules(app, org_id).await?;
-    let records = dayi_store::chronic::in_force(&app.db, org_id, from, to).await.or_internal()?;
-    let visits = dayi_store::chronic::visits_in(&app.db, org_id, from, to).await.or_internal()?;
-    let lipids: HashSet<Uuid> =
-        dayi_store::chronic::lipid_tested(&app.db, org_id, from, to).await.or_internal()?.into_iter().collect();
-    // Visits come ordered by record and day: the last of each record is its latest.
-    let mut per: HashMap<Uuid, (i64, Option<bool>)> = HashMap::with_capacity(records.len());
-    for v in &visits {
-        let face = Mode::parse(&v.mode).is_some_and(Mode::face_to_face);
-        let e = per.entry(v.enrolment_id).or_insert((0, None));
-        e.0 += i64::from(face);
-        e.1 = v.controlled;
-    }
-    let records = records
-        .into_iter()
-        .filter_map(|rec| {
-            let disease = Disease::parse(&rec.disease)?;
-            let (face_visits, latest_controlled) = per.get(&rec.id).copied().unwrap_or((0, None));
-            let fact = Fact {
-                disease,
-                doctor: rec.doctor.clone(),
-                village: rec.village.clone(),
-                face_visits,
-                latest_controlled,
-                lipid_tested: lipids.contains(&rec.patient_id),
-            };
-            Some((rec, fact))
-        })
-        .collect();
-    Ok(Gathered { records, standard_visits: r.standard_visits })
-}
-
 fn group_of(q: &IndicatorQuery) -> Result<Group, DomainError> {
     Group::parse(q.group.trim())
         .ok_or_else(|| DomainError::field("group", ErrorCode::InvalidFormat, ["org|doctor|village"]))
@@ -130,11 +91,11 @@ fn period(q: &IndicatorQuery) -> Result<(String, String), DomainError> {
     Ok((day(from), day(to)))
 }
 
-fn key_of(group: Group, f: &Fact) -> &str {
+fn key_of<'a>(group: Group, doctor: &'a str, village: &'a str) -> &'a str {
     match group {
         Group::Org => "",
-        Group::Doctor => &f.doctor,
-        Group::Village => &f.village,
+        Group::Doctor => doctor,
+        Group::Village => village,
     }
 }
 
@@ -142,11 +103,19 @@ pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<
     require_indicators(app, actor).await?;
     let (from, to) = period(q)?;
     let group = group_of(q)?;
-    let g = gather(app, actor.org_id, &from, &to).await?;
+    let r = rules(app, actor.org_id).await?;
+    let counts =
+        dayi_store::chronic::counts(&app.db, actor.org_id, &from, &to, r.standard_visits).await.or_internal()?;
     let a = area(app, actor.org_id).await?;
-    let mut groups: BTreeMap<(String, Disease), Vec<&Fact>> = BTreeMap::new();
-    for (_, f) in &g.records {
-        groups.entry((key_of(group, f).to_string(), f.disease)).or_default().push(f);
+    let mut groups: BTreeMap<(String, Disease), Tally> = BTreeMap::new();
+    for c in &counts {
+        let Some(disease) = Disease::parse(&c.disease) else { continue };
+        let t = groups.entry((key_of(group, &c.doctor, &c.village).to_string(), disease)).or_default();
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        t.managed += n(c.managed);
+        t.standard += n(c.standard);
+        t.controlled += n(c.controlled);
+        t.lipid_tested += n(c.lipid_tested);
     }
     if group == Group::Org {
         for d in Disease::ALL {
@@ -155,7 +124,7 @@ pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<
     }
     let rows = groups
         .into_iter()
-        .map(|((key, disease), facts)| {
+        .map(|((key, disease), t)| {
             let expected = match group {
                 Group::Org => a.expected.get(disease.code()).copied(),
                 Group::Village => {
@@ -164,7 +133,6 @@ pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<
                 Group::Doctor => None,
             }
             .filter(|e| *e > 0);
-            let t = tally(facts, g.standard_visits);
             let rates = t.rates(expected);
             IndicatorRow {
                 key,
@@ -183,7 +151,7 @@ pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<
     app.audit
         .record(actor.entry("chronic.indicators", "chronic", &format!("{from}..{to}"), None, OK, group.code()))
         .await;
-    Ok(Indicators { from, to, group, tier: a.tier, tier_name: a.tier.zh(), standard_visits: g.standard_visits, rows })
+    Ok(Indicators { from, to, group, tier: a.tier, tier_name: a.tier.zh(), standard_visits: r.standard_visits, rows })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -217,11 +185,29 @@ pub async fn behind(
     let disease = Disease::parse(disease.trim()).ok_or_else(|| bad("disease", "htn|t2dm|lipid"))?;
     let measure =
         Measure::parse(measure.trim()).ok_or_else(|| bad("measure", "managed|standard|controlled|lipid_tested"))?;
-    let g = gather(app, actor.org_id, &from, &to).await?;
-    let chosen: Vec<&(PeriodRecord, Fact)> = g
-        .records
-        .iter()
-        .filter(|(_, f)| f.disease == disease && key_of(group, f) == key && f.meets(measure, g.standard_visits))
+    let r = rules(app, actor.org_id).await?;
+    let (doctor, village) = match group {
+        Group::Org => (None, None),
+        Group::Doctor => (Some(key), None),
+        Group::Village => (None, Some(key)),
+    };
+    let rows = dayi_store::chronic::facts(&app.db, actor.org_id, &from, &to, disease.code(), doctor, village)
+        .await
+        .or_internal()?;
+    let chosen: Vec<(PeriodFact, Fact)> = rows
+        .into_iter()
+        .map(|x| {
+            let fact = Fact {
+                disease,
+                doctor: x.doctor.clone(),
+                village: x.village.clone(),
+                face_visits: x.face,
+                latest_controlled: x.latest.map(|v| v == 1),
+                lipid_tested: x.lipid == 1,
+            };
+            (x, fact)
+        })
+        .filter(|(_, f)| key_of(group, &f.doctor, &f.village) == key && f.meets(measure, r.standard_visits))
         .collect();
     let ids: Vec<Uuid> = chosen.iter().map(|(r, _)| r.patient_id).collect();
     let mut people = HashMap::new();

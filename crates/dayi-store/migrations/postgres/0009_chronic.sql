@@ -61,7 +61,8 @@ CREATE TABLE chronic_followup (
     created_at   BIGINT NOT NULL,
     PRIMARY KEY (org_id, id)
 );
-CREATE INDEX chronic_followup_enrolment_ix ON chronic_followup (org_id, enrolment_id, visited_on);
+-- Covers the indicators' per-record counts and latest verdict.
+CREATE INDEX chronic_followup_enrolment_ix ON chronic_followup (org_id, enrolment_id, visited_on, created_at, mode, controlled);
 CREATE INDEX chronic_followup_day_ix ON chronic_followup (org_id, visited_on);
 CREATE INDEX chronic_followup_patient_ix ON chronic_followup (org_id, patient_id, visited_on);
 
