@@ -5,14 +5,15 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use dayi_app::chronic::{
-    self, Area, ChronicFile, EnrolForm, FollowupForm, IndicatorQuery, Indicators, Outcome, PatientLine, ProposalLine,
-    ScreenForm, WorkLine,
+    self, Area, ChronicFile, EnrolForm, FollowupForm, Indicators, Outcome, PatientLine, ProposalLine, ScreenForm,
+    WorkLine,
 };
 use dayi_app::records::{ChronicEnrolment, ChronicScreening};
 use serde::Deserialize;
 
 use super::{ApiResult, JsonBody};
 use crate::AppState;
+use crate::pages::chronic::IndicatorParams;
 use crate::pages::parse_id;
 use crate::principal::Staff;
 
@@ -100,23 +101,6 @@ pub async fn worklist(
     Query(q): Query<WorkParams>,
 ) -> ApiResult<Vec<WorkLine>> {
     Ok(Json(chronic::worklist(&st.app, &staff.actor, &q.list, Some(&q.doctor), Some(&q.village)).await?))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct IndicatorParams {
-    from: String,
-    to: String,
-    group: String,
-    key: String,
-    disease: String,
-    measure: String,
-}
-
-impl IndicatorParams {
-    fn query(&self) -> IndicatorQuery {
-        IndicatorQuery { from: self.from.clone(), to: self.to.clone(), group: self.group.clone() }
-    }
 }
 
 #[utoipa::path(get, path = "/api/chronic/indicators", tag = "chronic", params(("from" = String, Query), ("to" = String, Query), ("group" = Option<String>, Query, description = "org|doctor|village")), responses((status = 200, body = Object)))]

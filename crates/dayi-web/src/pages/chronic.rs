@@ -342,18 +342,19 @@ pub async fn dismiss(State(st): State<AppState>, staff: Staff, Path(id): Path<St
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
+/// The indicator query of a page or API request, and a drill-down's number.
 pub struct IndicatorParams {
     from: String,
     to: String,
     group: String,
-    key: String,
-    disease: String,
-    measure: String,
+    pub key: String,
+    pub disease: String,
+    pub measure: String,
 }
 
 impl IndicatorParams {
     /// The query; the period defaults to this year so far.
-    fn query(&self) -> IndicatorQuery {
+    pub fn query(&self) -> IndicatorQuery {
         let today = today_cst();
         let or = |s: &str, d: String| if s.trim().is_empty() { d } else { s.trim().to_string() };
         IndicatorQuery {
