@@ -1,6 +1,8 @@
 //! Chronic-disease management (三高共管): the registry, follow-ups, the
 //! screening readings, the worklists and the facts behind the indicators.
 
+use std::collections::BTreeMap;
+
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
@@ -178,8 +180,59 @@ pub async fn insert_followups(tx: &mut Tx, rows: &[Followup]) -> Result<()> {
             });
             qb.build().execute(c).await.map(|_| ())
         })?;
+        add_to_years(tx, chunk).await?;
     }
     Ok(())
+}
+
+/// What a batch of follow-ups adds to one record's year.
+struct YearPart {
+    face: i64,
+    latest_on: String,
+    latest_at: i64,
+    latest_controlled: Option<bool>,
+}
+
+/// Folds follow-ups into their records' yearly summaries (`chronic_year`):
+/// face-to-face visits add up; the later follow-up sets the latest verdict.
+/// The batch is folded first, so one statement touches each row once.
+async fn add_to_years(tx: &mut Tx, rows: &[Followup]) -> Result<()> {
+    let mut parts: BTreeMap<(Uuid, i64, Uuid), YearPart> = BTreeMap::new();
+    for f in rows {
+        let year = f.visited_on.get(..4).and_then(|y| y.parse().ok()).unwrap_or(0);
+        let face = i64::from(f.mode != "phone");
+        let part = parts.entry((f.org_id, year, f.enrolment_id)).or_insert(YearPart {
+            face: 0,
+            latest_on: String::new(),
+            latest_at: i64::MIN,
+            latest_controlled: None,
+        });
+        part.face += face;
+        if (f.visited_on.as_str(), f.created_at) >= (part.latest_on.as_str(), part.latest_at) {
+            (part.latest_on, part.latest_at, part.latest_controlled) = (f.visited_on.clone(), f.created_at, f.controlled);
+        }
+    }
+    let parts: Vec<_> = parts.into_iter().collect();
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new(
+            "INSERT INTO chronic_year (org_id, year, enrolment_id, face, latest_on, latest_at, latest_controlled) ",
+        );
+        qb.push_values(&parts, |mut b, ((org, year, enrolment), p)| {
+            b.push_bind(*org).push_bind(*year).push_bind(*enrolment).push_bind(p.face)
+                .push_bind(p.latest_on.clone()).push_bind(p.latest_at).push_bind(p.latest_controlled);
+        });
+        // Every SET expression reads the row as it was, so `newer` is asked of the old latest.
+        let newer = "(excluded.latest_on > chronic_year.latest_on OR (excluded.latest_on = chronic_year.latest_on \
+                     AND excluded.latest_at >= chronic_year.latest_at))";
+        qb.push(format!(
+            " ON CONFLICT (org_id, year, enrolment_id) DO UPDATE SET face = chronic_year.face + excluded.face, \
+             latest_on = CASE WHEN {newer} THEN excluded.latest_on ELSE chronic_year.latest_on END, \
+             latest_at = CASE WHEN {newer} THEN excluded.latest_at ELSE chronic_year.latest_at END, \
+             latest_controlled = CASE WHEN {newer} THEN excluded.latest_controlled \
+             ELSE chronic_year.latest_controlled END"
+        ));
+        qb.build().execute(c).await.map(|_| ())
+    })
 }
 
 /// A patient's follow-ups, oldest first.
@@ -361,27 +414,29 @@ pub async fn screening_due(db: &Db, org_id: Uuid, born_by: &str, today: &str, li
         .fetch_all(p).await)
 }
 
-/// Per record in force in a period (enrolled by its end, not closed before
-/// its start): face-to-face follow-ups in the period, the latest one's
-/// verdict, and whether the patient had lipids tested. Subqueries per record
-/// seek the covering index, so SQL does the counting.
-macro_rules! period_facts {
+/// Per record in force in a year (enrolled by its end, not closed before its
+/// start): the year's summary (face-to-face follow-ups, the latest one's
+/// verdict) and whether the patient had lipids tested that year. $1 the
+/// organisation, $2 and $3 the year's first and last day, $4 the year.
+macro_rules! year_facts {
     () => {
-        "SELECT e.id, e.patient_id, e.disease, e.doctor, e.village, \
-         (SELECT COUNT(*) FROM chronic_followup f WHERE f.org_id = e.org_id AND f.enrolment_id = e.id \
-          AND f.visited_on >= $2 AND f.visited_on <= $3 AND f.mode <> 'phone') AS face, \
-         CAST((SELECT CASE WHEN f.controlled THEN 1 WHEN NOT f.controlled THEN 0 END FROM chronic_followup f \
-          WHERE f.org_id = e.org_id AND f.enrolment_id = e.id AND f.visited_on >= $2 AND f.visited_on <= $3 \
-          ORDER BY f.visited_on DESC, f.created_at DESC LIMIT 1) AS BIGINT) AS latest, \
-         CAST(CASE WHEN EXISTS (SELECT 1 FROM chronic_screening s WHERE s.org_id = e.org_id \
-              AND s.patient_id = e.patient_id AND s.screened_on >= $2 AND s.screened_on <= $3 \
-              AND (s.tc_milli IS NOT NULL OR s.ldl_milli IS NOT NULL OR s.tg_milli IS NOT NULL \
-                   OR s.hdl_milli IS NOT NULL)) \
-           OR EXISTS (SELECT 1 FROM chronic_followup f WHERE f.org_id = e.org_id AND f.patient_id = e.patient_id \
-              AND f.visited_on >= $2 AND f.visited_on <= $3 AND f.ldl_milli IS NOT NULL) THEN 1 ELSE 0 END AS BIGINT) AS lipid \
-         FROM chronic_enrolment e WHERE e.org_id = $1 AND e.enrolled_on <= $3 \
-         AND (e.closed_on IS NULL OR e.closed_on >= $2)"
+        "SELECT e.id, e.patient_id, e.disease, e.doctor, e.village, COALESCE(y.face, 0) AS face, \
+         CAST(CASE WHEN y.latest_controlled THEN 1 WHEN NOT y.latest_controlled THEN 0 END AS BIGINT) AS latest, \
+         CAST(CASE WHEN l.patient_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS lipid \
+         FROM chronic_enrolment e \
+         LEFT JOIN chronic_year y ON y.org_id = e.org_id AND y.year = $4 AND y.enrolment_id = e.id \
+         LEFT JOIN (SELECT s.patient_id FROM chronic_screening s WHERE s.org_id = $1 \
+              AND s.screened_on >= $2 AND s.screened_on <= $3 \
+              AND (s.tc_milli IS NOT NULL OR s.ldl_milli IS NOT NULL OR s.tg_milli IS NOT NULL OR s.hdl_milli IS NOT NULL) \
+            UNION SELECT f.patient_id FROM chronic_followup f WHERE f.org_id = $1 \
+              AND f.visited_on >= $2 AND f.visited_on <= $3 AND f.ldl_milli IS NOT NULL) l ON l.patient_id = e.patient_id \
+         WHERE e.org_id = $1 AND e.enrolled_on <= $3 AND (e.closed_on IS NULL OR e.closed_on >= $2)"
     };
+}
+
+/// A calendar year's first and last day.
+fn bounds(year: i64) -> (String, String) {
+    (format!("{year:04}-01-01"), format!("{year:04}-12-31"))
 }
 
 /// The counts of one (disease, doctor, village).
@@ -397,51 +452,53 @@ pub struct Count {
     pub lipid_tested: i64,
 }
 
-/// The indicators' numerators and denominators by disease, doctor and village.
-pub async fn counts(db: &Db, org_id: Uuid, from: &str, to: &str, standard_visits: i64) -> Result<Vec<Count>> {
+/// A year's numerators and denominators by disease, doctor and village.
+pub async fn counts(db: &Db, org_id: Uuid, year: i64, standard_visits: i64) -> Result<Vec<Count>> {
+    let (from, to) = bounds(year);
     let sql = concat!(
         "SELECT disease, doctor, village, COUNT(*) AS managed, \
-         SUM(CASE WHEN face >= $4 THEN 1 ELSE 0 END) AS standard, \
+         SUM(CASE WHEN face >= $5 THEN 1 ELSE 0 END) AS standard, \
          SUM(CASE WHEN latest = 1 THEN 1 ELSE 0 END) AS controlled, \
          SUM(CASE WHEN lipid = 1 THEN 1 ELSE 0 END) AS lipid_tested FROM (",
-        period_facts!(),
+        year_facts!(),
         ") t GROUP BY disease, doctor, village"
     );
-    with_db!(db, p => sqlx::query_as::<_, Count>(sql).bind(org_id).bind(from).bind(to).bind(standard_visits)
-        .fetch_all(p).await)
+    with_db!(db, p => sqlx::query_as::<_, Count>(sql).bind(org_id).bind(from.clone()).bind(to.clone()).bind(year)
+        .bind(standard_visits).fetch_all(p).await)
 }
 
-/// One record's facts in a period.
+/// One record's facts in a year.
 #[derive(Debug, Clone, FromRow, PartialEq)]
-pub struct PeriodFact {
+pub struct YearFact {
     pub id: Uuid,
     pub patient_id: Uuid,
     pub disease: String,
     pub doctor: String,
     pub village: String,
+    /// Face-to-face follow-ups.
     pub face: i64,
-    /// 1 met the target, 0 did not, none: not seen or not measured.
+    /// The latest follow-up: 1 met the target, 0 did not, none: not seen or not measured.
     pub latest: Option<i64>,
     pub lipid: i64,
 }
 
-/// The facts of the records of one disease, narrowed to a doctor or village.
+/// A year's facts of the records of one disease, narrowed to a doctor or village.
 pub async fn facts(
     db: &Db,
     org_id: Uuid,
-    from: &str,
-    to: &str,
+    year: i64,
     disease: &str,
     doctor: Option<&str>,
     village: Option<&str>,
-) -> Result<Vec<PeriodFact>> {
+) -> Result<Vec<YearFact>> {
+    let (from, to) = bounds(year);
     let sql = concat!(
         "SELECT * FROM (",
-        period_facts!(),
-        ") t WHERE disease = $4 AND ($5 = '' OR doctor = $5) AND ($6 = '' OR village = $6)"
+        year_facts!(),
+        ") t WHERE disease = $5 AND ($6 = '' OR doctor = $6) AND ($7 = '' OR village = $7)"
     );
-    with_db!(db, p => sqlx::query_as::<_, PeriodFact>(sql).bind(org_id).bind(from).bind(to).bind(disease)
-        .bind(doctor.unwrap_or("")).bind(village.unwrap_or("")).fetch_all(p).await)
+    with_db!(db, p => sqlx::query_as::<_, YearFact>(sql).bind(org_id).bind(from.clone()).bind(to.clone()).bind(year)
+        .bind(disease).bind(doctor.unwrap_or("")).bind(village.unwrap_or("")).fetch_all(p).await)
 }
 
 /// The villages and doctors of the registry, for the filters.

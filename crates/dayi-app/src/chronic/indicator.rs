@@ -1,6 +1,7 @@
 //! The indicators (管理率、规范管理率、控制率、血脂检测率) by organisation,
-//! doctor or village for a period, and the patients behind each number. The
-//! formulas are `dayi_core::chronic::indicator`; this gathers the facts.
+//! doctor or village for a calendar year (the standard defines them 年内), and
+//! the patients behind each number. The formulas are
+//! `dayi_core::chronic::indicator`; this gathers the facts.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,11 +11,11 @@ use dayi_core::identity::Sex;
 use dayi_core::mask;
 use dayi_core::timefmt::today_cst;
 use dayi_core::{DomainError, ErrorCode};
-use dayi_store::chronic::PeriodFact;
+use dayi_store::chronic::YearFact;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{age_of, area, day, parse_day, require_indicators, rules};
+use super::{age_of, area, require_indicators, rules};
 use crate::{Actor, App, OrInternal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,9 +45,8 @@ impl Group {
 
 #[derive(Debug, Clone)]
 pub struct IndicatorQuery {
-    /// First and last day, inclusive (`YYYY-MM-DD`).
-    pub from: String,
-    pub to: String,
+    /// The calendar year (`YYYY`); this year counts what has happened so far.
+    pub year: String,
     /// `org` (or empty), `doctor`, `village`.
     pub group: String,
 }
@@ -68,8 +68,7 @@ pub struct IndicatorRow {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Indicators {
-    pub from: String,
-    pub to: String,
+    pub year: i32,
     pub group: Group,
     pub tier: Tier,
     pub tier_name: &'static str,
@@ -82,13 +81,17 @@ fn group_of(q: &IndicatorQuery) -> Result<Group, DomainError> {
         .ok_or_else(|| DomainError::field("group", ErrorCode::InvalidFormat, ["org|doctor|village"]))
 }
 
-fn period(q: &IndicatorQuery) -> Result<(String, String), DomainError> {
-    let from = parse_day("from", &q.from)?;
-    let to = parse_day("to", &q.to)?;
-    if from > to {
-        return Err(DomainError::field("to", ErrorCode::InvalidFormat, [day(from)]));
-    }
-    Ok((day(from), day(to)))
+/// The first year a registry can hold; a later one may not be after this year.
+const FIRST_YEAR: i32 = 2000;
+
+fn year_of(q: &IndicatorQuery) -> Result<i32, DomainError> {
+    let this = today_cst().year();
+    q.year
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|y| (FIRST_YEAR..=this).contains(y))
+        .ok_or_else(|| DomainError::field("year", ErrorCode::InvalidFormat, [format!("{FIRST_YEAR}–{this}")]))
 }
 
 fn key_of<'a>(group: Group, doctor: &'a str, village: &'a str) -> &'a str {
@@ -101,11 +104,11 @@ fn key_of<'a>(group: Group, doctor: &'a str, village: &'a str) -> &'a str {
 
 pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<Indicators, DomainError> {
     require_indicators(app, actor).await?;
-    let (from, to) = period(q)?;
+    let year = year_of(q)?;
     let group = group_of(q)?;
     let r = rules(app, actor.org_id).await?;
     let counts =
-        dayi_store::chronic::counts(&app.db, actor.org_id, &from, &to, r.standard_visits).await.or_internal()?;
+        dayi_store::chronic::counts(&app.db, actor.org_id, year.into(), r.standard_visits).await.or_internal()?;
     let a = area(app, actor.org_id).await?;
     let mut groups: BTreeMap<(String, Disease), Tally> = BTreeMap::new();
     for c in &counts {
@@ -149,9 +152,9 @@ pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<
         })
         .collect();
     app.audit
-        .record(actor.entry("chronic.indicators", "chronic", &format!("{from}..{to}"), None, OK, group.code()))
+        .record(actor.entry("chronic.indicators", "chronic", &year.to_string(), None, OK, group.code()))
         .await;
-    Ok(Indicators { from, to, group, tier: a.tier, tier_name: a.tier.zh(), standard_visits: r.standard_visits, rows })
+    Ok(Indicators { year, group, tier: a.tier, tier_name: a.tier.zh(), standard_visits: r.standard_visits, rows })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -179,7 +182,7 @@ pub async fn behind(
     measure: &str,
 ) -> Result<Vec<PatientLine>, DomainError> {
     require_indicators(app, actor).await?;
-    let (from, to) = period(q)?;
+    let year = year_of(q)?;
     let group = group_of(q)?;
     let bad = |f: &str, hint: &str| DomainError::field(f, ErrorCode::InvalidFormat, [hint]);
     let disease = Disease::parse(disease.trim()).ok_or_else(|| bad("disease", "htn|t2dm|lipid"))?;
@@ -191,10 +194,10 @@ pub async fn behind(
         Group::Doctor => (Some(key), None),
         Group::Village => (None, Some(key)),
     };
-    let rows = dayi_store::chronic::facts(&app.db, actor.org_id, &from, &to, disease.code(), doctor, village)
+    let rows = dayi_store::chronic::facts(&app.db, actor.org_id, year.into(), disease.code(), doctor, village)
         .await
         .or_internal()?;
-    let chosen: Vec<(PeriodFact, Fact)> = rows
+    let chosen: Vec<(YearFact, Fact)> = rows
         .into_iter()
         .map(|x| {
             let fact = Fact {

@@ -103,7 +103,7 @@ pub async fn worklist(
     Ok(Json(chronic::worklist(&st.app, &staff.actor, &q.list, Some(&q.doctor), Some(&q.village)).await?))
 }
 
-#[utoipa::path(get, path = "/api/chronic/indicators", tag = "chronic", params(("from" = String, Query), ("to" = String, Query), ("group" = Option<String>, Query, description = "org|doctor|village")), responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/chronic/indicators", tag = "chronic", params(("year" = Option<String>, Query, description = "YYYY; default this year"), ("group" = Option<String>, Query, description = "org|doctor|village")), responses((status = 200, body = Object)))]
 pub async fn indicators(
     State(st): State<AppState>,
     staff: Staff,
@@ -113,7 +113,7 @@ pub async fn indicators(
 }
 
 /// The patients behind one number of the indicator table.
-#[utoipa::path(get, path = "/api/chronic/indicators/patients", tag = "chronic", params(("from" = String, Query), ("to" = String, Query), ("group" = Option<String>, Query), ("key" = Option<String>, Query), ("disease" = String, Query), ("measure" = String, Query, description = "managed|standard|controlled|lipid_tested|not_standard|not_controlled")), responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/chronic/indicators/patients", tag = "chronic", params(("year" = Option<String>, Query, description = "YYYY; default this year"), ("group" = Option<String>, Query), ("key" = Option<String>, Query), ("disease" = String, Query), ("measure" = String, Query, description = "managed|standard|controlled|lipid_tested|not_standard|not_controlled")), responses((status = 200, body = Object)))]
 pub async fn behind(
     State(st): State<AppState>,
     staff: Staff,

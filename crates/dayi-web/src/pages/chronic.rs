@@ -344,8 +344,7 @@ pub async fn dismiss(State(st): State<AppState>, staff: Staff, Path(id): Path<St
 #[serde(default)]
 /// The indicator query of a page or API request, and a drill-down's number.
 pub struct IndicatorParams {
-    from: String,
-    to: String,
+    year: String,
     group: String,
     pub key: String,
     pub disease: String,
@@ -353,23 +352,25 @@ pub struct IndicatorParams {
 }
 
 impl IndicatorParams {
-    /// The query; the period defaults to this year so far.
+    /// The query; the year defaults to this year (so far).
     pub fn query(&self) -> IndicatorQuery {
-        let today = today_cst();
         let or = |s: &str, d: String| if s.trim().is_empty() { d } else { s.trim().to_string() };
         IndicatorQuery {
-            from: or(&self.from, format!("{}-01-01", today.year())),
-            to: or(&self.to, today.to_string()),
+            year: or(&self.year, today_cst().year().to_string()),
             group: or(&self.group, "org".into()),
         }
     }
     fn link(&self, q: &IndicatorQuery) -> String {
-        format!("from={}&to={}&group={}", q.from, q.to, urlencode(&q.group))
+        format!("year={}&group={}", urlencode(&q.year), urlencode(&q.group))
     }
 }
 
+/// Years the indicator page offers to choose from (any other can be typed in the address).
+const YEARS_OFFERED: i32 = 6;
+
 pub async fn indicators(State(st): State<AppState>, staff: Staff, Query(p): Query<IndicatorParams>) -> Response {
     let q = p.query();
+    let this_year = today_cst().year();
     let (report, error) = match chronic::indicators(&st.app, &staff.actor, &q).await {
         Ok(r) => (Some(r), None),
         Err(e) if is_form_error(&e) => (None, Some(message(&e, staff.lang))),
@@ -388,7 +389,8 @@ pub async fn indicators(State(st): State<AppState>, staff: Staff, Query(p): Quer
         })
         .collect();
     let ctx = context! {
-        r => Serde(&report), q => context! { from => q.from.clone(), to => q.to.clone(), group => q.group.clone() },
+        r => Serde(&report), q => context! { year => q.year.clone(), group => q.group.clone() },
+        years => (0..YEARS_OFFERED).map(|n| this_year - n).collect::<Vec<_>>(),
         link => p.link(&q), bars => bars, error => error,
         measures => Measure::ALL.iter().map(|m| (m.code(), m.zh())).collect::<Vec<_>>(),
     };
@@ -432,7 +434,7 @@ pub async fn indicators_xlsx(State(st): State<AppState>, staff: Staff, Query(p):
         "血脂检测人数",
         "血脂检测率",
     ];
-    xlsx::download(&format!("三高指标{}至{}.xlsx", r.from, r.to), "指标", &headers, rows)
+    xlsx::download(&format!("三高指标{}年.xlsx", r.year), "指标", &headers, rows)
 }
 
 async fn behind_lines(
@@ -453,7 +455,7 @@ pub async fn behind(State(st): State<AppState>, staff: Staff, Query(p): Query<In
         Ok((q, disease, measure, lines)) => {
             let ctx = context! {
                 lines => Serde(&lines), disease => disease.zh(), measure => measure.zh(), key => p.key.clone(),
-                q => context! { from => q.from.clone(), to => q.to.clone(), group => q.group.clone() },
+                q => context! { year => q.year.clone(), group => q.group.clone() },
                 link => format!("{}&key={}&disease={}&measure={}", p.link(&q), urlencode(&p.key), disease.code(), measure.code()),
                 back => p.link(&q),
             };
@@ -484,7 +486,7 @@ pub async fn behind_xlsx(State(st): State<AppState>, staff: Staff, Query(p): Que
                 .collect();
             let headers =
                 ["姓名", "性别", "年龄", "病种", "村/社区", "责任医生", "面对面随访次数", "最近一次随访", "血脂检测"];
-            let name = format!("{}{}{}至{}.xlsx", disease.zh(), measure.zh(), q.from, q.to);
+            let name = format!("{}{}{}年.xlsx", disease.zh(), measure.zh(), q.year);
             xlsx::download(&name, "患者名单", &headers, rows)
         }
         Err(e) => fail(&e, staff.lang),

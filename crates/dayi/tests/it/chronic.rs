@@ -22,6 +22,16 @@ fn day(offset: i64) -> String {
     (dayi_core::timefmt::today_cst() + Duration::days(offset)).to_string()
 }
 
+/// Days from today back to the first of January: the indicators count a calendar year.
+fn into_year() -> i64 {
+    i64::from(dayi_core::timefmt::today_cst().ordinal()) - 1
+}
+
+/// An offset from today kept inside this year (early in January several land on New Year's Day).
+fn this_year(offset: i64) -> i64 {
+    offset.max(-into_year())
+}
+
 /// The field codes of a 422 answer, by field.
 async fn fields(r: reqwest::Response) -> Vec<(String, String)> {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -218,29 +228,33 @@ pub(crate) async fn cohort(t: &TestApp) -> Vec<String> {
         enrol(&doc, &id(i), "htn", doctor, village).await;
     }
     enrol(&doc, &id(5), "t2dm", "doc02", "东村").await;
+    // Every visit is dated this year, oldest first; the last one recorded is the latest.
+    let on = this_year;
     // P0: four clinic visits, controlled at the last: standard, controlled.
-    for on in [-200, -150, -100, -10] {
-        visit(&doc, &id(0), on, "clinic", good.clone()).await;
+    for days in [-200, -150, -100, -10] {
+        visit(&doc, &id(0), on(days), "clinic", good.clone()).await;
     }
     // P1: four visits, the last one 150/95: standard, not controlled.
-    for on in [-200, -150, -100] {
-        visit(&doc, &id(1), on, "clinic", good.clone()).await;
+    for days in [-200, -150, -100] {
+        visit(&doc, &id(1), on(days), "clinic", good.clone()).await;
     }
-    visit(&doc, &id(1), -5, "clinic", json!({"sbp": "150", "dbp": "95"})).await;
+    visit(&doc, &id(1), on(-5), "clinic", json!({"sbp": "150", "dbp": "95"})).await;
     // P2: three clinic visits and a phone call (not face to face): not standard, controlled.
-    for on in [-200, -150, -100] {
-        visit(&doc, &id(2), on, "clinic", good.clone()).await;
+    for days in [-200, -150, -100] {
+        visit(&doc, &id(2), on(days), "clinic", good.clone()).await;
     }
-    visit(&doc, &id(2), -3, "phone", json!({"sbp": "128", "dbp": "78"})).await;
+    visit(&doc, &id(2), on(-3), "phone", json!({"sbp": "128", "dbp": "78"})).await;
     // P3: never seen. P4: one home visit, controlled.
-    visit(&doc, &id(4), -20, "home", json!({"sbp": "120", "dbp": "70"})).await;
-    // A visit before the period does not count.
-    visit(&doc, &id(4), -390, "clinic", good.clone()).await;
+    visit(&doc, &id(4), on(-20), "home", json!({"sbp": "120", "dbp": "70"})).await;
+    // Two visits last year do not count this year, even recorded later.
+    for _ in 0..2 {
+        visit(&doc, &id(4), -into_year() - 10, "clinic", json!({"sbp": "150", "dbp": "95"})).await;
+    }
     // P5 (diabetes): two visits, the last controlled.
-    visit(&doc, &id(5), -60, "clinic", json!({"fbg": "8.0"})).await;
-    visit(&doc, &id(5), -30, "clinic", json!({"fbg": "6.2"})).await;
+    visit(&doc, &id(5), on(-60), "clinic", json!({"fbg": "8.0"})).await;
+    visit(&doc, &id(5), on(-30), "clinic", json!({"fbg": "6.2"})).await;
     // P0's lipids tested at a screening.
-    let lip = json!({"screened_on": day(-20), "tc": "5.0", "ldl": "3.0", "tg": "1.2", "hdl": "1.3"});
+    let lip = json!({"screened_on": day(on(-20)), "tc": "5.0", "ldl": "3.0", "tg": "1.2", "hdl": "1.3"});
     ok(doc.post_json(&format!("/api/chronic/patients/{}/screenings", id(0)), lip).await).await;
     // The area's expected numbers: 10 with hypertension in the area, 5 in 东村.
     let area = json!({"tier": "base", "expected": {"htn": 10, "t2dm": 4}, "villages": [{"name": "东村", "expected": {"htn": 5}}]});
@@ -252,7 +266,7 @@ pub(crate) async fn cohort(t: &TestApp) -> Vec<String> {
 async fn indicators_match_a_hand_computed_cohort(t: &TestApp) {
     let ids = cohort(t).await;
     let director = t.as_user("director").await;
-    let period = format!("from={}&to={}", day(-365), day(0));
+    let period = format!("year={}", dayi_core::timefmt::today_cst().year());
     let r = ok(director.get(&format!("/api/chronic/indicators?{period}&group=org")).await).await;
     // Hypertension: managed 5 of 10 expected; standard P0, P1; controlled P0, P2, P4; lipids P0.
     let htn = row(&r, "htn", "");
@@ -296,9 +310,16 @@ async fn indicators_match_a_hand_computed_cohort(t: &TestApp) {
         let bytes = r.bytes().await.unwrap();
         assert_eq!(&bytes[..2], b"PK", "{path} is a zip (xlsx)");
     }
-    // A period that ends before it starts is refused.
-    let r = director.get(&format!("/api/chronic/indicators?from={}&to={}", day(0), day(-1))).await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Last year counts P4's two visits there: one record seen, face to face twice, not controlled.
+    let last = dayi_core::timefmt::today_cst().year() - 1;
+    let r = ok(director.get(&format!("/api/chronic/indicators?year={last}")).await).await;
+    // Enrolled this year: none of the records was managed last year.
+    assert_eq!(counts(row(&r, "htn", "")), (0, 0, 0, 0));
+    // A year to come, or not a year, is refused.
+    for year in [format!("{}", last + 2), "20x6".to_string()] {
+        let r = director.get(&format!("/api/chronic/indicators?year={year}")).await;
+        assert_eq!(fields(r).await, [("year".to_string(), "field.invalid_format".to_string())]);
+    }
 }
 
 /// A fasting glucose of 7.8 and an LDL-C of 4.3, verified in the lab, propose
