@@ -209,7 +209,8 @@ async fn add_to_years(tx: &mut Tx, rows: &[Followup]) -> Result<()> {
         });
         part.face += face;
         if (f.visited_on.as_str(), f.created_at) >= (part.latest_on.as_str(), part.latest_at) {
-            (part.latest_on, part.latest_at, part.latest_controlled) = (f.visited_on.clone(), f.created_at, f.controlled);
+            (part.latest_on, part.latest_at, part.latest_controlled) =
+                (f.visited_on.clone(), f.created_at, f.controlled);
         }
     }
     let parts: Vec<_> = parts.into_iter().collect();
@@ -319,7 +320,9 @@ pub enum Work<'a> {
     Referral,
 }
 
-/// Active registry records of one worklist, soonest due first.
+/// Active registry records of one worklist, soonest due first, `limit` of
+/// them after skipping `offset`.
+#[allow(clippy::too_many_arguments)]
 pub async fn worklist(
     db: &Db,
     org_id: Uuid,
@@ -328,6 +331,7 @@ pub async fn worklist(
     doctor: Option<&str>,
     village: Option<&str>,
     limit: i64,
+    offset: i64,
 ) -> Result<Vec<WorkRow>> {
     with_db!(db, p => {
         let mut qb = QueryBuilder::new(
@@ -364,8 +368,8 @@ pub async fn worklist(
                 qb.push(" AND e.next_kind IN ('referral', 'urgent')");
             }
         }
-        // The due index gives this order, so the scan stops at the limit.
-        qb.push(" ORDER BY e.next_due LIMIT ").push_bind(limit);
+        // The due index gives this order, so the scan stops at the page; the id keeps pages stable.
+        qb.push(" ORDER BY e.next_due, e.id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
         qb.build_query_as::<WorkRow>().fetch_all(p).await
     })
 }
@@ -416,20 +420,20 @@ pub async fn screening_due(db: &Db, org_id: Uuid, born_by: &str, today: &str, li
 
 /// Per record in force in a year (enrolled by its end, not closed before its
 /// start): the year's summary (face-to-face follow-ups, the latest one's
-/// verdict) and whether the patient had lipids tested that year. $1 the
+/// verdict) and whether the patient had lipids tested that year (the set of
+/// tested patients is built once, from the partial lipid indexes). $1 the
 /// organisation, $2 and $3 the year's first and last day, $4 the year.
 macro_rules! year_facts {
     () => {
         "SELECT e.id, e.patient_id, e.disease, e.doctor, e.village, COALESCE(y.face, 0) AS face, \
          CAST(CASE WHEN y.latest_controlled THEN 1 WHEN NOT y.latest_controlled THEN 0 END AS BIGINT) AS latest, \
-         CAST(CASE WHEN l.patient_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS lipid \
-         FROM chronic_enrolment e \
-         LEFT JOIN chronic_year y ON y.org_id = e.org_id AND y.year = $4 AND y.enrolment_id = e.id \
-         LEFT JOIN (SELECT s.patient_id FROM chronic_screening s WHERE s.org_id = $1 \
+         CAST(CASE WHEN e.patient_id IN (SELECT s.patient_id FROM chronic_screening s WHERE s.org_id = $1 \
               AND s.screened_on >= $2 AND s.screened_on <= $3 \
               AND (s.tc_milli IS NOT NULL OR s.ldl_milli IS NOT NULL OR s.tg_milli IS NOT NULL OR s.hdl_milli IS NOT NULL) \
             UNION SELECT f.patient_id FROM chronic_followup f WHERE f.org_id = $1 \
-              AND f.visited_on >= $2 AND f.visited_on <= $3 AND f.ldl_milli IS NOT NULL) l ON l.patient_id = e.patient_id \
+              AND f.visited_on >= $2 AND f.visited_on <= $3 AND f.ldl_milli IS NOT NULL) THEN 1 ELSE 0 END AS BIGINT) AS lipid \
+         FROM chronic_enrolment e \
+         LEFT JOIN chronic_year y ON y.org_id = e.org_id AND y.year = $4 AND y.enrolment_id = e.id \
          WHERE e.org_id = $1 AND e.enrolled_on <= $3 AND (e.closed_on IS NULL OR e.closed_on >= $2)"
     };
 }

@@ -116,6 +116,9 @@ impl Db {
             .foreign_keys(true)
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-32000")
+            // Every committed write (an audit entry for each read of patient data) empties the
+            // other connections' page caches; mapped pages are re-read from memory, not by read().
+            .pragma("mmap_size", "1073741824")
             // Checkpoints run on their own connection (see `Checkpoints`).
             .pragma("wal_autocheckpoint", "0");
         let dir = sqlite_path(&cfg.url).and_then(|p| std::path::Path::new(&p).parent().map(|d| d.to_path_buf()));

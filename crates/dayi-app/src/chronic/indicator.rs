@@ -151,9 +151,7 @@ pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<
             }
         })
         .collect();
-    app.audit
-        .record(actor.entry("chronic.indicators", "chronic", &year.to_string(), None, OK, group.code()))
-        .await;
+    app.audit.record(actor.entry("chronic.indicators", "chronic", &year.to_string(), None, OK, group.code())).await;
     Ok(Indicators { year, group, tier: a.tier, tier_name: a.tier.zh(), standard_visits: r.standard_visits, rows })
 }
 

@@ -18,7 +18,9 @@ pub use followup::{Detail, FollowupForm, Outcome, record};
 pub use indicator::{Group, IndicatorQuery, IndicatorRow, Indicators, PatientLine, behind, indicators};
 pub use plan::{Plan, followup_row, plan, plans, require_read};
 pub use registry::{EnrolForm, close, enrol, enrolment, reassign, villages};
-pub use worklist::{DueLine, List, ProposalLine, WorkLine, pending, proposals, screening_due, worklist};
+pub use worklist::{
+    DueLine, Lines, List, ProposalLine, WorkLine, WorkPage, pending, proposals, screening_due, worklist,
+};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -71,7 +73,7 @@ pub async fn area(app: &App, org_id: Uuid) -> Result<Area, DomainError> {
 }
 
 /// Registry work: enrolling, follow-ups, screening, worklists.
-async fn require_work(app: &App, actor: &Actor) -> Result<(), DomainError> {
+pub async fn require_work(app: &App, actor: &Actor) -> Result<(), DomainError> {
     actor.require(app, Perm::PublicHealthWork).await
 }
 

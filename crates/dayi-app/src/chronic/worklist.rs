@@ -16,8 +16,10 @@ use uuid::Uuid;
 use super::{age_of, day, parse_day, require_work, rules, split};
 use crate::{Actor, App, OrInternal};
 
-/// Lines one worklist shows; the filters narrow a longer one.
-pub const LIMIT: i64 = 500;
+/// Lines on one page of a worklist.
+pub const PAGE: i64 = 50;
+/// Lines of a whole list (its Excel file) and of the proposal and screening lists.
+pub const LIMIT: i64 = 5_000;
 /// "Due" looks this many days ahead (a screen's choice, not policy).
 const DUE_AHEAD_DAYS: i64 = 14;
 
@@ -55,6 +57,40 @@ impl List {
     }
 }
 
+/// Which lines of a worklist to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    /// One page of `PAGE` lines, from 1.
+    Page(u32),
+    /// The whole list, up to `LIMIT` lines (for the Excel file).
+    All,
+}
+
+impl Lines {
+    /// A page number as typed in an address; none means the first page.
+    pub fn page(s: &str) -> Result<Lines, DomainError> {
+        match s.trim() {
+            "" => Ok(Lines::Page(1)),
+            n => n
+                .parse()
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(Lines::Page)
+                .ok_or_else(|| DomainError::field("page", dayi_core::ErrorCode::InvalidFormat, ["1, 2, 3…"])),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkPage {
+    pub list: List,
+    /// From 1; 0 for the whole list.
+    pub page: u32,
+    /// More lines follow this page.
+    pub more: bool,
+    pub lines: Vec<WorkLine>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkLine {
     pub enrolment_id: Uuid,
@@ -80,7 +116,8 @@ pub async fn worklist(
     list: &str,
     doctor: Option<&str>,
     village: Option<&str>,
-) -> Result<Vec<WorkLine>, DomainError> {
+    lines: Lines,
+) -> Result<WorkPage, DomainError> {
     require_work(app, actor).await?;
     let list = List::parse(list.trim()).ok_or_else(|| {
         dayi_core::DomainError::field(
@@ -101,8 +138,16 @@ pub async fn worklist(
         List::Referral => Work::Referral,
     };
     let (doctor, village) = (doctor.filter(|d| !d.is_empty()), village.filter(|v| !v.is_empty()));
-    let rows =
-        dayi_store::chronic::worklist(&app.db, actor.org_id, work, &t, doctor, village, LIMIT).await.or_internal()?;
+    let (page, limit, offset) = match lines {
+        Lines::Page(n) => (n.max(1), PAGE, (i64::from(n.max(1)) - 1) * PAGE),
+        Lines::All => (0, LIMIT, 0),
+    };
+    // One line past the page tells whether another follows.
+    let mut rows = dayi_store::chronic::worklist(&app.db, actor.org_id, work, &t, doctor, village, limit + 1, offset)
+        .await
+        .or_internal()?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
     app.audit
         .record(actor.entry(
             "chronic.worklist",
@@ -110,10 +155,10 @@ pub async fn worklist(
             list.code(),
             None,
             OK,
-            &format!("{} rows", rows.len()),
+            &format!("page {page}: {} rows", rows.len()),
         ))
         .await;
-    Ok(rows
+    let lines = rows
         .into_iter()
         .map(|w| {
             let e = &w.enrolment;
@@ -140,7 +185,8 @@ pub async fn worklist(
                 days_overdue,
             }
         })
-        .collect())
+        .collect();
+    Ok(WorkPage { list, page, more, lines })
 }
 
 #[derive(Debug, Clone, Serialize)]

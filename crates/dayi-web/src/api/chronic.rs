@@ -5,8 +5,8 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use dayi_app::chronic::{
-    self, Area, ChronicFile, EnrolForm, FollowupForm, Indicators, Outcome, PatientLine, ProposalLine, ScreenForm,
-    WorkLine,
+    self, Area, ChronicFile, EnrolForm, FollowupForm, Indicators, Lines, Outcome, PatientLine, ProposalLine,
+    ScreenForm, WorkPage,
 };
 use dayi_app::records::{ChronicEnrolment, ChronicScreening};
 use serde::Deserialize;
@@ -91,16 +91,16 @@ pub struct WorkParams {
     list: String,
     doctor: String,
     village: String,
+    page: String,
 }
 
-/// A worklist: `due`, `overdue`, `never`, `checkup` or `referral`.
-#[utoipa::path(get, path = "/api/chronic/worklist", tag = "chronic", params(("list" = String, Query, description = "due|overdue|never|checkup|referral"), ("doctor" = Option<String>, Query), ("village" = Option<String>, Query)), responses((status = 200, body = Object)))]
-pub async fn worklist(
-    State(st): State<AppState>,
-    staff: Staff,
-    Query(q): Query<WorkParams>,
-) -> ApiResult<Vec<WorkLine>> {
-    Ok(Json(chronic::worklist(&st.app, &staff.actor, &q.list, Some(&q.doctor), Some(&q.village)).await?))
+/// A page of a worklist: `due`, `overdue`, `never`, `checkup` or `referral`.
+#[utoipa::path(get, path = "/api/chronic/worklist", tag = "chronic", params(("list" = String, Query, description = "due|overdue|never|checkup|referral"), ("doctor" = Option<String>, Query), ("village" = Option<String>, Query), ("page" = Option<u32>, Query, description = "from 1; 50 lines a page")), responses((status = 200, body = Object)))]
+pub async fn worklist(State(st): State<AppState>, staff: Staff, Query(q): Query<WorkParams>) -> ApiResult<WorkPage> {
+    // Permission first: a page number is input, and input is read only for those allowed.
+    chronic::require_work(&st.app, &staff.actor).await?;
+    let lines = Lines::page(&q.page)?;
+    Ok(Json(chronic::worklist(&st.app, &staff.actor, &q.list, Some(&q.doctor), Some(&q.village), lines).await?))
 }
 
 #[utoipa::path(get, path = "/api/chronic/indicators", tag = "chronic", params(("year" = Option<String>, Query, description = "YYYY; default this year"), ("group" = Option<String>, Query, description = "org|doctor|village")), responses((status = 200, body = Object)))]

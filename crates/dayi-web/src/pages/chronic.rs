@@ -6,7 +6,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dayi_app::chronic::{self, Detail, EnrolForm, FollowupForm, IndicatorQuery, List, ScreenForm, Series};
+use dayi_app::chronic::{self, Detail, EnrolForm, FollowupForm, IndicatorQuery, Lines, List, ScreenForm, Series};
 use dayi_core::chronic::{Disease, Measure, Measured, Mode, Source};
 use dayi_core::timefmt::today_cst;
 use minijinja::value::Serde;
@@ -27,6 +27,7 @@ pub struct WorkQuery {
     list: String,
     doctor: String,
     village: String,
+    page: String,
     done: Option<String>,
     error: Option<String>,
 }
@@ -39,21 +40,22 @@ fn list_of(q: &WorkQuery) -> List {
 pub async fn desk(State(st): State<AppState>, staff: Staff, Query(q): Query<WorkQuery>) -> Response {
     let screening = q.list == "screening";
     let list = list_of(&q);
-    let lines = if screening {
-        Ok(vec![])
+    let work = if screening {
+        None
     } else {
-        chronic::worklist(&st.app, &staff.actor, list.code(), Some(&q.doctor), Some(&q.village)).await
-    };
-    let lines = match lines {
-        Ok(l) => l,
-        Err(e) => return fail(&e, staff.lang),
+        // A page number that is not one opens the first page.
+        let lines = Lines::page(&q.page).unwrap_or(Lines::Page(1));
+        match chronic::worklist(&st.app, &staff.actor, list.code(), Some(&q.doctor), Some(&q.village), lines).await {
+            Ok(w) => Some(w),
+            Err(e) => return fail(&e, staff.lang),
+        }
     };
     let due = if screening { chronic::screening_due(&st.app, &staff.actor).await.unwrap_or_default() } else { vec![] };
     let proposals = chronic::proposals(&st.app, &staff.actor).await.unwrap_or_default();
     let villages = chronic::villages(&st.app, &staff.actor).await.unwrap_or_default();
     let lists: Vec<Value> = List::ALL.iter().map(|l| context! { code => l.code(), name => l.zh() }).collect();
     let ctx = context! {
-        lines => Serde(&lines), due => Serde(&due), proposals => Serde(&proposals), lists => lists,
+        work => Serde(&work), due => Serde(&due), proposals => Serde(&proposals), lists => lists,
         list => if screening { "screening" } else { list.code() }, list_name => list.zh(),
         doctor => q.doctor, village => q.village, villages => villages, notice => q.done, error => q.error,
         me => staff.actor.username.as_str(),
@@ -64,11 +66,21 @@ pub async fn desk(State(st): State<AppState>, staff: Staff, Query(q): Query<Work
 /// The worklist shown, as an Excel file.
 pub async fn desk_xlsx(State(st): State<AppState>, staff: Staff, Query(q): Query<WorkQuery>) -> Response {
     let list = list_of(&q);
-    let lines = match chronic::worklist(&st.app, &staff.actor, list.code(), Some(&q.doctor), Some(&q.village)).await {
-        Ok(l) => l,
+    let work = match chronic::worklist(
+        &st.app,
+        &staff.actor,
+        list.code(),
+        Some(&q.doctor),
+        Some(&q.village),
+        Lines::All,
+    )
+    .await
+    {
+        Ok(w) => w,
         Err(e) => return fail(&e, staff.lang),
     };
-    let rows = lines
+    let rows = work
+        .lines
         .into_iter()
         .map(|l| {
             vec![
@@ -355,10 +367,7 @@ impl IndicatorParams {
     /// The query; the year defaults to this year (so far).
     pub fn query(&self) -> IndicatorQuery {
         let or = |s: &str, d: String| if s.trim().is_empty() { d } else { s.trim().to_string() };
-        IndicatorQuery {
-            year: or(&self.year, today_cst().year().to_string()),
-            group: or(&self.group, "org".into()),
-        }
+        IndicatorQuery { year: or(&self.year, today_cst().year().to_string()), group: or(&self.group, "org".into()) }
     }
     fn link(&self, q: &IndicatorQuery) -> String {
         format!("year={}&group={}", urlencode(&q.year), urlencode(&q.group))

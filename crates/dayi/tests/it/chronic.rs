@@ -15,6 +15,7 @@ crate::on_both!(
     from_a_visit_to_a_referral,
     bad_input_changes_nothing,
     indicators_match_a_hand_computed_cohort,
+    yearly_summaries_agree_with_the_follow_ups,
     verified_lab_results_feed_screening
 );
 
@@ -58,7 +59,9 @@ pub(crate) async fn visit(s: &Session, pid: &str, on: i64, mode: &str, extra: Va
     ok(s.post_json(&format!("/api/chronic/patients/{pid}/followups"), body).await).await
 }
 
-fn on_list(lines: &Value, pid: &str) -> Option<Value> {
+/// The patient's line on a list, or on a worklist's page.
+fn on_list(list: &Value, pid: &str) -> Option<Value> {
+    let lines = list.get("lines").unwrap_or(list);
     lines.as_array().unwrap().iter().find(|l| l["patient_id"] == pid).cloned()
 }
 
@@ -320,6 +323,97 @@ async fn indicators_match_a_hand_computed_cohort(t: &TestApp) {
         let r = director.get(&format!("/api/chronic/indicators?year={year}")).await;
         assert_eq!(fields(r).await, [("year".to_string(), "field.invalid_format".to_string())]);
     }
+}
+
+/// The indicators read a per-record yearly summary kept by every follow-up
+/// insert. A bulk-loaded registry (many follow-ups of one record in one
+/// batch) and follow-ups recorded one by one, earlier-dated after later ones,
+/// give the same counts as the follow-ups themselves, counted here by the
+/// standard's definitions. The worklists page through the same registry.
+async fn yearly_summaries_agree_with_the_follow_ups(t: &TestApp) {
+    let org = dayi_app::tenancy::by_code(&t.app, crate::harness::ORG).await.unwrap().unwrap().org_id;
+    dayi_app::demo::load_patients(&t.app, org, 400, 7).await.unwrap();
+    let loaded = dayi_app::demo::chronic::load(&t.app, org, 200, 2, 7).await.unwrap();
+    assert!(loaded.records >= 200 && loaded.followups > 1_000, "{loaded:?}");
+    // Two more visits of one record: this year's, then an earlier-dated one.
+    let director = t.as_user("director").await;
+    let doc = t.as_user("doc01").await;
+    let this = dayi_core::timefmt::today_cst().year();
+    let htn =
+        ok(director.get(&format!("/api/chronic/indicators/patients?year={this}&disease=htn&measure=managed")).await)
+            .await;
+    let pid = htn[0]["patient_id"].as_str().unwrap().to_string();
+    visit(&doc, &pid, 0, "clinic", json!({"sbp": "128", "dbp": "76", "fbg": "5.6", "ldl": "2.6"})).await;
+    visit(&doc, &pid, this_year(-40), "phone", json!({"sbp": "168", "dbp": "102", "fbg": "9.0", "ldl": "4.1"})).await;
+
+    let standard = dayi_app::chronic::rules(&t.app, org).await.unwrap().standard_visits;
+    for year in [this - 1, this] {
+        let r = ok(director.get(&format!("/api/chronic/indicators?year={year}")).await).await;
+        for disease in ["htn", "t2dm", "lipid"] {
+            let want = by_hand(t, &director, org, year, disease, standard).await;
+            assert_eq!(counts(row(&r, disease, "")), want, "{disease} in {year}");
+        }
+    }
+
+    // Worklist pages: 50 lines at most, none twice, the last says no more.
+    let mut seen = std::collections::HashSet::new();
+    let mut page = 1;
+    loop {
+        let w = ok(doc.get(&format!("/api/chronic/worklist?list=checkup&page={page}")).await).await;
+        let lines = w["lines"].as_array().unwrap();
+        assert!(lines.len() <= 50 && !lines.is_empty(), "page {page}: {}", lines.len());
+        for l in lines {
+            assert!(seen.insert(l["enrolment_id"].as_str().unwrap().to_string()), "twice: {l}");
+        }
+        if w["more"] == false {
+            break;
+        }
+        page += 1;
+    }
+    assert!(page >= 2, "the registry fills more than one page");
+    let r = doc.get("/api/chronic/worklist?list=checkup&page=0").await;
+    assert_eq!(fields(r).await, [("page".to_string(), "field.invalid_format".to_string())]);
+}
+
+/// (managed, standard, controlled, lipid-tested) of one disease in one year,
+/// counted from the records' own follow-ups and readings.
+async fn by_hand(
+    t: &TestApp,
+    s: &Session,
+    org: uuid::Uuid,
+    year: i32,
+    disease: &str,
+    standard: i64,
+) -> (u64, u64, u64, u64) {
+    let (from, to) = (format!("{year}-01-01"), format!("{year}-12-31"));
+    let within = |d: &str| d >= from.as_str() && d <= to.as_str();
+    let managed =
+        ok(s.get(&format!("/api/chronic/indicators/patients?year={year}&disease={disease}&measure=managed")).await)
+            .await;
+    let mut patients: Vec<uuid::Uuid> =
+        managed.as_array().unwrap().iter().map(|l| l["patient_id"].as_str().unwrap().parse().unwrap()).collect();
+    patients.sort_unstable();
+    patients.dedup();
+    let mut out = (0, 0, 0, 0);
+    for p in patients {
+        let records = dayi_store::chronic::enrolments_of(&t.app.db, org, p).await.unwrap();
+        let visits = dayi_store::chronic::followups_of(&t.app.db, org, p).await.unwrap();
+        let readings = dayi_store::chronic::screenings_of(&t.app.db, org, p).await.unwrap();
+        let lipid = readings.iter().any(|r| {
+            within(&r.screened_on)
+                && (r.tc_milli.is_some() || r.ldl_milli.is_some() || r.tg_milli.is_some() || r.hdl_milli.is_some())
+        }) || visits.iter().any(|f| within(&f.visited_on) && f.ldl_milli.is_some());
+        for e in records.iter().filter(|e| e.disease == disease && e.enrolled_on <= to) {
+            let mine: Vec<_> = visits.iter().filter(|f| f.enrolment_id == e.id && within(&f.visited_on)).collect();
+            let face = mine.iter().filter(|f| f.mode != "phone").count() as i64;
+            let latest = mine.iter().max_by_key(|f| (f.visited_on.clone(), f.created_at));
+            out.0 += 1;
+            out.1 += u64::from(face >= standard);
+            out.2 += u64::from(latest.and_then(|f| f.controlled) == Some(true));
+            out.3 += u64::from(lipid);
+        }
+    }
+    out
 }
 
 /// A fasting glucose of 7.8 and an LDL-C of 4.3, verified in the lab, propose
