@@ -316,12 +316,12 @@ pub enum Work<'a> {
     NeverSeen,
     /// No annual health check since the day given.
     CheckupSince(&'a str),
-    /// Referred and awaiting the 2-week follow-up.
+    /// Referred and awaiting the 2-week follow-up, urgent referrals first.
     Referral,
 }
 
-/// Active registry records of one worklist, soonest due first, `limit` of
-/// them after skipping `offset`.
+/// Active registry records of one worklist, soonest due first (referrals:
+/// urgent first), `limit` of them after skipping `offset`.
 #[allow(clippy::too_many_arguments)]
 pub async fn worklist(
     db: &Db,
@@ -368,8 +368,12 @@ pub async fn worklist(
                 qb.push(" AND e.next_kind IN ('referral', 'urgent')");
             }
         }
-        // The due index gives this order, so the scan stops at the page; the id keeps pages stable.
-        qb.push(" ORDER BY e.next_due, e.id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+        // An index gives each order, so the scan stops at the page; the id keeps pages stable.
+        qb.push(match work {
+            Work::Referral => " ORDER BY e.next_kind DESC, e.next_due, e.id",
+            _ => " ORDER BY e.next_due, e.id",
+        });
+        qb.push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
         qb.build_query_as::<WorkRow>().fetch_all(p).await
     })
 }

@@ -18,8 +18,10 @@ use crate::{Actor, App, OrInternal};
 
 /// Lines on one page of a worklist.
 pub const PAGE: i64 = 50;
-/// Lines of a whole list (its Excel file) and of the proposal and screening lists.
-pub const LIMIT: i64 = 5_000;
+/// Lines of a whole worklist (its Excel file).
+pub const WHOLE: i64 = 5_000;
+/// Lines the proposal and screening lists show.
+pub const LIMIT: i64 = 500;
 /// "Due" looks this many days ahead (a screen's choice, not policy).
 const DUE_AHEAD_DAYS: i64 = 14;
 
@@ -62,7 +64,7 @@ impl List {
 pub enum Lines {
     /// One page of `PAGE` lines, from 1.
     Page(u32),
-    /// The whole list, up to `LIMIT` lines (for the Excel file).
+    /// The whole list, up to `WHOLE` lines (for the Excel file).
     All,
 }
 
@@ -140,7 +142,7 @@ pub async fn worklist(
     let (doctor, village) = (doctor.filter(|d| !d.is_empty()), village.filter(|v| !v.is_empty()));
     let (page, limit, offset) = match lines {
         Lines::Page(n) => (n.max(1), PAGE, (i64::from(n.max(1)) - 1) * PAGE),
-        Lines::All => (0, LIMIT, 0),
+        Lines::All => (0, WHOLE, 0),
     };
     // One line past the page tells whether another follows.
     let mut rows = dayi_store::chronic::worklist(&app.db, actor.org_id, work, &t, doctor, village, limit + 1, offset)

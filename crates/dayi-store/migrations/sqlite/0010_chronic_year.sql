@@ -31,3 +31,16 @@ CREATE INDEX chronic_screening_lipid_ix ON chronic_screening (org_id, screened_o
 CREATE INDEX chronic_followup_ldl_ix ON chronic_followup (org_id, visited_on, patient_id) WHERE ldl_milli IS NOT NULL;
 -- The summary replaces the per-record counting this index served.
 DROP INDEX chronic_followup_enrolment_ix;
+
+-- Worklist pages are ordered by due day and id; with the id in the index a
+-- page is read straight from it, without sorting every record due that day.
+DROP INDEX chronic_enrolment_due_ix;
+DROP INDEX chronic_enrolment_doctor_ix;
+DROP INDEX chronic_enrolment_village_ix;
+DROP INDEX chronic_enrolment_never_ix;
+CREATE INDEX chronic_enrolment_due_ix ON chronic_enrolment (org_id, status, next_due, id);
+CREATE INDEX chronic_enrolment_doctor_ix ON chronic_enrolment (org_id, doctor, status, next_due, id);
+CREATE INDEX chronic_enrolment_village_ix ON chronic_enrolment (org_id, village, status, next_due, id);
+CREATE INDEX chronic_enrolment_never_ix ON chronic_enrolment (org_id, status, last_visit_on, next_due, id);
+-- Referrals: urgent ones first, then by due day.
+CREATE INDEX chronic_enrolment_kind_ix ON chronic_enrolment (org_id, status, next_kind DESC, next_due, id);

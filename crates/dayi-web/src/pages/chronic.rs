@@ -1,17 +1,20 @@
 //! Chronic-disease management pages (慢病管理 · 三高共管): the worklists and
 //! proposals, the patient's file with enrolment, follow-up and screening
-//! forms and charts, the indicators with drill-down, Excel exports, and the
-//! patient's own page on the phone.
+//! forms and charts, the indicators with drill-down, the area's tier and
+//! estimates, Excel exports, and the patient's own page on the phone.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dayi_app::chronic::{self, Detail, EnrolForm, FollowupForm, IndicatorQuery, Lines, List, ScreenForm, Series};
-use dayi_core::chronic::{Disease, Measure, Measured, Mode, Source};
+use dayi_app::chronic::{
+    self, Area, Detail, EnrolForm, FollowupForm, IndicatorQuery, Lines, List, ScreenForm, Series, VillageEstimate,
+};
+use dayi_core::chronic::{Disease, Measure, Measured, Mode, Source, Tier};
 use dayi_core::timefmt::today_cst;
+use dayi_core::{DomainError, ErrorCode};
 use minijinja::value::Serde;
 use minijinja::{Value, context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::admin::urlencode;
@@ -114,6 +117,160 @@ pub async fn desk_xlsx(State(st): State<AppState>, staff: Staff, Query(q): Query
         "逾期天数",
     ];
     xlsx::download(&format!("慢病{}.xlsx", list.zh()), list.zh(), &headers, rows)
+}
+
+/// The open proposals to enrol, as an Excel file.
+pub async fn proposals_xlsx(State(st): State<AppState>, staff: Staff) -> Response {
+    let lines = match chronic::proposals(&st.app, &staff.actor).await {
+        Ok(l) => l,
+        Err(e) => return fail(&e, staff.lang),
+    };
+    let rows = lines
+        .into_iter()
+        .map(|p| {
+            let suspected: Vec<&str> = p.suspected.iter().map(|(_, name)| *name).collect();
+            vec![
+                Cell::from(p.name),
+                p.sex_name.into(),
+                i64::from(p.age).into(),
+                p.screened_on.into(),
+                p.bp.into(),
+                p.fbg.into(),
+                suspected.join("、").into(),
+            ]
+        })
+        .collect();
+    let headers = ["姓名", "性别", "年龄", "发现日期", "血压", "空腹血糖", "提示"];
+    xlsx::download("慢病建议纳入管理.xlsx", "建议纳入管理", &headers, rows)
+}
+
+/// The residents due for screening, as an Excel file.
+pub async fn screening_xlsx(State(st): State<AppState>, staff: Staff) -> Response {
+    let lines = match chronic::screening_due(&st.app, &staff.actor).await {
+        Ok(l) => l,
+        Err(e) => return fail(&e, staff.lang),
+    };
+    let rows = lines
+        .into_iter()
+        .map(|d| vec![Cell::from(d.name), d.sex_name.into(), i64::from(d.age).into(), d.phone.into(), d.address.into()])
+        .collect();
+    xlsx::download("慢病应筛查居民.xlsx", "应筛查", &["姓名", "性别", "年龄", "电话", "地址"], rows)
+}
+
+/// One row of the area form, as typed.
+#[derive(Debug, Clone, Default, Serialize)]
+struct AreaRow {
+    name: String,
+    htn: String,
+    t2dm: String,
+    lipid: String,
+}
+
+impl AreaRow {
+    fn of(name: &str, expected: &std::collections::BTreeMap<String, u64>) -> AreaRow {
+        let n = |d: Disease| expected.get(d.code()).filter(|n| **n > 0).map(u64::to_string).unwrap_or_default();
+        AreaRow {
+            name: name.to_string(),
+            htn: n(Disease::Hypertension),
+            t2dm: n(Disease::Diabetes),
+            lipid: n(Disease::Dyslipidaemia),
+        }
+    }
+}
+
+async fn area_page(
+    st: &AppState,
+    staff: &Staff,
+    status: StatusCode,
+    tier: &str,
+    rows: &[AreaRow],
+    extra: Value,
+) -> Response {
+    let tiers: Vec<(&str, &str)> = Tier::ALL.iter().map(|t| (t.code(), t.zh())).collect();
+    let ctx = context! { tier => tier, tiers => tiers, org => Serde(&rows[0]), villages => Serde(&rows[1..]), ..extra };
+    page(st, staff, status, "chronic_area.html", "/chronic/indicators", ctx).await
+}
+
+/// The area's tier (三高中心/基地/之家) and expected patients, the management rate's denominator.
+pub async fn area(State(st): State<AppState>, staff: Staff, Query(q): Query<WorkQuery>) -> Response {
+    if let Err(e) = chronic::require_work(&st.app, &staff.actor).await {
+        return fail(&e, staff.lang);
+    }
+    let a = match chronic::area(&st.app, staff.actor.org_id).await {
+        Ok(a) => a,
+        Err(e) => return fail(&e, staff.lang),
+    };
+    let mut rows = vec![AreaRow::of("", &a.expected)];
+    rows.extend(a.villages.iter().map(|v| AreaRow::of(&v.name, &v.expected)));
+    // The registry's villages not estimated yet, then one empty row for a new one.
+    for v in chronic::villages(&st.app, &staff.actor).await.unwrap_or_default() {
+        if !rows[1..].iter().any(|r| r.name == v) {
+            rows.push(AreaRow { name: v, ..AreaRow::default() });
+        }
+    }
+    rows.push(AreaRow::default());
+    area_page(&st, &staff, StatusCode::OK, a.tier.code(), &rows, context! { notice => q.done }).await
+}
+
+/// A count of patients as typed: empty is not estimated.
+fn count(field: &str, typed: &str) -> Result<u64, DomainError> {
+    match typed.trim() {
+        "" => Ok(0),
+        t => t.parse().map_err(|_| DomainError::field(field, ErrorCode::InvalidFormat, ["0, 1, 2…"])),
+    }
+}
+
+fn area_of(tier: &str, rows: &[AreaRow]) -> Result<Area, DomainError> {
+    let tier = Tier::parse(tier).ok_or_else(|| DomainError::field("tier", ErrorCode::Required, [""; 0]))?;
+    let expected = |r: &AreaRow| -> Result<std::collections::BTreeMap<String, u64>, DomainError> {
+        let mut m = std::collections::BTreeMap::new();
+        for (d, typed) in
+            [(Disease::Hypertension, &r.htn), (Disease::Diabetes, &r.t2dm), (Disease::Dyslipidaemia, &r.lipid)]
+        {
+            let n = count(&format!("{}{}", if r.name.is_empty() { "全院" } else { &r.name }, d.zh()), typed)?;
+            if n > 0 {
+                m.insert(d.code().to_string(), n);
+            }
+        }
+        Ok(m)
+    };
+    let mut villages = vec![];
+    for r in rows[1..].iter().filter(|r| !r.name.trim().is_empty()) {
+        villages.push(VillageEstimate { name: r.name.trim().to_string(), expected: expected(r)? });
+    }
+    Ok(Area { tier, expected: expected(&rows[0])?, villages })
+}
+
+pub async fn area_save(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
+    // Permission before reading what was typed.
+    if let Err(e) = chronic::require_work(&st.app, &staff.actor).await {
+        return fail(&e, staff.lang);
+    }
+    let org = AreaRow { name: String::new(), htn: f.get("htn"), t2dm: f.get("t2dm"), lipid: f.get("lipid") };
+    let (names, htn, t2dm, lipid) = (f.all("v_name"), f.all("v_htn"), f.all("v_t2dm"), f.all("v_lipid"));
+    let at = |v: &[String], i: usize| v.get(i).cloned().unwrap_or_default();
+    let mut rows = vec![org];
+    rows.extend((0..names.len()).map(|i| AreaRow {
+        name: at(&names, i).trim().to_string(),
+        htn: at(&htn, i),
+        t2dm: at(&t2dm, i),
+        lipid: at(&lipid, i),
+    }));
+    let tier = f.get("tier");
+    let saved = match area_of(&tier, &rows) {
+        Ok(a) => chronic::set_area(&st.app, &staff.actor, &a).await,
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(_) => Redirect::to(&format!("/chronic/area?done={}", urlencode("已保存"))).into_response(),
+        Err(e) if is_form_error(&e) => {
+            // The table's boxes have no room for a message each: name the box in the one message.
+            let boxes: Vec<String> = e.fields.iter().map(|f| format!("{}：{}", f.field, f.zh())).collect();
+            let error = format!("{} {}", message(&e, staff.lang), boxes.join("；"));
+            area_page(&st, &staff, StatusCode::UNPROCESSABLE_ENTITY, &tier, &rows, context! { error => error }).await
+        }
+        Err(e) => fail(&e, staff.lang),
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::browser::{screenshot, sign_in, window};
 use crate::browser_queue::{ZHANG_ID, el, org, portal_sign_in, text_of, until_text};
 use crate::harness::TestApp;
+use crate::queue::ok;
 
 fn day(offset: i64) -> String {
     (dayi_core::timefmt::today_cst() + time::Duration::days(offset)).to_string()
@@ -27,6 +28,10 @@ async fn value_of(c: &Client, css: &str) -> String {
 async fn set_date(c: &Client, css: &str, value: &str) {
     let js = "document.querySelector(arguments[0]).value = arguments[1];";
     c.execute(js, vec![json!(css), json!(value)]).await.unwrap();
+}
+
+async fn doc_api(t: &TestApp) -> crate::harness::Session {
+    t.as_user("doc01").await
 }
 
 async fn type_in(c: &Client, css: &str, text: &str) {
@@ -125,6 +130,31 @@ async fn enrol_from_a_visit_follow_up_refer_and_count() {
     el(&doctor, "[data-testid=behind-table]").await;
     let lines = doctor.find_all(fantoccini::Locator::Css("[data-testid=behind-line]")).await.unwrap();
     assert_eq!(lines.len(), 6);
+
+    // The area's tier and estimates: a count that is not a number is refused and kept as
+    // typed, nothing saved; a number is saved and becomes 东村's denominator.
+    sign_in(&doctor, &t, "doc01").await;
+    doctor.goto(&t.at("/chronic/area")).await.unwrap();
+    let east = "[data-testid=area-form] tbody tr:nth-child(2)";
+    assert_eq!(value_of(&doctor, &format!("{east} input[name=v_name]")).await, "东村");
+    assert_eq!(value_of(&doctor, &format!("{east} input[name=v_htn]")).await, "5");
+    type_in(&doctor, &format!("{east} input[name=v_htn]"), "十二").await;
+    el(&doctor, "[data-testid=area-save]").await.click().await.unwrap();
+    until_text(&doctor, "[data-testid=area-error]", "东村高血压", Duration::from_secs(5)).await;
+    assert_eq!(value_of(&doctor, &format!("{east} input[name=v_htn]")).await, "十二");
+    screenshot(&doctor, "chronic-area-refused").await;
+    let area = ok(doc_api(&t).await.get("/api/chronic/area").await).await;
+    assert_eq!(area["villages"][0]["expected"]["htn"], 5, "nothing saved: {area}");
+    type_in(&doctor, &format!("{east} input[name=v_htn]"), "12").await;
+    el(&doctor, "[data-testid=area-tier] option[value=centre]").await.click().await.unwrap();
+    el(&doctor, "[data-testid=area-save]").await.click().await.unwrap();
+    until_text(&doctor, "[data-testid=area-notice]", "已保存", Duration::from_secs(5)).await;
+    let area = ok(doc_api(&t).await.get("/api/chronic/area").await).await;
+    assert_eq!((&area["tier"], &area["villages"][0]["expected"]["htn"]), (&json!("centre"), &json!(12)));
+    doctor.goto(&t.at("/chronic/indicators?group=village")).await.unwrap();
+    assert_eq!(text_of(&doctor, "[data-testid=ind-tier]").await, "三高中心");
+    let east_row = "[data-testid=ind-row-htn-东村] [data-testid=ind-management]";
+    assert_eq!(text_of(&doctor, east_row).await, "25.00%", "3 of 12");
 
     // 张三, enrolled with a follow-up, sees his next visit and the advice on the phone.
     let o = org(&t).await;

@@ -306,7 +306,12 @@ async fn indicators_match_a_hand_computed_cohort(t: &TestApp) {
     assert_eq!(got, want);
     assert!(behind[0]["name"].as_str().unwrap().contains('*'), "names are masked: {behind}");
 
-    // The Excel exports are real workbooks.
+    // The Excel exports are real workbooks: the indicators, their drill-down, and every list.
+    for path in ["/chronic/worklist.xlsx?list=never", "/chronic/proposals.xlsx", "/chronic/screening.xlsx"] {
+        let r = t.as_user("doc01").await.get(path).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(&r.bytes().await.unwrap()[..2], b"PK", "{path} is a zip (xlsx)");
+    }
     for path in ["/chronic/indicators.xlsx", "/chronic/indicators/patients.xlsx"] {
         let r = director.get(&format!("{path}?{period}&group=org&disease=htn&measure=managed")).await;
         assert_eq!(r.status(), StatusCode::OK);
