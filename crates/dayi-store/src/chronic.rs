@@ -535,6 +535,12 @@ pub async fn insert_enrolments(tx: &mut Tx, rows: &[Enrolment]) -> Result<()> {
     Ok(())
 }
 
+/// The organisation's registry records, open or closed.
+pub async fn count_records(db: &Db, org_id: Uuid) -> Result<i64> {
+    let sql = "SELECT COUNT(*) FROM chronic_enrolment WHERE org_id = $1";
+    with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).fetch_one(p).await)
+}
+
 /// Patients born on or before `born_by` with no registry record, oldest id first.
 pub async fn unenrolled_adults(db: &Db, org_id: Uuid, born_by: &str, limit: i64) -> Result<Vec<(Uuid, String)>> {
     let sql = "SELECT p.id, p.birth_date FROM patient p WHERE p.org_id = $1 AND p.merged_into IS NULL \
