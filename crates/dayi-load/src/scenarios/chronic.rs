@@ -16,10 +16,9 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use futures::future::BoxFuture;
-use hdrhistogram::Histogram;
 
 use super::Scenario;
-use crate::engine::Latency;
+use crate::engine::{Latency, histogram};
 use crate::http::{Ctx, Outcome, expect, expect_json};
 use crate::report::{Check, Figure, Setup};
 
@@ -122,7 +121,7 @@ impl Scenario for Chronic {
             let mut figures = vec![];
             for group in ["org", "doctor", "village"] {
                 let path = format!("/api/chronic/indicators?year={year}&group={group}");
-                let mut h = Histogram::<u64>::new(3).expect("histogram");
+                let mut h = histogram();
                 let mut managed = 0;
                 let mut failed = None;
                 for _ in 0..ROUNDS {
