@@ -19,6 +19,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::throttle::{self, Subject};
 use crate::{Actor, App, OrInternal, Via, new_id};
 
 /// Session stages: signed in fully, or still owing the second factor.
@@ -116,23 +117,23 @@ pub async fn login(
     password: &str,
     origin: &Origin,
 ) -> Result<Login, DomainError> {
-    let cfg = app.security.clone();
     let org = dayi_store::tenancy::org_by_code(&app.db, org_code.trim())
         .await
         .or_internal()?
         .ok_or_else(|| DomainError::field("org", ErrorCode::OrgUnknown, [""; 0]))?;
     let username = username.trim().to_lowercase();
     let now = now_micros();
+    let address = Subject::Address(origin.ip.clone());
+    if let Err(e) = throttle::check(app, org.org_id, &address).await {
+        app.audit.record(anon_entry(org.org_id, &username, "auth.login", DENIED, origin, "address locked")).await;
+        return Err(e);
+    }
     let Some(staff) = dayi_store::staff::by_username(&app.db, org.org_id, &username).await.or_internal()? else {
-        let dummy = DUMMY_HASH
-            .get_or_init(|| Argon2::default().hash_password(b"dayi-dummy").map(|h| h.to_string()).unwrap_or_default());
-        verify_password(dummy.clone(), password).await;
-        app.audit.record(anon_entry(org.org_id, &username, "auth.login", FAILED, origin, "unknown user")).await;
-        return Err(DomainError::with(ErrorCode::BadCredentials, [cfg.max_failed_logins.saturating_sub(1)]));
+        return Err(unknown_user(app, org.org_id, &username, password, origin).await);
     };
     if let Some(until) = staff.locked_until {
         if until > now {
-            let minutes = ((until - now) / 60_000_000 + 1).to_string();
+            let minutes = throttle::minutes_left(until, now).to_string();
             app.audit.record(anon_entry(org.org_id, &username, "auth.login", DENIED, origin, "locked")).await;
             return Err(DomainError::with(ErrorCode::Locked, [minutes]));
         }
@@ -176,6 +177,34 @@ pub async fn login(
     Ok(Login { cookie: format!("{}.{}", org.org_id.simple(), token), stage: stage.into() })
 }
 
+/// A user name not on file: the same password check, count, lock and answer
+/// as a real account's, so the answers do not reveal which names exist.
+async fn unknown_user(app: &App, org_id: Uuid, username: &str, password: &str, origin: &Origin) -> DomainError {
+    let user = Subject::User(username.to_string());
+    if let Err(e) = throttle::check(app, org_id, &user).await {
+        app.audit.record(anon_entry(org_id, username, "auth.login", DENIED, origin, "locked")).await;
+        return e;
+    }
+    let dummy = DUMMY_HASH
+        .get_or_init(|| Argon2::default().hash_password(b"dayi-dummy").map(|h| h.to_string()).unwrap_or_default());
+    verify_password(dummy.clone(), password).await;
+    let result = async {
+        let mut tx = app.db.begin().await.or_internal()?;
+        let left = throttle::fail(app, &mut tx, org_id, &user).await?;
+        throttle::fail(app, &mut tx, org_id, &Subject::Address(origin.ip.clone())).await?;
+        let mut entries = vec![anon_entry(org_id, username, "auth.login", FAILED, origin, "unknown user")];
+        if matches!(left, throttle::Left::LockedFor(_)) {
+            let minutes = format!("minutes={}", app.security.lockout_minutes);
+            entries.push(anon_entry(org_id, username, "auth.lockout", OK, origin, &minutes));
+        }
+        dayi_store::audit::append(&mut tx, org_id, entries).await.or_internal()?;
+        tx.commit().await.or_internal()?;
+        Ok::<_, DomainError>(throttle::refusal(&user, left, ErrorCode::BadCredentials))
+    }
+    .await;
+    result.unwrap_or_else(|e| e)
+}
+
 /// Counts a failed password or code and locks the account at the limit.
 async fn record_failure(app: &App, staff: &Staff, origin: &Origin, why: &str) -> DomainError {
     let cfg = &app.security;
@@ -193,6 +222,7 @@ async fn record_failure(app: &App, staff: &Staff, origin: &Origin, why: &str) ->
         )
         .await
         .or_internal()?;
+        throttle::fail(app, &mut tx, staff.org_id, &Subject::Address(origin.ip.clone())).await?;
         let mut e = anon_entry(
             staff.org_id,
             &staff.username,
@@ -293,7 +323,7 @@ pub async fn resolve_session(app: &App, cookie: &str, ip: &str) -> Result<Sessio
 }
 
 /// Deletes sessions idle past the timeout, every ten minutes, so the table
-/// holds only live sessions.
+/// holds only live sessions; and sign-in failures a day old.
 pub async fn purge_sessions_forever(app: App) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
@@ -310,6 +340,9 @@ pub async fn purge_sessions_forever(app: App) {
             Ok(n) if n > 0 => tracing::info!(sessions = n, "idle sessions removed"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "idle-session purge failed"),
+        }
+        if let Err(e) = throttle::purge(&app).await {
+            tracing::warn!(error = %e, "sign-in failure purge failed");
         }
     }
 }

@@ -147,9 +147,17 @@ pub(crate) fn record(org_id: Uuid, r: &Registration, channel: Channel, by: &str,
     }
 }
 
-/// The hospital card number for the n-th patient of an organisation.
+/// The hospital card number for the n-th patient of an organisation, with
+/// its random digits drawn here.
 pub fn hospital_no(n: i64) -> String {
-    format!("{}", 1_000_000_000 + n)
+    dayi_core::card::hospital_no(n, rand::random())
+}
+
+/// The organisation's n-th registered patient (by the sequence part of the
+/// card number), for samples in benchmarks.
+pub async fn by_sequence(app: &App, org_id: Uuid, n: i64) -> Result<Option<Patient>, DomainError> {
+    let (from, to) = (dayi_core::card::hospital_no(n, 0), dayi_core::card::hospital_no(n + 1, 0));
+    dayi_store::patient::by_hospital_no_range(&app.db, org_id, &from, &to).await.or_internal()
 }
 
 fn duplicate(existing: &Patient) -> DomainError {
@@ -305,6 +313,12 @@ pub(crate) async fn load(app: &App, org_id: Uuid, id: Uuid) -> Result<Patient, D
         .await
         .or_internal()?
         .ok_or_else(|| DomainError::new(ErrorCode::PatientUnknown))
+}
+
+/// Refuses a patient id the caller's organisation does not hold, with the
+/// same 404 for every route that names a patient (never an empty list).
+pub(crate) async fn known(app: &App, actor: &Actor, id: Uuid) -> Result<(), DomainError> {
+    load(app, actor.org_id, id).await.map(|_| ())
 }
 
 /// Opens a record (masked). Every opening is audited.

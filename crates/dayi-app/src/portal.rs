@@ -14,9 +14,11 @@ use dayi_core::{DomainError, ErrorCode, mask};
 use dayi_store::patient::{Key, Patient};
 use rand::Rng;
 use serde::Serialize;
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::auth::{random_token, sha256_hex};
+use crate::throttle::{self, Subject};
 use crate::{Actor, App, OrInternal, Via, patient, policy, sms};
 
 /// A portal request: who is signed in, as an actor, with the form token.
@@ -87,6 +89,7 @@ fn otp_hash(org_id: Uuid, phone: &str, code: &str) -> String {
 /// Sends a sign-in code; returns how many minutes it stays valid.
 pub async fn request_code(app: &App, org_id: Uuid, phone: &str, ip: &str) -> Result<i64, DomainError> {
     let phone = mobile(phone)?;
+    throttle::check(app, org_id, &Subject::Address(ip.to_string())).await?;
     let now = now_micros();
     let minutes = policy::int(app, org_id, "portal.otp_minutes").await?;
     let resend = policy::int(app, org_id, "portal.otp_resend_seconds").await?;
@@ -125,25 +128,34 @@ fn holder(mut found: Vec<Patient>) -> Option<Patient> {
     found.into_iter().next()
 }
 
-/// Signs in with the phone and the code sent to it; returns the cookie value.
+/// Signs in with the phone and the code sent to it; returns the cookie
+/// value. A code takes `portal.otp_max_attempts` tries; every failure also
+/// counts against the address.
 pub async fn login_code(app: &App, org_id: Uuid, phone: &str, code: &str, ip: &str) -> Result<String, DomainError> {
     let phone = mobile(phone)?;
+    let address = Subject::Address(ip.to_string());
+    throttle::check(app, org_id, &address).await?;
     let max = policy::int(app, org_id, "portal.otp_max_attempts").await?;
     let now = now_micros();
     let mut tx = app.db.begin().await.or_internal()?;
     let o = dayi_store::portal::get_otp(&mut tx, org_id, &phone).await.or_internal()?;
-    let Some(o) = o.filter(|o| o.expires_at > now && o.attempts < max) else {
-        tx.rollback().await.or_internal()?;
-        return Err(DomainError::field("code", ErrorCode::OtpExpired, [""; 0]));
-    };
-    let good = o.code_hash.as_bytes() == otp_hash(org_id, &phone, code.trim()).as_bytes();
+    let live = o.filter(|o| o.expires_at > now && o.attempts < max);
+    let good = live.as_ref().is_some_and(|o| {
+        bool::from(o.code_hash.as_bytes().ct_eq(otp_hash(org_id, &phone, code.trim()).as_bytes()))
+    });
     if !good {
-        dayi_store::portal::otp_failed(&mut tx, org_id, &phone).await.or_internal()?;
+        if live.is_some() {
+            dayi_store::portal::otp_failed(&mut tx, org_id, &phone).await.or_internal()?;
+        }
+        let lock = throttle::fail(app, &mut tx, org_id, &address).await?;
         let e = entry(org_id, &mask::phone(&phone), "portal.login", None, FAILED, ip, "wrong code");
         dayi_store::audit::append(&mut tx, org_id, vec![e]).await.or_internal()?;
         tx.commit().await.or_internal()?;
-        let left = (max - o.attempts - 1).max(0);
-        return Err(DomainError::field("code", ErrorCode::OtpInvalid, [left.to_string()]));
+        return Err(match (lock, live) {
+            (throttle::Left::LockedFor(m), _) => DomainError::with(ErrorCode::TooManyAttempts, [m]),
+            (_, None) => DomainError::field("code", ErrorCode::OtpExpired, [""; 0]),
+            (_, Some(o)) => DomainError::field("code", ErrorCode::OtpInvalid, [(max - o.attempts - 1).max(0)]),
+        });
     }
     dayi_store::portal::delete_otp(&mut tx, org_id, &phone).await.or_internal()?;
     tx.commit().await.or_internal()?;
@@ -151,10 +163,12 @@ pub async fn login_code(app: &App, org_id: Uuid, phone: &str, code: &str, ip: &s
     let Some(p) = holder(found) else {
         return Err(DomainError::new(ErrorCode::PortalNoPatient));
     };
-    open(app, &p, ip, "phone").await
+    open(app, &p, ip, "phone", None).await
 }
 
-/// Signs in with a resident ID number and the hospital card number.
+/// Signs in with a resident ID number and the hospital card number. Failures
+/// are counted per ID number and per address (`throttle`); an ID number not
+/// on file is counted and answered exactly like a wrong card number.
 pub async fn login_card(
     app: &App,
     org_id: Uuid,
@@ -163,21 +177,31 @@ pub async fn login_card(
     ip: &str,
 ) -> Result<String, DomainError> {
     let number = dayi_core::identity::normalize_number(id_number).to_ascii_uppercase();
+    let identity = Subject::Identity(number.clone());
+    let address = Subject::Address(ip.to_string());
+    throttle::check(app, org_id, &address).await?;
+    throttle::check(app, org_id, &identity).await?;
     let p =
         dayi_store::patient::by_document(&app.db, org_id, IdKind::ResidentId.code(), &number).await.or_internal()?;
-    let Some(p) = p.filter(|p| p.hospital_no == card_no.trim()) else {
+    let card_no = card_no.trim().as_bytes();
+    let Some(p) = p.filter(|p| bool::from(p.hospital_no.as_bytes().ct_eq(card_no))) else {
+        let mut tx = app.db.begin().await.or_internal()?;
+        let left = throttle::fail(app, &mut tx, org_id, &identity).await?;
+        throttle::fail(app, &mut tx, org_id, &address).await?;
         let e = entry(org_id, &mask::id_number(&number), "portal.login", None, FAILED, ip, "id/card mismatch");
-        app.audit.record(e).await;
-        return Err(DomainError::new(ErrorCode::PortalLoginFailed).and_field(
-            "card_no",
-            ErrorCode::PortalLoginFailed,
-            [""; 0],
-        ));
+        dayi_store::audit::append(&mut tx, org_id, vec![e]).await.or_internal()?;
+        tx.commit().await.or_internal()?;
+        let err = throttle::refusal(&identity, left, ErrorCode::PortalLoginFailed);
+        return Err(match left {
+            throttle::Left::Attempts(n) => err.and_field("card_no", ErrorCode::PortalLoginFailed, [n]),
+            throttle::Left::LockedFor(_) => err,
+        });
     };
-    open(app, &p, ip, "card").await
+    open(app, &p, ip, "card", Some(&identity)).await
 }
 
-async fn open(app: &App, p: &Patient, ip: &str, how: &str) -> Result<String, DomainError> {
+/// Opens a session; a successful sign-in forgets the identity's failures.
+async fn open(app: &App, p: &Patient, ip: &str, how: &str, identity: Option<&Subject>) -> Result<String, DomainError> {
     let token = random_token();
     let now = now_micros();
     let s = dayi_store::portal::Session {
@@ -190,6 +214,9 @@ async fn open(app: &App, p: &Patient, ip: &str, how: &str) -> Result<String, Dom
     };
     let mut tx = app.db.begin().await.or_internal()?;
     dayi_store::portal::insert_session(&mut tx, &s).await.or_internal()?;
+    if let Some(identity) = identity {
+        throttle::clear(&mut tx, p.org_id, identity).await?;
+    }
     let e = entry(p.org_id, &format!("portal:{}", p.hospital_no), "portal.login", Some(p.id), OK, ip, how);
     dayi_store::audit::append(&mut tx, p.org_id, vec![e]).await.or_internal()?;
     tx.commit().await.or_internal()?;
@@ -313,11 +340,7 @@ pub async fn link(app: &App, ctx: &PortalCtx, name: &str, id_number: &str, relat
         dayi_store::patient::by_document(&app.db, org_id, IdKind::ResidentId.code(), &number).await.or_internal()?;
     let Some(p) = p.filter(|p| p.name == name.trim()) else {
         app.audit.record(ctx.actor.entry("portal.link", "patient", "", None, FAILED, "no match")).await;
-        return Err(DomainError::new(ErrorCode::PortalLoginFailed).and_field(
-            "id_number",
-            ErrorCode::CardUnknown,
-            [""; 0],
-        ));
+        return Err(DomainError::new(ErrorCode::CardUnknown).and_field("id_number", ErrorCode::CardUnknown, [""; 0]));
     };
     let mut tx = app.db.begin().await.or_internal()?;
     dayi_store::portal::link_family(&mut tx, org_id, ctx.patient.id, p.id, rel.code(), now_micros())

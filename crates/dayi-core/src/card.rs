@@ -20,8 +20,23 @@ use crate::timefmt::{CST, from_micros, to_micros};
 
 /// Length of a card id: 64 hex characters, as the national platform issues.
 pub const CARD_ID_LEN: usize = 64;
-/// Length of a hospital card number (就诊卡号).
-pub const HOSPITAL_NO_LEN: usize = 10;
+/// Random digits at the end of a hospital card number (就诊卡号), so that
+/// one number tells nothing of the next: sequential numbers let anyone who
+/// knew an ID number find its card by counting.
+const HOSPITAL_NO_RANDOM: u32 = 100_000;
+
+/// The card number of an organisation's n-th patient: the sequence
+/// (`1_000_000 + n`, which keeps numbers unique) and five random digits.
+/// Twelve digits up to n = 8,999,999, thirteen after.
+pub fn hospital_no(n: i64, random: u32) -> String {
+    format!("{}{:05}", 1_000_000 + n, random % HOSPITAL_NO_RANDOM)
+}
+
+/// Whether digits have the shape of a hospital card number: 12–13 digits,
+/// or 10 for numbers issued before the random part (`1_000_000_000 + n`).
+pub fn is_hospital_no(s: &str) -> bool {
+    matches!(s.len(), 10 | 12 | 13) && s.bytes().all(|b| b.is_ascii_digit())
+}
 const SIGNATURE_BYTES: usize = 16;
 
 named_enum! {
@@ -85,7 +100,7 @@ impl Code {
             return parse_qr(s);
         }
         let n = normalize_number(s);
-        if n.len() == HOSPITAL_NO_LEN && n.bytes().all(|b| b.is_ascii_digit()) {
+        if is_hospital_no(&n) {
             return Ok(Code::HospitalNo(n));
         }
         if matches!(n.len(), 15 | 18) {
@@ -183,9 +198,21 @@ mod tests {
     }
 
     #[test]
+    fn hospital_numbers_hold_the_sequence_and_random_digits() {
+        assert_eq!(hospital_no(42, 7315), "100004207315");
+        assert_eq!(hospital_no(1, 123_456), "100000123456");
+        assert_eq!(hospital_no(9_000_000, 0), "1000000000000");
+        assert!(is_hospital_no(&hospital_no(8_999_999, 99_999)));
+        // two numbers in a row share only the sequence part
+        assert_ne!(hospital_no(7, 1)[7..], hospital_no(8, 2)[7..]);
+    }
+
+    #[test]
     fn recognises_each_kind() {
         assert_eq!(parse(&format!("{CARD}:1")).unwrap(), Code::StaticQr { card_id: CARD.into() });
         assert_eq!(parse(" 1000000042 ").unwrap(), Code::HospitalNo("1000000042".into()));
+        assert_eq!(parse("100004207315").unwrap(), Code::HospitalNo("100004207315".into()));
+        assert_eq!(parse("10000000400001").unwrap_err().code, ErrorCode::CardCodeUnrecognised);
         assert_eq!(parse("11010519491231002x").unwrap(), Code::ResidentId("11010519491231002X".into()));
         assert_eq!(Code::parse("opaque", true, date!(2026 - 11 - 23)).unwrap().kind(), CodeKind::Voucher);
         assert_eq!(parse("12345").unwrap_err().code, ErrorCode::CardCodeUnrecognised);

@@ -134,3 +134,68 @@ pub async fn set_role_totp(tx: &mut Tx, org_id: Uuid, role: &str, require: bool,
     with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(role).bind(require).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Failed sign-ins of a subject without a counter of its own (an unknown
+/// user name, a portal identity, a client address).
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Failures {
+    pub failures: i64,
+    pub window_start: i64,
+    pub locked_until: Option<i64>,
+}
+
+pub async fn failures(db: &Db, org_id: Uuid, subject: &str) -> Result<Option<Failures>> {
+    let sql = "SELECT failures, window_start, locked_until FROM login_failure WHERE org_id = $1 AND subject = $2";
+    with_db!(db, p => sqlx::query_as::<_, Failures>(sql).bind(org_id).bind(subject).fetch_optional(p).await)
+}
+
+/// Counts one failure and locks the subject until `lock_until` when the count
+/// reaches `max`. The count starts again when its window began before
+/// `window_from` or an earlier lock has run out. Returns the count and lock.
+pub async fn fail(
+    tx: &mut Tx,
+    org_id: Uuid,
+    subject: &str,
+    now: i64,
+    window_from: i64,
+    max: i64,
+    lock_until: i64,
+) -> Result<(i64, Option<i64>)> {
+    macro_rules! fresh {
+        () => {
+            "(login_failure.window_start < $4 OR login_failure.locked_until <= $3)"
+        };
+    }
+    let sql = concat!(
+        "INSERT INTO login_failure (org_id, subject, failures, window_start, locked_until) \
+         VALUES ($1, $2, 1, $3, CASE WHEN 1 >= $5 THEN $6 END) \
+         ON CONFLICT (org_id, subject) DO UPDATE SET \
+         failures = CASE WHEN ",
+        fresh!(),
+        " THEN 1 ELSE login_failure.failures + 1 END, \
+         window_start = CASE WHEN ",
+        fresh!(),
+        " THEN $3 ELSE login_failure.window_start END, \
+         locked_until = CASE WHEN (CASE WHEN ",
+        fresh!(),
+        " THEN 1 ELSE login_failure.failures + 1 END) >= $5 THEN $6 END \
+         RETURNING failures, locked_until"
+    );
+    with_tx!(tx, c => sqlx::query_as::<_, (i64, Option<i64>)>(sql)
+        .bind(org_id).bind(subject).bind(now).bind(window_from).bind(max).bind(lock_until).fetch_one(c).await)
+}
+
+/// Forgets a subject's failures (after a successful sign-in).
+pub async fn clear_failures(tx: &mut Tx, org_id: Uuid, subject: &str) -> Result<()> {
+    let sql = "DELETE FROM login_failure WHERE org_id = $1 AND subject = $2";
+    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(subject).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Removes address and identity counts neither locked nor counted since
+/// `cutoff`. User-name counts stay, as an account's own counter does.
+pub async fn purge_failures(tx: &mut Tx, cutoff: i64) -> Result<u64> {
+    let sql = "DELETE FROM login_failure WHERE subject NOT LIKE 'user:%' AND window_start < $1 \
+               AND (locked_until IS NULL OR locked_until < $1)";
+    with_tx!(tx, c => sqlx::query(sql).bind(cutoff).execute(c).await.map(|r| r.rows_affected()))
+}

@@ -183,6 +183,18 @@ pub async fn by_hospital_no(db: &Db, org_id: Uuid, no: &str) -> Result<Option<Pa
     with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(no).fetch_optional(p).await)
 }
 
+/// The patient whose hospital number lies in `[from, to)` (numbers of one
+/// length compare as text in numeric order): a number's sequence part found
+/// without its random digits.
+pub async fn by_hospital_no_range(db: &Db, org_id: Uuid, from: &str, to: &str) -> Result<Option<Patient>> {
+    let sql = concat!(
+        "SELECT ",
+        cols!(),
+        " FROM patient WHERE org_id = $1 AND hospital_no >= $2 AND hospital_no < $3 ORDER BY hospital_no LIMIT 1"
+    );
+    with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(from).bind(to).fetch_optional(p).await)
+}
+
 /// Which search key a query uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {

@@ -63,6 +63,10 @@ pub struct Settings {
     #[arg(long, global = true, env = "DAYI_LOCKOUT_MINUTES", value_name = "MIN")]
     pub lockout_minutes: Option<u32>,
 
+    /// Failed sign-ins (staff and portal) from one address within the lockout time before that address is refused for it. Default 30.
+    #[arg(long, global = true, env = "DAYI_MAX_FAILED_LOGINS_PER_IP", value_name = "N")]
+    pub max_failed_logins_per_ip: Option<u32>,
+
     /// Shortest password accepted (letters and digits required). Default 8.
     #[arg(long, global = true, env = "DAYI_PASSWORD_MIN_LEN", value_name = "N")]
     pub password_min_len: Option<usize>,
@@ -429,6 +433,7 @@ impl Settings {
             session_idle_minutes,
             max_failed_logins,
             lockout_minutes,
+            max_failed_logins_per_ip,
             password_min_len,
             audit_retention_days,
             log
@@ -461,6 +466,7 @@ impl Settings {
                 session_idle_minutes: s.session_idle_minutes.unwrap_or(d.session_idle_minutes),
                 max_failed_logins: s.max_failed_logins.unwrap_or(d.max_failed_logins).max(1),
                 lockout_minutes: s.lockout_minutes.unwrap_or(d.lockout_minutes),
+                max_failed_logins_per_ip: s.max_failed_logins_per_ip.unwrap_or(d.max_failed_logins_per_ip).max(1),
                 password_min_len: s.password_min_len.unwrap_or(d.password_min_len).max(6),
                 audit_retention_days: retention,
                 totp_issuer: d.totp_issuer,

@@ -2,7 +2,7 @@
 //! ID number or its last digits, a phone number or a card number; the query's
 //! shape decides which index is used.
 
-use crate::card::HOSPITAL_NO_LEN;
+use crate::card::is_hospital_no;
 use crate::identity::normalize_number;
 
 /// Fewest trailing ID digits accepted: fewer would match too many people.
@@ -48,7 +48,7 @@ pub fn classify(input: &str) -> Query {
     if digits && q.len() == 11 && q.starts_with('1') {
         return Query::Phone(q);
     }
-    if digits && q.len() == HOSPITAL_NO_LEN {
+    if is_hospital_no(&q) {
         return Query::HospitalNo(q);
     }
     if digits_x && q.len() == 18 {

@@ -32,7 +32,6 @@ use std::time::Instant;
 use anyhow::{Context, anyhow};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::Scenario;
 use crate::data::{self, PatientGen};
@@ -227,32 +226,24 @@ async fn ensure_loaded(local: &Local, want: u64, seed: u64) -> anyhow::Result<Op
     Ok(Some(Setup { step: "bulk load (dayi_app::demo::load_patients, ANALYZE on PostgreSQL)".into(), count: n, secs }))
 }
 
-/// Patients with resident ID numbers found by random hospital numbers (one
-/// per organisation-wide sequence number, `1_000_000_000 + n`).
+/// Patients with resident ID numbers found by random sequence numbers (the
+/// first part of the hospital number).
 async fn draw(local: &Local, total: u64, seed: u64) -> anyhow::Result<Vec<Known>> {
-    use dayi_store::with_db;
     let mut rng = data::SplitMix::new(seed ^ 0x00f4_1b5e);
-    let mut wanted: Vec<String> =
-        (0..SAMPLE * 2).map(|_| dayi_app::patient::hospital_no(1 + rng.below(total.max(1)) as i64)).collect();
+    let mut wanted: Vec<i64> = (0..SAMPLE * 2).map(|_| 1 + rng.below(total.max(1)) as i64).collect();
     wanted.sort();
     wanted.dedup();
     let mut out = vec![];
-    for chunk in wanted.chunks(500) {
-        let db = &local.app.db;
-        let rows: Vec<(Uuid, Option<String>, Option<String>)> = with_db!(db, p => {
-            let mut qb = sqlx::QueryBuilder::new("SELECT id, id_kind, id_number FROM patient WHERE org_id = ");
-            qb.push_bind(local.org_id).push(" AND hospital_no IN (");
-            let mut list = qb.separated(", ");
-            for h in chunk {
-                list.push_bind(h.as_str());
-            }
-            qb.push(") AND merged_into IS NULL");
-            qb.build_query_as().fetch_all(p).await
-        })?;
-        out.extend(rows.into_iter().filter_map(|(id, kind, number)| {
-            let number = number.filter(|_| kind.as_deref() == Some("resident_id"))?;
-            Some(Known { id: id.to_string(), number })
-        }));
+    for n in wanted {
+        let Some(p) = dayi_app::patient::by_sequence(&local.app, local.org_id, n).await.map_err(zh)? else {
+            continue;
+        };
+        if p.merged_into.is_none()
+            && p.id_kind.as_deref() == Some("resident_id")
+            && let Some(number) = p.id_number
+        {
+            out.push(Known { id: p.id.to_string(), number });
+        }
     }
     // Shuffle (the key order follows the hospital number), then keep SAMPLE.
     for i in (1..out.len()).rev() {

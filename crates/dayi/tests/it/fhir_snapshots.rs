@@ -52,6 +52,8 @@ fn scrub(text: &str) -> String {
         (r"\d{4}-\d{2}-\d{2}", "[date]"),
         // Registration numbers and tube barcodes carry the day as YYYYMMDD.
         (r"20\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])", "[date]"),
+        // Hospital card numbers end in random digits.
+        (r"\b1\d{11,12}\b", "[hospital-no]"),
         // Tube barcodes: YYMMDD and a six-digit daily sequence.
         (r"\b\d{6}(\d{6})\b", "[date]$1"),
         (r"(星期|周)[一二三四五六日]", "[weekday]"),
@@ -80,6 +82,7 @@ fn scrubbing_keeps_what_does_not_change() {
     assert_eq!(scrub("03-20261204-0001"), "03-[date]-0001");
     assert_eq!(scrub("261203000001"), "[date]000001");
     assert_eq!(scrub("1000000001"), "1000000001");
+    assert_eq!(scrub("100001407315"), "[hospital-no]");
     assert_eq!(scrub("内科9诊室"), "内科9诊室");
 }
 

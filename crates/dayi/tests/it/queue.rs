@@ -61,7 +61,7 @@ pub(crate) async fn clinic(t: &TestApp, admin: &Session, dept_code: &str, doctor
 pub(crate) struct Patient {
     pub(crate) id: String,
     pub(crate) id_number: String,
-    /// The 10-digit card (hospital) number, a check-in code.
+    /// The card (hospital) number, a check-in code.
     pub(crate) card: String,
     pub(crate) name: String,
 }
