@@ -106,7 +106,10 @@ async fn billed_payment(app: &App, actor: &Actor, id: Uuid) -> Result<Payment, D
 async fn may_bill(app: &App, actor: &Actor, patient_id: Uuid) -> Result<(), DomainError> {
     match actor.via {
         Via::Portal => portal::require_family(app, actor, patient_id).await,
-        _ => actor.require(app, Perm::Billing).await,
+        _ => {
+            actor.require(app, Perm::Billing).await?;
+            crate::patient::known(app, actor, patient_id).await
+        }
     }
 }
 
@@ -263,13 +266,39 @@ pub async fn pay(app: &App, actor: &Actor, f: &PayForm) -> Result<Receipt, Domai
     let patient_id = Uuid::parse_str(f.patient_id.trim()).map_err(|_| DomainError::new(ErrorCode::PatientUnknown))?;
     let key = key_of(f)?;
     let ids = parse_ids(&f.charge_ids)?;
+    let _turn = app.flights.take(actor.org_id, "pay", &key).await;
     if let Some(r) = replay(app, actor, &key, patient_id, &ids).await? {
         return Ok(r);
     }
+    let paid = pay_at_counter(app, actor, f, method, &key, patient_id, &ids).await;
+    answer_or_replay(paid, replay(app, actor, &key, patient_id, &ids)).await
+}
+
+/// A failed attempt whose key has meanwhile been used (by another server
+/// sharing the database) answers that payment, as the repeat it was.
+async fn answer_or_replay(
+    answer: Result<Receipt, DomainError>,
+    replay: impl std::future::Future<Output = Result<Option<Receipt>, DomainError>>,
+) -> Result<Receipt, DomainError> {
+    match answer {
+        Err(e) if e.code != ErrorCode::Internal => replay.await?.ok_or(e),
+        other => other,
+    }
+}
+
+async fn pay_at_counter(
+    app: &App,
+    actor: &Actor,
+    f: &PayForm,
+    method: Method,
+    key: &str,
+    patient_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Receipt, DomainError> {
     let now = now_micros();
     let mut id = crate::new_id();
     let mut tx = app.db.begin().await.or_internal()?;
-    let total = due_of(&mut tx, actor.org_id, &ids, patient_id, f.expected_fen).await?;
+    let total = due_of(&mut tx, actor.org_id, ids, patient_id, f.expected_fen).await?;
     let tendered = match (method, f.tendered.trim()) {
         (Method::Cash, t) if !t.is_empty() => dayi_core::catalog::parse_fen(t)
             .ok_or_else(|| DomainError::field("tendered", ErrorCode::CatalogPrice, [""; 0]))?,
@@ -281,7 +310,7 @@ pub async fn pay(app: &App, actor: &Actor, f: &PayForm) -> Result<Receipt, Domai
         org_id: actor.org_id,
         id,
         pay_no: pay_no(now, id),
-        idem_key: key.clone(),
+        idem_key: key.to_string(),
         patient_id,
         method: method.code().into(),
         channel: "counter".into(),
@@ -300,17 +329,17 @@ pub async fn pay(app: &App, actor: &Actor, f: &PayForm) -> Result<Receipt, Domai
         updated_at: now,
     };
     if !insert_payment(app, &mut tx, &mut p).await? {
-        // The same key at the same moment: that payment answers.
+        // The same key at the same moment, from another server: that payment answers.
         drop(tx);
-        return replay(app, actor, &key, patient_id, &ids).await?.ok_or_else(|| DomainError::new(ErrorCode::Conflict));
+        return replay(app, actor, key, patient_id, ids).await?.ok_or_else(|| DomainError::new(ErrorCode::Conflict));
     }
     id = p.id;
-    let taken = dayi_store::billing::hold(&mut tx, actor.org_id, &ids, id, now).await.or_internal()?;
+    let taken = dayi_store::billing::hold(&mut tx, actor.org_id, ids, id, now).await.or_internal()?;
     if taken != ids.len() as u64 {
         return Err(DomainError::new(ErrorCode::Conflict));
     }
     dayi_store::billing::settle(&mut tx, actor.org_id, id, now).await.or_internal()?;
-    dayi_store::visit::set_order_status_by_charges(&mut tx, actor.org_id, &ids, "ordered", "paid", now)
+    dayi_store::visit::set_order_status_by_charges(&mut tx, actor.org_id, ids, "ordered", "paid", now)
         .await
         .or_internal()?;
     let detail = format!("{} {} 元，{} 项", method.zh(), yuan(total), ids.len());
@@ -402,19 +431,35 @@ pub async fn pay_online(app: &App, actor: &Actor, f: &PayForm, base: &str, back:
     may_bill(app, actor, patient_id).await?;
     let key = key_of(f)?;
     let ids = parse_ids(&f.charge_ids)?;
+    let _turn = app.flights.take(actor.org_id, "pay", &key).await;
     if let Some(r) = replay(app, actor, &key, patient_id, &ids).await? {
         return Ok(r);
     }
+    let started = start_online(app, actor, f, &key, patient_id, &ids, base, back).await;
+    answer_or_replay(started, replay(app, actor, &key, patient_id, &ids)).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn start_online(
+    app: &App,
+    actor: &Actor,
+    f: &PayForm,
+    key: &str,
+    patient_id: Uuid,
+    ids: &[Uuid],
+    base: &str,
+    back: &str,
+) -> Result<Receipt, DomainError> {
     let now = now_micros();
     let id = crate::new_id();
     let name = provider_name(app);
     let mut tx = app.db.begin().await.or_internal()?;
-    let total = due_of(&mut tx, actor.org_id, &ids, patient_id, f.expected_fen).await?;
+    let total = due_of(&mut tx, actor.org_id, ids, patient_id, f.expected_fen).await?;
     let mut p = Payment {
         org_id: actor.org_id,
         id,
         pay_no: pay_no(now, id),
-        idem_key: key.clone(),
+        idem_key: key.to_string(),
         patient_id,
         method: Method::Online.code().into(),
         channel: if actor.via == Via::Portal { "portal".into() } else { "counter".into() },
@@ -434,10 +479,10 @@ pub async fn pay_online(app: &App, actor: &Actor, f: &PayForm, base: &str, back:
     };
     if !insert_payment(app, &mut tx, &mut p).await? {
         drop(tx);
-        return replay(app, actor, &key, patient_id, &ids).await?.ok_or_else(|| DomainError::new(ErrorCode::Conflict));
+        return replay(app, actor, key, patient_id, ids).await?.ok_or_else(|| DomainError::new(ErrorCode::Conflict));
     }
     let id = p.id;
-    if dayi_store::billing::hold(&mut tx, actor.org_id, &ids, id, now).await.or_internal()? != ids.len() as u64 {
+    if dayi_store::billing::hold(&mut tx, actor.org_id, ids, id, now).await.or_internal()? != ids.len() as u64 {
         return Err(DomainError::new(ErrorCode::Conflict));
     }
     let entry =
@@ -614,18 +659,53 @@ pub struct RefundForm {
     pub key: String,
 }
 
+/// Refunds paid, unexecuted charges. The same request key again answers
+/// the same receipt, also while the first request is still running.
 pub async fn refund(app: &App, actor: &Actor, f: &RefundForm) -> Result<Receipt, DomainError> {
     actor.require(app, Perm::Billing).await?;
     let key = key_of(&PayForm { key: f.key.clone(), ..Default::default() })?;
     let payment_id =
         Uuid::parse_str(f.payment_id.trim()).map_err(|_| DomainError::new(ErrorCode::BillingPaymentUnknown))?;
     let p = payment_of(app, actor.org_id, payment_id).await?;
-    if let Some(r) = dayi_store::billing::refund_by_key(&app.db, actor.org_id, &key).await.or_internal()? {
-        if r.payment_id != payment_id {
-            return Err(DomainError::new(ErrorCode::BillingKeyReused));
-        }
-        return receipt_of(app, actor.org_id, p).await;
+    let ids = parse_ids(&f.charge_ids)?;
+    let _turn = app.flights.take(actor.org_id, "refund", &key).await;
+    if let Some(r) = refund_replay(app, actor, &key, &p, &ids).await? {
+        return Ok(r);
     }
+    let done = refund_now(app, actor, f, &key, p.clone(), &ids).await;
+    answer_or_replay(done, refund_replay(app, actor, &key, &p, &ids)).await
+}
+
+/// The same refund key seen before: the payment's receipt if it asked the
+/// same (the payment and the charges).
+async fn refund_replay(
+    app: &App,
+    actor: &Actor,
+    key: &str,
+    p: &Payment,
+    ids: &[Uuid],
+) -> Result<Option<Receipt>, DomainError> {
+    let Some(r) = dayi_store::billing::refund_by_key(&app.db, actor.org_id, key).await.or_internal()? else {
+        return Ok(None);
+    };
+    let charges = dayi_store::billing::charges_of_payment(&app.db, actor.org_id, r.payment_id).await.or_internal()?;
+    let mut held: Vec<Uuid> = charges.iter().filter(|c| c.refund_id == Some(r.id)).map(|c| c.id).collect();
+    held.sort();
+    if r.payment_id != p.id || held != ids {
+        return Err(DomainError::new(ErrorCode::BillingKeyReused));
+    }
+    receipt_of(app, actor.org_id, payment_of(app, actor.org_id, p.id).await?).await.map(Some)
+}
+
+async fn refund_now(
+    app: &App,
+    actor: &Actor,
+    f: &RefundForm,
+    key: &str,
+    p: Payment,
+    ids: &[Uuid],
+) -> Result<Receipt, DomainError> {
+    let payment_id = p.id;
     if p.status != PaymentStatus::Paid.code() {
         let s = PaymentStatus::parse(&p.status).map(|s| s.zh()).unwrap_or("");
         return Err(DomainError::with(ErrorCode::BillingPaymentState, [s, "退费"]));
@@ -633,11 +713,10 @@ pub async fn refund(app: &App, actor: &Actor, f: &RefundForm) -> Result<Receipt,
     if f.reason.trim().is_empty() {
         return Err(DomainError::field("reason", ErrorCode::Required, [""; 0]));
     }
-    let ids = parse_ids(&f.charge_ids)?;
     let charges = dayi_store::billing::charges_of_payment(&app.db, actor.org_id, payment_id).await.or_internal()?;
     let orders_executed = executed_orders(app, actor.org_id, &charges).await?;
     let mut amount = 0;
-    for id in &ids {
+    for id in ids {
         let c = charges
             .iter()
             .find(|c| c.id == *id)
@@ -667,7 +746,7 @@ pub async fn refund(app: &App, actor: &Actor, f: &RefundForm) -> Result<Receipt,
         org_id: actor.org_id,
         id,
         refund_no: format!("TF{}", &pay_no(now, id)[2..]),
-        idem_key: key.clone(),
+        idem_key: key.to_string(),
         payment_id,
         patient_id: p.patient_id,
         method: p.method.clone(),
@@ -683,15 +762,15 @@ pub async fn refund(app: &App, actor: &Actor, f: &RefundForm) -> Result<Receipt,
     };
     let mut tx = app.db.begin().await.or_internal()?;
     if !dayi_store::billing::insert_refund(&mut tx, &r).await.or_internal()? {
-        drop(tx);
-        return receipt_of(app, actor.org_id, p).await;
+        // The key was taken meanwhile (another server): `refund` answers it.
+        return Err(DomainError::new(ErrorCode::Conflict));
     }
-    if dayi_store::billing::refund_charges(&mut tx, actor.org_id, &ids, id, now).await.or_internal()?
+    if dayi_store::billing::refund_charges(&mut tx, actor.org_id, ids, id, now).await.or_internal()?
         != ids.len() as u64
     {
         return Err(DomainError::new(ErrorCode::Conflict));
     }
-    dayi_store::visit::set_order_status_by_charges(&mut tx, actor.org_id, &ids, "paid", "refunded", now)
+    dayi_store::visit::set_order_status_by_charges(&mut tx, actor.org_id, ids, "paid", "refunded", now)
         .await
         .or_internal()?;
     let entry = actor.entry(

@@ -11,6 +11,7 @@ pub mod chronic;
 pub mod demo;
 pub mod desk;
 pub mod directory;
+pub mod flight;
 pub mod import;
 pub mod intake;
 pub mod lab;
@@ -23,6 +24,7 @@ pub mod roster;
 pub mod sms;
 pub mod staff;
 pub mod tenancy;
+pub mod throttle;
 pub mod triage;
 pub mod visit;
 pub mod visit_query;
@@ -43,6 +45,9 @@ pub struct SecurityConfig {
     pub max_failed_logins: u32,
     /// How long a locked account stays locked.
     pub lockout_minutes: u32,
+    /// Refuse sign-ins from an address after this many failures (staff and
+    /// portal together) within `lockout_minutes`, for `lockout_minutes`.
+    pub max_failed_logins_per_ip: u32,
     pub password_min_len: usize,
     /// The audit purge refuses entries younger than this (网络安全法: at least 6 months).
     pub audit_retention_days: u32,
@@ -56,6 +61,7 @@ impl Default for SecurityConfig {
             session_idle_minutes: 30,
             max_failed_logins: 5,
             lockout_minutes: 15,
+            max_failed_logins_per_ip: 30,
             password_min_len: 8,
             audit_retention_days: 180,
             totp_issuer: "大医 Dayi".into(),
@@ -91,6 +97,8 @@ pub struct App {
     pub catalog: catalog::Cache,
     /// Online payments: the built-in local provider unless WeChat Pay is configured.
     pub pay: billing::Pay,
+    /// Request keys of payments and refunds in progress.
+    pub flights: flight::Flights,
 }
 
 impl App {
@@ -114,6 +122,7 @@ impl App {
             sms: Arc::new(sms::MessageLog),
             catalog: Default::default(),
             pay: Default::default(),
+            flights: Default::default(),
         };
         tokio::spawn(auth::purge_sessions_forever(app.clone()));
         tokio::spawn(booking::sweep_forever(app.clone()));

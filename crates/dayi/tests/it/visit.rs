@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::harness::{Session, TestApp};
 use crate::queue::{ROOM, adults, arrive, choose, clinic, next, ok, org, refused};
 
-crate::on_both!(a_visit_from_call_to_closing, online_payment_settles_once);
+crate::on_both!(a_visit_from_call_to_closing, online_payment_settles_once, one_key_one_answer_under_concurrency);
 
 /// The codes of the field errors of a 422 answer.
 async fn field_codes(r: reqwest::Response) -> Vec<String> {
@@ -215,4 +215,53 @@ async fn online_payment_settles_once(t: &TestApp) {
     // The online account closes with exactly this payment.
     let c = ok(cashier.post_json("/api/billing/closings", json!({"online": true})).await).await;
     assert_eq!((c["balanced"].as_bool(), c["closing"]["net_fen"].as_i64()), (Some(true), Some(total)));
+}
+
+/// Many requests with one key at once all get the first one's answer: 50
+/// payments, then 20 refunds. The same key with another body is a 422.
+async fn one_key_one_answer_under_concurrency(t: &TestApp) {
+    let doc = t.as_user("doc01").await;
+    let cashier = t.as_user("reg01").await;
+    let (vid, pid) = called_visit(t, 40).await;
+    let at = |p: &str| format!("/api/visits/{vid}{p}");
+    ok(doc.post_json(&at("/diagnoses"), json!({"diagnoses": [{"code": "J06.900"}]})).await).await;
+    let cbc = code_of(&doc, "charge_item", "血常规").await;
+    ok(doc.post_json(&at("/orders"), json!({"code": cbc})).await).await;
+    ok(doc.post_json(&at("/finish"), json!({})).await).await;
+    let due = ok(cashier.get(&format!("/api/billing/due/{pid}")).await).await;
+    let ids: Vec<String> =
+        due["charges"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let total = due["total_fen"].as_i64().unwrap();
+    let body = json!({"patient_id": pid, "charge_ids": ids, "expected_fen": total, "method": "cash", "key": "same-1"});
+
+    let answers = futures::future::join_all((0..50).map(|_| cashier.post_json("/api/billing/pay", body.clone()))).await;
+    let mut paid = vec![];
+    for r in answers {
+        paid.push(ok(r).await["payment"]["pay_no"].as_str().unwrap().to_string());
+    }
+    paid.sort();
+    paid.dedup();
+    assert_eq!(paid.len(), 1, "one payment, one answer: {paid:?}");
+    // The same key for other charges is refused with its own code.
+    let other = json!({"patient_id": pid, "charge_ids": [ids[0]], "expected_fen": total, "method": "cash", "key": "same-1"});
+    refused(cashier.post_json("/api/billing/pay", other).await, StatusCode::UNPROCESSABLE_ENTITY, "billing.key_reused")
+        .await;
+
+    let receipt = ok(cashier.post_json("/api/billing/pay", body).await).await;
+    let pay_id = receipt["payment"]["id"].as_str().unwrap().to_string();
+    let lab = receipt["charges"].as_array().unwrap().iter().find(|c| c["item_name"].as_str().unwrap().contains("血常规"));
+    let (lab_id, lab_fen) = (lab.unwrap()["id"].as_str().unwrap(), lab.unwrap()["amount_fen"].as_i64().unwrap());
+    let refund = json!({"payment_id": pay_id, "charge_ids": [lab_id], "reason": "未检查", "key": "back-1"});
+    let answers =
+        futures::future::join_all((0..20).map(|_| cashier.post_json("/api/billing/refund", refund.clone()))).await;
+    for r in answers {
+        assert_eq!(ok(r).await["refunded_fen"], lab_fen);
+    }
+    let refunds = ok(cashier.get(&format!("/api/billing/patients/{pid}/payments")).await).await;
+    assert_eq!(refunds[0]["refunded_fen"], lab_fen, "refunded once");
+    let fee = ids.iter().find(|i| i.as_str() != lab_id).unwrap();
+    let other = json!({"payment_id": pay_id, "charge_ids": [fee], "reason": "未检查", "key": "back-1"});
+    refused(cashier.post_json("/api/billing/refund", other).await, StatusCode::UNPROCESSABLE_ENTITY, "billing.key_reused")
+        .await;
+    assert!(t.app.flights.is_empty(), "finished keys are forgotten");
 }
