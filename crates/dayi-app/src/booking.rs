@@ -251,7 +251,10 @@ pub async fn cancel(app: &App, actor: &Actor, id: Uuid, reason: &str) -> Result<
 pub async fn of_patient(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<Booking>, DomainError> {
     match actor.via {
         Via::Portal => portal::require_family(app, actor, patient_id).await?,
-        _ => actor.require(app, Perm::PatientRead).await?,
+        _ => {
+            actor.require(app, Perm::PatientRead).await?;
+            crate::patient::known(app, actor, patient_id).await?;
+        }
     }
     let from = (today_cst() - Duration::days(1)).to_string();
     let rows = dayi_store::booking::of_patient(&app.db, actor.org_id, patient_id, &from, 100).await.or_internal()?;

@@ -204,5 +204,6 @@ async fn refused(app: &App, actor: &Actor, step: CareStep, shown: &str, e: Domai
 /// The card-use log of a patient, newest first.
 pub async fn uses(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<CardUse>, DomainError> {
     actor.require(app, Perm::PatientRead).await?;
+    crate::patient::known(app, actor, patient_id).await?;
     dayi_store::patient::card_uses(&app.db, actor.org_id, patient_id, 50).await.or_internal()
 }

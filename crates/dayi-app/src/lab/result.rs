@@ -209,7 +209,10 @@ pub async fn specimen(app: &App, actor: &Actor, barcode: &str) -> Result<Specime
 pub async fn published(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<TestView>, DomainError> {
     match actor.via {
         Via::Portal => crate::portal::require_family(app, actor, patient_id).await?,
-        _ => actor.require(app, Perm::Clinical).await?,
+        _ => {
+            actor.require(app, Perm::Clinical).await?;
+            crate::patient::known(app, actor, patient_id).await?;
+        }
     }
     let mut out = vec![];
     for t in dayi_store::lab::published(&app.db, actor.org_id, patient_id, 50).await.or_internal()? {
@@ -228,7 +231,10 @@ pub async fn trend(
 ) -> Result<Vec<ResultLine>, DomainError> {
     match actor.via {
         Via::Portal => crate::portal::require_family(app, actor, patient_id).await?,
-        _ => actor.require(app, Perm::Clinical).await?,
+        _ => {
+            actor.require(app, Perm::Clinical).await?;
+            crate::patient::known(app, actor, patient_id).await?;
+        }
     }
     let rows = dayi_store::lab::trend(&app.db, actor.org_id, patient_id, item_code.trim(), 50).await.or_internal()?;
     app.audit
