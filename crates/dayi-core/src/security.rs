@@ -82,6 +82,7 @@ named_enum! {
         Ward = ("ward", "住院病区", "Inpatient ward"),
         Insurance = ("insurance", "医保结算", "Insurance settlement"),
         PublicHealthWork = ("public_health", "公共卫生", "Public health"),
+        PublicHealthManage = ("public_health.manage", "公共卫生设置（机构级别、辖区估算）", "Public-health settings (tier, area estimates)"),
         Service = ("service", "随访与投诉", "Follow-up, satisfaction and complaints"),
         Quality = ("quality", "质量控制", "Quality control"),
         Reports = ("reports", "统计报表", "Statistics and reports"),
@@ -97,7 +98,16 @@ impl Role {
     pub fn perms(self) -> &'static [Perm] {
         match self {
             Role::Admin => {
-                &[P::Console, P::OrgManage, P::StaffManage, P::Schedule, P::QueueManage, P::QueueScreen, P::Catalog]
+                &[
+                    P::Console,
+                    P::OrgManage,
+                    P::StaffManage,
+                    P::Schedule,
+                    P::QueueManage,
+                    P::QueueScreen,
+                    P::Catalog,
+                    P::PublicHealthManage,
+                ]
             }
             Role::SecurityAdmin => &[P::Console, P::SecurityManage],
             Role::AuditAdmin => &[P::Console, P::AuditRead, P::AuditPurge],
@@ -123,7 +133,9 @@ impl Role {
             Role::LabTech => &[P::Console, P::PatientRead, P::Lab],
             Role::WardNurse => &[P::Console, P::PatientRead, P::Ward],
             Role::InsuranceOfficer => &[P::Console, P::PatientRead, P::PatientUnmask, P::Insurance],
-            Role::PublicHealth => &[P::Console, P::PatientRead, P::PatientWrite, P::PublicHealthWork],
+            Role::PublicHealth => {
+                &[P::Console, P::PatientRead, P::PatientWrite, P::PublicHealthWork, P::PublicHealthManage]
+            }
             Role::ServiceCentre => &[P::Console, P::PatientRead, P::PatientMerge, P::Service],
             Role::QualityOfficer => &[P::Console, P::Quality, P::Reports],
             Role::Director => &[P::Console, P::Reports],
@@ -242,5 +254,20 @@ mod tests {
         assert!(password_acceptable("dayi2026", 8));
         assert!(!password_acceptable("12345678", 8));
         assert!(!password_acceptable("abc123", 8));
+    }
+
+    /// docs/architecture.md §8 lists each role's permissions; the list must be the code's.
+    #[test]
+    fn the_documented_matrix_is_the_code() {
+        let doc = include_str!("../../../docs/architecture.md");
+        for role in Role::ALL {
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| {} | ", role.code())))
+                .unwrap_or_else(|| panic!("no row for {} in docs/architecture.md §8", role.code()));
+            let listed: Vec<&str> = row.split('|').nth(2).unwrap().split(" (").next().unwrap().split(',').map(str::trim).collect();
+            let code: Vec<&str> = role.perms().iter().filter(|p| **p != Perm::Console).map(|p| p.code()).collect();
+            assert_eq!(listed, code, "{} in docs/architecture.md §8", role.code());
+        }
     }
 }

@@ -72,6 +72,28 @@ pub async fn area(app: &App, org_id: Uuid) -> Result<Area, DomainError> {
     policy::json(app, org_id, AREA).await
 }
 
+/// The area form: the tier and estimates saved, and the registry's villages
+/// (for rows not estimated yet). Organisation settings: the administrator
+/// and the public-health staff, not every doctor.
+pub async fn area_form(app: &App, actor: &Actor) -> Result<(Area, Vec<String>), DomainError> {
+    require_manage(app, actor).await?;
+    let villages = dayi_store::chronic::villages(&app.db, actor.org_id).await.or_internal()?;
+    Ok((area(app, actor.org_id).await?, villages))
+}
+
+/// Changing the organisation's tier and estimates.
+pub async fn require_manage(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    actor.require(app, Perm::PublicHealthManage).await
+}
+
+/// The tier and estimates, for public-health staff and whoever sets them.
+pub async fn area_for(app: &App, actor: &Actor) -> Result<Area, DomainError> {
+    if !actor.can(Perm::PublicHealthManage) {
+        require_work(app, actor).await?;
+    }
+    area(app, actor.org_id).await
+}
+
 /// Registry work: enrolling, follow-ups, screening, worklists.
 pub async fn require_work(app: &App, actor: &Actor) -> Result<(), DomainError> {
     actor.require(app, Perm::PublicHealthWork).await
@@ -129,7 +151,7 @@ fn split(codes: &str) -> impl Iterator<Item = &str> {
 /// Saves the organisation's tier and expected patient numbers as a dated
 /// row from today (the old row stays for the record), audited.
 pub async fn set_area(app: &App, actor: &Actor, a: &Area) -> Result<Area, DomainError> {
-    require_work(app, actor).await?;
+    require_manage(app, actor).await?;
     let mut checks = dayi_core::error::Checks::new();
     if let Some(k) = a
         .expected

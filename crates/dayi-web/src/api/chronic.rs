@@ -124,8 +124,7 @@ pub async fn behind(
 
 #[utoipa::path(get, path = "/api/chronic/area", tag = "chronic", responses((status = 200, body = Object)))]
 pub async fn area(State(st): State<AppState>, staff: Staff) -> ApiResult<Area> {
-    staff.actor.require(&st.app, dayi_core::security::Perm::PublicHealthWork).await?;
-    Ok(Json(chronic::area(&st.app, staff.actor.org_id).await?))
+    Ok(Json(chronic::area_for(&st.app, &staff.actor).await?))
 }
 
 /// Sets the tier (centre|base|home) and the expected patients per disease, for the organisation and its villages.

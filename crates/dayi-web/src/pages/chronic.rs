@@ -193,17 +193,14 @@ async fn area_page(
 
 /// The area's tier (三高中心/基地/之家) and expected patients, the management rate's denominator.
 pub async fn area(State(st): State<AppState>, staff: Staff, Query(q): Query<WorkQuery>) -> Response {
-    if let Err(e) = chronic::require_work(&st.app, &staff.actor).await {
-        return fail(&e, staff.lang);
-    }
-    let a = match chronic::area(&st.app, staff.actor.org_id).await {
-        Ok(a) => a,
+    let (a, villages) = match chronic::area_form(&st.app, &staff.actor).await {
+        Ok(found) => found,
         Err(e) => return fail(&e, staff.lang),
     };
     let mut rows = vec![AreaRow::of("", &a.expected)];
     rows.extend(a.villages.iter().map(|v| AreaRow::of(&v.name, &v.expected)));
     // The registry's villages not estimated yet, then one empty row for a new one.
-    for v in chronic::villages(&st.app, &staff.actor).await.unwrap_or_default() {
+    for v in villages {
         if !rows[1..].iter().any(|r| r.name == v) {
             rows.push(AreaRow { name: v, ..AreaRow::default() });
         }
@@ -243,7 +240,7 @@ fn area_of(tier: &str, rows: &[AreaRow]) -> Result<Area, DomainError> {
 
 pub async fn area_save(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
     // Permission before reading what was typed.
-    if let Err(e) = chronic::require_work(&st.app, &staff.actor).await {
+    if let Err(e) = chronic::require_manage(&st.app, &staff.actor).await {
         return fail(&e, staff.lang);
     }
     let org = AreaRow { name: String::new(), htn: f.get("htn"), t2dm: f.get("t2dm"), lipid: f.get("lipid") };
@@ -559,6 +556,7 @@ pub async fn indicators(State(st): State<AppState>, staff: Staff, Query(p): Quer
         years => (0..YEARS_OFFERED).map(|n| this_year - n).collect::<Vec<_>>(),
         link => p.link(&q), bars => bars, error => error,
         measures => Measure::ALL.iter().map(|m| (m.code(), m.zh())).collect::<Vec<_>>(),
+        can_set_area => staff.actor.can(dayi_core::security::Perm::PublicHealthManage),
     };
     page(&st, &staff, StatusCode::OK, "chronic_indicators.html", "/chronic/indicators", ctx).await
 }

@@ -132,8 +132,9 @@ async fn enrol_from_a_visit_follow_up_refer_and_count() {
     assert_eq!(lines.len(), 6);
 
     // The area's tier and estimates: a count that is not a number is refused and kept as
-    // typed, nothing saved; a number is saved and becomes 东村's denominator.
-    sign_in(&doctor, &t, "doc01").await;
+    // typed, nothing saved; a number is saved and becomes 东村's denominator. Only the
+    // public-health staff (or the administrator) set them, not every doctor.
+    sign_in(&doctor, &t, "ph01").await;
     doctor.goto(&t.at("/chronic/area")).await.unwrap();
     let east = "[data-testid=area-form] tbody tr:nth-child(2)";
     assert_eq!(value_of(&doctor, &format!("{east} input[name=v_name]")).await, "东村");

@@ -261,7 +261,10 @@ pub(crate) async fn cohort(t: &TestApp) -> Vec<String> {
     ok(doc.post_json(&format!("/api/chronic/patients/{}/screenings", id(0)), lip).await).await;
     // The area's expected numbers: 10 with hypertension in the area, 5 in 东村.
     let area = json!({"tier": "base", "expected": {"htn": 10, "t2dm": 4}, "villages": [{"name": "东村", "expected": {"htn": 5}}]});
-    let put = doc.client.put(format!("{}/api/chronic/area", doc.base)).header("x-csrf-token", &doc.csrf).json(&area);
+    let refused = doc.client.put(format!("{}/api/chronic/area", doc.base)).header("x-csrf-token", &doc.csrf);
+    assert_eq!(refused.json(&area).send().await.unwrap().status(), 403, "a doctor does not set the area");
+    let ph = t.as_user("ph01").await;
+    let put = ph.client.put(format!("{}/api/chronic/area", ph.base)).header("x-csrf-token", &ph.csrf).json(&area);
     assert!(put.send().await.unwrap().status().is_success());
     ps.into_iter().map(|p| p.id).collect()
 }
