@@ -8,6 +8,7 @@ pub mod assets;
 pub mod chart;
 pub mod error;
 pub mod fhir;
+pub mod headers;
 pub mod i18n;
 pub mod metrics;
 pub mod pages;
