@@ -129,28 +129,26 @@ pub fn validate(f: &NewPatient, today: Date, guardian_under: i32) -> Result<Regi
         Some(s) => choice(&mut c, "sex", s, Sex::parse),
     };
     let typed_birth = opt(&f.birth_date).and_then(|s| date(&mut c, "birth_date", s, today));
-    let document = match opt(&f.id_number) {
-        None => None,
-        Some(number) => {
-            let kind = match opt(&f.id_kind) {
-                None => Some(IdKind::ResidentId),
-                Some(k) => choice(&mut c, "id_kind", k, IdKind::parse),
-            };
-            kind.and_then(|k| {
-                let r = IdDocument::parse(k, number, opt(&f.nationality), today);
-                c.take("id_number", r)
-            })
-        }
+    let kind = match opt(&f.id_kind) {
+        None => Some(IdKind::ResidentId),
+        Some(k) => choice(&mut c, "id_kind", k, IdKind::parse),
     };
+    let document = opt(&f.id_number).and_then(|number| {
+        let r = IdDocument::parse(kind?, number, opt(&f.nationality), today);
+        c.take("id_number", r)
+    });
+    // A resident ID number gives the birth date and sex; when the typed one is
+    // wrong, its own message says so and the two are not also "required".
+    let from_number = opt(&f.id_number).is_some() && kind == Some(IdKind::ResidentId);
     if let Some(doc) = &document {
         c.take("birth_date", cross_check(doc, typed_birth, sex));
     }
     let birth_date = typed_birth.or_else(|| document.as_ref().and_then(|d| d.birth_date()));
-    if birth_date.is_none() && opt(&f.birth_date).is_none() {
+    if birth_date.is_none() && opt(&f.birth_date).is_none() && !from_number {
         c.add("birth_date", ErrorCode::Required, [""; 0]);
     }
     let sex = sex.or_else(|| document.as_ref().and_then(|d| d.sex()));
-    if sex.is_none() && opt(&f.sex).is_none() {
+    if sex.is_none() && opt(&f.sex).is_none() && !from_number {
         c.add("sex", ErrorCode::Required, [""; 0]);
     }
     let ethnicity = opt(&f.ethnicity).and_then(|e| {
@@ -286,6 +284,14 @@ mod tests {
         ] {
             assert!(got.contains(&(want.0.into(), want.1)), "{want:?} in {got:?}");
         }
+    }
+
+    #[test]
+    fn a_wrong_id_number_is_the_only_error() {
+        let f = NewPatient { name: "张三".into(), id_number: "11010519491231002Y".into(), ..Default::default() };
+        assert_eq!(fields(&f), vec![("id_number".into(), "identity.id_chars")]);
+        let f = NewPatient { name: "张三".into(), id_number: "110105194912310021".into(), ..Default::default() };
+        assert_eq!(fields(&f), vec![("id_number".into(), "identity.id_checksum")]);
     }
 
     #[test]
