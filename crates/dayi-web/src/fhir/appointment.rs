@@ -174,7 +174,13 @@ pub async fn search(
     let mut labels = Labels::default();
     let mut matches = vec![];
     for id in ids {
-        for b in dayi_app::booking::of_patient(&st.app, &staff.actor, id).await? {
+        // A search for a patient not on file matches nothing (the REST
+        // routes answer 404 for it; a FHIR search answers an empty bundle).
+        let found = match dayi_app::booking::of_patient(&st.app, &staff.actor, id).await {
+            Err(e) if e.code == ErrorCode::PatientUnknown => vec![],
+            found => found?,
+        };
+        for b in found {
             if statuses.iter().all(|want| want.iter().any(|w| w == status(&b.status))) {
                 matches.push(labels.resource(&st, &staff, &b, &org).await?);
             }

@@ -41,7 +41,7 @@ async fn registration_checks_and_refuses_without_writing(t: &TestApp) {
     assert_eq!(p["birth_date"], "1980-01-31", "derived from the ID number");
     assert_eq!(p["sex"], "1");
     assert_eq!(p["id_number"], "370830********0011", "masked");
-    assert_eq!(p["hospital_no"].as_str().unwrap().len(), 10);
+    assert_eq!(p["hospital_no"].as_str().unwrap().len(), 12);
     assert_eq!(p["card_id"].as_str().unwrap().len(), 64);
 
     // the same document again: refused, existing record named, nothing written
