@@ -12,62 +12,43 @@ use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::Db;
 use dayi_store::audit::{Filter, Row, VerifyReport};
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::batch::Batcher;
 use crate::{Actor, App, OrInternal};
 
-type Job = (Entry, oneshot::Sender<bool>);
+/// Entries committed together at most.
+const BATCH: usize = 1024;
 
 #[derive(Clone)]
-pub struct AuditSink {
-    tx: mpsc::Sender<Job>,
-}
+pub struct AuditSink(Batcher<Entry, ()>);
 
 impl AuditSink {
     pub fn start(db: Db) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>(8192);
-        tokio::spawn(run(db, rx));
-        Self { tx }
+        Self(Batcher::start(db, "audit", BATCH, write_batch))
     }
 
     /// Appends one entry and waits until it is committed. A failure to audit is
     /// logged loudly; the caller's action has already happened.
     pub async fn record(&self, e: Entry) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send((e, done)).await.is_err() {
-            tracing::error!("audit writer stopped; entry lost");
-            return;
-        }
-        if !wait.await.unwrap_or(false) {
-            tracing::error!("audit entry could not be written");
+        if let Err(e) = self.0.submit(e).await {
+            tracing::error!(error = %e, "audit entry could not be written");
         }
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(1024);
-    while rx.recv_many(&mut batch, 1024).await > 0 {
-        let ok = write_batch(&db, &batch).await;
-        if let Err(e) = &ok {
-            tracing::error!(error = %e, n = batch.len(), "audit batch failed");
-        }
-        for (_, done) in batch.drain(..) {
-            let _ = done.send(ok.is_ok());
-        }
-    }
-}
-
-async fn write_batch(db: &Db, batch: &[Job]) -> dayi_store::Result<()> {
+async fn write_batch(db: Db, batch: Vec<Entry>) -> dayi_store::Result<Vec<()>> {
+    let n = batch.len();
     let mut by_org: BTreeMap<Uuid, Vec<Entry>> = BTreeMap::new();
-    for (e, _) in batch {
-        by_org.entry(e.org_id).or_default().push(e.clone());
+    for e in batch {
+        by_org.entry(e.org_id).or_default().push(e);
     }
     let mut tx = db.begin().await?;
     for (org, entries) in by_org {
         dayi_store::audit::append(&mut tx, org, entries).await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(vec![(); n])
 }
 
 /// Search for the audit administrator's page.

@@ -361,7 +361,7 @@ async fn due_of(
     match check_charges(&charges, ids, patient_id, expected) {
         Err(e) if e.code == ErrorCode::BillingAlreadyPaid => {
             let by = e.args.first().and_then(|a| Uuid::parse_str(a).ok()).unwrap_or_default();
-            let no = dayi_store::billing::pay_no_tx(tx, org_id, by).await.or_internal()?.unwrap_or_default();
+            let no = dayi_store::billing::pay_no(&mut *tx, org_id, by).await.or_internal()?.unwrap_or_default();
             Err(DomainError::with(ErrorCode::BillingAlreadyPaid, [no]))
         }
         other => other,
@@ -594,7 +594,7 @@ async fn apply(
             .or_internal()?;
             if moved {
                 dayi_store::billing::settle(&mut tx, org_id, p.id, now).await.or_internal()?;
-                let ids: Vec<Uuid> = dayi_store::billing::charges_of_payment_tx(&mut tx, org_id, p.id)
+                let ids: Vec<Uuid> = dayi_store::billing::charges_of_payment(&mut tx, org_id, p.id)
                     .await
                     .or_internal()?
                     .into_iter()
@@ -765,8 +765,7 @@ async fn refund_now(
         // The key was taken meanwhile (another server): `refund` answers it.
         return Err(DomainError::new(ErrorCode::Conflict));
     }
-    if dayi_store::billing::refund_charges(&mut tx, actor.org_id, ids, id, now).await.or_internal()?
-        != ids.len() as u64
+    if dayi_store::billing::refund_charges(&mut tx, actor.org_id, ids, id, now).await.or_internal()? != ids.len() as u64
     {
         return Err(DomainError::new(ErrorCode::Conflict));
     }

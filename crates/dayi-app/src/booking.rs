@@ -5,6 +5,7 @@
 use dayi_core::audit::OK;
 use dayi_core::booking::{self, BookingChannel, BookingStatus, ClinicType, HalfDay, OnBehalf, Rules};
 use dayi_core::card::CareStep;
+use dayi_core::catalog::yuan;
 use dayi_core::security::Perm;
 use dayi_core::timefmt::{CST, from_micros, now_micros, today_cst};
 use dayi_core::{DomainError, ErrorCode, mask};
@@ -91,11 +92,6 @@ impl BookingView {
 pub fn hm(us: i64) -> String {
     let t = from_micros(us).to_offset(CST);
     format!("{:02}:{:02}", t.hour(), t.minute())
-}
-
-/// Fen as yuan with two decimals.
-pub fn yuan(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
 }
 
 /// What a caller asks for.

@@ -18,8 +18,9 @@ use dayi_core::{DomainError, ErrorCode};
 use dayi_store::booking::{Booking, Charge};
 use dayi_store::roster::Bookable;
 use dayi_store::{Db, StoreError, Tx};
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
+
+use crate::batch::Batcher;
 
 /// Requests decided in one transaction at most.
 const BATCH: usize = 256;
@@ -44,46 +45,18 @@ pub struct Ticket {
 }
 
 pub type Answer = Result<Booking, DomainError>;
-type Job = (Ticket, oneshot::Sender<Result<Answer, StoreError>>);
 
 #[derive(Clone)]
-pub struct Desk {
-    tx: mpsc::Sender<Job>,
-}
+pub struct Desk(Batcher<Ticket, Answer>);
 
 impl Desk {
     pub fn start(db: Db) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>(8192);
-        tokio::spawn(run(db, rx));
-        Self { tx }
+        Self(Batcher::start(db, "booking desk", BATCH, |db, tickets| async move { decide(&db, tickets).await }))
     }
 
     /// Decides and (when accepted) stores the booking; returns once committed.
     pub async fn book(&self, t: Ticket) -> Result<Answer, StoreError> {
-        let (done, wait) = oneshot::channel();
-        self.tx.send((t, done)).await.map_err(|_| StoreError::PoolClosed)?;
-        wait.await.map_err(|_| StoreError::PoolClosed)?
-    }
-}
-
-async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let tickets: Vec<Ticket> = batch.iter().map(|(t, _)| t.clone()).collect();
-        match decide(&db, tickets).await {
-            Ok(answers) => {
-                for ((_, done), a) in batch.drain(..).zip(answers) {
-                    let _ = done.send(Ok(a));
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, size = batch.len(), "booking batch failed; retrying one by one");
-                for (t, done) in batch.drain(..) {
-                    let r = decide(&db, vec![t]).await.map(|mut v| v.remove(0));
-                    let _ = done.send(r);
-                }
-            }
-        }
+        self.0.submit(t).await
     }
 }
 

@@ -1,61 +1,33 @@
 //! Group commit for new patient records. SQLite has one writer, so the
 //! morning queue at the counters is served best by writing many
 //! registrations in one transaction: one counter step, one multi-row insert,
-//! one audit append, one commit. A batch that fails (a document registered
-//! by two counters at once) is retried one record at a time so each caller
-//! gets its own answer.
+//! one audit append, one commit (`batch::Batcher`). A batch that fails (a
+//! document registered by two counters at once) is retried one record at a
+//! time so each caller gets its own answer.
 
 use std::collections::BTreeMap;
 
 use dayi_core::audit::Entry;
 use dayi_store::patient::Patient;
 use dayi_store::{Db, StoreError};
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
+
+use crate::batch::Batcher;
 
 /// Registrations committed together at most.
 const BATCH: usize = 256;
 
-type Job = (Patient, Entry, oneshot::Sender<Result<Patient, StoreError>>);
-
 #[derive(Clone)]
-pub struct Intake {
-    tx: mpsc::Sender<Job>,
-}
+pub struct Intake(Batcher<(Patient, Entry), Patient>);
 
 impl Intake {
     pub fn start(db: Db) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>(4096);
-        tokio::spawn(run(db, rx));
-        Self { tx }
+        Self(Batcher::start(db, "intake", BATCH, |db, jobs| async move { write(&db, jobs).await }))
     }
 
     /// Numbers and stores the record with its audit entry; returns it once committed.
     pub async fn write(&self, p: Patient, e: Entry) -> Result<Patient, StoreError> {
-        let (done, wait) = oneshot::channel();
-        self.tx.send((p, e, done)).await.map_err(|_| StoreError::PoolClosed)?;
-        wait.await.map_err(|_| StoreError::PoolClosed)?
-    }
-}
-
-async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
-    let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let jobs: Vec<(Patient, Entry)> = batch.iter().map(|(p, e, _)| (p.clone(), e.clone())).collect();
-        match write(&db, jobs).await {
-            Ok(written) => {
-                for ((_, _, done), p) in batch.drain(..).zip(written) {
-                    let _ = done.send(Ok(p));
-                }
-            }
-            Err(_) => {
-                // One at a time, so only the offending record fails.
-                for (p, e, done) in batch.drain(..) {
-                    let r = write(&db, vec![(p, e)]).await.map(|mut v| v.remove(0));
-                    let _ = done.send(r);
-                }
-            }
-        }
+        self.0.submit((p, e)).await
     }
 }
 

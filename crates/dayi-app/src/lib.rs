@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod billing;
 pub mod booking;
 pub mod card;

@@ -140,9 +140,9 @@ pub async fn login_code(app: &App, org_id: Uuid, phone: &str, code: &str, ip: &s
     let mut tx = app.db.begin().await.or_internal()?;
     let o = dayi_store::portal::get_otp(&mut tx, org_id, &phone).await.or_internal()?;
     let live = o.filter(|o| o.expires_at > now && o.attempts < max);
-    let good = live.as_ref().is_some_and(|o| {
-        bool::from(o.code_hash.as_bytes().ct_eq(otp_hash(org_id, &phone, code.trim()).as_bytes()))
-    });
+    let good = live
+        .as_ref()
+        .is_some_and(|o| bool::from(o.code_hash.as_bytes().ct_eq(otp_hash(org_id, &phone, code.trim()).as_bytes())));
     if !good {
         if live.is_some() {
             dayi_store::portal::otp_failed(&mut tx, org_id, &phone).await.or_internal()?;

@@ -396,7 +396,7 @@ pub async fn stop(app: &App, actor: &Actor, id: Uuid, reason: &str) -> Result<us
     }
     let now = now_micros();
     let mut tx = app.db.begin().await.or_internal()?;
-    let s = dayi_store::roster::get_session_tx(&mut tx, actor.org_id, id)
+    let s = dayi_store::roster::get_session(&mut tx, actor.org_id, id)
         .await
         .or_internal()?
         .ok_or_else(|| DomainError::new(ErrorCode::SessionUnknown))?;
@@ -407,7 +407,7 @@ pub async fn stop(app: &App, actor: &Actor, id: Uuid, reason: &str) -> Result<us
         tx.rollback().await.or_internal()?;
         return Err(DomainError::new(ErrorCode::BookingStopped));
     }
-    let held = dayi_store::booking::active_of_session_tx(&mut tx, actor.org_id, id).await.or_internal()?;
+    let held = dayi_store::booking::active_of_session(&mut tx, actor.org_id, id).await.or_internal()?;
     let org =
         dayi_store::tenancy::get_org(&app.db, actor.org_id).await.or_internal()?.map(|o| o.name).unwrap_or_default();
     let mut entries = vec![actor.entry("roster.stop", "clinic_session", &id.to_string(), None, OK, &reason)];

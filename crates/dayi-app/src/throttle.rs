@@ -43,9 +43,7 @@ impl Subject {
         match self {
             Subject::User(_) => (i64::from(s.max_failed_logins), i64::MIN),
             Subject::Identity(_) => (i64::from(s.max_failed_logins), now - IDENTITY_WINDOW),
-            Subject::Address(_) => {
-                (i64::from(s.max_failed_logins_per_ip), now - i64::from(s.lockout_minutes) * MINUTE)
-            }
+            Subject::Address(_) => (i64::from(s.max_failed_logins_per_ip), now - i64::from(s.lockout_minutes) * MINUTE),
         }
     }
 

@@ -469,7 +469,7 @@ pub async fn order(app: &App, actor: &Actor, id: Uuid, f: &OrderForm) -> Result<
     };
     let mut tx = app.db.begin().await.or_internal()?;
     // Finished meanwhile: nothing is written.
-    match dayi_store::visit::get_tx(&mut tx, actor.org_id, id).await.or_internal()? {
+    match dayi_store::visit::get(&mut tx, actor.org_id, id).await.or_internal()? {
         Some(v) if v.status == VisitStatus::Open.code() => {}
         _ => return Err(DomainError::new(ErrorCode::VisitFinished)),
     }

@@ -97,18 +97,16 @@ impl Role {
     /// The permissions a role grants. The single source of the permission matrix.
     pub fn perms(self) -> &'static [Perm] {
         match self {
-            Role::Admin => {
-                &[
-                    P::Console,
-                    P::OrgManage,
-                    P::StaffManage,
-                    P::Schedule,
-                    P::QueueManage,
-                    P::QueueScreen,
-                    P::Catalog,
-                    P::PublicHealthManage,
-                ]
-            }
+            Role::Admin => &[
+                P::Console,
+                P::OrgManage,
+                P::StaffManage,
+                P::Schedule,
+                P::QueueManage,
+                P::QueueScreen,
+                P::Catalog,
+                P::PublicHealthManage,
+            ],
             Role::SecurityAdmin => &[P::Console, P::SecurityManage],
             Role::AuditAdmin => &[P::Console, P::AuditRead, P::AuditPurge],
             Role::Registrar => &[
@@ -265,7 +263,8 @@ mod tests {
                 .lines()
                 .find(|l| l.starts_with(&format!("| {} | ", role.code())))
                 .unwrap_or_else(|| panic!("no row for {} in docs/architecture.md §8", role.code()));
-            let listed: Vec<&str> = row.split('|').nth(2).unwrap().split(" (").next().unwrap().split(',').map(str::trim).collect();
+            let listed: Vec<&str> =
+                row.split('|').nth(2).unwrap().split(" (").next().unwrap().split(',').map(str::trim).collect();
             let code: Vec<&str> = role.perms().iter().filter(|p| **p != Perm::Console).map(|p| p.code()).collect();
             assert_eq!(listed, code, "{} in docs/architecture.md §8", role.code());
         }

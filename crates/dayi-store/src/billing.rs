@@ -7,7 +7,7 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use crate::booking::{Charge, charge_cols};
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
 
 /// A patient's charges in the given statuses, oldest first.
 pub async fn charges_of(db: &Db, org_id: Uuid, patient_id: Uuid, statuses: &[&str]) -> Result<Vec<Charge>> {
@@ -40,22 +40,13 @@ pub async fn charges_by_id(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Ve
     })
 }
 
-pub async fn charges_of_payment(db: &Db, org_id: Uuid, payment_id: Uuid) -> Result<Vec<Charge>> {
+pub async fn charges_of_payment<'a>(on: impl Into<On<'a>>, org_id: Uuid, payment_id: Uuid) -> Result<Vec<Charge>> {
     let sql = concat!(
         "SELECT ",
         charge_cols!(),
         " FROM charge WHERE org_id = $1 AND payment_id = $2 ORDER BY created_at, id"
     );
-    with_db!(db, p => sqlx::query_as::<_, Charge>(sql).bind(org_id).bind(payment_id).fetch_all(p).await)
-}
-
-pub async fn charges_of_payment_tx(tx: &mut Tx, org_id: Uuid, payment_id: Uuid) -> Result<Vec<Charge>> {
-    let sql = concat!(
-        "SELECT ",
-        charge_cols!(),
-        " FROM charge WHERE org_id = $1 AND payment_id = $2 ORDER BY created_at, id"
-    );
-    with_tx!(tx, c => sqlx::query_as::<_, Charge>(sql).bind(org_id).bind(payment_id).fetch_all(c).await)
+    with_on!(on.into(), p => sqlx::query_as::<_, Charge>(sql).bind(org_id).bind(payment_id).fetch_all(p).await)
 }
 
 /// Holds unpaid charges for a payment (`payment_id` set, still unpaid): only
@@ -466,7 +457,7 @@ pub async fn set_pay_url(tx: &mut Tx, org_id: Uuid, id: Uuid, url: &str) -> Resu
 }
 
 /// A payment's receipt number, inside a transaction.
-pub async fn pay_no_tx(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<String>> {
+pub async fn pay_no<'a>(on: impl Into<On<'a>>, org_id: Uuid, id: Uuid) -> Result<Option<String>> {
     let sql = "SELECT pay_no FROM payment WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query_scalar::<_, String>(sql).bind(org_id).bind(id).fetch_optional(c).await)
+    with_on!(on.into(), c => sqlx::query_scalar::<_, String>(sql).bind(org_id).bind(id).fetch_optional(c).await)
 }

@@ -3,7 +3,7 @@
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
 
 /// A booking ahead of the day or a registration on the day: one slot of one
 /// session for one patient.
@@ -87,13 +87,13 @@ pub async fn of_session(db: &Db, org_id: Uuid, session_id: Uuid) -> Result<Vec<B
     with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(session_id).fetch_all(p).await)
 }
 
-pub async fn active_of_session_tx(tx: &mut Tx, org_id: Uuid, session_id: Uuid) -> Result<Vec<Booking>> {
+pub async fn active_of_session<'a>(on: impl Into<On<'a>>, org_id: Uuid, session_id: Uuid) -> Result<Vec<Booking>> {
     let sql = concat!(
         "SELECT ",
         cols!(),
         " FROM booking WHERE org_id = $1 AND session_id = $2 AND status IN ('booked', 'checked_in') ORDER BY seq"
     );
-    with_tx!(tx, c => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(session_id).fetch_all(c).await)
+    with_on!(on.into(), c => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(session_id).fetch_all(c).await)
 }
 
 /// Moves a booking from one of `from` statuses to `to`; false when it was in none of them.

@@ -5,7 +5,7 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use crate::visit::{Order, order_cols};
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
 pub struct Specimen {
@@ -182,10 +182,11 @@ pub async fn specimen(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Specimen
 }
 
 /// The tubes with any of these barcodes.
-pub async fn by_barcodes_tx(tx: &mut Tx, org_id: Uuid, barcodes: &[&str]) -> Result<Vec<Specimen>> {
+pub async fn by_barcodes<'a>(on: impl Into<On<'a>>, org_id: Uuid, barcodes: &[&str]) -> Result<Vec<Specimen>> {
+    let mut on = on.into();
     let mut rows = vec![];
     for chunk in barcodes.chunks(500) {
-        with_tx!(tx, c => {
+        with_on!(&mut on, c => {
             let mut qb = QueryBuilder::new(concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = "));
             qb.push_bind(org_id).push(" AND barcode IN (");
             let mut list = qb.separated(", ");
@@ -250,17 +251,22 @@ pub async fn receive_specimens(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], by: &str
     Ok(n)
 }
 
-pub async fn tests_of_specimen(db: &Db, org_id: Uuid, specimen_id: Uuid) -> Result<Vec<LabTest>> {
+pub async fn tests_of_specimen<'a>(on: impl Into<On<'a>>, org_id: Uuid, specimen_id: Uuid) -> Result<Vec<LabTest>> {
     let sql =
         concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = $1 AND specimen_id = $2 ORDER BY panel_code");
-    with_db!(db, p => sqlx::query_as::<_, LabTest>(sql).bind(org_id).bind(specimen_id).fetch_all(p).await)
+    with_on!(on.into(), p => sqlx::query_as::<_, LabTest>(sql).bind(org_id).bind(specimen_id).fetch_all(p).await)
 }
 
 /// The tests of several tubes.
-pub async fn tests_of_specimens_tx(tx: &mut Tx, org_id: Uuid, specimen_ids: &[Uuid]) -> Result<Vec<LabTest>> {
+pub async fn tests_of_specimens<'a>(
+    on: impl Into<On<'a>>,
+    org_id: Uuid,
+    specimen_ids: &[Uuid],
+) -> Result<Vec<LabTest>> {
+    let mut on = on.into();
     let mut rows = vec![];
     for chunk in specimen_ids.chunks(500) {
-        with_tx!(tx, c => {
+        with_on!(&mut on, c => {
             let mut qb = QueryBuilder::new(concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = "));
             qb.push_bind(org_id).push(" AND specimen_id IN (");
             let mut list = qb.separated(", ");
@@ -272,12 +278,6 @@ pub async fn tests_of_specimens_tx(tx: &mut Tx, org_id: Uuid, specimen_ids: &[Uu
         });
     }
     Ok(rows)
-}
-
-pub async fn tests_of_specimen_tx(tx: &mut Tx, org_id: Uuid, specimen_id: Uuid) -> Result<Vec<LabTest>> {
-    let sql =
-        concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = $1 AND specimen_id = $2 ORDER BY panel_code");
-    with_tx!(tx, c => sqlx::query_as::<_, LabTest>(sql).bind(org_id).bind(specimen_id).fetch_all(c).await)
 }
 
 pub async fn test(db: &Db, org_id: Uuid, order_id: Uuid) -> Result<Option<LabTest>> {
@@ -362,10 +362,11 @@ pub async fn results(db: &Db, org_id: Uuid, order_id: Uuid) -> Result<Vec<LabRes
 }
 
 /// The results of several tests (a specimen's), by test, item and version.
-pub async fn results_of_tx(tx: &mut Tx, org_id: Uuid, order_ids: &[Uuid]) -> Result<Vec<LabResult>> {
+pub async fn results_of<'a>(on: impl Into<On<'a>>, org_id: Uuid, order_ids: &[Uuid]) -> Result<Vec<LabResult>> {
+    let mut on = on.into();
     let mut rows = vec![];
     for chunk in order_ids.chunks(500) {
-        with_tx!(tx, c => {
+        with_on!(&mut on, c => {
             let mut qb = QueryBuilder::new(concat!("SELECT ", result_cols!(), " FROM lab_result WHERE org_id = "));
             qb.push_bind(org_id).push(" AND order_id IN (");
             let mut ids = qb.separated(", ");

@@ -16,6 +16,7 @@ pub mod db;
 pub mod lab;
 pub mod lab_query;
 pub mod message;
+pub mod on;
 pub mod outside;
 pub mod patient;
 pub mod portal;
@@ -29,6 +30,7 @@ pub mod visit;
 pub mod visit_query;
 
 pub use db::{Db, DbConfig, Tx};
+pub use on::On;
 /// The database error type, for callers that handle storage failures themselves.
 pub use sqlx::Error as StoreError;
 

@@ -5,7 +5,7 @@
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Entry {
@@ -104,15 +104,9 @@ pub async fn insert(tx: &mut Tx, rows: &[Entry]) -> Result<u64> {
     })
 }
 
-pub async fn get(db: &Db, org_id: Uuid, booking_id: Uuid) -> Result<Option<Entry>> {
+pub async fn get<'a>(on: impl Into<On<'a>>, org_id: Uuid, booking_id: Uuid) -> Result<Option<Entry>> {
     let sql = concat!("SELECT ", cols!(""), " FROM queue_entry WHERE org_id = $1 AND booking_id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Entry>(sql).bind(org_id).bind(booking_id).fetch_optional(p).await)
-}
-
-/// The same read inside a write transaction (sees its own changes).
-pub async fn get_tx(tx: &mut Tx, org_id: Uuid, booking_id: Uuid) -> Result<Option<Entry>> {
-    let sql = concat!("SELECT ", cols!(""), " FROM queue_entry WHERE org_id = $1 AND booking_id = $2");
-    with_tx!(tx, c => sqlx::query_as::<_, Entry>(sql).bind(org_id).bind(booking_id).fetch_optional(c).await)
+    with_on!(on.into(), p => sqlx::query_as::<_, Entry>(sql).bind(org_id).bind(booking_id).fetch_optional(p).await)
 }
 
 /// A patient's entries of one day.
@@ -144,19 +138,11 @@ macro_rules! live_query {
 }
 
 /// Everyone still in the given queues (not finished or diverted), with names.
-pub async fn live(db: &Db, org_id: Uuid, sessions: &[Uuid]) -> Result<Vec<Named>> {
+pub async fn live<'a>(on: impl Into<On<'a>>, org_id: Uuid, sessions: &[Uuid]) -> Result<Vec<Named>> {
     if sessions.is_empty() {
         return Ok(vec![]);
     }
-    with_db!(db, p => live_query!(org_id, sessions).build_query_as::<Named>().fetch_all(p).await)
-}
-
-/// The same inside a write transaction, so a call decides on what it will change.
-pub async fn live_tx(tx: &mut Tx, org_id: Uuid, sessions: &[Uuid]) -> Result<Vec<Named>> {
-    if sessions.is_empty() {
-        return Ok(vec![]);
-    }
-    with_tx!(tx, c => live_query!(org_id, sessions).build_query_as::<Named>().fetch_all(c).await)
+    with_on!(on.into(), p => live_query!(org_id, sessions).build_query_as::<Named>().fetch_all(p).await)
 }
 
 /// What an action changes on an entry.
@@ -201,18 +187,11 @@ macro_rules! counters_query {
 }
 
 /// Calls made so far in each of these queues (a queue never called is absent).
-pub async fn counters(db: &Db, org_id: Uuid, sessions: &[Uuid]) -> Result<Vec<(Uuid, i64)>> {
+pub async fn counters<'a>(on: impl Into<On<'a>>, org_id: Uuid, sessions: &[Uuid]) -> Result<Vec<(Uuid, i64)>> {
     if sessions.is_empty() {
         return Ok(vec![]);
     }
-    with_db!(db, p => counters_query!(org_id, sessions).build_query_as::<(Uuid, i64)>().fetch_all(p).await)
-}
-
-pub async fn counters_tx(tx: &mut Tx, org_id: Uuid, sessions: &[Uuid]) -> Result<Vec<(Uuid, i64)>> {
-    if sessions.is_empty() {
-        return Ok(vec![]);
-    }
-    with_tx!(tx, c => counters_query!(org_id, sessions).build_query_as::<(Uuid, i64)>().fetch_all(c).await)
+    with_on!(on.into(), p => counters_query!(org_id, sessions).build_query_as::<(Uuid, i64)>().fetch_all(p).await)
 }
 
 /// Takes these queues for one caller until the transaction ends: their

@@ -4,7 +4,7 @@
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
 
 /// Rows per multi-row statement (well under both databases' bind limits).
 const BATCH: usize = 256;
@@ -141,14 +141,9 @@ pub async fn insert_session(tx: &mut Tx, s: &Session, starts: &[i64]) -> Result<
     Ok(true)
 }
 
-pub async fn get_session(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Session>> {
+pub async fn get_session<'a>(on: impl Into<On<'a>>, org_id: Uuid, id: Uuid) -> Result<Option<Session>> {
     let sql = concat!("SELECT ", session_cols!(), " FROM clinic_session WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Session>(sql).bind(org_id).bind(id).fetch_optional(p).await)
-}
-
-pub async fn get_session_tx(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<Session>> {
-    let sql = concat!("SELECT ", session_cols!(), " FROM clinic_session WHERE org_id = $1 AND id = $2");
-    with_tx!(tx, c => sqlx::query_as::<_, Session>(sql).bind(org_id).bind(id).fetch_optional(c).await)
+    with_on!(on.into(), p => sqlx::query_as::<_, Session>(sql).bind(org_id).bind(id).fetch_optional(p).await)
 }
 
 /// Sessions on days `[from, to]`, optionally of one department, in day and time order.

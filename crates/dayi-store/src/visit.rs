@@ -4,7 +4,7 @@
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
 pub struct Visit {
@@ -55,14 +55,9 @@ pub async fn insert(tx: &mut Tx, v: &Visit) -> Result<bool> {
         .execute(c).await.map(|r| r.rows_affected() == 1))
 }
 
-pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Visit>> {
+pub async fn get<'a>(on: impl Into<On<'a>>, org_id: Uuid, id: Uuid) -> Result<Option<Visit>> {
     let sql = concat!("SELECT ", visit_cols!(), " FROM visit WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Visit>(sql).bind(org_id).bind(id).fetch_optional(p).await)
-}
-
-pub async fn get_tx(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Option<Visit>> {
-    let sql = concat!("SELECT ", visit_cols!(), " FROM visit WHERE org_id = $1 AND id = $2");
-    with_tx!(tx, c => sqlx::query_as::<_, Visit>(sql).bind(org_id).bind(id).fetch_optional(c).await)
+    with_on!(on.into(), p => sqlx::query_as::<_, Visit>(sql).bind(org_id).bind(id).fetch_optional(p).await)
 }
 
 pub async fn of_booking(db: &Db, org_id: Uuid, booking_id: Uuid) -> Result<Option<Visit>> {

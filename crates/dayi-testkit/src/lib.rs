@@ -6,10 +6,12 @@
 //! Missing binaries make the fixtures return `None` so tests can skip, unless
 //! `DAYI_REQUIRE_PG` / `DAYI_REQUIRE_BROWSER` ask for a hard failure (CI).
 
+mod both;
 mod browser;
 mod pg;
 mod sys;
 
+pub use both::Harness;
 pub use browser::ChromeDriver;
 pub use pg::PgCluster;
 

@@ -60,11 +60,11 @@ impl Batch {
     /// Reads what entries for these barcodes need, inside `tx`.
     pub async fn load(app: &App, tx: &mut Tx, org_id: Uuid, barcodes: &[&str]) -> Result<Batch, DomainError> {
         let cat = super::catalog(app, org_id).await?;
-        let specimens = dayi_store::lab::by_barcodes_tx(tx, org_id, barcodes).await.or_internal()?;
+        let specimens = dayi_store::lab::by_barcodes(&mut *tx, org_id, barcodes).await.or_internal()?;
         let ids: Vec<Uuid> = specimens.iter().map(|s| s.id).collect();
-        let tests = dayi_store::lab::tests_of_specimens_tx(tx, org_id, &ids).await.or_internal()?;
+        let tests = dayi_store::lab::tests_of_specimens(&mut *tx, org_id, &ids).await.or_internal()?;
         let orders: Vec<Uuid> = tests.iter().map(|t| t.order_id).collect();
-        let results = dayi_store::lab::results_of_tx(tx, org_id, &orders).await.or_internal()?;
+        let results = dayi_store::lab::results_of(&mut *tx, org_id, &orders).await.or_internal()?;
         let people: Vec<Uuid> = specimens.iter().map(|s| s.patient_id).collect::<HashSet<_>>().into_iter().collect();
         let mut patients = HashMap::new();
         for p in dayi_store::patient::get_many(&app.db, org_id, &people).await.or_internal()? {

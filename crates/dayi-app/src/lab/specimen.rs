@@ -198,7 +198,7 @@ async fn move_specimen(
     {
         return Err(DomainError::with(ErrorCode::LabSpecimenState, [specimen_state(&s.status)]));
     }
-    let ids: Vec<Uuid> = dayi_store::lab::tests_of_specimen_tx(&mut tx, actor.org_id, s.id)
+    let ids: Vec<Uuid> = dayi_store::lab::tests_of_specimen(&mut tx, actor.org_id, s.id)
         .await
         .or_internal()?
         .iter()

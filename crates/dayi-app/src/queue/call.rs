@@ -51,8 +51,8 @@ pub async fn call_next(app: &App, actor: &Actor) -> Result<Called, DomainError> 
         let mut tx = app.db.begin().await.or_internal()?;
         // One caller at a time per queue decides who is next.
         dayi_store::queue::lock(&mut tx, actor.org_id, &sessions).await.or_internal()?;
-        let live = dayi_store::queue::live_tx(&mut tx, actor.org_id, &sessions).await.or_internal()?;
-        let counted = dayi_store::queue::counters_tx(&mut tx, actor.org_id, &sessions).await.or_internal()?;
+        let live = dayi_store::queue::live(&mut tx, actor.org_id, &sessions).await.or_internal()?;
+        let counted = dayi_store::queue::counters(&mut tx, actor.org_id, &sessions).await.or_internal()?;
         let mut heads = vec![];
         for (sid, rules) in sessions.iter().zip(&rules) {
             let Some(rules) = rules else {

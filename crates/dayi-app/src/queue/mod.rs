@@ -61,7 +61,7 @@ pub async fn enter(
     let prio = &setup.prio;
     let elderly = (age >= prio.elderly_age).then_some(PriorityGroup::Elderly);
     let ids: Vec<Uuid> = bookings.iter().map(|b| b.session_id).collect();
-    let counted = dayi_store::queue::counters_tx(tx, org_id, &ids).await.or_internal()?;
+    let counted = dayi_store::queue::counters(&mut *tx, org_id, &ids).await.or_internal()?;
     let mut rows = vec![];
     for b in bookings {
         let grace = setup.rules.get(&b.dept_id).map_or(0, |r| r.late_grace_minutes);
@@ -106,7 +106,7 @@ pub async fn back(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<Entr
     let mut moved = vec![];
     let mut audit = vec![];
     let ids: Vec<Uuid> = away.iter().map(|e| e.session_id).collect();
-    let counted = dayi_store::queue::counters_tx(&mut tx, actor.org_id, &ids).await.or_internal()?;
+    let counted = dayi_store::queue::counters(&mut tx, actor.org_id, &ids).await.or_internal()?;
     for e in away {
         let next = q::step(entry_of(&e), Action::Return).map_err(DomainError::new)?;
         let c = Change {

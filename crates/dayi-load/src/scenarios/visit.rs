@@ -39,6 +39,7 @@ use dayi_app::booking::BookRequest;
 use dayi_app::roster::RosterForm;
 use dayi_app::staff::NewStaff;
 use dayi_core::catalog::Kind;
+use dayi_core::catalog::yuan;
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt, stream};
 use hdrhistogram::Histogram;
@@ -633,10 +634,6 @@ async fn judge(p: &Prepared, ctx: &Ctx) -> (Vec<Check>, Vec<Figure>) {
         format!("{} 元 taken in cash in {paid} payments ({} cases in turn)", yuan(taken), CASES.len()),
     ));
     (checks, figures)
-}
-
-fn yuan(fen: i64) -> String {
-    dayi_core::catalog::yuan(fen)
 }
 
 #[cfg(test)]

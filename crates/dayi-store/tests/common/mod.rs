@@ -28,24 +28,19 @@ pub async fn postgres() -> Option<TestDb> {
     Some(TestDb { db, url, _dir: None })
 }
 
+/// Runs a story on SQLite and on PostgreSQL, each with a fresh database.
 #[macro_export]
 macro_rules! on_both {
-    ($($story:ident),* $(,)?) => { $(
-        mod $story {
-            #[tokio::test]
-            pub async fn sqlite() {
-                let t = $crate::common::sqlite().await;
-                super::$story(&t).await;
-            }
-            #[tokio::test]
-            pub async fn postgres() {
-                match $crate::common::postgres().await {
-                    Some(t) => super::$story(&t).await,
-                    None => eprintln!("PostgreSQL binaries not found: skipped"),
-                }
-            }
-        }
-    )* };
+    ($($story:ident),* $(,)?) => { dayi_testkit::on_both!($crate::common::TestDb; $($story),*); };
+}
+
+impl dayi_testkit::Harness for TestDb {
+    async fn sqlite() -> Self {
+        sqlite().await
+    }
+    async fn postgres() -> Option<Self> {
+        postgres().await
+    }
 }
 
 pub fn now() -> i64 {

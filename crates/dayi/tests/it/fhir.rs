@@ -126,7 +126,7 @@ async fn fhir_patient_create_read_search(t: &TestApp) {
     let of = |system: &str| ids.iter().find(|i| i["system"] == system).unwrap_or_else(|| panic!("{system}: {p}"));
     assert_eq!(of(RESIDENT_ID)["value"], dayi_core::mask::id_number(&number));
     let hospital_no = of(&hospital_no_system())["value"].as_str().unwrap().to_string();
-    assert_eq!(hospital_no.len(), 10);
+    assert_eq!(hospital_no.len(), 12);
     let card = of(HEALTH_CARD)["value"].as_str().unwrap().to_string();
     assert_eq!(card.len(), 64);
     assert_eq!(p["name"][0]["text"], "欧阳明远");

@@ -17,26 +17,22 @@ pub struct TestApp {
     _dir: Option<Arc<tempfile::TempDir>>,
 }
 
-/// Runs a test body on SQLite and on PostgreSQL.
+/// Runs a test body on SQLite and on PostgreSQL, each with a running server.
 #[macro_export]
 macro_rules! on_both {
-    ($($name:ident),* $(,)?) => { $(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let t = $crate::harness::TestApp::sqlite().await;
-                super::$name(&t).await;
-                t.stop().await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                match $crate::harness::TestApp::postgres().await {
-                    Some(t) => { super::$name(&t).await; t.stop().await; }
-                    None => eprintln!("PostgreSQL binaries not found: skipped"),
-                }
-            }
-        }
-    )* };
+    ($($name:ident),* $(,)?) => { dayi_testkit::on_both!($crate::harness::TestApp; $($name),*); };
+}
+
+impl dayi_testkit::Harness for TestApp {
+    async fn sqlite() -> Self {
+        TestApp::sqlite().await
+    }
+    async fn postgres() -> Option<Self> {
+        TestApp::postgres().await
+    }
+    async fn finish(self) {
+        self.stop().await
+    }
 }
 
 impl TestApp {

@@ -138,12 +138,8 @@ async fn one_address_is_limited_postgres() {
 
 /// A staff sign-in from `from`: the answer's status, its page text, and the time.
 async fn staff_login(t: &TestApp, from: Ipv4Addr, user: &str, password: &str) -> (Duration, (StatusCode, String)) {
-    let c = Client::builder()
-        .local_address(IpAddr::V4(from))
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
+    let c =
+        Client::builder().local_address(IpAddr::V4(from)).cookie_store(true).redirect(Policy::none()).build().unwrap();
     let page = c.get(t.at("/login")).send().await.unwrap().text().await.unwrap();
     let csrf = crate::harness::csrf_in(&page).unwrap();
     let started = Instant::now();

@@ -243,13 +243,15 @@ async fn one_key_one_answer_under_concurrency(t: &TestApp) {
     paid.dedup();
     assert_eq!(paid.len(), 1, "one payment, one answer: {paid:?}");
     // The same key for other charges is refused with its own code.
-    let other = json!({"patient_id": pid, "charge_ids": [ids[0]], "expected_fen": total, "method": "cash", "key": "same-1"});
+    let other =
+        json!({"patient_id": pid, "charge_ids": [ids[0]], "expected_fen": total, "method": "cash", "key": "same-1"});
     refused(cashier.post_json("/api/billing/pay", other).await, StatusCode::UNPROCESSABLE_ENTITY, "billing.key_reused")
         .await;
 
     let receipt = ok(cashier.post_json("/api/billing/pay", body).await).await;
     let pay_id = receipt["payment"]["id"].as_str().unwrap().to_string();
-    let lab = receipt["charges"].as_array().unwrap().iter().find(|c| c["item_name"].as_str().unwrap().contains("血常规"));
+    let lab =
+        receipt["charges"].as_array().unwrap().iter().find(|c| c["item_name"].as_str().unwrap().contains("血常规"));
     let (lab_id, lab_fen) = (lab.unwrap()["id"].as_str().unwrap(), lab.unwrap()["amount_fen"].as_i64().unwrap());
     let refund = json!({"payment_id": pay_id, "charge_ids": [lab_id], "reason": "未检查", "key": "back-1"});
     let answers =
@@ -261,7 +263,11 @@ async fn one_key_one_answer_under_concurrency(t: &TestApp) {
     assert_eq!(refunds[0]["refunded_fen"], lab_fen, "refunded once");
     let fee = ids.iter().find(|i| i.as_str() != lab_id).unwrap();
     let other = json!({"payment_id": pay_id, "charge_ids": [fee], "reason": "未检查", "key": "back-1"});
-    refused(cashier.post_json("/api/billing/refund", other).await, StatusCode::UNPROCESSABLE_ENTITY, "billing.key_reused")
-        .await;
+    refused(
+        cashier.post_json("/api/billing/refund", other).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "billing.key_reused",
+    )
+    .await;
     assert!(t.app.flights.is_empty(), "finished keys are forgotten");
 }
