@@ -268,8 +268,17 @@ async fn analyzer_results_over_mllp(t: &TestApp) {
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
     let ack = send(&mut conn, &oru("M1", "999999999999", "4.0", "mmol/L")).await;
     assert!(ack.contains("MSA|AE|M1"), "{ack}");
+    // A refusal names the specific reason, not a form's "see the marked fields".
     let ack = send(&mut conn, &oru("M2", &barcode, "4.0", "mg/dL")).await;
-    assert!(ack.contains("MSA|AE|M2"), "{ack}");
+    assert!(ack.contains("MSA|AE|M2|钾 的单位 mg/dL 与目录的 mmol/L 不一致，结果未保存\r"), "{ack}");
+    let glu = oru("M2G", &barcode, "5.1", "mmol/L").replace("OBX|1|NM|K^钾^L", "OBX|1|NM|GLU^血糖^L");
+    let ack = send(&mut conn, &glu).await;
+    assert!(ack.contains(&format!("MSA|AE|M2G|GLU 不在该标本的检验项目中（条码 {barcode}）\r")), "{ack}");
+    assert!(ack.contains("|204^Unknown key identifier^HL70357|E|lab.item_unknown^GLU is not"), "{ack}");
+    assert!(ack.contains(&format!("(barcode {barcode})^L|||GLU 不在该标本的检验项目中（条码 {barcode}）\r")), "{ack}");
+    let text = oru("M2T", &barcode, "阴性", "mmol/L").replace("OBX|1|NM|", "OBX|1|ST|");
+    let ack = send(&mut conn, &text).await;
+    assert!(ack.contains("MSA|AE|M2T|钾 的结果应为数字\r"), "{ack}");
     let ack = send(&mut conn, "this is not HL7").await;
     assert!(ack.contains("MSA|AR"), "{ack}");
     let view = ok(lab.get(&format!("/api/lab/specimens/{barcode}")).await).await;
