@@ -4,6 +4,7 @@
 
 mod mllp_support;
 
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use dayi_app::lab::mllp::MllpConfig;
@@ -126,10 +127,11 @@ async fn several_analyzers_at_once() {
     let srv = Server::start(sink.clone(), MllpConfig::default()).await;
     // The sink holds SLOW until FAST has been stored: if connections were
     // served one after another this would never finish.
-    let mut slow = Client::connect(srv.addr).await;
+    // Each analyzer has its own address, as on a lab's network.
+    let mut slow = Client::connect_from(srv.addr, Ipv4Addr::new(127, 0, 3, 1)).await;
     slow.send(&oru("S-1", "SLOW", "1")).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let mut fast = Client::connect(srv.addr).await;
+    let mut fast = Client::connect_from(srv.addr, Ipv4Addr::new(127, 0, 3, 2)).await;
     assert_eq!(msa(&fast.call(&oru("F-1", "FAST", "2")).await).0, "AA");
     assert_eq!(msa(&slow.ack().await), ("AA".into(), "S-1".into()));
 
@@ -137,7 +139,7 @@ async fn several_analyzers_at_once() {
     for n in 0..8 {
         let addr = srv.addr;
         tasks.push(tokio::spawn(async move {
-            let mut c = Client::connect(addr).await;
+            let mut c = Client::connect_from(addr, Ipv4Addr::new(127, 0, 3, 10 + n)).await;
             for i in 0..25 {
                 let id = format!("A{n}-{i}");
                 assert_eq!(msa(&c.call(&oru(&id, "FAST", "3")).await), ("AA".into(), id));

@@ -180,7 +180,7 @@ error_codes! {
     LabNoPanel = ("lab.no_panel", 422, "{0} 不在检验目录中，无法采集", "{0} is not in the lab catalogue"),
     LabBarcodeUnknown = ("lab.barcode_unknown", 404, "条码 {0} 不存在", "No specimen has barcode {0}"),
     LabSpecimenState = ("lab.specimen_state", 409, "标本{0}，不能再做此操作", "The specimen is {0}; this cannot be done now"),
-    LabItemUnknown = ("lab.item_unknown", 422, "标本的检验项目中没有指标 {0}", "None of the specimen's tests measures {0}"),
+    LabItemUnknown = ("lab.item_unknown", 422, "{0} 不在该标本的检验项目中（条码 {1}）", "{0} is not one of the tests ordered on this specimen (barcode {1})"),
     LabTestState = ("lab.test_state", 409, "{0}：{1}，不能再做此操作", "{0} is {1}; this cannot be done now"),
     LabItemTwice = ("lab.item_twice", 422, "指标 {0} 在同一次录入中出现两次", "{0} appears twice in one entry"),
     LabSameVerifier = ("lab.same_verifier", 409, "审核须由录入结果之外的另一人完成", "Results must be verified by someone other than who entered them"),
@@ -305,6 +305,25 @@ impl DomainError {
     pub fn en(&self) -> String {
         fill(self.code.en(), &self.args)
     }
+    /// The specific reasons, for a reader without the form (an analyzer's
+    /// operator, a log): the fields' messages when there are any, since the
+    /// message itself then only says "see the marked fields".
+    pub fn reasons_zh(&self) -> String {
+        match self.fields.as_slice() {
+            [] => self.zh(),
+            fields => fields.iter().map(FieldError::zh).collect::<Vec<_>>().join("；"),
+        }
+    }
+    pub fn reasons_en(&self) -> String {
+        match self.fields.as_slice() {
+            [] => self.en(),
+            fields => fields.iter().map(FieldError::en).collect::<Vec<_>>().join("; "),
+        }
+    }
+    /// The code of the specific reason: the first field's, when there are fields.
+    pub fn specific_code(&self) -> ErrorCode {
+        self.fields.first().map_or(self.code, |f| f.code)
+    }
     pub fn field_error(&self, field: &str) -> Option<&FieldError> {
         self.fields.iter().find(|f| f.field == field)
     }
@@ -404,5 +423,10 @@ mod tests {
         let e = c.finish().unwrap_err();
         assert_eq!(e.fields.len(), 2);
         assert_eq!(e.field_error("long").unwrap().zh(), "不能超过 2 个字符");
+        assert_eq!(e.reasons_zh(), "此项为必填项；不能超过 2 个字符");
+        assert_eq!(e.reasons_en(), "This field is required; At most 2 characters");
+        assert_eq!(e.specific_code(), ErrorCode::Required);
+        let plain = DomainError::with(ErrorCode::Locked, [15]);
+        assert_eq!((plain.reasons_zh(), plain.specific_code()), (plain.zh(), ErrorCode::Locked));
     }
 }

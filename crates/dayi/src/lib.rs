@@ -115,11 +115,11 @@ async fn start_mllp(
     let addr = listener.local_addr()?;
     let sink = Arc::new(dayi_app::lab::analyzer::LabSink::new(app.clone(), &m.org));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let cfg = dayi_app::lab::mllp::MllpConfig::default();
-    let task = tokio::spawn(dayi_app::lab::mllp::serve(listener, sink, cfg, async move {
+    let task = tokio::spawn(dayi_app::lab::mllp::serve(listener, sink, m.config.clone(), async move {
         let _ = rx.await;
     }));
-    tracing::info!(%addr, org = %m.org, "lab analyzers: HL7 v2 over MLLP");
+    let known = m.config.known_peers.len();
+    tracing::info!(%addr, org = %m.org, known_analyzers = known, "lab analyzers: HL7 v2 over MLLP");
     Ok((addr, (tx, task)))
 }
 

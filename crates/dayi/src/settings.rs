@@ -2,9 +2,12 @@
 //! variables and command-line flags (clap reads both; flags win).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
+use dayi_app::lab::mllp::MllpConfig;
 use dayi_app::pay::wechat::{WechatConfig, WechatPay};
 use dayi_app::sms::aliyun::AliyunConfig;
 use serde::Deserialize;
@@ -42,6 +45,22 @@ pub struct Settings {
     /// Code of the organisation whose lab the analyzers belong to (needed with mllp_listen).
     #[arg(long, global = true, env = "DAYI_MLLP_ORG", value_name = "CODE")]
     pub mllp_org: Option<String>,
+
+    /// Seconds an HL7 frame may take from its start block to its end; then the connection is closed. Default 15.
+    #[arg(long, global = true, env = "DAYI_MLLP_FRAME_TIMEOUT_SECS", value_name = "SECS")]
+    pub mllp_frame_timeout_secs: Option<u64>,
+
+    /// Connections one address may hold to the MLLP listener (a serial device server with several analyzers needs one each). Default 8.
+    #[arg(long, global = true, env = "DAYI_MLLP_MAX_PER_PEER", value_name = "N")]
+    pub mllp_max_per_peer: Option<usize>,
+
+    /// MLLP connections of addresses not in mllp_known_peers, all together. Default 64; 0 admits known analyzers only.
+    #[arg(long, global = true, env = "DAYI_MLLP_MAX_CONNECTIONS", value_name = "N")]
+    pub mllp_max_connections: Option<usize>,
+
+    /// The analyzers' IP addresses, comma-separated: they have MLLP connection places no other peer can take.
+    #[arg(long, global = true, env = "DAYI_MLLP_KNOWN_PEERS", value_name = "IP,…", value_delimiter = ',')]
+    pub mllp_known_peers: Option<Vec<String>>,
 
     /// Mark cookies `Secure` (set when served over HTTPS, directly or behind a proxy). Default false.
     #[arg(long, global = true, env = "DAYI_SECURE_COOKIES", value_name = "BOOL")]
@@ -428,6 +447,10 @@ impl Settings {
             listen,
             mllp_listen,
             mllp_org,
+            mllp_frame_timeout_secs,
+            mllp_max_per_peer,
+            mllp_max_connections,
+            mllp_known_peers,
             secure_cookies,
             body_limit_kb,
             session_idle_minutes,
@@ -445,13 +468,8 @@ impl Settings {
         if retention < 180 {
             anyhow::bail!("audit_retention_days 不能少于 180 天（网络安全法第二十一条）/ must be at least 180");
         }
-        let mllp = match (s.mllp_listen.clone(), s.mllp_org.clone()) {
-            (None, None) => None,
-            (Some(addr), Some(org)) => Some(Mllp { listen: addr, org }),
-            _ => anyhow::bail!("mllp_listen 与 mllp_org 须同时设置 / set both mllp_listen and mllp_org"),
-        };
         Ok(Resolved {
-            mllp,
+            mllp: mllp(&s)?,
             db: dayi_store::DbConfig {
                 url: s.db.clone().unwrap_or_else(|| default_db.to_string()),
                 max_connections: s.db_max_connections.unwrap_or(8),
@@ -478,11 +496,37 @@ impl Settings {
     }
 }
 
-/// The analyzers' MLLP listener: where, and for which organisation.
+/// The analyzers' MLLP listener: where, for which organisation, and its limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mllp {
     pub listen: String,
     pub org: String,
+    pub config: MllpConfig,
+}
+
+/// The listener when both `mllp_listen` and `mllp_org` are set, with its
+/// limits; an address that is not an IP stops the start.
+fn mllp(s: &Settings) -> anyhow::Result<Option<Mllp>> {
+    let (listen, org) = match (s.mllp_listen.clone(), s.mllp_org.clone()) {
+        (None, None) => return Ok(None),
+        (Some(listen), Some(org)) => (listen, org),
+        _ => anyhow::bail!("mllp_listen 与 mllp_org 须同时设置 / set both mllp_listen and mllp_org"),
+    };
+    let mut known_peers = Vec::new();
+    for peer in s.mllp_known_peers.iter().flatten().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        known_peers.push(peer.parse::<IpAddr>().map_err(|_| {
+            anyhow::anyhow!("mllp_known_peers 中的地址应为 IP 地址 / mllp_known_peers needs IP addresses: {peer}")
+        })?);
+    }
+    let d = MllpConfig::default();
+    let config = MllpConfig {
+        frame_timeout: s.mllp_frame_timeout_secs.map_or(d.frame_timeout, |v| Duration::from_secs(v.max(1))),
+        max_per_peer: s.mllp_max_per_peer.unwrap_or(d.max_per_peer).max(1),
+        max_connections: s.mllp_max_connections.unwrap_or(d.max_connections),
+        known_peers,
+        ..d
+    };
+    Ok(Some(Mllp { listen, org, config }))
 }
 
 /// Settings with every default filled in.
@@ -517,6 +561,40 @@ mod tests {
             access_key_secret: Some("secret".into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn mllp_limits_from_the_file_and_flags() {
+        let file = "mllp_listen = \"0.0.0.0:2575\"\nmllp_org = \"wsxrmyy\"\nmllp_frame_timeout_secs = 20\n\
+                    mllp_known_peers = [\"192.168.10.21\", \"fd00::21\"]\n";
+        let s: Settings = toml::from_str(file).unwrap();
+        let m = mllp(&s).unwrap().expect("listener");
+        assert_eq!((m.listen.as_str(), m.org.as_str()), ("0.0.0.0:2575", "wsxrmyy"));
+        assert_eq!(m.config.frame_timeout, Duration::from_secs(20));
+        assert_eq!((m.config.max_per_peer, m.config.max_connections), (8, 64));
+        let known: Vec<String> = m.config.known_peers.iter().map(|p| p.to_string()).collect();
+        assert_eq!(known, ["192.168.10.21", "fd00::21"]);
+        // flags and the environment win; 0 places per peer would lock everyone out
+        let mut s = s;
+        let cli = Settings {
+            mllp_max_per_peer: Some(0),
+            mllp_max_connections: Some(0),
+            mllp_known_peers: Some(vec![" 10.0.0.7 ".into(), String::new()]),
+            ..Default::default()
+        };
+        overlay!(s, cli, mllp_max_per_peer, mllp_max_connections, mllp_known_peers);
+        let m = mllp(&s).unwrap().expect("listener");
+        assert_eq!((m.config.max_per_peer, m.config.max_connections), (1, 0));
+        assert_eq!(m.config.known_peers, ["10.0.0.7".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn a_known_peer_must_be_an_ip_address() {
+        let file = "mllp_listen = \"0.0.0.0:2575\"\nmllp_org = \"x\"\nmllp_known_peers = [\"analyzer-1.lab\"]\n";
+        let e = mllp(&toml::from_str(file).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("mllp_known_peers") && e.contains("analyzer-1.lab"), "{e}");
+        let e = mllp(&toml::from_str("mllp_org = \"x\"\n").unwrap()).unwrap_err().to_string();
+        assert!(e.contains("mllp_listen"), "{e}");
     }
 
     #[test]

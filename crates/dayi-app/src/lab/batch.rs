@@ -118,10 +118,12 @@ impl Batch {
         };
         let mut corrected = false;
         for (i, r) in e.results.iter().enumerate() {
-            let field = |code| DomainError::field(&format!("results.{i}"), code, [r.item.trim().to_string()]);
-            let (test, item) = find(&self.cat, &tests, &r.item).ok_or_else(|| field(ErrorCode::LabItemUnknown))?;
+            let field = |code, args: &[&str]| DomainError::field(&format!("results.{i}"), code, args);
+            let code = r.item.trim();
+            let (test, item) = find(&self.cat, &tests, &r.item)
+                .ok_or_else(|| field(ErrorCode::LabItemUnknown, &[code, s.barcode.as_str()]))?;
             if plan.rows.iter().any(|x| x.order_id == test.order_id && x.item_code == item.code) {
-                return Err(field(ErrorCode::LabItemTwice));
+                return Err(field(ErrorCode::LabItemTwice, &[code]));
             }
             let mine = |k: &&Known| k.row.order_id == test.order_id && k.row.item_code == item.code;
             let current = self.results.iter().position(|k| mine(&k) && k.row.current);

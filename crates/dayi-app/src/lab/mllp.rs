@@ -2,9 +2,14 @@
 //! analyzer (or middleware) and is served by its own task, so several
 //! analyzers send at once; on a connection messages are handled strictly in
 //! order, so the n-th ACK answers the n-th message. Bad input is answered
-//! with a NAK and logged, never allowed to end the listener.
+//! with a NAK and logged, never allowed to end the listener. Who may hold a
+//! connection is `admission`'s decision: known analyzers are never crowded
+//! out, and a frame begun must end within `frame_timeout`.
+
+mod admission;
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,8 +24,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
+use self::admission::{Admission, Refusal, Ticket};
 use super::OruSink;
 
 /// At most this many messages a connection has sent ahead share one commit.
@@ -33,14 +40,25 @@ pub struct Accepted {
     pub text: String,
 }
 
-#[derive(Debug, Clone)]
+/// The refused-connection counter, by `Refusal::reason`.
+pub const REFUSED_METRIC: &str = "dayi_mllp_connections_refused_total";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MllpConfig {
     /// A longer frame is dropped and answered AR (`hl7.frame_too_large`).
     pub max_frame_bytes: usize,
     /// A connection silent this long is closed; the analyzer reconnects.
     pub idle_timeout: Duration,
-    /// More simultaneous connections than this are closed on accept.
+    /// A frame begun must end within this, or the connection is closed: a
+    /// peer that starts a message and stops holds no place for long.
+    pub frame_timeout: Duration,
+    /// Connections of peers not in `known_peers`, all together; more are
+    /// closed on accept. 0 admits the known analyzers only.
     pub max_connections: usize,
+    /// Connections one address may hold (at least 1).
+    pub max_per_peer: usize,
+    /// The analyzers' addresses: they have places of their own.
+    pub known_peers: Vec<IpAddr>,
     /// On shutdown, how long connections may take to finish their message.
     pub shutdown_grace: Duration,
 }
@@ -50,7 +68,10 @@ impl Default for MllpConfig {
         Self {
             max_frame_bytes: 1 << 20,
             idle_timeout: Duration::from_secs(600),
+            frame_timeout: Duration::from_secs(15),
             max_connections: 64,
+            max_per_peer: 8,
+            known_peers: vec![],
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -61,20 +82,24 @@ impl Default for MllpConfig {
 pub async fn serve(listener: TcpListener, sink: Arc<dyn OruSink>, cfg: MllpConfig, shutdown: impl Future<Output = ()>) {
     let (stop_tx, stop_rx) = watch::channel(false);
     let ids = Arc::new(AckIds::new());
+    let admission = Admission::new(&cfg);
+    let mut refusals = RefusalLog::new(&cfg);
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) if conns.len() >= cfg.max_connections => {
-                    warn!(%peer, limit = cfg.max_connections, "MLLP connection refused: too many connections");
-                    drop(stream);
-                }
-                Ok((stream, peer)) => {
-                    let conn = Connection { peer: peer.to_string(), sink: sink.clone(), cfg: cfg.clone(), ids: ids.clone() };
-                    conns.spawn(conn.run(stream, stop_rx.clone()));
-                }
+                Ok((stream, peer)) => match admission.admit(peer.ip()) {
+                    Ok(ticket) => {
+                        let conn = Connection { peer: peer.to_string(), sink: sink.clone(), cfg: cfg.clone(), ids: ids.clone() };
+                        conns.spawn(conn.run(stream, ticket, stop_rx.clone()));
+                    }
+                    Err(why) => {
+                        refusals.refused(peer.ip(), why);
+                        drop(stream);
+                    }
+                },
                 Err(e) => {
                     // Out of file descriptors and the like: wait rather than spin.
                     warn!(error = %e, "MLLP accept failed");
@@ -96,6 +121,43 @@ pub async fn serve(listener: TcpListener, sink: Arc<dyn OruSink>, cfg: MllpConfi
         conns.shutdown().await;
     }
     info!("MLLP listener stopped");
+}
+
+/// Counts refused connections and logs them, at most one line every ten
+/// seconds: a flood of connections must not become a flood of log lines.
+struct RefusalLog {
+    limits: (usize, usize),
+    last: Option<Instant>,
+    unlogged: u64,
+}
+
+impl RefusalLog {
+    fn new(cfg: &MllpConfig) -> Self {
+        // Published at 0, so a dashboard sees the series before the first refusal.
+        for why in Refusal::ALL {
+            metrics::counter!(REFUSED_METRIC, "reason" => why.reason()).increment(0);
+        }
+        Self { limits: (cfg.max_connections, cfg.max_per_peer), last: None, unlogged: 0 }
+    }
+
+    fn refused(&mut self, peer: IpAddr, why: Refusal) {
+        metrics::counter!(REFUSED_METRIC, "reason" => why.reason()).increment(1);
+        self.unlogged += 1;
+        if self.last.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
+            return;
+        }
+        let (max_connections, max_per_peer) = self.limits;
+        warn!(
+            %peer,
+            reason = why.reason(),
+            max_connections,
+            max_per_peer,
+            refused = self.unlogged,
+            "MLLP connections refused (count since the last such line)"
+        );
+        self.last = Some(Instant::now());
+        self.unlogged = 0;
+    }
 }
 
 /// The ACKs' own control ids (MSH-10): the start second and a sequence.
@@ -122,19 +184,22 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(self, stream: TcpStream, mut stop: watch::Receiver<bool>) {
+    async fn run(self, stream: TcpStream, ticket: Ticket, mut stop: watch::Receiver<bool>) {
         let _ = stream.set_nodelay(true);
         let (mut rd, wr) = stream.into_split();
         let mut wr = BufWriter::new(wr);
         let mut decoder = Decoder::new(self.cfg.max_frame_bytes);
         let mut buf = vec![0u8; 64 * 1024];
         let mut out = Vec::with_capacity(512);
-        debug!(peer = %self.peer, "MLLP connection opened");
+        // When the frame in progress must have ended.
+        let mut frame_due: Option<Instant> = None;
+        debug!(peer = %self.peer, known = ticket.known(), "MLLP connection opened");
         loop {
             // Answer every complete frame, in order, then flush once: a sender
             // that pipelines gets its ACKs in one write, and its messages
             // are stored together (one commit for up to BATCH).
             let mut wrote = false;
+            let answering = Instant::now();
             loop {
                 let frames: Vec<Frame> = std::iter::from_fn(|| decoder.next_frame()).take(BATCH).collect();
                 if frames.is_empty() {
@@ -152,25 +217,47 @@ impl Connection {
             if wrote && !self.within_idle(wr.flush()).await {
                 return;
             }
+            // Time spent answering is ours, not the peer's.
+            if let Some(due) = frame_due.as_mut() {
+                *due += answering.elapsed();
+            }
             if *stop.borrow() {
                 break;
             }
+            let idle_due = Instant::now() + self.cfg.idle_timeout;
+            let due = frame_due.map_or(idle_due, |f| f.min(idle_due));
             let n = tokio::select! {
-                read = tokio::time::timeout(self.cfg.idle_timeout, rd.read(&mut buf)) => match read {
+                read = tokio::time::timeout_at(due, rd.read(&mut buf)) => match read {
                     Ok(Ok(0)) => break,
                     Ok(Ok(n)) => n,
                     Ok(Err(e)) => {
                         debug!(peer = %self.peer, error = %e, "MLLP read failed");
                         break;
                     }
+                    Err(_) if due < idle_due => {
+                        let secs = self.cfg.frame_timeout.as_secs_f32();
+                        info!(peer = %self.peer, secs, "MLLP frame not finished in time; closed");
+                        break;
+                    }
                     Err(_) => {
-                        info!(peer = %self.peer, partial = decoder.in_frame(), "MLLP connection idle; closed");
+                        info!(peer = %self.peer, "MLLP connection idle; closed");
                         break;
                     }
                 },
                 _ = stop.changed() => break,
+                _ = ticket.displaced() => {
+                    info!(peer = %self.peer, "MLLP connection replaced by a newer one from the same analyzer; closed");
+                    break;
+                }
             };
             decoder.push(&buf[..n]);
+            // The clock starts when a frame begins: a frame finished in this
+            // read means the one now open (if any) began in it too.
+            frame_due = match (decoder.in_frame(), frame_due) {
+                (false, _) => None,
+                (true, Some(due)) if decoder.ready() == 0 => Some(due),
+                (true, _) => Some(Instant::now() + self.cfg.frame_timeout),
+            };
         }
         if decoder.skipped_bytes > 0 {
             debug!(peer = %self.peer, bytes = decoder.skipped_bytes, "MLLP bytes outside frames ignored");
@@ -279,7 +366,7 @@ impl Connection {
             control_id = to.map_or("", |h| h.control_id.as_str()),
             ack = code.as_str(),
             code = err.code.code(),
-            reason = %err.zh(),
+            reason = %err.reasons_zh(),
             "HL7 message refused"
         );
         Ack { to, code, text: "", error: Some((err, at)) }.render(&self.ids.next(), now())

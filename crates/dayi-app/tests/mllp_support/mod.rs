@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use dayi_core::hl7::{Message, Oru};
 use dayi_core::{DomainError, ErrorCode};
 use futures::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Notify, oneshot};
 
 /// Stores what it is given when the barcode is known; refuses others (AE).
@@ -107,6 +107,14 @@ pub struct Client {
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Self {
         Self { stream: TcpStream::connect(addr).await.unwrap(), decoder: Decoder::new(1 << 20) }
+    }
+
+    /// Connects from a chosen loopback address (all of 127/8 is local on
+    /// Linux), so tests can play several peers.
+    pub async fn connect_from(addr: SocketAddr, from: Ipv4Addr) -> Self {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from((from, 0))).unwrap();
+        Self { stream: socket.connect(addr).await.unwrap(), decoder: Decoder::new(1 << 20) }
     }
 
     pub fn framed(msg: &str) -> Vec<u8> {

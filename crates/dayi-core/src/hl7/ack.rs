@@ -61,7 +61,7 @@ pub fn hl7_error_code(code: ErrorCode) -> (u16, &'static str) {
         ErrorCode::Hl7ValueType => (103, "Table value not found"),
         ErrorCode::Hl7MessageType => (200, "Unsupported message type"),
         ErrorCode::Hl7Version => (203, "Unsupported version id"),
-        ErrorCode::Hl7BarcodeUnknown => (204, "Unknown key identifier"),
+        ErrorCode::Hl7BarcodeUnknown | ErrorCode::LabItemUnknown => (204, "Unknown key identifier"),
         _ => (207, "Application internal error"),
     }
 }
@@ -72,7 +72,8 @@ pub fn hl7_error_code(code: ErrorCode) -> (u16, &'static str) {
 pub struct Ack<'a> {
     pub to: Option<&'a Header>,
     pub code: AckCode,
-    /// MSA-3 for an AA; a refusal's text is its error's Chinese message.
+    /// MSA-3 for an AA; a refusal's text is its error's specific reasons in
+    /// Chinese (`DomainError::reasons_zh`), ERR-5.2 the same in English.
     pub text: &'a str,
     pub error: Option<(&'a DomainError, Option<Location>)>,
 }
@@ -115,20 +116,21 @@ impl Ack<'_> {
             enc = d.encoding_chars(),
         );
         let text = match self.error {
-            Some((err, _)) => err.zh(),
+            Some((err, _)) => err.reasons_zh(),
             None => self.text.to_string(),
         };
         let _ = write!(out, "MSA|{}|{}|{}\r", self.code.as_str(), e(&h.control_id), e(cut(&text, 80)));
         if let Some((err, at)) = self.error {
-            let (n, label) = hl7_error_code(err.code);
+            let code = err.specific_code();
+            let (n, label) = hl7_error_code(code);
             let loc = at.map(|l| format!("{}^{}^{}", l.segment, l.seq, l.field)).unwrap_or_default();
             let severity = if self.code == AckCode::Accept { "W" } else { "E" };
             let _ = write!(
                 out,
                 "ERR||{loc}|{n}^{label}^HL70357|{severity}|{}^{}^L|||{}\r",
-                e(err.code.code()),
-                e(&err.en()),
-                e(&err.zh()),
+                e(code.code()),
+                e(&err.reasons_en()),
+                e(&text),
             );
         }
         out

@@ -54,6 +54,11 @@ impl Decoder {
         self.ready.pop_front()
     }
 
+    /// How many complete frames wait to be taken.
+    pub fn ready(&self) -> usize {
+        self.ready.len()
+    }
+
     /// Whether a frame has begun but not ended.
     pub fn in_frame(&self) -> bool {
         self.state != State::Seeking
@@ -199,9 +204,10 @@ mod tests {
     fn end_block_split_between_reads_and_missing_cr() {
         let mut d = Decoder::new(1024);
         d.push(b"\x0bMSH|a\x1c");
-        assert!(d.next_frame().is_none() && d.in_frame());
+        assert!(d.ready() == 0 && d.in_frame());
         d.push(b"\x0d\x0bMSH|b\x1c\x0bMSH|c\x1c");
         d.push(b"\x0d");
+        assert_eq!(d.ready(), 3);
         let got = drain(&mut d);
         assert_eq!(got, [b"MSH|a", b"MSH|b", b"MSH|c"].map(|m| Frame::Message(m.to_vec())));
     }

@@ -180,6 +180,26 @@ fn acks_answer_with_the_control_id_and_swap_the_parties() {
 }
 
 #[test]
+fn a_refusal_with_field_errors_gives_their_reasons() {
+    let oru = parse_oru(BIOCHEM.as_bytes()).unwrap();
+    let err = DomainError::field("results.0", ErrorCode::LabItemUnknown, ["GLU", "2612030001"]);
+    let code = AckCode::for_error(err.code);
+    let ack = Ack { to: Some(&oru.header), code, text: "", error: Some((&err, None)) }
+        .render("DY4", datetime!(2026-12-03 09:45:13 +8));
+    let segs: Vec<&str> = ack.split_terminator('\r').collect();
+    assert_eq!(segs[1], "MSA|AE|MSG00042|GLU 不在该标本的检验项目中（条码 2612030001）");
+    assert_eq!(
+        segs[2],
+        "ERR|||204^Unknown key identifier^HL70357|E|lab.item_unknown^GLU is not one of the tests ordered on this specimen (barcode 2612030001)^L|||GLU 不在该标本的检验项目中（条码 2612030001）"
+    );
+    // several fields: every reason, in order
+    let err = err.and_field("results.1", ErrorCode::LabValue, ["钾"]);
+    let ack = Ack { to: Some(&oru.header), code, text: "", error: Some((&err, None)) }
+        .render("DY5", datetime!(2026-12-03 09:45:13 +8));
+    assert!(ack.contains("（条码 2612030001）；钾 的结果应为数字\r"), "{ack}");
+}
+
+#[test]
 fn an_unaddressed_refusal_still_renders() {
     let err = DomainError::new(ErrorCode::Hl7NoMsh);
     let ack = Ack { to: None, code: AckCode::Reject, text: "", error: Some((&err, None)) }

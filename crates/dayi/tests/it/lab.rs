@@ -215,7 +215,43 @@ async fn pipelined_messages_postgres() {
 }
 
 pub(crate) fn with_mllp(r: &mut dayi::Resolved) {
-    r.mllp = Some(dayi::settings::Mllp { listen: "127.0.0.1:0".into(), org: crate::harness::ORG.into() });
+    r.mllp = Some(dayi::settings::Mllp {
+        listen: "127.0.0.1:0".into(),
+        org: crate::harness::ORG.into(),
+        config: Default::default(),
+    });
+}
+
+/// A connection over the listener's limits is closed on accept and counted
+/// on `/metrics` (the counter is the process's, shared with other tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_analyzer_connections_are_counted_on_metrics() {
+    use tokio::io::AsyncReadExt;
+    let t = TestApp::sqlite_with(|r| {
+        with_mllp(r);
+        if let Some(m) = r.mllp.as_mut() {
+            m.config.max_per_peer = 1;
+        }
+    })
+    .await;
+    let refused = |metrics: &str| {
+        let line = metrics.lines().find(|l| l.starts_with("dayi_mllp_connections_refused_total{reason=\"per_peer\"}"));
+        line.and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    let web = reqwest::Client::new();
+    let metrics = || async { web.get(t.at("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let before = metrics().await;
+    let before = refused(&before).unwrap_or_else(|| panic!("no refusal counter: {before}"));
+    let addr = t.server.as_ref().unwrap().mllp_addr.expect("MLLP is listening");
+    let mut held = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert!(send(&mut held, &oru("Q1", "999999999999", "4.0", "mmol/L")).await.contains("MSA|AE|Q1"));
+    let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(2), second.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the second connection was kept: {read:?}");
+    let after = refused(&metrics().await).unwrap();
+    assert!(after >= before + 1.0, "{before} → {after}");
+    t.stop().await;
 }
 
 /// Sends one MLLP frame and reads the answer's frame.
@@ -268,8 +304,17 @@ async fn analyzer_results_over_mllp(t: &TestApp) {
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
     let ack = send(&mut conn, &oru("M1", "999999999999", "4.0", "mmol/L")).await;
     assert!(ack.contains("MSA|AE|M1"), "{ack}");
+    // A refusal names the specific reason, not a form's "see the marked fields".
     let ack = send(&mut conn, &oru("M2", &barcode, "4.0", "mg/dL")).await;
-    assert!(ack.contains("MSA|AE|M2"), "{ack}");
+    assert!(ack.contains("MSA|AE|M2|钾 的单位 mg/dL 与目录的 mmol/L 不一致，结果未保存\r"), "{ack}");
+    let glu = oru("M2G", &barcode, "5.1", "mmol/L").replace("OBX|1|NM|K^钾^L", "OBX|1|NM|GLU^血糖^L");
+    let ack = send(&mut conn, &glu).await;
+    assert!(ack.contains(&format!("MSA|AE|M2G|GLU 不在该标本的检验项目中（条码 {barcode}）\r")), "{ack}");
+    assert!(ack.contains("|204^Unknown key identifier^HL70357|E|lab.item_unknown^GLU is not"), "{ack}");
+    assert!(ack.contains(&format!("(barcode {barcode})^L|||GLU 不在该标本的检验项目中（条码 {barcode}）\r")), "{ack}");
+    let text = oru("M2T", &barcode, "阴性", "mmol/L").replace("OBX|1|NM|", "OBX|1|ST|");
+    let ack = send(&mut conn, &text).await;
+    assert!(ack.contains("MSA|AE|M2T|钾 的结果应为数字\r"), "{ack}");
     let ack = send(&mut conn, "this is not HL7").await;
     assert!(ack.contains("MSA|AR"), "{ack}");
     let view = ok(lab.get(&format!("/api/lab/specimens/{barcode}")).await).await;
