@@ -127,7 +127,7 @@ pub const OWN_SERVER_ONLY: &[&str] = &["book-rush", "queue", "visit", "lab", "ch
 /// first, unless it is the only one asked for. Unknown names are an error.
 pub fn plan(asked: &[String], own_server: bool) -> anyhow::Result<Vec<&'static str>> {
     let mut out: Vec<&'static str> = vec![];
-    if let Some(alone) = ALONE.iter().find(|n| asked.iter().any(|a| a == *n)) {
+    if let Some(alone) = ALONE.iter().find(|n| asked.iter().any(|a| a.as_str() == **n)) {
         if asked.len() > 1 {
             anyhow::bail!("{alone} runs alone (it starts a server process of its own)");
         }
