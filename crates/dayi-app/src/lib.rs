@@ -1,6 +1,7 @@
 //! Dayi use cases: one function per user action. Each checks the actor's
 //! permission, runs in one transaction, and writes the audit log.
 
+pub mod anchor;
 pub mod audit;
 pub mod auth;
 pub mod batch;

@@ -74,8 +74,12 @@ pub enum Break {
     Altered { seq: i64 },
     /// The entry does not follow the one before it: something between was deleted or inserted.
     Gap { expected_seq: i64, found_seq: i64 },
-    /// The newest entries are missing: the log ends before the recorded head.
+    /// The newest entries are missing: the log ends before the recorded head
+    /// (or before an anchor kept outside the database, `crate::anchor`).
     Truncated { head_seq: i64, last_seq: i64 },
+    /// The entry is not the one an anchor outside the database recorded: the
+    /// chain was sealed again from this entry or an earlier one.
+    Rewritten { seq: i64 },
 }
 
 impl Break {
@@ -84,6 +88,7 @@ impl Break {
             Break::Altered { seq } => *seq,
             Break::Gap { expected_seq, .. } => *expected_seq,
             Break::Truncated { last_seq, .. } => last_seq + 1,
+            Break::Rewritten { seq } => *seq,
         }
     }
 }

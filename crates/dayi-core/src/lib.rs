@@ -1,6 +1,7 @@
 //! Pure domain of Dayi: types parsed at the boundary, rules and state machines.
 //! No I/O and no async here; everything is unit-tested.
 
+pub mod anchor;
 pub mod audit;
 pub mod billing;
 pub mod booking;

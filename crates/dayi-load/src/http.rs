@@ -47,6 +47,10 @@ pub struct Ctx {
     pub specimens: Option<u32>,
     /// Patients in the registry prepared for `chronic` (its default when `None`).
     pub registry: Option<u64>,
+    /// The server's process, when known (`soak` watches its memory).
+    pub server_pid: Option<u32>,
+    /// How long `soak` lets the server idle before the last memory reading.
+    pub soak_idle: Duration,
 }
 
 impl Ctx {
@@ -81,6 +85,8 @@ impl Ctx {
             visits: None,
             specimens: None,
             registry: None,
+            server_pid: None,
+            soak_idle: Duration::from_secs(30),
         })
     }
 

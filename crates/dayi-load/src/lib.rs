@@ -59,6 +59,7 @@
 //! The load generator and an own server share the machine's cores, so the
 //! absolute figures are lower bounds; the ratios to `baseline` travel better.
 
+pub mod child;
 pub mod data;
 pub mod engine;
 pub mod http;

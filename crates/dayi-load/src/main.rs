@@ -31,11 +31,13 @@ const DEFAULT_SEED: u64 = 20_261_123;
   dayi-load fhir -c 16 -d 10                     FHIR Patient read, identifier search and create among 1,000,000 patients
   dayi-load all --db postgres://dayi@127.0.0.1/dayi_load
   dayi-load register --url http://127.0.0.1:8080 --token dayi_…
+  dayi-load soak -d 300 -c 8                     5 minutes of mixed load with 1.9 MB bodies against `dayi serve`, its RSS watched
   dayi-load baseline --requests 20000 --json"
 )]
 struct Cli {
     /// Scenarios to run: all (default), baseline, register, book-rush, search, queue, visit, lab, fhir (= fhir-read,
     /// fhir-search, fhir-create). baseline runs first unless it is the only one named, so the others get a ratio to it.
+    /// soak runs alone, against `dayi serve` in a process of its own whose memory it watches.
     #[arg(value_name = "SCENARIO")]
     scenarios: Vec<String>,
 
@@ -118,6 +120,18 @@ struct Cli {
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     timeout: u64,
 
+    /// soak: seconds the server idles after the run before its memory is read the last time.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    idle: u64,
+
+    /// soak against --url: the server's process id, whose memory is read from /proc.
+    #[arg(long, value_name = "PID", requires = "url")]
+    server_pid: Option<u32>,
+
+    /// soak: the `dayi` binary to start (default: the one beside dayi-load).
+    #[arg(long, value_name = "FILE", conflicts_with = "url")]
+    dayi_bin: Option<std::path::PathBuf>,
+
     /// Print the report as JSON on standard output (progress stays on standard error).
     #[arg(long)]
     json: bool,
@@ -165,7 +179,16 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Some(dir) => Some(dayi_load::server::seeded_file(&dir, cli.patients, cli.seed.unwrap_or(DEFAULT_SEED)).await?),
         None => None,
     };
+    // The soak measures a server process of its own, not this one.
+    let child = match (&cli.url, names.as_slice()) {
+        (None, ["soak"]) => {
+            eprintln!("starting `dayi serve` in a process of its own…");
+            Some(dayi_load::child::ChildServer::start(cli.dayi_bin.as_deref()).await?)
+        }
+        _ => None,
+    };
     let own = match (&cli.url, &seeded) {
+        _ if child.is_some() => None,
         (Some(_), _) => None,
         (None, Some(file)) => {
             eprintln!("starting a Dayi server (a copy of {})…", file.display());
@@ -176,9 +199,10 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             Some(OwnServer::start_with(cli.db.as_deref(), cli.db_pool).await?)
         }
     };
-    let (base, token) = match &own {
-        Some(s) => (s.url(), Some(s.token.clone())),
-        None => (http::loopback_base(cli.url.as_deref().unwrap_or_default())?, cli.token.clone()),
+    let (base, token) = match (&own, &child) {
+        (Some(s), _) => (s.url(), Some(s.token.clone())),
+        (None, Some(c)) => (c.url.clone(), Some(c.token.clone())),
+        (None, None) => (http::loopback_base(cli.url.as_deref().unwrap_or_default())?, cli.token.clone()),
     };
     let mut ctx = Ctx::new(&base, token.as_deref(), limits.concurrency, timeout)?;
     ctx.seed =
@@ -189,6 +213,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     ctx.specimens = cli.specimens;
     ctx.registry = cli.registry;
     ctx.local = own.as_ref().map(OwnServer::local);
+    ctx.server_pid = child.as_ref().map(|c| c.pid).or(cli.server_pid);
+    ctx.soak_idle = Duration::from_secs(cli.idle);
     let backend = match &own {
         Some(s) => Some(s.backend.clone()),
         None => match expect_json(ctx.get("/healthz"), 200).await {
@@ -203,6 +229,9 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     drop(ctx);
     if let Some(s) = own {
         s.stop().await;
+    }
+    if let Some(c) = child {
+        c.stop().await;
     }
 
     let report = RunReport {

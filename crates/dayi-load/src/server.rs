@@ -58,6 +58,8 @@ impl OwnServer {
             // The lab analyzers' MLLP listener, for the `lab` scenario.
             mllp_listen: Some("127.0.0.1:0".into()),
             mllp_org: Some(ORG.into()),
+            // Anchored as a server does by default, in the run's own directory.
+            audit_anchor_file: Some(dir.path().join("audit-anchor.log")),
             log: Some("warn".into()),
             ..Default::default()
         };
@@ -109,7 +111,7 @@ impl OwnServer {
 
 /// Seeds the demo community (unless organisations exist) and issues a token
 /// for the registration clerk, acting as the server's own command line.
-async fn clerk_token(app: &App) -> anyhow::Result<(Uuid, String)> {
+pub(crate) async fn clerk_token(app: &App) -> anyhow::Result<(Uuid, String)> {
     let zh = |e: dayi_core::DomainError| anyhow!("{}", e.zh());
     dayi_app::demo::seed(app).await.map_err(zh)?;
     let orgs = dayi_app::tenancy::list_orgs(app).await.map_err(zh)?;

@@ -111,6 +111,24 @@ pub async fn head(db: &Db, org_id: Uuid) -> Result<Head> {
     Ok(h.unwrap_or(Head { seq: 0, hash: GENESIS.into(), anchor_seq: 0, anchor_hash: GENESIS.into() }))
 }
 
+/// Every organisation's head with its code, for the anchors written outside
+/// the database. Crosses organisations deliberately (architecture §4).
+pub async fn heads(db: &Db) -> Result<Vec<(String, Head)>> {
+    let sql = "SELECT o.code, h.seq, h.hash, h.anchor_seq, h.anchor_hash FROM audit_head h \
+               JOIN org o ON o.org_id = h.org_id ORDER BY o.code";
+    let rows: Vec<(String, i64, String, i64, String)> = with_db!(db, p => sqlx::query_as(sql).fetch_all(p).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(code, seq, hash, anchor_seq, anchor_hash)| (code, Head { seq, hash, anchor_seq, anchor_hash }))
+        .collect())
+}
+
+/// The hash of one kept entry, if it is there.
+pub async fn hash_at(db: &Db, org_id: Uuid, seq: i64) -> Result<Option<String>> {
+    let sql = "SELECT hash FROM audit_log WHERE org_id = $1 AND seq = $2";
+    with_db!(db, p => sqlx::query_scalar(sql).bind(org_id).bind(seq).fetch_optional(p).await)
+}
+
 /// Filters for the audit search page. Empty fields do not filter.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

@@ -1,5 +1,6 @@
 //! The database handle: SQLite or PostgreSQL chosen by URL at run time.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,11 +20,22 @@ pub struct DbConfig {
     pub max_connections: u32,
     /// How long a SQLite writer waits for a lock before failing.
     pub busy_timeout: Duration,
+    /// SQLite: a write-ahead log larger than this is checkpointed and cut
+    /// back to nothing (a passive checkpoint reuses the file but never shrinks it).
+    pub wal_truncate_bytes: u64,
 }
 
 impl DbConfig {
+    /// The default size at which the write-ahead log is cut back, 64 MiB.
+    pub const WAL_TRUNCATE_BYTES: u64 = 64 << 20;
+
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), max_connections: 8, busy_timeout: Duration::from_secs(5) }
+        Self {
+            url: url.into(),
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+            wal_truncate_bytes: Self::WAL_TRUNCATE_BYTES,
+        }
     }
 }
 
@@ -40,28 +52,87 @@ pub enum Db {
 /// How often the write-ahead log is copied into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
+/// How long a truncating checkpoint may keep new writers waiting for the
+/// readers to leave the log; past it, the log is cut at a later try.
+const TRUNCATE_WAIT: Duration = Duration::from_millis(100);
+
+/// The pause after a truncation that found readers in the log.
+const TRUNCATE_RETRY: Duration = Duration::from_secs(2);
+
 /// The task that checkpoints SQLite's write-ahead log. Left to SQLite, the
 /// commit that fills the log also copies it back and waits for the disk,
 /// stalling every writer queued behind it; a passive checkpoint from its own
-/// connection does that beside the writer. It stops with the last `Db` clone.
+/// connection does that beside the writer. It stops with the last `Db` clone,
+/// or at `Db::close`, which closes its connection first.
 #[derive(Debug)]
-pub struct Checkpoints(tokio::task::JoinHandle<()>);
+pub struct Checkpoints {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
 
-impl Drop for Checkpoints {
-    fn drop(&mut self) {
-        self.0.abort();
+impl Checkpoints {
+    fn start(conn: SqliteConnection, wal: Option<PathBuf>, truncate_at: u64) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(checkpoint_forever(conn, wal, truncate_at, stopped));
+        Self { stop, task: std::sync::Mutex::new(Some(task)) }
+    }
+
+    /// Stops the task and waits until its connection is closed.
+    async fn stop(&self) {
+        let _ = self.stop.send(true);
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = task {
+            let _ = t.await;
+        }
     }
 }
 
-async fn checkpoint_forever(mut conn: SqliteConnection) {
+impl Drop for Checkpoints {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.get_mut().ok().and_then(|t| t.take()) {
+            t.abort();
+        }
+    }
+}
+
+async fn checkpoint_forever(
+    mut conn: SqliteConnection,
+    wal: Option<PathBuf>,
+    truncate_at: u64,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_truncate = tokio::time::Instant::now();
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => break,
+        }
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn).await {
             tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
         }
+        let size = wal.as_deref().and_then(|w| std::fs::metadata(w).ok()).map_or(0, |m| m.len());
+        if size > truncate_at && tokio::time::Instant::now() >= next_truncate {
+            match truncate_wal(&mut conn).await {
+                Ok(true) => tracing::info!(bytes = size, "SQLite write-ahead log cut back"),
+                Ok(false) => {
+                    tracing::debug!(bytes = size, "readers in the write-ahead log; cutting it back later");
+                    next_truncate = tokio::time::Instant::now() + TRUNCATE_RETRY;
+                }
+                Err(e) => tracing::warn!(error = %e, "SQLite log truncation failed; retrying"),
+            }
+        }
     }
+    let _ = sqlx::Connection::close(conn).await;
+}
+
+/// Copies the whole log into the database file and truncates it to zero
+/// bytes. False when a reader or writer kept it busy past the connection's
+/// busy timeout (nothing is lost: the log is simply still there).
+async fn truncate_wal(conn: &mut SqliteConnection) -> crate::Result<bool> {
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await?;
+    Ok(busy == 0)
 }
 
 /// A write transaction on either database.
@@ -139,8 +210,10 @@ impl Db {
             .test_before_acquire(false)
             .connect_with(opts.clone().read_only(true))
             .await?;
-        let conn = opts.connect().await?;
-        let checkpoints = Arc::new(Checkpoints(tokio::spawn(checkpoint_forever(conn))));
+        // The checkpointer gives up on a truncation soon rather than hold back the writer.
+        let conn = opts.clone().busy_timeout(TRUNCATE_WAIT).connect().await?;
+        let wal = sqlite_path(&cfg.url).map(|p| PathBuf::from(format!("{p}-wal")));
+        let checkpoints = Arc::new(Checkpoints::start(conn, wal, cfg.wal_truncate_bytes));
         Ok(Db::Sqlite { read, write, checkpoints })
     }
 
@@ -193,11 +266,21 @@ impl Db {
         }
     }
 
+    /// Closes every connection. SQLite's log is first copied into the
+    /// database file and cut to nothing, so a stopped server leaves the file
+    /// alone complete (and no log as large as its busiest hour).
     pub async fn close(&self) {
         match self {
             Db::Sqlite { read, write, checkpoints } => {
-                checkpoints.0.abort();
+                checkpoints.stop().await;
                 read.close().await;
+                if let Ok(mut conn) = write.acquire().await {
+                    match truncate_wal(&mut conn).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!("SQLite log still in use by another process; left in place"),
+                        Err(e) => tracing::warn!(error = %e, "SQLite log not truncated at close"),
+                    }
+                }
                 write.close().await;
             }
             Db::Postgres(p) => p.close().await,

@@ -126,6 +126,7 @@ pub async fn explain_rejections(limit: usize, req: axum::extract::Request, next:
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v.starts_with("text/plain"));
     let status = resp.status();
+    let limit = resp.extensions().get::<crate::limits::BodyLimit>().map_or(limit, |l| l.0);
     if !plain || !(status.is_client_error()) || status == StatusCode::NOT_FOUND {
         return resp;
     }

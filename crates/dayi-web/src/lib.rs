@@ -10,6 +10,7 @@ pub mod error;
 pub mod fhir;
 pub mod headers;
 pub mod i18n;
+pub mod limits;
 pub mod metrics;
 pub mod pages;
 pub mod principal;
@@ -29,13 +30,15 @@ pub use routes::{Need, RouteSpec};
 pub struct WebConfig {
     /// Mark cookies `Secure`: set when Dayi is served over TLS (directly or behind a proxy).
     pub secure_cookies: bool,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes: the routes that take FHIR documents (`limits::WIDER`).
     pub body_limit: usize,
+    /// Largest body of every other route, in bytes.
+    pub form_body_limit: usize,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        Self { secure_cookies: false, body_limit: 2 * 1024 * 1024 }
+        Self { secure_cookies: false, body_limit: 2 * 1024 * 1024, form_body_limit: 64 * 1024 }
     }
 }
 

@@ -135,7 +135,8 @@ pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Ne
             Some(Principal::Patient(p)) => Some(p.csrf.clone()),
             _ => anon_csrf.clone(),
         };
-        let (r, provided) = match csrf_of(req, st.web.body_limit).await {
+        let limit = req.extensions().get::<crate::limits::BodyLimit>().map_or(st.web.body_limit, |l| l.0);
+        let (r, provided) = match csrf_of(req, limit).await {
             Ok(x) => x,
             Err(e) => return respond(&path, &e, lang),
         };

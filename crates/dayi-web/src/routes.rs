@@ -11,7 +11,6 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::respond;
@@ -404,10 +403,12 @@ pub fn build(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), crate::fhir::params::around_search))
         .layer(middleware::from_fn_with_state(state.clone(), principal::authenticate))
         .layer(middleware::from_fn(metrics::track))
-        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::limits::enforce))
         .layer(middleware::from_fn(move |req, next| crate::error::explain_rejections(limit, req, next)))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panic_response))
+        // `limits::enforce` bounds every body per route; axum's own 2 MB default would cap the FHIR routes.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(state.clone(), crate::headers::secure))
         .with_state(state)
 }

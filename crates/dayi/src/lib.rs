@@ -30,13 +30,17 @@ pub struct Server {
     pub task: tokio::task::JoinHandle<()>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     mllp: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    /// The task anchoring audit heads in `audit_anchor_file`.
+    anchors: Option<(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Server {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
-    /// Stops accepting, lets requests in flight finish, and waits.
+    /// Stops accepting, lets requests in flight finish, anchors the audit
+    /// heads a last time and closes the database (SQLite's log copied in and
+    /// cut to nothing).
     pub async fn stop(mut self) {
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(());
@@ -48,6 +52,11 @@ impl Server {
             let _ = task.await;
         }
         let _ = self.task.await;
+        if let Some((stop, task)) = self.anchors.take() {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        self.app.db.close().await;
     }
 }
 
@@ -101,7 +110,17 @@ pub async fn start(db: Db, r: &Resolved) -> anyhow::Result<Server> {
         }
         None => (None, None),
     };
-    Ok(Server { addr, mllp_addr, app, task, shutdown: Some(tx), mllp })
+    let anchors = r.audit_anchor_file.as_ref().map(|path| start_anchors(&app, path));
+    Ok(Server { addr, mllp_addr, app, task, shutdown: Some(tx), mllp, anchors })
+}
+
+/// Anchors the audit heads in `path` now, every minute they moved, and at stop.
+fn start_anchors(app: &App, path: &std::path::Path) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let file = Arc::new(dayi_app::anchor::AnchorFile::new(path));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tracing::info!(file = %path.display(), "audit heads are anchored outside the database");
+    let task = tokio::spawn(dayi_app::anchor::run(app.db.clone(), file, dayi_app::anchor::EVERY, stopped));
+    (stop, task)
 }
 
 /// Starts the lab analyzers' MLLP listener for one organisation.

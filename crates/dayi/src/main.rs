@@ -126,6 +126,10 @@ enum AuditCmd {
     Verify {
         #[arg(long)]
         org: Option<String>,
+        /// Anchor file (`org_code seq hash at` lines, as audit_anchor_file writes them; repeatable): every entry
+        /// it names must still be in the chain with that hash, which also catches the newest entries deleted.
+        #[arg(long, value_name = "FILE")]
+        anchor: Vec<PathBuf>,
     },
 }
 
@@ -164,7 +168,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_db(&r.db).await?;
             dayi_store::backup::backup(&db, &r.db.url, &dest).await?;
             println!("备份完成 / backup written: {}", dest.display());
-            Ok(())
+            print_heads(&db, r.audit_anchor_file.as_deref()).await
         }
         Cmd::Restore { src, settings } => {
             let r = Settings::resolve(&settings, DEFAULT_DB)?;
@@ -173,7 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("恢复完成 / restored {} from {}", r.db.url, src.display());
             Ok(())
         }
-        Cmd::Audit { cmd: AuditCmd::Verify { org }, settings } => audit_verify(org, &settings).await,
+        Cmd::Audit { cmd: AuditCmd::Verify { org, anchor }, settings } => audit_verify(org, &anchor, &settings).await,
         Cmd::Import { cmd: ImportCmd::Fhir { path, org }, settings } => import_fhir(&path, &org, &settings).await,
     }
 }
@@ -335,12 +339,47 @@ async fn user(cmd: UserCmd, s: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn audit_verify(org: Option<String>, s: &Settings) -> anyhow::Result<()> {
+/// Prints every organisation's audit head (to keep with the backup) and
+/// anchors it in the anchor file when there is one.
+async fn print_heads(db: &dayi_store::Db, anchor_file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let heads = dayi_app::anchor::current(db).await?;
+    println!("审计链头 / audit heads (org_code seq hash at):");
+    for a in &heads {
+        println!("  {}", a.line());
+    }
+    if let Some(path) = anchor_file {
+        dayi_app::anchor::append(path, &heads)
+            .await
+            .with_context(|| format!("无法写入审计锚点 / cannot write audit anchors to {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Every anchor of the files given, by organisation code.
+fn read_anchors(
+    files: &[PathBuf],
+) -> anyhow::Result<std::collections::BTreeMap<String, Vec<dayi_core::anchor::Anchor>>> {
+    let mut by_org: std::collections::BTreeMap<String, Vec<_>> = Default::default();
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("无法读取锚点文件 / cannot read anchor file {}", f.display()))?;
+        let anchors = dayi_core::anchor::Anchor::parse_all(&text)
+            .map_err(|e| anyhow::anyhow!("锚点文件有误 / bad anchor file {}: {e}", f.display()))?;
+        for a in anchors {
+            by_org.entry(a.org_code.clone()).or_default().push(a);
+        }
+    }
+    Ok(by_org)
+}
+
+async fn audit_verify(org: Option<String>, anchor_files: &[PathBuf], s: &Settings) -> anyhow::Result<()> {
+    let mut anchors = read_anchors(anchor_files)?;
     let app = cli_app(s).await?;
     let orgs = dayi_app::tenancy::list_orgs(&app).await.map_err(zh)?;
     let mut broken = 0;
     for o in orgs.iter().filter(|o| org.as_deref().is_none_or(|c| c == o.code)) {
-        let r = dayi_app::audit::verify(&app, &Actor::cli(o.org_id)).await.map_err(zh)?;
+        let actor = Actor::cli(o.org_id);
+        let r = dayi_app::audit::verify(&app, &actor).await.map_err(zh)?;
         match r.broken {
             None => println!("{}（{}）: 完整 / intact, {} 条 entries", o.name, o.code, r.checked),
             Some(b) => {
@@ -348,6 +387,32 @@ async fn audit_verify(org: Option<String>, s: &Settings) -> anyhow::Result<()> {
                 println!("{}（{}）: 校验失败 / BROKEN at entry {}: {:?}", o.name, o.code, b.seq(), b);
             }
         }
+        let Some(mine) = anchors.remove(&o.code) else { continue };
+        let c = dayi_app::anchor::check(&app, &actor, &mine).await.map_err(zh)?;
+        match c.broken {
+            None => println!("{}（{}）: 与 {} 个锚点一致 / matches {} anchors", o.name, o.code, c.checked, c.checked),
+            Some((a, b)) => {
+                broken += 1;
+                println!(
+                    "{}（{}）: 锚点校验失败 / ANCHOR MISMATCH: {} 个锚点不符 / {} of {} anchors fail; first: entry {} \
+                     anchored {} — {:?}",
+                    o.name,
+                    o.code,
+                    c.failed,
+                    c.failed,
+                    c.checked,
+                    a.seq,
+                    a.line(),
+                    b
+                );
+            }
+        }
+    }
+    // Anchored organisations that are no longer in the database at all.
+    for (code, list) in anchors.iter().filter(|(c, _)| org.as_deref().is_none_or(|o| o == c.as_str())) {
+        broken += 1;
+        let newest = list.iter().map(|a| a.seq).max().unwrap_or(0);
+        println!("{code}: 机构已不在数据库中 / MISSING: anchored up to entry {newest}, not in the database");
     }
     if broken > 0 {
         bail!("{broken} 个机构的审计日志被篡改 / organisation(s) with a broken audit chain");

@@ -94,6 +94,21 @@ pub struct Settings {
     #[arg(long, global = true, env = "DAYI_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
     pub audit_retention_days: Option<u32>,
 
+    // Disk, memory and audit anchors (issue 22).
+    /// SQLite: once the write-ahead log passes this many MiB it is copied into the database and cut to nothing. Default 64.
+    #[arg(long, global = true, env = "DAYI_WAL_TRUNCATE_MB", value_name = "MIB")]
+    pub wal_truncate_mb: Option<u64>,
+
+    /// Largest body of an ordinary form or JSON request, in KiB (FHIR documents take body_limit_kb). Default 64.
+    #[arg(long, global = true, env = "DAYI_FORM_BODY_LIMIT_KB", value_name = "KIB")]
+    pub form_body_limit_kb: Option<usize>,
+
+    /// Append-only file that gets every organisation's audit chain head (each minute it moved, at start and stop,
+    /// and at each backup); keep copies off the machine. Default: audit-anchor.log beside the SQLite database, none
+    /// on PostgreSQL. An empty value turns it off.
+    #[arg(long, global = true, env = "DAYI_AUDIT_ANCHOR_FILE", value_name = "FILE")]
+    pub audit_anchor_file: Option<PathBuf>,
+
     /// Log filter, e.g. `info` or `dayi=debug,tower_http=info`. Default `info`.
     #[arg(long, global = true, env = "DAYI_LOG", value_name = "FILTER")]
     pub log: Option<String>,
@@ -459,7 +474,10 @@ impl Settings {
             max_failed_logins_per_ip,
             password_min_len,
             audit_retention_days,
-            log
+            log,
+            wal_truncate_mb,
+            form_body_limit_kb,
+            audit_anchor_file
         );
         s.sms.overlay(&cli.sms)?;
         s.pay.wechat.overlay(&cli.pay.wechat)?;
@@ -468,17 +486,24 @@ impl Settings {
         if retention < 180 {
             anyhow::bail!("audit_retention_days 不能少于 180 天（网络安全法第二十一条）/ must be at least 180");
         }
+        let url = s.db.clone().unwrap_or_else(|| default_db.to_string());
+        let body_limit = s.body_limit_kb.unwrap_or(2048).max(1) * 1024;
         Ok(Resolved {
             mllp: mllp(&s)?,
+            audit_anchor_file: anchor_file(s.audit_anchor_file.clone(), &url),
             db: dayi_store::DbConfig {
-                url: s.db.clone().unwrap_or_else(|| default_db.to_string()),
+                url,
                 max_connections: s.db_max_connections.unwrap_or(8),
                 busy_timeout: std::time::Duration::from_millis(s.db_busy_timeout_ms.unwrap_or(5000)),
+                wal_truncate_bytes: s
+                    .wal_truncate_mb
+                    .map_or(dayi_store::DbConfig::WAL_TRUNCATE_BYTES, |m| m.max(1) << 20),
             },
             listen: s.listen.clone().unwrap_or_else(|| "127.0.0.1:8080".into()),
             web: dayi_web::WebConfig {
                 secure_cookies: s.secure_cookies.unwrap_or(false),
-                body_limit: s.body_limit_kb.unwrap_or(2048) * 1024,
+                body_limit,
+                form_body_limit: (s.form_body_limit_kb.unwrap_or(64).max(1) * 1024).min(body_limit),
             },
             security: dayi_app::SecurityConfig {
                 session_idle_minutes: s.session_idle_minutes.unwrap_or(d.session_idle_minutes),
@@ -493,6 +518,16 @@ impl Settings {
             sms: s.sms.resolve()?,
             wechat: s.pay.wechat.resolve()?,
         })
+    }
+}
+
+/// The audit anchor file: as set (empty: none), else beside a SQLite database.
+fn anchor_file(set: Option<PathBuf>, db_url: &str) -> Option<PathBuf> {
+    match set {
+        Some(p) if p.as_os_str().is_empty() => None,
+        Some(p) => Some(p),
+        None => dayi_store::db::sqlite_path(db_url)
+            .map(|db| std::path::Path::new(&db).parent().unwrap_or(std::path::Path::new("")).join("audit-anchor.log")),
     }
 }
 
@@ -537,6 +572,8 @@ pub struct Resolved {
     /// Lab analyzers over HL7 v2 / MLLP; `None` keeps it off.
     pub mllp: Option<Mllp>,
     pub web: dayi_web::WebConfig,
+    /// Where audit chain heads are anchored; `None` when off.
+    pub audit_anchor_file: Option<PathBuf>,
     pub security: dayi_app::SecurityConfig,
     pub log: String,
     /// Alibaba Cloud SMS; `None` keeps the built-in message log.
@@ -754,5 +791,36 @@ mod tests {
         let c = wechat_toml(&wechat_file(), WechatSettings::default()).unwrap();
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("0123456789abcdef") && !dbg.contains("BEGIN PRIVATE KEY"), "{dbg}");
+    }
+
+    fn resolved(file: &str, cli: Settings, db: &str) -> Resolved {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("dayi.toml");
+        std::fs::write(&config, file).unwrap();
+        Settings::resolve(&Settings { config: Some(config), ..cli }, db).unwrap()
+    }
+
+    #[test]
+    fn disk_memory_and_anchor_defaults() {
+        let r = resolved("", Settings::default(), "sqlite:./data/dayi.db");
+        assert_eq!(r.db.wal_truncate_bytes, 64 << 20);
+        assert_eq!((r.web.form_body_limit, r.web.body_limit), (64 << 10, 2048 << 10));
+        assert_eq!(r.audit_anchor_file, Some(PathBuf::from("./data/audit-anchor.log")));
+        let r = resolved("", Settings::default(), "postgres://dayi@db/dayi");
+        assert_eq!(r.audit_anchor_file, None, "no default place on PostgreSQL");
+    }
+
+    #[test]
+    fn disk_memory_and_anchor_settings() {
+        let file = "wal_truncate_mb = 16\nform_body_limit_kb = 32\naudit_anchor_file = \"/var/lib/dayi/anchor.log\"\n";
+        let r = resolved(file, Settings::default(), "postgres://dayi@db/dayi");
+        assert_eq!((r.db.wal_truncate_bytes, r.web.form_body_limit), (16 << 20, 32 << 10));
+        assert_eq!(r.audit_anchor_file, Some(PathBuf::from("/var/lib/dayi/anchor.log")));
+        // The flag or environment wins; empty turns anchoring off; the form limit never passes the body limit.
+        let cli =
+            Settings { audit_anchor_file: Some(PathBuf::new()), form_body_limit_kb: Some(4096), ..Default::default() };
+        let r = resolved(file, cli, "sqlite:/srv/d.db");
+        assert_eq!(r.audit_anchor_file, None);
+        assert_eq!(r.web.form_body_limit, r.web.body_limit);
     }
 }

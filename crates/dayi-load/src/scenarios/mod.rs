@@ -10,6 +10,7 @@ mod lab;
 mod queue;
 mod register;
 mod search;
+mod soak;
 mod visit;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub use lab::{Lab, Scale as LabScale};
 pub use queue::{Queue, Scale as QueueScale};
 pub use register::Register;
 pub use search::Search;
+pub use soak::Soak;
 pub use visit::{Scale as VisitScale, Visit};
 
 /// Every scenario, in the order `all` runs them. `baseline` is first so the
@@ -44,6 +46,10 @@ pub const NAMES: &[&str] = &[
     "fhir-create",
     "chronic",
 ];
+
+/// Scenarios that run alone, against a server in a process of their own
+/// (not part of `all`): `soak` measures that process's memory.
+pub const ALONE: &[&str] = &["soak"];
 
 /// Names that stand for several scenarios: `fhir` is its sub-benchmarks.
 pub const GROUPS: &[(&str, &[&str])] = &[("fhir", &["fhir-read", "fhir-search", "fhir-create"])];
@@ -103,6 +109,7 @@ pub fn by_name(name: &str, ctx: &Ctx) -> Option<Arc<dyn Scenario>> {
         }
         "visit" => Arc::new(Visit::new(ctx.seed, ctx.visits.map_or_else(VisitScale::default, VisitScale::for_visits))),
         "chronic" => Arc::new(Chronic::new(ctx.seed, ctx.registry)),
+        "soak" => Arc::new(Soak::new(ctx.seed, ctx.server_pid, ctx.soak_idle)),
         "lab" => Arc::new(Lab::new(ctx.seed, ctx.specimens.map_or_else(LabScale::default, LabScale::for_specimens))),
         other => {
             let (_, part) = fhir::PARTS.iter().find(|(n, _)| *n == other)?;
@@ -120,6 +127,12 @@ pub const OWN_SERVER_ONLY: &[&str] = &["book-rush", "queue", "visit", "lab", "ch
 /// first, unless it is the only one asked for. Unknown names are an error.
 pub fn plan(asked: &[String], own_server: bool) -> anyhow::Result<Vec<&'static str>> {
     let mut out: Vec<&'static str> = vec![];
+    if let Some(alone) = ALONE.iter().find(|n| asked.iter().any(|a| a.as_str() == **n)) {
+        if asked.len() > 1 {
+            anyhow::bail!("{alone} runs alone (it starts a server process of its own)");
+        }
+        return Ok(vec![*alone]);
+    }
     if asked.is_empty() || asked.iter().any(|a| a == "all") {
         return Ok(NAMES.iter().copied().filter(|n| own_server || !OWN_SERVER_ONLY.contains(n)).collect());
     }
@@ -180,6 +193,13 @@ mod tests {
         assert_eq!(all, ["baseline", "register", "search", "fhir-read", "fhir-search", "fhir-create"]);
         // Named explicitly, it still runs and says why it cannot prepare.
         assert_eq!(plan(&["book-rush".to_string()], false).unwrap(), ["baseline", "book-rush"]);
+    }
+
+    #[test]
+    fn soak_runs_alone() {
+        assert_eq!(names(&["soak"]), ["soak"]);
+        assert!(plan(&["soak".to_string(), "register".to_string()], true).is_err());
+        assert!(!names(&["all"]).contains(&"soak"));
     }
 
     #[test]

@@ -153,7 +153,7 @@ async fn staff_login(t: &TestApp, from: Ipv4Addr, user: &str, password: &str) ->
     let status = r.status();
     let html = r.text().await.unwrap();
     // The message shown, without the form's echo of the user name.
-    let message = html.split("role=\"alert\"").nth(1).and_then(|s| s.split('<').nth(0)).unwrap_or("").to_string();
+    let message = html.split("role=\"alert\"").nth(1).and_then(|s| s.split('<').next()).unwrap_or("").to_string();
     (took, (status, message))
 }
 
