@@ -3,11 +3,13 @@
 //! registrations in one transaction: one counter step, one multi-row insert,
 //! one audit append, one commit. A batch that fails (a document registered
 //! by two counters at once) is retried one record at a time so each caller
-//! gets its own answer.
+//! gets its own answer. A record's identifiers from other systems are
+//! written with it.
 
 use std::collections::BTreeMap;
 
 use dayi_core::audit::Entry;
+use dayi_store::identifier::Identifier;
 use dayi_store::patient::Patient;
 use dayi_store::{Db, StoreError};
 use tokio::sync::{mpsc, oneshot};
@@ -16,7 +18,7 @@ use uuid::Uuid;
 /// Registrations committed together at most.
 const BATCH: usize = 256;
 
-type Job = (Patient, Entry, oneshot::Sender<Result<Patient, StoreError>>);
+type Job = (Patient, Vec<Identifier>, Entry, oneshot::Sender<Result<Patient, StoreError>>);
 
 #[derive(Clone)]
 pub struct Intake {
@@ -30,10 +32,11 @@ impl Intake {
         Self { tx }
     }
 
-    /// Numbers and stores the record with its audit entry; returns it once committed.
-    pub async fn write(&self, p: Patient, e: Entry) -> Result<Patient, StoreError> {
+    /// Numbers and stores the record with its identifiers and audit entry;
+    /// returns it once committed.
+    pub async fn write(&self, p: Patient, ids: Vec<Identifier>, e: Entry) -> Result<Patient, StoreError> {
         let (done, wait) = oneshot::channel();
-        self.tx.send((p, e, done)).await.map_err(|_| StoreError::PoolClosed)?;
+        self.tx.send((p, ids, e, done)).await.map_err(|_| StoreError::PoolClosed)?;
         wait.await.map_err(|_| StoreError::PoolClosed)?
     }
 }
@@ -41,17 +44,17 @@ impl Intake {
 async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let jobs: Vec<(Patient, Entry)> = batch.iter().map(|(p, e, _)| (p.clone(), e.clone())).collect();
+        let jobs: Vec<Registration> = batch.iter().map(|(p, ids, e, _)| (p.clone(), ids.clone(), e.clone())).collect();
         match write(&db, jobs).await {
             Ok(written) => {
-                for ((_, _, done), p) in batch.drain(..).zip(written) {
+                for ((_, _, _, done), p) in batch.drain(..).zip(written) {
                     let _ = done.send(Ok(p));
                 }
             }
             Err(_) => {
                 // One at a time, so only the offending record fails.
-                for (p, e, done) in batch.drain(..) {
-                    let r = write(&db, vec![(p, e)]).await.map(|mut v| v.remove(0));
+                for (p, ids, e, done) in batch.drain(..) {
+                    let r = write(&db, vec![(p, ids, e)]).await.map(|mut v| v.remove(0));
                     let _ = done.send(r);
                 }
             }
@@ -59,13 +62,23 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-async fn write(db: &Db, jobs: Vec<(Patient, Entry)>) -> Result<Vec<Patient>, StoreError> {
+/// A record, its identifiers and its audit entry.
+type Registration = (Patient, Vec<Identifier>, Entry);
+
+async fn write(db: &Db, jobs: Vec<Registration>) -> Result<Vec<Patient>, StoreError> {
     let mut tx = db.begin().await?;
     let mut by_org: BTreeMap<Uuid, Vec<usize>> = BTreeMap::new();
-    for (i, (p, _)) in jobs.iter().enumerate() {
+    for (i, (p, _, _)) in jobs.iter().enumerate() {
         by_org.entry(p.org_id).or_default().push(i);
     }
-    let (mut rows, mut entries): (Vec<Patient>, Vec<Entry>) = jobs.into_iter().unzip();
+    let mut ids: Vec<Identifier> = vec![];
+    let (mut rows, mut entries): (Vec<Patient>, Vec<Entry>) = jobs
+        .into_iter()
+        .map(|(p, i, e)| {
+            ids.extend(i);
+            (p, e)
+        })
+        .unzip();
     for (org, idx) in &by_org {
         let last = dayi_store::patient::next_counter(&mut tx, *org, "hospital_no", idx.len() as i64).await?;
         let first = last - idx.len() as i64 + 1;
@@ -76,6 +89,7 @@ async fn write(db: &Db, jobs: Vec<(Patient, Entry)>) -> Result<Vec<Patient>, Sto
         }
     }
     dayi_store::patient::insert(&mut tx, &rows).await?;
+    dayi_store::identifier::insert(&mut tx, &ids).await?;
     for (org, idx) in by_org {
         let mine = idx.iter().map(|i| entries[*i].clone()).collect();
         dayi_store::audit::append(&mut tx, org, mine).await?;

@@ -11,6 +11,7 @@ pub mod chronic;
 pub mod demo;
 pub mod desk;
 pub mod directory;
+pub mod identifier;
 pub mod import;
 pub mod intake;
 pub mod lab;
