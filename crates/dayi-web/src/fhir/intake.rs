@@ -81,6 +81,7 @@ struct Intake {
 
 /// What a Patient resource brings: the registration form, the identifiers
 /// of other systems, and where each form field came from.
+#[derive(Debug)]
 pub struct Intaken {
     pub form: NewPatient,
     pub foreign: Vec<ForeignId>,
