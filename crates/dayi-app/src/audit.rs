@@ -35,6 +35,12 @@ impl AuditSink {
             tracing::error!(error = %e, "audit entry could not be written");
         }
     }
+
+    /// Appends several entries and waits for all: they go out together, so
+    /// the writer commits them in one batch rather than one after another.
+    pub async fn record_all(&self, entries: Vec<Entry>) {
+        futures::future::join_all(entries.into_iter().map(|e| self.record(e))).await;
+    }
 }
 
 async fn write_batch(db: Db, batch: Vec<Entry>) -> dayi_store::Result<Vec<()>> {

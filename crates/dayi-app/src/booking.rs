@@ -11,6 +11,7 @@ use dayi_core::timefmt::{CST, from_micros, now_micros, today_cst};
 use dayi_core::{DomainError, ErrorCode, mask};
 use dayi_store::booking::Booking;
 use dayi_store::roster::Session;
+use dayi_store::walk::{Step, Walk};
 use serde::{Deserialize, Serialize};
 use time::Duration;
 use uuid::Uuid;
@@ -256,6 +257,18 @@ pub async fn of_patient(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Ve
     let rows = dayi_store::booking::of_patient(&app.db, actor.org_id, patient_id, &from, 100).await.or_internal()?;
     app.audit.record(actor.entry("booking.list", "patient", &patient_id.to_string(), Some(patient_id), OK, "")).await;
     Ok(rows)
+}
+
+/// Every booking in id order, a page at a time (a FHIR search with no
+/// parameter); each booking shown is audited as read.
+pub async fn walk(app: &App, actor: &Actor, step: &Step) -> Result<Walk<Booking>, DomainError> {
+    actor.require(app, Perm::PatientRead).await?;
+    let step = crate::visit_query::capped(step);
+    let page = dayi_store::booking::walk(&app.db, actor.org_id, &step).await.or_internal()?;
+    let entries =
+        page.rows.iter().map(|b| actor.entry("booking.read", "booking", &b.id.to_string(), Some(b.patient_id), OK, ""));
+    app.audit.record_all(entries.collect()).await;
+    Ok(page)
 }
 
 pub async fn get(app: &App, actor: &Actor, id: Uuid) -> Result<Booking, DomainError> {

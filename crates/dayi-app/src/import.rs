@@ -18,6 +18,7 @@ use rand::RngCore;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::identifier::{self, ForeignId};
 use crate::patient::{hospital_no, record};
 use crate::{Actor, App, OrInternal, new_id, policy};
 
@@ -50,7 +51,9 @@ pub struct Item {
 
 #[derive(Debug, Clone)]
 pub enum Body {
-    Patient(Box<NewPatient>),
+    /// A patient, with the identifiers the other system gave them, kept
+    /// (and matched on) like those of a FHIR create.
+    Patient(Box<NewPatient>, Vec<ForeignId>),
     /// The resource as received (its references are rewritten on import).
     Outside(Value),
 }
@@ -73,7 +76,7 @@ pub enum Done {
 enum Slot {
     Failed(DomainError),
     Existing(Uuid),
-    NewPatient(Box<Patient>),
+    NewPatient(Box<Patient>, Vec<ForeignId>),
     NewOutside(Uuid),
 }
 
@@ -90,7 +93,7 @@ pub struct Report {
 /// nothing is written (a transaction Bundle); otherwise each item succeeds
 /// or fails alone (a batch), an item referring to a failed one failing too.
 pub async fn import(app: &App, actor: &Actor, items: &[Item], atomic: bool) -> Result<Report, DomainError> {
-    if items.iter().any(|i| matches!(i.body, Body::Patient(_))) {
+    if items.iter().any(|i| matches!(i.body, Body::Patient(..))) {
         actor.require(app, Perm::PatientWrite).await?;
     }
     if items.iter().any(|i| matches!(i.body, Body::Outside(_))) {
@@ -122,7 +125,7 @@ pub async fn import(app: &App, actor: &Actor, items: &[Item], atomic: bool) -> R
             let id = match &slots[i] {
                 Slot::Failed(_) => continue,
                 Slot::Existing(id) | Slot::NewOutside(id) => *id,
-                Slot::NewPatient(p) => p.id,
+                Slot::NewPatient(p, _) => p.id,
             };
             for s in &item.sources {
                 target.insert(s.clone(), format!("{}/{id}", item.kind));
@@ -156,7 +159,7 @@ pub async fn import(app: &App, actor: &Actor, items: &[Item], atomic: bool) -> R
         .map(|(s, item)| match s {
             Slot::Failed(e) => Err(e),
             Slot::Existing(id) => Ok(Done::Existing { kind: item.kind.clone(), id }),
-            Slot::NewPatient(p) => Ok(Done::Created { kind: item.kind.clone(), id: p.id }),
+            Slot::NewPatient(p, _) => Ok(Done::Created { kind: item.kind.clone(), id: p.id }),
             Slot::NewOutside(id) => Ok(Done::Created { kind: item.kind.clone(), id }),
         })
         .collect();
@@ -175,6 +178,8 @@ async fn plan(
     let under = policy::int(app, actor.org_id, policy::GUARDIAN_UNDER_AGE).await? as i32;
     let today = today_cst();
     let mut documents: HashMap<(String, String), Uuid> = HashMap::new();
+    // Identifiers of the patients this import creates, as the table will hold them.
+    let mut claimed: HashMap<ForeignId, Uuid> = HashMap::new();
     let mut slots = Vec::with_capacity(items.len());
     for item in items {
         if let Some(k) = item.sources.iter().find_map(|s| known.get(s)) {
@@ -189,7 +194,7 @@ async fn plan(
                 Slot::Failed(DomainError::with(ErrorCode::ImportKind, [item.kind.clone(), OUTSIDE_KINDS.join("、")]))
             }
             Body::Outside(_) => Slot::NewOutside(new_id()),
-            Body::Patient(form) => match validate(form, today, under) {
+            Body::Patient(form, ids) => match validate(form, today, under) {
                 Err(e) => Slot::Failed(e),
                 Ok(reg) => {
                     let doc = reg.document.as_ref().map(|d| (d.kind().code().to_string(), d.number().to_string()));
@@ -203,17 +208,22 @@ async fn plan(
                         },
                         None => None,
                     };
-                    match on_file {
-                        Some(id) => Slot::Existing(id),
-                        None => {
-                            let mut random = [0u8; 32];
-                            rand::thread_rng().fill_bytes(&mut random);
-                            let p = record(actor.org_id, &reg, Channel::Import, &actor.username, random);
-                            if let Some(d) = doc {
-                                documents.insert(d, p.id);
+                    match (on_file, identifier::checked(ids)) {
+                        (Some(id), _) => Slot::Existing(id),
+                        (None, Err(e)) => Slot::Failed(e),
+                        (None, Ok(ids)) => match held(app, actor.org_id, &ids, &claimed, doc.is_some()).await? {
+                            Some(found) => found,
+                            None => {
+                                let mut random = [0u8; 32];
+                                rand::thread_rng().fill_bytes(&mut random);
+                                let p = record(actor.org_id, &reg, Channel::Import, &actor.username, random);
+                                if let Some(d) = doc {
+                                    documents.insert(d, p.id);
+                                }
+                                claimed.extend(ids.iter().filter(|i| i.is_unique()).map(|i| (i.clone(), p.id)));
+                                Slot::NewPatient(Box::new(p), ids)
                             }
-                            Slot::NewPatient(Box::new(p))
-                        }
+                        },
                     }
                 }
             },
@@ -221,6 +231,32 @@ async fn plan(
         slots.push(slot);
     }
     Ok(slots)
+}
+
+/// The patient already holding one of a new patient's identifiers (in our
+/// records or earlier in this import), who is then the one meant. When both
+/// carry an ID document, theirs differ (it was not found on file): refused.
+async fn held(
+    app: &App,
+    org: Uuid,
+    ids: &[ForeignId],
+    claimed: &HashMap<ForeignId, Uuid>,
+    with_document: bool,
+) -> Result<Option<Slot>, DomainError> {
+    for id in ids.iter().filter(|i| i.is_unique()) {
+        if let Some(p) = claimed.get(id) {
+            return Ok(Some(Slot::Existing(*p)));
+        }
+        let rows = dayi_store::identifier::find(&app.db, org, Some(&id.system), &id.value, 1).await.or_internal()?;
+        if let Some(r) = rows.first() {
+            let holder = crate::patient::load(app, org, r.patient_id).await?;
+            return Ok(Some(match with_document && holder.id_number.is_some() {
+                true => Slot::Failed(identifier::duplicate(id, &holder)),
+                false => Slot::Existing(holder.id),
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// Calls `f` with every `reference` string in a resource.
@@ -322,14 +358,16 @@ async fn write(
     let org = actor.org_id;
     let now = now_micros();
     let mut patients: Vec<Patient> = vec![];
+    let mut identifiers = vec![];
     let mut records: Vec<OutsideRecord> = vec![];
     let mut keys: Vec<ImportKey> = vec![];
     for (i, (item, slot)) in items.iter().zip(slots).enumerate() {
         let id = match slot {
             Slot::Failed(_) => continue,
             Slot::Existing(id) => *id,
-            Slot::NewPatient(p) => {
+            Slot::NewPatient(p, ids) => {
                 patients.push((**p).clone());
+                identifiers.extend(identifier::rows(org, p.id, ids, now));
                 p.id
             }
             Slot::NewOutside(id) => {
@@ -359,8 +397,12 @@ async fn write(
         for (i, p) in patients.iter_mut().enumerate() {
             p.hospital_no = hospital_no(last - n + 1 + i as i64);
         }
-        if let Err(e) = dayi_store::patient::insert(&mut tx, &patients).await {
-            // Someone registered one of these documents meanwhile.
+        let inserted = match dayi_store::patient::insert(&mut tx, &patients).await {
+            Ok(()) => dayi_store::identifier::insert(&mut tx, &identifiers).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = inserted {
+            // Someone registered one of these documents or identifiers meanwhile.
             return Err(match dayi_store::is_unique_violation(&e) {
                 true => DomainError::new(ErrorCode::Conflict),
                 false => crate::internal(e),

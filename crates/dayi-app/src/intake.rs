@@ -3,11 +3,13 @@
 //! registrations in one transaction: one counter step, one multi-row insert,
 //! one audit append, one commit (`batch::Batcher`). A batch that fails (a
 //! document registered by two counters at once) is retried one record at a
-//! time so each caller gets its own answer.
+//! time so each caller gets its own answer. A record's identifiers from other
+//! systems are written with it.
 
 use std::collections::BTreeMap;
 
 use dayi_core::audit::Entry;
+use dayi_store::identifier::Identifier;
 use dayi_store::patient::Patient;
 use dayi_store::{Db, StoreError};
 use uuid::Uuid;
@@ -18,26 +20,37 @@ use crate::batch::Batcher;
 const BATCH: usize = 256;
 
 #[derive(Clone)]
-pub struct Intake(Batcher<(Patient, Entry), Patient>);
+pub struct Intake(Batcher<Registration, Patient>);
 
 impl Intake {
     pub fn start(db: Db) -> Self {
         Self(Batcher::start(db, "intake", BATCH, |db, jobs| async move { write(&db, jobs).await }))
     }
 
-    /// Numbers and stores the record with its audit entry; returns it once committed.
-    pub async fn write(&self, p: Patient, e: Entry) -> Result<Patient, StoreError> {
-        self.0.submit((p, e)).await
+    /// Numbers and stores the record with its identifiers and audit entry;
+    /// returns it once committed.
+    pub async fn write(&self, p: Patient, ids: Vec<Identifier>, e: Entry) -> Result<Patient, StoreError> {
+        self.0.submit((p, ids, e)).await
     }
 }
 
-async fn write(db: &Db, jobs: Vec<(Patient, Entry)>) -> Result<Vec<Patient>, StoreError> {
+/// A record, its identifiers and its audit entry.
+type Registration = (Patient, Vec<Identifier>, Entry);
+
+async fn write(db: &Db, jobs: Vec<Registration>) -> Result<Vec<Patient>, StoreError> {
     let mut tx = db.begin().await?;
     let mut by_org: BTreeMap<Uuid, Vec<usize>> = BTreeMap::new();
-    for (i, (p, _)) in jobs.iter().enumerate() {
+    for (i, (p, _, _)) in jobs.iter().enumerate() {
         by_org.entry(p.org_id).or_default().push(i);
     }
-    let (mut rows, mut entries): (Vec<Patient>, Vec<Entry>) = jobs.into_iter().unzip();
+    let mut ids: Vec<Identifier> = vec![];
+    let (mut rows, mut entries): (Vec<Patient>, Vec<Entry>) = jobs
+        .into_iter()
+        .map(|(p, i, e)| {
+            ids.extend(i);
+            (p, e)
+        })
+        .unzip();
     for (org, idx) in &by_org {
         let last = dayi_store::patient::next_counter(&mut tx, *org, "hospital_no", idx.len() as i64).await?;
         let first = last - idx.len() as i64 + 1;
@@ -48,6 +61,7 @@ async fn write(db: &Db, jobs: Vec<(Patient, Entry)>) -> Result<Vec<Patient>, Sto
         }
     }
     dayi_store::patient::insert(&mut tx, &rows).await?;
+    dayi_store::identifier::insert(&mut tx, &ids).await?;
     for (org, idx) in by_org {
         let mine = idx.iter().map(|i| entries[*i].clone()).collect();
         dayi_store::audit::append(&mut tx, org, mine).await?;

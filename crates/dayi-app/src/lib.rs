@@ -14,6 +14,7 @@ pub mod demo;
 pub mod desk;
 pub mod directory;
 pub mod flight;
+pub mod identifier;
 pub mod import;
 pub mod intake;
 pub mod lab;

@@ -7,11 +7,14 @@ use dayi_core::patient::{Channel, Insurance, NewPatient, Query, Registration, cl
 use dayi_core::security::Perm;
 use dayi_core::timefmt::{now_micros, today_cst};
 use dayi_core::{DomainError, ErrorCode, mask};
+use dayi_store::identifier::Identifier;
 use dayi_store::patient::{Key, Merge, Patient};
+use dayi_store::walk::{Step, Walk};
 use rand::RngCore;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::identifier::{self, ForeignId};
 use crate::{Actor, App, OrInternal, new_id, policy};
 
 /// How many results one search returns.
@@ -175,6 +178,19 @@ fn duplicate(existing: &Patient) -> DomainError {
 /// Registers a patient. A document already on file is refused with the
 /// existing record offered (its id is the error's third argument).
 pub async fn register(app: &App, actor: &Actor, form: &NewPatient, channel: Channel) -> Result<Patient, DomainError> {
+    register_with(app, actor, form, &[], channel).await
+}
+
+/// Registers a patient with identifiers other systems gave them (a FHIR
+/// create). An identifier another record holds in its system is refused
+/// like a document on file, after the document.
+pub async fn register_with(
+    app: &App,
+    actor: &Actor,
+    form: &NewPatient,
+    ids: &[ForeignId],
+    channel: Channel,
+) -> Result<Patient, DomainError> {
     actor.require(app, Perm::PatientWrite).await?;
     let under = policy::int(app, actor.org_id, policy::GUARDIAN_UNDER_AGE).await? as i32;
     let reg = validate(form, today_cst(), under)?;
@@ -184,22 +200,29 @@ pub async fn register(app: &App, actor: &Actor, form: &NewPatient, channel: Chan
     {
         return Err(duplicate(&existing));
     }
+    let ids = identifier::checked(ids)?;
+    if let Some(e) = identifier::taken(app, actor.org_id, &ids, None).await? {
+        return Err(e);
+    }
     let mut random = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut random);
     let p = record(actor.org_id, &reg, channel, &actor.username, random);
+    let rows = identifier::rows(actor.org_id, p.id, &ids, p.created_at);
     // The hospital number is prefixed to the detail when the batch numbers the record.
     let detail = format!("{} via={}", mask::name(&p.name), channel.code());
     let e = actor.entry("patient.create", "patient", &p.id.to_string(), Some(p.id), OK, &detail);
-    match app.intake.write(p, e).await {
+    match app.intake.write(p, rows, e).await {
         Ok(p) => Ok(p),
         Err(e) if dayi_store::is_unique_violation(&e) => {
-            let existing = match &reg.document {
-                Some(d) => dayi_store::patient::by_document(&app.db, actor.org_id, d.kind().code(), d.number())
+            // Someone registered the document or an identifier meanwhile.
+            if let Some(d) = &reg.document
+                && let Some(x) = dayi_store::patient::by_document(&app.db, actor.org_id, d.kind().code(), d.number())
                     .await
-                    .or_internal()?,
-                None => None,
-            };
-            Err(existing.map(|x| duplicate(&x)).unwrap_or_else(|| crate::internal(e)))
+                    .or_internal()?
+            {
+                return Err(duplicate(&x));
+            }
+            Err(identifier::taken(app, actor.org_id, &ids, None).await?.unwrap_or_else(|| crate::internal(e)))
         }
         Err(e) => Err(crate::internal(e)),
     }
@@ -214,6 +237,20 @@ pub async fn update(
     actor: &Actor,
     id: Uuid,
     form: &NewPatient,
+    read_version: i64,
+    channel: Channel,
+) -> Result<Patient, DomainError> {
+    update_with(app, actor, id, form, None, read_version, channel).await
+}
+
+/// `update`, and when `ids` is given the record's identifiers from other
+/// systems become exactly those (a FHIR update sends the whole resource).
+pub async fn update_with(
+    app: &App,
+    actor: &Actor,
+    id: Uuid,
+    form: &NewPatient,
+    ids: Option<&[ForeignId]>,
     read_version: i64,
     channel: Channel,
 ) -> Result<Patient, DomainError> {
@@ -234,6 +271,20 @@ pub async fn update(
     {
         return Err(duplicate(&other));
     }
+    let ids = ids.map(identifier::checked).transpose()?;
+    let (gone, added) = match &ids {
+        Some(ids) => {
+            if let Some(e) = identifier::taken(app, actor.org_id, ids, Some(id)).await? {
+                return Err(e);
+            }
+            let held = dayi_store::identifier::of_patients(&app.db, actor.org_id, &[id]).await.or_internal()?;
+            let same = |h: &Identifier, i: &ForeignId| h.system == i.system && h.value == i.value;
+            let gone: Vec<Uuid> = held.iter().filter(|h| !ids.iter().any(|i| same(h, i))).map(|h| h.id).collect();
+            let added: Vec<ForeignId> = ids.iter().filter(|i| !held.iter().any(|h| same(h, i))).cloned().collect();
+            (gone, added)
+        }
+        None => (vec![], vec![]),
+    };
     let fresh = record(actor.org_id, &reg, channel, &actor.username, [0; 32]);
     let new = Patient {
         org_id: old.org_id,
@@ -248,7 +299,10 @@ pub async fn update(
         updated_at: fresh.updated_at.max(old.updated_at + 1),
         ..fresh
     };
-    let changed = changed_fields(&old, &new);
+    let mut changed = changed_fields(&old, &new);
+    if !gone.is_empty() || !added.is_empty() {
+        changed.push("identifiers");
+    }
     let detail = format!("{} via={} changed={}", mask::name(&new.name), channel.code(), changed.join(","));
     let mut tx = app.db.begin().await.or_internal()?;
     match dayi_store::patient::update(&mut tx, &new, read_version).await {
@@ -257,6 +311,14 @@ pub async fn update(
             let now = load(app, actor.org_id, id).await?;
             return Err(DomainError::with(ErrorCode::VersionMismatch, [now.updated_at]));
         }
+        Err(e) if dayi_store::is_unique_violation(&e) => return Err(DomainError::new(ErrorCode::Conflict)),
+        Err(e) => return Err(crate::internal(e)),
+    }
+    dayi_store::identifier::delete(&mut tx, actor.org_id, id, &gone).await.or_internal()?;
+    let rows = identifier::rows(actor.org_id, id, &added, new.updated_at);
+    match dayi_store::identifier::insert(&mut tx, &rows).await {
+        Ok(()) => {}
+        // Another record took one of them meanwhile.
         Err(e) if dayi_store::is_unique_violation(&e) => return Err(DomainError::new(ErrorCode::Conflict)),
         Err(e) => return Err(crate::internal(e)),
     }
@@ -537,4 +599,16 @@ pub async fn bulk_insert(app: &App, actor: &Actor, regs: &[Registration]) -> Res
     dayi_store::audit::append(&mut tx, actor.org_id, vec![e]).await.or_internal()?;
     tx.commit().await.or_internal()?;
     Ok(rows.len() as u64)
+}
+
+/// Active records in id order, a page at a time (a FHIR search with no
+/// parameter). Each record shown is audited as read.
+pub async fn walk(app: &App, actor: &Actor, step: &Step) -> Result<Walk<PatientView>, DomainError> {
+    actor.require(app, Perm::PatientRead).await?;
+    let page = dayi_store::patient::walk(&app.db, actor.org_id, step).await.or_internal()?;
+    let entries =
+        page.rows.iter().map(|p| actor.entry("patient.list", "patient", &p.id.to_string(), Some(p.id), OK, ""));
+    app.audit.record_all(entries.collect()).await;
+    let views = page.rows.iter().map(|p| PatientView::new(p, false)).collect();
+    Ok(page.with_rows(views))
 }

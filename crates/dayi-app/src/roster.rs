@@ -8,6 +8,7 @@ use dayi_core::security::Perm;
 use dayi_core::timefmt::{now_micros, today_cst};
 use dayi_core::{DomainError, ErrorCode, mask};
 use dayi_store::roster::{Session, Template};
+use dayi_store::walk::{Step, Walk};
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration};
 use uuid::Uuid;
@@ -320,6 +321,11 @@ pub async fn sessions(
     let rows = dayi_store::roster::sessions(&app.db, org_id, &from.to_string(), &to.to_string(), dept_id)
         .await
         .or_internal()?;
+    views(app, org_id, &rows).await
+}
+
+/// Sessions as shown, with their free and total slots and department names.
+async fn views(app: &App, org_id: Uuid, rows: &[Session]) -> Result<Vec<SessionView>, DomainError> {
     let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
     let avail = dayi_store::roster::availability(&app.db, org_id, &ids).await.or_internal()?;
     let depts = dayi_store::tenancy::list_depts(&app.db, org_id).await.or_internal()?;
@@ -331,6 +337,56 @@ pub async fn sessions(
             SessionView::new(s, dept, free, total)
         })
         .collect())
+}
+
+/// Every session in id order, a page at a time (a FHIR search with no parameter).
+pub async fn walk_sessions(app: &App, actor: &Actor, step: &Step) -> Result<Walk<SessionView>, DomainError> {
+    actor.require(app, Perm::PatientRead).await?;
+    let step = crate::visit_query::capped(step);
+    let page = dayi_store::roster::walk_sessions(&app.db, actor.org_id, &step).await.or_internal()?;
+    let views = views(app, actor.org_id, &page.rows).await?;
+    Ok(page.with_rows(views))
+}
+
+/// Every slot with its session, in (session, number) order, a page at a
+/// time. As the board, each session looked at is audited; its rows carry no
+/// patient name (no one asked to see who holds the slot).
+pub async fn walk_slots(app: &App, actor: &Actor, step: &Step) -> Result<Walk<(SessionView, BoardRow)>, DomainError> {
+    if !actor.can(Perm::Schedule) {
+        actor.require(app, Perm::PatientRead).await?;
+    }
+    let step = crate::visit_query::capped(step);
+    let page = dayi_store::roster::walk_slots(&app.db, actor.org_id, &step).await.or_internal()?;
+    let mut ids: Vec<Uuid> = page.rows.iter().map(|s| s.session_id).collect();
+    ids.dedup();
+    let mut sessions = vec![];
+    let mut bookings = vec![];
+    for id in &ids {
+        if let Some(s) = dayi_store::roster::get_session(&app.db, actor.org_id, *id).await.or_internal()? {
+            sessions.push(s);
+        }
+        bookings.extend(dayi_store::booking::of_session(&app.db, actor.org_id, *id).await.or_internal()?);
+    }
+    let views = views(app, actor.org_id, &sessions).await?;
+    let rows = page
+        .rows
+        .iter()
+        .filter_map(|s| {
+            let view = views.iter().find(|v| v.id == s.session_id)?.clone();
+            let b = s.booking_id.and_then(|bid| bookings.iter().find(|b| b.id == bid));
+            let row = BoardRow {
+                seq: s.seq,
+                time: crate::booking::hm(s.starts_at),
+                added: s.added,
+                booking: b.map(BookingView::new),
+                patient_name: None,
+            };
+            Some((view, row))
+        })
+        .collect();
+    let entries = ids.iter().map(|id| actor.entry("roster.board", "clinic_session", &id.to_string(), None, OK, ""));
+    app.audit.record_all(entries.collect()).await;
+    Ok(page.with_rows(rows))
 }
 
 pub async fn session(app: &App, org_id: Uuid, id: Uuid) -> Result<SessionView, DomainError> {

@@ -12,6 +12,7 @@ use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::visit::{Diagnosis, Order, Visit};
 pub use dayi_store::visit_query::{Code, Filter, Page};
+pub use dayi_store::walk::{After, Step, Walk};
 use uuid::Uuid;
 
 use crate::{Actor, App, OrInternal, catalog as cat};
@@ -65,16 +66,37 @@ pub async fn visits(
     let page = dayi_store::visit_query::visits(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
         .await
         .or_internal()?;
-    let ids: Vec<Uuid> = page.rows.iter().map(|v| v.id).collect();
-    let dx = dayi_store::visit::diagnoses(&app.db, actor.org_id, &ids).await.or_internal()?;
-    let rows: Vec<VisitRead> = page
-        .rows
-        .into_iter()
-        .map(|visit| VisitRead { diagnoses: dx.iter().filter(|d| d.visit_id == visit.id).cloned().collect(), visit })
-        .collect();
+    let rows = with_diagnoses(app, actor.org_id, page.rows).await?;
     let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
     audit_search(app, actor, "visit.search", f, &shown).await;
     Ok(Page { total: page.total, rows })
+}
+
+/// Every visit in id order, a page at a time (a FHIR search with no parameter).
+pub async fn walk_visits(app: &App, actor: &Actor, step: &Step) -> Result<Walk<VisitRead>, DomainError> {
+    actor.require(app, Perm::Clinical).await?;
+    let step = capped(step);
+    let page =
+        dayi_store::visit_query::walk_visits(&app.db, actor.org_id, &Filter::default(), &step).await.or_internal()?;
+    let (total, more) = (page.total, page.more);
+    let rows = with_diagnoses(app, actor.org_id, page.rows).await?;
+    let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
+    audit_search(app, actor, "visit.search", &Filter::default(), &shown).await;
+    Ok(Walk { total, rows, more })
+}
+
+async fn with_diagnoses(app: &App, org_id: Uuid, visits: Vec<Visit>) -> Result<Vec<VisitRead>, DomainError> {
+    let ids: Vec<Uuid> = visits.iter().map(|v| v.id).collect();
+    let dx = dayi_store::visit::diagnoses(&app.db, org_id, &ids).await.or_internal()?;
+    Ok(visits
+        .into_iter()
+        .map(|visit| VisitRead { diagnoses: dx.iter().filter(|d| d.visit_id == visit.id).cloned().collect(), visit })
+        .collect())
+}
+
+/// A walk's page no larger than a search's.
+pub(crate) fn capped(step: &Step) -> Step {
+    Step { limit: step.limit.clamp(0, MAX_PAGE), ..*step }
 }
 
 /// One diagnosis of a visit, by its number.
@@ -101,15 +123,30 @@ pub async fn diagnoses(
     let page = dayi_store::visit_query::diagnoses(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
         .await
         .or_internal()?;
-    let visits = visits_of(app, actor.org_id, page.rows.iter().map(|d| d.visit_id)).await?;
-    let rows: Vec<DiagnosisRead> = page
-        .rows
-        .into_iter()
-        .filter_map(|d| Some(DiagnosisRead { visit: visits.get(&d.visit_id)?.clone(), diagnosis: d }))
-        .collect();
+    let rows = with_visits(app, actor.org_id, page.rows).await?;
     let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
     audit_search(app, actor, "diagnosis.search", f, &shown).await;
     Ok(Page { total: page.total, rows })
+}
+
+/// Every diagnosis in (visit, number) order, a page at a time.
+pub async fn walk_diagnoses(app: &App, actor: &Actor, step: &Step) -> Result<Walk<DiagnosisRead>, DomainError> {
+    actor.require(app, Perm::Clinical).await?;
+    let f = Filter::default();
+    let page = dayi_store::visit_query::walk_diagnoses(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
+    let (total, more) = (page.total, page.more);
+    let rows = with_visits(app, actor.org_id, page.rows).await?;
+    let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
+    audit_search(app, actor, "diagnosis.search", &f, &shown).await;
+    Ok(Walk { total, rows, more })
+}
+
+async fn with_visits(app: &App, org_id: Uuid, rows: Vec<Diagnosis>) -> Result<Vec<DiagnosisRead>, DomainError> {
+    let visits = visits_of(app, org_id, rows.iter().map(|d| d.visit_id)).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|d| Some(DiagnosisRead { visit: visits.get(&d.visit_id)?.clone(), diagnosis: d }))
+        .collect())
 }
 
 /// One order: a drug order when `drug`, otherwise any other kind.
@@ -141,19 +178,34 @@ pub async fn orders(
     let page = dayi_store::visit_query::orders(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
         .await
         .or_internal()?;
-    let visits = visits_of(app, actor.org_id, page.rows.iter().map(|o| o.visit_id)).await?;
-    let catalog = cat::current(app, actor.org_id).await?;
-    let rows: Vec<OrderRead> = page
-        .rows
+    let rows = order_reads(app, actor.org_id, page.rows).await?;
+    let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
+    audit_search(app, actor, "order.search", f, &shown).await;
+    Ok(Page { total: page.total, rows })
+}
+
+/// Every drug order (`drug`), or every other order, in id order, a page at a time.
+pub async fn walk_orders(app: &App, actor: &Actor, drug: bool, step: &Step) -> Result<Walk<OrderRead>, DomainError> {
+    actor.require(app, Perm::Clinical).await?;
+    let f = Filter { drugs: Some(drug), ..Default::default() };
+    let page = dayi_store::visit_query::walk_orders(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
+    let (total, more) = (page.total, page.more);
+    let rows = order_reads(app, actor.org_id, page.rows).await?;
+    let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
+    audit_search(app, actor, "order.search", &f, &shown).await;
+    Ok(Walk { total, rows, more })
+}
+
+async fn order_reads(app: &App, org_id: Uuid, rows: Vec<Order>) -> Result<Vec<OrderRead>, DomainError> {
+    let visits = visits_of(app, org_id, rows.iter().map(|o| o.visit_id)).await?;
+    let catalog = cat::current(app, org_id).await?;
+    Ok(rows
         .into_iter()
         .filter_map(|o| {
             let visit = visits.get(&o.visit_id)?.clone();
             Some(OrderRead { insurance_code: insurance_code(&catalog, &o), order: o, visit })
         })
-        .collect();
-    let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
-    audit_search(app, actor, "order.search", f, &shown).await;
-    Ok(Page { total: page.total, rows })
+        .collect())
 }
 
 /// The item's insurance code in the catalogue in force, if it has one.
@@ -181,9 +233,9 @@ async fn visits_of(
 async fn audit_search(app: &App, actor: &Actor, action: &str, f: &Filter, shown: &[&Visit]) {
     let mut patients: BTreeSet<Uuid> = f.patients.iter().flatten().copied().collect();
     patients.extend(shown.iter().map(|v| v.patient_id));
-    for p in patients {
+    let entries = patients.into_iter().map(|p| {
         let n = shown.iter().filter(|v| v.patient_id == p).count();
-        let entry = actor.entry(action, "patient", &p.to_string(), Some(p), OK, &format!("{n} 条"));
-        app.audit.record(entry).await;
-    }
+        actor.entry(action, "patient", &p.to_string(), Some(p), OK, &format!("{n} 条"))
+    });
+    app.audit.record_all(entries.collect()).await;
 }

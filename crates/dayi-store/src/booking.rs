@@ -3,6 +3,7 @@
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
+use crate::walk::{Step, Walk, walked};
 use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
 
 /// A booking ahead of the day or a registration on the day: one slot of one
@@ -277,4 +278,15 @@ pub async fn oversold(db: &Db, org_id: Uuid) -> Result<i64> {
                AND s.seq = b.seq WHERE b.org_id = $1 AND b.status IN ('booked', 'checked_in') \
                AND (s.booking_id IS NULL OR s.booking_id <> b.id))";
     with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).fetch_one(p).await)
+}
+
+macro_rules! walk_where {
+    ($qb:expr, $org:expr, $f:expr) => {
+        $qb.push(" FROM booking WHERE org_id = ").push_bind($org);
+    };
+}
+
+/// Every booking in id order, a page at a time.
+pub async fn walk(db: &Db, org_id: Uuid, step: &Step) -> Result<Walk<Booking>> {
+    walked!(db, org_id, (), step, walk_where, cols, "id", Booking)
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
+use crate::walk::{Step, Walk, walked};
 use crate::{Db, Result, Tx, with_db, with_tx};
 
 /// A registry record: one disease of one patient.
@@ -244,6 +245,24 @@ pub async fn followups_of(db: &Db, org_id: Uuid, patient_id: Uuid) -> Result<Vec
         " FROM chronic_followup WHERE org_id = $1 AND patient_id = $2 ORDER BY visited_on, created_at"
     );
     with_db!(db, p => sqlx::query_as::<_, Followup>(sql).bind(org_id).bind(patient_id).fetch_all(p).await)
+}
+
+/// The follow-ups of these records, each record's oldest first.
+pub async fn followups_of_enrolments(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Followup>> {
+    let mut out = vec![];
+    for chunk in ids.chunks(BATCH) {
+        with_db!(db, p => {
+            let mut qb = QueryBuilder::new(concat!("SELECT ", followup_cols!(), " FROM chronic_followup WHERE org_id = "));
+            qb.push_bind(org_id).push(" AND enrolment_id IN (");
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            qb.push(") ORDER BY enrolment_id, visited_on, created_at");
+            out.extend(qb.build_query_as::<Followup>().fetch_all(p).await?);
+        });
+    }
+    Ok(out)
 }
 
 pub async fn insert_screenings(tx: &mut Tx, rows: &[Screening]) -> Result<()> {
@@ -552,4 +571,15 @@ pub async fn unenrolled_adults(db: &Db, org_id: Uuid, born_by: &str, limit: i64)
 pub async fn get_followup(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Followup>> {
     let sql = concat!("SELECT ", followup_cols!(), " FROM chronic_followup WHERE org_id = $1 AND id = $2");
     with_db!(db, p => sqlx::query_as::<_, Followup>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+}
+
+macro_rules! enrolment_where {
+    ($qb:expr, $org:expr, $f:expr) => {
+        $qb.push(" FROM chronic_enrolment WHERE org_id = ").push_bind($org);
+    };
+}
+
+/// Every registry record in id order, a page at a time.
+pub async fn walk_enrolments(db: &Db, org_id: Uuid, step: &Step) -> Result<Walk<Enrolment>> {
+    walked!(db, org_id, (), step, enrolment_where, enrolment_cols, "id", Enrolment)
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::lab::{LabResult, LabTest, Specimen, result_cols, specimen_cols, test_cols};
 pub use crate::visit_query::Page;
 use crate::visit_query::paged;
+use crate::walk::{Step, Walk, walked};
 use crate::{Db, Result, with_db};
 
 /// A code a search asks for.
@@ -230,4 +231,14 @@ pub async fn specimens_by_id(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<
         push_in!(qb, "id", Some(ids));
         qb.build_query_as::<Specimen>().fetch_all(p).await
     })
+}
+
+/// Published results matching `f` in id order, a page at a time.
+pub async fn walk_results(db: &Db, org_id: Uuid, f: &Filter, step: &Step) -> Result<Walk<LabResult>> {
+    walked!(db, org_id, f, step, result_where, result_cols, "id", LabResult)
+}
+
+/// Verified tests matching `f` in order id order, a page at a time.
+pub async fn walk_tests(db: &Db, org_id: Uuid, f: &Filter, step: &Step) -> Result<Walk<LabTest>> {
+    walked!(db, org_id, f, step, test_where, test_cols, "order_id", LabTest)
 }

@@ -13,6 +13,7 @@ pub mod booking;
 pub mod catalog;
 pub mod chronic;
 pub mod db;
+pub mod identifier;
 pub mod lab;
 pub mod lab_query;
 pub mod message;
@@ -28,6 +29,7 @@ pub mod staff;
 pub mod tenancy;
 pub mod visit;
 pub mod visit_query;
+pub mod walk;
 
 pub use db::{Db, DbConfig, Tx};
 pub use on::On;

@@ -4,6 +4,7 @@
 use sqlx::{AssertSqlSafe, FromRow, QueryBuilder};
 use uuid::Uuid;
 
+use crate::walk::{Step, Walk, walked};
 use crate::{Db, Result, Tx, with_db, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
@@ -75,6 +76,7 @@ pub const REFERENCES: &[(&str, &str)] = &[
     ("lab_result", "id"),
     ("lab_alert", "id"),
     ("outside_record", "id"),
+    ("patient_identifier", "id"),
     ("chronic_enrolment", "id"),
     ("chronic_followup", "id"),
     ("chronic_screening", "id"),
@@ -485,4 +487,15 @@ pub async fn undo_merge(tx: &mut Tx, m: &Merge, by: &str, now: i64) -> Result<bo
 pub async fn count(db: &Db, org_id: Uuid) -> Result<i64> {
     let sql = "SELECT COUNT(*) FROM patient WHERE org_id = $1";
     with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).fetch_one(p).await)
+}
+
+macro_rules! active_where {
+    ($qb:expr, $org:expr, $f:expr) => {
+        $qb.push(" FROM patient WHERE org_id = ").push_bind($org).push(" AND merged_into IS NULL");
+    };
+}
+
+/// Active records in id order, a page at a time (merged ones only forward).
+pub async fn walk(db: &Db, org_id: Uuid, step: &Step) -> Result<Walk<Patient>> {
+    walked!(db, org_id, (), step, active_where, cols, "id", Patient)
 }

@@ -4,6 +4,7 @@
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
+use crate::walk::{Step, Walk, walked};
 use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
 
 /// Rows per multi-row statement (well under both databases' bind limits).
@@ -329,4 +330,26 @@ pub async fn rooms(db: &Db, org_id: Uuid, today: &str) -> Result<Vec<RoomUse>> {
                    FROM clinic_session WHERE org_id = $1 AND room IS NOT NULL \
                ) r WHERE room <> '' GROUP BY dept_id, room ORDER BY dept_id, room";
     with_db!(db, p => sqlx::query_as::<_, RoomUse>(sql).bind(org_id).bind(today).fetch_all(p).await)
+}
+
+macro_rules! session_where {
+    ($qb:expr, $org:expr, $f:expr) => {
+        $qb.push(" FROM clinic_session WHERE org_id = ").push_bind($org);
+    };
+}
+
+/// Every session in id order, a page at a time.
+pub async fn walk_sessions(db: &Db, org_id: Uuid, step: &Step) -> Result<Walk<Session>> {
+    walked!(db, org_id, (), step, session_where, session_cols, "id", Session)
+}
+
+macro_rules! slot_where {
+    ($qb:expr, $org:expr, $f:expr) => {
+        $qb.push(" FROM slot WHERE org_id = ").push_bind($org);
+    };
+}
+
+/// Every slot in (session, number) order, a page at a time.
+pub async fn walk_slots(db: &Db, org_id: Uuid, step: &Step) -> Result<Walk<Slot>> {
+    walked!(db, org_id, (), step, slot_where, slot_cols, "session_id, seq", Slot)
 }

@@ -6,6 +6,7 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use crate::visit::{Diagnosis, Order, Visit, diagnosis_cols, order_cols, visit_cols};
+use crate::walk::{Step, Walk, walked};
 use crate::{Db, Result, with_db};
 
 /// A code a search asks for.
@@ -210,4 +211,19 @@ pub async fn orders(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) 
 pub async fn visits_by_id(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Visit>> {
     let f = Filter { visits: Some(ids.to_vec()), ..Default::default() };
     Ok(visits(db, org_id, &f, ids.len() as i64, 0).await?.rows)
+}
+
+/// Visits matching `f` in id order, a page at a time.
+pub async fn walk_visits(db: &Db, org_id: Uuid, f: &Filter, step: &Step) -> Result<Walk<Visit>> {
+    walked!(db, org_id, f, step, visit_where, visit_cols, "id", Visit)
+}
+
+/// Diagnoses matching `f` in (visit, number) order, a page at a time.
+pub async fn walk_diagnoses(db: &Db, org_id: Uuid, f: &Filter, step: &Step) -> Result<Walk<Diagnosis>> {
+    walked!(db, org_id, f, step, diagnosis_where, diagnosis_cols, "visit_id, seq", Diagnosis)
+}
+
+/// Orders matching `f` in id order, a page at a time.
+pub async fn walk_orders(db: &Db, org_id: Uuid, f: &Filter, step: &Step) -> Result<Walk<Order>> {
+    walked!(db, org_id, f, step, order_where, order_cols, "id", Order)
 }

@@ -1,13 +1,22 @@
 //! Patient index stories, on SQLite and PostgreSQL.
 
+use dayi_store::identifier::{self, Identifier};
 use dayi_store::patient::{self, CardUse, Key, Merge, Patient};
+use dayi_store::walk::{After, Step};
 use dayi_store::{Db, is_unique_violation};
 use uuid::Uuid;
 
 mod common;
 use common::*;
 
-on_both!(search_by_every_key, one_active_record_per_document, merge_moves_references_and_undoes, counters_and_secrets);
+on_both!(
+    search_by_every_key,
+    one_active_record_per_document,
+    merge_moves_references_and_undoes,
+    counters_and_secrets,
+    identifiers_of_other_systems,
+    active_records_are_walked_once,
+);
 
 fn person(org: Uuid, n: i64, name: &str, pinyin: &str, initials: &str, id_number: Option<&str>) -> Patient {
     Patient {
@@ -177,4 +186,99 @@ async fn counters_and_secrets(t: &TestDb) {
     assert_eq!(s1, vec![1; 32]);
     assert_eq!(s2, s1, "the first secret stays");
     tx.commit().await.unwrap();
+}
+
+fn ident(org: Uuid, patient: Uuid, system: &str, value: &str) -> Identifier {
+    Identifier {
+        org_id: org,
+        id: Uuid::now_v7(),
+        patient_id: patient,
+        system: system.into(),
+        value: value.into(),
+        created_at: now(),
+    }
+}
+
+async fn add(db: &Db, rows: &[Identifier]) -> Result<(), dayi_store::StoreError> {
+    let mut tx = db.begin().await.unwrap();
+    identifier::insert(&mut tx, rows).await?;
+    tx.commit().await
+}
+
+async fn holders(db: &Db, org: Uuid, system: Option<&str>, value: &str) -> Vec<Uuid> {
+    identifier::find(db, org, system, value, 10).await.unwrap().into_iter().map(|r| r.patient_id).collect()
+}
+
+async fn identifiers_of_other_systems(t: &TestDb) {
+    let org = make_org(&t.db, "h1").await.org_id;
+    let other = make_org(&t.db, "h2").await.org_id;
+    let (a, b) = (person(org, 1, "张三", "zhangsan", "zs", None), person(org, 2, "李四", "lisi", "ls", None));
+    put(&t.db, &[a.clone(), b.clone()]).await;
+    let mrn = "http://hospital.example.org/mrn";
+    add(&t.db, &[ident(org, a.id, mrn, "12345"), ident(org, a.id, "", "A-77"), ident(org, b.id, "", "A-77")])
+        .await
+        .unwrap();
+    // by value in any system, in one system, or with none
+    assert_eq!(holders(&t.db, org, None, "12345").await, [a.id]);
+    assert_eq!(holders(&t.db, org, Some(mrn), "12345").await, [a.id]);
+    assert!(holders(&t.db, org, Some(""), "12345").await.is_empty());
+    assert_eq!(holders(&t.db, org, Some(""), "A-77").await, [a.id, b.id], "a bare value may repeat");
+    assert!(holders(&t.db, other, None, "12345").await.is_empty(), "another organisation's are not found");
+    // within a system, one person
+    let taken = add(&t.db, &[ident(org, b.id, mrn, "12345")]).await.unwrap_err();
+    assert!(is_unique_violation(&taken), "{taken}");
+    add(&t.db, &[ident(other, b.id, mrn, "12345")]).await.unwrap();
+    let of = identifier::of_patients(&t.db, org, &[a.id, b.id]).await.unwrap();
+    let values: Vec<(Uuid, &str)> = of.iter().map(|r| (r.patient_id, r.value.as_str())).collect();
+    assert_eq!(values.len(), 3, "only this organisation's");
+    assert_eq!(values.iter().filter(|(p, _)| *p == a.id).map(|(_, v)| *v).collect::<Vec<_>>(), ["12345", "A-77"]);
+
+    // a merge moves them to the survivor; its undo moves them back
+    let m = Merge {
+        org_id: org,
+        id: Uuid::now_v7(),
+        survivor_id: b.id,
+        merged_id: a.id,
+        reason: "同一人".into(),
+        merged_by: "svc01".into(),
+        merged_at: now(),
+        undone_by: None,
+        undone_at: None,
+    };
+    let mut tx = t.db.begin().await.unwrap();
+    assert_eq!(patient::merge(&mut tx, &m).await.unwrap(), Some(2));
+    tx.commit().await.unwrap();
+    assert_eq!(holders(&t.db, org, Some(mrn), "12345").await, [b.id]);
+    let mut tx = t.db.begin().await.unwrap();
+    assert!(patient::undo_merge(&mut tx, &m, "svc01", now()).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(holders(&t.db, org, Some(mrn), "12345").await, [a.id]);
+
+    // removed one by one
+    let mut tx = t.db.begin().await.unwrap();
+    let gone: Vec<Uuid> = of.iter().filter(|r| r.patient_id == a.id && r.value == "A-77").map(|r| r.id).collect();
+    identifier::delete(&mut tx, org, a.id, &gone).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(holders(&t.db, org, None, "A-77").await, [b.id]);
+}
+
+async fn active_records_are_walked_once(t: &TestDb) {
+    let org = make_org(&t.db, "h1").await.org_id;
+    let other = make_org(&t.db, "h2").await.org_id;
+    let mut rows: Vec<Patient> = (1..=5).map(|n| person(org, n, "王五", "wangwu", "ww", None)).collect();
+    rows[4].merged_into = Some(rows[0].id);
+    put(&t.db, &rows).await;
+    put(&t.db, &[person(other, 9, "赵六", "zhaoliu", "zl", None)]).await;
+    let first = patient::walk(&t.db, org, &Step { after: After::Start, limit: 3, count: true }).await.unwrap();
+    assert_eq!((first.total, first.rows.len(), first.more), (Some(4), 3, true), "merged records only forward");
+    // added between pages: met once, at the end
+    let late = person(org, 6, "王五", "wangwu", "ww", None);
+    put(&t.db, std::slice::from_ref(&late)).await;
+    let after = After::Id(first.rows[2].id);
+    let rest = patient::walk(&t.db, org, &Step { after, limit: 3, count: false }).await.unwrap();
+    assert_eq!((rest.total, rest.more), (None, false));
+    let walked: Vec<Uuid> = first.rows.iter().chain(&rest.rows).map(|p| p.id).collect();
+    assert_eq!(walked, [rows[0].id, rows[1].id, rows[2].id, rows[3].id, late.id]);
+    let none = patient::walk(&t.db, org, &Step { after: After::Start, limit: 0, count: true }).await.unwrap();
+    assert_eq!((none.total, none.rows.len(), none.more), (Some(5), 0, false), "a count alone");
 }

@@ -2,13 +2,14 @@
 
 use dayi_store::booking::{self, Booking};
 use dayi_store::roster::{self, Session};
+use dayi_store::walk::{After, Step};
 use dayi_store::{Db, Tx};
 use uuid::Uuid;
 
 mod common;
 use common::*;
 
-on_both!(claims_take_only_free_slots, batch_reads_see_only_their_org);
+on_both!(claims_take_only_free_slots, batch_reads_see_only_their_org, slots_are_walked_by_session_and_number);
 
 fn session(org: Uuid, dept: Uuid, day: &str) -> Session {
     Session {
@@ -141,4 +142,36 @@ async fn batch_reads_see_only_their_org(t: &TestDb) {
     assert_eq!(booking::blocks_for(&mut tx, org, &[p, q]).await.unwrap(), vec![(q, "2027-02-22".to_string())]);
     assert!(booking::blocks_for(&mut tx, other, &[p, q]).await.unwrap().is_empty());
     tx.commit().await.unwrap();
+}
+
+/// A walk over a two-column key: every slot once, in (session, number)
+/// order, each page resuming after the last key of the one before.
+async fn slots_are_walked_by_session_and_number(t: &TestDb) {
+    let org = make_org(&t.db, "h1").await.org_id;
+    let other = make_org(&t.db, "h2").await.org_id;
+    let dept = Uuid::now_v7();
+    let (s1, s2, s3) =
+        (session(org, dept, "2026-11-24"), session(org, dept, "2026-11-25"), session(other, dept, "2026-11-24"));
+    for s in [&s1, &s2, &s3] {
+        put_session(&t.db, s).await.commit().await.unwrap();
+    }
+    let mut seen = vec![];
+    let mut step = Step { after: After::Start, limit: 2, count: true };
+    let mut pages = 0;
+    loop {
+        let page = roster::walk_slots(&t.db, org, &step).await.unwrap();
+        assert_eq!(page.total, (pages == 0).then_some(6), "counted when asked");
+        pages += 1;
+        seen.extend(page.rows.iter().map(|r| (r.session_id, r.seq)));
+        let Some(last) = page.rows.last() else { break };
+        if !page.more {
+            break;
+        }
+        step = Step { after: After::Pair(last.session_id, last.seq), limit: 2, count: false };
+    }
+    let want: Vec<(Uuid, i64)> = [s1.id, s2.id].iter().flat_map(|s| (1..=3).map(move |n| (*s, n))).collect();
+    assert_eq!((seen, pages), (want, 3), "another organisation's slots are not walked");
+    let sessions = roster::walk_sessions(&t.db, org, &Step { after: After::Id(s1.id), limit: 5, count: false }).await;
+    let sessions = sessions.unwrap();
+    assert_eq!((sessions.rows.iter().map(|s| s.id).collect::<Vec<_>>(), sessions.more), (vec![s2.id], false));
 }

@@ -16,7 +16,7 @@ pub use feed::{Feed, ScreenForm, dismiss, feed_lab, feed_visit, screen};
 pub use file::{ChronicFile, EnrolmentView, FollowupView, Point, ReadingView, Series, file};
 pub use followup::{Detail, FollowupForm, Outcome, record};
 pub use indicator::{Group, IndicatorQuery, IndicatorRow, Indicators, PatientLine, behind, indicators};
-pub use plan::{Plan, followup_row, plan, plans, require_read};
+pub use plan::{Plan, followup_row, plan, plans, require_read, walk as walk_plans};
 pub use registry::{EnrolForm, close, enrol, enrolment, reassign, villages};
 pub use worklist::{
     DueLine, Lines, List, ProposalLine, WorkLine, WorkPage, pending, proposals, screening_due, worklist,

@@ -5,6 +5,7 @@ use dayi_core::audit::OK;
 use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::chronic::{Enrolment, Followup};
+use dayi_store::walk::{Step, Walk};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -37,6 +38,30 @@ pub async fn plans(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<Pla
             Plan { enrolment: e, followups }
         })
         .collect())
+}
+
+/// Every registry record in id order with its follow-ups, a page at a time
+/// (a FHIR search with no parameter); each record shown audited as read.
+pub async fn walk(app: &App, actor: &Actor, step: &Step) -> Result<Walk<Plan>, DomainError> {
+    require_read(app, actor).await?;
+    let step = crate::visit_query::capped(step);
+    let page = dayi_store::chronic::walk_enrolments(&app.db, actor.org_id, &step).await.or_internal()?;
+    let ids: Vec<Uuid> = page.rows.iter().map(|e| e.id).collect();
+    let visits = dayi_store::chronic::followups_of_enrolments(&app.db, actor.org_id, &ids).await.or_internal()?;
+    let entries = page
+        .rows
+        .iter()
+        .map(|e| actor.entry("chronic.plan", "chronic_enrolment", &e.id.to_string(), Some(e.patient_id), OK, ""));
+    app.audit.record_all(entries.collect()).await;
+    let plans = page
+        .rows
+        .iter()
+        .map(|e| {
+            let followups = visits.iter().filter(|f| f.enrolment_id == e.id).cloned().collect();
+            Plan { enrolment: e.clone(), followups }
+        })
+        .collect();
+    Ok(page.with_rows(plans))
 }
 
 pub async fn plan(app: &App, actor: &Actor, id: Uuid) -> Result<Plan, DomainError> {

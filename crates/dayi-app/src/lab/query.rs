@@ -13,9 +13,10 @@ use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::lab::{LabResult, LabTest, Specimen};
 pub use dayi_store::lab_query::{Code, Filter, Page};
+use dayi_store::walk::{Step, Walk};
 use uuid::Uuid;
 
-use crate::visit_query::MAX_PAGE;
+use crate::visit_query::{MAX_PAGE, capped};
 use crate::{Actor, App, OrInternal};
 
 /// A published result, its test and specimen, and who verified it.
@@ -70,6 +71,18 @@ pub async fn results(
     Ok(Page { total: page.total, rows })
 }
 
+/// Every published result in id order, a page at a time (a FHIR search with no parameter).
+pub async fn walk_results(app: &App, actor: &Actor, step: &Step) -> Result<Walk<ResultRead>, DomainError> {
+    actor.require(app, Perm::Clinical).await?;
+    let f = Filter::default();
+    let page = dayi_store::lab_query::walk_results(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
+    let (total, more) = (page.total, page.more);
+    let rows = with_tests(app, actor.org_id, page.rows).await?;
+    let shown: Vec<Uuid> = rows.iter().map(|r| r.result.patient_id).collect();
+    audit_search(app, actor, "lab.observation.search", &f, &shown).await;
+    Ok(Walk { total, rows, more })
+}
+
 /// One verified test by its order's id.
 pub async fn test(app: &App, actor: &Actor, order_id: Uuid) -> Result<TestRead, DomainError> {
     actor.require(app, Perm::Clinical).await?;
@@ -105,6 +118,18 @@ pub async fn tests(
     let shown: Vec<Uuid> = rows.iter().map(|t| t.test.patient_id).collect();
     audit_search(app, actor, "lab.report.search", f, &shown).await;
     Ok(Page { total: page.total, rows })
+}
+
+/// Every verified test in order id order, a page at a time.
+pub async fn walk_tests(app: &App, actor: &Actor, step: &Step) -> Result<Walk<TestRead>, DomainError> {
+    actor.require(app, Perm::Clinical).await?;
+    let f = Filter::default();
+    let page = dayi_store::lab_query::walk_tests(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
+    let (total, more) = (page.total, page.more);
+    let rows = with_results(app, actor.org_id, page.rows).await?;
+    let shown: Vec<Uuid> = rows.iter().map(|t| t.test.patient_id).collect();
+    audit_search(app, actor, "lab.report.search", &f, &shown).await;
+    Ok(Walk { total, rows, more })
 }
 
 /// Each result with its test, specimen and verifier.
@@ -195,9 +220,9 @@ fn id_of(names: &HashMap<String, (String, Uuid)>, t: &LabTest) -> Option<Uuid> {
 async fn audit_search(app: &App, actor: &Actor, action: &str, f: &Filter, shown: &[Uuid]) {
     let mut patients: BTreeSet<Uuid> = f.patients.iter().flatten().copied().collect();
     patients.extend(shown.iter().copied());
-    for p in patients {
+    let entries = patients.into_iter().map(|p| {
         let n = shown.iter().filter(|x| **x == p).count();
-        let entry = actor.entry(action, "patient", &p.to_string(), Some(p), OK, &format!("{n} 条"));
-        app.audit.record(entry).await;
-    }
+        actor.entry(action, "patient", &p.to_string(), Some(p), OK, &format!("{n} 条"))
+    });
+    app.audit.record_all(entries.collect()).await;
 }

@@ -1,10 +1,12 @@
 //! The patient index (EMPI): who a patient is, checked at the boundary.
 //! One record per person; search keys are derived here so every layer agrees.
 
+mod identifier;
 pub mod pinyin;
 mod registration;
 mod search;
 
+pub use identifier::{ForeignId, MAX_FOREIGN_IDS};
 pub use registration::{Guardian, NewPatient, Registration, age_on, validate};
 pub use search::{Query, classify};
 

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::outcome::FhirError;
 use super::schedule::{DeptCodes, department, practitioner, room, service_type};
 use super::slot::slot_id;
-use super::{CODE_SYSTEM, RefSearch, SID, base_url, instant, json, ref_search, searchset};
+use super::{CODE_SYSTEM, RefSearch, SID, base_url, instant, json, keyset, ref_search, searchset};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -162,6 +162,17 @@ pub async fn search(
 ) -> FhirResult {
     staff.actor.require(&st.app, Perm::PatientRead).await?;
     let query = query.unwrap_or_default();
+    let base = base_url(&headers, st.web.secure_cookies);
+    if let Some(w) = keyset::parse(&query)? {
+        let page = dayi_app::booking::walk(&st.app, &staff.actor, &w.step(w.after_id()?)).await?;
+        let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
+        let mut labels = Labels::default();
+        let mut found = vec![];
+        for b in &page.rows {
+            found.push(labels.resource(&st, &staff, b, &org).await?);
+        }
+        return Ok(json(StatusCode::OK, &keyset::bundle(&base, "Appointment", &query, page.total, page.more, found)));
+    }
     let RefSearch { ids, statuses, count } = ref_search(
         &query,
         "patient",
@@ -188,7 +199,6 @@ pub async fn search(
     }
     let total = matches.len();
     matches.truncate(count.unwrap_or(total));
-    let base = base_url(&headers, st.web.secure_cookies);
     Ok(json(StatusCode::OK, &searchset(&base, "Appointment", &query, total, matches, None)))
 }
 

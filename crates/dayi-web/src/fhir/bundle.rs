@@ -87,20 +87,16 @@ fn record(
         return Ok(Item { sources, kind: kind.to_string(), body: Body::Outside(r.clone()) });
     }
     // Identifiers of the other system are how it knows the patient, not
-    // documents of ours: they become source keys.
+    // documents of ours: they become source keys, and are kept with a new
+    // patient as a create keeps them.
     let ours = |system: &str| {
         document_kind(system).is_some() || system == HEALTH_CARD || system == hospital_no_system(org_code)
     };
-    let mut patient = r.clone();
-    if let Some(ids) = patient["identifier"].as_array_mut() {
-        for i in ids.iter().filter(|i| !ours(i["system"].as_str().unwrap_or(""))) {
-            sources.push(format!(
-                "identifier:{}|{}",
-                i["system"].as_str().unwrap_or(""),
-                i["value"].as_str().unwrap_or("")
-            ));
+    for i in r["identifier"].as_array().into_iter().flatten() {
+        let system = i["system"].as_str().unwrap_or("");
+        if !ours(system) {
+            sources.push(format!("identifier:{system}|{}", i["value"].as_str().unwrap_or("")));
         }
-        ids.retain(|i| ours(i["system"].as_str().unwrap_or("")));
     }
     if let Some(cond) = if_none_exist.and_then(|q| q.strip_prefix("identifier=")) {
         let (system, _) = cond.split_once('|').unwrap_or(("", cond));
@@ -108,8 +104,8 @@ fn record(
             sources.push(format!("identifier:{cond}"));
         }
     }
-    let (form, _) = intake::form(&patient).map_err(|FhirError(e, p)| (e, p))?;
-    Ok(Item { sources, kind: "Patient".into(), body: Body::Patient(Box::new(form)) })
+    let p = intake::form(r, org_code).map_err(|FhirError(e, p)| (e, p))?;
+    Ok(Item { sources, kind: "Patient".into(), body: Body::Patient(Box::new(p.form), p.foreign) })
 }
 
 /// What became of a Bundle: each entry's answer, or a refused transaction

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::observation::{LOINC, OBSERVATION_CATEGORY};
 use super::outcome::FhirError;
 use super::visit_search::{self, Spec};
-use super::{CODE_SYSTEM, base_url, instant, json};
+use super::{CODE_SYSTEM, base_url, instant, json, keyset};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -239,6 +239,12 @@ pub async fn search(
 ) -> FhirResult {
     dayi_app::chronic::require_read(&st.app, &staff.actor).await?;
     let query = query.unwrap_or_default();
+    if let Some(w) = keyset::parse(&query)? {
+        let page = dayi_app::chronic::walk_plans(&st.app, &staff.actor, &w.step(w.after_id()?)).await?;
+        let found: Vec<Value> = page.rows.iter().map(careplan).collect();
+        let base = base_url(&headers, st.web.secure_cookies);
+        return Ok(json(StatusCode::OK, &keyset::bundle(&base, "CarePlan", &query, page.total, page.more, found)));
+    }
     let spec = Spec {
         kind: "CarePlan",
         status_param: "status",

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::encounter::doctor;
 use super::outcome::FhirError;
 use super::visit_search::{self, Spec};
-use super::{CODE_SYSTEM, bad, base_url, instant, json};
+use super::{CODE_SYSTEM, bad, base_url, instant, json, keyset};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -132,6 +132,13 @@ pub async fn search(
 ) -> FhirResult {
     staff.actor.require(&st.app, Perm::Clinical).await?;
     let query = query.unwrap_or_default();
+    let base = base_url(&headers, st.web.secure_cookies);
+    if let Some(w) = keyset::parse(&query)? {
+        let step = w.step(w.after_pair(parse_condition_id)?);
+        let page = dayi_app::visit_query::walk_diagnoses(&st.app, &staff.actor, &step).await?;
+        let found: Vec<Value> = page.rows.iter().map(condition).collect();
+        return Ok(json(StatusCode::OK, &keyset::bundle(&base, "Condition", &query, page.total, page.more, found)));
+    }
     let mut p = visit_search::parse(&query, &SPEC)?;
     // `clinical-status` only tells all (`active`) from none.
     if let Some(s) = p.filter.statuses.take()
@@ -151,7 +158,6 @@ pub async fn search(
     let page =
         dayi_app::visit_query::diagnoses(&st.app, &staff.actor, &p.filter, p.count as i64, p.offset as i64).await?;
     let found: Vec<Value> = page.rows.iter().map(condition).collect();
-    let base = base_url(&headers, st.web.secure_cookies);
     Ok(json(StatusCode::OK, &visit_search::bundle(&base, "Condition", &query, &p, page.total, found)))
 }
 

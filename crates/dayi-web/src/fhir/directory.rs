@@ -4,13 +4,15 @@
 //! the app and selects here. Parameters as the other searches take them:
 //! repeated parameters intersect, comma-separated values unite, modifiers
 //! are refused and parameters we do not know are ignored; `_count` and
-//! `_offset` page as the visit searches do.
+//! `_offset` page as the visit searches do. With no parameter a search
+//! walks the list in id order by `_cursor`, as every type's does.
 
 use dayi_app::visit_query::MAX_PAGE;
 use dayi_core::DomainError;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::keyset::{self, Walk};
 use super::visit_search::{self, DEFAULT_COUNT, Parsed};
 use super::{bad, count_of, reference_id};
 
@@ -19,10 +21,13 @@ use super::{bad, count_of, reference_id};
 pub struct Params {
     by: Vec<(String, Vec<String>)>,
     page: Parsed,
+    /// A search with no parameter: the walk's page.
+    walk: Option<Walk>,
 }
 
 pub fn parse(query: &str, known: &[&str]) -> Result<Params, DomainError> {
-    let mut p = Params { by: vec![], page: Parsed { count: DEFAULT_COUNT, ..Default::default() } };
+    let walk = keyset::parse(query)?;
+    let mut p = Params { by: vec![], page: Parsed { count: DEFAULT_COUNT, ..Default::default() }, walk };
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         match k.as_ref() {
             "_count" => p.page.count = count_of(&v)?.min(MAX_PAGE as usize),
@@ -68,10 +73,15 @@ impl Params {
     }
 
     /// One page of the matches, as a searchset with its paging links.
-    pub fn page(&self, base: &str, kind: &str, query: &str, matches: Vec<Value>) -> Value {
+    pub fn page(&self, base: &str, kind: &str, query: &str, matches: Vec<Value>) -> Result<Value, DomainError> {
+        if let Some(w) = &self.walk {
+            let keyed = matches.into_iter().filter_map(|r| Some((Uuid::parse_str(r["id"].as_str()?).ok()?, r)));
+            let (total, shown, more) = w.slice(keyed.collect())?;
+            return Ok(keyset::bundle(base, kind, query, total, more, shown));
+        }
         let total = matches.len();
         let shown = matches.into_iter().skip(self.page.offset).take(self.page.count).collect();
-        visit_search::bundle(base, kind, query, &self.page, total as i64, shown)
+        Ok(visit_search::bundle(base, kind, query, &self.page, total as i64, shown))
     }
 }
 

@@ -21,7 +21,7 @@ use super::condition::condition_id;
 use super::outcome::FhirError;
 use super::schedule::Window;
 use super::visit_search::{self, Spec};
-use super::{base_url, instant, json};
+use super::{base_url, instant, json, keyset};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -149,6 +149,12 @@ pub async fn search(
 ) -> FhirResult {
     staff.actor.require(&st.app, Perm::Clinical).await?;
     let query = query.unwrap_or_default();
+    let base = base_url(&headers, st.web.secure_cookies);
+    if let Some(w) = keyset::parse(&query)? {
+        let page = dayi_app::visit_query::walk_visits(&st.app, &staff.actor, &w.step(w.after_id()?)).await?;
+        let found = encounters(&st, &staff, &page.rows).await?;
+        return Ok(json(StatusCode::OK, &keyset::bundle(&base, "Encounter", &query, page.total, page.more, found)));
+    }
     let mut p = visit_search::parse(&query, &SPEC)?;
     for ids in &p.ids {
         // A logical id that is not one of ours names no resource here.
@@ -162,15 +168,20 @@ pub async fn search(
     let day = |d: Option<Date>| d.map(|d| d.to_string());
     (p.filter.from_day, p.filter.to_day) = (day(window.from), day(window.to));
     let page = dayi_app::visit_query::visits(&st.app, &staff.actor, &p.filter, p.count as i64, p.offset as i64).await?;
+    let found = encounters(&st, &staff, &page.rows).await?;
+    Ok(json(StatusCode::OK, &visit_search::bundle(&base, "Encounter", &query, &p, page.total, found)))
+}
+
+/// The resources for visits, each department read once.
+async fn encounters(st: &AppState, staff: &Staff, rows: &[VisitRead]) -> Result<Vec<Value>, DomainError> {
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
     let mut depts = Depts::default();
     let mut found = vec![];
-    for r in &page.rows {
-        let dept = depts.of(&st, &staff, r.visit.dept_id).await?;
+    for r in rows {
+        let dept = depts.of(st, staff, r.visit.dept_id).await?;
         found.push(encounter(r, dept, &org));
     }
-    let base = base_url(&headers, st.web.secure_cookies);
-    Ok(json(StatusCode::OK, &visit_search::bundle(&base, "Encounter", &query, &p, page.total, found)))
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -1,20 +1,21 @@
 //! A `Patient` resource sent to create: mapped onto the registration form the
 //! counter uses, remembering which element each form field came from so a
 //! refused field names its element. The hospital card number and the health
-//! card id are the server's to assign: sent ones are ignored. Elements Dayi
-//! does not keep (a second phone, e-mail, photo…) are dropped, as FHIR allows;
-//! the answer shows what was stored.
+//! card id are the server's to assign: sent ones are ignored. An identifier
+//! of a system that is not an ID document of ours (another hospital's record
+//! number, another organisation's card number, one with no system) is kept
+//! as received. Elements Dayi does not keep (a second phone, e-mail,
+//! photo…) are dropped, as FHIR allows; the answer shows what was stored.
 
 use dayi_core::ErrorCode;
 use dayi_core::error::Checks;
-use dayi_core::patient::NewPatient;
+use dayi_core::patient::{ForeignId, MAX_FOREIGN_IDS, NewPatient};
 use serde_json::Value;
 
-use super::SID;
 use super::outcome::{FhirError, Paths};
 use super::resource::{
     EXT_ETHNICITY, EXT_GUARDIAN_ID, EXT_INSURANCE, EXT_NATIONALITY, EXT_REGION, HEALTH_CARD, RELATION_SYSTEM, V2_0131,
-    V3_ROLE, document_kind, sex_code, split_name,
+    V3_ROLE, document_kind, hospital_no_system, sex_code, split_name,
 };
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -73,8 +74,18 @@ fn relation_code(concepts: &[Value]) -> Option<&str> {
 
 struct Intake {
     form: NewPatient,
+    foreign: Vec<ForeignId>,
     paths: Paths,
     checks: Checks,
+}
+
+/// What a Patient resource brings: the registration form, the identifiers
+/// of other systems, and where each form field came from.
+#[derive(Debug)]
+pub struct Intaken {
+    pub form: NewPatient,
+    pub foreign: Vec<ForeignId>,
+    pub paths: Paths,
 }
 
 impl Intake {
@@ -93,17 +104,16 @@ impl Intake {
         }
     }
 
-    fn identifiers(&mut self, r: &Value) {
+    fn identifiers(&mut self, r: &Value, org_code: &str) {
         let mut doc_at = None;
         for (i, id) in list(r, "identifier").iter().enumerate() {
             let system = text(id, "system").unwrap_or("");
-            if system == HEALTH_CARD || system.starts_with(&format!("{SID}/hospital-no/")) {
+            if system == HEALTH_CARD || system == hospital_no_system(org_code) {
                 continue;
             }
             let path = format!("Patient.identifier[{i}]");
             let Some((kind, country)) = document_kind(system) else {
-                let why = format!("不支持的证件标识系统「{system}」");
-                self.refuse(format!("{path}.system"), ErrorCode::InvalidFormat, &why);
+                self.foreign(&path, system, text(id, "value").unwrap_or(""));
                 continue;
             };
             if doc_at.is_some() {
@@ -123,6 +133,23 @@ impl Intake {
             for f in ["id_kind", "id_number"] {
                 self.paths.set(f, path.clone());
             }
+        }
+    }
+
+    /// An identifier of another system, kept as received once checked.
+    fn foreign(&mut self, path: &str, system: &str, value: &str) {
+        match ForeignId::parse(system, value) {
+            Err((code, why)) => {
+                // The value alone passes: the system is what is wrong.
+                let at = if ForeignId::parse("", value).is_ok() { "system" } else { "value" };
+                self.refuse(format!("{path}.{at}"), code, &why);
+            }
+            Ok(_) if self.foreign.len() >= MAX_FOREIGN_IDS => {
+                let why = format!("每位患者最多登记 {MAX_FOREIGN_IDS} 个外部标识");
+                self.refuse(path.to_string(), ErrorCode::InvalidFormat, &why);
+            }
+            Ok(id) if self.foreign.contains(&id) => {}
+            Ok(id) => self.foreign.push(id),
         }
     }
 
@@ -195,11 +222,13 @@ impl Intake {
     }
 }
 
-/// The registration form a resource describes, and where each field came from.
-pub fn form(r: &Value) -> Result<(NewPatient, Paths), FhirError> {
-    let mut t = Intake { form: NewPatient::default(), paths: Paths::default(), checks: Checks::new() };
+/// The registration form a resource describes, the identifiers of other
+/// systems it carries, and where each form field came from. `org_code`
+/// names our own card numbers, which are ignored.
+pub fn form(r: &Value, org_code: &str) -> Result<Intaken, FhirError> {
+    let mut t = Intake { form: NewPatient::default(), foreign: vec![], paths: Paths::default(), checks: Checks::new() };
     // In the resource's element order, so refusals list the way the resource reads.
-    t.identifiers(r);
+    t.identifiers(r, org_code);
     t.nationality(r);
     t.form.ethnicity = ext_code(r, EXT_ETHNICITY).unwrap_or("").into();
     t.form.insurance = ext_code(r, EXT_INSURANCE).unwrap_or("").into();
@@ -227,7 +256,7 @@ pub fn form(r: &Value) -> Result<(NewPatient, Paths), FhirError> {
     }
     t.contacts(r);
     match t.checks.finish() {
-        Ok(()) => Ok((t.form, t.paths)),
+        Ok(()) => Ok(Intaken { form: t.form, foreign: t.foreign, paths: t.paths }),
         Err(e) => Err(FhirError(e, t.paths)),
     }
 }
@@ -257,7 +286,8 @@ mod tests {
                 "telecom": [{ "system": "phone", "value": "13953754321" }]
             }]
         });
-        let (f, p) = form(&r).unwrap();
+        let Intaken { form: f, foreign, paths: p } = form(&r, "x").unwrap();
+        assert!(foreign.is_empty(), "our own card number is ours to assign: {foreign:?}");
         assert_eq!((f.name.as_str(), f.sex.as_str()), ("张三", "2"));
         assert_eq!((f.id_kind.as_str(), f.id_number.as_str()), ("resident_id", "11010519491231002X"));
         assert_eq!((f.phone.as_str(), f.region_code.as_str(), f.ethnicity.as_str()), ("13812345678", "370830", "01"));
@@ -269,23 +299,52 @@ mod tests {
     }
 
     #[test]
-    fn unknown_systems_and_roles_are_refused_where_they_are() {
+    fn bad_elements_are_refused_where_they_are() {
         let r = json!({
-            "identifier": [{ "system": "urn:example:mrn", "value": "1" }],
+            "identifier": [{ "system": "urn:example:mrn" }, { "system": "urn:a b", "value": "1" }],
             "gender": "M",
             "contact": [{ "name": { "text": "李四" } }]
         });
-        let e = form(&r).unwrap_err();
+        let e = form(&r, "x").unwrap_err();
         let got: Vec<String> = e.0.fields.iter().map(|f| e.1.of(&f.field)).collect();
-        assert_eq!(got, ["Patient.identifier[0].system", "Patient.gender", "Patient.contact[0].relationship"]);
+        assert_eq!(
+            got,
+            [
+                "Patient.identifier[0].value",
+                "Patient.identifier[1].system",
+                "Patient.gender",
+                "Patient.contact[0].relationship"
+            ]
+        );
+    }
+
+    #[test]
+    fn other_systems_identifiers_are_kept() {
+        let r = json!({ "identifier": [
+            { "system": "http://hospital.example.org/mrn", "value": "12345" },
+            { "value": "A-77" },
+            { "system": "https://dayi.org.cn/fhir/sid/hospital-no/other", "value": "1000000009" },
+            { "system": "https://dayi.org.cn/fhir/sid/hospital-no/x", "value": "1000000001" },
+            { "system": "http://hospital.example.org/mrn", "value": "12345" },
+        ] });
+        let got = form(&r, "x").unwrap().foreign;
+        let want = [
+            ("http://hospital.example.org/mrn", "12345"),
+            ("", "A-77"),
+            ("https://dayi.org.cn/fhir/sid/hospital-no/other", "1000000009"),
+        ];
+        assert_eq!(got, want.map(|(s, v)| ForeignId { system: s.into(), value: v.into() }));
+        let many: Vec<Value> = (0..11).map(|i| json!({ "system": "urn:x", "value": i.to_string() })).collect();
+        let e = form(&json!({ "identifier": many }), "x").unwrap_err();
+        assert_eq!(e.1.of(&e.0.fields[0].field), "Patient.identifier[10]");
     }
 
     #[test]
     fn a_passport_names_its_country() {
         let r = json!({ "identifier": [{ "system": "http://hl7.org/fhir/sid/passport-KOR", "value": "M12345678" }] });
-        let (f, _) = form(&r).unwrap();
+        let f = form(&r, "x").unwrap().form;
         assert_eq!((f.id_kind.as_str(), f.nationality.as_str()), ("passport", "KOR"));
         let latin = json!({ "name": [{ "family": "Kim", "given": ["Min", "Su"] }] });
-        assert_eq!(form(&latin).unwrap().0.name, "Min Su Kim");
+        assert_eq!(form(&latin, "x").unwrap().form.name, "Min Su Kim");
     }
 }

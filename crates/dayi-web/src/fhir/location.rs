@@ -82,5 +82,5 @@ pub async fn search(
         }
     }
     let base = base_url(&headers, st.web.secure_cookies);
-    Ok(json(StatusCode::OK, &p.page(&base, "Location", &query, matches)))
+    Ok(json(StatusCode::OK, &p.page(&base, "Location", &query, matches)?))
 }

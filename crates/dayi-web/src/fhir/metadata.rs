@@ -11,6 +11,64 @@ pub async fn capabilities() -> Response {
     json(StatusCode::OK, &statement())
 }
 
+/// The extension that names a search's required and optional parameters.
+pub const COMBINATION: &str =
+    "http://hl7.org/fhir/StructureDefinition/capabilitystatement-search-parameter-combination";
+
+/// Per type, the parameters that select: a search that names any parameter
+/// must name one of these, since the others only narrow and alone would read
+/// every record for each page. Types not listed serve every parameter alone.
+const SELECTING: &[(&str, &[&str])] = &[
+    ("Patient", &["identifier", "name", "phone"]),
+    ("Slot", &["schedule"]),
+    ("Appointment", &["patient"]),
+    ("Encounter", &["patient", "subject", "_id"]),
+    ("Condition", &["patient", "subject", "encounter", "_id"]),
+    ("ServiceRequest", &["patient", "subject", "encounter", "_id"]),
+    ("MedicationRequest", &["patient", "subject", "encounter", "_id"]),
+    ("Observation", &["patient", "subject", "encounter", "_id"]),
+    ("CarePlan", &["patient", "subject", "_id"]),
+    ("DiagnosticReport", &["patient", "subject", "encounter", "_id"]),
+];
+
+/// What every type says of a search with no parameter.
+const WALK: &str = "不带检索参数（或只带 _count、_total）时按 id 顺序逐页列出全部记录：翻页用 Bundle.link 的 next（其中 _cursor 为上一页最后一条的 id），首页给出总数（_total=accurate 时每页都给，_total=none 时不给）";
+
+/// Declares what each type requires: one combination per selecting
+/// parameter (the others optional), and the narrowing parameters' need in
+/// their own documentation.
+fn declare_required(r: &mut serde_json::Value) {
+    let kind = r["type"].as_str().unwrap_or_default().to_string();
+    let doc = r["documentation"].as_str().unwrap_or_default().trim_end_matches('。').to_string();
+    r["documentation"] = json!(format!("{doc}。{WALK}。"));
+    let Some((_, selecting)) = SELECTING.iter().find(|(k, _)| *k == kind) else { return };
+    let params = r["searchParam"].as_array_mut().map(std::mem::take).unwrap_or_default();
+    let names: Vec<String> = params.iter().filter_map(|p| p["name"].as_str().map(String::from)).collect();
+    let combos: Vec<serde_json::Value> = selecting
+        .iter()
+        .map(|s| {
+            let mut parts = vec![json!({ "url": "required", "valueString": s })];
+            let others = names.iter().filter(|n| !selecting.contains(&n.as_str()));
+            parts.extend(others.map(|n| json!({ "url": "optional", "valueString": n })));
+            json!({ "url": COMBINATION, "extension": parts })
+        })
+        .collect();
+    r["extension"] = json!(combos);
+    let need = format!("须与 {} 之一组合使用", selecting.join("、"));
+    let params: Vec<serde_json::Value> = params
+        .into_iter()
+        .map(|mut p| {
+            let narrows = !selecting.contains(&p["name"].as_str().unwrap_or_default());
+            let doc = p["documentation"].as_str().unwrap_or_default().to_string();
+            if narrows && !doc.contains("须与") {
+                p["documentation"] = json!(format!("{doc}；{need}"));
+            }
+            p
+        })
+        .collect();
+    r["searchParam"] = json!(params);
+}
+
 /// The statement itself; `params` reads each type's search parameters from it.
 pub fn statement() -> serde_json::Value {
     let param = |name: &str, kind: &str, doc: &str| json!({ "name": name, "type": kind, "documentation": doc });
@@ -40,7 +98,7 @@ pub fn statement() -> serde_json::Value {
         "format": [MEDIA_TYPE, "json"],
         "rest": [{
             "mode": "server",
-            "documentation": "需登录：会话（写操作带 X-CSRF-Token）或接口令牌（Authorization: Bearer）。证件号码和电话以脱敏形式返回。各类检索均支持 _summary=count（只返回总数）和 searchInclude 所列的 _include；未列出的检索参数默认忽略并在结果中提示，请求头 Prefer: handling=strict 时返回 400。经 transaction/batch 或 dayi import fhir 导入的院外记录按原样保存（引用改为本系统 id），Encounter、Condition、Observation、DiagnosticReport 的 read 也返回它们，带 meta.tag outside（院外记录）。",
+            "documentation": "需登录：会话（写操作带 X-CSRF-Token）或接口令牌（Authorization: Bearer）。证件号码和电话以脱敏形式返回。各类检索均支持 _summary=count（只返回总数）和 searchInclude 所列的 _include；未列出的检索参数默认忽略并在结果中提示，请求头 Prefer: handling=strict 时返回 400。不带检索参数的检索按 id 顺序逐页列出该类全部记录（next 链接带 _cursor，游标翻页，新增记录也只出现一次）；只给缩小范围的参数而没有各类型要求的参数（见 capabilitystatement-search-parameter-combination 扩展）时返回 400 too-costly。经 transaction/batch 或 dayi import fhir 导入的院外记录按原样保存（引用改为本系统 id），Encounter、Condition、Observation、DiagnosticReport 的 read 也返回它们，带 meta.tag outside（院外记录）。",
             "security": {
                 "description": "接口令牌（Authorization: Bearer dayi_…）或登录会话；权限 patient.read / patient.write；就诊、诊断、医嘱与检验结果需 clinical；工作人员、科室与诊室需 console（任一工作人员角色）",
             },
@@ -50,13 +108,13 @@ pub fn statement() -> serde_json::Value {
             ],
             "resource": [{
                 "type": "Patient",
-                "documentation": "更新（PUT）须带 If-Match: W/\"versionId\"（缺少时 428，版本不符时 412）；就诊卡号、电子健康卡由本院分配，更新时忽略；原样送回的脱敏值表示不修改",
+                "documentation": "更新（PUT）须带 If-Match: W/\"versionId\"（缺少时 428，版本不符时 412）；就诊卡号、电子健康卡由本院分配，更新时忽略；原样送回的脱敏值表示不修改。其他系统的标识（本院证件以外的 system，或未注明 system）原样保存并可检索，同一 system 下一个标识只属于一位患者（重复时 409）；更新时以所送为准",
                 "interaction": [{ "code": "read" }, { "code": "search-type" }, { "code": "create" }, { "code": "update" }],
                 "versioning": "versioned-update",
                 "readHistory": false,
                 "updateCreate": false,
                 "searchParam": [
-                    param("identifier", "token", "system|value，精确匹配：居民身份证号、电子健康卡、就诊卡号"),
+                    param("identifier", "token", "system|value 精确匹配：居民身份证号、电子健康卡、就诊卡号，以及其他系统的标识（外院病案号等，建档时原样保存）；只给 value 时匹配任一系统，|value 匹配未注明系统的标识"),
                     param("name", "string", "汉字姓名（前缀）、拼音全拼或首字母"),
                     param("phone", "token", "11 位手机号"),
                     param("birthdate", "date", "须与 name、identifier 或 phone 组合使用"),
@@ -69,7 +127,7 @@ pub fn statement() -> serde_json::Value {
                 "interaction": [{ "code": "read" }, { "code": "search-type" }],
                 "versioning": "no-version",
                 "searchParam": [
-                    param("date", "date", "出诊日期，前缀 eq ge gt le lt；未给出时为今天起 8 天，跨度最多 92 天"),
+                    param("date", "date", "出诊日期，前缀 eq ge gt le lt；带其他参数而未给出时为今天起 8 天，跨度最多 92 天"),
                     param("actor", "reference", &dept_doc),
                     param("service-type", "token", "号别：general | expert | special"),
                     param("active", "token", "true 出诊 | false 停诊"),
@@ -241,6 +299,7 @@ pub fn statement() -> serde_json::Value {
         if !includes.is_empty() {
             r["searchInclude"] = json!(includes);
         }
+        declare_required(r);
     }
     body
 }

@@ -30,6 +30,12 @@
 //! | 机构代码 | `https://dayi.org.cn/fhir/sid/org` | ours: the code Dayi gives each organisation of the community (the sign-in form's), not the national 医疗机构登记号 |
 //! | 工号 | `https://dayi.org.cn/fhir/sid/staff/{organisation code}` | ours: the staff member's sign-in name, which is the work number the hospital issues; each organisation numbers its own staff |
 //!
+//! Identifiers of other systems (another hospital's record number, another
+//! country's number, one with no `system`) are kept as received and read
+//! back as sent (`system` left out when there was none): they are record
+//! numbers of others, not documents of ours, so they are not masked. Within
+//! a system one identifier names one person.
+//!
 //! Codes: ethnicity GB/T 3304 (`urn:oid:2.16.156.10011.2.3.3.3`), family
 //! relation GB/T 4761 (`urn:oid:2.16.156.10011.2.3.3.8`), both the national
 //! value-domain OIDs; region GB/T 2260 and insurance type under
@@ -46,7 +52,8 @@
 //! # Search
 //!
 //! `identifier` (`system|value`, exact; resident ID, health card and hospital
-//! card number), `name` (Chinese name prefix, full pinyin or initials), `phone`
+//! card number, or another system's identifier; a bare value matches any
+//! system, `|value` one that named none), `name` (Chinese name prefix, full pinyin or initials), `phone`
 //! (mobile number) select; `birthdate` (`eq ne gt lt ge le sa eb`, partial dates)
 //! and `gender` only narrow a selection, since listing everyone born on a day
 //! is not a lookup a station needs. Each selecting value runs the app's search
@@ -171,6 +178,11 @@
 //!
 //! # What every search shares
 //!
+//! A search with no parameter walks every record of the type by keyset (see
+//! `keyset`): `next` links carry the last id shown as `_cursor`, the first
+//! page counts. A search that only narrows is refused as `too-costly`; the
+//! CapabilityStatement names the parameters each type requires.
+//!
 //! `_summary=count` answers the total alone; `_include` follows the
 //! references each type lists in `searchInclude` of the CapabilityStatement
 //! (the included resources are read by their own reads: checked and
@@ -200,6 +212,7 @@ pub mod condition;
 mod directory;
 pub mod encounter;
 mod intake;
+mod keyset;
 pub mod location;
 pub mod metadata;
 pub mod observation;
@@ -278,6 +291,13 @@ fn bad(msg: impl ToString) -> DomainError {
     DomainError::with(ErrorCode::BadRequest, [msg.to_string()])
 }
 
+/// A search that only narrows (400 `too-costly`): serving it would read
+/// every record of the organisation for each page. The reason names what
+/// to add; with no parameter at all the same search walks every record.
+fn too_costly(msg: impl ToString) -> DomainError {
+    DomainError::with(ErrorCode::SearchTooCostly, [msg.to_string()])
+}
+
 /// `_count`: how many matches to include (the total still counts them all).
 /// A search by a required reference plus optional `status` and `_count`
 /// (Slot by schedule, Appointment by patient). Repeated parameters intersect;
@@ -316,7 +336,7 @@ fn ref_search(
         }
     }
     let Some((first, rest)) = refs.split_first() else {
-        return Err(bad(missing));
+        return Err(too_costly(format!("{missing}；不带任何检索参数时按 next 链接逐页列出全部")));
     };
     let mut ids: Vec<Uuid> = vec![];
     for id in first {

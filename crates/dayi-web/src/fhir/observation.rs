@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::outcome::FhirError;
 use super::schedule::Window;
 use super::visit_search::{self, Parsed, Spec};
-use super::{CODE_SYSTEM, SID, bad, base_url, instant, json};
+use super::{CODE_SYSTEM, SID, bad, base_url, instant, json, keyset};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -287,12 +287,18 @@ pub async fn search(
     if vital {
         return super::careplan::search_observations(&st, &staff, &headers, &query).await;
     }
-    let (p, mut f) = parse_lab(&query, &SPEC, (OBSERVATION_CATEGORY, "laboratory"))?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
+    let base = base_url(&headers, st.web.secure_cookies);
+    // With no parameter: every published lab result (vital signs are searched by patient).
+    if let Some(w) = keyset::parse(&query)? {
+        let page = dayi_app::lab::query::walk_results(&st.app, &staff.actor, &w.step(w.after_id()?)).await?;
+        let found: Vec<Value> = page.rows.iter().map(|r| observation(r, &org)).collect();
+        return Ok(json(StatusCode::OK, &keyset::bundle(&base, "Observation", &query, page.total, page.more, found)));
+    }
+    let (p, mut f) = parse_lab(&query, &SPEC, (OBSERVATION_CATEGORY, "laboratory"))?;
     narrow_ids_and_codes(&p, &mut f.results, &mut f.codes, |x| code_param(x, &org.code))?;
     let page = dayi_app::lab::query::results(&st.app, &staff.actor, &f, p.count as i64, p.offset as i64).await?;
     let found: Vec<Value> = page.rows.iter().map(|r| observation(r, &org)).collect();
-    let base = base_url(&headers, st.web.secure_cookies);
     Ok(json(StatusCode::OK, &visit_search::bundle(&base, "Observation", &query, &p, page.total, found)))
 }
 

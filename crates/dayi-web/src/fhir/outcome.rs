@@ -73,7 +73,8 @@ pub fn response(e: &DomainError) -> Response {
 fn issue_type(code: ErrorCode) -> &'static str {
     use ErrorCode as E;
     match code {
-        E::PatientDuplicateId => "duplicate",
+        E::PatientDuplicateId | E::PatientDuplicateIdentifier => "duplicate",
+        E::SearchTooCostly => "too-costly",
         E::SessionExpired => "expired",
         E::Required | E::GuardianRequired | E::VersionRequired => "required",
         E::VersionMismatch => "conflict",
@@ -126,10 +127,13 @@ pub fn body(e: &DomainError, paths: &Paths) -> Value {
             issue["expression"] = json!([paths.of(&f.field)]);
         }
         let mut v = vec![issue];
-        // The record that already holds the document, for the client to use instead.
-        if e.code == ErrorCode::PatientDuplicateId
-            && let Some(id) = e.args.get(2)
-        {
+        // The record that already holds the document or identifier, for the client to use instead.
+        let holder = match e.code {
+            ErrorCode::PatientDuplicateId => e.args.get(2),
+            ErrorCode::PatientDuplicateIdentifier => e.args.get(3),
+            _ => None,
+        };
+        if let Some(id) = holder {
             v.push(json!({
                 "severity": "information",
                 "code": "informational",

@@ -43,7 +43,7 @@ pub const INCLUDES: &[(&str, &[&str])] = &[
 ];
 
 /// Result parameters every search takes besides its own.
-const COMMON: &[&str] = &["_count", "_offset", "_summary", "_include", "_format"];
+const COMMON: &[&str] = &["_count", "_offset", "_cursor", "_total", "_summary", "_include", "_format"];
 
 pub fn includes_of(kind: &str) -> &'static [&'static str] {
     INCLUDES.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v).unwrap_or(&[])

@@ -7,6 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use dayi_app::patient::{PatientView, SEARCH_LIMIT};
+use dayi_app::records::Org;
 use dayi_core::patient::Channel;
 use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
@@ -14,7 +15,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::outcome::FhirError;
-use super::{base_url, intake, json, resource, search};
+use super::search::Lookup;
+use super::{base_url, intake, json, keyset, resource, search};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -27,7 +29,20 @@ pub async fn read(State(st): State<AppState>, staff: Staff, Path(id): Path<Strin
     let id = Uuid::parse_str(&id).map_err(|_| DomainError::new(ErrorCode::PatientUnknown))?;
     let v = dayi_app::patient::view(&st.app, &staff.actor, id).await?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
-    Ok(versioned(json(StatusCode::OK, &resource::patient(&v, &org)), &v))
+    Ok(versioned(json(StatusCode::OK, &resource(&st, &staff, &v, &org).await?), &v))
+}
+
+/// The resource for one record, with the identifiers other systems gave it.
+async fn resource(st: &AppState, staff: &Staff, v: &PatientView, org: &Org) -> Result<Value, DomainError> {
+    Ok(resources(st, staff, std::slice::from_ref(v), org).await?.remove(0))
+}
+
+/// The resources for records, each with the identifiers other systems gave it.
+async fn resources(st: &AppState, staff: &Staff, views: &[PatientView], org: &Org) -> Result<Vec<Value>, DomainError> {
+    let ids: Vec<Uuid> = views.iter().map(|v| v.id).collect();
+    let foreign = dayi_app::identifier::of(&st.app, &staff.actor, &ids).await?;
+    let none = vec![];
+    Ok(views.iter().map(|v| resource::patient(v, org, foreign.get(&v.id).unwrap_or(&none))).collect())
 }
 
 /// A Patient answer with its version as ETag.
@@ -36,7 +51,8 @@ fn versioned(mut resp: Response, v: &PatientView) -> Response {
     resp
 }
 
-/// GET /fhir/Patient?identifier=&name=&phone=&birthdate=&gender=&_lastUpdated=&_count=&_offset=
+/// GET /fhir/Patient?identifier=&name=&phone=&birthdate=&gender=&_lastUpdated=&_count=&_offset=,
+/// or with no search parameter every active record by `_cursor`.
 pub async fn search(
     State(st): State<AppState>,
     staff: Staff,
@@ -46,16 +62,32 @@ pub async fn search(
     staff.actor.require(&st.app, Perm::PatientRead).await?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
     let query = query.unwrap_or_default();
+    let base = base_url(&headers, st.web.secure_cookies);
+    if let Some(w) = keyset::parse(&query)? {
+        let page = dayi_app::patient::walk(&st.app, &staff.actor, &w.step(w.after_id()?)).await?;
+        let found = resources(&st, &staff, &page.rows, &org).await?;
+        return Ok(json(StatusCode::OK, &keyset::bundle(&base, "Patient", &query, page.total, page.more, found)));
+    }
     let s = search::parse(&query, &org.code)?;
     let mut truncated = false;
     let mut found: Option<Vec<PatientView>> = None;
     for select in &s.selects {
         let mut united: Vec<PatientView> = vec![];
         for l in select {
-            let hits = dayi_app::patient::search(&st.app, &staff.actor, &l.q).await?;
-            truncated |= hits.len() as i64 >= SEARCH_LIMIT;
+            let hits: Vec<PatientView> = match l {
+                Lookup::Box { q, must } => {
+                    let hits = dayi_app::patient::search(&st.app, &staff.actor, q).await?;
+                    truncated |= hits.len() as i64 >= SEARCH_LIMIT;
+                    hits.into_iter().filter(|v| must.holds(v)).collect()
+                }
+                Lookup::Foreign { system, value } => {
+                    let hits = dayi_app::identifier::search(&st.app, &staff.actor, system.as_deref(), value).await?;
+                    truncated |= hits.len() as i64 >= SEARCH_LIMIT;
+                    hits
+                }
+            };
             for v in hits {
-                if l.must.holds(&v) && !united.iter().any(|u| u.id == v.id) {
+                if !united.iter().any(|u| u.id == v.id) {
                     united.push(v);
                 }
             }
@@ -66,9 +98,9 @@ pub async fn search(
         });
     }
     let matches: Vec<PatientView> = found.unwrap_or_default().into_iter().filter(|v| s.keeps(v)).collect();
-    let base = base_url(&headers, st.web.secure_cookies);
     let count = s.count.unwrap_or(SEARCH_LIMIT as usize).min(SEARCH_LIMIT as usize);
-    let page: Vec<Value> = matches.iter().skip(s.offset).take(count).map(|v| resource::patient(v, &org)).collect();
+    let shown: Vec<PatientView> = matches.iter().skip(s.offset).take(count).cloned().collect();
+    let page = resources(&st, &staff, &shown, &org).await?;
     let warning = truncated.then(|| format!("每次检索最多查看 {SEARCH_LIMIT} 位患者，结果可能不全，请补充检索条件"));
     let mut bundle = super::searchset(&base, "Patient", &query, matches.len(), page, warning);
     super::link_pages(&mut bundle, &base, "Patient", &query, count, s.offset, matches.len());
@@ -98,15 +130,15 @@ fn body_patient(headers: &HeaderMap, body: &[u8]) -> Result<Value, DomainError> 
 pub async fn create(State(st): State<AppState>, staff: Staff, headers: HeaderMap, body: Bytes) -> FhirResult {
     staff.actor.require(&st.app, Perm::PatientWrite).await?;
     let r = body_patient(&headers, &body)?;
-    let (form, paths) = intake::form(&r)?;
-    let p = dayi_app::patient::register(&st.app, &staff.actor, &form, Channel::Fhir)
-        .await
-        .map_err(|e| FhirError(e, paths))?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
+    let sent = intake::form(&r, &org.code)?;
+    let p = dayi_app::patient::register_with(&st.app, &staff.actor, &sent.form, &sent.foreign, Channel::Fhir)
+        .await
+        .map_err(|e| FhirError(e, sent.paths))?;
     // The answer is the masked view, like every read: the client sent the
     // full values and needs no echo of them.
     let v = PatientView::new(&p, false);
-    let mut resp = versioned(json(StatusCode::CREATED, &resource::patient(&v, &org)), &v);
+    let mut resp = versioned(json(StatusCode::CREATED, &resource::patient(&v, &org, &sent.foreign)), &v);
     if let Ok(loc) = HeaderValue::from_str(&format!("/fhir/Patient/{}", p.id)) {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
@@ -133,11 +165,12 @@ pub async fn update(
         );
     }
     let version = super::if_match(&headers)?;
-    let (form, paths) = intake::form(&r)?;
-    let p = dayi_app::patient::update(&st.app, &staff.actor, uuid, &form, version, Channel::Fhir)
-        .await
-        .map_err(|e| FhirError(e, paths))?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
+    let sent = intake::form(&r, &org.code)?;
+    let ids = Some(sent.foreign.as_slice());
+    let p = dayi_app::patient::update_with(&st.app, &staff.actor, uuid, &sent.form, ids, version, Channel::Fhir)
+        .await
+        .map_err(|e| FhirError(e, sent.paths))?;
     let v = PatientView::new(&p, false);
-    Ok(versioned(json(StatusCode::OK, &resource::patient(&v, &org)), &v))
+    Ok(versioned(json(StatusCode::OK, &resource(&st, &staff, &v, &org).await?), &v))
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::observation::{LOINC, narrow_ids_and_codes, panel_system, parse_lab, specimen, status, statuses};
 use super::outcome::FhirError;
 use super::visit_search::{self, Spec};
-use super::{bad, base_url, instant, json};
+use super::{bad, base_url, instant, json, keyset};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -104,12 +104,18 @@ pub async fn search(
 ) -> FhirResult {
     staff.actor.require(&st.app, Perm::Clinical).await?;
     let query = query.unwrap_or_default();
-    let (p, mut f) = parse_lab(&query, &SPEC, (V2_0074, "LAB"))?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
+    let base = base_url(&headers, st.web.secure_cookies);
+    if let Some(w) = keyset::parse(&query)? {
+        let page = dayi_app::lab::query::walk_tests(&st.app, &staff.actor, &w.step(w.after_id()?)).await?;
+        let found: Vec<Value> = page.rows.iter().map(|r| report(r, &org)).collect();
+        let b = keyset::bundle(&base, "DiagnosticReport", &query, page.total, page.more, found);
+        return Ok(json(StatusCode::OK, &b));
+    }
+    let (p, mut f) = parse_lab(&query, &SPEC, (V2_0074, "LAB"))?;
     narrow_ids_and_codes(&p, &mut f.orders, &mut f.codes, |x| code_param(x, &org.code))?;
     let page = dayi_app::lab::query::tests(&st.app, &staff.actor, &f, p.count as i64, p.offset as i64).await?;
     let found: Vec<Value> = page.rows.iter().map(|r| report(r, &org)).collect();
-    let base = base_url(&headers, st.web.secure_cookies);
     Ok(json(StatusCode::OK, &visit_search::bundle(&base, "DiagnosticReport", &query, &p, page.total, found)))
 }
 

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::encounter::doctor;
 use super::outcome::FhirError;
 use super::visit_search::{self, Spec};
-use super::{CODE_SYSTEM, bad, base_url, instant, json};
+use super::{CODE_SYSTEM, bad, base_url, instant, json, keyset};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -313,9 +313,16 @@ async fn read(st: AppState, staff: Staff, id: &str, kind: Kind) -> FhirResult {
 async fn search(st: AppState, staff: Staff, headers: HeaderMap, query: Option<String>, kind: Kind) -> FhirResult {
     staff.actor.require(&st.app, Perm::Clinical).await?;
     let query = query.unwrap_or_default();
+    let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
+    let base = base_url(&headers, st.web.secure_cookies);
+    if let Some(w) = keyset::parse(&query)? {
+        let step = w.step(w.after_id()?);
+        let page = dayi_app::visit_query::walk_orders(&st.app, &staff.actor, kind == Kind::Medication, &step).await?;
+        let found: Vec<Value> = page.rows.iter().map(|r| resource(kind, r, &org)).collect();
+        return Ok(json(StatusCode::OK, &keyset::bundle(&base, kind.name(), &query, page.total, page.more, found)));
+    }
     let spec = if kind == Kind::Service { &SERVICE } else { &MEDICATION };
     let mut p = visit_search::parse(&query, spec)?;
-    let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
     for ids in &p.ids {
         let ids: Vec<Uuid> = ids.iter().filter_map(|x| Uuid::parse_str(x).ok()).collect();
         visit_search::narrow(&mut p.filter.orders, ids);
@@ -328,7 +335,6 @@ async fn search(st: AppState, staff: Staff, headers: HeaderMap, query: Option<St
     p.filter.drugs = Some(kind == Kind::Medication);
     let page = dayi_app::visit_query::orders(&st.app, &staff.actor, &p.filter, p.count as i64, p.offset as i64).await?;
     let found: Vec<Value> = page.rows.iter().map(|r| resource(kind, r, &org)).collect();
-    let base = base_url(&headers, st.web.secure_cookies);
     Ok(json(StatusCode::OK, &visit_search::bundle(&base, kind.name(), &query, &p, page.total, found)))
 }
 

@@ -5,7 +5,7 @@
 use dayi_app::patient::PatientView;
 use dayi_app::records::Org;
 use dayi_core::identity::IdKind;
-use dayi_core::patient::{Insurance, Relation};
+use dayi_core::patient::{ForeignId, Insurance, Relation};
 use serde_json::{Value, json};
 
 use super::{CODE_SYSTEM, SID};
@@ -219,12 +219,23 @@ fn identifiers(v: &PatientView, org: &Org) -> Vec<Value> {
     out
 }
 
-/// The resource for a (masked) record.
-pub fn patient(v: &PatientView, org: &Org) -> Value {
+/// An identifier another system gave the patient, as it was received (a
+/// record number, not a document of ours: not masked).
+fn foreign_identifier(id: &ForeignId) -> Value {
+    match id.system.as_str() {
+        "" => json!({ "value": id.value }),
+        s => json!({ "system": s, "value": id.value }),
+    }
+}
+
+/// The resource for a (masked) record, with the identifiers other systems gave it.
+pub fn patient(v: &PatientView, org: &Org, foreign: &[ForeignId]) -> Value {
+    let mut ids = identifiers(v, org);
+    ids.extend(foreign.iter().map(foreign_identifier));
     let mut r = json!({
         "resourceType": "Patient",
         "id": v.id.to_string(),
-        "identifier": identifiers(v, org),
+        "identifier": ids,
         "active": v.merged_into.is_none(),
         "name": [human_name(&v.name)],
         "gender": gender(&v.sex),

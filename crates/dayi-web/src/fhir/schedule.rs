@@ -19,7 +19,7 @@ use time::{Date, Duration, Month};
 use uuid::Uuid;
 
 use super::outcome::FhirError;
-use super::{CODE_SYSTEM, SID, bad, base_url, count_of, instant, json, searchset};
+use super::{CODE_SYSTEM, SID, bad, base_url, count_of, instant, json, keyset, searchset};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -285,6 +285,17 @@ pub async fn search(
     staff.actor.require(&st.app, Perm::PatientRead).await?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
     let query = query.unwrap_or_default();
+    let base = base_url(&headers, st.web.secure_cookies);
+    // With no parameter: every session, not only the coming week's.
+    if let Some(w) = keyset::parse(&query)? {
+        let page = dayi_app::roster::walk_sessions(&st.app, &staff.actor, &w.step(w.after_id()?)).await?;
+        let mut codes = DeptCodes::default();
+        let mut found = vec![];
+        for v in &page.rows {
+            found.push(schedule(v, codes.of(&st, &staff, v.dept_id).await?.as_deref(), &org));
+        }
+        return Ok(json(StatusCode::OK, &keyset::bundle(&base, "Schedule", &query, page.total, page.more, found)));
+    }
     let s = parse(&query, &org.code)?;
     let sessions = match s.window.days(today_cst())? {
         Some((from, to)) => dayi_app::roster::sessions(&st.app, staff.actor.org_id, from, to, None).await?,
@@ -303,7 +314,6 @@ pub async fn search(
     let warning = (total > LIMIT && shown == LIMIT)
         .then(|| format!("共 {total} 个出诊，每次最多返回 {LIMIT} 个，请缩小日期范围或按科室检索"));
     matches.truncate(shown);
-    let base = base_url(&headers, st.web.secure_cookies);
     Ok(json(StatusCode::OK, &searchset(&base, "Schedule", &query, total, matches, warning)))
 }
 

@@ -1,5 +1,6 @@
 //! Search parameters of `GET /fhir/Patient`, parsed into the app searches
 //! to run (each with an exact post-filter) and the narrowing filters.
+//! Identifiers of other systems are looked up in their own table.
 
 use dayi_app::patient::PatientView;
 use dayi_core::identity::{IdKind, ResidentId, normalize_number};
@@ -13,12 +14,16 @@ fn bad(msg: impl ToString) -> DomainError {
     DomainError::with(ErrorCode::BadRequest, [msg.to_string()])
 }
 
-/// One value handed to the app's search box, and what a hit must also satisfy
-/// (the search box guesses the key from the shape; the parameter knows it).
+/// One lookup a selecting value runs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Lookup {
-    pub q: String,
-    pub must: Must,
+pub enum Lookup {
+    /// A value handed to the app's search box, and what a hit must also
+    /// satisfy (the search box guesses the key from the shape; the
+    /// parameter knows it).
+    Box { q: String, must: Must },
+    /// An identifier of another system: in any system (`None`) or in one
+    /// (`Some("")` for an identifier that named none).
+    Foreign { system: Option<String>, value: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,58 +121,67 @@ impl Search {
 
 fn name(v: &str) -> Result<Lookup, DomainError> {
     match classify(v) {
-        Query::Name(_) | Query::Pinyin(_) => Ok(Lookup { q: v.to_string(), must: Must::Nothing }),
+        Query::Name(_) | Query::Pinyin(_) => Ok(Lookup::Box { q: v.to_string(), must: Must::Nothing }),
         _ => Err(bad(format!("name「{v}」应为汉字姓名（或其开头）、拼音全拼或首字母"))),
     }
 }
 
 fn phone(v: &str) -> Result<Lookup, DomainError> {
     match parse_phone(v) {
-        Some(p) if classify(&p) == Query::Phone(p.clone()) => Ok(Lookup { q: p, must: Must::Nothing }),
+        Some(p) if classify(&p) == Query::Phone(p.clone()) => Ok(Lookup::Box { q: p, must: Must::Nothing }),
         _ => Err(bad(format!("phone「{v}」应为 11 位手机号（固定电话不能用于检索）"))),
     }
 }
 
-/// `system|value`, or a bare value for any system. A value that cannot be in
-/// the system finds nobody (no lookup); a system we cannot search is refused.
-fn identifier(v: &str, org_code: &str) -> Result<Option<Lookup>, DomainError> {
-    let (system, value) = match v.split_once('|') {
-        Some((s, val)) => (Some(s), val),
-        None => (None, v),
+/// `system|value`, `|value` (no system), or a bare value for any system. A
+/// value that cannot be in one of our systems finds nobody there (no
+/// lookup); an ID document we do not index is refused; any other system is
+/// another's, whose identifiers are kept as received.
+fn identifier(v: &str, org_code: &str) -> Result<Vec<Lookup>, DomainError> {
+    let (system, raw) = match v.split_once('|') {
+        Some((s, val)) => (Some(s), val.trim()),
+        None => (None, v.trim()),
     };
-    let value = normalize_number(value);
+    let value = normalize_number(raw);
     let shape = classify(&value);
-    let look = |must| Some(Lookup { q: value.clone(), must });
-    Ok(match system.filter(|s| !s.is_empty()) {
-        None => match &shape {
-            Query::HospitalNo(n) => look(Must::HospitalNo(n.clone())),
-            Query::CardId(c) => look(Must::CardId(c.clone())),
-            Query::IdNumber(_) => look(Must::Nothing),
-            _ => None,
-        },
+    let look = |must| vec![Lookup::Box { q: value.clone(), must }];
+    let foreign = |system: Option<&str>| Lookup::Foreign { system: system.map(String::from), value: raw.to_string() };
+    Ok(match system {
+        None => {
+            let mut ours = match &shape {
+                Query::HospitalNo(n) => look(Must::HospitalNo(n.clone())),
+                Query::CardId(c) => look(Must::CardId(c.clone())),
+                Query::IdNumber(_) => look(Must::Nothing),
+                _ => vec![],
+            };
+            ours.push(foreign(None));
+            ours
+        }
+        Some("") => vec![foreign(Some(""))],
         Some(s) if s == hospital_no_system(org_code) => match shape {
             Query::HospitalNo(n) => look(Must::HospitalNo(n)),
-            _ => None,
+            _ => vec![],
         },
         Some(HEALTH_CARD) => match shape {
             Query::CardId(c) => look(Must::CardId(c)),
-            _ => None,
+            _ => vec![],
         },
         // An old 15-digit number is the same person as its 18-digit upgrade.
         Some(RESIDENT_ID) => ResidentId::parse(&value, today_cst())
             .ok()
-            .map(|id| Lookup { q: id.as_str().to_string(), must: Must::Document(IdKind::ResidentId) }),
+            .map(|id| Lookup::Box { q: id.as_str().to_string(), must: Must::Document(IdKind::ResidentId) })
+            .into_iter()
+            .collect(),
         Some(s) => match document_kind(s) {
             Some((kind @ (IdKind::HkMoTwResidence | IdKind::ForeignPr), _)) => match shape {
                 Query::IdNumber(_) => look(Must::Document(kind)),
-                _ => None,
+                _ => vec![],
             },
-            // Another organisation's card numbers are not in this one's index.
-            None if s.starts_with(&hospital_no_system("")) => None,
-            _ => {
-                let why = format!("不支持按此标识系统检索：{s}（可用居民身份证号、电子健康卡、就诊卡号）");
+            Some(_) => {
+                let why = format!("不支持按此证件检索：{s}（可用居民身份证号、电子健康卡、就诊卡号或其他系统的标识）");
                 return Err(bad(why));
             }
+            None => vec![foreign(Some(s))],
         },
     })
 }
@@ -185,7 +199,7 @@ pub fn parse(query: &str, org_code: &str) -> Result<Search, DomainError> {
             "name" => s.selects.push(values().map(name).collect::<Result<_, _>>()?),
             "phone" => s.selects.push(values().map(phone).collect::<Result<_, _>>()?),
             "identifier" => {
-                let found: Vec<Option<Lookup>> = values().map(|x| identifier(x, org_code)).collect::<Result<_, _>>()?;
+                let found: Vec<Vec<Lookup>> = values().map(|x| identifier(x, org_code)).collect::<Result<_, _>>()?;
                 s.selects.push(found.into_iter().flatten().collect());
             }
             "birthdate" => {
@@ -209,8 +223,8 @@ pub fn parse(query: &str, org_code: &str) -> Result<Search, DomainError> {
         }
     }
     if s.selects.is_empty() {
-        return Err(bad(
-            "请提供 name、identifier 或 phone 之一；birthdate、gender 和 _lastUpdated 只能与它们组合使用（只按出生日期或性别检索会列出大量患者，超出查找一位患者所需）",
+        return Err(super::too_costly(
+            "请提供 name、identifier 或 phone 之一；birthdate、gender 和 _lastUpdated 只能与它们组合使用（只按出生日期或性别检索须读遍全部患者）。不带任何检索参数时按 next 链接逐页列出全部患者",
         ));
     }
     Ok(s)
@@ -236,7 +250,7 @@ mod tests {
 
     #[test]
     fn a_narrowing_parameter_alone_is_refused() {
-        assert_eq!(parse("birthdate=1958&gender=male", "o").unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(parse("birthdate=1958&gender=male", "o").unwrap_err().code, ErrorCode::SearchTooCostly);
         assert_eq!(parse("name=%E5%BC%A0&birthdate=1958", "o").unwrap().selects.len(), 1);
         assert!(parse("name:exact=x", "o").is_err());
         assert!(parse("name=123", "o").is_err());
@@ -247,17 +261,40 @@ mod tests {
     fn identifiers_are_matched_in_their_own_system() {
         let s = parse("identifier=urn:oid:2.16.156.10011.1.3|11010519491231002x", "o").unwrap();
         assert_eq!(
-            s.selects[0][0],
-            Lookup { q: "11010519491231002X".into(), must: Must::Document(IdKind::ResidentId) }
+            s.selects[0],
+            [Lookup::Box { q: "11010519491231002X".into(), must: Must::Document(IdKind::ResidentId) }]
         );
         let s = parse("identifier=https://dayi.org.cn/fhir/sid/hospital-no/o|1000000001", "o").unwrap();
-        assert_eq!(s.selects[0][0].must, Must::HospitalNo("1000000001".into()));
-        // the wrong shape for the system, or another organisation's numbers: nobody
+        assert_eq!(s.selects[0], [Lookup::Box { q: "1000000001".into(), must: Must::HospitalNo("1000000001".into()) }]);
+        // the wrong shape for the system: nobody
         assert!(parse("identifier=urn:oid:2.16.156.10011.1.3|1000000001", "o").unwrap().selects[0].is_empty());
-        assert!(
-            parse("identifier=https://dayi.org.cn/fhir/sid/hospital-no/p|1000000001", "o").unwrap().selects[0]
-                .is_empty()
-        );
+        // a document kind we do not index is refused
         assert!(parse("identifier=http://hl7.org/fhir/sid/passport-KOR|M1234567", "o").is_err());
+    }
+
+    #[test]
+    fn other_systems_are_looked_up_as_received() {
+        let foreign = |system: Option<&str>, value: &str| Lookup::Foreign {
+            system: system.map(String::from),
+            value: value.into(),
+        };
+        let s = parse("identifier=http%3A%2F%2Fhospital.example.org%2Fmrn%7C12345", "o").unwrap();
+        assert_eq!(s.selects[0], [foreign(Some("http://hospital.example.org/mrn"), "12345")]);
+        // another organisation's card numbers are its own, kept as another system's
+        let other = "https://dayi.org.cn/fhir/sid/hospital-no/p";
+        let s = parse(&format!("identifier={other}|1000000001"), "o").unwrap();
+        assert_eq!(s.selects[0], [foreign(Some(other), "1000000001")]);
+        // a bare value: ours by its shape, and any other system's
+        let s = parse("identifier=1000000001", "o").unwrap();
+        assert_eq!(
+            s.selects[0],
+            [
+                Lookup::Box { q: "1000000001".into(), must: Must::HospitalNo("1000000001".into()) },
+                foreign(None, "1000000001")
+            ]
+        );
+        assert_eq!(parse("identifier=A-77", "o").unwrap().selects[0], [foreign(None, "A-77")]);
+        // "|value": an identifier that named no system
+        assert_eq!(parse("identifier=%7CA-77", "o").unwrap().selects[0], [foreign(Some(""), "A-77")]);
     }
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::outcome::FhirError;
 use super::schedule::{at, service_type};
-use super::{RefSearch, bad, base_url, instant, json, ref_search, searchset};
+use super::{RefSearch, bad, base_url, instant, json, keyset, ref_search, searchset};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -83,6 +83,12 @@ pub async fn search(
 ) -> FhirResult {
     staff.actor.require(&st.app, Perm::PatientRead).await?;
     let query = query.unwrap_or_default();
+    let base = base_url(&headers, st.web.secure_cookies);
+    if let Some(w) = keyset::parse(&query)? {
+        let page = dayi_app::roster::walk_slots(&st.app, &staff.actor, &w.step(w.after_pair(parse_slot_id)?)).await?;
+        let found: Vec<Value> = page.rows.iter().map(|(s, r)| slot(s, r)).collect();
+        return Ok(json(StatusCode::OK, &keyset::bundle(&base, "Slot", &query, page.total, page.more, found)));
+    }
     let RefSearch { ids, statuses, count } = ref_search(
         &query,
         "schedule",
@@ -110,7 +116,6 @@ pub async fn search(
     }
     let total = matches.len();
     matches.truncate(count.unwrap_or(total));
-    let base = base_url(&headers, st.web.secure_cookies);
     Ok(json(StatusCode::OK, &searchset(&base, "Slot", &query, total, matches, None)))
 }
 

@@ -86,7 +86,8 @@ pub fn parse(query: &str, spec: &Spec) -> Result<Parsed, DomainError> {
     }
     if p.filter.patients.is_none() && p.filter.visits.is_none() && p.ids.is_empty() {
         let by = if spec.extra.contains(&"encounter") { "patient、encounter 或 _id" } else { "patient 或 _id" };
-        return Err(bad(format!("请提供 {by}：{} 按患者或就诊检索", spec.kind)));
+        let why = format!("请提供 {by}：{} 按患者或就诊检索；不带任何检索参数时按 next 链接逐页列出全部", spec.kind);
+        return Err(super::too_costly(why));
     }
     Ok(p)
 }
@@ -102,6 +103,8 @@ pub fn bundle(base: &str, kind: &str, query: &str, p: &Parsed, total: i64, resou
 
 #[cfg(test)]
 mod tests {
+    use dayi_core::ErrorCode;
+
     use super::*;
 
     fn statuses(code: &str) -> Option<&'static [&'static str]> {
@@ -138,6 +141,7 @@ mod tests {
         for q in ["status=in-progress", "code=x", "patient=Encounter/x", "patient=abc", "_id=1&status=done"] {
             assert!(parse(q, &SPEC).is_err(), "{q}");
         }
+        assert_eq!(parse("code=x", &SPEC).unwrap_err().code, ErrorCode::SearchTooCostly, "narrowing alone");
         assert!(parse(&format!("patient={}&_offset=-1", Uuid::now_v7()), &SPEC).is_err());
         assert!(parse(&format!("patient={}&code:text=x", Uuid::now_v7()), &SPEC).is_err());
         assert!(parse(&format!("patient={}&_sort=date", Uuid::now_v7()), &SPEC).is_ok(), "unknown: ignored");

@@ -1,6 +1,7 @@
 //! An independent FHIR client library (`fhirpy`, PyPI) drives the server:
-//! create, read, search, page by the Bundle's links, count and update
-//! (`clients/fhirpy_client.py`). `DAYI_REQUIRE_FHIR_CLIENT=1` makes a
+//! create, read, search, page by the Bundle's links, count, update, walk
+//! every patient without a search parameter, and create and find a patient
+//! by another hospital's record number (`clients/fhirpy_client.py`). `DAYI_REQUIRE_FHIR_CLIENT=1` makes a
 //! missing fhirpy a failure.
 
 use std::process::Command;
@@ -53,4 +54,8 @@ async fn fhirpy_creates_reads_searches_and_pages(t: &TestApp) {
     let id = report["ids"][0].as_str().unwrap();
     let api: Value = reg.get(&format!("/api/patients/{id}")).await.json().await.unwrap();
     assert_eq!(api["name"], "司马光一");
+    // the unscoped walk saw every patient of the organisation: the demo's and these
+    let walked = report["walked"].as_u64().unwrap();
+    assert!(walked > 10 && Some(walked) == report["total"].as_u64(), "{report}");
+    assert!(report["mrn"].as_str().is_some());
 }

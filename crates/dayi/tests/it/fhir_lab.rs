@@ -314,9 +314,6 @@ async fn fhir_lab_refusals_are_operation_outcomes(t: &TestApp) {
     let doc = t.as_user("doc01").await;
     let pid = Uuid::now_v7();
     for (path, says) in [
-        ("/fhir/Observation".to_string(), "patient"),
-        ("/fhir/Observation?code=K".into(), "encounter"),
-        ("/fhir/DiagnosticReport?status=final".into(), "patient"),
         (format!("/fhir/Observation?patient={pid}&code={}", encode("http://snomed.info/sct|1")), "编码系统"),
         (format!("/fhir/DiagnosticReport?patient={pid}&code={}", encode("http://snomed.info/sct|1")), "编码系统"),
         (format!("/fhir/Observation?patient={pid}&status=done"), "corrected"),

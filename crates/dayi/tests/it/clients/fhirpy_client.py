@@ -1,6 +1,8 @@
 """Drives Dayi's FHIR API with fhirpy, an independent client library:
 create, read, search by identifier, page through a search by its links,
-count, and update with the version read. Exits non-zero on any mismatch.
+count, update with the version read, walk every patient unscoped a page
+at a time, and create and find a patient by another hospital's record
+number. Exits non-zero on any mismatch.
 
 Environment: FHIR_BASE (…/fhir), FHIR_TOKEN (an API token), FHIR_NUMBERS
 (resident ID numbers to register, JSON list).
@@ -63,4 +65,29 @@ except AssertionError:
 except Exception as e:  # fhirpy reads 412 as MultipleResourcesFound
     assert "request.version_mismatch" in str(e), e
 
-print(json.dumps({"ids": ids, "paged": len(paged)}))
+# a generic client's walk: no search parameter, five a page, by the next links
+everyone = client.resources("Patient").limit(5).fetch_all()
+walked = [r.id for r in everyone]
+assert len(walked) == len(set(walked)), "a patient shown twice"
+assert set(ids) <= set(walked), walked
+total = client.resources("Patient").count()
+assert len(walked) == total, (len(walked), total)
+
+# another hospital's record number, and one with no system at all
+MRN = "http://hospital.example.org/mrn"
+p = client.resource(
+    "Patient",
+    identifier=[{"system": MRN, "value": "fhirpy-12345"}, {"value": "fhirpy-no-system"}],
+    name=[{"text": "司马迁"}],
+    gender="male",
+    birthDate="1981-02-03",
+)
+p.save()
+by_mrn = client.resources("Patient").search(identifier=f"{MRN}|fhirpy-12345").fetch()
+assert [r.id for r in by_mrn] == [p.id], by_mrn
+by_value = client.resources("Patient").search(identifier="fhirpy-no-system").fetch()
+assert [r.id for r in by_value] == [p.id], by_value
+kept = client.reference("Patient", p.id).to_resource()
+assert {"system": MRN, "value": "fhirpy-12345"} in [dict(i) for i in kept["identifier"]], kept
+
+print(json.dumps({"ids": ids, "paged": len(paged), "walked": len(walked), "total": total, "mrn": p.id}))
