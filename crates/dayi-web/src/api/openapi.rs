@@ -43,3 +43,7 @@ pub async fn document() -> Response {
 pub async fn browse() -> Html<&'static str> {
     Html(include_str!("../../templates/openapi_ui.html"))
 }
+
+#[cfg(test)]
+#[path = "openapi_tests.rs"]
+mod tests;
