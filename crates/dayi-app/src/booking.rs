@@ -34,7 +34,7 @@ pub async fn rules(app: &App, org_id: Uuid) -> Result<Rules, DomainError> {
 }
 
 /// A booking as the counter, the doctor and the patient see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BookingView {
     pub id: Uuid,
     pub reg_no: String,
@@ -99,11 +99,13 @@ pub fn yuan(fen: i64) -> String {
 }
 
 /// What a caller asks for.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct BookRequest {
     pub session_id: String,
     /// A chosen slot number; empty for the first free one.
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = i64)]
     pub seq: String,
     pub patient_id: String,
     /// `self`, `family` or `staff` (帮办代办).
@@ -266,7 +268,7 @@ pub async fn get(app: &App, actor: &Actor, id: Uuid) -> Result<Booking, DomainEr
 }
 
 /// What a check-in found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheckIn {
     pub patient: patient::PatientView,
     pub bookings: Vec<BookingView>,
@@ -393,7 +395,7 @@ pub async fn sweep_forever(app: App) {
 }
 
 /// Labels for a session, shared by every screen that lists one.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: Uuid,
     pub dept_id: Uuid,
@@ -461,7 +463,7 @@ impl SessionView {
 }
 
 /// A patient's booking with its session, for lists and the slip.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Ticketed {
     pub booking: BookingView,
     pub session: Option<SessionView>,

@@ -46,7 +46,7 @@ async fn key(app: &App, org_id: Uuid) -> Result<Vec<u8>, DomainError> {
 }
 
 /// A QR code to show: its text and an SVG picture.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Qr {
     pub text: String,
     pub svg: String,
@@ -82,7 +82,7 @@ pub async fn dynamic_code(app: &App, actor: &Actor, patient_id: Uuid) -> Result<
 }
 
 /// What a station sends when a code is scanned or typed.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Presented {
     pub code: String,
@@ -94,7 +94,7 @@ pub struct Presented {
     pub on_behalf: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Resolution {
     pub patient: patient::PatientView,
     pub kind: CodeKind,

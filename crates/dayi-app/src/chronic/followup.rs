@@ -15,7 +15,7 @@ use super::{age_of, day, parse_day, past_day, require_work, rules};
 use crate::{Actor, App, OrInternal};
 
 /// What the follow-up form submits.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct FollowupForm {
     pub patient_id: String,
@@ -42,7 +42,7 @@ pub struct FollowupForm {
 }
 
 /// The rest of the standard's form, kept as written.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Detail {
     pub symptoms: String,
@@ -68,7 +68,7 @@ pub struct Detail {
 }
 
 /// The classification of each record the round covered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Outcome {
     pub round_id: Uuid,
     pub patient_id: Uuid,

@@ -14,7 +14,7 @@ use super::{age_of, day, past_day, require_work, rules, split};
 use crate::{Actor, App, OrInternal};
 
 /// What the enrolment form submits.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct EnrolForm {
     pub patient_id: String,

@@ -4,14 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-use utoipa::OpenApi;
-
-use super::ApiDoc;
 use crate::routes::specs;
+use serde_json::Value;
 
 fn document() -> Value {
-    serde_json::to_value(ApiDoc::openapi()).expect("the document serializes")
+    super::spec()
 }
 
 fn is_json_api(path: &str) -> bool {
@@ -143,9 +140,9 @@ fn a_handler_reading_a_query_declares_its_parameters() {
     let mut wrong = vec![];
     for (name, attrs, sig) in handlers() {
         let Some(ty) = query_type(&sig) else { continue };
-        let declared = attrs.find("params(").is_some_and(|i| {
-            attrs[i..].split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == ty)
-        });
+        let declared = attrs
+            .find("params(")
+            .is_some_and(|i| attrs[i..].split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == ty));
         if !attrs.contains("utoipa::path") || !declared {
             wrong.push(format!("{name} reads Query<{ty}> but its #[utoipa::path] has no params({ty})"));
         }
@@ -190,4 +187,30 @@ fn bodies_name_their_types_and_errors_are_problems() {
         }
     }
     assert!(wrong.is_empty(), "{} problems: {wrong:#?}", wrong.len());
+}
+
+fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                out.push(r);
+            }
+            m.values().for_each(|v| refs(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_resolves() {
+    let doc = document();
+    if let Ok(path) = std::env::var("DAYI_DUMP_OPENAPI") {
+        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap_or_default()).expect("write the document");
+    }
+    let mut all = vec![];
+    refs(&doc, &mut all);
+    let dangling: BTreeSet<&str> =
+        all.into_iter().filter(|r| doc.pointer(r.trim_start_matches('#')).is_none()).collect();
+    assert!(dangling.is_empty(), "{dangling:#?}");
 }
