@@ -30,4 +30,5 @@ mod lab;
 mod matrix;
 mod patient;
 mod queue;
+mod schemathesis;
 mod visit;
