@@ -173,11 +173,14 @@ pub async fn due(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Due, Doma
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct PayForm {
+    #[schema(value_type = uuid::Uuid)]
     pub patient_id: String,
+    #[schema(value_type = Vec<uuid::Uuid>)]
     pub charge_ids: Vec<String>,
     /// The total the payer saw, fen: a change since then refuses the payment.
     pub expected_fen: i64,
     /// cash, card, online.
+    #[schema(value_type = dayi_core::billing::Method)]
     pub method: String,
     /// Cash handed over, yuan ("100"); empty: exactly the amount.
     #[serde(deserialize_with = "dayi_core::lenient::text")]
@@ -610,7 +613,9 @@ pub async fn close(app: &App, actor: &Actor, payment_id: Uuid) -> Result<Receipt
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RefundForm {
+    #[schema(value_type = uuid::Uuid)]
     pub payment_id: String,
+    #[schema(value_type = Vec<uuid::Uuid>)]
     pub charge_ids: Vec<String>,
     pub reason: String,
     pub key: String,

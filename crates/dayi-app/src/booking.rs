@@ -102,15 +102,19 @@ pub fn yuan(fen: i64) -> String {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct BookRequest {
+    #[schema(value_type = uuid::Uuid)]
     pub session_id: String,
     /// A chosen slot number; empty for the first free one.
     #[serde(deserialize_with = "dayi_core::lenient::text")]
     #[schema(value_type = i64)]
     pub seq: String,
+    #[schema(value_type = uuid::Uuid)]
     pub patient_id: String,
     /// `self`, `family` or `staff` (帮办代办).
+    #[schema(value_type = dayi_core::booking::OnBehalf)]
     pub on_behalf: String,
     /// `counter` or `phone` for staff; the portal is always `portal`.
+    #[schema(value_type = dayi_core::booking::BookingChannel)]
     pub channel: String,
 }
 

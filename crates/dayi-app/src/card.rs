@@ -86,6 +86,7 @@ pub async fn dynamic_code(app: &App, actor: &Actor, patient_id: Uuid) -> Result<
 #[serde(default)]
 pub struct Presented {
     pub code: String,
+    #[schema(value_type = dayi_core::card::CareStep)]
     pub step: String,
     pub station: String,
     /// The station scanned an insurance voucher.

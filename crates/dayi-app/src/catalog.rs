@@ -221,6 +221,7 @@ pub async fn search(app: &App, actor: &Actor, kinds: &[Kind], q: &str, limit: us
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct EditForm {
+    #[schema(value_type = dayi_core::catalog::Kind)]
     pub kind: String,
     pub code: String,
     pub name: String,
@@ -229,8 +230,10 @@ pub struct EditForm {
     #[schema(value_type = f64)]
     pub price: String,
     /// a, b, c (甲, 乙, 丙).
+    #[schema(value_type = dayi_core::catalog::Class)]
     pub class: String,
     pub active: bool,
+    #[schema(format = Date)]
     pub effective_from: String,
 }
 

@@ -19,16 +19,21 @@ use crate::{Actor, App, OrInternal, new_id, policy, sms};
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RosterForm {
+    #[schema(value_type = uuid::Uuid)]
     pub dept_id: String,
     /// `YYYY-MM-DD` for a one-off session.
+    #[schema(format = Date)]
     pub day: String,
     /// 1–7 for a weekly template.
     #[serde(deserialize_with = "dayi_core::lenient::text")]
     #[schema(value_type = i64)]
     pub weekday: String,
+    #[schema(value_type = dayi_core::booking::HalfDay)]
     pub half_day: String,
+    #[schema(value_type = dayi_core::booking::ClinicType)]
     pub clinic_type: String,
     /// Our doctor's account id; empty for a visiting expert.
+    #[schema(value_type = uuid::Uuid)]
     pub doctor_id: String,
     pub doctor_name: String,
     pub doctor_title: String,

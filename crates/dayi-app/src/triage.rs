@@ -28,6 +28,7 @@ pub async fn rules(app: &App, org_id: Uuid) -> Result<Rules, DomainError> {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TriageForm {
+    #[schema(value_type = uuid::Uuid)]
     pub patient_id: String,
     /// "36.8"; empty when not measured.
     #[serde(deserialize_with = "dayi_core::lenient::text")]

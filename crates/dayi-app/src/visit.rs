@@ -280,6 +280,7 @@ pub async fn save(app: &App, actor: &Actor, id: Uuid, f: &RecordForm) -> Result<
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct DiagnosisForm {
+    #[schema(value_type = dayi_core::catalog::Kind)]
     pub kind: String,
     pub code: String,
 }
@@ -330,6 +331,7 @@ pub async fn diagnose(app: &App, actor: &Actor, id: Uuid, list: &[DiagnosisForm]
 #[serde(default)]
 pub struct OrderForm {
     /// `drug`, `technique` or `charge_item` (lab, exam, treatment).
+    #[schema(value_type = dayi_core::catalog::Kind)]
     pub catalog: String,
     pub code: String,
     /// Drugs: dose in the drug's dose unit ("0.5"), frequency code, days.
@@ -667,6 +669,7 @@ pub async fn templates(app: &App, actor: &Actor, dept_id: Uuid) -> Result<Vec<Te
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TemplateForm {
+    #[schema(value_type = uuid::Uuid)]
     pub dept_id: String,
     pub name: String,
     pub chief_complaint: String,

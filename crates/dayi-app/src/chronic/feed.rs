@@ -146,6 +146,7 @@ async fn row(
 #[serde(default)]
 pub struct ScreenForm {
     pub patient_id: String,
+    #[schema(format = Date)]
     pub screened_on: String,
     #[serde(flatten)]
     pub measured: Measured,

@@ -19,9 +19,12 @@ use crate::{Actor, App, OrInternal};
 #[serde(default)]
 pub struct FollowupForm {
     pub patient_id: String,
+    #[schema(format = Date)]
     pub visited_on: String,
+    #[schema(value_type = dayi_core::chronic::Mode)]
     pub mode: String,
     /// Disease codes this visit covers; empty covers every active record.
+    #[schema(value_type = Vec<dayi_core::chronic::Disease>)]
     pub diseases: Vec<String>,
     #[serde(flatten)]
     pub measured: Measured,

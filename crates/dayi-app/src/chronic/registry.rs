@@ -18,8 +18,11 @@ use crate::{Actor, App, OrInternal};
 #[serde(default)]
 pub struct EnrolForm {
     pub patient_id: String,
+    #[schema(value_type = dayi_core::chronic::Disease)]
     pub disease: String,
+    #[schema(format = Date)]
     pub diagnosed_on: String,
+    #[schema(value_type = dayi_core::chronic::Source)]
     pub source: String,
     /// The managing doctor's user name; empty means the one enrolling.
     pub doctor: String,

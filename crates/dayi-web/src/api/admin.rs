@@ -52,8 +52,10 @@ pub struct StaffIn {
     #[serde(default)]
     pub name: String,
     #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub dept_id: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<dayi_core::security::Role>)]
     pub roles: Vec<String>,
     #[serde(default)]
     pub password: String,
@@ -257,11 +259,13 @@ pub async fn token_list(State(st): State<AppState>, staff: Staff) -> ApiResult<V
 pub struct TokenIn {
     /// The account whose roles the token carries.
     #[serde(default)]
+    #[schema(value_type = uuid::Uuid)]
     pub staff_id: String,
     #[serde(default)]
     pub name: String,
     /// Role codes (as for an account) to limit the token to some of the account's roles; empty for all.
     #[serde(default)]
+    #[schema(value_type = Vec<dayi_core::security::Role>)]
     pub roles: Vec<String>,
 }
 

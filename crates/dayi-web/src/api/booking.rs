@@ -23,10 +23,13 @@ use crate::principal::Staff;
 #[serde(default)]
 pub struct Window {
     /// First day, `YYYY-MM-DD` (default today).
+    #[param(format = Date)]
     pub from: String,
     /// Last day (default a week on).
+    #[param(format = Date)]
     pub to: String,
     /// Department id.
+    #[param(value_type = uuid::Uuid)]
     pub dept: String,
 }
 

@@ -68,6 +68,7 @@ fn conventions(doc: &mut Value) {
         "session": { "type": "apiKey", "in": "cookie", "name": "dayi_session" },
         "portal": { "type": "apiKey", "in": "cookie", "name": "dayi_portal" },
     });
+    drop_empty_defaults(&mut doc["components"]["schemas"]);
     let problem = json!({ "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } });
     let routes = specs();
     let Some(paths) = doc["paths"].as_object_mut() else { return };
@@ -92,6 +93,20 @@ fn conventions(doc: &mut Value) {
                 Some(Need::Patient) => json!([{ "portal": [] }]),
                 _ => json!([{ "bearer": [] }, { "session": [] }]),
             };
+        }
+    }
+}
+
+/// Form types keep numbers, ids and codes as text, so the `default` utoipa
+/// takes from `Default` is `""`: not a value of the type the field declares
+/// (integer, uuid, date, one of the codes). Omitting the field is the default.
+fn drop_empty_defaults(schemas: &mut Value) {
+    for schema in schemas.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+        for prop in schema["properties"].as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+            let typed_text = prop.get("$ref").is_some() || prop.get("format").is_some() || prop["type"] != "string";
+            if prop.get("default") == Some(&json!("")) && typed_text {
+                prop.as_object_mut().map(|p| p.remove("default"));
+            }
         }
     }
 }

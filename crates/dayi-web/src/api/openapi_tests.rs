@@ -214,3 +214,19 @@ fn every_reference_resolves() {
         all.into_iter().filter(|r| doc.pointer(r.trim_start_matches('#')).is_none()).collect();
     assert!(dangling.is_empty(), "{dangling:#?}");
 }
+
+#[test]
+fn a_default_is_a_value_of_its_type() {
+    let doc = document();
+    let mut wrong = vec![];
+    for (name, schema) in doc["components"]["schemas"].as_object().into_iter().flatten() {
+        for (field, p) in schema["properties"].as_object().into_iter().flatten() {
+            let Some(d) = p.get("default") else { continue };
+            let text_only = p["type"] == "string" && p.get("format").is_none() && p.get("$ref").is_none();
+            if d == "" && !text_only {
+                wrong.push(format!("{name}.{field}: default \"\" for {p}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}

@@ -85,8 +85,10 @@ pub async fn duplicates(State(st): State<AppState>, staff: Staff, Path(id): Path
 #[derive(Deserialize, ToSchema, Default)]
 pub struct MergeIn {
     #[serde(default)]
+    #[schema(value_type = uuid::Uuid)]
     pub survivor_id: String,
     #[serde(default)]
+    #[schema(value_type = uuid::Uuid)]
     pub merged_id: String,
     #[serde(default)]
     pub reason: String,

@@ -41,6 +41,7 @@ pub async fn panel(State(st): State<AppState>, staff: Staff) -> ApiResult<PanelV
 #[serde(default)]
 pub struct ChooseIn {
     /// Session ids to call from; several for cross calling (交叉叫号).
+    #[schema(value_type = Vec<uuid::Uuid>)]
     pub sessions: Vec<String>,
 }
 
@@ -100,6 +101,7 @@ pub async fn act(
 #[serde(default)]
 pub struct TransferIn {
     /// The session (room and doctor) to move to.
+    #[schema(value_type = uuid::Uuid)]
     pub to: String,
 }
 
@@ -318,8 +320,10 @@ pub async fn triage(
 #[serde(default)]
 pub struct RegisterQuery {
     /// `YYYY-MM-DD`, default today.
+    #[param(format = Date)]
     pub day: String,
     /// `emergency`, `fever` or `department`.
+    #[param(value_type = dayi_core::triage::Route)]
     pub route: String,
 }
 

@@ -521,6 +521,7 @@ pub struct IndicatorParams {
     /// The row: the doctor's user name or the village; empty for the organisation.
     pub key: String,
     /// `htn`, `t2dm` or `lipid`.
+    #[param(value_type = dayi_core::chronic::Disease)]
     pub disease: String,
     /// `managed`, `standard`, `controlled`, `lipid_tested`, `not_standard` or `not_controlled`.
     pub measure: String,

@@ -11,7 +11,8 @@
 //! the answers with a body are checked too, not only the 404s.
 //!
 //! `DAYI_REQUIRE_SCHEMATHESIS=1` makes a missing schemathesis a failure;
-//! `DAYI_SCHEMATHESIS_EXAMPLES` (default 25) bounds the cases per operation.
+//! `DAYI_SCHEMATHESIS_EXAMPLES` (default 25) bounds the cases per operation;
+//! `DAYI_SCHEMATHESIS_SEED` picks other cases than CI's.
 
 use std::process::Command;
 
@@ -192,14 +193,15 @@ fn config(p: &Principal, ops: &[(String, Vec<(String, String)>)]) -> String {
 /// One run over some operations; the report when it found something.
 fn run(bin: &str, url: &str, file: &std::path::Path, ops: &[(String, Vec<(String, String)>)]) -> Option<String> {
     let examples = std::env::var("DAYI_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "25".into());
+    // A fixed seed, so CI runs the same cases; set another to explore.
+    let seed = std::env::var("DAYI_SCHEMATHESIS_SEED").unwrap_or_else(|_| "20240611".into());
     let mut cmd = Command::new(bin);
     cmd.arg("--config-file")
         .arg(file)
         .arg("run")
         .arg(format!("{url}/api/openapi.json"))
         .args(["--checks", CHECKS, "--max-examples", &examples])
-        // A fixed seed: CI runs the same cases; change it here to explore others.
-        .args(["--seed", "20240611", "--request-timeout", "10"])
+        .args(["--seed", &seed, "--request-timeout", "10"])
         // One worker: Python 3.11's parser is not thread-safe, and Hypothesis parses while it draws.
         .args(["--workers", "1"])
         .args(["--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all"])
