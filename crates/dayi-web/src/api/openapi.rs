@@ -102,7 +102,9 @@ fn conventions(doc: &mut Value) {
 /// (integer, uuid, date, one of the codes). Omitting the field is the default.
 fn drop_empty_defaults(schemas: &mut Value) {
     for schema in schemas.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
-        for prop in schema["properties"].as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+        // `get_mut`, not indexing: an index would add `"properties": null` to the enums.
+        let props = schema.get_mut("properties").and_then(Value::as_object_mut);
+        for prop in props.into_iter().flat_map(|m| m.values_mut()) {
             let typed_text = prop.get("$ref").is_some() || prop.get("format").is_some() || prop["type"] != "string";
             if prop.get("default") == Some(&json!("")) && typed_text {
                 prop.as_object_mut().map(|p| p.remove("default"));

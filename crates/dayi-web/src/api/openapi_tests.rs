@@ -230,3 +230,23 @@ fn a_default_is_a_value_of_its_type() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// Where a null may stand: a default, an example or an enumerated value.
+fn nulls(v: &Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Null => out.push(at.to_string()),
+        Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| !["default", "example", "examples", "enum", "const"].contains(&k.as_str()))
+            .for_each(|(k, v)| nulls(v, &format!("{at}/{k}"), out)),
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| nulls(v, &format!("{at}/{i}"), out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn no_member_of_the_document_is_null() {
+    let mut found = vec![];
+    nulls(&document(), "", &mut found);
+    assert!(found.is_empty(), "{found:#?}");
+}
