@@ -146,8 +146,15 @@ fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
-/// The operations each principal sends (an index into `who`), with the real ids of their path parameters.
-fn plan(doc: &Value, who: &[Principal], records: &Records) -> Vec<Vec<(String, Vec<(String, String)>)>> {
+/// An operation (`GET /api/…`) and the real ids given to its path parameters (`path.id`).
+#[derive(Clone)]
+struct Op {
+    name: String,
+    ids: Vec<(String, String)>,
+}
+
+/// The operations each principal sends (by its place in `who`).
+fn plan(doc: &Value, who: &[Principal], records: &Records) -> Vec<Vec<Op>> {
     let mut plan = vec![vec![]; who.len()];
     for route in specs() {
         let Some(op) = doc["paths"][route.path].get(route.method.as_str().to_lowercase()) else { continue };
@@ -174,24 +181,24 @@ fn plan(doc: &Value, who: &[Principal], records: &Records) -> Vec<Vec<(String, V
             };
             ids.push((format!("path.{}", p["name"].as_str().unwrap_or_default()), id.clone()));
         }
-        plan[i].push((format!("{} {}", route.method, route.path), ids));
+        plan[i].push(Op { name: format!("{} {}", route.method, route.path), ids });
     }
     plan
 }
 
 /// A schemathesis configuration: the principal's headers and the fixed ids.
-fn config(p: &Principal, ops: &[(String, Vec<(String, String)>)]) -> String {
+fn config(p: &Principal, ops: &[Op]) -> String {
     let pairs =
         |kv: &[(String, String)]| kv.iter().map(|(k, v)| format!("{} = {}", q(k), q(v))).collect::<Vec<_>>().join(", ");
     let mut out = format!("headers = {{ {} }}\n", pairs(&p.headers));
-    for (name, ids) in ops.iter().filter(|(_, ids)| !ids.is_empty()) {
-        out += &format!("\n[[operations]]\ninclude-name = {}\nparameters = {{ {} }}\n", q(name), pairs(ids));
+    for op in ops.iter().filter(|op| !op.ids.is_empty()) {
+        out += &format!("\n[[operations]]\ninclude-name = {}\nparameters = {{ {} }}\n", q(&op.name), pairs(&op.ids));
     }
     out
 }
 
 /// One run over some operations; the report when it found something.
-fn run(bin: &str, url: &str, file: &std::path::Path, ops: &[(String, Vec<(String, String)>)]) -> Option<String> {
+fn run(bin: &str, url: &str, file: &std::path::Path, ops: &[Op]) -> Option<String> {
     let examples = std::env::var("DAYI_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "25".into());
     // A fixed seed, so CI runs the same cases; set another to explore.
     let seed = std::env::var("DAYI_SCHEMATHESIS_SEED").unwrap_or_else(|_| "20240611".into());
@@ -207,8 +214,8 @@ fn run(bin: &str, url: &str, file: &std::path::Path, ops: &[(String, Vec<(String
         .args(["--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all"])
         .args(["--generation-with-security-parameters", "false", "--no-color"])
         .args(["--exclude-path-regex", STREAMS]);
-    for (name, _) in ops {
-        cmd.args(["--include-name", name]);
+    for op in ops {
+        cmd.args(["--include-name", &op.name]);
     }
     let out = cmd.output().expect("run schemathesis");
     let report = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
