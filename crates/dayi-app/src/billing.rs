@@ -114,7 +114,7 @@ async fn may_bill(app: &App, actor: &Actor, patient_id: Uuid) -> Result<(), Doma
 }
 
 /// A charge as the cashier and the phone show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChargeLine {
     #[serde(flatten)]
     pub charge: Charge,
@@ -140,7 +140,7 @@ fn charge_line(c: Charge) -> ChargeLine {
 }
 
 /// What a patient owes now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Due {
     pub patient_id: Uuid,
     /// Masked.
@@ -173,23 +173,28 @@ pub async fn due(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Due, Doma
 }
 
 /// A payment request from the cashier or the phone.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct PayForm {
+    #[schema(value_type = uuid::Uuid)]
     pub patient_id: String,
+    #[schema(value_type = Vec<uuid::Uuid>)]
     pub charge_ids: Vec<String>,
     /// The total the payer saw, fen: a change since then refuses the payment.
     pub expected_fen: i64,
     /// cash, card, online.
+    #[schema(value_type = dayi_core::billing::Method)]
     pub method: String,
     /// Cash handed over, yuan ("100"); empty: exactly the amount.
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = f64)]
     pub tendered: String,
     /// The request key; the same key again answers the same payment.
     pub key: String,
 }
 
 /// A payment with its receipt lines.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
     pub payment: Payment,
     pub method_name: &'static str,
@@ -650,10 +655,12 @@ pub async fn close(app: &App, actor: &Actor, payment_id: Uuid) -> Result<Receipt
 }
 
 /// A refund request: paid, unexecuted charges of one payment.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RefundForm {
+    #[schema(value_type = uuid::Uuid)]
     pub payment_id: String,
+    #[schema(value_type = Vec<uuid::Uuid>)]
     pub charge_ids: Vec<String>,
     pub reason: String,
     pub key: String,
@@ -871,7 +878,7 @@ pub async fn payments(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<
 }
 
 /// A closing with its lines, and whether its rows still add up to it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ClosingView {
     pub closing: Closing,
     pub totals: Totals,

@@ -36,7 +36,7 @@ pub async fn rules(app: &App, org_id: Uuid) -> Result<Rules, DomainError> {
 }
 
 /// A booking as the counter, the doctor and the patient see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BookingView {
     pub id: Uuid,
     pub reg_no: String,
@@ -96,16 +96,22 @@ pub fn hm(us: i64) -> String {
 }
 
 /// What a caller asks for.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct BookRequest {
+    #[schema(value_type = uuid::Uuid)]
     pub session_id: String,
     /// A chosen slot number; empty for the first free one.
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = i64)]
     pub seq: String,
+    #[schema(value_type = uuid::Uuid)]
     pub patient_id: String,
     /// `self`, `family` or `staff` (帮办代办).
+    #[schema(value_type = dayi_core::booking::OnBehalf)]
     pub on_behalf: String,
     /// `counter` or `phone` for staff; the portal is always `portal`.
+    #[schema(value_type = dayi_core::booking::BookingChannel)]
     pub channel: String,
 }
 
@@ -278,7 +284,7 @@ pub async fn get(app: &App, actor: &Actor, id: Uuid) -> Result<Booking, DomainEr
 }
 
 /// What a check-in found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CheckIn {
     pub patient: patient::PatientView,
     pub bookings: Vec<BookingView>,
@@ -405,7 +411,7 @@ pub async fn sweep_forever(app: App) {
 }
 
 /// Labels for a session, shared by every screen that lists one.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: Uuid,
     pub dept_id: Uuid,
@@ -473,7 +479,7 @@ impl SessionView {
 }
 
 /// A patient's booking with its session, for lists and the slip.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Ticketed {
     pub booking: BookingView,
     pub session: Option<SessionView>,

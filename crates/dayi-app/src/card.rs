@@ -46,7 +46,7 @@ async fn key(app: &App, org_id: Uuid) -> Result<Vec<u8>, DomainError> {
 }
 
 /// A QR code to show: its text and an SVG picture.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Qr {
     pub text: String,
     pub svg: String,
@@ -82,10 +82,11 @@ pub async fn dynamic_code(app: &App, actor: &Actor, patient_id: Uuid) -> Result<
 }
 
 /// What a station sends when a code is scanned or typed.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Presented {
     pub code: String,
+    #[schema(value_type = dayi_core::card::CareStep)]
     pub step: String,
     pub station: String,
     /// The station scanned an insurance voucher.
@@ -94,7 +95,7 @@ pub struct Presented {
     pub on_behalf: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Resolution {
     pub patient: patient::PatientView,
     pub kind: CodeKind,

@@ -218,17 +218,22 @@ pub async fn search(app: &App, actor: &Actor, kinds: &[Kind], q: &str, limit: us
 }
 
 /// An administrator's change to one item, from a day not in the past.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct EditForm {
+    #[schema(value_type = dayi_core::catalog::Kind)]
     pub kind: String,
     pub code: String,
     pub name: String,
     /// Yuan, e.g. "12.50".
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = f64)]
     pub price: String,
     /// a, b, c (甲, 乙, 丙).
+    #[schema(value_type = dayi_core::catalog::Class)]
     pub class: String,
     pub active: bool,
+    #[schema(format = Date)]
     pub effective_from: String,
 }
 

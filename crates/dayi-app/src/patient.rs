@@ -22,7 +22,7 @@ pub const SEARCH_LIMIT: i64 = 20;
 
 /// A patient as shown on staff screens: ID number and phones masked. The
 /// full values need `Perm::PatientUnmask` and an audited request (`unmask`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PatientView {
     pub id: Uuid,
     pub hospital_no: String,

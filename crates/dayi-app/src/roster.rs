@@ -17,24 +17,35 @@ use crate::booking::{BookingView, SessionView, rules};
 use crate::{Actor, App, OrInternal, new_id, policy, sms};
 
 /// The roster form, as typed (kept on errors).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RosterForm {
+    #[schema(value_type = uuid::Uuid)]
     pub dept_id: String,
     /// `YYYY-MM-DD` for a one-off session.
+    #[schema(format = Date)]
     pub day: String,
     /// 1–7 for a weekly template.
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = i64)]
     pub weekday: String,
+    #[schema(value_type = dayi_core::booking::HalfDay)]
     pub half_day: String,
+    #[schema(value_type = dayi_core::booking::ClinicType)]
     pub clinic_type: String,
     /// Our doctor's account id; empty for a visiting expert.
+    #[schema(value_type = uuid::Uuid)]
     pub doctor_id: String,
     pub doctor_name: String,
     pub doctor_title: String,
     pub visiting_from: String,
     pub room: String,
     pub start_time: String,
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = i64)]
     pub slot_minutes: String,
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = i64)]
     pub slot_count: String,
 }
 
@@ -401,7 +412,7 @@ pub async fn session(app: &App, org_id: Uuid, id: Uuid) -> Result<SessionView, D
 }
 
 /// One line of the session board: a slot and who holds it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BoardRow {
     pub seq: i64,
     pub time: String,

@@ -25,11 +25,14 @@ pub async fn rules(app: &App, org_id: Uuid) -> Result<Rules, DomainError> {
 }
 
 /// What the nurse submits.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TriageForm {
+    #[schema(value_type = uuid::Uuid)]
     pub patient_id: String,
     /// "36.8"; empty when not measured.
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = f64)]
     pub temperature: String,
     pub symptoms: Vec<String>,
     /// Codes of the questions answered "yes".
@@ -41,7 +44,7 @@ pub struct TriageForm {
 }
 
 /// A triage record as the station and the report show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TriageView {
     pub id: Uuid,
     pub patient_id: Uuid,
@@ -228,7 +231,7 @@ fn view(t: &Triage, name: &str, dept: &str, r: &Rules) -> TriageView {
 }
 
 /// A day's triage records and the count per route (the triage register, 预检分诊登记).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Register {
     pub day: String,
     pub records: Vec<TriageView>,

@@ -24,7 +24,7 @@ pub async fn limits(app: &App, org_id: Uuid) -> Result<Limits, DomainError> {
 }
 
 /// A visit with everything the workstation shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VisitView {
     pub visit: Visit,
     pub status_name: &'static str,
@@ -45,7 +45,7 @@ pub struct VisitView {
     pub chronic: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrderLine {
     #[serde(flatten)]
     pub order: Order,
@@ -55,7 +55,7 @@ pub struct OrderLine {
     pub amount: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PastVisit {
     pub id: Uuid,
     pub day: String,
@@ -211,7 +211,7 @@ async fn assemble(app: &App, org_id: Uuid, visit: Visit) -> Result<VisitView, Do
 }
 
 /// The record's text fields, as the doctor writes them.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RecordForm {
     pub chief_complaint: String,
@@ -277,9 +277,10 @@ pub async fn save(app: &App, actor: &Actor, id: Uuid, f: &RecordForm) -> Result<
 }
 
 /// One diagnosis as chosen: western (`diagnosis`) or TCM (`tcm`), by code.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct DiagnosisForm {
+    #[schema(value_type = dayi_core::catalog::Kind)]
     pub kind: String,
     pub code: String,
 }
@@ -326,17 +327,24 @@ pub async fn diagnose(app: &App, actor: &Actor, id: Uuid, list: &[DiagnosisForm]
 }
 
 /// An order as the doctor writes it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct OrderForm {
     /// `drug`, `technique` or `charge_item` (lab, exam, treatment).
+    #[schema(value_type = dayi_core::catalog::Kind)]
     pub catalog: String,
     pub code: String,
     /// Drugs: dose in the drug's dose unit ("0.5"), frequency code, days.
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = f64)]
     pub dose: String,
     pub frequency: String,
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = i64)]
     pub days: String,
     /// Other orders: how many (default 1); drugs: packs, computed when empty.
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = i64)]
     pub quantity: String,
     pub note: String,
     /// The doctor confirms the warnings shown.
@@ -345,7 +353,7 @@ pub struct OrderForm {
 }
 
 /// What ordering answered: the visit and the warnings the doctor confirmed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Ordered {
     pub order: OrderLine,
     pub warnings: Vec<Warning>,
@@ -580,10 +588,12 @@ pub async fn finish(app: &App, actor: &Actor, id: Uuid) -> Result<VisitView, Dom
 }
 
 /// A certificate request: diagnosis (诊断证明) or sick leave (病假证明).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct CertificateForm {
     pub kind: String,
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = i64)]
     pub days: String,
     pub note: String,
 }
@@ -656,9 +666,10 @@ pub async fn templates(app: &App, actor: &Actor, dept_id: Uuid) -> Result<Vec<Te
     dayi_store::visit::templates(&app.db, actor.org_id, dept_id).await.or_internal()
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct TemplateForm {
+    #[schema(value_type = uuid::Uuid)]
     pub dept_id: String,
     pub name: String,
     pub chief_complaint: String,

@@ -54,7 +54,7 @@ pub struct Movement {
 }
 
 /// A cashier's closing: per method, money in, money out and net.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Totals {
     pub lines: Vec<Line>,
     pub paid_fen: i64,
@@ -64,7 +64,8 @@ pub struct Totals {
     pub refunds: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = TotalsLine)]
 pub struct Line {
     pub method: Method,
     pub paid_fen: i64,

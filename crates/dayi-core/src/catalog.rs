@@ -23,7 +23,7 @@ named_enum! {
 
 named_enum! {
     /// The insurance class of an item or drug (医保甲/乙/丙类).
-    Class {
+    Class as "CatalogClass" {
         A = ("a", "甲类", "Class A"),
         B = ("b", "乙类", "Class B"),
         C = ("c", "丙类（自费）", "Class C (self-pay)"),
@@ -136,7 +136,7 @@ pub fn initials(name: &str) -> String {
 }
 
 /// A drug's prescribing facts (the `drugs.csv` columns beyond the common ones).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct DrugFacts {
     pub generic_name: String,
     pub form: String,
@@ -154,7 +154,7 @@ pub struct DrugFacts {
 }
 
 /// One catalogue item, as every catalogue has it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Item {
     pub kind: Kind,
     pub code: String,

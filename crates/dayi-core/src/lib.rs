@@ -12,6 +12,7 @@ pub mod error;
 pub mod hl7;
 pub mod identity;
 pub mod lab;
+pub mod lenient;
 pub mod mask;
 pub mod patient;
 pub mod queue;

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 macro_rules! named_enum {
-    ($(#[$m:meta])* $name:ident { $( $variant:ident = ($code:literal, $zh:literal, $en:literal), )* }) => {
+    ($(#[$m:meta])* $name:ident $(as $schema:literal)? { $( $variant:ident = ($code:literal, $zh:literal, $en:literal), )* }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(into = "&'static str", try_from = "String")]
@@ -30,6 +30,21 @@ macro_rules! named_enum {
         }
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.code()) }
+        }
+        // In the OpenAPI document: a string, one of the codes (what serde writes).
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                ::utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(::utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$( $code, )*]))
+                    .into()
+            }
+        }
+        impl ::utoipa::ToSchema for $name {
+            // `as "Name"` where two enums share a type name.
+            fn name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed([$($schema,)? stringify!($name)][0])
+            }
         }
     };
 }

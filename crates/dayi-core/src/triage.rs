@@ -64,7 +64,7 @@ pub struct Findings {
 }
 
 /// Where to go, why, and the department the route or the symptoms point to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Decision {
     pub route: Route,
     /// Human reasons, most serious first, in Chinese.

@@ -158,7 +158,7 @@ pub fn packs(drug: &DrugFacts, d: &Dose) -> i64 {
 }
 
 /// Something the doctor must confirm to save the order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Warning {
     pub code: &'static str,
     pub message: String,

@@ -95,7 +95,7 @@ pub async fn refund_charges(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], refund_id: 
     })
 }
 
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Payment {
     pub org_id: Uuid,
     pub id: Uuid,
@@ -201,7 +201,7 @@ pub async fn set_payment_status(
     })
 }
 
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Refund {
     pub org_id: Uuid,
     pub id: Uuid,
@@ -292,7 +292,7 @@ pub async fn closed_movements(db: &Db, org_id: Uuid, closing_id: Uuid) -> Result
     with_db!(db, p => sqlx::query_as::<_, Movement>(sql).bind(org_id).bind(closing_id).fetch_all(p).await)
 }
 
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Closing {
     pub org_id: Uuid,
     pub id: Uuid,

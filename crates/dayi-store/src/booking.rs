@@ -206,7 +206,7 @@ pub async fn block(
 }
 
 /// A charge for a service (here the registration fee; billing adds the rest).
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Charge {
     pub org_id: Uuid,
     pub id: Uuid,

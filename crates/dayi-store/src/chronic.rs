@@ -10,7 +10,8 @@ use crate::walk::{Step, Walk, walked};
 use crate::{Db, Result, Tx, with_db, with_tx};
 
 /// A registry record: one disease of one patient.
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = ChronicEnrolment)]
 pub struct Enrolment {
     pub org_id: Uuid,
     pub id: Uuid,
@@ -88,7 +89,8 @@ macro_rules! followup_cols {
 }
 
 /// Readings from a visit, a lab result or a screening, and what they suggest.
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = ChronicScreening)]
 pub struct Screening {
     pub org_id: Uuid,
     pub id: Uuid,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::visit::{Order, order_cols};
 use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
 
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Specimen {
     pub org_id: Uuid,
     pub id: Uuid,
@@ -36,7 +36,7 @@ macro_rules! specimen_cols {
 pub(crate) use specimen_cols;
 
 /// One lab order's test: its specimen and how far it has come.
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct LabTest {
     pub org_id: Uuid,
     pub order_id: Uuid,
@@ -63,7 +63,7 @@ macro_rules! test_cols {
 pub(crate) use test_cols;
 
 /// One result of one item; a correction adds a version and retires the old one.
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct LabResult {
     pub org_id: Uuid,
     pub id: Uuid,
@@ -98,7 +98,7 @@ macro_rules! result_cols {
 }
 pub(crate) use result_cols;
 
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct LabAlert {
     pub org_id: Uuid,
     pub id: Uuid,

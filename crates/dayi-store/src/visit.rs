@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
 
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Visit {
     pub org_id: Uuid,
     pub id: Uuid,
@@ -102,7 +102,7 @@ pub async fn finish(tx: &mut Tx, org_id: Uuid, id: Uuid, at: i64) -> Result<bool
     with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(at).execute(c).await.map(|r| r.rows_affected() == 1))
 }
 
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Diagnosis {
     pub org_id: Uuid,
     pub visit_id: Uuid,
@@ -157,7 +157,8 @@ pub async fn diagnoses(db: &Db, org_id: Uuid, visit_ids: &[Uuid]) -> Result<Vec<
     })
 }
 
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = VisitOrder)]
 pub struct Order {
     pub org_id: Uuid,
     pub id: Uuid,
@@ -264,7 +265,7 @@ pub async fn set_order_status(tx: &mut Tx, org_id: Uuid, id: Uuid, from: &str, t
         .execute(c).await.map(|r| r.rows_affected() == 1))
 }
 
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Certificate {
     pub org_id: Uuid,
     pub id: Uuid,
@@ -305,7 +306,8 @@ pub async fn certificate(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Certi
     with_db!(db, p => sqlx::query_as::<_, Certificate>(sql).bind(org_id).bind(id).fetch_optional(p).await)
 }
 
-#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = VisitTemplate)]
 pub struct Template {
     pub org_id: Uuid,
     pub id: Uuid,

@@ -5,7 +5,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use dayi_core::{DomainError, ErrorCode};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::i18n::Lang;
 
@@ -13,31 +14,59 @@ fn status_of(e: &DomainError) -> StatusCode {
     StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// The problem+json body for an error.
-pub fn problem_json(e: &DomainError) -> serde_json::Value {
-    let fields: Vec<_> = e
-        .fields
-        .iter()
-        .map(|f| json!({ "field": f.field, "code": f.code.code(), "message": f.zh(), "message_en": f.en() }))
-        .collect();
-    let mut v = json!({
-        "type": format!("urn:dayi:error:{}", e.code.code()),
-        "title": e.zh(),
-        "status": e.code.status(),
-        "detail": e.zh(),
-        "code": e.code.code(),
-        "message_en": e.en(),
-    });
-    if !fields.is_empty() {
-        v["fields"] = json!(fields);
+/// The problem+json body (RFC 9457) every JSON failure is answered with.
+#[derive(Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:dayi:error:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The message in Chinese.
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The stable dotted code, e.g. `patient.not_found`.
+    pub code: String,
+    pub message_en: String,
+    /// One entry per field that was refused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldProblem>,
+    /// `patient.duplicate_id`: the record that already holds the document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+    pub message_en: String,
+}
+
+impl Problem {
+    pub fn of(e: &DomainError) -> Problem {
+        let fields = e
+            .fields
+            .iter()
+            .map(|f| FieldProblem {
+                field: f.field.clone(),
+                code: f.code.code().to_string(),
+                message: f.zh(),
+                message_en: f.en(),
+            })
+            .collect();
+        let existing_id = (e.code == ErrorCode::PatientDuplicateId).then(|| e.args.get(2).cloned()).flatten();
+        Problem {
+            kind: format!("urn:dayi:error:{}", e.code.code()),
+            title: e.zh(),
+            status: e.code.status(),
+            detail: e.zh(),
+            code: e.code.code().to_string(),
+            message_en: e.en(),
+            fields,
+            existing_id,
+        }
     }
-    // The record that already holds the document, for the client to offer.
-    if e.code == ErrorCode::PatientDuplicateId
-        && let Some(id) = e.args.get(2)
-    {
-        v["existing_id"] = json!(id);
-    }
-    v
 }
 
 /// An error answered as `application/problem+json`.
@@ -57,7 +86,7 @@ impl IntoResponse for ApiError {
 }
 
 pub fn problem(e: &DomainError) -> Response {
-    let mut r = (status_of(e), axum::Json(problem_json(e))).into_response();
+    let mut r = (status_of(e), axum::Json(Problem::of(e))).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     r
 }

@@ -142,10 +142,11 @@ async fn row(
 }
 
 /// A reading taken at a screening (the annual free BP check, 免费测血压).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ScreenForm {
     pub patient_id: String,
+    #[schema(format = Date)]
     pub screened_on: String,
     #[serde(flatten)]
     pub measured: Measured,

@@ -15,7 +15,7 @@ use super::{Detail, day, require_work, rules, split};
 use crate::patient::PatientView;
 use crate::{Actor, App, OrInternal, Via};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChronicFile {
     pub patient: PatientView,
     pub enrolments: Vec<EnrolmentView>,
@@ -30,7 +30,7 @@ pub struct ChronicFile {
     pub advice: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EnrolmentView {
     pub id: Uuid,
     pub disease: String,
@@ -54,7 +54,7 @@ pub struct EnrolmentView {
     pub last_checkup_on: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FollowupView {
     pub id: Uuid,
     pub round_id: Uuid,
@@ -75,7 +75,7 @@ pub struct FollowupView {
     pub doctor: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReadingView {
     pub id: Uuid,
     pub screened_on: String,
@@ -93,14 +93,14 @@ pub struct ReadingView {
 }
 
 /// One value on a day; several series per chart.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Point {
     pub day: String,
     /// mmHg, or thousandths of mmol/L.
     pub value: i64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Series {
     pub sbp: Vec<Point>,
     pub dbp: Vec<Point>,

@@ -15,13 +15,16 @@ use super::{age_of, day, parse_day, past_day, require_work, rules};
 use crate::{Actor, App, OrInternal};
 
 /// What the follow-up form submits.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct FollowupForm {
     pub patient_id: String,
+    #[schema(format = Date)]
     pub visited_on: String,
+    #[schema(value_type = dayi_core::chronic::Mode)]
     pub mode: String,
     /// Disease codes this visit covers; empty covers every active record.
+    #[schema(value_type = Vec<dayi_core::chronic::Disease>)]
     pub diseases: Vec<String>,
     #[serde(flatten)]
     pub measured: Measured,
@@ -42,7 +45,7 @@ pub struct FollowupForm {
 }
 
 /// The rest of the standard's form, kept as written.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Detail {
     pub symptoms: String,
@@ -68,7 +71,7 @@ pub struct Detail {
 }
 
 /// The classification of each record the round covered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Outcome {
     pub round_id: Uuid,
     pub patient_id: Uuid,

@@ -18,7 +18,8 @@ use uuid::Uuid;
 use super::{age_of, area, require_indicators, rules};
 use crate::{Actor, App, OrInternal};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = IndicatorGroup)]
 pub enum Group {
     Org,
     Doctor,
@@ -51,7 +52,7 @@ pub struct IndicatorQuery {
     pub group: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IndicatorRow {
     /// The doctor's user name, the village, or empty for the organisation.
     pub key: String,
@@ -66,7 +67,7 @@ pub struct IndicatorRow {
     pub lipid_tested: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Indicators {
     pub year: i32,
     pub group: Group,
@@ -155,7 +156,7 @@ pub async fn indicators(app: &App, actor: &Actor, q: &IndicatorQuery) -> Result<
     Ok(Indicators { year, group, tier: a.tier, tier_name: a.tier.zh(), standard_visits: r.standard_visits, rows })
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PatientLine {
     pub patient_id: Uuid,
     pub name: String,

@@ -47,7 +47,7 @@ pub async fn rules(app: &App, org_id: Uuid) -> Result<Arc<Rules>, DomainError> {
 }
 
 /// The organisation in the three-highs network (configuration `chronic.area`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Area {
     pub tier: Tier,
@@ -62,7 +62,7 @@ impl Default for Area {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VillageEstimate {
     pub name: String,
     pub expected: BTreeMap<String, u64>,

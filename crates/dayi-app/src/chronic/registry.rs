@@ -14,12 +14,15 @@ use super::{age_of, day, past_day, require_work, rules, split};
 use crate::{Actor, App, OrInternal};
 
 /// What the enrolment form submits.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct EnrolForm {
     pub patient_id: String,
+    #[schema(value_type = dayi_core::chronic::Disease)]
     pub disease: String,
+    #[schema(format = Date)]
     pub diagnosed_on: String,
+    #[schema(value_type = dayi_core::chronic::Source)]
     pub source: String,
     /// The managing doctor's user name; empty means the one enrolling.
     pub doctor: String,

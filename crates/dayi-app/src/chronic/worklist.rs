@@ -25,7 +25,8 @@ pub const LIMIT: i64 = 500;
 /// "Due" looks this many days ahead (a screen's choice, not policy).
 const DUE_AHEAD_DAYS: i64 = 14;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = WorkList)]
 pub enum List {
     Due,
     Overdue,
@@ -83,7 +84,7 @@ impl Lines {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WorkPage {
     pub list: List,
     /// From 1; 0 for the whole list.
@@ -93,7 +94,8 @@ pub struct WorkPage {
     pub lines: Vec<WorkLine>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ChronicWorkLine)]
 pub struct WorkLine {
     pub enrolment_id: Uuid,
     pub patient_id: Uuid,
@@ -191,7 +193,7 @@ pub async fn worklist(
     Ok(WorkPage { list, page, more, lines })
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProposalLine {
     pub screening_id: Uuid,
     pub patient_id: Uuid,

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{Actor, App, OrInternal};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AlertLine {
     #[serde(flatten)]
     pub alert: LabAlert,

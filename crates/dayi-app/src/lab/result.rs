@@ -17,7 +17,7 @@ use crate::{Actor, App, OrInternal, Via};
 
 /// One reported value: the item (its code or LOINC code), the value and the
 /// unit it came in (empty: the catalogue's).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Reported {
     pub item: String,
@@ -26,7 +26,8 @@ pub struct Reported {
 }
 
 /// Results for one specimen; `reason` is needed to correct verified ones.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = LabEntry)]
 #[serde(default)]
 pub struct Entry {
     pub barcode: String,
@@ -35,7 +36,7 @@ pub struct Entry {
 }
 
 /// What was stored: how many results, and the critical ones raised.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Stored {
     pub barcode: String,
     pub results: usize,
@@ -124,7 +125,7 @@ pub fn test_state(s: &str) -> &'static str {
 }
 
 /// A test with its results as shown: current values, and the history when asked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TestView {
     pub test: LabTest,
     pub status_name: &'static str,
@@ -133,7 +134,7 @@ pub struct TestView {
     pub history: Vec<ResultLine>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ResultLine {
     #[serde(flatten)]
     pub result: LabResult,
@@ -169,7 +170,7 @@ async fn assemble(app: &App, org_id: Uuid, test: LabTest, history: bool) -> Resu
 }
 
 /// A specimen in the lab: its tests with every result and correction.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SpecimenView {
     pub specimen: Specimen,
     pub status_name: &'static str,

@@ -15,7 +15,8 @@ use uuid::Uuid;
 use crate::{Actor, App, OrInternal};
 
 /// A visit's lab orders waiting to be drawn.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = LabWorkLine)]
 pub struct WorkLine {
     pub visit_id: Uuid,
     pub patient_id: Uuid,
@@ -27,7 +28,7 @@ pub struct WorkLine {
     pub ready: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WorkOrder {
     pub order_id: Uuid,
     pub name: String,

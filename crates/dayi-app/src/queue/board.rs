@@ -18,7 +18,8 @@ use crate::{App, OrInternal};
 const NEXT_SHOWN: usize = 6;
 
 /// One patient on a board.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = QueueLine)]
 pub struct Line {
     #[serde(skip)]
     pub booking_id: Uuid,
@@ -31,14 +32,15 @@ pub struct Line {
 }
 
 /// A call to announce on the zone screen.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Announce {
     pub text: String,
     pub repeat: u32,
     pub rate: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = QueueBoard)]
 pub struct Board {
     #[serde(skip)]
     pub org_id: Uuid,

@@ -16,7 +16,7 @@ use super::{Announce, board, calls_in, change_of, config, entry_of, publish};
 use crate::{Actor, App, OrInternal};
 
 /// What a call did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Called {
     pub line: PanelLine,
     pub announce: String,

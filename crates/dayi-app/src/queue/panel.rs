@@ -14,7 +14,7 @@ use super::{board, calls_in, config, publish, today};
 use crate::{Actor, App, OrInternal};
 
 /// A patient as the doctor's panel shows them (full name: the doctor treats them).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PanelLine {
     pub booking_id: Uuid,
     pub session_id: Uuid,
@@ -31,14 +31,14 @@ pub struct PanelLine {
 }
 
 /// A session the doctor may call from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Choice {
     pub id: Uuid,
     pub label: String,
     pub chosen: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PanelView {
     pub choices: Vec<Choice>,
     pub paused: bool,

@@ -14,7 +14,7 @@ use super::{Board, board};
 use crate::{Actor, App, OrInternal};
 
 /// Where a patient's registration stands in its queue, for the portal.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Position {
     pub booking_id: Uuid,
     pub status: Status,

@@ -34,7 +34,7 @@ pub struct Findings {
 }
 
 /// The outcome of the classification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Assessment {
     pub class: Class,
     pub next: Next,

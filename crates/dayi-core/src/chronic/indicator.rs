@@ -54,7 +54,7 @@ impl Fact {
 }
 
 /// Counts for one group of records.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Tally {
     pub managed: u64,
     pub standard: u64,
@@ -63,7 +63,7 @@ pub struct Tally {
 }
 
 /// Rates in basis points (1 = 0.01 %); `None` when the denominator is 0.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Rates {
     pub management: Option<i64>,
     pub standard: Option<i64>,

@@ -46,7 +46,7 @@ impl Mode {
 
 named_enum! {
     /// The classification of a follow-up (此次随访分类).
-    Class {
+    Class as "ChronicClass" {
         Satisfied = ("satisfied", "控制满意", "Controlled"),
         Unsatisfied = ("unsatisfied", "控制不满意", "Not controlled"),
         Adverse = ("adverse", "不良反应", "Adverse reaction"),

@@ -10,25 +10,49 @@ use crate::error::Checks;
 use crate::{DomainError, ErrorCode};
 
 /// What was typed; every field may be empty (not measured).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Measured {
+    #[serde(deserialize_with = "crate::lenient::text")]
+    #[schema(value_type = i64)]
     pub sbp: String,
+    #[serde(deserialize_with = "crate::lenient::text")]
+    #[schema(value_type = i64)]
     pub dbp: String,
+    #[serde(deserialize_with = "crate::lenient::text")]
+    #[schema(value_type = i64)]
     pub heart_rate: String,
     /// kg
+    #[serde(deserialize_with = "crate::lenient::text")]
+    #[schema(value_type = f64)]
     pub weight: String,
     /// cm
+    #[serde(deserialize_with = "crate::lenient::text")]
+    #[schema(value_type = f64)]
     pub height: String,
     /// cm
+    #[serde(deserialize_with = "crate::lenient::text")]
+    #[schema(value_type = f64)]
     pub waist: String,
     /// Fasting blood glucose, mmol/L.
+    #[serde(deserialize_with = "crate::lenient::text")]
+    #[schema(value_type = f64)]
     pub fbg: String,
+    #[serde(deserialize_with = "crate::lenient::text")]
+    #[schema(value_type = f64)]
     pub tc: String,
+    #[serde(deserialize_with = "crate::lenient::text")]
+    #[schema(value_type = f64)]
     pub ldl: String,
+    #[serde(deserialize_with = "crate::lenient::text")]
+    #[schema(value_type = f64)]
     pub tg: String,
+    #[serde(deserialize_with = "crate::lenient::text")]
+    #[schema(value_type = f64)]
     pub hdl: String,
     /// °C
+    #[serde(deserialize_with = "crate::lenient::text")]
+    #[schema(value_type = f64)]
     pub temperature: String,
 }
 

@@ -13,7 +13,7 @@ const ADDRESS_MAX: usize = 100;
 
 /// What the registrar typed (or an API client sent). Every field is text so a
 /// refused form comes back exactly as typed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct NewPatient {
     pub name: String,

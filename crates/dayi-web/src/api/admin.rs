@@ -39,7 +39,7 @@ fn staff_out(s: &dayi_app::records::Staff) -> StaffOut {
 }
 
 /// Accounts of the caller's organisation.
-#[utoipa::path(get, path = "/api/staff", tag = "staff", responses((status = 200, body = [StaffOut]), (status = 403, description = "needs staff.manage or security.manage")))]
+#[utoipa::path(get, path = "/api/staff", tag = "staff", responses((status = 200, body = Vec<StaffOut>), (status = 403, description = "needs staff.manage or security.manage")))]
 pub async fn staff_list(State(st): State<AppState>, staff: Staff) -> ApiResult<Vec<StaffOut>> {
     let l = dayi_app::staff::list(&st.app, &staff.actor).await?;
     Ok(Json(l.iter().map(staff_out).collect()))
@@ -52,8 +52,10 @@ pub struct StaffIn {
     #[serde(default)]
     pub name: String,
     #[serde(default)]
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub dept_id: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<dayi_core::security::Role>)]
     pub roles: Vec<String>,
     #[serde(default)]
     pub password: String,
@@ -61,7 +63,7 @@ pub struct StaffIn {
 
 /// Creates an account (administrator only).
 #[utoipa::path(post, path = "/api/staff", tag = "staff", request_body = StaffIn,
-    responses((status = 201, body = StaffOut), (status = 422, description = "invalid fields (problem+json)"), (status = 409, description = "user name taken")))]
+    responses((status = 201, body = StaffOut), (status = 422, description = "invalid fields, or the user name is taken")))]
 pub async fn staff_create(
     State(st): State<AppState>,
     staff: Staff,
@@ -101,7 +103,7 @@ fn dept_out(d: &dayi_app::records::Dept) -> DeptOut {
 }
 
 /// Departments of the caller's organisation.
-#[utoipa::path(get, path = "/api/depts", tag = "org", responses((status = 200, body = [DeptOut])))]
+#[utoipa::path(get, path = "/api/depts", tag = "org", responses((status = 200, body = Vec<DeptOut>)))]
 pub async fn dept_list(State(st): State<AppState>, staff: Staff) -> ApiResult<Vec<DeptOut>> {
     let l = dayi_app::tenancy::list_depts(&st.app, &staff.actor).await?;
     Ok(Json(l.iter().map(dept_out).collect()))
@@ -150,6 +152,7 @@ pub struct AuditOut {
 }
 
 #[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Exact account name.
     pub actor: Option<String>,
@@ -167,7 +170,7 @@ pub struct AuditParams {
 }
 
 /// Searches the audit log (audit administrator only).
-#[utoipa::path(get, path = "/api/audit", tag = "audit", params(AuditParams), responses((status = 200, body = [AuditOut]), (status = 403, description = "needs audit.read")))]
+#[utoipa::path(get, path = "/api/audit", tag = "audit", params(AuditParams), responses((status = 200, body = Vec<AuditOut>), (status = 403, description = "needs audit.read")))]
 pub async fn audit_search(
     State(st): State<AppState>,
     staff: Staff,
@@ -225,8 +228,8 @@ pub struct TokenOut {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked: bool,
-    /// The roles the token is limited to (comma-separated codes); absent: all of the account's.
-    pub roles: Option<String>,
+    /// The role codes the token is limited to; absent: all of the account's.
+    pub roles: Option<Vec<String>>,
     /// Only in the answer to creation: the secret, shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -240,13 +243,13 @@ fn token_out(t: &dayi_app::records::ApiToken, plain: Option<String>) -> TokenOut
         created_at: dayi_core::timefmt::show(t.created_at),
         last_used_at: t.last_used_at.map(dayi_core::timefmt::show),
         revoked: t.revoked_at.is_some(),
-        roles: t.roles.clone(),
+        roles: t.roles.as_deref().map(|l| l.split(',').filter(|r| !r.is_empty()).map(String::from).collect()),
         token: plain,
     }
 }
 
 /// API tokens of the organisation (security administrator only).
-#[utoipa::path(get, path = "/api/tokens", tag = "security", responses((status = 200, body = [TokenOut])))]
+#[utoipa::path(get, path = "/api/tokens", tag = "security", responses((status = 200, body = Vec<TokenOut>)))]
 pub async fn token_list(State(st): State<AppState>, staff: Staff) -> ApiResult<Vec<TokenOut>> {
     let l = dayi_app::auth::list_tokens(&st.app, &staff.actor).await?;
     Ok(Json(l.iter().map(|t| token_out(t, None)).collect()))
@@ -256,16 +259,19 @@ pub async fn token_list(State(st): State<AppState>, staff: Staff) -> ApiResult<V
 pub struct TokenIn {
     /// The account whose roles the token carries.
     #[serde(default)]
+    #[schema(value_type = uuid::Uuid)]
     pub staff_id: String,
     #[serde(default)]
     pub name: String,
-    /// Role codes, comma-separated, to limit the token to some of the account's roles; empty for all.
+    /// Role codes (as for an account) to limit the token to some of the account's roles; empty for all.
     #[serde(default)]
-    pub roles: String,
+    #[schema(value_type = Vec<dayi_core::security::Role>)]
+    pub roles: Vec<String>,
 }
 
 /// Issues an opaque API token for a machine client; use it as `Authorization: Bearer …`.
-#[utoipa::path(post, path = "/api/tokens", tag = "security", request_body = TokenIn, responses((status = 201, body = TokenOut)))]
+#[utoipa::path(post, path = "/api/tokens", tag = "security", request_body = TokenIn,
+    responses((status = 201, body = TokenOut), (status = 422, description = "no such account, a security duty's account, or a role it does not hold")))]
 pub async fn token_create(
     State(st): State<AppState>,
     staff: Staff,
@@ -274,12 +280,13 @@ pub async fn token_create(
     staff.actor.require(&st.app, dayi_core::security::Perm::SecurityManage).await?;
     let owner = uuid::Uuid::parse_str(&b.staff_id)
         .map_err(|_| dayi_core::DomainError::field("staff_id", dayi_core::ErrorCode::InvalidFormat, ["UUID"]))?;
-    let (t, plain) = dayi_app::auth::create_token(&st.app, &staff.actor, owner, &b.name, &b.roles).await?;
+    let (t, plain) = dayi_app::auth::create_token(&st.app, &staff.actor, owner, &b.name, &b.roles.join(",")).await?;
     Ok((StatusCode::CREATED, Json(token_out(&t, Some(plain)))).into_response())
 }
 
 /// Revokes a token at once.
-#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "security", params(("id" = String, Path)), responses((status = 204), (status = 404, description = "no such token")))]
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "security", params(("id" = Uuid, Path, description = "token id")),
+    responses((status = 204, description = "revoked"), (status = 404, description = "no such token")))]
 pub async fn token_revoke(
     State(st): State<AppState>,
     staff: Staff,

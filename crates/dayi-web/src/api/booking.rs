@@ -10,6 +10,7 @@ use dayi_app::roster::{BoardRow, RosterForm};
 use dayi_core::timefmt::today_cst;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use super::{ApiResult, JsonBody};
 use crate::AppState;
@@ -18,13 +19,17 @@ use crate::pages::parse_id;
 use crate::principal::Staff;
 
 #[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct Window {
     /// First day, `YYYY-MM-DD` (default today).
+    #[param(format = Date)]
     pub from: String,
     /// Last day (default a week on).
+    #[param(format = Date)]
     pub to: String,
     /// Department id.
+    #[param(value_type = uuid::Uuid)]
     pub dept: String,
 }
 
@@ -47,7 +52,7 @@ pub fn window(w: &Window) -> Result<(time::Date, time::Date, Option<uuid::Uuid>)
 }
 
 /// Clinic sessions with free slots (public information).
-#[utoipa::path(get, path = "/api/sessions", tag = "booking", params(Window), responses((status = 200, body = Vec<Object>)))]
+#[utoipa::path(get, path = "/api/sessions", tag = "booking", params(Window), responses((status = 200, body = Vec<SessionView>)))]
 pub async fn sessions(
     State(st): State<AppState>,
     staff: Staff,
@@ -58,8 +63,9 @@ pub async fn sessions(
 }
 
 /// Adds a one-off session (or a visiting expert's visit) with its slots.
-#[utoipa::path(post, path = "/api/sessions", tag = "booking", request_body(content = Object, description = "RosterForm: dept_id, day, half_day (am/pm/night), clinic_type (general/expert/special), doctor_id or doctor_name, doctor_title, visiting_from, room, start_time HH:MM, slot_minutes, slot_count"),
-    responses((status = 201, body = Object), (status = 422, description = "invalid fields")))]
+#[utoipa::path(post, path = "/api/sessions", tag = "booking",
+    request_body(content = RosterForm, description = "day YYYY-MM-DD (weekday is for templates); half_day am|pm|night; clinic_type general|expert|special; doctor_id, or doctor_name for a visiting expert; start_time HH:MM"),
+    responses((status = 201, body = SessionView), (status = 422, description = "invalid fields")))]
 pub async fn create_session(
     State(st): State<AppState>,
     staff: Staff,
@@ -71,15 +77,14 @@ pub async fn create_session(
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = SessionBoard)]
 pub struct Board {
-    #[schema(value_type = Object)]
     pub session: SessionView,
-    #[schema(value_type = Vec<Object>)]
     pub slots: Vec<BoardRow>,
 }
 
 /// A session's slots and who holds them (names masked).
-#[utoipa::path(get, path = "/api/sessions/{id}/board", tag = "booking", responses((status = 200, body = Board)))]
+#[utoipa::path(get, path = "/api/sessions/{id}/board", tag = "booking", params(("id" = Uuid, Path, description = "session id")), responses((status = 200, body = Board)))]
 pub async fn board(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<Board> {
     let (session, slots) = dayi_app::roster::board(&st.app, &staff.actor, parse_id(&id)?).await?;
     Ok(Json(Board { session, slots }))
@@ -98,7 +103,7 @@ pub struct Stopped {
 }
 
 /// Stops a session (停诊): bookings withdrawn, every patient notified.
-#[utoipa::path(post, path = "/api/sessions/{id}/stop", tag = "booking", request_body = ReasonIn, responses((status = 200, body = Stopped)))]
+#[utoipa::path(post, path = "/api/sessions/{id}/stop", tag = "booking", params(("id" = Uuid, Path, description = "session id")), request_body = ReasonIn, responses((status = 200, body = Stopped)))]
 pub async fn stop(
     State(st): State<AppState>,
     staff: Staff,
@@ -109,18 +114,24 @@ pub async fn stop(
 }
 
 /// Adds a weekly roster row.
-#[utoipa::path(post, path = "/api/roster/templates", tag = "booking", request_body(content = Object, description = "RosterForm with weekday 1–7 instead of day"), responses((status = 201, body = Object)))]
+#[utoipa::path(post, path = "/api/roster/templates", tag = "booking", request_body(content = RosterForm, description = "weekday 1–7 (Monday 1) instead of day"),
+    responses((status = 201, body = TemplateOut), (status = 422, description = "invalid fields")))]
 pub async fn create_template(
     State(st): State<AppState>,
     staff: Staff,
     JsonBody(f): JsonBody<RosterForm>,
 ) -> Result<Response, ApiError> {
     let t = dayi_app::roster::create_template(&st.app, &staff.actor, &f).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "id": t.id, "weekday": t.weekday, "doctor_name": t.doctor_name })),
-    )
+    Ok((StatusCode::CREATED, Json(TemplateOut { id: t.id, weekday: t.weekday, doctor_name: t.doctor_name }))
         .into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TemplateOut {
+    pub id: Uuid,
+    /// 1 = Monday … 7 = Sunday.
+    pub weekday: i64,
+    pub doctor_name: String,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -151,8 +162,8 @@ fn created(r: Result<Booking, dayi_core::DomainError>) -> Result<Response, ApiEr
 }
 
 /// Books a slot at the counter or by phone (`channel`), possibly for someone (`on_behalf`).
-#[utoipa::path(post, path = "/api/bookings", tag = "booking", request_body(content = Object, description = "session_id, patient_id, seq (optional), on_behalf (self/family/staff), channel (counter/phone)"),
-    responses((status = 201, body = Object), (status = 409, description = "full, taken, stopped or one per session"), (status = 422, description = "past, not released, over a limit, blocked")))]
+#[utoipa::path(post, path = "/api/bookings", tag = "booking", request_body(content = BookRequest, description = "seq: a chosen slot, else the first free one"),
+    responses((status = 201, body = BookingView), (status = 409, description = "full, taken, stopped or one per session"), (status = 422, description = "past, not released, over a limit, blocked")))]
 pub async fn book(
     State(st): State<AppState>,
     staff: Staff,
@@ -162,7 +173,7 @@ pub async fn book(
 }
 
 /// Registers a walk-in from the remaining slots (现场挂号).
-#[utoipa::path(post, path = "/api/walk-ins", tag = "booking", request_body(content = Object, description = "session_id, patient_id"), responses((status = 201, body = Object)))]
+#[utoipa::path(post, path = "/api/walk-ins", tag = "booking", request_body(content = BookRequest, description = "session_id and patient_id"), responses((status = 201, body = BookingView)))]
 pub async fn walk_in(
     State(st): State<AppState>,
     staff: Staff,
@@ -172,7 +183,7 @@ pub async fn walk_in(
 }
 
 /// The doctor adds a slot beyond the roster (加号).
-#[utoipa::path(post, path = "/api/bookings/added", tag = "booking", request_body(content = Object, description = "session_id, patient_id"), responses((status = 201, body = Object)))]
+#[utoipa::path(post, path = "/api/bookings/added", tag = "booking", request_body(content = BookRequest, description = "session_id and patient_id"), responses((status = 201, body = BookingView)))]
 pub async fn add_slot(
     State(st): State<AppState>,
     staff: Staff,
@@ -182,13 +193,15 @@ pub async fn add_slot(
 }
 
 /// One booking (audited).
-#[utoipa::path(get, path = "/api/bookings/{id}", tag = "booking", responses((status = 200, body = Object), (status = 404)))]
+#[utoipa::path(get, path = "/api/bookings/{id}", tag = "booking", params(("id" = Uuid, Path, description = "booking id")),
+    responses((status = 200, body = BookingView), (status = 404, description = "no such booking")))]
 pub async fn get(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<BookingView> {
     Ok(Json(BookingView::new(&dayi_app::booking::get(&st.app, &staff.actor, parse_id(&id)?).await?)))
 }
 
 /// Cancels a booking; its slot is free again at once.
-#[utoipa::path(post, path = "/api/bookings/{id}/cancel", tag = "booking", request_body = ReasonIn, responses((status = 200, body = Object), (status = 409, description = "not active")))]
+#[utoipa::path(post, path = "/api/bookings/{id}/cancel", tag = "booking", params(("id" = Uuid, Path, description = "booking id")), request_body = ReasonIn,
+    responses((status = 200, body = BookingView), (status = 409, description = "not active")))]
 pub async fn cancel(
     State(st): State<AppState>,
     staff: Staff,
@@ -199,7 +212,7 @@ pub async fn cancel(
 }
 
 /// A patient's bookings from yesterday on.
-#[utoipa::path(get, path = "/api/patients/{id}/bookings", tag = "booking", responses((status = 200, body = Vec<Object>)))]
+#[utoipa::path(get, path = "/api/patients/{id}/bookings", tag = "booking", params(("id" = Uuid, Path, description = "patient id")), responses((status = 200, body = Vec<Ticketed>)))]
 pub async fn of_patient(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<Vec<Ticketed>> {
     let rows = dayi_app::booking::of_patient(&st.app, &staff.actor, parse_id(&id)?).await?;
     Ok(Json(dayi_app::booking::with_sessions(&st.app, staff.actor.org_id, &rows).await?))
@@ -214,7 +227,7 @@ pub struct CheckInIn {
 }
 
 /// Check-in (签到) by the patient's code: records the arrival time.
-#[utoipa::path(post, path = "/api/check-in", tag = "booking", request_body = CheckInIn, responses((status = 200, body = Object), (status = 404, description = "no booking today")))]
+#[utoipa::path(post, path = "/api/check-in", tag = "booking", request_body = CheckInIn, responses((status = 200, body = CheckIn), (status = 404, description = "no booking today")))]
 pub async fn check_in(
     State(st): State<AppState>,
     staff: Staff,
@@ -224,29 +237,48 @@ pub async fn check_in(
 }
 
 #[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct MessageQuery {
+    /// Only the messages to this number.
     pub phone: String,
 }
 
 /// Text messages sent (the built-in gateway's log).
-#[utoipa::path(get, path = "/api/messages", tag = "booking", params(MessageQuery), responses((status = 200, body = Vec<Object>)))]
+#[utoipa::path(get, path = "/api/messages", tag = "booking", params(MessageQuery), responses((status = 200, body = Vec<MessageOut>)))]
 pub async fn messages(
     State(st): State<AppState>,
     staff: Staff,
     Query(q): Query<MessageQuery>,
-) -> ApiResult<Vec<serde_json::Value>> {
+) -> ApiResult<Vec<MessageOut>> {
     let phone = Some(q.phone.trim()).filter(|p| !p.is_empty());
     let rows = dayi_app::roster::messages(&st.app, &staff.actor, phone).await?;
     Ok(Json(
-        rows.iter()
-            .map(|m| {
-                serde_json::json!({
-                    "id": m.id, "phone": dayi_core::mask::phone(&m.phone), "template": m.template, "body": m.body,
-                    "gateway": m.gateway, "status": m.status, "error": m.error,
-                    "created_at": dayi_core::timefmt::show(m.created_at),
-                })
+        rows.into_iter()
+            .map(|m| MessageOut {
+                id: m.id,
+                phone: dayi_core::mask::phone(&m.phone),
+                template: m.template,
+                body: m.body,
+                gateway: m.gateway,
+                status: m.status,
+                error: m.error,
+                created_at: dayi_core::timefmt::show(m.created_at),
             })
             .collect(),
     ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageOut {
+    pub id: Uuid,
+    /// Masked.
+    pub phone: String,
+    pub template: String,
+    pub body: String,
+    pub gateway: String,
+    /// `queued`, `sent` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    pub created_at: String,
 }

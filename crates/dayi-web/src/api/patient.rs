@@ -19,8 +19,9 @@ use crate::pages::parse_id;
 use crate::principal::Staff;
 
 /// Registers a patient. Birth date and sex may be left out when the ID number carries them.
-#[utoipa::path(post, path = "/api/patients", tag = "patient", request_body(content = Object, description = "NewPatient: name, sex (GB/T 2261.1), birth_date, ethnicity (GB/T 3304), id_kind, id_number, nationality, phone, address, region_code, insurance, emergency_*, guardian_*"),
-    responses((status = 201, body = Object, description = "the record, masked"), (status = 409, description = "ID number already registered; `existing_id` names the record"), (status = 422, description = "invalid fields")))]
+#[utoipa::path(post, path = "/api/patients", tag = "patient",
+    request_body(content = NewPatient, description = "sex: GB/T 2261.1 code; ethnicity: GB/T 3304; id_kind: GA/T 517"),
+    responses((status = 201, body = PatientView, description = "the record, masked"), (status = 409, description = "ID number already registered; `existing_id` names the record"), (status = 422, description = "invalid fields")))]
 pub async fn register(
     State(st): State<AppState>,
     staff: Staff,
@@ -31,6 +32,7 @@ pub async fn register(
 }
 
 #[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Name, pinyin or initials, ID number or its last 4+ digits, phone, card number.
     #[serde(default)]
@@ -39,7 +41,6 @@ pub struct SearchParams {
 
 #[derive(Serialize, ToSchema)]
 pub struct Found {
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<PatientView>,
 }
 
@@ -50,7 +51,8 @@ pub async fn search(State(st): State<AppState>, staff: Staff, Query(q): Query<Se
 }
 
 /// One record, masked (audited).
-#[utoipa::path(get, path = "/api/patients/{id}", tag = "patient", responses((status = 200, body = Object), (status = 404, description = "no such patient")))]
+#[utoipa::path(get, path = "/api/patients/{id}", tag = "patient", params(("id" = Uuid, Path, description = "patient id")),
+    responses((status = 200, body = PatientView), (status = 404, description = "no such patient")))]
 pub async fn get(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<PatientView> {
     Ok(Json(dayi_app::patient::view(&st.app, &staff.actor, parse_id(&id)?).await?))
 }
@@ -63,7 +65,8 @@ pub struct UnmaskIn {
 }
 
 /// The record with ID number and phones in full; needs `patient.unmask`, audited.
-#[utoipa::path(post, path = "/api/patients/{id}/unmask", tag = "patient", request_body = UnmaskIn, responses((status = 200, body = Object), (status = 403, description = "role may not unmask")))]
+#[utoipa::path(post, path = "/api/patients/{id}/unmask", tag = "patient", params(("id" = Uuid, Path, description = "patient id")), request_body = UnmaskIn,
+    responses((status = 200, body = PatientView), (status = 403, description = "role may not unmask")))]
 pub async fn unmask(
     State(st): State<AppState>,
     staff: Staff,
@@ -74,7 +77,7 @@ pub async fn unmask(
 }
 
 /// Records that may be the same person (same name or pinyin and birth date, or same phone).
-#[utoipa::path(get, path = "/api/patients/{id}/duplicates", tag = "patient", responses((status = 200, body = Found)))]
+#[utoipa::path(get, path = "/api/patients/{id}/duplicates", tag = "patient", params(("id" = Uuid, Path, description = "patient id")), responses((status = 200, body = Found)))]
 pub async fn duplicates(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<Found> {
     Ok(Json(Found { items: dayi_app::patient::duplicates_of(&st.app, &staff.actor, parse_id(&id)?).await? }))
 }
@@ -82,8 +85,10 @@ pub async fn duplicates(State(st): State<AppState>, staff: Staff, Path(id): Path
 #[derive(Deserialize, ToSchema, Default)]
 pub struct MergeIn {
     #[serde(default)]
+    #[schema(value_type = uuid::Uuid)]
     pub survivor_id: String,
     #[serde(default)]
+    #[schema(value_type = uuid::Uuid)]
     pub merged_id: String,
     #[serde(default)]
     pub reason: String,
@@ -126,7 +131,8 @@ pub async fn merge(
 }
 
 /// Undoes a merge: exactly the moved references go back.
-#[utoipa::path(post, path = "/api/patients/merges/{id}/undo", tag = "patient", responses((status = 200, body = MergeOut), (status = 409, description = "already undone")))]
+#[utoipa::path(post, path = "/api/patients/merges/{id}/undo", tag = "patient", params(("id" = Uuid, Path, description = "merge id")),
+    responses((status = 200, body = MergeOut), (status = 409, description = "already undone")))]
 pub async fn undo_merge(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<MergeOut> {
     Ok(Json(merge_out(&dayi_app::patient::undo_merge(&st.app, &staff.actor, parse_id(&id)?).await?)))
 }
@@ -145,13 +151,13 @@ fn qr_out(q: Qr) -> QrOut {
 }
 
 /// The health card's static QR code.
-#[utoipa::path(get, path = "/api/patients/{id}/card/static", tag = "card", responses((status = 200, body = QrOut)))]
+#[utoipa::path(get, path = "/api/patients/{id}/card/static", tag = "card", params(("id" = Uuid, Path, description = "patient id")), responses((status = 200, body = QrOut)))]
 pub async fn card_static(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<QrOut> {
     Ok(Json(qr_out(dayi_app::card::static_code(&st.app, &staff.actor, parse_id(&id)?).await?)))
 }
 
 /// A fresh signed dynamic QR code, valid for the configured minutes.
-#[utoipa::path(get, path = "/api/patients/{id}/card/dynamic", tag = "card", responses((status = 200, body = QrOut)))]
+#[utoipa::path(get, path = "/api/patients/{id}/card/dynamic", tag = "card", params(("id" = Uuid, Path, description = "patient id")), responses((status = 200, body = QrOut)))]
 pub async fn card_dynamic(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<QrOut> {
     Ok(Json(qr_out(dayi_app::card::dynamic_code(&st.app, &staff.actor, parse_id(&id)?).await?)))
 }
@@ -167,7 +173,7 @@ pub struct CardUseOut {
 }
 
 /// Where and when the patient's codes were used (用卡记录).
-#[utoipa::path(get, path = "/api/patients/{id}/card-uses", tag = "card", responses((status = 200, body = [CardUseOut])))]
+#[utoipa::path(get, path = "/api/patients/{id}/card-uses", tag = "card", params(("id" = Uuid, Path, description = "patient id")), responses((status = 200, body = Vec<CardUseOut>)))]
 pub async fn card_uses(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<Vec<CardUseOut>> {
     let l: Vec<CardUse> = dayi_app::card::uses(&st.app, &staff.actor, parse_id(&id)?).await?;
     Ok(Json(
@@ -186,8 +192,9 @@ pub async fn card_uses(State(st): State<AppState>, staff: Staff, Path(id): Path<
 
 /// One code for every station: a health-card QR (static or dynamic), a resident ID number, a
 /// hospital card number, or (with `voucher: true`) an insurance voucher. Logged per care step.
-#[utoipa::path(post, path = "/api/card/resolve", tag = "card", request_body(content = Object, description = "{code, step: registration|triage|consultation|lab|pharmacy|cashier|ward, station, voucher, on_behalf}"),
-    responses((status = 200, body = Object), (status = 404, description = "no patient for this code"), (status = 422, description = "tampered, expired or unrecognised code")))]
+#[utoipa::path(post, path = "/api/card/resolve", tag = "card",
+    request_body(content = Presented, description = "step: registration|triage|consultation|lab|pharmacy|cashier|ward"),
+    responses((status = 200, body = Resolution), (status = 404, description = "no patient for this code"), (status = 422, description = "tampered, expired or unrecognised code")))]
 pub async fn resolve(
     State(st): State<AppState>,
     staff: Staff,

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dayi_app::booking::{BookRequest, BookingView, SessionView, Ticketed};
 use dayi_core::{DomainError, ErrorCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::booking::{ReasonIn, Window, window};
@@ -34,7 +34,8 @@ async fn org_id(st: &AppState, code: &str) -> Result<uuid::Uuid, DomainError> {
 }
 
 /// Sends a sign-in code by text message.
-#[utoipa::path(post, path = "/portal/api/code", tag = "portal", request_body = CodeIn, responses((status = 204), (status = 429, description = "asked again too soon")))]
+#[utoipa::path(post, path = "/portal/api/code", tag = "portal", request_body = CodeIn,
+    responses((status = 204, description = "sent"), (status = 429, description = "asked again too soon")))]
 pub async fn code(State(st): State<AppState>, ctx: Ctx, JsonBody(b): JsonBody<CodeIn>) -> Result<Response, ApiError> {
     let org = org_id(&st, &b.org).await?;
     dayi_app::portal::request_code(&st.app, org, &b.phone, &ctx.origin.ip).await?;
@@ -54,7 +55,8 @@ pub struct LoginIn {
 }
 
 /// Signs a patient in; sets the portal cookie.
-#[utoipa::path(post, path = "/portal/api/login", tag = "portal", request_body = LoginIn, responses((status = 200, body = Object, description = "patient_id and csrf"), (status = 401, description = "wrong code or card")))]
+#[utoipa::path(post, path = "/portal/api/login", tag = "portal", request_body = LoginIn,
+    responses((status = 200, body = SignedIn, description = "signed in; the `dayi_portal` cookie is set"), (status = 401, description = "wrong code or card")))]
 pub async fn login(State(st): State<AppState>, ctx: Ctx, JsonBody(b): JsonBody<LoginIn>) -> Result<Response, ApiError> {
     let org = org_id(&st, &b.org).await?;
     let ip = &ctx.origin.ip;
@@ -64,14 +66,20 @@ pub async fn login(State(st): State<AppState>, ctx: Ctx, JsonBody(b): JsonBody<L
         dayi_app::portal::login_code(&st.app, org, &b.phone, &b.code, ip).await?
     };
     let p = dayi_app::portal::resolve(&st.app, &value, ip).await?;
-    let body = serde_json::json!({ "patient_id": p.patient.id, "csrf": p.csrf });
-    let mut r = Json(body).into_response();
+    let mut r = Json(SignedIn { patient_id: p.patient.id, csrf: p.csrf }).into_response();
     r.headers_mut().append(header::SET_COOKIE, cookie(PORTAL_COOKIE, &value, st.web.secure_cookies, "Lax", None));
     Ok(r)
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct SignedIn {
+    pub patient_id: uuid::Uuid,
+    /// Send it as `X-CSRF-Token` with every change.
+    pub csrf: String,
+}
+
 /// Sessions open for booking, with free slots.
-#[utoipa::path(get, path = "/portal/api/sessions", tag = "portal", params(Window), responses((status = 200, body = Vec<Object>)))]
+#[utoipa::path(get, path = "/portal/api/sessions", tag = "portal", params(Window), responses((status = 200, body = Vec<SessionView>)))]
 pub async fn sessions(
     State(st): State<AppState>,
     u: PortalUser,
@@ -82,7 +90,8 @@ pub async fn sessions(
 }
 
 /// Books for the account holder or a family member.
-#[utoipa::path(post, path = "/portal/api/bookings", tag = "portal", request_body(content = Object, description = "session_id, patient_id, seq (optional)"), responses((status = 201, body = Object)))]
+#[utoipa::path(post, path = "/portal/api/bookings", tag = "portal", request_body(content = BookRequest, description = "session_id, patient_id (the holder or a family member), seq (optional); channel and on_behalf are set by the portal"),
+    responses((status = 201, body = BookingView)))]
 pub async fn book(
     State(st): State<AppState>,
     u: PortalUser,
@@ -93,13 +102,14 @@ pub async fn book(
 }
 
 /// The bookings of the account holder and family.
-#[utoipa::path(get, path = "/portal/api/bookings", tag = "portal", responses((status = 200, body = Vec<Object>)))]
+#[utoipa::path(get, path = "/portal/api/bookings", tag = "portal", responses((status = 200, body = Vec<Ticketed>)))]
 pub async fn bookings(State(st): State<AppState>, u: PortalUser) -> ApiResult<Vec<Ticketed>> {
     Ok(Json(crate::pages::portal::all_bookings(&st, &u).await?))
 }
 
 /// Cancels a booking before the deadline.
-#[utoipa::path(post, path = "/portal/api/bookings/{id}/cancel", tag = "portal", request_body = ReasonIn, responses((status = 200, body = Object), (status = 422, description = "too late")))]
+#[utoipa::path(post, path = "/portal/api/bookings/{id}/cancel", tag = "portal", params(("id" = uuid::Uuid, Path, description = "booking id")), request_body = ReasonIn,
+    responses((status = 200, body = BookingView), (status = 422, description = "too late")))]
 pub async fn cancel(
     State(st): State<AppState>,
     u: PortalUser,

@@ -19,6 +19,7 @@ use dayi_core::{DomainError, ErrorCode};
 use futures::Stream;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{ApiResult, JsonBody};
@@ -31,20 +32,21 @@ use crate::principal::{PortalUser, Staff};
 const RETRY_MS: u64 = 2_000;
 
 /// The doctor's panel.
-#[utoipa::path(get, path = "/api/queue/panel", tag = "queue", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/queue/panel", tag = "queue", responses((status = 200, body = PanelView)))]
 pub async fn panel(State(st): State<AppState>, staff: Staff) -> ApiResult<PanelView> {
     Ok(Json(queue::panel(&st.app, &staff.actor).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(default)]
 pub struct ChooseIn {
     /// Session ids to call from; several for cross calling (交叉叫号).
+    #[schema(value_type = Vec<uuid::Uuid>)]
     pub sessions: Vec<String>,
 }
 
 /// Chooses the queues the doctor calls from.
-#[utoipa::path(post, path = "/api/queue/panel", tag = "queue", request_body(content = Object, description = "sessions: [id…]"), responses((status = 200, body = Object)))]
+#[utoipa::path(post, path = "/api/queue/panel", tag = "queue", request_body = ChooseIn, responses((status = 200, body = PanelView)))]
 pub async fn choose(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonBody<ChooseIn>) -> ApiResult<PanelView> {
     let ids = b
         .sessions
@@ -54,32 +56,34 @@ pub async fn choose(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonB
     Ok(Json(queue::choose(&st.app, &staff.actor, &ids).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(default)]
 pub struct PauseIn {
     pub paused: bool,
 }
 
 /// Pauses or resumes calling.
-#[utoipa::path(post, path = "/api/queue/pause", tag = "queue", request_body(content = Object, description = "paused: bool"), responses((status = 200, body = Object)))]
+#[utoipa::path(post, path = "/api/queue/pause", tag = "queue", request_body = PauseIn, responses((status = 200, body = PanelView)))]
 pub async fn pause(State(st): State<AppState>, staff: Staff, JsonBody(b): JsonBody<PauseIn>) -> ApiResult<PanelView> {
     Ok(Json(queue::pause(&st.app, &staff.actor, b.paused).await?))
 }
 
 /// Calls the next patient (the one being seen is finished).
-#[utoipa::path(post, path = "/api/queue/next", tag = "queue", responses((status = 200, body = Object), (status = 409, description = "queue.empty, queue.paused")))]
+#[utoipa::path(post, path = "/api/queue/next", tag = "queue", responses((status = 200, body = Called), (status = 409, description = "queue.empty, queue.paused")))]
 pub async fn next(State(st): State<AppState>, staff: Staff) -> ApiResult<Called> {
     Ok(Json(queue::call_next(&st.app, &staff.actor).await?))
 }
 
 /// Calls a chosen waiting patient.
-#[utoipa::path(post, path = "/api/queue/entries/{id}/call", tag = "queue", responses((status = 200, body = Object), (status = 409, description = "queue.taken")))]
+#[utoipa::path(post, path = "/api/queue/entries/{id}/call", tag = "queue", params(("id" = Uuid, Path, description = "queue entry: the booking id")), responses((status = 200, body = Called), (status = 409, description = "queue.taken")))]
 pub async fn call(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<Called> {
     Ok(Json(queue::call(&st.app, &staff.actor, parse_id(&id)?).await?))
 }
 
 /// Call again (`call_again`), no-show (`pass`), sent for tests (`test`) or `finish`.
-#[utoipa::path(post, path = "/api/queue/entries/{id}/{action}", tag = "queue", responses((status = 200, body = Object), (status = 409, description = "queue.not_called, queue.finished")))]
+#[utoipa::path(post, path = "/api/queue/entries/{id}/{action}", tag = "queue",
+    params(("id" = Uuid, Path, description = "queue entry: the booking id"), ("action" = String, Path, description = "call_again, pass, test or finish")),
+    responses((status = 200, body = PanelLine), (status = 404, description = "no such entry or action"), (status = 409, description = "queue.not_called, queue.finished")))]
 pub async fn act(
     State(st): State<AppState>,
     staff: Staff,
@@ -93,15 +97,16 @@ pub async fn act(
     Ok(Json(queue::act(&st.app, &staff.actor, parse_id(&id)?, action).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(default)]
 pub struct TransferIn {
     /// The session (room and doctor) to move to.
+    #[schema(value_type = uuid::Uuid)]
     pub to: String,
 }
 
 /// Transfers a patient to another room or doctor.
-#[utoipa::path(post, path = "/api/queue/entries/{id}/transfer", tag = "queue", request_body(content = Object, description = "to: session id"), responses((status = 200, body = Object)))]
+#[utoipa::path(post, path = "/api/queue/entries/{id}/transfer", tag = "queue", params(("id" = Uuid, Path, description = "queue entry: the booking id")), request_body = TransferIn, responses((status = 200, body = PanelLine)))]
 pub async fn transfer(
     State(st): State<AppState>,
     staff: Staff,
@@ -115,7 +120,8 @@ pub async fn transfer(
     Ok(Json(queue::transfer(&st.app, &staff.actor, parse_id(&id)?, to).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct ScopeQuery {
     /// Department codes of a zone, comma-separated (all when empty).
@@ -132,7 +138,7 @@ async fn scope(app: &App, org_id: Uuid, q: &ScopeQuery) -> Result<Scope, DomainE
 }
 
 /// The boards of a zone or a room now (masked names).
-#[utoipa::path(get, path = "/api/queue/boards", tag = "queue", responses((status = 200, body = Vec<Object>)))]
+#[utoipa::path(get, path = "/api/queue/boards", tag = "queue", params(ScopeQuery), responses((status = 200, body = Vec<dayi_app::queue::Board>)))]
 pub async fn boards(
     State(st): State<AppState>,
     staff: Staff,
@@ -145,6 +151,8 @@ pub async fn boards(
 /// Live boards of a zone or a room: one `board` event per queue on connect,
 /// then one per change. After a drop the browser reconnects and gets the
 /// whole state again.
+#[utoipa::path(get, path = "/api/queue/events", tag = "queue", params(ScopeQuery),
+    responses((status = 200, content_type = "text/event-stream", body = String, description = "`hello`, then `board` events whose data is a QueueBoard")))]
 pub async fn events(State(st): State<AppState>, staff: Staff, Query(q): Query<ScopeQuery>) -> Response {
     let result = async {
         let scope = scope(&st.app, staff.actor.org_id, &q).await?;
@@ -205,12 +213,16 @@ fn board_stream(
 }
 
 /// The patient's place in the queue now.
-#[utoipa::path(get, path = "/portal/api/bookings/{id}/queue", tag = "portal", responses((status = 200, body = Object), (status = 404, description = "queue.unknown")))]
+#[utoipa::path(get, path = "/portal/api/bookings/{id}/queue", tag = "portal", params(("id" = Uuid, Path, description = "booking id")),
+    responses((status = 200, body = Position), (status = 404, description = "queue.unknown")))]
 pub async fn position(State(st): State<AppState>, u: PortalUser, Path(id): Path<String>) -> ApiResult<Position> {
     Ok(Json(queue::position(&st.app, &u.ctx.actor, parse_id(&id)?).await?.0))
 }
 
 /// The patient's place, live: a `position` event now and after every change to their queue.
+#[utoipa::path(get, path = "/portal/api/bookings/{id}/queue/events", tag = "portal", params(("id" = Uuid, Path, description = "booking id")),
+    responses((status = 200, content_type = "text/event-stream", body = String, description = "`position` events whose data is a Position"),
+        (status = 404, description = "queue.unknown")))]
 pub async fn position_events(State(st): State<AppState>, u: PortalUser, Path(id): Path<String>) -> Response {
     let actor = u.ctx.actor.clone();
     let rx = st.app.queue.subscribe();
@@ -282,7 +294,8 @@ struct Follow {
 }
 
 /// Routes without saving: the form's hint as the nurse ticks.
-#[utoipa::path(post, path = "/api/triage/preview", tag = "triage", request_body(content = Object, description = "temperature, symptoms, exposures"), responses((status = 200, body = Object)))]
+#[utoipa::path(post, path = "/api/triage/preview", tag = "triage", request_body(content = TriageForm, description = "temperature, symptoms and exposures are read"),
+    responses((status = 200, body = Decision)))]
 pub async fn triage_preview(
     State(st): State<AppState>,
     staff: Staff,
@@ -292,7 +305,7 @@ pub async fn triage_preview(
 }
 
 /// Records a pre-triage and routes the patient.
-#[utoipa::path(post, path = "/api/triage", tag = "triage", request_body(content = Object, description = "patient_id, temperature, symptoms, exposures, priority, dept"), responses((status = 201, body = Object)))]
+#[utoipa::path(post, path = "/api/triage", tag = "triage", request_body = TriageForm, responses((status = 201, body = TriageView)))]
 pub async fn triage(
     State(st): State<AppState>,
     staff: Staff,
@@ -302,17 +315,20 @@ pub async fn triage(
     Ok((axum::http::StatusCode::CREATED, Json(v)).into_response())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct RegisterQuery {
     /// `YYYY-MM-DD`, default today.
+    #[param(format = Date)]
     pub day: String,
     /// `emergency`, `fever` or `department`.
+    #[param(value_type = dayi_core::triage::Route)]
     pub route: String,
 }
 
 /// A day's triage register with counts per route.
-#[utoipa::path(get, path = "/api/triage", tag = "triage", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/triage", tag = "triage", params(RegisterQuery), responses((status = 200, body = Register)))]
 pub async fn triage_register(
     State(st): State<AppState>,
     staff: Staff,

@@ -2,11 +2,13 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use dayi_app::catalog;
+use dayi_app::records::{Certificate, VisitTemplate};
 use dayi_app::visit::{self, CertificateForm, DiagnosisForm, OrderForm, Ordered, RecordForm, TemplateForm, VisitView};
-use dayi_app::{catalog, records::Certificate};
 use dayi_core::catalog::{Item, Kind};
 use dayi_core::{DomainError, ErrorCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiResult, JsonBody};
 use crate::AppState;
@@ -14,17 +16,22 @@ use crate::pages::parse_id;
 use crate::principal::Staff;
 
 /// Opens the visit of a called patient (the same visit again if open).
-#[utoipa::path(post, path = "/api/visits/open/{booking_id}", tag = "visit", responses((status = 200, body = Object), (status = 409, description = "visit.not_called")))]
+#[utoipa::path(post, path = "/api/visits/open/{id}", tag = "visit", params(("id" = Uuid, Path, description = "booking id")),
+    responses((status = 200, body = VisitView), (status = 409, description = "visit.not_called")))]
 pub async fn open(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<VisitView> {
     Ok(Json(visit::open(&st.app, &staff.actor, parse_id(&id)?).await?))
 }
 
-#[utoipa::path(get, path = "/api/visits/{id}", tag = "visit", responses((status = 200, body = Object), (status = 404, description = "visit.unknown")))]
+/// A visit with its record, diagnoses, orders and certificates.
+#[utoipa::path(get, path = "/api/visits/{id}", tag = "visit", params(("id" = Uuid, Path, description = "visit id")),
+    responses((status = 200, body = VisitView), (status = 404, description = "visit.unknown")))]
 pub async fn get(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<VisitView> {
     Ok(Json(visit::view(&st.app, &staff.actor, parse_id(&id)?).await?))
 }
 
-#[utoipa::path(post, path = "/api/visits/{id}/record", tag = "visit", request_body(content = Object), responses((status = 200, body = Object), (status = 409, description = "visit.finished")))]
+/// Saves the record's text fields and vital signs.
+#[utoipa::path(post, path = "/api/visits/{id}/record", tag = "visit", params(("id" = Uuid, Path, description = "visit id")), request_body = RecordForm,
+    responses((status = 200, body = VisitView), (status = 409, description = "visit.finished")))]
 pub async fn record(
     State(st): State<AppState>,
     staff: Staff,
@@ -34,14 +41,15 @@ pub async fn record(
     Ok(Json(visit::save(&st.app, &staff.actor, parse_id(&id)?, &b).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(default)]
 pub struct DiagnosesIn {
     pub diagnoses: Vec<DiagnosisForm>,
 }
 
 /// Replaces the diagnoses (the first western one is primary).
-#[utoipa::path(post, path = "/api/visits/{id}/diagnoses", tag = "visit", request_body(content = Object, description = "diagnoses: [{kind, code}]"), responses((status = 200, body = Object), (status = 422, description = "catalog.unknown")))]
+#[utoipa::path(post, path = "/api/visits/{id}/diagnoses", tag = "visit", params(("id" = Uuid, Path, description = "visit id")), request_body(content = DiagnosesIn, description = "kind: diagnosis (ICD-10) or tcm"),
+    responses((status = 200, body = VisitView), (status = 422, description = "catalog.unknown")))]
 pub async fn diagnoses(
     State(st): State<AppState>,
     staff: Staff,
@@ -52,7 +60,8 @@ pub async fn diagnoses(
 }
 
 /// Orders one item; warnings refuse it until confirmed with a reason.
-#[utoipa::path(post, path = "/api/visits/{id}/orders", tag = "visit", request_body(content = Object), responses((status = 200, body = Object), (status = 422, description = "order.dose, order.allergy, order.duplicate, order.dose_over_limit, order.dose_absurd")))]
+#[utoipa::path(post, path = "/api/visits/{id}/orders", tag = "visit", params(("id" = Uuid, Path, description = "visit id")), request_body = OrderForm,
+    responses((status = 200, body = Ordered), (status = 422, description = "order.dose, order.allergy, order.duplicate, order.dose_over_limit, order.dose_absurd")))]
 pub async fn order(
     State(st): State<AppState>,
     staff: Staff,
@@ -62,7 +71,9 @@ pub async fn order(
     Ok(Json(visit::order(&st.app, &staff.actor, parse_id(&id)?, &b).await?))
 }
 
-#[utoipa::path(post, path = "/api/visits/{id}/orders/{order}/cancel", tag = "visit", responses((status = 200, body = Object), (status = 409, description = "order.paid")))]
+/// Cancels an unpaid order.
+#[utoipa::path(post, path = "/api/visits/{id}/orders/{order}/cancel", tag = "visit", params(("id" = Uuid, Path, description = "visit id"), ("order" = Uuid, Path, description = "order id")),
+    responses((status = 200, body = VisitView), (status = 409, description = "order.paid")))]
 pub async fn cancel(
     State(st): State<AppState>,
     staff: Staff,
@@ -72,23 +83,32 @@ pub async fn cancel(
 }
 
 /// Marks a paid order carried out.
-#[utoipa::path(post, path = "/api/visits/{id}/orders/{order}/execute", tag = "visit", responses((status = 200, body = Object)))]
+#[utoipa::path(post, path = "/api/visits/{id}/orders/{order}/execute", tag = "visit", params(("id" = Uuid, Path, description = "visit id"), ("order" = Uuid, Path, description = "order id")),
+    responses((status = 200, body = Done)))]
 pub async fn execute(
     State(st): State<AppState>,
     staff: Staff,
     Path((id, order)): Path<(String, String)>,
-) -> ApiResult<serde_json::Value> {
+) -> ApiResult<Done> {
     visit::execute(&st.app, &staff.actor, parse_id(&order)?, parse_id(&id)?).await?;
-    Ok(Json(serde_json::json!({"ok": true})))
+    Ok(Json(Done { ok: true }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Done {
+    pub ok: bool,
 }
 
 /// Finishes the visit and the patient's queue entry.
-#[utoipa::path(post, path = "/api/visits/{id}/finish", tag = "visit", responses((status = 200, body = Object), (status = 422, description = "visit.no_diagnosis")))]
+#[utoipa::path(post, path = "/api/visits/{id}/finish", tag = "visit", params(("id" = Uuid, Path, description = "visit id")),
+    responses((status = 200, body = VisitView), (status = 422, description = "visit.no_diagnosis")))]
 pub async fn finish(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> ApiResult<VisitView> {
     Ok(Json(visit::finish(&st.app, &staff.actor, parse_id(&id)?).await?))
 }
 
-#[utoipa::path(post, path = "/api/visits/{id}/certificates", tag = "visit", request_body(content = Object, description = "kind: diagnosis | sick_leave, days, note"), responses((status = 200, body = Object)))]
+/// Issues a certificate: diagnosis (诊断证明) or sick leave (病假证明, with days).
+#[utoipa::path(post, path = "/api/visits/{id}/certificates", tag = "visit", params(("id" = Uuid, Path, description = "visit id")), request_body(content = CertificateForm, description = "kind: diagnosis | sick_leave"),
+    responses((status = 200, body = Certificate)))]
 pub async fn certify(
     State(st): State<AppState>,
     staff: Staff,
@@ -98,35 +118,41 @@ pub async fn certify(
     Ok(Json(visit::certify(&st.app, &staff.actor, parse_id(&id)?, &b).await?))
 }
 
-#[utoipa::path(post, path = "/api/visit-templates", tag = "visit", request_body(content = Object), responses((status = 200, body = Object)))]
+/// Saves a department's record template.
+#[utoipa::path(post, path = "/api/visit-templates", tag = "visit", request_body = TemplateForm, responses((status = 200, body = VisitTemplate)))]
 pub async fn add_template(
     State(st): State<AppState>,
     staff: Staff,
     JsonBody(b): JsonBody<TemplateForm>,
-) -> ApiResult<dayi_app::records::VisitTemplate> {
+) -> ApiResult<VisitTemplate> {
     Ok(Json(visit::add_template(&st.app, &staff.actor, &b).await?))
 }
 
-#[utoipa::path(get, path = "/api/visit-templates/{dept_id}", tag = "visit", responses((status = 200, body = Object)))]
+/// A department's record templates.
+#[utoipa::path(get, path = "/api/visit-templates/{id}", tag = "visit", params(("id" = Uuid, Path, description = "department id")),
+    responses((status = 200, body = Vec<VisitTemplate>)))]
 pub async fn templates(
     State(st): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
-) -> ApiResult<Vec<dayi_app::records::VisitTemplate>> {
+) -> ApiResult<Vec<VisitTemplate>> {
     Ok(Json(visit::templates(&st.app, &staff.actor, parse_id(&id)?).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct SearchIn {
     /// diagnosis, tcm, charge_item, drug, technique; several comma-separated.
     pub kind: String,
+    /// Code, pinyin initials or part of the name.
     pub q: String,
+    /// At most this many (default 20).
     pub limit: Option<usize>,
 }
 
 /// Searches the catalogues by code, pinyin initials or name.
-#[utoipa::path(get, path = "/api/catalog", tag = "catalog", params(("kind" = String, Query), ("q" = String, Query)), responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/catalog", tag = "catalog", params(SearchIn), responses((status = 200, body = Vec<Item>)))]
 pub async fn search(State(st): State<AppState>, staff: Staff, Query(q): Query<SearchIn>) -> ApiResult<Vec<Item>> {
     let kinds = q
         .kind
@@ -139,7 +165,8 @@ pub async fn search(State(st): State<AppState>, staff: Staff, Query(q): Query<Se
 }
 
 /// A new dated row for one item (price, name, class, active).
-#[utoipa::path(post, path = "/api/catalog", tag = "catalog", request_body(content = Object), responses((status = 200, body = Object), (status = 422, description = "catalog.date, catalog.price")))]
+#[utoipa::path(post, path = "/api/catalog", tag = "catalog", request_body(content = catalog::EditForm, description = "price in yuan; effective_from YYYY-MM-DD, not in the past"),
+    responses((status = 200, body = Item), (status = 422, description = "catalog.date, catalog.price")))]
 pub async fn edit(
     State(st): State<AppState>,
     staff: Staff,

@@ -506,14 +506,21 @@ pub async fn dismiss(State(st): State<AppState>, staff: Staff, Path(id): Path<St
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 /// The indicator query of a page or API request, and a drill-down's number.
 pub struct IndicatorParams {
-    year: String,
-    group: String,
+    /// `YYYY`; default this year (so far).
+    pub year: String,
+    /// `org` (default), `doctor` or `village`.
+    pub group: String,
+    /// The row: the doctor's user name or the village; empty for the organisation.
     pub key: String,
+    /// `htn`, `t2dm` or `lipid`.
+    #[param(value_type = dayi_core::chronic::Disease)]
     pub disease: String,
+    /// `managed`, `standard`, `controlled`, `lipid_tested`, `not_standard` or `not_controlled`.
     pub measure: String,
 }
 

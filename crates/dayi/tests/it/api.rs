@@ -5,7 +5,12 @@ use serde_json::{Value, json};
 
 use crate::harness::TestApp;
 
-crate::on_both!(api_tokens_carry_their_account_roles, bad_input_gets_clear_coded_answers, platform_endpoints);
+crate::on_both!(
+    api_tokens_carry_their_account_roles,
+    bad_input_gets_clear_coded_answers,
+    platform_endpoints,
+    json_sends_numbers_as_numbers_and_lists_as_arrays
+);
 
 async fn api_tokens_carry_their_account_roles(t: &TestApp) {
     let sec = t.as_user("secadmin").await;
@@ -180,4 +185,51 @@ async fn bodies_over_the_limit_are_refused() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(r.text().await.unwrap().contains("提交的内容过大"));
     t.stop().await;
+}
+
+/// The form types are shared with the url-encoded pages, where every value is
+/// text; JSON clients send numbers as numbers (text still works), and role
+/// lists as arrays on both routes that take one.
+async fn json_sends_numbers_as_numbers_and_lists_as_arrays(t: &TestApp) {
+    let admin = t.as_user("admin").await;
+    let depts: Value = admin.get("/api/depts").await.json().await.unwrap();
+    let dept = depts.as_array().unwrap().iter().find(|d| d["kind"] == "clinical").unwrap()["id"].clone();
+    let day = (dayi_core::timefmt::today_cst() + time::Duration::days(2)).to_string();
+    let session = |minutes: Value, count: Value| {
+        json!({ "dept_id": dept, "day": day, "half_day": "am", "clinic_type": "general", "doctor_name": "数字医生",
+                "start_time": "08:00", "slot_minutes": minutes, "slot_count": count })
+    };
+    let r = admin.post_json("/api/sessions", session(json!(5), json!(3))).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let s: Value = r.json().await.unwrap();
+    assert_eq!((s["slot_minutes"].as_i64(), s["slot_count"].as_i64(), s["free"].as_i64()), (Some(5), Some(3), Some(3)));
+    let r = admin.post_json("/api/sessions", session(json!("10"), json!("2"))).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "text still works");
+    // A number out of range is the same field error as the text would be.
+    let r = admin.post_json("/api/sessions", session(json!(-5), json!(3))).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let p: Value = r.json().await.unwrap();
+    assert!(p["fields"].as_array().unwrap().iter().any(|f| f["field"] == "slot_minutes"), "{p}");
+    // Something that is neither is refused as unreadable, naming the field.
+    let r = admin.post_json("/api/sessions", session(json!([5]), json!(3))).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("slot_minutes"));
+
+    let nurse = t.as_user("triage01").await;
+    let r = nurse.post_json("/api/triage/preview", json!({ "temperature": 38.5 })).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["route"], "fever");
+
+    // Role lists: an array for an account and for a token alike.
+    let sec = t.as_user("secadmin").await;
+    let staff: Value = sec.get("/api/staff").await.json().await.unwrap();
+    let doc = staff.as_array().unwrap().iter().find(|s| s["username"] == "doc01").unwrap()["id"].clone();
+    let r = sec.post_json("/api/tokens", json!({ "staff_id": doc, "name": "只读", "roles": ["doctor"] })).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.json::<Value>().await.unwrap()["roles"], json!(["doctor"]));
+    let r = sec.post_json("/api/tokens", json!({ "staff_id": doc, "name": "只读", "roles": "doctor" })).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = sec.post_json("/api/tokens", json!({ "staff_id": doc, "name": "全部" })).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.json::<Value>().await.unwrap()["roles"], Value::Null, "no list: all of the account's roles");
 }

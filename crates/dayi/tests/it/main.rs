@@ -34,5 +34,6 @@ mod matrix;
 mod ops;
 mod patient;
 mod queue;
+mod schemathesis;
 mod security;
 mod visit;
