@@ -228,7 +228,8 @@ impl Db {
         }
     }
 
-    /// Applies the pending migrations of this backend.
+    /// Applies the pending migrations of this backend (rendered from
+    /// `migrations/source` by `dialect::render`; checked in, so sqlx embeds them).
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self {
             Db::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await,

@@ -13,6 +13,7 @@ pub mod booking;
 pub mod catalog;
 pub mod chronic;
 pub mod db;
+pub mod dialect;
 pub mod identifier;
 pub mod lab;
 pub mod lab_query;
