@@ -15,6 +15,7 @@ use dayi_core::audit::OK;
 use dayi_core::billing::{self as b, Method, Movement, PaymentStatus, Totals};
 use dayi_core::catalog::yuan;
 use dayi_core::security::Perm;
+use dayi_core::settlement::{Payer, Settlement};
 use dayi_core::timefmt::now_micros;
 use dayi_core::{DomainError, ErrorCode, mask};
 use dayi_store::billing::{Closing, Payment, Refund};
@@ -205,11 +206,22 @@ pub struct Receipt {
     pub hospital_no: String,
     pub charges: Vec<ChargeLine>,
     pub refunds: Vec<Refund>,
+    /// Who paid: the settlement's parts, third payers first, the patient last.
+    pub parts: Vec<PartLine>,
     pub refunded_fen: i64,
     pub refunded: String,
     /// When paid (or, unpaid, when made), Beijing time.
     pub at: String,
     pub tendered: String,
+}
+
+/// One payer's part of a payment, as the receipt shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PartLine {
+    pub payer: String,
+    pub payer_name: &'static str,
+    pub fen: i64,
+    pub amount: String,
 }
 
 fn parse_ids(ids: &[String]) -> Result<Vec<Uuid>, DomainError> {
@@ -344,6 +356,7 @@ async fn pay_at_counter(
         return Err(DomainError::new(ErrorCode::Conflict));
     }
     dayi_store::billing::settle(&mut tx, actor.org_id, id, now).await.or_internal()?;
+    store_parts(&mut tx, actor.org_id, id, total, method).await?;
     dayi_store::visit::set_order_status_by_charges(&mut tx, actor.org_id, ids, "ordered", "paid", now)
         .await
         .or_internal()?;
@@ -352,6 +365,20 @@ async fn pay_at_counter(
     dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
     tx.commit().await.or_internal()?;
     receipt_of(app, actor.org_id, p).await
+}
+
+/// Who pays: today the patient, wholly, by the method used. The insurance
+/// capability settles with the fund's parts here (`Settlement::split`).
+async fn store_parts(
+    tx: &mut dayi_store::Tx,
+    org_id: Uuid,
+    payment_id: Uuid,
+    total: i64,
+    method: Method,
+) -> Result<(), DomainError> {
+    let s = Settlement::self_pay(total, method).map_err(|_| DomainError::new(ErrorCode::BillingNothingDue))?;
+    let parts: Vec<(&str, i64)> = s.parts().iter().map(|p| (p.payer.code(), p.fen)).collect();
+    dayi_store::billing::insert_parts(tx, org_id, payment_id, &parts).await.or_internal()
 }
 
 /// The total of the charges asked for, checked; a charge already paid names its receipt.
@@ -490,6 +517,7 @@ async fn start_online(
     if dayi_store::billing::hold(&mut tx, actor.org_id, ids, id, now).await.or_internal()? != ids.len() as u64 {
         return Err(DomainError::new(ErrorCode::Conflict));
     }
+    store_parts(&mut tx, actor.org_id, id, total, Method::Online).await?;
     let entry =
         actor.entry("billing.pay_online", "payment", &p.pay_no, Some(patient_id), OK, &format!("{} 元", yuan(total)));
     dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
@@ -843,7 +871,20 @@ async fn receipt_of(app: &App, org_id: Uuid, p: Payment) -> Result<Receipt, Doma
         .collect();
     let refunds = dayi_store::billing::refunds_of_payment(&app.db, org_id, p.id).await.or_internal()?;
     let refunded_fen = refunds.iter().filter(|r| r.status == "done").map(|r| r.amount_fen).sum();
+    let mut parts: Vec<PartLine> = dayi_store::billing::parts_of(&app.db, org_id, p.id)
+        .await
+        .or_internal()?
+        .into_iter()
+        .map(|(payer, fen)| PartLine {
+            payer_name: Payer::parse(&payer).map(|p| p.zh()).unwrap_or(""),
+            payer,
+            fen,
+            amount: yuan(fen),
+        })
+        .collect();
+    parts.sort_by_key(|l| Payer::parse(&l.payer).is_some_and(|p| p.is_patient()));
     Ok(Receipt {
+        parts,
         method_name: Method::parse(&p.method).map(|m| m.zh()).unwrap_or(""),
         status_name: PaymentStatus::parse(&p.status).map(|s| s.zh()).unwrap_or(""),
         amount: yuan(p.amount_fen),

@@ -17,6 +17,7 @@ pub mod mask;
 pub mod patient;
 pub mod queue;
 pub mod security;
+pub mod settlement;
 pub mod tenancy;
 pub mod timefmt;
 pub mod triage;

@@ -148,6 +148,24 @@ pub async fn insert_payment(tx: &mut Tx, p: &Payment) -> Result<bool> {
         .execute(c).await.map(|r| r.rows_affected() == 1))
 }
 
+/// Stores who pays a payment: (payer code, fen) parts that sum to its amount.
+pub async fn insert_parts(tx: &mut Tx, org_id: Uuid, payment_id: Uuid, parts: &[(&str, i64)]) -> Result<()> {
+    with_tx!(tx, c => {
+        let mut qb = QueryBuilder::new("INSERT INTO payment_part (org_id, payment_id, payer, fen) ");
+        qb.push_values(parts, |mut b, (payer, fen)| {
+            b.push_bind(org_id).push_bind(payment_id).push_bind(*payer).push_bind(*fen);
+        });
+        qb.build().execute(c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// A payment's parts, (payer code, fen), by payer code.
+pub async fn parts_of(db: &Db, org_id: Uuid, payment_id: Uuid) -> Result<Vec<(String, i64)>> {
+    let sql = "SELECT payer, fen FROM payment_part WHERE org_id = $1 AND payment_id = $2 ORDER BY payer";
+    with_db!(db, p => sqlx::query_as::<_, (String, i64)>(sql).bind(org_id).bind(payment_id).fetch_all(p).await)
+}
+
 pub async fn payment(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Payment>> {
     let sql = concat!("SELECT ", payment_cols!(), " FROM payment WHERE org_id = $1 AND id = $2");
     with_db!(db, p => sqlx::query_as::<_, Payment>(sql).bind(org_id).bind(id).fetch_optional(p).await)

@@ -105,6 +105,8 @@ async fn a_visit_from_call_to_closing(t: &TestApp) {
     let again = ok(cashier.post_json("/api/billing/pay", body("k1", total)).await).await;
     assert_eq!(first["payment"]["id"], again["payment"]["id"]);
     assert_eq!(first["payment"]["change_fen"].as_i64().unwrap(), 100_000 - total);
+    // Who paid: one part, the patient's cash, the whole bill.
+    assert_eq!(first["parts"], json!([{"payer": "cash", "payer_name": "现金", "fen": total, "amount": dayi_core::catalog::yuan(total)}]));
     let twice = refused(
         cashier.post_json("/api/billing/pay", body("k2", total)).await,
         StatusCode::CONFLICT,
@@ -192,6 +194,9 @@ async fn online_payment_settles_once(t: &TestApp) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(status, "paid");
+    let r = ok(cashier.get(&format!("/api/billing/payments/{id}")).await).await;
+    assert_eq!(r["parts"][0]["payer"], "online");
+    assert_eq!(r["parts"][0]["fen"], total);
 
     // The same callback again is taken and changes nothing; a forged one is refused.
     let cb = provider.callback(&paid, dayi_core::timefmt::now_micros() / 1_000_000, "again");
