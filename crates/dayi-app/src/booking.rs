@@ -3,7 +3,8 @@
 //! check-in by health-card code, and the nightly no-show count.
 
 use dayi_core::audit::OK;
-use dayi_core::booking::{self, BookingChannel, BookingStatus, ClinicType, HalfDay, OnBehalf, Rules};
+use dayi_core::booking::{self, BookingChannel, BookingStatus, OnBehalf, Rules};
+use dayi_core::roster::{ClinicType, HalfDay};
 use dayi_core::card::CareStep;
 use dayi_core::catalog::yuan;
 use dayi_core::security::Perm;
@@ -452,7 +453,7 @@ impl SessionView {
             dept_id: s.dept_id,
             dept_name: dept_name.into(),
             day: s.day.clone(),
-            weekday: day.map(|d| booking::WEEKDAY_ZH[d.weekday().number_days_from_monday() as usize]).unwrap_or(""),
+            weekday: day.map(|d| dayi_core::roster::WEEKDAY_ZH[d.weekday().number_days_from_monday() as usize]).unwrap_or(""),
             half_day: s.half_day.clone(),
             half_day_name: HalfDay::parse(&s.half_day).map(|h| h.zh()).unwrap_or(""),
             clinic_type: s.clinic_type.clone(),

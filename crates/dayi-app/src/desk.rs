@@ -13,7 +13,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use dayi_core::audit::{Entry, FAILED};
-use dayi_core::booking::{self, BookingChannel, BookingStatus, Rules, SessionStatus, Standing};
+use dayi_core::booking::{self, BookingChannel, BookingStatus, Rules, Standing};
+use dayi_core::roster::SessionStatus;
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::booking::{Booking, Charge};
 use dayi_store::roster::Bookable;

@@ -3,7 +3,8 @@
 //! and stopping a clinic (停诊) with notice to every booked patient.
 
 use dayi_core::audit::OK;
-use dayi_core::booking::{self, BookingStatus, ClinicType, HalfDay, SessionStatus};
+use dayi_core::booking::{self, BookingStatus};
+use dayi_core::roster::{ClinicType, HalfDay, SessionStatus, dates_on, instant, parse_hm, show_hm, slot_starts};
 use dayi_core::security::Perm;
 use dayi_core::timefmt::{now_micros, today_cst};
 use dayi_core::{DomainError, ErrorCode, mask};
@@ -29,9 +30,9 @@ pub struct RosterForm {
     #[serde(deserialize_with = "dayi_core::lenient::text")]
     #[schema(value_type = i64)]
     pub weekday: String,
-    #[schema(value_type = dayi_core::booking::HalfDay)]
+    #[schema(value_type = dayi_core::roster::HalfDay)]
     pub half_day: String,
-    #[schema(value_type = dayi_core::booking::ClinicType)]
+    #[schema(value_type = dayi_core::roster::ClinicType)]
     pub clinic_type: String,
     /// Our doctor's account id; empty for a visiting expert.
     #[schema(value_type = uuid::Uuid)]
@@ -101,7 +102,7 @@ async fn validate(app: &App, actor: &Actor, f: &RosterForm) -> Result<Valid, Dom
     if doctor_name.is_none() {
         err = err.and_field("doctor_name", ErrorCode::Required, [""; 0]);
     }
-    let start = booking::parse_hm(&f.start_time);
+    let start = parse_hm(&f.start_time);
     if start.is_none() {
         err = err.and_field("start_time", ErrorCode::InvalidFormat, ["时:分，如 08:00"]);
     }
@@ -165,9 +166,9 @@ async fn make_session(
     template_id: Option<Uuid>,
 ) -> Result<Option<Session>, DomainError> {
     let r = rules(app, actor.org_id).await?;
-    let starts: Vec<i64> = booking::slot_starts(v.start, v.slot_minutes, v.slot_count)
+    let starts: Vec<i64> = slot_starts(v.start, v.slot_minutes, v.slot_count)
         .into_iter()
-        .map(|t| booking::instant(day, t))
+        .map(|t| instant(day, t))
         .collect();
     let ends_at = starts.last().copied().unwrap_or(0) + v.slot_minutes * 60_000_000;
     let s = Session {
@@ -183,7 +184,7 @@ async fn make_session(
         doctor_title: v.doctor_title.clone(),
         visiting_from: v.visiting_from.clone(),
         room: v.room.clone(),
-        start_time: booking::show_hm(v.start),
+        start_time: show_hm(v.start),
         slot_minutes: v.slot_minutes,
         slot_count: v.slot_count,
         fee_fen: policy::int(app, actor.org_id, fee_key(v.clinic_type)).await?,
@@ -251,7 +252,7 @@ pub async fn create_template(app: &App, actor: &Actor, f: &RosterForm) -> Result
         doctor_title: v.doctor_title,
         visiting_from: v.visiting_from,
         room: v.room,
-        start_time: booking::show_hm(v.start),
+        start_time: show_hm(v.start),
         slot_minutes: v.slot_minutes,
         slot_count: v.slot_count,
         active: true,
@@ -294,7 +295,7 @@ pub async fn generate(app: &App, actor: &Actor, from: Date, weeks: i64) -> Resul
             continue;
         }
         let (Some(half_day), Some(clinic_type), Some(start)) =
-            (HalfDay::parse(&t.half_day), ClinicType::parse(&t.clinic_type), booking::parse_hm(&t.start_time))
+            (HalfDay::parse(&t.half_day), ClinicType::parse(&t.clinic_type), parse_hm(&t.start_time))
         else {
             continue;
         };
@@ -311,7 +312,7 @@ pub async fn generate(app: &App, actor: &Actor, from: Date, weeks: i64) -> Resul
             slot_minutes: t.slot_minutes,
             slot_count: t.slot_count,
         };
-        for day in booking::dates_on(t.weekday as u8, from, weeks) {
+        for day in dates_on(t.weekday as u8, from, weeks) {
             if make_session(app, actor, &v, day, Some(t.id)).await?.is_some() {
                 made += 1;
             }

@@ -1,36 +1,12 @@
-//! Appointments and registration (挂号): clinic types, half-day sessions and
-//! their slots (号源), the booking rules, registration numbers. The rules'
+//! Appointments and registration (挂号): the booking rules, registration
+//! numbers; the sessions booked into are the roster's (`roster`). The rules'
 //! numbers come from the policy catalogue; here they are only applied.
 
-use time::{Date, Duration, PrimitiveDateTime, Time, Weekday};
+use time::{Date, Duration, Time};
 
 use crate::security::named_enum;
-use crate::timefmt::{CST, to_micros};
+use crate::roster::{SessionStatus, instant};
 use crate::{DomainError, ErrorCode};
-
-named_enum! {
-    /// Clinic type (号别); the registration fee depends on it.
-    ClinicType {
-        General = ("general", "普通门诊", "General clinic"),
-        Expert = ("expert", "专家门诊", "Expert clinic"),
-        Special = ("special", "特需门诊", "Special-needs clinic"),
-    }
-}
-
-named_enum! {
-    HalfDay {
-        Am = ("am", "上午", "Morning"),
-        Pm = ("pm", "下午", "Afternoon"),
-        Night = ("night", "夜间", "Evening"),
-    }
-}
-
-named_enum! {
-    SessionStatus {
-        Open = ("open", "出诊", "Open"),
-        Stopped = ("stopped", "停诊", "Stopped"),
-    }
-}
 
 named_enum! {
     BookingStatus {
@@ -101,34 +77,11 @@ pub struct Standing {
     pub blocked_until: Option<String>,
 }
 
-/// The instant of a local (Beijing) date and time, in microseconds.
-pub fn instant(day: Date, at: Time) -> i64 {
-    to_micros(PrimitiveDateTime::new(day, at).assume_offset(CST))
-}
-
 /// When a session's slots open for booking.
 pub fn release_at(day: Date, rules: &Rules) -> i64 {
     let minute = rules.release_minute.clamp(0, 24 * 60 - 1);
     let at = Time::from_hms((minute / 60) as u8, (minute % 60) as u8, 0).unwrap_or(Time::MIDNIGHT);
     instant(day - Duration::days(rules.release_days_ahead), at)
-}
-
-/// Start times of `count` slots of `minutes` each from `start`.
-pub fn slot_starts(start: Time, minutes: i64, count: i64) -> Vec<Time> {
-    (0..count).map(|i| start + Duration::minutes(i * minutes)).collect()
-}
-
-/// `HH:MM`.
-pub fn parse_hm(s: &str) -> Option<Time> {
-    let (h, m) = s.trim().split_once(':')?;
-    if h.len() > 2 || m.len() != 2 {
-        return None;
-    }
-    Time::from_hms(h.parse().ok()?, m.parse().ok()?, 0).ok()
-}
-
-pub fn show_hm(t: Time) -> String {
-    format!("{:02}:{:02}", t.hour(), t.minute())
 }
 
 /// Registration number (挂号流水号): department code (3 characters, numeric
@@ -212,41 +165,10 @@ pub fn block_after(rules: &Rules, no_shows: i64, today: Date) -> Option<Date> {
     (rules.no_show_limit > 0 && no_shows >= rules.no_show_limit).then(|| today + Duration::days(rules.block_days))
 }
 
-/// The dates in `[from, from + weeks)` that fall on `weekday` (1 = Monday … 7 = Sunday).
-pub fn dates_on(weekday: u8, from: Date, weeks: i64) -> Vec<Date> {
-    let Some(wd) = weekday_of(weekday) else { return vec![] };
-    let mut d = from;
-    while d.weekday() != wd {
-        d = d.next_day().unwrap_or(d);
-    }
-    let end = from + Duration::weeks(weeks);
-    let mut out = vec![];
-    while d < end {
-        out.push(d);
-        d += Duration::weeks(1);
-    }
-    out
-}
-
-pub fn weekday_of(n: u8) -> Option<Weekday> {
-    Some(match n {
-        1 => Weekday::Monday,
-        2 => Weekday::Tuesday,
-        3 => Weekday::Wednesday,
-        4 => Weekday::Thursday,
-        5 => Weekday::Friday,
-        6 => Weekday::Saturday,
-        7 => Weekday::Sunday,
-        _ => return None,
-    })
-}
-
-pub const WEEKDAY_ZH: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::{date, time};
+    use time::macros::date;
 
     fn rules() -> Rules {
         Rules {
@@ -272,15 +194,6 @@ mod tests {
     fn registration_numbers_follow_the_convention() {
         assert_eq!(registration_no("03", date!(2026 - 11 - 23), 12), "0032026112300012");
         assert_eq!(registration_no("nei", date!(2025 - 10 - 01), 1), "NEI2025100100001");
-    }
-
-    #[test]
-    fn slots_and_times() {
-        let s = slot_starts(time!(8:00), 15, 3);
-        assert_eq!(s.iter().map(|t| show_hm(*t)).collect::<Vec<_>>(), ["08:00", "08:15", "08:30"]);
-        assert_eq!(parse_hm("8:05"), Some(time!(8:05)));
-        assert_eq!(parse_hm("25:00"), None);
-        assert_eq!(parse_hm("08:5"), None);
     }
 
     #[test]
@@ -329,12 +242,4 @@ mod tests {
         assert_eq!(block_after(&r, 3, date!(2026 - 11 - 23)), Some(date!(2027 - 02 - 21)));
     }
 
-    #[test]
-    fn weekly_dates() {
-        // 2026-11-23 is a Monday
-        let d = dates_on(3, date!(2026 - 11 - 23), 2);
-        assert_eq!(d, [date!(2026 - 11 - 25), date!(2026 - 12 - 02)]);
-        assert_eq!(dates_on(1, date!(2026 - 11 - 23), 1), [date!(2026 - 11 - 23)]);
-        assert!(dates_on(8, date!(2026 - 11 - 23), 1).is_empty());
-    }
 }

@@ -16,6 +16,7 @@ pub mod lenient;
 pub mod mask;
 pub mod patient;
 pub mod queue;
+pub mod roster;
 pub mod security;
 pub mod settlement;
 pub mod tenancy;

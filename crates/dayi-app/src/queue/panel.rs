@@ -80,7 +80,7 @@ pub async fn panel(app: &App, actor: &Actor) -> Result<PanelView, DomainError> {
         .filter(|s| s.status != "stopped")
         .map(|s| {
             let dept = depts.iter().find(|d| d.id == s.dept_id).map(|d| d.name.as_str()).unwrap_or("");
-            let half = dayi_core::booking::HalfDay::parse(&s.half_day).map(|h| h.zh()).unwrap_or("");
+            let half = dayi_core::roster::HalfDay::parse(&s.half_day).map(|h| h.zh()).unwrap_or("");
             Choice {
                 id: s.id,
                 label: format!("{dept} · {} · {} · {half}", board::room_of(s), s.doctor_name),

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dayi_app::booking::SessionView;
 use dayi_app::records::Org;
-use dayi_core::booking::{ClinicType, parse_hm};
+use dayi_core::roster::{ClinicType, parse_hm};
 use dayi_core::security::Perm;
 use dayi_core::timefmt::today_cst;
 use dayi_core::{DomainError, ErrorCode};
@@ -77,7 +77,7 @@ pub fn day_of(s: &str) -> Option<Date> {
 
 /// An instant (µs) of the session's day at `HH:MM`.
 pub fn at(s: &SessionView, hm: &str) -> Option<i64> {
-    Some(dayi_core::booking::instant(day_of(&s.day)?, parse_hm(hm)?))
+    Some(dayi_core::roster::instant(day_of(&s.day)?, parse_hm(hm)?))
 }
 
 /// The rostered hours: from the first slot's start to the last one's end.

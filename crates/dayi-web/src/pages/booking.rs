@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use dayi_app::booking::BookRequest;
 use dayi_app::card::Presented;
 use dayi_core::DomainError;
-use dayi_core::booking::{ClinicType, HalfDay, WEEKDAY_ZH};
+use dayi_core::roster::{ClinicType, HalfDay, WEEKDAY_ZH};
 use dayi_core::card::CareStep;
 use dayi_core::security::Perm;
 use dayi_core::timefmt::today_cst;

@@ -165,7 +165,7 @@ pub async fn choose(State(st): State<AppState>, u: PortalUser, Query(q): Query<B
     let days: Vec<Value> = (0..7)
         .map(|i| {
             let d = today + time::Duration::days(i);
-            let wd = dayi_core::booking::WEEKDAY_ZH[d.weekday().number_days_from_monday() as usize];
+            let wd = dayi_core::roster::WEEKDAY_ZH[d.weekday().number_days_from_monday() as usize];
             context! { day => d.to_string(), label => format!("{}/{} {}", u8::from(d.month()), d.day(), wd) }
         })
         .collect();
