@@ -11,7 +11,8 @@ use dayi_core::identity::IdKind;
 use dayi_core::security::Perm;
 use dayi_core::timefmt::{now_micros, today_cst};
 use dayi_core::{DomainError, ErrorCode, mask};
-use dayi_store::patient::{CardUse, Patient};
+use dayi_store::card::CardUse;
+use dayi_store::patient::Patient;
 use rand::RngCore;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -178,7 +179,7 @@ pub async fn resolve(app: &App, actor: &Actor, input: &Presented) -> Result<Reso
         if input.on_behalf { " 代办" } else { "" }
     );
     let mut tx = app.db.begin().await.or_internal()?;
-    dayi_store::patient::log_card_use(&mut tx, &u).await.or_internal()?;
+    dayi_store::card::log_use(&mut tx, &u).await.or_internal()?;
     let e = actor.entry("card.resolve", "patient", &p.id.to_string(), Some(p.id), OK, &detail);
     dayi_store::audit::append(&mut tx, actor.org_id, vec![e]).await.or_internal()?;
     tx.commit().await.or_internal()?;
@@ -206,5 +207,5 @@ async fn refused(app: &App, actor: &Actor, step: CareStep, shown: &str, e: Domai
 pub async fn uses(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<CardUse>, DomainError> {
     actor.require(app, Perm::PatientRead).await?;
     crate::patient::known(app, actor, patient_id).await?;
-    dayi_store::patient::card_uses(&app.db, actor.org_id, patient_id, 50).await.or_internal()
+    dayi_store::card::uses(&app.db, actor.org_id, patient_id, 50).await.or_internal()
 }

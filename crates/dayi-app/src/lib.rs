@@ -259,8 +259,10 @@ pub mod records {
     };
     pub use dayi_store::lab::{LabAlert, LabResult, LabTest, Specimen};
     pub use dayi_store::message::{Message, Notification};
-    pub use dayi_store::patient::{CardUse, Merge, Patient};
-    pub use dayi_store::queue::{Entry as QueueEntry, Triage};
+    pub use dayi_store::card::CardUse;
+    pub use dayi_store::patient::{Merge, Patient};
+    pub use dayi_store::queue::Entry as QueueEntry;
+    pub use dayi_store::triage::Triage;
     pub use dayi_store::roster::{Session, Slot, Template};
     pub use dayi_store::staff::Staff;
     pub use dayi_store::tenancy::{Dept, Org};

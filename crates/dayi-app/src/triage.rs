@@ -12,7 +12,8 @@ use dayi_core::security::Perm;
 use dayi_core::timefmt::{now_micros, today_cst};
 use dayi_core::triage::{self, Decision, Findings, Route, Rules};
 use dayi_core::{DomainError, ErrorCode, mask};
-use dayi_store::queue::{Change, Triage};
+use dayi_store::queue::Change;
+use dayi_store::triage::Triage;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -146,7 +147,7 @@ pub async fn record(app: &App, actor: &Actor, f: &TriageForm) -> Result<TriageVi
         });
     }
     let mut tx = app.db.begin().await.or_internal()?;
-    dayi_store::queue::insert_triage(&mut tx, &t).await.or_internal()?;
+    dayi_store::triage::insert(&mut tx, &t).await.or_internal()?;
     let mut audit = vec![actor.entry(
         "triage.record",
         "triage",
@@ -245,10 +246,10 @@ pub async fn register(app: &App, actor: &Actor, day: &str, route: Option<Route>)
         return Err(DomainError::field("day", ErrorCode::InvalidFormat, ["YYYY-MM-DD"]));
     }
     let r = rules(app, actor.org_id).await?;
-    let rows = dayi_store::queue::triage_of_day(&app.db, actor.org_id, day, route.map(|x| x.code()), 2_000)
+    let rows = dayi_store::triage::of_day(&app.db, actor.org_id, day, route.map(|x| x.code()), 2_000)
         .await
         .or_internal()?;
-    let counts = dayi_store::queue::triage_counts(&app.db, actor.org_id, day, day).await.or_internal()?;
+    let counts = dayi_store::triage::counts(&app.db, actor.org_id, day, day).await.or_internal()?;
     let depts = dayi_store::tenancy::list_depts(&app.db, actor.org_id).await.or_internal()?;
     let mut records = vec![];
     for t in &rows {

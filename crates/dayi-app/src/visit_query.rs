@@ -11,7 +11,7 @@ use dayi_core::catalog::Kind;
 use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::visit::{Diagnosis, Order, Visit};
-pub use dayi_store::visit_query::{Code, Filter, Page};
+pub use dayi_store::visit::query::{Code, Filter, Page};
 pub use dayi_store::walk::{After, Step, Walk};
 use uuid::Uuid;
 
@@ -63,7 +63,7 @@ pub async fn visits(
     offset: i64,
 ) -> Result<Page<VisitRead>, DomainError> {
     actor.require(app, Perm::Clinical).await?;
-    let page = dayi_store::visit_query::visits(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
+    let page = dayi_store::visit::query::visits(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
         .await
         .or_internal()?;
     let rows = with_diagnoses(app, actor.org_id, page.rows).await?;
@@ -77,7 +77,7 @@ pub async fn walk_visits(app: &App, actor: &Actor, step: &Step) -> Result<Walk<V
     actor.require(app, Perm::Clinical).await?;
     let step = capped(step);
     let page =
-        dayi_store::visit_query::walk_visits(&app.db, actor.org_id, &Filter::default(), &step).await.or_internal()?;
+        dayi_store::visit::query::walk_visits(&app.db, actor.org_id, &Filter::default(), &step).await.or_internal()?;
     let (total, more) = (page.total, page.more);
     let rows = with_diagnoses(app, actor.org_id, page.rows).await?;
     let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
@@ -120,7 +120,7 @@ pub async fn diagnoses(
     offset: i64,
 ) -> Result<Page<DiagnosisRead>, DomainError> {
     actor.require(app, Perm::Clinical).await?;
-    let page = dayi_store::visit_query::diagnoses(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
+    let page = dayi_store::visit::query::diagnoses(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
         .await
         .or_internal()?;
     let rows = with_visits(app, actor.org_id, page.rows).await?;
@@ -133,7 +133,7 @@ pub async fn diagnoses(
 pub async fn walk_diagnoses(app: &App, actor: &Actor, step: &Step) -> Result<Walk<DiagnosisRead>, DomainError> {
     actor.require(app, Perm::Clinical).await?;
     let f = Filter::default();
-    let page = dayi_store::visit_query::walk_diagnoses(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
+    let page = dayi_store::visit::query::walk_diagnoses(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
     let (total, more) = (page.total, page.more);
     let rows = with_visits(app, actor.org_id, page.rows).await?;
     let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
@@ -153,7 +153,7 @@ async fn with_visits(app: &App, org_id: Uuid, rows: Vec<Diagnosis>) -> Result<Ve
 pub async fn order(app: &App, actor: &Actor, id: Uuid, drug: bool) -> Result<OrderRead, DomainError> {
     actor.require(app, Perm::Clinical).await?;
     let f = Filter { orders: Some(vec![id]), drugs: Some(drug), ..Default::default() };
-    let page = dayi_store::visit_query::orders(&app.db, actor.org_id, &f, 1, 0).await.or_internal()?;
+    let page = dayi_store::visit::query::orders(&app.db, actor.org_id, &f, 1, 0).await.or_internal()?;
     let order = page.rows.into_iter().next().ok_or_else(|| DomainError::new(ErrorCode::OrderUnknown))?;
     let visit = dayi_store::visit::get(&app.db, actor.org_id, order.visit_id)
         .await
@@ -175,7 +175,7 @@ pub async fn orders(
     offset: i64,
 ) -> Result<Page<OrderRead>, DomainError> {
     actor.require(app, Perm::Clinical).await?;
-    let page = dayi_store::visit_query::orders(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
+    let page = dayi_store::visit::query::orders(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
         .await
         .or_internal()?;
     let rows = order_reads(app, actor.org_id, page.rows).await?;
@@ -188,7 +188,7 @@ pub async fn orders(
 pub async fn walk_orders(app: &App, actor: &Actor, drug: bool, step: &Step) -> Result<Walk<OrderRead>, DomainError> {
     actor.require(app, Perm::Clinical).await?;
     let f = Filter { drugs: Some(drug), ..Default::default() };
-    let page = dayi_store::visit_query::walk_orders(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
+    let page = dayi_store::visit::query::walk_orders(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
     let (total, more) = (page.total, page.more);
     let rows = order_reads(app, actor.org_id, page.rows).await?;
     let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
@@ -224,7 +224,7 @@ async fn visits_of(
     ids: impl Iterator<Item = Uuid>,
 ) -> Result<HashMap<Uuid, Visit>, DomainError> {
     let ids: Vec<Uuid> = ids.collect::<BTreeSet<_>>().into_iter().collect();
-    let rows = dayi_store::visit_query::visits_by_id(&app.db, org_id, &ids).await.or_internal()?;
+    let rows = dayi_store::visit::query::visits_by_id(&app.db, org_id, &ids).await.or_internal()?;
     Ok(rows.into_iter().map(|v| (v.id, v)).collect())
 }
 

@@ -1,7 +1,8 @@
 //! Patient index stories, on SQLite and PostgreSQL.
 
 use dayi_store::identifier::{self, Identifier};
-use dayi_store::patient::{self, CardUse, Key, Merge, Patient};
+use dayi_store::card::{self, CardUse};
+use dayi_store::patient::{self, Key, Merge, Patient};
 use dayi_store::walk::{After, Step};
 use dayi_store::{Db, is_unique_violation};
 use uuid::Uuid;
@@ -133,7 +134,7 @@ async fn merge_moves_references_and_undoes(t: &TestDb) {
     };
     let mut tx = t.db.begin().await.unwrap();
     for p in [dup.id, dup.id, survivor.id, bystander.id] {
-        patient::log_card_use(&mut tx, &uses(p)).await.unwrap();
+        card::log_use(&mut tx, &uses(p)).await.unwrap();
     }
     tx.commit().await.unwrap();
 
@@ -151,8 +152,8 @@ async fn merge_moves_references_and_undoes(t: &TestDb) {
     let mut tx = t.db.begin().await.unwrap();
     assert_eq!(patient::merge(&mut tx, &m).await.unwrap(), Some(2));
     tx.commit().await.unwrap();
-    assert_eq!(patient::card_uses(&t.db, org, survivor.id, 10).await.unwrap().len(), 3);
-    assert_eq!(patient::card_uses(&t.db, org, dup.id, 10).await.unwrap().len(), 0);
+    assert_eq!(card::uses(&t.db, org, survivor.id, 10).await.unwrap().len(), 3);
+    assert_eq!(card::uses(&t.db, org, dup.id, 10).await.unwrap().len(), 0);
     assert_eq!(patient::get(&t.db, org, dup.id).await.unwrap().unwrap().merged_into, Some(survivor.id));
     assert_eq!(names(&t.db, org, Key::Initials, "zs").await, ["张三"]);
     // a second merge of the same record is refused
@@ -162,12 +163,12 @@ async fn merge_moves_references_and_undoes(t: &TestDb) {
 
     // a use after the merge stays with the survivor on undo
     let mut tx = t.db.begin().await.unwrap();
-    patient::log_card_use(&mut tx, &uses(survivor.id)).await.unwrap();
+    card::log_use(&mut tx, &uses(survivor.id)).await.unwrap();
     assert!(patient::undo_merge(&mut tx, &m, "svc01", now()).await.unwrap());
     tx.commit().await.unwrap();
-    assert_eq!(patient::card_uses(&t.db, org, dup.id, 10).await.unwrap().len(), 2);
-    assert_eq!(patient::card_uses(&t.db, org, survivor.id, 10).await.unwrap().len(), 2);
-    assert_eq!(patient::card_uses(&t.db, org, bystander.id, 10).await.unwrap().len(), 1);
+    assert_eq!(card::uses(&t.db, org, dup.id, 10).await.unwrap().len(), 2);
+    assert_eq!(card::uses(&t.db, org, survivor.id, 10).await.unwrap().len(), 2);
+    assert_eq!(card::uses(&t.db, org, bystander.id, 10).await.unwrap().len(), 1);
     assert_eq!(patient::get(&t.db, org, dup.id).await.unwrap().unwrap().merged_into, None);
     let stored = patient::get_merge(&t.db, org, m.id).await.unwrap().unwrap();
     assert!(stored.undone_at.is_some());

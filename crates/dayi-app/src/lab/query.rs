@@ -12,7 +12,7 @@ use dayi_core::lab::LabCatalog;
 use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::lab::{LabResult, LabTest, Specimen};
-pub use dayi_store::lab_query::{Code, Filter, Page};
+pub use dayi_store::lab::query::{Code, Filter, Page};
 use dayi_store::walk::{Step, Walk};
 use uuid::Uuid;
 
@@ -45,7 +45,7 @@ pub struct TestRead {
 pub async fn result(app: &App, actor: &Actor, id: Uuid) -> Result<ResultRead, DomainError> {
     actor.require(app, Perm::Clinical).await?;
     let f = Filter { results: Some(vec![id]), ..Default::default() };
-    let page = dayi_store::lab_query::results(&app.db, actor.org_id, &f, 1, 0).await.or_internal()?;
+    let page = dayi_store::lab::query::results(&app.db, actor.org_id, &f, 1, 0).await.or_internal()?;
     let mut rows = with_tests(app, actor.org_id, page.rows).await?;
     let r = rows.pop().ok_or_else(|| DomainError::new(ErrorCode::NotFound))?;
     let entry = actor.entry("lab.observation.read", "lab_result", &id.to_string(), Some(r.result.patient_id), OK, "");
@@ -62,7 +62,7 @@ pub async fn results(
     offset: i64,
 ) -> Result<Page<ResultRead>, DomainError> {
     actor.require(app, Perm::Clinical).await?;
-    let page = dayi_store::lab_query::results(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
+    let page = dayi_store::lab::query::results(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
         .await
         .or_internal()?;
     let rows = with_tests(app, actor.org_id, page.rows).await?;
@@ -75,7 +75,7 @@ pub async fn results(
 pub async fn walk_results(app: &App, actor: &Actor, step: &Step) -> Result<Walk<ResultRead>, DomainError> {
     actor.require(app, Perm::Clinical).await?;
     let f = Filter::default();
-    let page = dayi_store::lab_query::walk_results(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
+    let page = dayi_store::lab::query::walk_results(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
     let (total, more) = (page.total, page.more);
     let rows = with_tests(app, actor.org_id, page.rows).await?;
     let shown: Vec<Uuid> = rows.iter().map(|r| r.result.patient_id).collect();
@@ -87,7 +87,7 @@ pub async fn walk_results(app: &App, actor: &Actor, step: &Step) -> Result<Walk<
 pub async fn test(app: &App, actor: &Actor, order_id: Uuid) -> Result<TestRead, DomainError> {
     actor.require(app, Perm::Clinical).await?;
     let f = Filter { orders: Some(vec![order_id]), ..Default::default() };
-    let page = dayi_store::lab_query::tests(&app.db, actor.org_id, &f, 1, 0).await.or_internal()?;
+    let page = dayi_store::lab::query::tests(&app.db, actor.org_id, &f, 1, 0).await.or_internal()?;
     let mut rows = with_results(app, actor.org_id, page.rows).await?;
     let t = rows.pop().ok_or_else(|| DomainError::new(ErrorCode::NotFound))?;
     let entry = actor.entry(
@@ -111,7 +111,7 @@ pub async fn tests(
     offset: i64,
 ) -> Result<Page<TestRead>, DomainError> {
     actor.require(app, Perm::Clinical).await?;
-    let page = dayi_store::lab_query::tests(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
+    let page = dayi_store::lab::query::tests(&app.db, actor.org_id, f, limit.clamp(0, MAX_PAGE), offset.max(0))
         .await
         .or_internal()?;
     let rows = with_results(app, actor.org_id, page.rows).await?;
@@ -124,7 +124,7 @@ pub async fn tests(
 pub async fn walk_tests(app: &App, actor: &Actor, step: &Step) -> Result<Walk<TestRead>, DomainError> {
     actor.require(app, Perm::Clinical).await?;
     let f = Filter::default();
-    let page = dayi_store::lab_query::walk_tests(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
+    let page = dayi_store::lab::query::walk_tests(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
     let (total, more) = (page.total, page.more);
     let rows = with_results(app, actor.org_id, page.rows).await?;
     let shown: Vec<Uuid> = rows.iter().map(|t| t.test.patient_id).collect();
@@ -135,7 +135,7 @@ pub async fn walk_tests(app: &App, actor: &Actor, step: &Step) -> Result<Walk<Te
 /// Each result with its test, specimen and verifier.
 async fn with_tests(app: &App, org_id: Uuid, rows: Vec<LabResult>) -> Result<Vec<ResultRead>, DomainError> {
     let orders: Vec<Uuid> = rows.iter().map(|r| r.order_id).collect::<BTreeSet<_>>().into_iter().collect();
-    let tests = dayi_store::lab_query::tests_by_order(&app.db, org_id, &orders).await.or_internal()?;
+    let tests = dayi_store::lab::query::tests_by_order(&app.db, org_id, &orders).await.or_internal()?;
     let tests: HashMap<Uuid, LabTest> = tests.into_iter().map(|t| (t.order_id, t)).collect();
     let specimens = specimens(app, org_id, tests.values()).await?;
     let names = verifiers(app, org_id, tests.values()).await?;
@@ -157,7 +157,7 @@ async fn with_tests(app: &App, org_id: Uuid, rows: Vec<LabResult>) -> Result<Vec
 /// Each test with its current results (in the panel's order), specimen and verifier.
 async fn with_results(app: &App, org_id: Uuid, tests: Vec<LabTest>) -> Result<Vec<TestRead>, DomainError> {
     let orders: Vec<Uuid> = tests.iter().map(|t| t.order_id).collect();
-    let mut results = dayi_store::lab_query::current_results(&app.db, org_id, &orders).await.or_internal()?;
+    let mut results = dayi_store::lab::query::current_results(&app.db, org_id, &orders).await.or_internal()?;
     let cat = super::catalog(app, org_id).await?;
     results.sort_by_key(|r| panel_rank(&cat, &tests, r));
     let specimens = specimens(app, org_id, tests.iter()).await?;
@@ -188,7 +188,7 @@ async fn specimens<'a>(
     tests: impl Iterator<Item = &'a LabTest>,
 ) -> Result<HashMap<Uuid, Specimen>, DomainError> {
     let ids: Vec<Uuid> = tests.map(|t| t.specimen_id).collect::<BTreeSet<_>>().into_iter().collect();
-    let rows = dayi_store::lab_query::specimens_by_id(&app.db, org_id, &ids).await.or_internal()?;
+    let rows = dayi_store::lab::query::specimens_by_id(&app.db, org_id, &ids).await.or_internal()?;
     Ok(rows.into_iter().map(|s| (s.id, s)).collect())
 }
 

@@ -333,7 +333,7 @@ async fn walk_in_checks_in_by_code_and_stop_notifies(t: &TestApp) {
     assert!(c["bookings"][0]["checked_in_at"].is_string(), "arrival time recorded");
     let r = kiosk.post_json("/api/check-in", json!({"code": format!("{card}:1")})).await;
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "booking.checkin_none", "checked in already");
-    let uses = dayi_store::patient::card_uses(&t.app.db, o, parse(&json!(ps[0].0)), 5).await.unwrap();
+    let uses = dayi_store::card::uses(&t.app.db, o, parse(&json!(ps[0].0)), 5).await.unwrap();
     assert_eq!(uses[0].step, "checkin");
 
     // stopping a clinic notifies each booked patient: a notice and a text message

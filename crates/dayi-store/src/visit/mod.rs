@@ -1,6 +1,8 @@
 //! Outpatient visits: the record, diagnoses, orders, certificates and the
 //! departments' record templates.
 
+pub mod query;
+
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 

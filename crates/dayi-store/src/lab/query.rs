@@ -9,8 +9,8 @@ use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use crate::lab::{LabResult, LabTest, Specimen, result_cols, specimen_cols, test_cols};
-pub use crate::visit_query::Page;
-use crate::visit_query::paged;
+pub use crate::visit::query::Page;
+use crate::visit::query::paged;
 use crate::walk::{Step, Walk, walked};
 use crate::{Db, Result, with_db};
 

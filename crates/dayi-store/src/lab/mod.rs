@@ -1,6 +1,8 @@
 //! Lab results: specimens, one test per lab order, versioned results and
 //! critical-value alerts.
 
+pub mod query;
+
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
