@@ -4,9 +4,9 @@
 
 use dayi_core::audit::OK;
 use dayi_core::booking::{self, BookingChannel, BookingStatus, OnBehalf, Rules};
-use dayi_core::roster::{ClinicType, HalfDay};
 use dayi_core::card::CareStep;
 use dayi_core::catalog::yuan;
+use dayi_core::roster::{ClinicType, HalfDay};
 use dayi_core::security::Perm;
 use dayi_core::timefmt::{CST, from_micros, now_micros, today_cst};
 use dayi_core::{DomainError, ErrorCode, mask};
@@ -270,7 +270,7 @@ pub async fn of_patient(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Ve
 /// parameter); each booking shown is audited as read.
 pub async fn walk(app: &App, actor: &Actor, step: &Step) -> Result<Walk<Booking>, DomainError> {
     actor.require(app, Perm::PatientRead).await?;
-    let step = crate::visit_query::capped(step);
+    let step = crate::visit::query::capped(step);
     let page = dayi_store::booking::walk(&app.db, actor.org_id, &step).await.or_internal()?;
     let entries =
         page.rows.iter().map(|b| actor.entry("booking.read", "booking", &b.id.to_string(), Some(b.patient_id), OK, ""));
@@ -453,7 +453,9 @@ impl SessionView {
             dept_id: s.dept_id,
             dept_name: dept_name.into(),
             day: s.day.clone(),
-            weekday: day.map(|d| dayi_core::roster::WEEKDAY_ZH[d.weekday().number_days_from_monday() as usize]).unwrap_or(""),
+            weekday: day
+                .map(|d| dayi_core::roster::WEEKDAY_ZH[d.weekday().number_days_from_monday() as usize])
+                .unwrap_or(""),
             half_day: s.half_day.clone(),
             half_day_name: HalfDay::parse(&s.half_day).map(|h| h.zh()).unwrap_or(""),
             clinic_type: s.clinic_type.clone(),

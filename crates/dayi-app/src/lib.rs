@@ -30,7 +30,6 @@ pub mod tenancy;
 pub mod throttle;
 pub mod triage;
 pub mod visit;
-pub mod visit_query;
 
 use std::sync::Arc;
 
@@ -254,18 +253,18 @@ pub mod records {
     pub use dayi_store::auth::ApiToken;
     pub use dayi_store::billing::{Closing, Payment, Refund};
     pub use dayi_store::booking::{Booking, Charge};
+    pub use dayi_store::card::CardUse;
     pub use dayi_store::chronic::{
         Enrolment as ChronicEnrolment, Followup as ChronicFollowup, Screening as ChronicScreening,
     };
     pub use dayi_store::lab::{LabAlert, LabResult, LabTest, Specimen};
     pub use dayi_store::message::{Message, Notification};
-    pub use dayi_store::card::CardUse;
     pub use dayi_store::patient::{Merge, Patient};
     pub use dayi_store::queue::Entry as QueueEntry;
-    pub use dayi_store::triage::Triage;
     pub use dayi_store::roster::{Session, Slot, Template};
     pub use dayi_store::staff::Staff;
     pub use dayi_store::tenancy::{Dept, Org};
+    pub use dayi_store::triage::Triage;
     pub use dayi_store::visit::{Certificate, Diagnosis, Order, Template as VisitTemplate, Visit};
 }
 

@@ -166,10 +166,8 @@ async fn make_session(
     template_id: Option<Uuid>,
 ) -> Result<Option<Session>, DomainError> {
     let r = rules(app, actor.org_id).await?;
-    let starts: Vec<i64> = slot_starts(v.start, v.slot_minutes, v.slot_count)
-        .into_iter()
-        .map(|t| instant(day, t))
-        .collect();
+    let starts: Vec<i64> =
+        slot_starts(v.start, v.slot_minutes, v.slot_count).into_iter().map(|t| instant(day, t)).collect();
     let ends_at = starts.last().copied().unwrap_or(0) + v.slot_minutes * 60_000_000;
     let s = Session {
         org_id: actor.org_id,
@@ -354,7 +352,7 @@ async fn views(app: &App, org_id: Uuid, rows: &[Session]) -> Result<Vec<SessionV
 /// Every session in id order, a page at a time (a FHIR search with no parameter).
 pub async fn walk_sessions(app: &App, actor: &Actor, step: &Step) -> Result<Walk<SessionView>, DomainError> {
     actor.require(app, Perm::PatientRead).await?;
-    let step = crate::visit_query::capped(step);
+    let step = crate::visit::query::capped(step);
     let page = dayi_store::roster::walk_sessions(&app.db, actor.org_id, &step).await.or_internal()?;
     let views = views(app, actor.org_id, &page.rows).await?;
     Ok(page.with_rows(views))
@@ -367,7 +365,7 @@ pub async fn walk_slots(app: &App, actor: &Actor, step: &Step) -> Result<Walk<(S
     if !actor.can(Perm::Schedule) {
         actor.require(app, Perm::PatientRead).await?;
     }
-    let step = crate::visit_query::capped(step);
+    let step = crate::visit::query::capped(step);
     let page = dayi_store::roster::walk_slots(&app.db, actor.org_id, &step).await.or_internal()?;
     let mut ids: Vec<Uuid> = page.rows.iter().map(|s| s.session_id).collect();
     ids.dedup();

@@ -246,9 +246,8 @@ pub async fn register(app: &App, actor: &Actor, day: &str, route: Option<Route>)
         return Err(DomainError::field("day", ErrorCode::InvalidFormat, ["YYYY-MM-DD"]));
     }
     let r = rules(app, actor.org_id).await?;
-    let rows = dayi_store::triage::of_day(&app.db, actor.org_id, day, route.map(|x| x.code()), 2_000)
-        .await
-        .or_internal()?;
+    let rows =
+        dayi_store::triage::of_day(&app.db, actor.org_id, day, route.map(|x| x.code()), 2_000).await.or_internal()?;
     let counts = dayi_store::triage::counts(&app.db, actor.org_id, day, day).await.or_internal()?;
     let depts = dayi_store::tenancy::list_depts(&app.db, actor.org_id).await.or_internal()?;
     let mut records = vec![];

@@ -9,10 +9,10 @@
 use std::hint::black_box;
 
 use dayi_core::booking::{self, Rules, Standing};
-use dayi_core::roster::SessionStatus;
 use dayi_core::identity::{IdDocument, IdKind, ResidentId, make_resident_id};
 use dayi_core::patient::{classify, pinyin};
 use dayi_core::queue::{self, LateMode, OrderBy, RecallMode, Waiting};
+use dayi_core::roster::SessionStatus;
 use time::macros::date;
 
 fn main() {

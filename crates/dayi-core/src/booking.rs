@@ -4,8 +4,8 @@
 
 use time::{Date, Duration, Time};
 
-use crate::security::named_enum;
 use crate::roster::{SessionStatus, instant};
+use crate::security::named_enum;
 use crate::{DomainError, ErrorCode};
 
 named_enum! {
@@ -241,5 +241,4 @@ mod tests {
         assert_eq!(block_after(&r, 2, date!(2026 - 11 - 23)), None);
         assert_eq!(block_after(&r, 3, date!(2026 - 11 - 23)), Some(date!(2027 - 02 - 21)));
     }
-
 }

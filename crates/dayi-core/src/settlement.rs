@@ -134,7 +134,10 @@ mod tests {
         assert_eq!(s.parts().last(), Some(&Part { payer: Payer::Online, fen: 2000 }));
         assert_eq!(Settlement::split(20_000, &[fund, fund], Payer::Cash).unwrap().parts()[0].fen, 14_000);
         assert_eq!(Settlement::split(100, &[fund], Payer::Cash), Err(SplitError::OverTotal));
-        assert_eq!(Settlement::split(100, &[Part { payer: Payer::Fund, fen: -1 }], Payer::Cash), Err(SplitError::Negative));
+        assert_eq!(
+            Settlement::split(100, &[Part { payer: Payer::Fund, fen: -1 }], Payer::Cash),
+            Err(SplitError::Negative)
+        );
         assert_eq!(Settlement::split(100, &[], Payer::Fund), Err(SplitError::PatientCovered));
         assert_eq!(
             Settlement::split(100, &[Part { payer: Payer::Cash, fen: 1 }], Payer::Cash),

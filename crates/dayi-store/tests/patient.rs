@@ -1,7 +1,7 @@
 //! Patient index stories, on SQLite and PostgreSQL.
 
-use dayi_store::identifier::{self, Identifier};
 use dayi_store::card::{self, CardUse};
+use dayi_store::identifier::{self, Identifier};
 use dayi_store::patient::{self, Key, Merge, Patient};
 use dayi_store::walk::{After, Step};
 use dayi_store::{Db, is_unique_violation};

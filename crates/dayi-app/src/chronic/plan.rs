@@ -44,7 +44,7 @@ pub async fn plans(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<Pla
 /// (a FHIR search with no parameter); each record shown audited as read.
 pub async fn walk(app: &App, actor: &Actor, step: &Step) -> Result<Walk<Plan>, DomainError> {
     require_read(app, actor).await?;
-    let step = crate::visit_query::capped(step);
+    let step = crate::visit::query::capped(step);
     let page = dayi_store::chronic::walk_enrolments(&app.db, actor.org_id, &step).await.or_internal()?;
     let ids: Vec<Uuid> = page.rows.iter().map(|e| e.id).collect();
     let visits = dayi_store::chronic::followups_of_enrolments(&app.db, actor.org_id, &ids).await.or_internal()?;

@@ -11,12 +11,12 @@ use dayi_core::audit::OK;
 use dayi_core::lab::LabCatalog;
 use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
-use dayi_store::lab::{LabResult, LabTest, Specimen};
 pub use dayi_store::lab::query::{Code, Filter, Page};
+use dayi_store::lab::{LabResult, LabTest, Specimen};
 use dayi_store::walk::{Step, Walk};
 use uuid::Uuid;
 
-use crate::visit_query::{MAX_PAGE, capped};
+use crate::visit::query::{MAX_PAGE, capped};
 use crate::{Actor, App, OrInternal};
 
 /// A published result, its test and specimen, and who verified it.

@@ -8,7 +8,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dayi_app::records::Diagnosis;
-use dayi_app::visit_query::{Code, DiagnosisRead};
+use dayi_app::visit::query::{Code, DiagnosisRead};
 use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
 use serde_json::{Value, json};
@@ -119,7 +119,7 @@ fn code_param(v: &str) -> Result<Code, DomainError> {
 pub async fn read(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> FhirResult {
     staff.actor.require(&st.app, Perm::Clinical).await?;
     let (visit, seq) = parse_condition_id(&id).ok_or_else(|| DomainError::new(ErrorCode::NotFound))?;
-    let r = dayi_app::visit_query::diagnosis(&st.app, &staff.actor, visit, seq).await?;
+    let r = dayi_app::visit::query::diagnosis(&st.app, &staff.actor, visit, seq).await?;
     Ok(json(StatusCode::OK, &condition(&r)))
 }
 
@@ -135,7 +135,7 @@ pub async fn search(
     let base = base_url(&headers, st.web.secure_cookies);
     if let Some(w) = keyset::parse(&query)? {
         let step = w.step(w.after_pair(parse_condition_id)?);
-        let page = dayi_app::visit_query::walk_diagnoses(&st.app, &staff.actor, &step).await?;
+        let page = dayi_app::visit::query::walk_diagnoses(&st.app, &staff.actor, &step).await?;
         let found: Vec<Value> = page.rows.iter().map(condition).collect();
         return Ok(json(StatusCode::OK, &keyset::bundle(&base, "Condition", &query, page.total, page.more, found)));
     }
@@ -156,7 +156,7 @@ pub async fn search(
         visit_search::narrow(&mut p.filter.codes, codes);
     }
     let page =
-        dayi_app::visit_query::diagnoses(&st.app, &staff.actor, &p.filter, p.count as i64, p.offset as i64).await?;
+        dayi_app::visit::query::diagnoses(&st.app, &staff.actor, &p.filter, p.count as i64, p.offset as i64).await?;
     let found: Vec<Value> = page.rows.iter().map(condition).collect();
     Ok(json(StatusCode::OK, &visit_search::bundle(&base, "Condition", &query, &p, page.total, found)))
 }

@@ -7,7 +7,7 @@
 //! `_offset` page as the visit searches do. With no parameter a search
 //! walks the list in id order by `_cursor`, as every type's does.
 
-use dayi_app::visit_query::MAX_PAGE;
+use dayi_app::visit::query::MAX_PAGE;
 use dayi_core::DomainError;
 use serde_json::Value;
 use uuid::Uuid;

@@ -9,7 +9,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dayi_app::records::{Dept, Org, Visit};
-use dayi_app::visit_query::VisitRead;
+use dayi_app::visit::query::VisitRead;
 use dayi_core::security::Perm;
 use dayi_core::visit::VisitStatus;
 use dayi_core::{DomainError, ErrorCode};
@@ -134,7 +134,7 @@ impl Depts {
 pub async fn read(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> FhirResult {
     staff.actor.require(&st.app, Perm::Clinical).await?;
     let id = Uuid::parse_str(&id).map_err(|_| DomainError::new(ErrorCode::VisitUnknown))?;
-    let r = dayi_app::visit_query::visit(&st.app, &staff.actor, id).await?;
+    let r = dayi_app::visit::query::visit(&st.app, &staff.actor, id).await?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
     let dept = Depts::default().of(&st, &staff, r.visit.dept_id).await?.cloned();
     Ok(json(StatusCode::OK, &encounter(&r, dept.as_ref(), &org)))
@@ -151,7 +151,7 @@ pub async fn search(
     let query = query.unwrap_or_default();
     let base = base_url(&headers, st.web.secure_cookies);
     if let Some(w) = keyset::parse(&query)? {
-        let page = dayi_app::visit_query::walk_visits(&st.app, &staff.actor, &w.step(w.after_id()?)).await?;
+        let page = dayi_app::visit::query::walk_visits(&st.app, &staff.actor, &w.step(w.after_id()?)).await?;
         let found = encounters(&st, &staff, &page.rows).await?;
         return Ok(json(StatusCode::OK, &keyset::bundle(&base, "Encounter", &query, page.total, page.more, found)));
     }
@@ -167,7 +167,8 @@ pub async fn search(
     }
     let day = |d: Option<Date>| d.map(|d| d.to_string());
     (p.filter.from_day, p.filter.to_day) = (day(window.from), day(window.to));
-    let page = dayi_app::visit_query::visits(&st.app, &staff.actor, &p.filter, p.count as i64, p.offset as i64).await?;
+    let page =
+        dayi_app::visit::query::visits(&st.app, &staff.actor, &p.filter, p.count as i64, p.offset as i64).await?;
     let found = encounters(&st, &staff, &page.rows).await?;
     Ok(json(StatusCode::OK, &visit_search::bundle(&base, "Encounter", &query, &p, page.total, found)))
 }

@@ -7,7 +7,7 @@
 //! index); later ones only under `_total=accurate`, and `_total=none` spares
 //! the first.
 
-use dayi_app::visit_query::{After, MAX_PAGE, Step};
+use dayi_app::visit::query::{After, MAX_PAGE, Step};
 use dayi_core::DomainError;
 use serde_json::Value;
 use uuid::Uuid;

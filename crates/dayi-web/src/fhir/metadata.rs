@@ -77,7 +77,7 @@ pub fn statement() -> serde_json::Value {
     let paging = format!(
         "_count 为每页条数（默认 {}，最多 {}），翻页用 Bundle.link 的 next / previous",
         super::visit_search::DEFAULT_COUNT,
-        dayi_app::visit_query::MAX_PAGE
+        dayi_app::visit::query::MAX_PAGE
     );
     let directory = format!("重复的参数取交集，逗号分隔的值取并集。{paging}");
     let code_doc = format!(

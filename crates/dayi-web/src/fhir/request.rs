@@ -9,7 +9,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dayi_app::records::Org;
-use dayi_app::visit_query::{Code, OrderRead};
+use dayi_app::visit::query::{Code, OrderRead};
 use dayi_core::catalog::{Frequency, show_milli};
 use dayi_core::security::Perm;
 use dayi_core::visit::{OrderKind, OrderStatus};
@@ -305,7 +305,7 @@ fn code_param(kind: Kind, v: &str, org: &Org) -> Result<Option<Code>, DomainErro
 async fn read(st: AppState, staff: Staff, id: &str, kind: Kind) -> FhirResult {
     staff.actor.require(&st.app, Perm::Clinical).await?;
     let id = Uuid::parse_str(id).map_err(|_| DomainError::new(ErrorCode::OrderUnknown))?;
-    let r = dayi_app::visit_query::order(&st.app, &staff.actor, id, kind == Kind::Medication).await?;
+    let r = dayi_app::visit::query::order(&st.app, &staff.actor, id, kind == Kind::Medication).await?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
     Ok(json(StatusCode::OK, &resource(kind, &r, &org)))
 }
@@ -317,7 +317,7 @@ async fn search(st: AppState, staff: Staff, headers: HeaderMap, query: Option<St
     let base = base_url(&headers, st.web.secure_cookies);
     if let Some(w) = keyset::parse(&query)? {
         let step = w.step(w.after_id()?);
-        let page = dayi_app::visit_query::walk_orders(&st.app, &staff.actor, kind == Kind::Medication, &step).await?;
+        let page = dayi_app::visit::query::walk_orders(&st.app, &staff.actor, kind == Kind::Medication, &step).await?;
         let found: Vec<Value> = page.rows.iter().map(|r| resource(kind, r, &org)).collect();
         return Ok(json(StatusCode::OK, &keyset::bundle(&base, kind.name(), &query, page.total, page.more, found)));
     }
@@ -333,7 +333,8 @@ async fn search(st: AppState, staff: Staff, headers: HeaderMap, query: Option<St
         visit_search::narrow(&mut p.filter.codes, codes);
     }
     p.filter.drugs = Some(kind == Kind::Medication);
-    let page = dayi_app::visit_query::orders(&st.app, &staff.actor, &p.filter, p.count as i64, p.offset as i64).await?;
+    let page =
+        dayi_app::visit::query::orders(&st.app, &staff.actor, &p.filter, p.count as i64, p.offset as i64).await?;
     let found: Vec<Value> = page.rows.iter().map(|r| resource(kind, r, &org)).collect();
     Ok(json(StatusCode::OK, &visit_search::bundle(&base, kind.name(), &query, &p, page.total, found)))
 }

@@ -3,7 +3,7 @@
 //! patient, encounter or id, the status parameter mapped to our codes,
 //! `_count` and `_offset`, and the searchset with its paging links.
 
-use dayi_app::visit_query::{Filter, MAX_PAGE};
+use dayi_app::visit::query::{Filter, MAX_PAGE};
 use dayi_core::DomainError;
 use serde_json::Value;
 use uuid::Uuid;

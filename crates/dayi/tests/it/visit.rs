@@ -106,7 +106,10 @@ async fn a_visit_from_call_to_closing(t: &TestApp) {
     assert_eq!(first["payment"]["id"], again["payment"]["id"]);
     assert_eq!(first["payment"]["change_fen"].as_i64().unwrap(), 100_000 - total);
     // Who paid: one part, the patient's cash, the whole bill.
-    assert_eq!(first["parts"], json!([{"payer": "cash", "payer_name": "现金", "fen": total, "amount": dayi_core::catalog::yuan(total)}]));
+    assert_eq!(
+        first["parts"],
+        json!([{"payer": "cash", "payer_name": "现金", "fen": total, "amount": dayi_core::catalog::yuan(total)}])
+    );
     let twice = refused(
         cashier.post_json("/api/billing/pay", body("k2", total)).await,
         StatusCode::CONFLICT,

@@ -4,15 +4,15 @@
 //! doctors' — and each audits every patient whose record it shows (and each
 //! patient a search asked about, found or not).
 
-use std::collections::{BTreeSet, HashMap};
+pub use dayi_store::visit::query::{Code, Filter, Page};
+pub use dayi_store::walk::{After, Step, Walk};
 
 use dayi_core::audit::OK;
 use dayi_core::catalog::Kind;
 use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::visit::{Diagnosis, Order, Visit};
-pub use dayi_store::visit::query::{Code, Filter, Page};
-pub use dayi_store::walk::{After, Step, Walk};
+use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
 
 use crate::{Actor, App, OrInternal, catalog as cat};
@@ -133,7 +133,8 @@ pub async fn diagnoses(
 pub async fn walk_diagnoses(app: &App, actor: &Actor, step: &Step) -> Result<Walk<DiagnosisRead>, DomainError> {
     actor.require(app, Perm::Clinical).await?;
     let f = Filter::default();
-    let page = dayi_store::visit::query::walk_diagnoses(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
+    let page =
+        dayi_store::visit::query::walk_diagnoses(&app.db, actor.org_id, &f, &capped(step)).await.or_internal()?;
     let (total, more) = (page.total, page.more);
     let rows = with_visits(app, actor.org_id, page.rows).await?;
     let shown: Vec<&Visit> = rows.iter().map(|r| &r.visit).collect();
