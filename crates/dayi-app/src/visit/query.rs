@@ -7,12 +7,13 @@
 pub use dayi_store::visit::query::{Code, Filter, Page};
 pub use dayi_store::walk::{After, Step, Walk};
 
+use std::collections::{BTreeSet, HashMap};
+
 use dayi_core::audit::OK;
 use dayi_core::catalog::Kind;
 use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::visit::{Diagnosis, Order, Visit};
-use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
 
 use crate::{Actor, App, OrInternal, catalog as cat};
