@@ -18,7 +18,7 @@ use rand::RngCore;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::identifier::{self, ForeignId};
+use crate::patient::identifier::{self, ForeignId};
 use crate::patient::{hospital_no, record};
 use crate::{Actor, App, OrInternal, new_id, policy};
 

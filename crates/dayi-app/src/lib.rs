@@ -14,9 +14,7 @@ pub mod demo;
 pub mod desk;
 pub mod directory;
 pub mod flight;
-pub mod identifier;
 pub mod import;
-pub mod intake;
 pub mod lab;
 pub mod patient;
 pub mod pay;
@@ -80,7 +78,7 @@ pub struct App {
     pub policy: policy::PolicyCache,
     pub card_keys: card::KeyCache,
     /// Writes new patient records in group-committed batches.
-    pub intake: intake::Intake,
+    pub intake: patient::intake::Intake,
     /// Decodes insurance vouchers at the stations; set by the insurance capability.
     pub voucher: Option<Arc<dyn card::VoucherDecoder>>,
     /// Portal sessions resolved in the last seconds.
@@ -106,7 +104,7 @@ pub struct App {
 impl App {
     pub fn new(db: Db, security: SecurityConfig) -> Self {
         let audit = audit::AuditSink::start(db.clone());
-        let intake = intake::Intake::start(db.clone());
+        let intake = patient::intake::Intake::start(db.clone());
         let desk = desk::Desk::start(db.clone());
         let app = Self {
             db,

@@ -40,7 +40,7 @@ async fn resource(st: &AppState, staff: &Staff, v: &PatientView, org: &Org) -> R
 /// The resources for records, each with the identifiers other systems gave it.
 async fn resources(st: &AppState, staff: &Staff, views: &[PatientView], org: &Org) -> Result<Vec<Value>, DomainError> {
     let ids: Vec<Uuid> = views.iter().map(|v| v.id).collect();
-    let foreign = dayi_app::identifier::of(&st.app, &staff.actor, &ids).await?;
+    let foreign = dayi_app::patient::identifier::of(&st.app, &staff.actor, &ids).await?;
     let none = vec![];
     Ok(views.iter().map(|v| resource::patient(v, org, foreign.get(&v.id).unwrap_or(&none))).collect())
 }
@@ -81,7 +81,8 @@ pub async fn search(
                     hits.into_iter().filter(|v| must.holds(v)).collect()
                 }
                 Lookup::Foreign { system, value } => {
-                    let hits = dayi_app::identifier::search(&st.app, &staff.actor, system.as_deref(), value).await?;
+                    let hits =
+                        dayi_app::patient::identifier::search(&st.app, &staff.actor, system.as_deref(), value).await?;
                     truncated |= hits.len() as i64 >= SEARCH_LIMIT;
                     hits
                 }

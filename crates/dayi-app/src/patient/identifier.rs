@@ -4,10 +4,11 @@
 //! with the record and searched by. Within a system one identifier names one
 //! person; a bare value names no namespace and may repeat.
 
+pub use dayi_core::patient::ForeignId;
+
 use std::collections::HashMap;
 
 use dayi_core::audit::OK;
-pub use dayi_core::patient::ForeignId;
 use dayi_core::patient::MAX_FOREIGN_IDS;
 use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode, mask};
