@@ -11,7 +11,6 @@ pub mod card;
 pub mod catalog;
 pub mod chronic;
 pub mod demo;
-pub mod desk;
 pub mod directory;
 pub mod flight;
 pub mod import;
@@ -88,7 +87,7 @@ pub struct App {
     /// Organisations read so far (their rows never change once written).
     pub orgs: tenancy::OrgCache,
     /// Decides bookings in order and group-commits them.
-    pub desk: desk::Desk,
+    pub desk: booking::desk::Desk,
     /// Live queue boards for screens, panels and phones.
     pub queue: queue::Hub,
     /// Sends text messages; the built-in message log unless configured.
@@ -105,7 +104,7 @@ impl App {
     pub fn new(db: Db, security: SecurityConfig) -> Self {
         let audit = audit::AuditSink::start(db.clone());
         let intake = patient::intake::Intake::start(db.clone());
-        let desk = desk::Desk::start(db.clone());
+        let desk = booking::desk::Desk::start(db.clone());
         let app = Self {
             db,
             security: Arc::new(security),

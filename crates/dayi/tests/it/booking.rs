@@ -369,7 +369,7 @@ async fn walk_in_checks_in_by_code_and_stop_notifies(t: &TestApp) {
 /// passed, bookings only later ones, chosen slots are honoured or refused,
 /// and a slot the doctor adds goes at the end.
 async fn one_batch_mixes_walk_ins_choices_and_added_slots(t: &TestApp) {
-    use dayi_app::desk::{Ticket, decide};
+    use dayi_app::booking::desk::{Ticket, decide};
     use dayi_core::booking::BookingChannel;
     let admin = t.as_user("admin").await;
     let s = session(t, &admin, "03", 1, "14:00", 12).await;

@@ -698,7 +698,7 @@ async fn a_rush_of_check_ins_and_calls_keeps_the_pool_flowing(t: &TestApp) {
 }
 
 async fn a_late_appointment_waits_behind_two_on_time(t: &TestApp) {
-    use dayi_app::desk::{Ticket, decide};
+    use dayi_app::booking::desk::{Ticket, decide};
     use dayi_core::booking::BookingChannel;
     let admin = t.as_user("admin").await;
     let reg = t.as_user("reg01").await;
