@@ -317,6 +317,16 @@ pub async fn require_family(app: &App, actor: &Actor, patient_id: Uuid) -> Resul
     Err(DomainError::new(ErrorCode::PortalNotFamily))
 }
 
+/// Bookings of the account holder and every family member, soonest first.
+pub async fn bookings(app: &App, ctx: &PortalCtx) -> Result<Vec<crate::booking::Ticketed>, DomainError> {
+    let mut rows = vec![];
+    for m in members(app, ctx).await? {
+        rows.extend(crate::booking::of_patient(app, &ctx.actor, m.patient.id).await?);
+    }
+    rows.sort_by_key(|b| (b.day.clone(), b.slot_start));
+    crate::booking::with_sessions(app, ctx.actor.org_id, &rows).await
+}
+
 /// The account holder and everyone they may book for (masked).
 pub async fn members(app: &App, ctx: &PortalCtx) -> Result<Vec<Member>, DomainError> {
     let mut out = vec![];

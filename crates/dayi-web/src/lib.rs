@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod limits;
 pub mod metrics;
 pub mod pages;
+pub mod params;
 pub mod principal;
 pub mod render;
 pub mod routes;

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiResult, JsonBody};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::pages::audit::{AuditQuery, filter_of};
+use crate::params::{AuditQuery, filter_of};
 use crate::principal::Staff;
 
 #[derive(Serialize, ToSchema)]
@@ -293,7 +293,7 @@ pub async fn token_revoke(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     staff.actor.require(&st.app, dayi_core::security::Perm::SecurityManage).await?;
-    let id = crate::pages::parse_id(&id)?;
+    let id = crate::params::parse_id(&id)?;
     dayi_app::auth::revoke_token(&st.app, &staff.actor, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

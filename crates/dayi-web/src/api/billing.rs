@@ -15,15 +15,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiResult, JsonBody};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::pages::parse_id;
+use crate::params::base_of;
+use crate::params::parse_id;
 use crate::principal::{PortalUser, Staff};
-
-/// The server's own address as the caller reached it, for callbacks and return pages.
-pub fn base_of(headers: &HeaderMap) -> String {
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    format!("{scheme}://{host}")
-}
 
 /// The request key from the `Idempotency-Key` header, unless the body has one.
 fn keyed(headers: &HeaderMap, mut f: PayForm) -> PayForm {

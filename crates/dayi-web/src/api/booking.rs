@@ -15,41 +15,9 @@ use uuid::Uuid;
 use super::{ApiResult, JsonBody};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::pages::parse_id;
+use crate::params::parse_id;
+use crate::params::{Window, window};
 use crate::principal::Staff;
-
-#[derive(Deserialize, IntoParams, Default)]
-#[into_params(parameter_in = Query)]
-#[serde(default)]
-pub struct Window {
-    /// First day, `YYYY-MM-DD` (default today).
-    #[param(format = Date)]
-    pub from: String,
-    /// Last day (default a week on).
-    #[param(format = Date)]
-    pub to: String,
-    /// Department id.
-    #[param(value_type = uuid::Uuid)]
-    pub dept: String,
-}
-
-/// Parses a window of days; bad dates are a 422 naming the field.
-pub fn window(w: &Window) -> Result<(time::Date, time::Date, Option<uuid::Uuid>), dayi_core::DomainError> {
-    use dayi_core::{DomainError, ErrorCode};
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let day = |field: &str, v: &str, default: time::Date| match v.trim() {
-        "" => Ok(default),
-        s => time::Date::parse(s, &fmt).map_err(|_| DomainError::field(field, ErrorCode::DateInvalid, [s])),
-    };
-    let from = day("from", &w.from, today_cst())?;
-    let to = day("to", &w.to, from + time::Duration::days(6))?;
-    let to = to.min(from + time::Duration::days(62));
-    let dept = match w.dept.trim() {
-        "" => None,
-        s => Some(uuid::Uuid::parse_str(s).map_err(|_| DomainError::field("dept", ErrorCode::ChoiceInvalid, [s]))?),
-    };
-    Ok((from, to, dept))
-}
 
 /// Clinic sessions with free slots (public information).
 #[utoipa::path(get, path = "/api/sessions", tag = "booking", params(Window), responses((status = 200, body = Vec<SessionView>)))]

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::{ApiResult, JsonBody};
 use crate::AppState;
-use crate::pages::chronic::IndicatorParams;
-use crate::pages::parse_id;
+use crate::params::IndicatorParams;
+use crate::params::parse_id;
 use crate::principal::Staff;
 
 /// The patient's chronic-disease file: records, follow-ups, readings and charts.

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::{ApiResult, JsonBody};
 use crate::AppState;
-use crate::pages::parse_id;
+use crate::params::parse_id;
 use crate::principal::{PortalUser, Staff};
 
 /// Visits with lab orders waiting to be drawn.

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::routes::specs;
 use serde_json::Value;
+
+use crate::routes::specs;
 
 fn document() -> Value {
     super::spec()

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiResult, JsonBody};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::pages::parse_id;
+use crate::params::parse_id;
 use crate::principal::Staff;
 
 /// Registers a patient. Birth date and sex may be left out when the ID number carries them.

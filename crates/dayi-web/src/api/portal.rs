@@ -11,11 +11,12 @@ use dayi_core::{DomainError, ErrorCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::booking::{ReasonIn, Window, window};
+use super::booking::ReasonIn;
 use super::{ApiResult, JsonBody};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::pages::parse_id;
+use crate::params::parse_id;
+use crate::params::{Window, window};
 use crate::principal::{Ctx, PORTAL_COOKIE, PortalUser, cookie};
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -104,7 +105,7 @@ pub async fn book(
 /// The bookings of the account holder and family.
 #[utoipa::path(get, path = "/portal/api/bookings", tag = "portal", responses((status = 200, body = Vec<Ticketed>)))]
 pub async fn bookings(State(st): State<AppState>, u: PortalUser) -> ApiResult<Vec<Ticketed>> {
-    Ok(Json(crate::pages::portal::all_bookings(&st, &u).await?))
+    Ok(Json(dayi_app::portal::bookings(&st.app, &u.ctx).await?))
 }
 
 /// Cancels a booking before the deadline.

@@ -14,18 +14,19 @@ use dayi_app::queue::{Called, PanelLine, PanelView, Position, Published, Scope};
 use dayi_app::triage::{Register, TriageForm, TriageView};
 use dayi_app::{App, queue};
 use dayi_core::queue::Action;
-use dayi_core::triage::{Decision, Route};
+use dayi_core::triage::Decision;
 use dayi_core::{DomainError, ErrorCode};
 use futures::Stream;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{ApiResult, JsonBody};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::pages::parse_id;
+use crate::params::parse_id;
+use crate::params::{RegisterQuery, ScopeQuery, register_query};
 use crate::principal::{PortalUser, Staff};
 
 /// How soon a dropped screen tries again (ms), sent to the browser.
@@ -118,16 +119,6 @@ pub async fn transfer(
     let to =
         Uuid::parse_str(b.to.trim()).map_err(|_| DomainError::field("to", ErrorCode::QueueTransferSame, [""; 0]))?;
     Ok(Json(queue::transfer(&st.app, &staff.actor, parse_id(&id)?, to).await?))
-}
-
-#[derive(Deserialize, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(default)]
-pub struct ScopeQuery {
-    /// Department codes of a zone, comma-separated (all when empty).
-    pub dept: String,
-    /// One session (a room screen).
-    pub session: String,
 }
 
 async fn scope(app: &App, org_id: Uuid, q: &ScopeQuery) -> Result<Scope, DomainError> {
@@ -315,18 +306,6 @@ pub async fn triage(
     Ok((axum::http::StatusCode::CREATED, Json(v)).into_response())
 }
 
-#[derive(Deserialize, Default, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(default)]
-pub struct RegisterQuery {
-    /// `YYYY-MM-DD`, default today.
-    #[param(format = Date)]
-    pub day: String,
-    /// `emergency`, `fever` or `department`.
-    #[param(value_type = dayi_core::triage::Route)]
-    pub route: String,
-}
-
 /// A day's triage register with counts per route.
 #[utoipa::path(get, path = "/api/triage", tag = "triage", params(RegisterQuery), responses((status = 200, body = Register)))]
 pub async fn triage_register(
@@ -336,16 +315,4 @@ pub async fn triage_register(
 ) -> ApiResult<Register> {
     let (day, route) = register_query(&q)?;
     Ok(Json(dayi_app::triage::register(&st.app, &staff.actor, &day, route).await?))
-}
-
-pub fn register_query(q: &RegisterQuery) -> Result<(String, Option<Route>), DomainError> {
-    let day = match q.day.trim() {
-        "" => dayi_core::timefmt::today_cst().to_string(),
-        d => d.to_string(),
-    };
-    let route = match q.route.trim() {
-        "" => None,
-        r => Some(Route::parse(r).ok_or_else(|| DomainError::field("route", ErrorCode::InvalidFormat, [r]))?),
-    };
-    Ok((day, route))
 }

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiResult, JsonBody};
 use crate::AppState;
-use crate::pages::parse_id;
+use crate::params::parse_id;
 use crate::principal::Staff;
 
 /// Opens the visit of a called patient (the same visit again if open).

@@ -8,8 +8,9 @@ use dayi_app::tenancy::{DEPT_KINDS, NewDept};
 use dayi_core::security::{Perm, Role};
 use minijinja::{Value, context};
 
-use super::{Fields, fail, field_errors, is_form_error, message, page, parse_id};
+use super::{Fields, fail, field_errors, is_form_error, message, page};
 use crate::AppState;
+use crate::params::parse_id;
 use crate::principal::Staff;
 
 #[derive(serde::Deserialize, Default)]

@@ -3,60 +3,14 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dayi_app::records::AuditFilter;
 use dayi_core::security::Perm;
 use minijinja::context;
 
 use super::admin::urlencode;
 use super::{Fields, fail, page};
 use crate::AppState;
+use crate::params::{AuditQuery, day_start, filter_of};
 use crate::principal::Staff;
-
-#[derive(serde::Deserialize, Default, serde::Serialize)]
-pub struct AuditQuery {
-    #[serde(default)]
-    pub actor: String,
-    #[serde(default)]
-    pub action: String,
-    #[serde(default)]
-    pub entity: String,
-    #[serde(default)]
-    pub outcome: String,
-    /// `YYYY-MM-DD`, Beijing time.
-    #[serde(default)]
-    pub from: String,
-    #[serde(default)]
-    pub to: String,
-    #[serde(default)]
-    pub before: Option<i64>,
-    #[serde(default)]
-    pub done: Option<String>,
-}
-
-fn opt(s: &str) -> Option<String> {
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_string())
-}
-
-/// Start of a Beijing-time day in micros.
-fn day_start(s: &str) -> Option<i64> {
-    let d = time::Date::parse(s.trim(), time::macros::format_description!("[year]-[month]-[day]")).ok()?;
-    Some(dayi_core::timefmt::to_micros(d.midnight().assume_offset(dayi_core::timefmt::CST)))
-}
-
-pub fn filter_of(q: &AuditQuery, limit: i64) -> AuditFilter {
-    AuditFilter {
-        actor_name: opt(&q.actor),
-        action_prefix: opt(&q.action),
-        entity_id: opt(&q.entity),
-        patient_id: None,
-        outcome: opt(&q.outcome),
-        from: day_start(&q.from),
-        to: day_start(&q.to).map(|t| t + 86_400_000_000),
-        before_seq: q.before,
-        limit,
-    }
-}
 
 pub async fn search(State(st): State<AppState>, staff: Staff, Query(q): Query<AuditQuery>) -> Response {
     let rows = match dayi_app::audit::search(&st.app, &staff.actor, &filter_of(&q, 100)).await {

@@ -18,9 +18,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::admin::urlencode;
-use super::{Fields, fail, field_errors, message, page, parse_id};
+use super::{Fields, fail, field_errors, message, page};
 use crate::AppState;
-use crate::api::billing::base_of;
+use crate::params::base_of;
+use crate::params::parse_id;
 use crate::principal::{Ctx, PortalUser, Principal, Staff};
 use crate::render::render;
 

@@ -18,9 +18,10 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::admin::urlencode;
-use super::{Fields, fail, field_errors, is_form_error, message, page, parse_id};
+use super::{Fields, fail, field_errors, is_form_error, message, page};
 use crate::AppState;
-use crate::api::booking::{Window, window};
+use crate::params::parse_id;
+use crate::params::{Window, window};
 use crate::principal::Staff;
 
 fn choices() -> Value {

@@ -18,9 +18,11 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::admin::urlencode;
-use super::{Fields, fail, field_errors, is_form_error, message, page, parse_id};
+use super::{Fields, fail, field_errors, is_form_error, message, page};
 use crate::AppState;
 use crate::chart::{self, Line};
+use crate::params::IndicatorParams;
+use crate::params::parse_id;
 use crate::principal::{PortalUser, Staff};
 use crate::xlsx::{self, Cell};
 
@@ -506,37 +508,13 @@ pub async fn dismiss(State(st): State<AppState>, staff: Staff, Path(id): Path<St
     }
 }
 
-#[derive(Deserialize, Default, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(default)]
-/// The indicator query of a page or API request, and a drill-down's number.
-pub struct IndicatorParams {
-    /// `YYYY`; default this year (so far).
-    pub year: String,
-    /// `org` (default), `doctor` or `village`.
-    pub group: String,
-    /// The row: the doctor's user name or the village; empty for the organisation.
-    pub key: String,
-    /// `htn`, `t2dm` or `lipid`.
-    #[param(value_type = dayi_core::chronic::Disease)]
-    pub disease: String,
-    /// `managed`, `standard`, `controlled`, `lipid_tested`, `not_standard` or `not_controlled`.
-    pub measure: String,
-}
-
-impl IndicatorParams {
-    /// The query; the year defaults to this year (so far).
-    pub fn query(&self) -> IndicatorQuery {
-        let or = |s: &str, d: String| if s.trim().is_empty() { d } else { s.trim().to_string() };
-        IndicatorQuery { year: or(&self.year, today_cst().year().to_string()), group: or(&self.group, "org".into()) }
-    }
-    fn link(&self, q: &IndicatorQuery) -> String {
-        format!("year={}&group={}", urlencode(&q.year), urlencode(&q.group))
-    }
-}
-
 /// Years the indicator page offers to choose from (any other can be typed in the address).
 const YEARS_OFFERED: i32 = 6;
+
+/// The indicator page's own query string.
+fn link(q: &IndicatorQuery) -> String {
+    format!("year={}&group={}", urlencode(&q.year), urlencode(&q.group))
+}
 
 pub async fn indicators(State(st): State<AppState>, staff: Staff, Query(p): Query<IndicatorParams>) -> Response {
     let q = p.query();
@@ -561,7 +539,7 @@ pub async fn indicators(State(st): State<AppState>, staff: Staff, Query(p): Quer
     let ctx = context! {
         r => Serde(&report), q => context! { year => q.year.clone(), group => q.group.clone() },
         years => (0..YEARS_OFFERED).map(|n| this_year - n).collect::<Vec<_>>(),
-        link => p.link(&q), bars => bars, error => error,
+        link => link(&q), bars => bars, error => error,
         measures => Measure::ALL.iter().map(|m| (m.code(), m.zh())).collect::<Vec<_>>(),
         can_set_area => staff.actor.can(dayi_core::security::Perm::PublicHealthManage),
     };
@@ -627,8 +605,8 @@ pub async fn behind(State(st): State<AppState>, staff: Staff, Query(p): Query<In
             let ctx = context! {
                 lines => Serde(&lines), disease => disease.zh(), measure => measure.zh(), key => p.key.clone(),
                 q => context! { year => q.year.clone(), group => q.group.clone() },
-                link => format!("{}&key={}&disease={}&measure={}", p.link(&q), urlencode(&p.key), disease.code(), measure.code()),
-                back => p.link(&q),
+                link => format!("{}&key={}&disease={}&measure={}", link(&q), urlencode(&p.key), disease.code(), measure.code()),
+                back => link(&q),
             };
             page(&st, &staff, StatusCode::OK, "chronic_behind.html", "/chronic/indicators", ctx).await
         }

@@ -14,8 +14,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::admin::urlencode;
-use super::{Fields, fail, field_errors, message, page, parse_id};
+use super::{Fields, fail, field_errors, message, page};
 use crate::AppState;
+use crate::params::parse_id;
 use crate::principal::{PortalUser, Staff};
 use crate::render::render;
 

@@ -164,7 +164,3 @@ pub fn is_form_error(e: &DomainError) -> bool {
 pub fn fail(e: &DomainError, lang: Lang) -> Response {
     page_error(e, lang)
 }
-
-pub fn parse_id(s: &str) -> Result<uuid::Uuid, DomainError> {
-    uuid::Uuid::parse_str(s).map_err(|_| DomainError::new(ErrorCode::NotFound))
-}

@@ -14,8 +14,9 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use super::admin::urlencode;
-use super::{Fields, fail, field_errors, is_form_error, message, page, parse_id};
+use super::{Fields, fail, field_errors, is_form_error, message, page};
 use crate::AppState;
+use crate::params::parse_id;
 use crate::principal::Staff;
 use crate::render::render;
 

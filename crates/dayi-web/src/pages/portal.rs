@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use dayi_app::booking::{BookRequest, Ticketed};
+use dayi_app::booking::BookRequest;
 use dayi_core::DomainError;
 use dayi_core::patient::Relation;
 use dayi_core::timefmt::today_cst;
@@ -15,8 +15,8 @@ use serde::Deserialize;
 use super::admin::urlencode;
 use super::{Fields, field_errors, message};
 use crate::AppState;
-use crate::api::booking::{Window, window};
 use crate::i18n::Lang;
+use crate::params::{Window, window};
 use crate::principal::{Ctx, PORTAL_COOKIE, PortalUser, clear_cookie, cookie};
 use crate::render::render;
 
@@ -116,16 +116,6 @@ pub async fn logout(State(st): State<AppState>, u: PortalUser) -> Response {
     r
 }
 
-/// Bookings of the account holder and every family member, soonest first.
-pub async fn all_bookings(st: &AppState, u: &PortalUser) -> Result<Vec<Ticketed>, DomainError> {
-    let mut rows = vec![];
-    for m in dayi_app::portal::members(&st.app, &u.ctx).await? {
-        rows.extend(dayi_app::booking::of_patient(&st.app, &u.ctx.actor, m.patient.id).await?);
-    }
-    rows.sort_by_key(|b| (b.day.clone(), b.slot_start));
-    dayi_app::booking::with_sessions(&st.app, u.ctx.actor.org_id, &rows).await
-}
-
 #[derive(Deserialize, Default)]
 pub struct Notice {
     done: Option<String>,
@@ -133,7 +123,7 @@ pub struct Notice {
 }
 
 pub async fn home(State(st): State<AppState>, u: PortalUser, Query(n): Query<Notice>) -> Response {
-    let bookings = match all_bookings(&st, &u).await {
+    let bookings = match dayi_app::portal::bookings(&st.app, &u.ctx).await {
         Ok(b) => b,
         Err(e) => return oops(&e, u.lang),
     };
@@ -219,7 +209,7 @@ pub async fn book(State(st): State<AppState>, u: PortalUser, f: Fields) -> Respo
 }
 
 pub async fn cancel(State(st): State<AppState>, u: PortalUser, Path(id): Path<String>) -> Response {
-    let r = match super::parse_id(&id) {
+    let r = match crate::params::parse_id(&id) {
         Ok(bid) => dayi_app::booking::cancel(&st.app, &u.ctx.actor, bid, "患者网上取消").await,
         Err(e) => Err(e),
     };

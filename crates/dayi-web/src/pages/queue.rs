@@ -17,7 +17,7 @@ use minijinja::{Value, context};
 
 use super::{Fields, fail, field_errors, message, page};
 use crate::AppState;
-use crate::api::queue::{RegisterQuery, ScopeQuery, register_query};
+use crate::params::{RegisterQuery, ScopeQuery, register_query};
 use crate::principal::Staff;
 use crate::render::render;
 

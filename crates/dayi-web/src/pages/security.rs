@@ -8,8 +8,9 @@ use dayi_core::security::{Perm, Role};
 use minijinja::context;
 
 use super::admin::urlencode;
-use super::{Fields, fail, page, parse_id};
+use super::{Fields, fail, page};
 use crate::AppState;
+use crate::params::parse_id;
 use crate::principal::Staff;
 
 #[derive(serde::Deserialize, Default)]
