@@ -3,13 +3,16 @@
 pub mod admin;
 pub mod billing;
 pub mod booking;
+pub mod card;
 pub mod chronic;
 pub mod lab;
 pub mod openapi;
 pub mod patient;
 pub mod portal;
 pub mod queue;
+pub mod roster;
 pub mod system;
+pub mod triage;
 pub mod visit;
 
 use axum::extract::{FromRequest, Request};

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use super::{admin, billing, booking, chronic, lab, patient, portal, queue, system, visit};
+use super::{admin, billing, booking, card, chronic, lab, patient, portal, queue, roster, system, triage, visit};
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{Need, specs};
 
@@ -24,10 +24,10 @@ use crate::routes::{Need, specs};
         admin::staff_list, admin::staff_create, admin::dept_list, admin::dept_create,
         admin::audit_search, admin::audit_verify, admin::token_list, admin::token_create, admin::token_revoke,
         patient::register, patient::search, patient::get, patient::unmask, patient::duplicates, patient::merge,
-        patient::undo_merge, patient::card_static, patient::card_dynamic, patient::card_uses, patient::resolve,
+        patient::undo_merge, card::static_code, card::dynamic_code, card::uses, card::resolve,
         queue::panel, queue::choose, queue::pause, queue::next, queue::call, queue::act, queue::transfer, queue::boards,
-        queue::events, queue::position, queue::position_events, queue::triage_preview, queue::triage, queue::triage_register,
-        booking::sessions, booking::create_session, booking::board, booking::stop, booking::create_template, booking::generate,
+        queue::events, queue::position, queue::position_events, triage::preview, triage::record, triage::register,
+        roster::sessions, roster::create_session, roster::board, roster::stop, roster::create_template, roster::generate,
         booking::book, booking::walk_in, booking::add_slot, booking::get, booking::cancel, booking::of_patient,
         booking::check_in, booking::messages,
         portal::code, portal::login, portal::sessions, portal::book, portal::bookings, portal::cancel,

@@ -11,10 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use dayi_app::queue::{Called, PanelLine, PanelView, Position, Published, Scope};
-use dayi_app::triage::{Register, TriageForm, TriageView};
 use dayi_app::{App, queue};
 use dayi_core::queue::Action;
-use dayi_core::triage::Decision;
 use dayi_core::{DomainError, ErrorCode};
 use futures::Stream;
 use serde::Deserialize;
@@ -25,8 +23,8 @@ use uuid::Uuid;
 use super::{ApiResult, JsonBody};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::params::ScopeQuery;
 use crate::params::parse_id;
-use crate::params::{RegisterQuery, ScopeQuery, register_query};
 use crate::principal::{PortalUser, Staff};
 
 /// How soon a dropped screen tries again (ms), sent to the browser.
@@ -282,37 +280,4 @@ struct Follow {
     rev: u64,
     entry: dayi_app::records::QueueEntry,
     hello: Option<Event>,
-}
-
-/// Routes without saving: the form's hint as the nurse ticks.
-#[utoipa::path(post, path = "/api/triage/preview", tag = "triage", request_body(content = TriageForm, description = "temperature, symptoms and exposures are read"),
-    responses((status = 200, body = Decision)))]
-pub async fn triage_preview(
-    State(st): State<AppState>,
-    staff: Staff,
-    JsonBody(f): JsonBody<TriageForm>,
-) -> ApiResult<Decision> {
-    Ok(Json(dayi_app::triage::preview(&st.app, &staff.actor, &f).await?))
-}
-
-/// Records a pre-triage and routes the patient.
-#[utoipa::path(post, path = "/api/triage", tag = "triage", request_body = TriageForm, responses((status = 201, body = TriageView)))]
-pub async fn triage(
-    State(st): State<AppState>,
-    staff: Staff,
-    JsonBody(f): JsonBody<TriageForm>,
-) -> Result<Response, ApiError> {
-    let v: TriageView = dayi_app::triage::record(&st.app, &staff.actor, &f).await?;
-    Ok((axum::http::StatusCode::CREATED, Json(v)).into_response())
-}
-
-/// A day's triage register with counts per route.
-#[utoipa::path(get, path = "/api/triage", tag = "triage", params(RegisterQuery), responses((status = 200, body = Register)))]
-pub async fn triage_register(
-    State(st): State<AppState>,
-    staff: Staff,
-    Query(q): Query<RegisterQuery>,
-) -> ApiResult<Register> {
-    let (day, route) = register_query(&q)?;
-    Ok(Json(dayi_app::triage::register(&st.app, &staff.actor, &day, route).await?))
 }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::outcome::{FhirError, Paths, body as outcome};
 use super::resource::{HEALTH_CARD, document_kind, hospital_no_system};
-use super::{intake, json};
+use super::{json, patient_form};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -104,7 +104,7 @@ fn record(
             sources.push(format!("identifier:{cond}"));
         }
     }
-    let p = intake::form(r, org_code).map_err(|FhirError(e, p)| (e, p))?;
+    let p = patient_form::form(r, org_code).map_err(|FhirError(e, p)| (e, p))?;
     Ok(Item { sources, kind: "Patient".into(), body: Body::Patient(Box::new(p.form), p.foreign) })
 }
 

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::outcome::FhirError;
 use super::search::Lookup;
-use super::{base_url, intake, json, keyset, resource, search};
+use super::{base_url, json, keyset, patient_form, resource, search};
 use crate::AppState;
 use crate::principal::Staff;
 
@@ -132,7 +132,7 @@ pub async fn create(State(st): State<AppState>, staff: Staff, headers: HeaderMap
     staff.actor.require(&st.app, Perm::PatientWrite).await?;
     let r = body_patient(&headers, &body)?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
-    let sent = intake::form(&r, &org.code)?;
+    let sent = patient_form::form(&r, &org.code)?;
     let p = dayi_app::patient::register_with(&st.app, &staff.actor, &sent.form, &sent.foreign, Channel::Fhir)
         .await
         .map_err(|e| FhirError(e, sent.paths))?;
@@ -167,7 +167,7 @@ pub async fn update(
     }
     let version = super::if_match(&headers)?;
     let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await?;
-    let sent = intake::form(&r, &org.code)?;
+    let sent = patient_form::form(&r, &org.code)?;
     let ids = Some(sent.foreign.as_slice());
     let p = dayi_app::patient::update_with(&st.app, &staff.actor, uuid, &sent.form, ids, version, Channel::Fhir)
         .await

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod booking;
+pub mod card;
 pub mod catalog;
 pub mod chronic;
 pub mod home;
@@ -12,8 +13,9 @@ pub mod lab;
 pub mod patient;
 pub mod portal;
 pub mod queue;
+pub mod roster;
 pub mod security;
-pub mod station;
+pub mod triage;
 pub mod visit;
 
 use axum::extract::{FromRequest, Request};
