@@ -18,7 +18,6 @@ pub mod patient;
 pub mod queue;
 pub mod roster;
 pub mod security;
-pub mod settlement;
 pub mod tenancy;
 pub mod timefmt;
 pub mod triage;

@@ -25,7 +25,7 @@ use dayi_core::audit::OK;
 use dayi_core::billing::{self as b, Method, PaymentStatus};
 use dayi_core::catalog::yuan;
 use dayi_core::security::Perm;
-use dayi_core::settlement::Payer;
+use dayi_core::billing::settlement::Payer;
 use dayi_core::{DomainError, ErrorCode, mask};
 use dayi_store::billing::{Payment, Refund};
 use dayi_store::booking::Charge;

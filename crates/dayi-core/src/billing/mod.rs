@@ -4,6 +4,8 @@
 //! what was paid. The closing is the sum of what a cashier took and gave
 //! back since their last closing, by method, and it must balance to the fen.
 
+pub mod settlement;
+
 use serde::{Deserialize, Serialize};
 
 use crate::security::named_enum;
