@@ -7,6 +7,12 @@ use clap::{Parser, Subcommand};
 use dayi::{Settings, open_db, shutdown_signal, start};
 use dayi_app::{Actor, App};
 
+/// mimalloc returns freed pages to the system; glibc's allocator kept the
+/// memory of large request bodies (the soak in docs/benchmarks.md: 182 MiB
+/// idle after the load with glibc, whatever its tunables).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "dayi",
