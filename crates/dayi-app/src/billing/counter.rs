@@ -1,10 +1,10 @@
 //! Payment at the counter (cash, card): the charges asked for, checked against what is owed, settled once per request key.
 
 use dayi_core::audit::OK;
+use dayi_core::billing::settlement::Settlement;
 use dayi_core::billing::{self as b, Method, PaymentStatus};
 use dayi_core::catalog::yuan;
 use dayi_core::security::Perm;
-use dayi_core::billing::settlement::Settlement;
 use dayi_core::timefmt::now_micros;
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::billing::Payment;

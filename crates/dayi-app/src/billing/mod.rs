@@ -10,11 +10,13 @@
 
 mod closing;
 mod counter;
+mod family;
 mod online;
 mod refund;
 
 pub use closing::{ClosingView, close_day, closing, closings, open_totals};
 pub use counter::{PayForm, pay};
+pub use family::{MemberBills, family_bills};
 pub use online::{ONLINE, checkout, checkout_settle, close, local, notify, pay_online, refresh};
 pub use refund::{RefundForm, refund};
 
@@ -22,10 +24,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use dayi_core::audit::OK;
+use dayi_core::billing::settlement::Payer;
 use dayi_core::billing::{self as b, Method, PaymentStatus};
 use dayi_core::catalog::yuan;
 use dayi_core::security::Perm;
-use dayi_core::billing::settlement::Payer;
 use dayi_core::{DomainError, ErrorCode, mask};
 use dayi_store::billing::{Payment, Refund};
 use dayi_store::booking::Charge;

@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use dayi_app::billing::{self, PayForm, Receipt, RefundForm};
 use dayi_app::card::Presented;
+use dayi_core::billing::PaymentStatus;
 use dayi_core::billing::Totals;
 use dayi_core::card::CareStep;
 use dayi_core::catalog::yuan;
@@ -240,23 +241,11 @@ pub async fn portal_bills(State(st): State<AppState>, u: PortalUser, Query(q): Q
 }
 
 async fn portal_bills_page(st: &AppState, u: &PortalUser, status: StatusCode, extra: Value) -> Response {
-    let a = &u.ctx.actor;
-    let r = async {
-        let mut rows = vec![];
-        for m in dayi_app::portal::members(&st.app, &u.ctx).await? {
-            let mut paid = billing::payments(&st.app, a, m.patient.id).await?;
-            for p in paid.iter_mut().filter(|p| p.payment.status == "created") {
-                // The provider may have answered while the phone was away.
-                if let Ok(fresh) = billing::refresh(&st.app, a, p.payment.id).await {
-                    *p = fresh;
-                }
-            }
-            let due = billing::due(&st.app, a, m.patient.id).await?;
-            rows.push(context! { member => Serde(m), due => Serde(due), paid => Serde(paid), key => new_key() });
-        }
-        Ok::<_, DomainError>(rows)
-    }
-    .await;
+    let r = billing::family_bills(&st.app, &u.ctx).await.map(|rows| {
+        rows.into_iter()
+            .map(|b| context! { member => Serde(b.member), due => Serde(b.due), paid => Serde(b.paid), key => new_key() })
+            .collect::<Vec<_>>()
+    });
     match r {
         Ok(rows) => super::portal::portal_page(u, status, "portal_bills.html", context! { rows => rows, ..extra }),
         Err(e) => fail(&e, u.lang),
@@ -273,7 +262,7 @@ pub async fn portal_pay(
     let mut form = pay_form(&f);
     form.method = "online".into();
     match billing::pay_online(&st.app, &u.ctx.actor, &form, &base_of(&headers), "/portal/bills").await {
-        Ok(r) if r.payment.status == "paid" => {
+        Ok(r) if r.payment.status == PaymentStatus::Paid.code() => {
             Redirect::to(&format!("/portal/bills?done={}", urlencode("该笔费用已支付"))).into_response()
         }
         Ok(r) => Redirect::to(&r.payment.pay_url).into_response(),

@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dayi_app::booking::BookRequest;
+use dayi_core::booking::BookingStatus;
 use dayi_core::security::Perm;
 use dayi_core::timefmt::today_cst;
 use minijinja::value::Serde;
@@ -96,7 +97,7 @@ pub async fn slip(State(st): State<AppState>, staff: Staff, Path(id): Path<Strin
     let p = dayi_app::patient::view(&st.app, &staff.actor, b.patient_id).await.ok();
     let ctx = context! {
         tk => Serde(t), patient => Serde(p), notice => d.done, error => d.error,
-        can_cancel => staff.actor.can(Perm::Registration) && b.status == "booked",
+        can_cancel => staff.actor.can(Perm::Registration) && b.status == BookingStatus::Booked.code(),
     };
     page(&st, &staff, StatusCode::OK, "slip.html", "/roster", ctx).await
 }

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use dayi_app::visit::{self, CertificateForm, DiagnosisForm, OrderForm, RecordForm, VisitView};
 use dayi_core::catalog::{Frequency, Kind};
+use dayi_core::visit::VisitStatus;
 use dayi_core::{DomainError, ErrorCode};
 use minijinja::value::Serde;
 use minijinja::{Value, context};
@@ -69,7 +70,7 @@ async fn show(st: &AppState, staff: &Staff, id: Uuid, status: StatusCode, extra:
     let freqs: Vec<Value> = Frequency::ALL.iter().map(|f| context! { code => f.code(), name => f.zh() }).collect();
     let ctx = context! {
         v => Serde(&v), record => record, templates => Serde(templates), freqs => freqs,
-        vitals => Serde(VITALS), open => v.visit.status == "open", labs => Serde(labs),
+        vitals => Serde(VITALS), open => v.visit.status == VisitStatus::Open.code(), labs => Serde(labs),
         chronic => Serde(chronic),
     };
     page(st, staff, status, "visit.html", "/visits", context! { ..extra, ..ctx }).await
