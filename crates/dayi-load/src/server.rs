@@ -144,9 +144,9 @@ pub async fn seeded_file(dir: &Path, patients: u64, seed: u64) -> anyhow::Result
     let t = Instant::now();
     let s = OwnServer::start_with(Some(&format!("sqlite:{}", partial.display())), None).await?;
     let loaded = dayi_app::demo::load_patients(&s.server.app, s.org_id, patients, seed).await;
-    if let (Ok(_), dayi_store::Db::Sqlite { write, .. }) = (&loaded, &s.server.app.db) {
+    if loaded.is_ok() {
         // Everything into the main file, so the file alone is the database.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(write).await?;
+        s.server.app.db.fold_log().await?;
     }
     s.stop().await;
     let n = loaded.map_err(|e| anyhow!("{}", e.zh()))?;

@@ -290,3 +290,38 @@ macro_rules! walk_where {
 pub async fn walk(db: &Db, org_id: Uuid, step: &Step) -> Result<Walk<Booking>> {
     walked!(db, org_id, (), step, walk_where, cols, "id", Booking)
 }
+
+/// How one patient's active bookings are grouped when a booking rule is
+/// checked: per day, per day and department, per session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Per {
+    Day,
+    DeptDay,
+    Session,
+}
+
+macro_rules! over_head {
+    () => {
+        "SELECT COUNT(*) FROM (SELECT patient_id FROM booking WHERE org_id = $1 \
+         AND status IN ('booked', 'checked_in') "
+    };
+}
+
+/// Groups of one patient's active bookings (booked or checked in) holding
+/// more than `limit`: the breaches of a per-day, per-department or
+/// per-session limit, which the booking desk must keep at zero.
+pub async fn groups_over(db: &Db, org_id: Uuid, per: Per, limit: i64) -> Result<i64> {
+    let sql = match per {
+        Per::Day => concat!(over_head!(), "GROUP BY patient_id, day HAVING COUNT(*) > $2) t"),
+        Per::DeptDay => concat!(over_head!(), "GROUP BY patient_id, day, dept_id HAVING COUNT(*) > $2) t"),
+        Per::Session => concat!(over_head!(), "GROUP BY patient_id, session_id HAVING COUNT(*) > $2) t"),
+    };
+    with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(limit).fetch_one(p).await)
+}
+
+/// Every booking made through one channel (`portal`, `counter`, …), of any
+/// status, in no particular order.
+pub async fn of_channel(db: &Db, org_id: Uuid, channel: &str) -> Result<Vec<Booking>> {
+    let sql = concat!("SELECT ", cols!(), " FROM booking WHERE org_id = $1 AND channel = $2");
+    with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(channel).fetch_all(p).await)
+}

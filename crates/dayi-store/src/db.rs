@@ -257,6 +257,17 @@ impl Db {
         Ok(())
     }
 
+    /// Copies SQLite's whole write-ahead log into the database file now and
+    /// cuts the log to nothing, so the file alone holds every commit (as when
+    /// a seeded file is to be copied). False when readers kept the log busy;
+    /// PostgreSQL has no such file and answers true.
+    pub async fn fold_log(&self) -> crate::Result<bool> {
+        match self {
+            Db::Sqlite { write, .. } => truncate_wal(&mut *write.acquire().await?).await,
+            Db::Postgres(_) => Ok(true),
+        }
+    }
+
     /// Pool use for `/metrics`: (open connections, idle connections) per pool.
     pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
         match self {

@@ -2,6 +2,7 @@
 //! critical-value alerts.
 
 pub mod query;
+pub mod tally;
 
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
