@@ -1,4 +1,5 @@
-//! API tokens for other systems: created with a subset of the owner's roles, resolved through a short cache, revoked, listed.
+//! API tokens for other systems: created with a subset of the owner's roles, resolved through a
+//! short cache, revoked, listed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,5 @@
-//! The second factor (TOTP): verification after the password, enrolment, and which roles must use it.
+//! The second factor (TOTP): verification after the password, enrolment, and which roles must use
+//! it.
 
 use dayi_core::audit::OK;
 use dayi_core::security::{Perm, Role, Roles};

@@ -1,4 +1,5 @@
-//! Payment at the counter (cash, card): the charges asked for, checked against what is owed, settled once per request key.
+//! Payment at the counter (cash, card): the charges asked for, checked against what is owed,
+//! settled once per request key.
 
 use dayi_core::audit::OK;
 use dayi_core::billing::settlement::Settlement;

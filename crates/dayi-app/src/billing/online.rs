@@ -1,4 +1,5 @@
-//! Online payment through the payment seam (`pay`): the order at the provider, its signed callback, refreshes and closes, and the local provider's checkout.
+//! Online payment through the payment seam (`pay`): the order at the provider, its signed callback,
+//! refreshes and closes, and the local provider's checkout.
 
 use std::sync::Arc;
 

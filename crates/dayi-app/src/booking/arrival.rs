@@ -1,4 +1,5 @@
-//! Arrival: check-in by code at a kiosk or counter, and the sweep that marks no-shows and blocks repeat offenders.
+//! Arrival: check-in by code at a kiosk or counter, and the sweep that marks no-shows and blocks
+//! repeat offenders.
 
 use dayi_core::audit::OK;
 use dayi_core::booking::{self, BookingStatus};

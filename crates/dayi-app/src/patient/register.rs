@@ -1,4 +1,5 @@
-//! Registration (建档) and correction of a record: checked, numbered, written by the intake batcher, each change audited.
+//! Registration (建档) and correction of a record: checked, numbered, written by the intake batcher,
+//! each change audited.
 
 use dayi_core::audit::OK;
 use dayi_core::patient::{Channel, NewPatient, Registration, validate};

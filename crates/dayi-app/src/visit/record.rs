@@ -1,4 +1,5 @@
-//! The visit record: history, examination and vital signs, diagnoses, and the departments' record templates.
+//! The visit record: history, examination and vital signs, diagnoses, and the departments' record
+//! templates.
 
 use dayi_core::audit::OK;
 use dayi_core::catalog::Kind;

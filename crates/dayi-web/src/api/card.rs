@@ -1,4 +1,5 @@
-//! The health card over JSON: a patient's static and dynamic codes, the card-use log, and resolving a scanned code.
+//! The health card over JSON: a patient's static and dynamic codes, the card-use log, and resolving
+//! a scanned code.
 
 use axum::Json;
 use axum::extract::{Path, State};

@@ -1,4 +1,5 @@
-//! The roster over JSON: sessions in a window of days, new sessions and templates, generation, a session's board and its stop.
+//! The roster over JSON: sessions in a window of days, new sessions and templates, generation, a
+//! session's board and its stop.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};

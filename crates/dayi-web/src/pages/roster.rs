@@ -1,4 +1,5 @@
-//! Staff pages for the roster (排班): the week of sessions, templates and their generation, a session's board (stop, register on the spot).
+//! Staff pages for the roster (排班): the week of sessions, templates and their generation, a
+//! session's board (stop, register on the spot).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

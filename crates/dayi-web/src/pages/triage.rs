@@ -1,4 +1,5 @@
-//! The pre-triage desk (预检分诊): find or register the patient, record the check, send them on; the day's register.
+//! The pre-triage desk (预检分诊): find or register the patient, record the check, send them on; the
+//! day's register.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;

@@ -1,4 +1,5 @@
-//! A patient's chronic-disease file (慢病档案): the page, its charts, and its forms (enrol, follow-up, screening, close, dismiss).
+//! A patient's chronic-disease file (慢病档案): the page, its charts, and its forms (enrol, follow-up,
+//! screening, close, dismiss).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

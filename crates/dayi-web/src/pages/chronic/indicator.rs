@@ -1,4 +1,5 @@
-//! The indicators page (考核指标), its drill-down to the patients behind a figure, and their Excel exports.
+//! The indicators page (考核指标), its drill-down to the patients behind a figure, and their Excel
+//! exports.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
