@@ -7,6 +7,7 @@
 //! the day's report.
 
 use dayi_core::audit::OK;
+use dayi_core::card::CareStep;
 use dayi_core::queue::{self as q, Action, PriorityGroup, Status};
 use dayi_core::security::Perm;
 use dayi_core::timefmt::{now_micros, today_cst};
@@ -17,12 +18,50 @@ use dayi_store::triage::Triage;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::booking::CheckIn;
+use crate::card::Presented;
+use crate::records::Dept;
 use crate::{Actor, App, OrInternal, policy, queue};
 
 pub const RULES: &str = "triage.rules";
 
 pub async fn rules(app: &App, org_id: Uuid) -> Result<Rules, DomainError> {
     policy::json(app, org_id, RULES).await
+}
+
+/// What the desk offers: the rules in force (symptoms by route, the
+/// questions, the fever line) and the clinical departments to send to.
+pub struct Desk {
+    pub rules: Rules,
+    pub depts: Vec<Dept>,
+}
+
+pub async fn desk(app: &App, actor: &Actor) -> Result<Desk, DomainError> {
+    actor.require(app, Perm::Triage).await?;
+    let rules = rules(app, actor.org_id).await?;
+    let depts = crate::tenancy::clinical_depts(app, actor.org_id).await?;
+    Ok(Desk { rules, depts })
+}
+
+/// A code scanned or typed at the desk. The scan is the arrival: the
+/// patient's registration of today is checked in (or back, after being
+/// passed or sent to tests); without one, `arrived` is empty.
+pub async fn find(app: &App, actor: &Actor, code: &str) -> Result<(Uuid, Option<CheckIn>), DomainError> {
+    actor.require(app, Perm::Triage).await?;
+    let input = Presented {
+        code: code.to_string(),
+        step: CareStep::Triage.code().into(),
+        station: "预检分诊台".into(),
+        voucher: false,
+        on_behalf: false,
+    };
+    let r = crate::card::resolve(app, actor, &input).await?;
+    let id = r.patient.id;
+    match crate::booking::arrive(app, actor, r.patient).await {
+        Ok(c) => Ok((id, Some(c))),
+        Err(e) if e.code == ErrorCode::CheckinNone || e.code == ErrorCode::Forbidden => Ok((id, None)),
+        Err(e) => Err(e),
+    }
 }
 
 /// What the nurse submits.

@@ -4,12 +4,10 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use dayi_app::card::Presented;
 use dayi_app::triage::TriageForm;
-use dayi_core::card::CareStep;
+use dayi_core::DomainError;
 use dayi_core::queue::PriorityGroup;
 use dayi_core::triage::Route;
-use dayi_core::{DomainError, ErrorCode};
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 
@@ -21,9 +19,7 @@ use crate::principal::Staff;
 /// What the triage form offers: the rules' symptoms by route, the questions,
 /// the priority groups and the clinical departments.
 pub(crate) async fn choices(st: &AppState, staff: &Staff) -> Result<Value, DomainError> {
-    let org = staff.actor.org_id;
-    let rules = dayi_app::triage::rules(&st.app, org).await?;
-    let depts = dayi_app::tenancy::clinical_depts(&st.app, staff.actor.org_id).await?;
+    let dayi_app::triage::Desk { rules, depts } = dayi_app::triage::desk(&st.app, &staff.actor).await?;
     let groups: Vec<Value> = PriorityGroup::ALL.iter().map(|g| context! { code => g.code(), name => g.zh() }).collect();
     let by_route: Vec<Value> = Route::ALL
         .iter()
@@ -49,9 +45,6 @@ pub(crate) async fn triage_page(st: &AppState, staff: &Staff, status: StatusCode
 }
 
 pub async fn form(State(st): State<AppState>, staff: Staff) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::Triage).await {
-        return fail(&e, staff.lang);
-    }
     triage_page(&st, &staff, StatusCode::OK, context! {}).await
 }
 
@@ -64,26 +57,9 @@ pub(crate) async fn patient_ctx(st: &AppState, staff: &Staff, id: uuid::Uuid) ->
 
 /// Scans or types the patient's code.
 pub async fn find(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::Triage).await {
-        return fail(&e, staff.lang);
-    }
-    let input = Presented {
-        code: f.get("code"),
-        step: CareStep::Triage.code().into(),
-        station: "预检分诊台".into(),
-        voucher: false,
-        on_behalf: false,
-    };
-    let found = match dayi_app::card::resolve(&st.app, &staff.actor, &input).await {
-        Ok(r) => {
-            // The scan at the desk is the arrival: check-in, or back after being passed or at tests.
-            let id = r.patient.id;
-            let arrived = match dayi_app::booking::arrive(&st.app, &staff.actor, r.patient).await {
-                Ok(c) => Some(Serde(c)),
-                Err(e) if e.code == ErrorCode::CheckinNone || e.code == ErrorCode::Forbidden => None,
-                Err(e) => return fail(&e, staff.lang),
-            };
-            patient_ctx(&st, &staff, id).await.map(|ctx| context! { arrived => arrived, ..ctx })
+    let found = match dayi_app::triage::find(&st.app, &staff.actor, &f.get("code")).await {
+        Ok((id, arrived)) => {
+            patient_ctx(&st, &staff, id).await.map(|ctx| context! { arrived => arrived.map(Serde), ..ctx })
         }
         Err(e) => Err(e),
     };
