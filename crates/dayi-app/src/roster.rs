@@ -421,6 +421,21 @@ pub struct BoardRow {
     pub patient_name: Option<String>,
 }
 
+/// The staff's roster week: the sessions of `[from, to]`, for the scheduler
+/// or anyone who serves patients.
+pub async fn week(
+    app: &App,
+    actor: &Actor,
+    from: Date,
+    to: Date,
+    dept_id: Option<Uuid>,
+) -> Result<Vec<SessionView>, DomainError> {
+    if !actor.can(Perm::Schedule) {
+        actor.require(app, Perm::PatientRead).await?;
+    }
+    sessions(app, actor.org_id, from, to, dept_id).await
+}
+
 /// The slots of a session with their bookings, for the counter and the doctor.
 pub async fn board(app: &App, actor: &Actor, id: Uuid) -> Result<(SessionView, Vec<BoardRow>), DomainError> {
     if !actor.can(Perm::Schedule) {
