@@ -90,6 +90,12 @@ pub async fn verify(app: &App, actor: &Actor) -> Result<VerifyReport, DomainErro
     Ok(r)
 }
 
+/// Asked before a form is read, so a caller without the duty is refused as
+/// such; `purge` checks it again.
+pub async fn require_purge(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    actor.require(app, Perm::AuditPurge).await
+}
+
 /// Deletes entries older than `before` (micros), refusing anything younger than the retention period.
 pub async fn purge(app: &App, actor: &Actor, before: i64) -> Result<u64, DomainError> {
     actor.require(app, Perm::AuditPurge).await?;

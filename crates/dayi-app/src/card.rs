@@ -138,6 +138,12 @@ fn shown(code: &Code) -> String {
     }
 }
 
+/// The station page (a scanner at any step of care) is for staff who serve
+/// patients; each scan is checked again by `resolve`.
+pub async fn require_station(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    actor.require(app, Perm::PatientRead).await
+}
+
 /// One resolver for every station. A refused code is audited (a forged code
 /// is a security event); an accepted one lands in the card-use log.
 pub async fn resolve(app: &App, actor: &Actor, input: &Presented) -> Result<Resolution, DomainError> {

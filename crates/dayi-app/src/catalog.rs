@@ -210,6 +210,11 @@ async fn may_read(app: &App, actor: &Actor) -> Result<(), DomainError> {
     actor.require(app, Perm::Clinical).await
 }
 
+/// The catalogue keepers' pages (reading is wider: clinicians, cashiers).
+pub async fn require_keep(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    actor.require(app, Perm::Catalog).await
+}
+
 /// A search box: items of `kinds` matching `q`.
 pub async fn search(app: &App, actor: &Actor, kinds: &[Kind], q: &str, limit: usize) -> Result<Vec<Item>, DomainError> {
     may_read(app, actor).await?;

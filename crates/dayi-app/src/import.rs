@@ -89,6 +89,16 @@ pub struct Report {
     pub written: bool,
 }
 
+/// Who may post a bundle at all, asked before it is read: a registrar
+/// (patients) or a clinician (outside records). Which entry needs which is
+/// `import`'s to check.
+pub async fn require_some(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    if actor.can(Perm::PatientWrite) {
+        return Ok(());
+    }
+    actor.require(app, Perm::Clinical).await
+}
+
 /// Imports `items`. When `atomic`, one refused item refuses them all and
 /// nothing is written (a transaction Bundle); otherwise each item succeeds
 /// or fails alone (a batch), an item referring to a failed one failing too.

@@ -351,7 +351,7 @@ async fn views(app: &App, org_id: Uuid, rows: &[Session]) -> Result<Vec<SessionV
 
 /// Every session in id order, a page at a time (a FHIR search with no parameter).
 pub async fn walk_sessions(app: &App, actor: &Actor, step: &Step) -> Result<Walk<SessionView>, DomainError> {
-    actor.require(app, Perm::PatientRead).await?;
+    require_view(app, actor).await?;
     let step = crate::visit::query::capped(step);
     let page = dayi_store::roster::walk_sessions(&app.db, actor.org_id, &step).await.or_internal()?;
     let views = views(app, actor.org_id, &page.rows).await?;
@@ -362,9 +362,7 @@ pub async fn walk_sessions(app: &App, actor: &Actor, step: &Step) -> Result<Walk
 /// time. As the board, each session looked at is audited; its rows carry no
 /// patient name (no one asked to see who holds the slot).
 pub async fn walk_slots(app: &App, actor: &Actor, step: &Step) -> Result<Walk<(SessionView, BoardRow)>, DomainError> {
-    if !actor.can(Perm::Schedule) {
-        actor.require(app, Perm::PatientRead).await?;
-    }
+    require_view(app, actor).await?;
     let step = crate::visit::query::capped(step);
     let page = dayi_store::roster::walk_slots(&app.db, actor.org_id, &step).await.or_internal()?;
     let mut ids: Vec<Uuid> = page.rows.iter().map(|s| s.session_id).collect();
@@ -399,6 +397,21 @@ pub async fn walk_slots(app: &App, actor: &Actor, step: &Step) -> Result<Walk<(S
     Ok(page.with_rows(rows))
 }
 
+/// The staff's view of the roster is for the scheduler and for anyone who
+/// serves patients.
+async fn require_view(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    if !actor.can(Perm::Schedule) {
+        actor.require(app, Perm::PatientRead).await?;
+    }
+    Ok(())
+}
+
+/// One session as the staff's roster shows it.
+pub async fn get(app: &App, actor: &Actor, id: Uuid) -> Result<SessionView, DomainError> {
+    require_view(app, actor).await?;
+    session(app, actor.org_id, id).await
+}
+
 pub async fn session(app: &App, org_id: Uuid, id: Uuid) -> Result<SessionView, DomainError> {
     let s = dayi_store::roster::get_session(&app.db, org_id, id)
         .await
@@ -408,6 +421,21 @@ pub async fn session(app: &App, org_id: Uuid, id: Uuid) -> Result<SessionView, D
     let dept = dayi_store::tenancy::get_dept(&app.db, org_id, s.dept_id).await.or_internal()?;
     let (free, total) = avail.first().map(|a| (a.1, a.2)).unwrap_or((0, 0));
     Ok(SessionView::new(&s, dept.as_ref().map(|d| d.name.as_str()).unwrap_or(""), free, total))
+}
+
+/// The boards of several sessions, for a search: a session not on file
+/// has no slots to list.
+pub async fn boards(app: &App, actor: &Actor, ids: &[Uuid]) -> Result<Vec<(SessionView, Vec<BoardRow>)>, DomainError> {
+    require_view(app, actor).await?;
+    let mut found = vec![];
+    for id in ids {
+        match board(app, actor, *id).await {
+            Ok(b) => found.push(b),
+            Err(e) if e.code == ErrorCode::SessionUnknown => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(found)
 }
 
 /// One line of the session board: a slot and who holds it.
@@ -430,17 +458,13 @@ pub async fn week(
     to: Date,
     dept_id: Option<Uuid>,
 ) -> Result<Vec<SessionView>, DomainError> {
-    if !actor.can(Perm::Schedule) {
-        actor.require(app, Perm::PatientRead).await?;
-    }
+    require_view(app, actor).await?;
     sessions(app, actor.org_id, from, to, dept_id).await
 }
 
 /// The slots of a session with their bookings, for the counter and the doctor.
 pub async fn board(app: &App, actor: &Actor, id: Uuid) -> Result<(SessionView, Vec<BoardRow>), DomainError> {
-    if !actor.can(Perm::Schedule) {
-        actor.require(app, Perm::PatientRead).await?;
-    }
+    require_view(app, actor).await?;
     let view = session(app, actor.org_id, id).await?;
     let slots = dayi_store::roster::slots(&app.db, actor.org_id, id).await.or_internal()?;
     let bookings = dayi_store::booking::of_session(&app.db, actor.org_id, id).await.or_internal()?;

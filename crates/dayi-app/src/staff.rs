@@ -194,6 +194,31 @@ pub async fn reset_totp(app: &App, actor: &Actor, id: Uuid) -> Result<(), Domain
     tx.commit().await.or_internal()
 }
 
+/// Asked before a form is read, so a caller without the duty is refused as
+/// such; each staff use case checks it again.
+pub async fn require_manage(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    actor.require(app, Perm::StaffManage).await
+}
+
+/// The console home: where the actor works, when they last signed in, and
+/// whether they have a second factor.
+#[derive(Debug, Default)]
+pub struct Home {
+    pub dept: Option<String>,
+    pub last_login_at: Option<i64>,
+    pub totp: Option<bool>,
+}
+
+pub async fn home(app: &App, actor: &Actor) -> Result<Home, DomainError> {
+    actor.require(app, Perm::Console).await?;
+    let Ok(me) = me(app, actor).await else { return Ok(Home::default()) };
+    let dept = match me.dept_id {
+        Some(d) => crate::tenancy::dept(app, actor, d).await?.map(|d| d.name),
+        None => None,
+    };
+    Ok(Home { dept, last_login_at: me.last_login_at, totp: Some(me.totp_secret.is_some()) })
+}
+
 /// The actor's own account.
 pub async fn me(app: &App, actor: &Actor) -> Result<Staff, DomainError> {
     dayi_store::staff::get(&app.db, actor.org_id, actor.staff_id)

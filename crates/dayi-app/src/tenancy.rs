@@ -73,6 +73,12 @@ pub async fn create_org(tx: &mut dayi_store::Tx, f: &NewOrg) -> Result<Org, Doma
     Ok(o)
 }
 
+/// The departments for their keeper (the organisation's manager).
+pub async fn kept_depts(app: &App, actor: &Actor) -> Result<Vec<Dept>, DomainError> {
+    actor.require(app, Perm::OrgManage).await?;
+    dayi_store::tenancy::list_depts(&app.db, actor.org_id).await.or_internal()
+}
+
 pub async fn list_depts(app: &App, actor: &Actor) -> Result<Vec<Dept>, DomainError> {
     actor.require(app, Perm::Console).await?;
     dayi_store::tenancy::list_depts(&app.db, actor.org_id).await.or_internal()

@@ -24,7 +24,7 @@ fn esc(s: &str) -> String {
 
 /// Lines over time; `targets` are dashed horizontal lines (value, label).
 /// Days are spaced evenly by their order, as follow-ups are irregular.
-pub fn lines(title: &str, unit: &str, lines: &[Line], targets: &[(f64, &str)]) -> String {
+pub fn lines(title: &str, unit: &str, lines: &[Line], targets: &[(f64, &str)], empty: &str) -> String {
     let mut days: Vec<&str> = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0.as_str())).collect();
     days.sort_unstable();
     days.dedup();
@@ -39,9 +39,10 @@ pub fn lines(title: &str, unit: &str, lines: &[Line], targets: &[(f64, &str)]) -
     if days.is_empty() {
         let _ = write!(
             svg,
-            r#"<text x="{}" y="{}" text-anchor="middle" class="chart-empty">暂无数据</text></svg>"#,
+            r#"<text x="{}" y="{}" text-anchor="middle" class="chart-empty">{}</text></svg>"#,
             W / 2.0,
-            H / 2.0
+            H / 2.0,
+            esc(empty)
         );
         return svg;
     }
@@ -170,10 +171,10 @@ mod tests {
             color: "#c00",
             points: vec![("2026-01-02".into(), 150.0), ("2026-02-02".into(), 138.0)],
         };
-        let svg = lines("血压", "mmHg", &[l], &[(140.0, "140")]);
+        let svg = lines("血压", "mmHg", &[l], &[(140.0, "140")], "暂无数据");
         assert_eq!(svg.matches("<circle").count(), 2);
         assert!(svg.contains("chart-target") && svg.contains("26-02-02"), "{svg}");
-        assert!(lines("空", "", &[], &[]).contains("暂无数据"));
+        assert!(lines("空", "", &[], &[], "暂无数据").contains("暂无数据"));
     }
 
     #[test]

@@ -55,6 +55,11 @@ pub fn t(lang: Lang, key: &str) -> String {
     table.get(key).or_else(|| zh.get(key)).cloned().unwrap_or_else(|| key.to_string())
 }
 
+/// The text for `key` with its `{name}` slots filled from `args`.
+pub fn tf(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
+    args.iter().fold(t(lang, key), |text, (name, value)| text.replace(&format!("{{{name}}}"), value))
+}
+
 pub fn keys(lang: Lang) -> Vec<String> {
     let (zh, en) = tables();
     let mut v: Vec<String> = (if lang == Lang::En { en } else { zh }).keys().cloned().collect();
@@ -70,5 +75,6 @@ mod tests {
     fn both_languages_have_the_same_keys() {
         assert_eq!(keys(Lang::Zh), keys(Lang::En));
         assert_eq!(t(Lang::Zh, "app.name"), "大医");
+        assert_eq!(tf(Lang::Zh, "roster.count", &[("n", "3")]), "共 3 个出诊时段。");
     }
 }

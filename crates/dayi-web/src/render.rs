@@ -51,7 +51,14 @@ pub fn render(status: StatusCode, name: &str, ctx: Value) -> Response {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             let reference = dayi_app::internal(format!("template {name}: {e:#}"));
-            (StatusCode::INTERNAL_SERVER_ERROR, Html(format!("<h1>页面渲染失败</h1><p>{}</p>", reference.zh())))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html(format!(
+                    "<h1>{}</h1><p>{}</p>",
+                    crate::i18n::t(crate::i18n::Lang::Zh, "error.render"),
+                    reference.zh()
+                )),
+            )
                 .into_response()
         }
     }

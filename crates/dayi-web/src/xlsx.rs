@@ -33,13 +33,17 @@ impl From<u64> for Cell {
 }
 
 /// The workbook's bytes.
-pub fn book(sheet: &str, headers: &[&str], rows: Vec<Vec<Cell>>) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+pub fn book(
+    sheet: &str,
+    headers: &[impl AsRef<str>],
+    rows: Vec<Vec<Cell>>,
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name(sheet)?;
     let bold = Format::new().set_bold();
     for (c, h) in headers.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold)?;
+        ws.write_string_with_format(0, c as u16, h.as_ref(), &bold)?;
         ws.set_column_width(c as u16, 14)?;
     }
     for (r, row) in rows.into_iter().enumerate() {
@@ -56,7 +60,7 @@ pub fn book(sheet: &str, headers: &[&str], rows: Vec<Vec<Cell>>) -> Result<Vec<u
 }
 
 /// The workbook as a download named `file` (ASCII name plus the Chinese one).
-pub fn download(file: &str, sheet: &str, headers: &[&str], rows: Vec<Vec<Cell>>) -> Response {
+pub fn download(file: &str, sheet: &str, headers: &[impl AsRef<str>], rows: Vec<Vec<Cell>>) -> Response {
     match book(sheet, headers, rows) {
         Ok(bytes) => (
             [

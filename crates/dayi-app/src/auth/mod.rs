@@ -6,7 +6,9 @@ mod token;
 mod totp;
 
 pub use session::{SessionCtx, logout, purge_sessions_forever, resolve_session};
-pub use token::{TOKEN_CACHE_FOR, TOKEN_PREFIX, TokenCache, create_token, list_tokens, resolve_token, revoke_token};
+pub use token::{
+    TOKEN_CACHE_FOR, TOKEN_PREFIX, TokenCache, create_token, list_tokens, require_tokens, resolve_token, revoke_token,
+};
 pub use totp::{Enrolment, confirm_enrolment, current_code, enrolment, set_totp_roles, totp_roles, verify_totp};
 
 pub(crate) use session::split_cookie;

@@ -17,6 +17,12 @@ use crate::{Actor, App, OrInternal, Via, new_id};
 
 pub const TOKEN_PREFIX: &str = "dayi_";
 
+/// Asked before a form is read, so a caller without the duty is refused as
+/// such; `create_token` checks it again.
+pub async fn require_tokens(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    actor.require(app, Perm::SecurityManage).await
+}
+
 /// Issues a token for an account; the plain text is shown once and only its
 /// hash kept. `roles` (comma-separated codes, empty for all) narrows what
 /// the token may do to some of the account's roles.

@@ -84,6 +84,32 @@ async fn may_bill(app: &App, actor: &Actor, patient_id: Uuid) -> Result<(), Doma
     }
 }
 
+/// The counter's view: with a patient, their bills due and their payments.
+#[derive(Debug, Default, Serialize)]
+pub struct Counter {
+    pub due: Option<Due>,
+    pub paid: Vec<Receipt>,
+}
+
+pub async fn counter(app: &App, actor: &Actor, patient: Option<Uuid>) -> Result<Counter, DomainError> {
+    actor.require(app, Perm::Billing).await?;
+    let Some(id) = patient else { return Ok(Counter::default()) };
+    Ok(Counter { due: Some(due(app, actor, id).await?), paid: payments(app, actor, id).await? })
+}
+
+/// The patient whose code is scanned or typed at the counter.
+pub async fn find(app: &App, actor: &Actor, code: &str) -> Result<Uuid, DomainError> {
+    actor.require(app, Perm::Billing).await?;
+    let p = crate::card::Presented {
+        code: code.to_string(),
+        step: dayi_core::card::CareStep::Cashier.code().into(),
+        station: "收费窗口".into(),
+        voucher: false,
+        on_behalf: false,
+    };
+    Ok(crate::card::resolve(app, actor, &p).await?.patient.id)
+}
+
 /// A charge as the cashier and the phone show it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChargeLine {

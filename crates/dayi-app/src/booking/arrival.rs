@@ -25,6 +25,11 @@ pub struct CheckIn {
     pub returned: bool,
 }
 
+/// The kiosk's screen is for check-in accounts; each scan is checked again.
+pub async fn require_kiosk(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    actor.require(app, Perm::CheckIn).await
+}
+
 /// Check-in (签到) by the health-card code at a kiosk or the counter: every
 /// booking of the patient's today that is still waiting records the arrival
 /// time, which the queue uses.

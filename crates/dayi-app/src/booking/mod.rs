@@ -3,10 +3,12 @@
 //! check-in by health-card code, and the nightly no-show count.
 
 mod arrival;
+mod counter;
 pub mod desk;
 mod ticket;
 
-pub use arrival::{CheckIn, arrive, check_in, sweep, sweep_forever};
+pub use arrival::{CheckIn, arrive, check_in, require_kiosk, sweep, sweep_forever};
+pub use counter::{ForPatient, for_patient, register_by_code};
 pub use ticket::{SessionView, Ticketed, with_sessions};
 
 use dayi_core::audit::OK;
@@ -267,6 +269,20 @@ pub async fn of_patient(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Ve
     let from = (today_cst() - Duration::days(1)).to_string();
     let rows = dayi_store::booking::of_patient(&app.db, actor.org_id, patient_id, &from, 100).await.or_internal()?;
     app.audit.record(actor.entry("booking.list", "patient", &patient_id.to_string(), Some(patient_id), OK, "")).await;
+    Ok(rows)
+}
+
+/// The bookings of several patients, for a search: a patient not on file
+/// matches nothing rather than failing the search.
+pub async fn of_patients(app: &App, actor: &Actor, patients: &[Uuid]) -> Result<Vec<Booking>, DomainError> {
+    actor.require(app, Perm::PatientRead).await?;
+    let mut rows = vec![];
+    for id in patients {
+        match of_patient(app, actor, *id).await {
+            Err(e) if e.code == ErrorCode::PatientUnknown => {}
+            found => rows.extend(found?),
+        }
+    }
     Ok(rows)
 }
 

@@ -40,6 +40,30 @@ pub async fn plans(app: &App, actor: &Actor, patient_id: Uuid) -> Result<Vec<Pla
         .collect())
 }
 
+/// The records a search names: the patients' when it names patients, else
+/// those of the ids (an id not on file matches nothing).
+pub async fn find(app: &App, actor: &Actor, patients: Option<&[Uuid]>, ids: &[Uuid]) -> Result<Vec<Plan>, DomainError> {
+    require_read(app, actor).await?;
+    let mut found = vec![];
+    match patients {
+        Some(patients) => {
+            for id in patients {
+                found.extend(plans(app, actor, *id).await?);
+            }
+        }
+        None => {
+            for id in ids {
+                match plan(app, actor, *id).await {
+                    Ok(p) => found.push(p),
+                    Err(e) if e.code == ErrorCode::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Every registry record in id order with its follow-ups, a page at a time
 /// (a FHIR search with no parameter); each record shown audited as read.
 pub async fn walk(app: &App, actor: &Actor, step: &Step) -> Result<Walk<Plan>, DomainError> {

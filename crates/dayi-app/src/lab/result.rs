@@ -181,6 +181,21 @@ pub struct SpecimenView {
     pub tests: Vec<TestView>,
 }
 
+/// The lab bench's pages; each specimen read checks it again.
+pub async fn require_bench(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    actor.require(app, Perm::Lab).await
+}
+
+/// Several specimens, for their tube labels (at most 20 at a time).
+pub async fn specimens(app: &App, actor: &Actor, barcodes: &[&str]) -> Result<Vec<SpecimenView>, DomainError> {
+    require_bench(app, actor).await?;
+    let mut found = vec![];
+    for code in barcodes.iter().take(20) {
+        found.push(specimen(app, actor, code).await?);
+    }
+    Ok(found)
+}
+
 pub async fn specimen(app: &App, actor: &Actor, barcode: &str) -> Result<SpecimenView, DomainError> {
     actor.require(app, Perm::Lab).await?;
     let s = dayi_store::lab::by_barcode(&app.db, actor.org_id, barcode.trim())

@@ -60,6 +60,12 @@ pub async fn duplicate_pairs(app: &App, actor: &Actor) -> Result<Vec<Pair>, Doma
     Ok(out)
 }
 
+/// Asked before a form is read, so a caller without the duty is refused as
+/// such; `merge` checks it again.
+pub async fn require_merge(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    actor.require(app, Perm::PatientMerge).await
+}
+
 /// Merges `merged` into `survivor`: every reference moves, the merged record
 /// forwards to the survivor, and the merge can be undone.
 pub async fn merge(app: &App, actor: &Actor, survivor: Uuid, merged: Uuid, reason: &str) -> Result<Merge, DomainError> {

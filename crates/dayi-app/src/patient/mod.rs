@@ -6,8 +6,8 @@ pub mod intake;
 mod merge;
 mod register;
 
-pub use merge::{Pair, duplicate_pairs, duplicates_of, merge, merges, undo_merge};
-pub use register::{bulk_insert, register, register_with, update, update_with};
+pub use merge::{Pair, duplicate_pairs, duplicates_of, merge, merges, require_merge, undo_merge};
+pub use register::{bulk_insert, register, register_with, require_write, update, update_with};
 
 use dayi_core::audit::OK;
 use dayi_core::identity::{IdKind, Sex};
@@ -203,6 +203,9 @@ pub async fn unmask(app: &App, actor: &Actor, id: Uuid, reason: &str) -> Result<
 /// The query's shape decides the index (see `dayi_core::patient::classify`).
 pub async fn search(app: &App, actor: &Actor, q: &str) -> Result<Vec<PatientView>, DomainError> {
     actor.require(app, Perm::PatientRead).await?;
+    if q.trim().is_empty() {
+        return Ok(vec![]);
+    }
     let query = classify(q);
     let db = &app.db;
     let org = actor.org_id;

@@ -33,6 +33,12 @@ pub async fn register(app: &App, actor: &Actor, form: &NewPatient, channel: Chan
     register_with(app, actor, form, &[], channel).await
 }
 
+/// Asked before a write's body is read (a FHIR create or update): a caller
+/// who may not write is refused as such, not told what is wrong with the body.
+pub async fn require_write(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    actor.require(app, Perm::PatientWrite).await
+}
+
 /// Registers a patient with identifiers other systems gave them (a FHIR
 /// create). An identifier another record holds in its system is refused
 /// like a document on file, after the document.

@@ -9,7 +9,7 @@ use dayi_core::queue::{PriorityGroup, Rules};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{App, OrInternal, policy};
+use crate::{Actor, App, OrInternal, policy};
 
 /// One department's rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,10 +80,34 @@ pub async fn voice(app: &App, org_id: Uuid) -> Result<Voice, DomainError> {
     policy::json(app, org_id, VOICE).await
 }
 
+/// Who keeps the queue's settings. Asked by every save, and by the settings
+/// forms before they are read: a caller without the duty is refused as such.
+pub async fn require_manage(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    actor.require(app, dayi_core::security::Perm::QueueManage).await
+}
+
+/// What the settings page shows: the announcement, the priority ranks and
+/// each clinical department's rules.
+pub struct Settings {
+    pub voice: Voice,
+    pub priority: Priority,
+    pub depts: Vec<(dayi_store::tenancy::Dept, DeptRules)>,
+}
+
+pub async fn settings(app: &App, actor: &Actor) -> Result<Settings, DomainError> {
+    require_manage(app, actor).await?;
+    let org = actor.org_id;
+    let mut depts = vec![];
+    for d in crate::tenancy::clinical_depts(app, org).await? {
+        let rules = dept_rules(app, org, d.id).await?;
+        depts.push((d, rules));
+    }
+    Ok(Settings { voice: voice(app, org).await?, priority: priority(app, org).await?, depts })
+}
+
 /// Saves a queue setting as a dated row from today (the old row stays for
 /// the record), audited, and drops cached values so it applies at once.
-async fn save(app: &App, actor: &crate::Actor, key: &str, value: serde_json::Value) -> Result<(), DomainError> {
-    actor.require(app, dayi_core::security::Perm::QueueManage).await?;
+async fn save(app: &App, actor: &Actor, key: &str, value: serde_json::Value) -> Result<(), DomainError> {
     let now = dayi_core::timefmt::now_micros();
     let row = dayi_store::setting::Setting {
         org_id: actor.org_id,
@@ -104,7 +128,8 @@ async fn save(app: &App, actor: &crate::Actor, key: &str, value: serde_json::Val
 }
 
 /// Checks and saves the announcement.
-pub async fn save_voice(app: &App, actor: &crate::Actor, v: &Voice) -> Result<(), DomainError> {
+pub async fn save_voice(app: &App, actor: &Actor, v: &Voice) -> Result<(), DomainError> {
+    require_manage(app, actor).await?;
     use dayi_core::ErrorCode;
     let mut checks = dayi_core::error::Checks::new();
     if !v.template.contains("{号序}") {
@@ -124,7 +149,8 @@ pub async fn save_voice(app: &App, actor: &crate::Actor, v: &Voice) -> Result<()
 }
 
 /// Checks and saves one department's rules (`queue.rules.<code>`).
-pub async fn save_rules(app: &App, actor: &crate::Actor, dept_code: &str, r: &DeptRules) -> Result<(), DomainError> {
+pub async fn save_rules(app: &App, actor: &Actor, dept_code: &str, r: &DeptRules) -> Result<(), DomainError> {
+    require_manage(app, actor).await?;
     use dayi_core::ErrorCode;
     let depts = dayi_store::tenancy::list_depts(&app.db, actor.org_id).await.or_internal()?;
     if !depts.iter().any(|d| d.code == dept_code) {
@@ -147,7 +173,8 @@ pub async fn save_rules(app: &App, actor: &crate::Actor, dept_code: &str, r: &De
 }
 
 /// Checks and saves the priority ranks and the elderly age.
-pub async fn save_priority(app: &App, actor: &crate::Actor, p: &Priority) -> Result<(), DomainError> {
+pub async fn save_priority(app: &App, actor: &Actor, p: &Priority) -> Result<(), DomainError> {
+    require_manage(app, actor).await?;
     use dayi_core::ErrorCode;
     let mut checks = dayi_core::error::Checks::new();
     if !(50..=100).contains(&p.elderly_age) {

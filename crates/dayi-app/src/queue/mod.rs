@@ -26,9 +26,15 @@ pub use board::{Announce, Board, Line};
 pub use call::{Called, act, call, call_next, transfer};
 pub use hub::{Hub, Published};
 pub use panel::{Choice, PanelLine, PanelView, choose, panel, pause, today_of};
-pub use watch::{Position, Scope, boards_of, depts_by_code, position, reread, watch};
+pub use watch::{Position, Scope, boards_of, depts_by_code, position, reread, screen, watch};
 
 use crate::{Actor, App, OrInternal};
+
+/// The doctor's calls, asked before a request's input is read so a caller
+/// without the duty is refused as such (each call checks it again).
+pub async fn require_call(app: &App, actor: &Actor) -> Result<(), DomainError> {
+    actor.require(app, Perm::QueueCall).await
+}
 
 /// What entering a queue needs from configuration, read before the
 /// check-in's transaction: a transaction must not wait on a second pool

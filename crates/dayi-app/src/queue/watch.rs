@@ -118,6 +118,16 @@ pub async fn boards_of(app: &App, org_id: Uuid, scope: &Scope) -> Result<Vec<Boa
     }
 }
 
+/// A screen's heading (the hospital's name), for a screen account; a zone's
+/// department codes are checked first.
+pub async fn screen(app: &App, actor: &Actor, zone: Option<&str>) -> Result<String, DomainError> {
+    actor.require(app, Perm::QueueScreen).await?;
+    if let Some(codes) = zone {
+        depts_by_code(app, actor.org_id, codes).await?;
+    }
+    Ok(crate::tenancy::org(app, actor.org_id).await?.name)
+}
+
 /// Resolves department codes (a zone's address, e.g. `03,50`) to ids.
 pub async fn depts_by_code(app: &App, org_id: Uuid, codes: &str) -> Result<Vec<Uuid>, DomainError> {
     let all = dayi_store::tenancy::list_depts(&app.db, org_id).await.or_internal()?;

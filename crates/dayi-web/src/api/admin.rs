@@ -69,7 +69,7 @@ pub async fn staff_create(
     staff: Staff,
     JsonBody(b): JsonBody<StaffIn>,
 ) -> Result<Response, ApiError> {
-    staff.actor.require(&st.app, dayi_core::security::Perm::StaffManage).await?;
+    dayi_app::staff::require_manage(&st.app, &staff.actor).await?;
     let dept_id = match b.dept_id.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(
             uuid::Uuid::parse_str(s)
@@ -277,7 +277,7 @@ pub async fn token_create(
     staff: Staff,
     JsonBody(b): JsonBody<TokenIn>,
 ) -> Result<Response, ApiError> {
-    staff.actor.require(&st.app, dayi_core::security::Perm::SecurityManage).await?;
+    dayi_app::auth::require_tokens(&st.app, &staff.actor).await?;
     let owner = uuid::Uuid::parse_str(&b.staff_id)
         .map_err(|_| dayi_core::DomainError::field("staff_id", dayi_core::ErrorCode::InvalidFormat, ["UUID"]))?;
     let (t, plain) = dayi_app::auth::create_token(&st.app, &staff.actor, owner, &b.name, &b.roles.join(",")).await?;
@@ -292,7 +292,6 @@ pub async fn token_revoke(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    staff.actor.require(&st.app, dayi_core::security::Perm::SecurityManage).await?;
     let id = crate::params::parse_id(&id)?;
     dayi_app::auth::revoke_token(&st.app, &staff.actor, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -123,7 +123,7 @@ pub async fn merge(
     staff: Staff,
     JsonBody(b): JsonBody<MergeIn>,
 ) -> Result<Response, ApiError> {
-    staff.actor.require(&st.app, dayi_core::security::Perm::PatientMerge).await?;
+    dayi_app::patient::require_merge(&st.app, &staff.actor).await?;
     let (s, m) = (parse_id(&b.survivor_id)?, parse_id(&b.merged_id)?);
     let m = dayi_app::patient::merge(&st.app, &staff.actor, s, m, &b.reason).await?;
     Ok((StatusCode::CREATED, Json(merge_out(&m))).into_response())

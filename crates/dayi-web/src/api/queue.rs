@@ -88,7 +88,7 @@ pub async fn act(
     staff: Staff,
     Path((id, action)): Path<(String, String)>,
 ) -> ApiResult<PanelLine> {
-    staff.actor.require(&st.app, dayi_core::security::Perm::QueueCall).await?;
+    queue::require_call(&st.app, &staff.actor).await?;
     let action = match Action::parse(&action) {
         Some(a @ (Action::CallAgain | Action::Pass | Action::Test | Action::Finish)) => a,
         _ => return Err(ApiError(DomainError::new(ErrorCode::NotFound))),
@@ -113,7 +113,7 @@ pub async fn transfer(
     JsonBody(b): JsonBody<TransferIn>,
 ) -> ApiResult<PanelLine> {
     // Permission before reading the body, so a refusal reveals nothing.
-    staff.actor.require(&st.app, dayi_core::security::Perm::QueueCall).await?;
+    queue::require_call(&st.app, &staff.actor).await?;
     let to =
         Uuid::parse_str(b.to.trim()).map_err(|_| DomainError::field("to", ErrorCode::QueueTransferSame, [""; 0]))?;
     Ok(Json(queue::transfer(&st.app, &staff.actor, parse_id(&id)?, to).await?))

@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use dayi_app::import::{Body, Done, Item};
 use dayi_app::{Actor, App};
-use dayi_core::security::Perm;
 use dayi_core::{DomainError, ErrorCode};
 use serde_json::{Value, json};
 
@@ -212,10 +211,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, FhirError> {
-    // Which permission each entry needs is the import's to check.
-    if !staff.actor.can(Perm::PatientWrite) {
-        staff.actor.require(&st.app, Perm::Clinical).await?;
-    }
+    dayi_app::import::require_some(&st.app, &staff.actor).await?;
     if !super::patient::is_json(&headers) {
         return Err(DomainError::with(ErrorCode::UnsupportedMediaType, [super::MEDIA_TYPE]).into());
     }

@@ -30,7 +30,11 @@ where
     let answer = ours(State(st.clone()), staff.clone(), Path(id.clone())).await;
     let missing = matches!(&answer, Err(FhirError(e, _)) if e.code.status() == 404);
     let Some(uuid) = Uuid::parse_str(&id).ok().filter(|_| missing) else { return answer };
-    let Ok(r) = dayi_app::import::outside(&st.app, &staff.actor, kind, uuid).await else { return answer };
+    let r = match dayi_app::import::outside(&st.app, &staff.actor, kind, uuid).await {
+        Ok(r) => r,
+        Err(e) if e.code.status() == 404 => return answer,
+        Err(e) => return Err(e.into()),
+    };
     let Ok(mut resource) = serde_json::from_str::<Value>(&r.resource) else { return answer };
     let tags = resource["meta"]["tag"].as_array().cloned().unwrap_or_default();
     resource["meta"]["tag"] = json!(tags.into_iter().chain([tag()]).collect::<Vec<_>>());

@@ -10,6 +10,7 @@ use minijinja::{Value, context};
 
 use super::{Fields, fail, field_errors, is_form_error, message, page};
 use crate::AppState;
+use crate::i18n::{t, tf};
 use crate::params::parse_id;
 use crate::principal::Staff;
 
@@ -77,8 +78,11 @@ pub async fn staff_create(State(st): State<AppState>, staff: Staff, f: Fields) -
         password: f.get("password"),
     };
     match dayi_app::staff::create(&st.app, &staff.actor, &form).await {
-        Ok(s) => Redirect::to(&format!("/admin/staff?done={}", urlencode(&format!("已创建用户 {}", s.username))))
-            .into_response(),
+        Ok(s) => Redirect::to(&format!(
+            "/admin/staff?done={}",
+            urlencode(&tf(staff.lang, "msg.admin.staff_created", &[("name", &s.username)]))
+        ))
+        .into_response(),
         Err(e) if is_form_error(&e) || e.code == dayi_core::ErrorCode::UsernameTaken => {
             let mut values = f.clone();
             values.0.retain(|(k, _)| k != "password");
@@ -103,28 +107,25 @@ pub fn urlencode(s: &str) -> String {
 }
 
 pub async fn staff_password(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
-    let r = async {
-        staff.actor.require(&st.app, Perm::StaffManage).await?;
-        let id = parse_id(&id)?;
-        dayi_app::staff::reset_password(&st.app, &staff.actor, id, &f.get("password")).await
-    }
-    .await;
+    let r = match parse_id(&id) {
+        Ok(id) => dayi_app::staff::reset_password(&st.app, &staff.actor, id, &f.get("password")).await,
+        Err(e) => Err(e),
+    };
     match r {
-        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode("密码已重置，该用户的登录会话已全部注销")))
+        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode(&t(staff.lang, "msg.admin.password_reset"))))
             .into_response(),
         Err(e) => fail(&e, staff.lang),
     }
 }
 
 pub async fn staff_active(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
-    let r = async {
-        staff.actor.require(&st.app, Perm::StaffManage).await?;
-        let id = parse_id(&id)?;
-        dayi_app::staff::set_active(&st.app, &staff.actor, id, f.get("active") == "1").await
-    }
-    .await;
+    let r = match parse_id(&id) {
+        Ok(id) => dayi_app::staff::set_active(&st.app, &staff.actor, id, f.get("active") == "1").await,
+        Err(e) => Err(e),
+    };
     match r {
-        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode("账号状态已更新"))).into_response(),
+        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode(&t(staff.lang, "msg.admin.active"))))
+            .into_response(),
         Err(e) => fail(&e, staff.lang),
     }
 }
@@ -137,10 +138,7 @@ async fn dept_page(
     errors: Value,
     notice: Option<String>,
 ) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, Perm::OrgManage).await {
-        return fail(&e, staff.lang);
-    }
-    let depts = match dayi_app::tenancy::list_depts(&st.app, &staff.actor).await {
+    let depts = match dayi_app::tenancy::kept_depts(&st.app, &staff.actor).await {
         Ok(d) => d,
         Err(e) => return fail(&e, staff.lang),
     };
@@ -165,9 +163,11 @@ pub async fn dept_list(State(st): State<AppState>, staff: Staff, Query(n): Query
 pub async fn dept_create(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
     let form = NewDept { code: f.get("code"), name: f.get("name"), kind: f.get("kind") };
     match dayi_app::tenancy::create_dept(&st.app, &staff.actor, &form).await {
-        Ok(d) => {
-            Redirect::to(&format!("/admin/depts?done={}", urlencode(&format!("已添加科室 {}", d.name)))).into_response()
-        }
+        Ok(d) => Redirect::to(&format!(
+            "/admin/depts?done={}",
+            urlencode(&tf(staff.lang, "msg.admin.dept_created", &[("name", &d.name)]))
+        ))
+        .into_response(),
         Err(e) if is_form_error(&e) => {
             dept_page(
                 &st,

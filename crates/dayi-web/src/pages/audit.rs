@@ -9,6 +9,7 @@ use minijinja::context;
 use super::admin::urlencode;
 use super::{Fields, fail, page};
 use crate::AppState;
+use crate::i18n::tf;
 use crate::params::{AuditQuery, day_start, filter_of};
 use crate::principal::Staff;
 
@@ -57,8 +58,10 @@ pub async fn verify(State(st): State<AppState>, staff: Staff) -> Response {
     match dayi_app::audit::verify(&st.app, &staff.actor).await {
         Ok(r) => {
             let msg = match &r.broken {
-                None => format!("审计日志完整：已校验 {} 条记录，哈希链无断裂", r.checked),
-                Some(b) => format!("审计日志校验失败：第 {} 条记录被修改或删除（{b:?}）", b.seq()),
+                None => tf(staff.lang, "msg.audit.intact", &[("n", &r.checked.to_string())]),
+                Some(b) => {
+                    tf(staff.lang, "msg.audit.broken", &[("seq", &b.seq().to_string()), ("detail", &format!("{b:?}"))])
+                }
             };
             let status = if r.broken.is_none() { StatusCode::OK } else { StatusCode::CONFLICT };
             page(
@@ -77,7 +80,7 @@ pub async fn verify(State(st): State<AppState>, staff: Staff) -> Response {
 
 pub async fn purge(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
     let r = async {
-        staff.actor.require(&st.app, Perm::AuditPurge).await?;
+        dayi_app::audit::require_purge(&st.app, &staff.actor).await?;
         let before = day_start(&f.get("before")).ok_or_else(|| {
             dayi_core::DomainError::field("before", dayi_core::ErrorCode::InvalidFormat, ["YYYY-MM-DD"])
         })?;
@@ -85,9 +88,11 @@ pub async fn purge(State(st): State<AppState>, staff: Staff, f: Fields) -> Respo
     }
     .await;
     match r {
-        Ok(n) => {
-            Redirect::to(&format!("/audit?done={}", urlencode(&format!("已清理 {n} 条过期审计记录")))).into_response()
-        }
+        Ok(n) => Redirect::to(&format!(
+            "/audit?done={}",
+            urlencode(&tf(staff.lang, "msg.audit.purged", &[("n", &n.to_string())]))
+        ))
+        .into_response(),
         Err(e) => fail(&e, staff.lang),
     }
 }

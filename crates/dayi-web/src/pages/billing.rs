@@ -7,10 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use dayi_app::billing::{self, PayForm, Receipt, RefundForm};
-use dayi_app::card::Presented;
 use dayi_core::billing::PaymentStatus;
 use dayi_core::billing::Totals;
-use dayi_core::card::CareStep;
 use dayi_core::catalog::yuan;
 use dayi_core::{DomainError, ErrorCode};
 use minijinja::value::Serde;
@@ -21,6 +19,7 @@ use uuid::Uuid;
 use super::admin::urlencode;
 use super::{Fields, fail, field_errors, message, page};
 use crate::AppState;
+use crate::i18n::{t, tf};
 use crate::params::base_of;
 use crate::params::parse_id;
 use crate::principal::{Ctx, PortalUser, Principal, Staff};
@@ -59,40 +58,24 @@ pub struct CounterQuery {
 
 /// The counter: a patient's bills, to pay in cash or by card.
 async fn counter(st: &AppState, staff: &Staff, patient: Option<Uuid>, status: StatusCode, extra: Value) -> Response {
-    let mut ctx = context! { key => new_key() };
-    if let Some(id) = patient {
-        let due = match billing::due(&st.app, &staff.actor, id).await {
-            Ok(d) => d,
-            Err(e) => return fail(&e, staff.lang),
-        };
-        let paid = billing::payments(&st.app, &staff.actor, id).await.unwrap_or_default();
-        ctx = context! { due => Serde(due), paid => Serde(paid), ..ctx };
+    match billing::counter(&st.app, &staff.actor, patient).await {
+        Ok(c) => {
+            let ctx = context! { key => new_key(), due => c.due.map(Serde), paid => Serde(c.paid) };
+            page(st, staff, status, "billing.html", "/billing", context! { ..extra, ..ctx }).await
+        }
+        Err(e) => fail(&e, staff.lang),
     }
-    page(st, staff, status, "billing.html", "/billing", context! { ..extra, ..ctx }).await
 }
 
 pub async fn desk(State(st): State<AppState>, staff: Staff, Query(q): Query<CounterQuery>) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::Billing).await {
-        return fail(&e, staff.lang);
-    }
     let patient = Uuid::parse_str(&q.patient).ok();
     counter(&st, &staff, patient, StatusCode::OK, context! { notice => q.done }).await
 }
 
 /// Scans or types the patient's code at the counter.
 pub async fn find(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::Billing).await {
-        return fail(&e, staff.lang);
-    }
-    let input = Presented {
-        code: f.get("code"),
-        step: CareStep::Cashier.code().into(),
-        station: "收费窗口".into(),
-        voucher: false,
-        on_behalf: false,
-    };
-    match dayi_app::card::resolve(&st.app, &staff.actor, &input).await {
-        Ok(r) => Redirect::to(&format!("/billing?patient={}", r.patient.id)).into_response(),
+    match billing::find(&st.app, &staff.actor, &f.get("code")).await {
+        Ok(id) => Redirect::to(&format!("/billing?patient={id}")).into_response(),
         Err(e) if shown(&e) => {
             let extra = context! { scan => f.values(), scan_error => message(&e, staff.lang) };
             counter(&st, &staff, None, StatusCode::UNPROCESSABLE_ENTITY, extra).await
@@ -166,7 +149,7 @@ pub async fn refund(State(st): State<AppState>, staff: Staff, Path(id): Path<Str
     };
     match billing::refund(&st.app, &staff.actor, &form).await {
         Ok(r) => {
-            let done = format!("已退费 ¥{}", r.refunded);
+            let done = tf(staff.lang, "msg.bill.refunded", &[("amount", &r.refunded)]);
             Redirect::to(&format!("/billing/payments/{id}?done={}", urlencode(&done))).into_response()
         }
         Err(e) if shown(&e) => {
@@ -263,7 +246,7 @@ pub async fn portal_pay(
     form.method = "online".into();
     match billing::pay_online(&st.app, &u.ctx.actor, &form, &base_of(&headers), "/portal/bills").await {
         Ok(r) if r.payment.status == PaymentStatus::Paid.code() => {
-            Redirect::to(&format!("/portal/bills?done={}", urlencode("该笔费用已支付"))).into_response()
+            Redirect::to(&format!("/portal/bills?done={}", urlencode(&t(u.lang, "msg.bill.paid")))).into_response()
         }
         Ok(r) => Redirect::to(&r.payment.pay_url).into_response(),
         Err(e) if shown(&e) => {
@@ -348,14 +331,7 @@ async fn checkout_page(
     let c = context! {
         lang => ctx.lang.code(), csrf => csrf, o => Serde(&o), amount => yuan(o.amount_fen), org => org, error => error,
         payable => matches!(o.state.as_str(), "created" | "failed"),
-        state => match o.state.as_str() {
-            "created" => "待支付",
-            "paid" => "已支付",
-            "failed" => "支付失败，可重试",
-            "closed" => "已关闭",
-            "refunded" => "已退款",
-            _ => "",
-        },
+        state => t(ctx.lang, &format!("pay.state.{}", o.state)),
     };
     let mut r = render(status, "checkout.html", c);
     if let Some(token) = fresh {

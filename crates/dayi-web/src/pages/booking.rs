@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::admin::urlencode;
 use super::{Fields, fail, message, page};
 use crate::AppState;
+use crate::i18n::t;
 use crate::params::parse_id;
 use crate::principal::Staff;
 
@@ -33,23 +34,16 @@ pub async fn for_patient(
     Path(id): Path<String>,
     Query(d): Query<Done>,
 ) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, Perm::Registration).await {
-        return fail(&e, staff.lang);
-    }
-    let pid = match parse_id(&id) {
-        Ok(p) => p,
+    let found = match parse_id(&id) {
+        Ok(pid) => dayi_app::booking::for_patient(&st.app, &staff.actor, pid).await,
+        Err(e) => Err(e),
+    };
+    let v = match found {
+        Ok(v) => v,
         Err(e) => return fail(&e, staff.lang),
     };
-    let p = match dayi_app::patient::view(&st.app, &staff.actor, pid).await {
-        Ok(p) => p,
-        Err(e) => return fail(&e, staff.lang),
-    };
-    let (from, to) = dayi_app::roster::upcoming(1);
-    let sessions = dayi_app::roster::sessions(&st.app, staff.actor.org_id, from, to, None).await.unwrap_or_default();
-    let mine = dayi_app::booking::of_patient(&st.app, &staff.actor, pid).await.unwrap_or_default();
-    let mine = dayi_app::booking::with_sessions(&st.app, staff.actor.org_id, &mine).await.unwrap_or_default();
     let ctx = context! {
-        patient => Serde(p), sessions => Serde(sessions), mine => Serde(mine), today => today_cst().to_string(),
+        patient => Serde(v.patient), sessions => Serde(v.sessions), mine => Serde(v.mine), today => today_cst().to_string(),
         error => d.error, notice => d.done,
     };
     page(&st, &staff, StatusCode::OK, "book.html", "/roster", ctx).await
@@ -108,7 +102,8 @@ pub async fn cancel(State(st): State<AppState>, staff: Staff, Path(id): Path<Str
         Err(e) => Err(e),
     };
     match r {
-        Ok(_) => Redirect::to(&format!("/bookings/{id}?done={}", urlencode("已取消预约，号源已释放"))).into_response(),
+        Ok(_) => Redirect::to(&format!("/bookings/{id}?done={}", urlencode(&t(staff.lang, "msg.booking.cancelled"))))
+            .into_response(),
         Err(e) if e.code.status() < 500 && e.code.status() != 403 => {
             Redirect::to(&format!("/bookings/{id}?error={}", urlencode(&message(&e, staff.lang)))).into_response()
         }
@@ -117,14 +112,14 @@ pub async fn cancel(State(st): State<AppState>, staff: Staff, Path(id): Path<Str
 }
 
 pub async fn kiosk(State(st): State<AppState>, staff: Staff) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, Perm::CheckIn).await {
+    if let Err(e) = dayi_app::booking::require_kiosk(&st.app, &staff.actor).await {
         return fail(&e, staff.lang);
     }
     page(&st, &staff, StatusCode::OK, "kiosk.html", "/kiosk", context! {}).await
 }
 
 pub async fn kiosk_scan(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
-    let station = if f.get("station").is_empty() { "门诊自助签到机".to_string() } else { f.get("station") };
+    let station = if f.get("station").is_empty() { t(staff.lang, "kiosk.station") } else { f.get("station") };
     match dayi_app::booking::check_in(&st.app, &staff.actor, &f.get("code"), &station).await {
         Ok(c) => page(&st, &staff, StatusCode::OK, "kiosk.html", "/kiosk", context! { done => Serde(c) }).await,
         Err(e) if e.code.status() < 500 && e.code.status() != 403 => {

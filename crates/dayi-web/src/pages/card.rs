@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use dayi_app::card::Presented;
 use dayi_core::card::CareStep;
-use dayi_core::security::Perm;
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::Deserialize;
@@ -27,7 +26,7 @@ fn steps() -> Value {
 }
 
 pub async fn form(State(st): State<AppState>, staff: Staff, Query(q): Query<StationQuery>) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, Perm::PatientRead).await {
+    if let Err(e) = dayi_app::card::require_station(&st.app, &staff.actor).await {
         return fail(&e, staff.lang);
     }
     let form =

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::admin::urlencode;
 use super::{Fields, fail, field_errors, is_form_error, message, page};
 use crate::AppState;
+use crate::i18n::tf;
 use crate::principal::Staff;
 
 #[derive(Deserialize, Default)]
@@ -30,8 +31,7 @@ pub struct Find {
 }
 
 async fn show(st: &AppState, staff: &Staff, q: &Find, status: StatusCode, extra: Value) -> Response {
-    // Reading the catalogues is wider (clinicians, cashiers); this page is for their keepers.
-    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::Catalog).await {
+    if let Err(e) = catalog::require_keep(&st.app, &staff.actor).await {
         return fail(&e, staff.lang);
     }
     let kind = Kind::parse(&q.kind).unwrap_or(Kind::ChargeItem);
@@ -88,7 +88,11 @@ pub async fn edit(State(st): State<AppState>, staff: Staff, f: Fields) -> Respon
                 "" => dayi_core::timefmt::today_cst().to_string(),
                 d => d.to_string(),
             };
-            let done = format!("已保存：{} 自 {from} 起 ¥{}", item.name, yuan(item.price_fen));
+            let done = tf(
+                staff.lang,
+                "msg.catalog.saved",
+                &[("name", &item.name), ("from", &from), ("price", &yuan(item.price_fen))],
+            );
             let to = format!(
                 "/catalog?kind={}&code={}&q={}&done={}",
                 urlencode(&form.kind),

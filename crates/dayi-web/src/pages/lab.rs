@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::admin::urlencode;
 use super::{Fields, fail, field_errors, message, page};
 use crate::AppState;
+use crate::i18n::{t, tf};
 use crate::params::parse_id;
 use crate::principal::{PortalUser, Staff};
 use crate::render::render;
@@ -76,25 +77,22 @@ pub struct Codes {
 
 /// Tube labels (50 × 25 mm): barcode, patient, tube, what it is for.
 pub async fn labels(State(st): State<AppState>, staff: Staff, Query(q): Query<Codes>) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::Lab).await {
-        return fail(&e, staff.lang);
-    }
+    let codes: Vec<&str> = q.codes.split(',').map(str::trim).filter(|c| !c.is_empty()).collect();
+    let found = match result::specimens(&st.app, &staff.actor, &codes).await {
+        Ok(found) => found,
+        Err(e) => return fail(&e, staff.lang),
+    };
     let mut labels = vec![];
-    for code in q.codes.split(',').map(str::trim).filter(|c| !c.is_empty()).take(20) {
-        match result::specimen(&st.app, &staff.actor, code).await {
-            Ok(v) => {
-                let tests: Vec<String> = v.tests.iter().map(|t| t.test.panel_name.clone()).collect();
-                labels.push(context! { v => Serde(&v), svg => barcode_svg(code), tests => tests });
-            }
-            Err(e) => return fail(&e, staff.lang),
-        }
+    for v in &found {
+        let tests: Vec<String> = v.tests.iter().map(|t| t.test.panel_name.clone()).collect();
+        labels.push(context! { v => Serde(v), svg => barcode_svg(&v.specimen.barcode), tests => tests });
     }
     page(&st, &staff, StatusCode::OK, "lab_labels.html", "/lab", context! { labels => labels }).await
 }
 
 /// Finds a specimen by its scanned barcode.
 pub async fn find(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::Lab).await {
+    if let Err(e) = result::require_bench(&st.app, &staff.actor).await {
         return fail(&e, staff.lang);
     }
     let code = f.get("barcode");
@@ -148,13 +146,13 @@ fn to_specimen(code: &str, notice: &str) -> Response {
 /// Receives the tube, or rejects it with a reason.
 pub async fn receive(State(st): State<AppState>, staff: Staff, Path(code): Path<String>, f: Fields) -> Response {
     let r = match f.get("action").as_str() {
-        "reject" => {
-            specimen::reject(&st.app, &staff.actor, &code, &f.get("reason")).await.map(|_| "已拒收，待重新采集")
-        }
-        _ => specimen::receive(&st.app, &staff.actor, &code).await.map(|_| "已签收"),
+        "reject" => specimen::reject(&st.app, &staff.actor, &code, &f.get("reason"))
+            .await
+            .map(|_| t(staff.lang, "msg.lab.rejected")),
+        _ => specimen::receive(&st.app, &staff.actor, &code).await.map(|_| t(staff.lang, "msg.lab.received")),
     };
     match r {
-        Ok(n) => to_specimen(&code, n),
+        Ok(n) => to_specimen(&code, &n),
         Err(e) if e.code.status() < 500 && e.code.status() != 403 => {
             let extra = context! { reject_values => f.values(), reject_errors => field_errors(&e, staff.lang), error => message(&e, staff.lang) };
             specimen_page(&st, &staff, &code, StatusCode::UNPROCESSABLE_ENTITY, extra).await
@@ -174,9 +172,13 @@ pub async fn enter(State(st): State<AppState>, staff: Staff, Path(code): Path<St
     let e = Entry { barcode: code.clone(), results: results.clone(), reason: f.get("reason") };
     match result::enter(&st.app, &staff.actor, &e, "manual").await {
         Ok(s) => {
-            let mut n = format!("已保存 {} 项结果", s.results);
+            let mut n = tf(staff.lang, "msg.lab.saved", &[("n", &s.results.to_string())]);
             if !s.critical.is_empty() {
-                n.push_str(&format!("；危急值已通知开单医生：{}", s.critical.join("、")));
+                n.push_str(&tf(
+                    staff.lang,
+                    "msg.lab.critical",
+                    &[("items", &s.critical.join(&t(staff.lang, "msg.list_sep")))],
+                ));
             }
             to_specimen(&code, &n)
         }
@@ -205,7 +207,7 @@ pub async fn verify(State(st): State<AppState>, staff: Staff, Path(order): Path<
         Err(e) => Err(e),
     };
     match r {
-        Ok(t) => to_specimen(&code, &format!("{} 已审核发布", t.test.panel_name)),
+        Ok(t) => to_specimen(&code, &tf(staff.lang, "msg.lab.verified", &[("panel", &t.test.panel_name)])),
         Err(e) if e.code.status() < 500 && e.code.status() != 403 && !code.is_empty() => {
             specimen_page(&st, &staff, &code, StatusCode::CONFLICT, context! { error => message(&e, staff.lang) }).await
         }

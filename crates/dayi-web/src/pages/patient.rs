@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::admin::urlencode;
 use super::{Fields, fail, field_errors, is_form_error, message, page};
 use crate::AppState;
+use crate::i18n::{t, tf};
 use crate::params::parse_id;
 use crate::principal::Staff;
 use crate::render::render;
@@ -28,18 +29,11 @@ pub struct ListQuery {
 }
 
 pub async fn list(State(st): State<AppState>, staff: Staff, Query(lq): Query<ListQuery>) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, Perm::PatientRead).await {
-        return fail(&e, staff.lang);
-    }
     let q = lq.q.trim().to_string();
-    let (rows, error) = if q.is_empty() {
-        (vec![], None)
-    } else {
-        match dayi_app::patient::search(&st.app, &staff.actor, &q).await {
-            Ok(r) => (r, None),
-            Err(e) if e.code == ErrorCode::SearchTooShort => (vec![], Some(message(&e, staff.lang))),
-            Err(e) => return fail(&e, staff.lang),
-        }
+    let (rows, error) = match dayi_app::patient::search(&st.app, &staff.actor, &q).await {
+        Ok(r) => (r, None),
+        Err(e) if e.code == ErrorCode::SearchTooShort => (vec![], Some(message(&e, staff.lang))),
+        Err(e) => return fail(&e, staff.lang),
     };
     let ctx = context! {
         q => q, rows => Serde(rows), error => error, notice => lq.done,
@@ -71,7 +65,7 @@ async fn form_page(st: &AppState, staff: &Staff, status: StatusCode, form: Value
 }
 
 pub async fn new_form(State(st): State<AppState>, staff: Staff) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, Perm::PatientWrite).await {
+    if let Err(e) = dayi_app::patient::require_write(&st.app, &staff.actor).await {
         return fail(&e, staff.lang);
     }
     let defaults =
@@ -105,7 +99,7 @@ fn new_patient(f: &Fields) -> NewPatient {
 pub async fn create(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
     match dayi_app::patient::register(&st.app, &staff.actor, &new_patient(&f), Channel::Counter).await {
         Ok(p) => {
-            let done = format!("已建档：{}，就诊卡号 {}", p.name, p.hospital_no);
+            let done = tf(staff.lang, "msg.patient.created", &[("name", &p.name), ("card", &p.hospital_no)]);
             Redirect::to(&format!("/patients/{}?done={}", p.id, urlencode(&done))).into_response()
         }
         Err(e) if is_form_error(&e) || e.code == ErrorCode::PatientDuplicateId => {
@@ -181,7 +175,7 @@ pub async fn show(
 pub async fn unmask(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
     let r = async { dayi_app::patient::unmask(&st.app, &staff.actor, parse_id(&id)?, &f.get("reason")).await }.await;
     match r {
-        Ok(v) => record_page(&st, &staff, v, Some("已显示完整信息，本次查看已记入审计日志".into())).await,
+        Ok(v) => record_page(&st, &staff, v, Some(t(staff.lang, "msg.patient.unmasked"))).await,
         Err(e) => fail(&e, staff.lang),
     }
 }
@@ -245,24 +239,30 @@ pub async fn duplicates(State(st): State<AppState>, staff: Staff, Query(n): Quer
 
 pub async fn merge(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
     let r = async {
-        staff.actor.require(&st.app, Perm::PatientMerge).await?;
+        dayi_app::patient::require_merge(&st.app, &staff.actor).await?;
         let (s, m) = (parse_id(&f.get("survivor_id"))?, parse_id(&f.get("merged_id"))?);
         dayi_app::patient::merge(&st.app, &staff.actor, s, m, &f.get("reason")).await
     }
     .await;
     match r {
-        Ok(m) => {
-            Redirect::to(&format!("/patients/{}?done={}", m.survivor_id, urlencode("已合并重复档案，可在下方撤销")))
-                .into_response()
-        }
+        Ok(m) => Redirect::to(&format!(
+            "/patients/{}?done={}",
+            m.survivor_id,
+            urlencode(&t(staff.lang, "msg.patient.merged"))
+        ))
+        .into_response(),
         Err(e) => fail(&e, staff.lang),
     }
 }
 
 pub async fn undo_merge(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> Response {
     match async { dayi_app::patient::undo_merge(&st.app, &staff.actor, parse_id(&id)?).await }.await {
-        Ok(m) => Redirect::to(&format!("/patients/{}?done={}", m.merged_id, urlencode("已撤销合并，两份档案恢复独立")))
-            .into_response(),
+        Ok(m) => Redirect::to(&format!(
+            "/patients/{}?done={}",
+            m.merged_id,
+            urlencode(&t(staff.lang, "msg.patient.unmerged"))
+        ))
+        .into_response(),
         Err(e) => fail(&e, staff.lang),
     }
 }

@@ -16,6 +16,7 @@ use super::admin::urlencode;
 use super::{Fields, field_errors, message};
 use crate::AppState;
 use crate::i18n::Lang;
+use crate::i18n::{t, tf};
 use crate::params::{Window, window};
 use crate::principal::{Ctx, PORTAL_COOKIE, PortalUser, clear_cookie, cookie};
 use crate::render::render;
@@ -186,13 +187,9 @@ pub async fn book(State(st): State<AppState>, u: PortalUser, f: Fields) -> Respo
     };
     match dayi_app::booking::book(&st.app, &u.ctx.actor, &req).await {
         Ok(b) => {
-            let done = format!(
-                "预约成功：{} {} 第 {} 号，挂号流水号 {}",
-                b.day,
-                dayi_app::booking::hm(b.slot_start),
-                b.seq,
-                b.reg_no
-            );
+            let time = dayi_app::booking::hm(b.slot_start);
+            let args = [("day", b.day.as_str()), ("time", &time), ("seq", &b.seq.to_string()), ("reg_no", &b.reg_no)];
+            let done = tf(u.lang, "msg.portal.booked", &args);
             Redirect::to(&format!("/portal?done={}", urlencode(&done))).into_response()
         }
         Err(e) if e.code.status() < 500 => {
@@ -210,11 +207,13 @@ pub async fn book(State(st): State<AppState>, u: PortalUser, f: Fields) -> Respo
 
 pub async fn cancel(State(st): State<AppState>, u: PortalUser, Path(id): Path<String>) -> Response {
     let r = match crate::params::parse_id(&id) {
-        Ok(bid) => dayi_app::booking::cancel(&st.app, &u.ctx.actor, bid, "患者网上取消").await,
+        Ok(bid) => dayi_app::booking::cancel(&st.app, &u.ctx.actor, bid, &t(u.lang, "msg.portal.cancel_reason")).await,
         Err(e) => Err(e),
     };
     match r {
-        Ok(_) => Redirect::to(&format!("/portal?done={}", urlencode("已取消预约"))).into_response(),
+        Ok(_) => {
+            Redirect::to(&format!("/portal?done={}", urlencode(&t(u.lang, "msg.portal.cancelled")))).into_response()
+        }
         Err(e) if e.code.status() < 500 => {
             Redirect::to(&format!("/portal?error={}", urlencode(&message(&e, u.lang)))).into_response()
         }
@@ -234,7 +233,8 @@ pub async fn family(State(st): State<AppState>, u: PortalUser, Query(n): Query<N
 
 pub async fn link(State(st): State<AppState>, u: PortalUser, f: Fields) -> Response {
     match dayi_app::portal::link(&st.app, &u.ctx, &f.get("name"), &f.get("id_number"), &f.get("relation")).await {
-        Ok(()) => Redirect::to(&format!("/portal/family?done={}", urlencode("已添加家庭成员"))).into_response(),
+        Ok(()) => Redirect::to(&format!("/portal/family?done={}", urlencode(&t(u.lang, "msg.portal.member_added"))))
+            .into_response(),
         Err(e) if e.code.status() < 500 => {
             let members = dayi_app::portal::members(&st.app, &u.ctx).await.unwrap_or_default();
             let ctx = context! {

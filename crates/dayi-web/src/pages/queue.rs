@@ -37,19 +37,14 @@ pub async fn room_screen(State(st): State<AppState>, staff: Staff, Path(id): Pat
 }
 
 async fn screen(st: &AppState, staff: &Staff, q: &ScopeQuery, kind: &str) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::QueueScreen).await {
-        return fail(&e, staff.lang);
-    }
-    if kind == "zone"
-        && let Err(e) = dayi_app::queue::depts_by_code(&st.app, staff.actor.org_id, &q.dept).await
-    {
-        return fail(&e, staff.lang);
-    }
-    let org = dayi_app::tenancy::org(&st.app, staff.actor.org_id).await.map(|o| o.name).unwrap_or_default();
-    let events = if kind == "zone" {
-        format!("/api/queue/events?dept={}", q.dept)
-    } else {
-        format!("/api/queue/events?session={}", q.session)
+    let zone = (kind == "zone").then_some(q.dept.as_str());
+    let org = match dayi_app::queue::screen(&st.app, &staff.actor, zone).await {
+        Ok(name) => name,
+        Err(e) => return fail(&e, staff.lang),
+    };
+    let events = match zone {
+        Some(dept) => format!("/api/queue/events?dept={dept}"),
+        None => format!("/api/queue/events?session={}", q.session),
     };
     let ctx = context! { kind => kind, events => events, org_name => org, lang => staff.lang.code() };
     render(StatusCode::OK, "queue_screen.html", ctx)
@@ -57,29 +52,21 @@ async fn screen(st: &AppState, staff: &Staff, q: &ScopeQuery, kind: &str) -> Res
 
 /// Voice and rules settings, with a button to hear the announcement.
 pub async fn settings(State(st): State<AppState>, staff: Staff) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::QueueManage).await {
-        return fail(&e, staff.lang);
-    }
     settings_page(&st, &staff, StatusCode::OK, context! {}).await
 }
 
 async fn settings_page(st: &AppState, staff: &Staff, status: StatusCode, extra: Value) -> Response {
     let load = async {
-        let org = staff.actor.org_id;
-        let voice = config::voice(&st.app, org).await?;
-        let prio = config::priority(&st.app, org).await?;
+        let s = config::settings(&st.app, &staff.actor).await?;
         let groups: Vec<Value> = PriorityGroup::ALL
             .iter()
-            .map(|g| context! { code => g.code(), name => g.zh(), rank => prio.rank(*g) })
+            .map(|g| context! { code => g.code(), name => g.zh(), rank => s.priority.rank(*g) })
             .collect();
-        let depts = dayi_app::tenancy::clinical_depts(&st.app, staff.actor.org_id).await?;
-        let mut rows = vec![];
-        for d in depts.iter().filter(|d| d.kind == "clinical") {
-            let r = config::dept_rules(&st.app, org, d.id).await?;
-            rows.push(context! { code => d.code.clone(), name => d.name.clone(), rules => Serde(r) });
-        }
+        let rows: Vec<Value> = (s.depts.iter())
+            .map(|(d, r)| context! { code => d.code.clone(), name => d.name.clone(), rules => Serde(r) })
+            .collect();
         Ok::<_, DomainError>(
-            context! { voice => Serde(voice), depts => rows, elderly_age => prio.elderly_age, groups => groups },
+            context! { voice => Serde(s.voice), depts => rows, elderly_age => s.priority.elderly_age, groups => groups },
         )
     };
     match load.await {
@@ -99,7 +86,7 @@ async fn settings_page(st: &AppState, staff: &Staff, status: StatusCode, extra: 
 }
 
 pub async fn save_voice(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::QueueManage).await {
+    if let Err(e) = config::require_manage(&st.app, &staff.actor).await {
         return fail(&e, staff.lang);
     }
     let parsed = (f.get("repeat").trim().parse::<u32>(), f.get("rate").trim().parse::<f64>());
@@ -117,7 +104,7 @@ pub async fn save_voice(State(st): State<AppState>, staff: Staff, f: Fields) -> 
 }
 
 pub async fn save_priority(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::QueueManage).await {
+    if let Err(e) = config::require_manage(&st.app, &staff.actor).await {
         return fail(&e, staff.lang);
     }
     let age = f.get("elderly_age").trim().parse::<i32>();
@@ -146,7 +133,7 @@ pub async fn save_priority(State(st): State<AppState>, staff: Staff, f: Fields) 
 }
 
 pub async fn save_rules(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
-    if let Err(e) = staff.actor.require(&st.app, dayi_core::security::Perm::QueueManage).await {
+    if let Err(e) = config::require_manage(&st.app, &staff.actor).await {
         return fail(&e, staff.lang);
     }
     let num = |k: &str| f.get(k).trim().parse::<i64>().ok();

@@ -4,10 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dayi_app::booking::BookRequest;
-use dayi_app::card::Presented;
 use dayi_core::DomainError;
-use dayi_core::card::CareStep;
 use dayi_core::roster::{ClinicType, HalfDay, WEEKDAY_ZH};
 use dayi_core::security::Perm;
 use dayi_core::timefmt::today_cst;
@@ -19,6 +16,7 @@ use super::admin::urlencode;
 use super::booking::Done;
 use super::{Fields, fail, field_errors, is_form_error, message, page};
 use crate::AppState;
+use crate::i18n::{t, tf};
 use crate::params::parse_id;
 use crate::params::{Window, window};
 use crate::principal::Staff;
@@ -118,11 +116,11 @@ pub async fn add(State(st): State<AppState>, staff: Staff, f: Fields) -> Respons
     let result = if f.get("kind") == "template" {
         dayi_app::roster::create_template(&st.app, &staff.actor, &form)
             .await
-            .map(|_| "已添加每周排班，点击「生成排班」生成未来各周的出诊".to_string())
+            .map(|_| t(staff.lang, "msg.roster.template"))
     } else {
         dayi_app::roster::create_session(&st.app, &staff.actor, &form)
             .await
-            .map(|s| format!("已添加 {} 出诊，{} 个号源", s.day, s.slot_count))
+            .map(|s| tf(staff.lang, "msg.roster.session", &[("day", &s.day), ("n", &s.slot_count.to_string())]))
     };
     match result {
         Ok(done) => Redirect::to(&format!("/roster?done={}", urlencode(&done))).into_response(),
@@ -138,9 +136,11 @@ pub async fn add(State(st): State<AppState>, staff: Staff, f: Fields) -> Respons
 pub async fn generate(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
     let weeks = f.get("weeks").parse::<i64>().unwrap_or(2);
     match dayi_app::roster::generate(&st.app, &staff.actor, today_cst(), weeks).await {
-        Ok(n) => {
-            Redirect::to(&format!("/roster?done={}", urlencode(&format!("已生成 {n} 个出诊时段")))).into_response()
-        }
+        Ok(n) => Redirect::to(&format!(
+            "/roster?done={}",
+            urlencode(&tf(staff.lang, "msg.roster.generated", &[("n", &n.to_string())]))
+        ))
+        .into_response(),
         Err(e) => fail(&e, staff.lang),
     }
 }
@@ -183,7 +183,7 @@ pub async fn stop(State(st): State<AppState>, staff: Staff, Path(id): Path<Strin
     let r = match parse_id(&id) {
         Ok(sid) => dayi_app::roster::stop(&st.app, &staff.actor, sid, &f.get("reason"))
             .await
-            .map(|n| format!("已停诊，已通知 {n} 位预约患者（站内通知和短信）")),
+            .map(|n| tf(staff.lang, "msg.roster.stopped", &[("n", &n.to_string())])),
         Err(e) => Err(e),
     };
     back(&id, r, &staff)
@@ -192,35 +192,8 @@ pub async fn stop(State(st): State<AppState>, staff: Staff, Path(id): Path<Strin
 /// Walk-in or added slot from the board: the patient is identified by their code.
 pub async fn register_here(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
     let added = f.get("kind") == "added";
-    // The use case checks the exact permission; refuse early anyone with neither.
-    if !staff.actor.can(Perm::Registration) && !staff.actor.can(Perm::Clinical) {
-        let need = if added { Perm::Clinical } else { Perm::Registration };
-        if let Err(e) = staff.actor.require(&st.app, need).await {
-            return fail(&e, staff.lang);
-        }
-    }
-    let presented = Presented {
-        code: f.get("code"),
-        step: CareStep::Registration.code().into(),
-        station: if added { "诊间加号".into() } else { "挂号窗口".into() },
-        voucher: false,
-        on_behalf: f.get("on_behalf") == "staff",
-    };
-    let who = match dayi_app::card::resolve(&st.app, &staff.actor, &presented).await {
-        Ok(r) => r.patient.id,
-        Err(e) => return back(&id, Err(e), &staff),
-    };
-    let req = BookRequest {
-        session_id: id.clone(),
-        patient_id: who.to_string(),
-        on_behalf: f.get("on_behalf"),
-        ..Default::default()
-    };
-    let r = if added {
-        dayi_app::booking::add_slot(&st.app, &staff.actor, &req).await
-    } else {
-        dayi_app::booking::walk_in(&st.app, &staff.actor, &req).await
-    };
+    let r = dayi_app::booking::register_by_code(&st.app, &staff.actor, &id, &f.get("code"), added, &f.get("on_behalf"))
+        .await;
     match r {
         Ok(b) => Redirect::to(&format!("/bookings/{}", b.id)).into_response(),
         Err(e) => back(&id, Err(e), &staff),

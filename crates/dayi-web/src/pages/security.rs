@@ -4,12 +4,13 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dayi_core::security::{Perm, Role};
+use dayi_core::security::Role;
 use minijinja::context;
 
 use super::admin::urlencode;
 use super::{Fields, fail, page};
 use crate::AppState;
+use crate::i18n::t;
 use crate::params::parse_id;
 use crate::principal::Staff;
 
@@ -73,7 +74,7 @@ fn done(msg: &str) -> Response {
 pub async fn role_totp(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
     let chosen: Vec<Role> = f.all("totp_roles").iter().filter_map(|c| Role::parse(c)).collect();
     match dayi_app::auth::set_totp_roles(&st.app, &staff.actor, &chosen).await {
-        Ok(()) => done("双因素认证策略已保存"),
+        Ok(()) => done(&t(staff.lang, "msg.sec.totp_roles")),
         Err(e) => fail(&e, staff.lang),
     }
 }
@@ -85,7 +86,6 @@ async fn staff_action(
     what: &str,
     f: &Fields,
 ) -> Result<(), dayi_core::DomainError> {
-    staff.actor.require(&st.app, Perm::SecurityManage).await?;
     let id = parse_id(id)?;
     match what {
         "unlock" => dayi_app::staff::unlock(&st.app, &staff.actor, id).await,
@@ -96,49 +96,49 @@ async fn staff_action(
 
 pub async fn unlock(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
     match staff_action(&st, &staff, &id, "unlock", &f).await {
-        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode("账号已解锁"))).into_response(),
+        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode(&t(staff.lang, "msg.sec.unlocked"))))
+            .into_response(),
         Err(e) => fail(&e, staff.lang),
     }
 }
 
 pub async fn totp_reset(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
     match staff_action(&st, &staff, &id, "reset", &f).await {
-        Ok(()) => {
-            Redirect::to(&format!("/admin/staff?done={}", urlencode("已清除该用户的动态口令绑定"))).into_response()
-        }
+        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode(&t(staff.lang, "msg.sec.totp_reset"))))
+            .into_response(),
         Err(e) => fail(&e, staff.lang),
     }
 }
 
 pub async fn totp_require(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
     match staff_action(&st, &staff, &id, "require", &f).await {
-        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode("双因素认证要求已更新"))).into_response(),
+        Ok(()) => Redirect::to(&format!("/admin/staff?done={}", urlencode(&t(staff.lang, "msg.sec.totp_required"))))
+            .into_response(),
         Err(e) => fail(&e, staff.lang),
     }
 }
 
 pub async fn token_create(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
     let r = async {
-        staff.actor.require(&st.app, Perm::SecurityManage).await?;
+        dayi_app::auth::require_tokens(&st.app, &staff.actor).await?;
         let owner = parse_id(&f.get("staff_id"))?;
         dayi_app::auth::create_token(&st.app, &staff.actor, owner, &f.get("name"), &f.get("roles")).await
     }
     .await;
     match r {
         // The plain token is shown once, on this page, and never again.
-        Ok((_, plain)) => overview_page(&st, &staff, Some(plain), Some("接口令牌已生成，请立即复制保存".into())).await,
+        Ok((_, plain)) => overview_page(&st, &staff, Some(plain), Some(t(staff.lang, "msg.sec.token_created"))).await,
         Err(e) => fail(&e, staff.lang),
     }
 }
 
 pub async fn token_revoke(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> Response {
-    let r = async {
-        staff.actor.require(&st.app, Perm::SecurityManage).await?;
-        dayi_app::auth::revoke_token(&st.app, &staff.actor, parse_id(&id)?).await
-    }
-    .await;
+    let r = match parse_id(&id) {
+        Ok(id) => dayi_app::auth::revoke_token(&st.app, &staff.actor, id).await,
+        Err(e) => Err(e),
+    };
     match r {
-        Ok(()) => done("令牌已吊销"),
+        Ok(()) => done(&t(staff.lang, "msg.sec.token_revoked")),
         Err(e) => fail(&e, staff.lang),
     }
 }

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::admin::urlencode;
 use super::{Fields, fail, field_errors, is_form_error, message, page};
 use crate::AppState;
+use crate::i18n::{t, tf};
 use crate::params::parse_id;
 use crate::principal::{PortalUser, Staff};
 use crate::render::render;
@@ -136,7 +137,7 @@ pub async fn workstation(
                 values.insert(k.into(), val.clone());
             }
         }
-        extra = context! { notice => format!("已套用模板“{}”，保存后生效", tpl.name), record => Serde(values) };
+        extra = context! { notice => tf(staff.lang, "msg.visit.template_applied", &[("name", &tpl.name)]), record => Serde(values) };
     }
     show(&st, &staff, id, StatusCode::OK, extra).await
 }
@@ -215,7 +216,7 @@ pub async fn record(State(st): State<AppState>, staff: Staff, Path(id): Path<Str
         }
     }
     let r = visit::save(&st.app, &staff.actor, id, &form).await;
-    after(&st, &staff, id, "record", &f, r, |_| "病历已保存".into()).await
+    after(&st, &staff, id, "record", &f, r, |_| t(staff.lang, "msg.visit.record_saved")).await
 }
 
 /// Adds, removes or makes primary one diagnosis; the list is saved whole.
@@ -233,10 +234,10 @@ pub async fn diagnoses(State(st): State<AppState>, staff: Staff, Path(id): Path<
     let seq = |name: &str| f.get(name).parse::<usize>().ok().filter(|s| (1..=list.len()).contains(s));
     let notice;
     if let Some(s) = seq("remove") {
-        notice = format!("已删除诊断：{}", current[s - 1].name);
+        notice = tf(staff.lang, "msg.visit.dx_removed", &[("name", &current[s - 1].name)]);
         list.remove(s - 1);
     } else if let Some(s) = seq("primary") {
-        notice = format!("主要诊断：{}", current[s - 1].name);
+        notice = tf(staff.lang, "msg.visit.dx_primary", &[("name", &current[s - 1].name)]);
         let d = list.remove(s - 1);
         list.insert(0, d);
     } else {
@@ -245,7 +246,7 @@ pub async fn diagnoses(State(st): State<AppState>, staff: Staff, Path(id): Path<
             let e = DomainError::field("code", ErrorCode::Required, [""; 0]);
             return again(&st, &staff, id, "dx", &f, &e).await;
         }
-        notice = String::from("已添加诊断");
+        notice = t(staff.lang, "msg.visit.dx_added");
         list.push(DiagnosisForm { kind: f.get("kind"), code });
     }
     let r = visit::diagnose(&st.app, &staff.actor, id, &list).await.map_err(|mut e| {
@@ -277,7 +278,10 @@ pub async fn order(State(st): State<AppState>, staff: Staff, Path(id): Path<Stri
         reason: f.get("reason"),
     };
     let r = visit::order(&st.app, &staff.actor, id, &form).await;
-    after(&st, &staff, id, "order", &f, r, |o| format!("已开立：{} {}", o.order.order.name, o.order.dose_text)).await
+    after(&st, &staff, id, "order", &f, r, |o| {
+        tf(staff.lang, "msg.visit.ordered", &[("name", &o.order.order.name), ("dose", &o.order.dose_text)])
+    })
+    .await
 }
 
 pub async fn cancel_order(
@@ -290,7 +294,7 @@ pub async fn cancel_order(
         (Err(e), _) | (_, Err(e)) => return fail(&e, staff.lang),
     };
     let r = visit::cancel_order(&st.app, &staff.actor, id, order).await;
-    after(&st, &staff, id, "order", &Fields::default(), r, |_| "已撤销医嘱".into()).await
+    after(&st, &staff, id, "order", &Fields::default(), r, |_| t(staff.lang, "msg.visit.order_cancelled")).await
 }
 
 pub async fn finish(State(st): State<AppState>, staff: Staff, Path(id): Path<String>) -> Response {
@@ -299,7 +303,7 @@ pub async fn finish(State(st): State<AppState>, staff: Staff, Path(id): Path<Str
         Err(e) => return fail(&e, staff.lang),
     };
     let r = visit::finish(&st.app, &staff.actor, id).await;
-    after(&st, &staff, id, "finish", &Fields::default(), r, |_| "就诊已完成，可叫下一位患者".into()).await
+    after(&st, &staff, id, "finish", &Fields::default(), r, |_| t(staff.lang, "msg.visit.finished")).await
 }
 
 /// Saves the visit's record (as saved) as a template of its department.
@@ -321,7 +325,8 @@ pub async fn save_template(State(st): State<AppState>, staff: Staff, Path(id): P
         advice: v.advice,
     };
     let r = visit::add_template(&st.app, &staff.actor, &form).await;
-    after(&st, &staff, id, "template", &f, r, |t| format!("已存为科室模板“{}”", t.name)).await
+    after(&st, &staff, id, "template", &f, r, |tpl| tf(staff.lang, "msg.visit.template_saved", &[("name", &tpl.name)]))
+        .await
 }
 
 pub async fn certify(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {

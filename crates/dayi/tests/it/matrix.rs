@@ -10,8 +10,15 @@ use crate::harness::{ROLE_USERS, Session, TestApp};
 
 crate::on_both!(every_role_reaches_only_what_it_may, anonymous_callers_are_sent_to_sign_in);
 
+/// A well-formed address for a route. A malformed id is answered 404 to
+/// anyone, before the use case asks who is calling: it names nothing stored.
 fn concrete(path: &str) -> String {
-    path.replace("{id}", &uuid::Uuid::now_v7().to_string())
+    // A slot's id is its session's and its number.
+    let id = match path.starts_with("/fhir/Slot/") {
+        true => format!("{}-1", uuid::Uuid::now_v7()),
+        false => uuid::Uuid::now_v7().to_string(),
+    };
+    path.replace("{id}", &id)
         .replace("{order}", &uuid::Uuid::now_v7().to_string())
         .replace("{code}", "zh")
         .replace("{*path}", "css/dayi.css")

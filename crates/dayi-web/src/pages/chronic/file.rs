@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::chart::{self, Line};
+use crate::i18n::{Lang, t, tf};
 use crate::pages::admin::urlencode;
 use crate::pages::{Fields, fail, field_errors, is_form_error, message, page};
 use crate::params::parse_id;
@@ -45,38 +46,43 @@ pub(super) async fn show(st: &AppState, staff: &Staff, id: Uuid, status: StatusC
         today => today_cst().to_string(), me => staff.actor.username.as_str(),
     };
     let ctx = context! {
-        f => Serde(&file), charts => charts(&file.series), choices => choices,
+        f => Serde(&file), charts => charts(&file.series, staff.lang), choices => choices,
         active => file.enrolments.iter().any(|e| e.active),
     };
     page(st, staff, status, "chronic_file.html", "/chronic", context! { ..extra, ..ctx }).await
 }
 
 /// The three charts of a file: blood pressure, fasting glucose, lipids.
-pub(super) fn charts(s: &Series) -> Value {
+pub(super) fn charts(s: &Series, lang: Lang) -> Value {
+    let l = |key: &str| t(lang, key);
+    let empty = l("chart.empty");
     let pts = |v: &[chronic::Point], scale: f64| v.iter().map(|p| (p.day.clone(), p.value as f64 / scale)).collect();
     let bp = chart::lines(
-        "血压趋势",
+        &l("ch.chart.bp"),
         "mmHg",
         &[
-            Line { label: "收缩压", color: "#c0392b", points: pts(&s.sbp, 1.0) },
-            Line { label: "舒张压", color: "#2471a3", points: pts(&s.dbp, 1.0) },
+            Line { label: &l("ch.chart.sbp"), color: "#c0392b", points: pts(&s.sbp, 1.0) },
+            Line { label: &l("ch.chart.dbp"), color: "#2471a3", points: pts(&s.dbp, 1.0) },
         ],
         &[(140.0, "140"), (90.0, "90")],
+        &empty,
     );
     let glucose = chart::lines(
-        "空腹血糖趋势",
+        &l("ch.chart.fbg_trend"),
         "mmol/L",
-        &[Line { label: "空腹血糖", color: "#7d3c98", points: pts(&s.fbg, 1000.0) }],
+        &[Line { label: &l("ch.chart.fbg"), color: "#7d3c98", points: pts(&s.fbg, 1000.0) }],
         &[(7.0, "7.0")],
+        &empty,
     );
     let lipids = chart::lines(
-        "血脂趋势",
+        &l("ch.chart.lipids"),
         "mmol/L",
         &[
-            Line { label: "总胆固醇", color: "#b9770e", points: pts(&s.tc, 1000.0) },
+            Line { label: &l("ch.chart.tc"), color: "#b9770e", points: pts(&s.tc, 1000.0) },
             Line { label: "LDL-C", color: "#117a65", points: pts(&s.ldl, 1000.0) },
         ],
         &[(3.4, "3.4")],
+        &empty,
     );
     context! { bp => bp, glucose => glucose, lipids => lipids }
 }
@@ -135,7 +141,7 @@ pub async fn enrol(State(st): State<AppState>, staff: Staff, Path(id): Path<Stri
     match chronic::enrol(&st.app, &staff.actor, &form).await {
         Ok(e) => {
             let name = Disease::parse(&e.disease).map(|d| d.zh()).unwrap_or("");
-            back(id, &format!("已纳入{name}管理，首次随访今日起应做"), "followup")
+            back(id, &tf(staff.lang, "msg.ch.enrolled", &[("name", name)]), "followup")
         }
         Err(e) => refused(&st, &staff, id, "enrol", &f, &e).await,
     }
@@ -198,9 +204,16 @@ pub async fn followup(State(st): State<AppState>, staff: Staff, Path(id): Path<S
             let said: Vec<String> = out
                 .results
                 .iter()
-                .map(|(d, a, due)| format!("{}：{}，{}（{}前）", d.zh(), a.class.zh(), a.next.zh(), due))
+                .map(|(d, a, due)| {
+                    let args = [("disease", d.zh()), ("class", a.class.zh()), ("next", a.next.zh()), ("due", due)];
+                    tf(staff.lang, "msg.ch.result", &args)
+                })
                 .collect();
-            back(id, &format!("随访已保存。{}", said.join("；")), "history")
+            back(
+                id,
+                &tf(staff.lang, "msg.ch.followup_saved", &[("said", &said.join(&t(staff.lang, "msg.sep")))]),
+                "history",
+            )
         }
         Err(e) => refused(&st, &staff, id, "followup", &f, &e).await,
     }
@@ -220,8 +233,8 @@ pub async fn screen(State(st): State<AppState>, staff: Staff, Path(id): Path<Str
         drinking: ticked(&f, "drinking"),
     };
     match chronic::screen(&st.app, &staff.actor, &form).await {
-        Ok(s) if s.proposal == "open" => back(id, "筛查已记录：结果异常，建议建档管理", "enrol"),
-        Ok(_) => back(id, "筛查已记录", "readings"),
+        Ok(s) if s.proposal == "open" => back(id, &t(staff.lang, "msg.ch.screened_abnormal"), "enrol"),
+        Ok(_) => back(id, &t(staff.lang, "msg.ch.screened"), "readings"),
         Err(e) => refused(&st, &staff, id, "screen", &f, &e).await,
     }
 }
@@ -232,7 +245,7 @@ pub async fn close(State(st): State<AppState>, staff: Staff, Path(id): Path<Stri
         Err(e) => return fail(&e, staff.lang),
     };
     match chronic::close(&st.app, &staff.actor, id, &f.get("reason")).await {
-        Ok(e) => back(e.patient_id, "管理档案已结案", "records"),
+        Ok(e) => back(e.patient_id, &t(staff.lang, "msg.ch.closed"), "records"),
         Err(err) if is_form_error(&err) => {
             let e = dayi_app::chronic::enrolment(&st.app, &staff.actor, id).await;
             match e {
@@ -250,7 +263,9 @@ pub async fn dismiss(State(st): State<AppState>, staff: Staff, Path(id): Path<St
         Err(e) => Err(e),
     };
     match r {
-        Ok(()) => Redirect::to(&format!("/chronic?done={}", urlencode("已排除该筛查提示"))).into_response(),
+        Ok(()) => {
+            Redirect::to(&format!("/chronic?done={}", urlencode(&t(staff.lang, "msg.ch.dismissed")))).into_response()
+        }
         Err(e) => fail(&e, staff.lang),
     }
 }

@@ -12,6 +12,7 @@ use minijinja::{Value, context};
 
 use crate::AppState;
 use crate::chart::{self};
+use crate::i18n::{t, tf};
 use crate::pages::admin::urlencode;
 use crate::pages::{fail, is_form_error, message, page};
 use crate::params::IndicatorParams;
@@ -41,9 +42,9 @@ pub async fn indicators(State(st): State<AppState>, staff: Staff, Query(p): Quer
                 .iter()
                 .flat_map(|r| r.rows.iter())
                 .filter(|r| r.disease == d.code())
-                .map(|r| (if r.key.is_empty() { "全院".to_string() } else { r.key.clone() }, r.rates.controlled.map(|v| v as f64 / 100.0)))
+                .map(|r| (if r.key.is_empty() { t(staff.lang, "ch.xlsx.whole") } else { r.key.clone() }, r.rates.controlled.map(|v| v as f64 / 100.0)))
                 .collect();
-            context! { name => d.zh(), svg => chart::bars(&format!("{}控制率", d.zh()), &rows), any => !rows.is_empty() }
+            context! { name => d.zh(), svg => chart::bars(&tf(staff.lang, "ch.chart.controlled", &[("disease", d.zh())]), &rows), any => !rows.is_empty() }
         })
         .collect();
     let ctx = context! {
@@ -66,7 +67,7 @@ pub async fn indicators_xlsx(State(st): State<AppState>, staff: Staff, Query(p):
         .iter()
         .map(|x| {
             vec![
-                Cell::from(if x.key.is_empty() { "全院".to_string() } else { x.key.clone() }),
+                Cell::from(if x.key.is_empty() { t(staff.lang, "ch.xlsx.whole") } else { x.key.clone() }),
                 x.disease_name.into(),
                 x.expected.map(Cell::from).unwrap_or_else(|| "".into()),
                 x.tally.managed.into(),
@@ -81,19 +82,21 @@ pub async fn indicators_xlsx(State(st): State<AppState>, staff: Staff, Query(p):
         })
         .collect();
     let headers = [
-        "分组",
-        "病种",
-        "辖区估算患者数",
-        "已管理人数",
-        "健康管理率",
-        "规范管理人数",
-        "规范管理率",
-        "最近一次随访达标人数",
-        "控制率",
-        "血脂检测人数",
-        "血脂检测率",
-    ];
-    xlsx::download(&format!("三高指标{}年.xlsx", r.year), "指标", &headers, rows)
+        "ch.xlsx.group",
+        "ch.xlsx.disease",
+        "ch.xlsx.expected",
+        "ch.xlsx.managed",
+        "ch.xlsx.management",
+        "ch.xlsx.standard_n",
+        "ch.xlsx.standard",
+        "ch.xlsx.controlled_n",
+        "ch.xlsx.controlled",
+        "ch.xlsx.lipid_n",
+        "ch.xlsx.lipid",
+    ]
+    .map(|k| t(staff.lang, k));
+    let file = tf(staff.lang, "ch.xlsx.indicators_file", &[("year", &r.year.to_string())]);
+    xlsx::download(&file, &t(staff.lang, "ch.xlsx.indicators"), &headers, rows)
 }
 
 pub(super) async fn behind_lines(
@@ -139,14 +142,25 @@ pub async fn behind_xlsx(State(st): State<AppState>, staff: Staff, Query(p): Que
                         l.doctor.into(),
                         l.face_visits.into(),
                         l.latest.into(),
-                        (if l.lipid_tested { "是" } else { "否" }).into(),
+                        t(staff.lang, if l.lipid_tested { "ch.xlsx.yes" } else { "ch.xlsx.no" }).into(),
                     ]
                 })
                 .collect();
-            let headers =
-                ["姓名", "性别", "年龄", "病种", "村/社区", "责任医生", "面对面随访次数", "最近一次随访", "血脂检测"];
-            let name = format!("{}{}{}年.xlsx", disease.zh(), measure.zh(), q.year);
-            xlsx::download(&name, "患者名单", &headers, rows)
+            let headers = [
+                "ch.xlsx.name",
+                "ch.xlsx.sex",
+                "ch.xlsx.age",
+                "ch.xlsx.disease",
+                "ch.xlsx.village",
+                "ch.xlsx.doctor",
+                "ch.xlsx.face",
+                "ch.xlsx.latest",
+                "ch.xlsx.lipid_tested",
+            ]
+            .map(|k| t(staff.lang, k));
+            let args = [("disease", disease.zh()), ("measure", measure.zh()), ("year", &q.year.to_string())];
+            let name = tf(staff.lang, "ch.xlsx.behind_file", &args);
+            xlsx::download(&name, &t(staff.lang, "ch.xlsx.patients"), &headers, rows)
         }
         Err(e) => fail(&e, staff.lang),
     }

@@ -12,15 +12,15 @@ pub use indicator::{behind, behind_xlsx, indicators, indicators_xlsx};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dayi_app::chronic::{self, Area, Lines, List, VillageEstimate};
-use dayi_core::chronic::{Disease, Tier};
-use dayi_core::{DomainError, ErrorCode};
+use dayi_app::chronic::{self, AreaRow, Lines, List};
+use dayi_core::chronic::Tier;
 use minijinja::value::Serde;
 use minijinja::{Value, context};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::i18n::{t, tf};
 use crate::pages::admin::urlencode;
 use crate::pages::{Fields, fail, is_form_error, message, page};
 use crate::principal::{PortalUser, Staff};
@@ -106,20 +106,21 @@ pub async fn desk_xlsx(State(st): State<AppState>, staff: Staff, Query(q): Query
         })
         .collect();
     let headers = [
-        "姓名",
-        "性别",
-        "年龄",
-        "电话",
-        "病种",
-        "村/社区",
-        "责任医生",
-        "应随访日期",
-        "随访类型",
-        "上次分类",
-        "上次随访",
-        "逾期天数",
-    ];
-    xlsx::download(&format!("慢病{}.xlsx", list.zh()), list.zh(), &headers, rows)
+        "ch.xlsx.name",
+        "ch.xlsx.sex",
+        "ch.xlsx.age",
+        "ch.xlsx.phone",
+        "ch.xlsx.disease",
+        "ch.xlsx.village",
+        "ch.xlsx.doctor",
+        "ch.xlsx.due",
+        "ch.xlsx.kind",
+        "ch.xlsx.last_class",
+        "ch.xlsx.last_visit",
+        "ch.xlsx.overdue",
+    ]
+    .map(|k| t(staff.lang, k));
+    xlsx::download(&tf(staff.lang, "ch.xlsx.list_file", &[("list", list.zh())]), list.zh(), &headers, rows)
 }
 
 /// The open proposals to enrol, as an Excel file.
@@ -143,8 +144,11 @@ pub async fn proposals_xlsx(State(st): State<AppState>, staff: Staff) -> Respons
             ]
         })
         .collect();
-    let headers = ["姓名", "性别", "年龄", "发现日期", "血压", "空腹血糖", "提示"];
-    xlsx::download("慢病建议纳入管理.xlsx", "建议纳入管理", &headers, rows)
+    let headers =
+        ["ch.xlsx.name", "ch.xlsx.sex", "ch.xlsx.age", "ch.xlsx.found_on", "ch.xlsx.bp", "ch.xlsx.fbg", "ch.xlsx.hint"]
+            .map(|k| t(staff.lang, k));
+    let (file, sheet) = (t(staff.lang, "ch.xlsx.proposals_file"), t(staff.lang, "ch.xlsx.proposals"));
+    xlsx::download(&file, &sheet, &headers, rows)
 }
 
 /// The residents due for screening, as an Excel file.
@@ -157,28 +161,10 @@ pub async fn screening_xlsx(State(st): State<AppState>, staff: Staff) -> Respons
         .into_iter()
         .map(|d| vec![Cell::from(d.name), d.sex_name.into(), i64::from(d.age).into(), d.phone.into(), d.address.into()])
         .collect();
-    xlsx::download("慢病应筛查居民.xlsx", "应筛查", &["姓名", "性别", "年龄", "电话", "地址"], rows)
-}
-
-/// One row of the area form, as typed.
-#[derive(Debug, Clone, Default, Serialize)]
-struct AreaRow {
-    name: String,
-    htn: String,
-    t2dm: String,
-    lipid: String,
-}
-
-impl AreaRow {
-    fn of(name: &str, expected: &std::collections::BTreeMap<String, u64>) -> AreaRow {
-        let n = |d: Disease| expected.get(d.code()).filter(|n| **n > 0).map(u64::to_string).unwrap_or_default();
-        AreaRow {
-            name: name.to_string(),
-            htn: n(Disease::Hypertension),
-            t2dm: n(Disease::Diabetes),
-            lipid: n(Disease::Dyslipidaemia),
-        }
-    }
+    let headers =
+        ["ch.xlsx.name", "ch.xlsx.sex", "ch.xlsx.age", "ch.xlsx.phone", "ch.xlsx.address"].map(|k| t(staff.lang, k));
+    let (file, sheet) = (t(staff.lang, "ch.xlsx.screening_file"), t(staff.lang, "ch.xlsx.screening"));
+    xlsx::download(&file, &sheet, &headers, rows)
 }
 
 async fn area_page(
@@ -212,40 +198,7 @@ pub async fn area(State(st): State<AppState>, staff: Staff, Query(q): Query<Work
     area_page(&st, &staff, StatusCode::OK, a.tier.code(), &rows, context! { notice => q.done }).await
 }
 
-/// A count of patients as typed: empty is not estimated.
-fn count(field: &str, typed: &str) -> Result<u64, DomainError> {
-    match typed.trim() {
-        "" => Ok(0),
-        t => t.parse().map_err(|_| DomainError::field(field, ErrorCode::InvalidFormat, ["0, 1, 2…"])),
-    }
-}
-
-fn area_of(tier: &str, rows: &[AreaRow]) -> Result<Area, DomainError> {
-    let tier = Tier::parse(tier).ok_or_else(|| DomainError::field("tier", ErrorCode::Required, [""; 0]))?;
-    let expected = |r: &AreaRow| -> Result<std::collections::BTreeMap<String, u64>, DomainError> {
-        let mut m = std::collections::BTreeMap::new();
-        for (d, typed) in
-            [(Disease::Hypertension, &r.htn), (Disease::Diabetes, &r.t2dm), (Disease::Dyslipidaemia, &r.lipid)]
-        {
-            let n = count(&format!("{}{}", if r.name.is_empty() { "全院" } else { &r.name }, d.zh()), typed)?;
-            if n > 0 {
-                m.insert(d.code().to_string(), n);
-            }
-        }
-        Ok(m)
-    };
-    let mut villages = vec![];
-    for r in rows[1..].iter().filter(|r| !r.name.trim().is_empty()) {
-        villages.push(VillageEstimate { name: r.name.trim().to_string(), expected: expected(r)? });
-    }
-    Ok(Area { tier, expected: expected(&rows[0])?, villages })
-}
-
 pub async fn area_save(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
-    // Permission before reading what was typed.
-    if let Err(e) = chronic::require_manage(&st.app, &staff.actor).await {
-        return fail(&e, staff.lang);
-    }
     let org = AreaRow { name: String::new(), htn: f.get("htn"), t2dm: f.get("t2dm"), lipid: f.get("lipid") };
     let (names, htn, t2dm, lipid) = (f.all("v_name"), f.all("v_htn"), f.all("v_t2dm"), f.all("v_lipid"));
     let at = |v: &[String], i: usize| v.get(i).cloned().unwrap_or_default();
@@ -257,12 +210,10 @@ pub async fn area_save(State(st): State<AppState>, staff: Staff, f: Fields) -> R
         lipid: at(&lipid, i),
     }));
     let tier = f.get("tier");
-    let saved = match area_of(&tier, &rows) {
-        Ok(a) => chronic::set_area(&st.app, &staff.actor, &a).await,
-        Err(e) => Err(e),
-    };
-    match saved {
-        Ok(_) => Redirect::to(&format!("/chronic/area?done={}", urlencode("已保存"))).into_response(),
+    match chronic::save_area_rows(&st.app, &staff.actor, &tier, &rows).await {
+        Ok(_) => {
+            Redirect::to(&format!("/chronic/area?done={}", urlencode(&t(staff.lang, "msg.saved")))).into_response()
+        }
         Err(e) if is_form_error(&e) => {
             // The table's boxes have no room for a message each: name the box in the one message.
             let boxes: Vec<String> = e.fields.iter().map(|f| format!("{}：{}", f.field, f.zh())).collect();
@@ -281,7 +232,7 @@ pub async fn portal(State(st): State<AppState>, u: PortalUser, Query(q): Query<P
         Ok(f) => f,
         Err(e) => return fail(&e, u.lang),
     };
-    let ctx = context! { f => Serde(&file), charts => charts(&file.series), members => Serde(members), who => who.to_string() };
+    let ctx = context! { f => Serde(&file), charts => charts(&file.series, u.lang), members => Serde(members), who => who.to_string() };
     super::portal::portal_page(&u, StatusCode::OK, "portal_chronic.html", ctx)
 }
 
