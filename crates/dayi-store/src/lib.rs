@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod chronic;
 pub mod db;
 pub mod dialect;
+mod filter;
 pub mod identifier;
 pub mod lab;
 pub mod message;

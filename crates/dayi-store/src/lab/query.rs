@@ -8,6 +8,7 @@
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
+use crate::filter::{push_in, push_sub};
 use crate::lab::{LabResult, LabTest, Specimen, result_cols, specimen_cols, test_cols};
 pub use crate::visit::query::Page;
 use crate::visit::query::paged;
@@ -68,36 +69,6 @@ impl Filter {
     }
 }
 
-/// ` AND {col} IN (…)` when the list is set.
-macro_rules! push_in {
-    ($qb:expr, $col:literal, $list:expr) => {
-        if let Some(list) = $list {
-            $qb.push(concat!(" AND ", $col, " IN ("));
-            let mut sep = $qb.separated(", ");
-            for v in list {
-                sep.push_bind(*v);
-            }
-            $qb.push(")");
-        }
-    };
-}
-
-/// The lab orders of the filter's visits, as a sub-select on `order_id`
-/// (through the orders' visit index).
-macro_rules! push_visits {
-    ($qb:expr, $org:expr, $f:expr) => {
-        if let Some(list) = &$f.visits {
-            $qb.push(" AND order_id IN (SELECT id FROM visit_order WHERE org_id = ").push_bind($org);
-            $qb.push(" AND visit_id IN (");
-            let mut sep = $qb.separated(", ");
-            for v in list {
-                sep.push_bind(*v);
-            }
-            $qb.push("))");
-        }
-    };
-}
-
 macro_rules! result_where {
     ($qb:expr, $org:expr, $f:expr) => {
         $qb.push(" FROM lab_result r WHERE r.org_id = ").push_bind($org);
@@ -105,7 +76,7 @@ macro_rules! result_where {
         $qb.push(" AND EXISTS (SELECT 1 FROM lab_test t WHERE t.org_id = r.org_id AND t.order_id = r.order_id");
         $qb.push(" AND t.status = 'verified')");
         push_in!($qb, "patient_id", &$f.patients);
-        push_visits!($qb, $org, $f);
+        push_sub!($qb, "order_id", "visit_order", "visit_id", $org, &$f.visits);
         push_in!($qb, "id", &$f.results);
         push_in!($qb, "order_id", &$f.orders);
         if let Some(codes) = &$f.codes {
@@ -154,7 +125,7 @@ macro_rules! test_where {
     ($qb:expr, $org:expr, $f:expr) => {
         $qb.push(" FROM lab_test t WHERE t.org_id = ").push_bind($org).push(" AND t.status = 'verified'");
         push_in!($qb, "patient_id", &$f.patients);
-        push_visits!($qb, $org, $f);
+        push_sub!($qb, "order_id", "visit_order", "visit_id", $org, &$f.visits);
         push_in!($qb, "order_id", &$f.orders);
         if let Some(codes) = &$f.codes {
             $qb.push(" AND panel_code IN (");

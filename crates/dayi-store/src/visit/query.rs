@@ -5,6 +5,7 @@
 use sqlx::QueryBuilder;
 use uuid::Uuid;
 
+use crate::filter::{push_in, push_sub};
 use crate::visit::{Diagnosis, Order, Visit, diagnosis_cols, order_cols, visit_cols};
 use crate::walk::{Step, Walk, walked};
 use crate::{Db, Result, with_db};
@@ -87,35 +88,6 @@ macro_rules! paged {
 }
 pub(crate) use paged;
 
-/// ` AND {col} IN (…)` when the list is set.
-macro_rules! push_in {
-    ($qb:expr, $col:literal, $list:expr) => {
-        if let Some(list) = $list {
-            $qb.push(concat!(" AND ", $col, " IN ("));
-            let mut sep = $qb.separated(", ");
-            for v in list {
-                sep.push_bind(v.clone());
-            }
-            $qb.push(")");
-        }
-    };
-}
-
-/// The visits of the filter's patients, as a sub-select on `visit_id`.
-macro_rules! push_patients {
-    ($qb:expr, $org:expr, $f:expr) => {
-        if let Some(list) = &$f.patients {
-            $qb.push(" AND visit_id IN (SELECT id FROM visit WHERE org_id = ").push_bind($org);
-            $qb.push(" AND patient_id IN (");
-            let mut sep = $qb.separated(", ");
-            for v in list {
-                sep.push_bind(*v);
-            }
-            $qb.push("))");
-        }
-    };
-}
-
 macro_rules! visit_where {
     ($qb:expr, $org:expr, $f:expr) => {
         $qb.push(" FROM visit WHERE org_id = ").push_bind($org);
@@ -139,7 +111,7 @@ pub async fn visits(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) 
 macro_rules! diagnosis_where {
     ($qb:expr, $org:expr, $f:expr) => {
         $qb.push(" FROM diagnosis WHERE org_id = ").push_bind($org);
-        push_patients!($qb, $org, $f);
+        push_sub!($qb, "visit_id", "visit", "patient_id", $org, &$f.patients);
         push_in!($qb, "visit_id", &$f.visits);
         if let Some(keys) = &$f.diagnoses {
             $qb.push(" AND (");
@@ -177,7 +149,7 @@ pub async fn diagnoses(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i6
 macro_rules! order_where {
     ($qb:expr, $org:expr, $f:expr) => {
         $qb.push(" FROM visit_order WHERE org_id = ").push_bind($org);
-        push_patients!($qb, $org, $f);
+        push_sub!($qb, "visit_id", "visit", "patient_id", $org, &$f.patients);
         push_in!($qb, "visit_id", &$f.visits);
         push_in!($qb, "id", &$f.orders);
         push_in!($qb, "status", &$f.statuses);
