@@ -1,10 +1,14 @@
 //! Request parameters shared by the JSON API and the pages: ids, windows
-//! of days, the triage register, the indicator and audit queries and the
-//! site's own address. Plain functions, so neither side imports the other.
+//! of days, the triage register, the indicator and audit queries, a
+//! booking as sent, and the site's own address. Plain functions, so
+//! neither side imports the other.
 
 use axum::http::HeaderMap;
+use dayi_app::booking::BookRequest;
 use dayi_app::chronic::IndicatorQuery;
 use dayi_app::records::AuditFilter;
+use dayi_core::booking::{BookingChannel, OnBehalf};
+use dayi_core::error::Checks;
 use dayi_core::timefmt::today_cst;
 use dayi_core::triage::Route;
 use dayi_core::{DomainError, ErrorCode};
@@ -157,5 +161,68 @@ pub fn filter_of(q: &AuditQuery, limit: i64) -> AuditFilter {
         to: day_start(&q.to).map(|t| t + 86_400_000_000),
         before_seq: q.before,
         limit,
+    }
+}
+
+/// A booking as sent, from the JSON API or a form: every field as typed, so
+/// each wrong one gets its own message. `parse` makes the use case's request.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct BookForm {
+    #[schema(value_type = uuid::Uuid)]
+    pub session_id: String,
+    /// A chosen slot number; empty for the first free one.
+    #[serde(deserialize_with = "dayi_core::lenient::text")]
+    #[schema(value_type = i64)]
+    pub seq: String,
+    #[schema(value_type = uuid::Uuid)]
+    pub patient_id: String,
+    /// `self`, `family` or `staff` (帮办代办).
+    #[schema(value_type = dayi_core::booking::OnBehalf)]
+    pub on_behalf: String,
+    /// `counter` or `phone` for staff; the portal is always `portal`.
+    #[schema(value_type = dayi_core::booking::BookingChannel)]
+    pub channel: String,
+}
+
+impl BookForm {
+    pub fn parse(&self) -> Result<BookRequest, DomainError> {
+        let mut checks = Checks::new();
+        let mut id = |field: &str, v: &str| {
+            let id = uuid::Uuid::parse_str(v.trim()).ok();
+            if id.is_none() {
+                checks.add(field, ErrorCode::Required, [""; 0]);
+            }
+            id
+        };
+        let (session_id, patient_id) = (id("session_id", &self.session_id), id("patient_id", &self.patient_id));
+        let seq = match self.seq.trim() {
+            "" => Some(None),
+            s => s.parse::<i64>().map(Some).ok(),
+        };
+        if seq.is_none() {
+            checks.add("seq", ErrorCode::InvalidFormat, [self.seq.trim()]);
+        }
+        let on_behalf = match self.on_behalf.trim() {
+            "" => Some(OnBehalf::Self_),
+            s => OnBehalf::parse(s),
+        };
+        if on_behalf.is_none() {
+            checks.add("on_behalf", ErrorCode::ChoiceInvalid, [self.on_behalf.trim()]);
+        }
+        let channel = match self.channel.trim() {
+            "" => Some(BookingChannel::Counter),
+            s => BookingChannel::parse(s),
+        };
+        if channel.is_none() {
+            checks.add("channel", ErrorCode::ChoiceInvalid, [self.channel.trim()]);
+        }
+        checks.finish()?;
+        match (session_id, patient_id, seq, on_behalf, channel) {
+            (Some(session_id), Some(patient_id), Some(seq), Some(on_behalf), Some(channel)) => {
+                Ok(BookRequest { session_id, patient_id, seq, on_behalf, channel })
+            }
+            _ => Err(DomainError::new(ErrorCode::Validation)),
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! week's sessions to book into, and what they already hold.
 
 use dayi_core::DomainError;
+use dayi_core::booking::OnBehalf;
 use dayi_core::card::CareStep;
 use dayi_core::security::Perm;
 use serde::Serialize;
@@ -38,10 +39,10 @@ pub async fn for_patient(app: &App, actor: &Actor, patient_id: Uuid) -> Result<F
 pub async fn register_by_code(
     app: &App,
     actor: &Actor,
-    session_id: &str,
+    session_id: Uuid,
     code: &str,
     added: bool,
-    on_behalf: &str,
+    on_behalf: OnBehalf,
 ) -> Result<Booking, DomainError> {
     if !actor.can(Perm::Registration) && !actor.can(Perm::Clinical) {
         actor.require(app, if added { Perm::Clinical } else { Perm::Registration }).await?;
@@ -51,15 +52,10 @@ pub async fn register_by_code(
         step: CareStep::Registration.code().into(),
         station: if added { "诊间加号".into() } else { "挂号窗口".into() },
         voucher: false,
-        on_behalf: on_behalf == "staff",
+        on_behalf: on_behalf == OnBehalf::Staff,
     };
     let who = crate::card::resolve(app, actor, &presented).await?.patient.id;
-    let req = BookRequest {
-        session_id: session_id.to_string(),
-        patient_id: who.to_string(),
-        on_behalf: on_behalf.to_string(),
-        ..Default::default()
-    };
+    let req = BookRequest { on_behalf, ..BookRequest::new(session_id, who) };
     match added {
         true => super::add_slot(app, actor, &req).await,
         false => super::walk_in(app, actor, &req).await,

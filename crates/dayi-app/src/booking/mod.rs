@@ -19,7 +19,7 @@ use dayi_core::timefmt::{CST, from_micros, now_micros, today_cst};
 use dayi_core::{DomainError, ErrorCode};
 use dayi_store::booking::Booking;
 use dayi_store::walk::{Step, Walk};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::Duration;
 use uuid::Uuid;
 
@@ -102,55 +102,60 @@ pub fn hm(us: i64) -> String {
     format!("{:02}:{:02}", t.hour(), t.minute())
 }
 
-/// What a caller asks for.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
+/// What a caller asks for, parsed at the boundary (the web's `BookForm`).
+#[derive(Debug, Clone, Copy)]
 pub struct BookRequest {
-    #[schema(value_type = uuid::Uuid)]
-    pub session_id: String,
-    /// A chosen slot number; empty for the first free one.
-    #[serde(deserialize_with = "dayi_core::lenient::text")]
-    #[schema(value_type = i64)]
-    pub seq: String,
-    #[schema(value_type = uuid::Uuid)]
-    pub patient_id: String,
-    /// `self`, `family` or `staff` (帮办代办).
-    #[schema(value_type = dayi_core::booking::OnBehalf)]
-    pub on_behalf: String,
-    /// `counter` or `phone` for staff; the portal is always `portal`.
-    #[schema(value_type = dayi_core::booking::BookingChannel)]
-    pub channel: String,
+    pub session_id: Uuid,
+    pub patient_id: Uuid,
+    /// A chosen slot number; `None` for the first free one.
+    pub seq: Option<i64>,
+    pub on_behalf: OnBehalf,
+    /// `Counter` or `Phone` when staff book; the portal always books as
+    /// `Portal`, and walk-ins and added slots name their own channel.
+    pub channel: BookingChannel,
 }
 
-fn parse_id(field: &str, v: &str) -> Result<Uuid, DomainError> {
-    Uuid::parse_str(v.trim()).map_err(|_| DomainError::field(field, ErrorCode::Required, [""; 0]))
+impl BookRequest {
+    /// The first free slot of a session for the patient themself, at the counter.
+    pub fn new(session_id: Uuid, patient_id: Uuid) -> Self {
+        BookRequest { session_id, patient_id, seq: None, on_behalf: OnBehalf::Self_, channel: BookingChannel::Counter }
+    }
+}
+
+/// Who may ask through a channel, asked by each use case and by a form
+/// before it is read: the registration desk books, takes phone bookings and
+/// registers walk-ins; a doctor adds slots; a patient books on the phone
+/// (for their family, checked with the booking).
+pub async fn require(app: &App, actor: &Actor, channel: BookingChannel) -> Result<(), DomainError> {
+    match (actor.via, channel) {
+        (Via::Portal, BookingChannel::Portal) => Ok(()),
+        (_, BookingChannel::Added) => actor.require(app, Perm::Clinical).await,
+        _ => actor.require(app, Perm::Registration).await,
+    }
 }
 
 /// Books a slot ahead of the day (counter, phone or portal).
 pub async fn book(app: &App, actor: &Actor, req: &BookRequest) -> Result<Booking, DomainError> {
     let channel = match actor.via {
         Via::Portal => BookingChannel::Portal,
-        _ => {
-            actor.require(app, Perm::Registration).await?;
-            match req.channel.trim() {
-                "" | "counter" => BookingChannel::Counter,
-                "phone" => BookingChannel::Phone,
-                other => return Err(DomainError::field("channel", ErrorCode::ChoiceInvalid, [other])),
-            }
-        }
+        _ => req.channel,
     };
+    require(app, actor, channel).await?;
+    if actor.via != Via::Portal && !matches!(channel, BookingChannel::Counter | BookingChannel::Phone) {
+        return Err(DomainError::field("channel", ErrorCode::ChoiceInvalid, [channel.code()]));
+    }
     submit(app, actor, req, channel, false).await
 }
 
 /// Registers a walk-in from the session's remaining slots (现场挂号).
 pub async fn walk_in(app: &App, actor: &Actor, req: &BookRequest) -> Result<Booking, DomainError> {
-    actor.require(app, Perm::Registration).await?;
+    require(app, actor, BookingChannel::WalkIn).await?;
     submit(app, actor, req, BookingChannel::WalkIn, false).await
 }
 
 /// The doctor adds a slot beyond the roster for a patient (加号).
 pub async fn add_slot(app: &App, actor: &Actor, req: &BookRequest) -> Result<Booking, DomainError> {
-    actor.require(app, Perm::Clinical).await?;
+    require(app, actor, BookingChannel::Added).await?;
     submit(app, actor, req, BookingChannel::Added, true).await
 }
 
@@ -161,16 +166,7 @@ async fn submit(
     channel: BookingChannel,
     add: bool,
 ) -> Result<Booking, DomainError> {
-    let session_id = parse_id("session_id", &req.session_id)?;
-    let patient_id = parse_id("patient_id", &req.patient_id)?;
-    let seq = match req.seq.trim() {
-        "" => None,
-        s => Some(s.parse::<i64>().map_err(|_| DomainError::field("seq", ErrorCode::InvalidFormat, [s]))?),
-    };
-    let on_behalf = match req.on_behalf.trim() {
-        "" => OnBehalf::Self_,
-        s => OnBehalf::parse(s).ok_or_else(|| DomainError::field("on_behalf", ErrorCode::ChoiceInvalid, [s]))?,
-    };
+    let (session_id, patient_id, seq, on_behalf) = (req.session_id, req.patient_id, req.seq, req.on_behalf);
     // A portal session's own patient is already its survivor; anyone else is
     // looked up, and a merged record books for its survivor.
     let patient_id = if actor.via == Via::Portal && patient_id == actor.staff_id {

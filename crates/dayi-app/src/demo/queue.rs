@@ -44,11 +44,7 @@ pub async fn fill_today(app: &App) -> Result<usize, DomainError> {
             Some(p) => p,
             None => crate::patient::register(app, &cli, &f, Channel::Counter).await?,
         };
-        let req = crate::booking::BookRequest {
-            session_id: session.id.to_string(),
-            patient_id: p.id.to_string(),
-            ..Default::default()
-        };
+        let req = crate::booking::BookRequest::new(session.id, p.id);
         // A patient already registered today (an earlier start) just checks in.
         let _ = crate::booking::walk_in(app, &cli, &req).await;
         if crate::booking::check_in(app, &cli, &p.hospital_no, "演示数据").await.is_ok() {

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use dayi_app::booking::{BookRequest, BookingView, CheckIn, Ticketed};
+use dayi_app::booking::{BookingView, CheckIn, Ticketed};
+use dayi_core::booking::BookingChannel;
 use dayi_app::records::Booking;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +14,7 @@ use uuid::Uuid;
 use super::{ApiResult, JsonBody};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::params::parse_id;
+use crate::params::{BookForm, parse_id};
 use crate::principal::Staff;
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -27,34 +28,37 @@ fn created(r: Result<Booking, dayi_core::DomainError>) -> Result<Response, ApiEr
 }
 
 /// Books a slot at the counter or by phone (`channel`), possibly for someone (`on_behalf`).
-#[utoipa::path(post, path = "/api/bookings", tag = "booking", request_body(content = BookRequest, description = "seq: a chosen slot, else the first free one"),
+#[utoipa::path(post, path = "/api/bookings", tag = "booking", request_body(content = BookForm, description = "seq: a chosen slot, else the first free one"),
     responses((status = 201, body = BookingView), (status = 409, description = "full, taken, stopped or one per session"), (status = 422, description = "past, not released, over a limit, blocked")))]
 pub async fn book(
     State(st): State<AppState>,
     staff: Staff,
-    JsonBody(b): JsonBody<BookRequest>,
+    JsonBody(b): JsonBody<BookForm>,
 ) -> Result<Response, ApiError> {
-    created(dayi_app::booking::book(&st.app, &staff.actor, &b).await)
+    dayi_app::booking::require(&st.app, &staff.actor, BookingChannel::Counter).await?;
+    created(dayi_app::booking::book(&st.app, &staff.actor, &b.parse()?).await)
 }
 
 /// Registers a walk-in from the remaining slots (现场挂号).
-#[utoipa::path(post, path = "/api/walk-ins", tag = "booking", request_body(content = BookRequest, description = "session_id and patient_id"), responses((status = 201, body = BookingView)))]
+#[utoipa::path(post, path = "/api/walk-ins", tag = "booking", request_body(content = BookForm, description = "session_id and patient_id"), responses((status = 201, body = BookingView)))]
 pub async fn walk_in(
     State(st): State<AppState>,
     staff: Staff,
-    JsonBody(b): JsonBody<BookRequest>,
+    JsonBody(b): JsonBody<BookForm>,
 ) -> Result<Response, ApiError> {
-    created(dayi_app::booking::walk_in(&st.app, &staff.actor, &b).await)
+    dayi_app::booking::require(&st.app, &staff.actor, BookingChannel::WalkIn).await?;
+    created(dayi_app::booking::walk_in(&st.app, &staff.actor, &b.parse()?).await)
 }
 
 /// The doctor adds a slot beyond the roster (加号).
-#[utoipa::path(post, path = "/api/bookings/added", tag = "booking", request_body(content = BookRequest, description = "session_id and patient_id"), responses((status = 201, body = BookingView)))]
+#[utoipa::path(post, path = "/api/bookings/added", tag = "booking", request_body(content = BookForm, description = "session_id and patient_id"), responses((status = 201, body = BookingView)))]
 pub async fn add_slot(
     State(st): State<AppState>,
     staff: Staff,
-    JsonBody(b): JsonBody<BookRequest>,
+    JsonBody(b): JsonBody<BookForm>,
 ) -> Result<Response, ApiError> {
-    created(dayi_app::booking::add_slot(&st.app, &staff.actor, &b).await)
+    dayi_app::booking::require(&st.app, &staff.actor, BookingChannel::Added).await?;
+    created(dayi_app::booking::add_slot(&st.app, &staff.actor, &b.parse()?).await)
 }
 
 /// One booking (audited).

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use dayi_app::booking::{BookRequest, BookingView, SessionView, Ticketed};
+use dayi_app::booking::{BookingView, SessionView, Ticketed};
 use dayi_core::{DomainError, ErrorCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,7 +15,7 @@ use super::booking::ReasonIn;
 use super::{ApiResult, JsonBody};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::params::parse_id;
+use crate::params::{BookForm, parse_id};
 use crate::params::{Window, window};
 use crate::principal::{Ctx, PORTAL_COOKIE, PortalUser, cookie};
 
@@ -91,14 +91,14 @@ pub async fn sessions(
 }
 
 /// Books for the account holder or a family member.
-#[utoipa::path(post, path = "/portal/api/bookings", tag = "portal", request_body(content = BookRequest, description = "session_id, patient_id (the holder or a family member), seq (optional); channel and on_behalf are set by the portal"),
+#[utoipa::path(post, path = "/portal/api/bookings", tag = "portal", request_body(content = BookForm, description = "session_id, patient_id (the holder or a family member), seq (optional); channel and on_behalf are set by the portal"),
     responses((status = 201, body = BookingView)))]
 pub async fn book(
     State(st): State<AppState>,
     u: PortalUser,
-    JsonBody(b): JsonBody<BookRequest>,
+    JsonBody(b): JsonBody<BookForm>,
 ) -> Result<Response, ApiError> {
-    let b = dayi_app::booking::book(&st.app, &u.ctx.actor, &b).await?;
+    let b = dayi_app::booking::book(&st.app, &u.ctx.actor, &b.parse()?).await?;
     Ok((StatusCode::CREATED, Json(BookingView::new(&b))).into_response())
 }
 

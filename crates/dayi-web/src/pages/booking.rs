@@ -6,7 +6,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use dayi_app::booking::BookRequest;
+use dayi_core::booking::BookingChannel;
 use dayi_core::booking::BookingStatus;
 use dayi_core::security::Perm;
 use dayi_core::timefmt::today_cst;
@@ -18,7 +18,7 @@ use super::admin::urlencode;
 use super::{Fields, fail, message, page};
 use crate::AppState;
 use crate::i18n::t;
-use crate::params::parse_id;
+use crate::params::{BookForm, parse_id};
 use crate::principal::Staff;
 
 #[derive(Deserialize, Default)]
@@ -51,23 +51,25 @@ pub async fn for_patient(
 
 /// The counter books (`kind=book`) or registers a walk-in (`kind=walk_in`).
 pub async fn book(State(st): State<AppState>, staff: Staff, f: Fields) -> Response {
-    let req = BookRequest {
+    let form = BookForm {
         session_id: f.get("session_id"),
         patient_id: f.get("patient_id"),
         on_behalf: f.get("on_behalf"),
         channel: f.get("channel"),
         seq: String::new(),
     };
-    let r = if f.get("kind") == "walk_in" {
-        dayi_app::booking::walk_in(&st.app, &staff.actor, &req).await
-    } else {
-        dayi_app::booking::book(&st.app, &staff.actor, &req).await
+    let walk_in = f.get("kind") == "walk_in";
+    let asked = if walk_in { BookingChannel::WalkIn } else { BookingChannel::Counter };
+    let r = match dayi_app::booking::require(&st.app, &staff.actor, asked).await.and_then(|()| form.parse()) {
+        Ok(req) if walk_in => dayi_app::booking::walk_in(&st.app, &staff.actor, &req).await,
+        Ok(req) => dayi_app::booking::book(&st.app, &staff.actor, &req).await,
+        Err(e) => Err(e),
     };
     match r {
         Ok(b) => Redirect::to(&format!("/bookings/{}", b.id)).into_response(),
         Err(e) if e.code.status() < 500 && e.code.status() != 403 => {
             let to =
-                format!("/patients/{}/book?error={}", urlencode(&req.patient_id), urlencode(&message(&e, staff.lang)));
+                format!("/patients/{}/book?error={}", urlencode(&form.patient_id), urlencode(&message(&e, staff.lang)));
             Redirect::to(&to).into_response()
         }
         Err(e) => fail(&e, staff.lang),

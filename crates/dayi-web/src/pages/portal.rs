@@ -4,7 +4,6 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use dayi_app::booking::BookRequest;
 use dayi_core::DomainError;
 use dayi_core::patient::Relation;
 use dayi_core::timefmt::today_cst;
@@ -17,7 +16,7 @@ use super::{Fields, field_errors, message};
 use crate::AppState;
 use crate::i18n::Lang;
 use crate::i18n::{t, tf};
-use crate::params::{Window, window};
+use crate::params::{BookForm, Window, window};
 use crate::principal::{Ctx, PORTAL_COOKIE, PortalUser, clear_cookie, cookie};
 use crate::render::render;
 
@@ -179,13 +178,12 @@ pub async fn choose(State(st): State<AppState>, u: PortalUser, Query(q): Query<B
 }
 
 pub async fn book(State(st): State<AppState>, u: PortalUser, f: Fields) -> Response {
-    let req = BookRequest {
-        session_id: f.get("session_id"),
-        patient_id: f.get("patient_id"),
-        seq: f.get("seq"),
-        ..Default::default()
+    let form = BookForm { session_id: f.get("session_id"), patient_id: f.get("patient_id"), seq: f.get("seq"), ..Default::default() };
+    let booked = match form.parse() {
+        Ok(req) => dayi_app::booking::book(&st.app, &u.ctx.actor, &req).await,
+        Err(e) => Err(e),
     };
-    match dayi_app::booking::book(&st.app, &u.ctx.actor, &req).await {
+    match booked {
         Ok(b) => {
             let time = dayi_app::booking::hm(b.slot_start);
             let args = [("day", b.day.as_str()), ("time", &time), ("seq", &b.seq.to_string()), ("reg_no", &b.reg_no)];

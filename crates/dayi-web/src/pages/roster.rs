@@ -18,6 +18,7 @@ use super::{Fields, fail, field_errors, is_form_error, message, page};
 use crate::AppState;
 use crate::i18n::{t, tf};
 use crate::params::parse_id;
+use dayi_core::booking::OnBehalf;
 use crate::params::{Window, window};
 use crate::principal::Staff;
 
@@ -192,8 +193,14 @@ pub async fn stop(State(st): State<AppState>, staff: Staff, Path(id): Path<Strin
 /// Walk-in or added slot from the board: the patient is identified by their code.
 pub async fn register_here(State(st): State<AppState>, staff: Staff, Path(id): Path<String>, f: Fields) -> Response {
     let added = f.get("kind") == "added";
-    let r = dayi_app::booking::register_by_code(&st.app, &staff.actor, &id, &f.get("code"), added, &f.get("on_behalf"))
-        .await;
+    // Only staff assistance (帮办) is worth a box on the board's form.
+    let on_behalf = if f.get("on_behalf") == OnBehalf::Staff.code() { OnBehalf::Staff } else { OnBehalf::Self_ };
+    let r = match parse_id(&id) {
+        Ok(session) => {
+            dayi_app::booking::register_by_code(&st.app, &staff.actor, session, &f.get("code"), added, on_behalf).await
+        }
+        Err(e) => Err(e),
+    };
     match r {
         Ok(b) => Redirect::to(&format!("/bookings/{}", b.id)).into_response(),
         Err(e) => back(&id, Err(e), &staff),
