@@ -2,13 +2,15 @@
 //! patient it names, classifies each by the standard and sets its next visit.
 
 use dayi_core::audit::OK;
-use dayi_core::chronic::{Assessment, Class, Disease, Findings, Measured, Mode, classify, parse_reading};
+use dayi_core::chronic::{
+    Assessment, Class, Disease, Findings, Measured, Mode, Reading, Rules, classify, parse_reading,
+};
 use dayi_core::error::Checks;
 use dayi_core::timefmt::{now_micros, today_cst};
 use dayi_core::{DomainError, ErrorCode};
-use dayi_store::chronic::Followup;
+use dayi_store::chronic::{Enrolment, Followup};
 use serde::{Deserialize, Serialize};
-use time::Duration;
+use time::{Date, Duration};
 use uuid::Uuid;
 
 use super::{age_of, day, parse_day, past_day, require_work, rules};
@@ -85,19 +87,56 @@ const CHOICES: &[(&str, &[&str])] = &[
     ("dorsalis_pedis", &["", "触及正常", "减弱", "消失"]),
 ];
 
+/// Records one follow-up round: the form checked, every chosen registry
+/// record classified, then the rows, the records' plans and the audit in one go.
 pub async fn record(app: &App, actor: &Actor, f: &FollowupForm) -> Result<Outcome, DomainError> {
     require_work(app, actor).await?;
     let patient = super::patient_of(app, actor, &f.patient_id).await?;
     let patient_id = patient.id;
     let r = rules(app, actor.org_id).await?;
-    let today = today_cst();
+    let (visited, mode, reading) = check_form(f, &r, today_cst())?;
+    let all = dayi_store::chronic::enrolments_of(&app.db, actor.org_id, patient_id).await.or_internal()?;
+    let chosen = chosen_records(all, &f.diseases)?;
+    let age = age_of(&patient.birth_date, visited).unwrap_or(0);
+    let findings = findings_of(f, reading, age);
+    let planned = classify_records(&chosen, &findings, visited, &r)?;
+    let now = now_micros();
+    let round = Round {
+        actor,
+        f,
+        id: crate::new_id(),
+        patient_id,
+        visited,
+        visited_on: day(visited),
+        mode,
+        reading,
+        signs: findings.signs,
+        now,
+    };
+    round.save(app, planned).await
+}
+
+/// Checks the whole form at once: the day, the mode, the measurements, the
+/// lengths of the texts and the choices.
+fn check_form(f: &FollowupForm, r: &Rules, today: Date) -> Result<(Date, Mode, Reading), DomainError> {
     let mut checks = Checks::new();
     let visited = checks.take("visited_on", past_day("visited_on", &f.visited_on, today));
     let mode = Mode::parse(f.mode.trim());
     if mode.is_none() {
         checks.add("mode", ErrorCode::Required, [""; 0]);
     }
-    let reading = checks.take("measured", parse_reading(&f.measured, &r));
+    let reading = checks.take("measured", parse_reading(&f.measured, r));
+    check_lengths(&mut checks, f);
+    check_choices(&mut checks, &f.detail);
+    super::check_related(&mut checks, r, &f.related);
+    checks.finish()?;
+    let (Some(visited), Some(mode), Some(reading)) = (visited, mode, reading) else {
+        return Err(DomainError::new(ErrorCode::Validation));
+    };
+    Ok((visited, mode, reading))
+}
+
+fn check_lengths(checks: &mut Checks, f: &FollowupForm) {
     for (field, value, max) in [
         ("symptoms", &f.detail.symptoms, 500),
         ("medication", &f.detail.medication, 1000),
@@ -112,32 +151,38 @@ pub async fn record(app: &App, actor: &Actor, f: &FollowupForm) -> Result<Outcom
             checks.add(field, ErrorCode::TooLong, [max]);
         }
     }
+}
+
+/// The standard's fixed answers: empty or one of `CHOICES`.
+fn check_choices(checks: &mut Checks, d: &Detail) {
     for (field, allowed) in CHOICES {
         let value = match *field {
-            "salt" => &f.detail.salt,
-            "adherence" => &f.detail.adherence,
-            _ => &f.detail.dorsalis_pedis,
+            "salt" => &d.salt,
+            "adherence" => &d.adherence,
+            _ => &d.dorsalis_pedis,
         };
         if !allowed.contains(&value.trim()) {
             checks.add(field, ErrorCode::InvalidFormat, [allowed[1..].join("/")]);
         }
     }
-    super::check_related(&mut checks, &r, &f.related);
-    checks.finish()?;
-    let (Some(visited), Some(mode), Some(reading)) = (visited, mode, reading) else {
-        return Err(DomainError::new(ErrorCode::Validation));
-    };
-    let all = dayi_store::chronic::enrolments_of(&app.db, actor.org_id, patient_id).await.or_internal()?;
+}
+
+/// The patient's active records of the diseases asked for (all of them when
+/// none is asked for); at least one.
+fn chosen_records(all: Vec<Enrolment>, diseases: &[String]) -> Result<Vec<Enrolment>, DomainError> {
     let active: Vec<_> = all.into_iter().filter(|e| e.status == "active").collect();
     let chosen: Vec<_> = active
         .into_iter()
-        .filter(|e| f.diseases.iter().all(|d| d.is_empty()) || f.diseases.iter().any(|d| d == &e.disease))
+        .filter(|e| diseases.iter().all(|d| d.is_empty()) || diseases.iter().any(|d| d == &e.disease))
         .collect();
     if chosen.is_empty() {
         return Err(DomainError::field("diseases", ErrorCode::ChronicNotEnrolled, [""; 0]));
     }
-    let age = age_of(&patient.birth_date, visited).unwrap_or(0);
-    let findings = Findings {
+    Ok(chosen)
+}
+
+fn findings_of(f: &FollowupForm, reading: Reading, age: i32) -> Findings {
+    Findings {
         reading,
         age,
         signs: f.signs.iter().filter(|s| !s.is_empty()).cloned().collect(),
@@ -145,10 +190,23 @@ pub async fn record(app: &App, actor: &Actor, f: &FollowupForm) -> Result<Outcom
         adverse: !f.adverse.trim().is_empty(),
         adverse_persisting: f.adverse_persisting && !f.adverse.trim().is_empty(),
         complication: !f.complication.trim().is_empty(),
-    };
+    }
+}
+
+/// A record with its disease and the classification of this visit.
+type Planned = (Enrolment, Disease, Assessment);
+
+/// Classifies the visit for each record; a visit before a diagnosis or a
+/// reading a disease cannot use refuses the round.
+fn classify_records(
+    chosen: &[Enrolment],
+    findings: &Findings,
+    visited: Date,
+    r: &Rules,
+) -> Result<Vec<Planned>, DomainError> {
     let mut checks = Checks::new();
     let mut planned = vec![];
-    for e in &chosen {
+    for e in chosen {
         let disease = Disease::parse(&e.disease).ok_or_else(|| crate::internal("unknown disease in registry"))?;
         if parse_day("diagnosed_on", &e.diagnosed_on)? > visited {
             checks.add("visited_on", ErrorCode::ChronicBeforeDiagnosis, [disease.zh(), e.diagnosed_on.as_str()]);
@@ -160,7 +218,7 @@ pub async fn record(app: &App, actor: &Actor, f: &FollowupForm) -> Result<Outcom
             .as_deref()
             .and_then(Class::parse)
             .filter(|_| e.last_visit_on.as_deref() <= Some(&day(visited)));
-        match classify(disease, &findings, previous, &r) {
+        match classify(disease, findings, previous, r) {
             Ok(a) => planned.push((e.clone(), disease, a)),
             Err(err) => {
                 checks.take("measured", Err::<(), _>(err));
@@ -168,31 +226,75 @@ pub async fn record(app: &App, actor: &Actor, f: &FollowupForm) -> Result<Outcom
         }
     }
     checks.finish()?;
-    let now = now_micros();
-    let round_id = crate::new_id();
-    let visited_s = day(visited);
-    let mut rows = vec![];
-    let mut results = vec![];
-    let mut audit = vec![];
-    let mut tx = app.db.begin().await.or_internal()?;
-    for (mut e, disease, a) in planned {
-        let due = day(visited + Duration::days(a.due_in_days));
+    Ok(planned)
+}
+
+/// What every row of one round shares.
+struct Round<'a> {
+    actor: &'a Actor,
+    f: &'a FollowupForm,
+    id: Uuid,
+    patient_id: Uuid,
+    visited: Date,
+    visited_on: String,
+    mode: Mode,
+    reading: Reading,
+    /// The emergency signs ticked.
+    signs: Vec<String>,
+    now: i64,
+}
+
+impl Round<'_> {
+    /// Writes a row for each record, moves the records' plans and audits
+    /// each, in one transaction.
+    async fn save(self, app: &App, planned: Vec<Planned>) -> Result<Outcome, DomainError> {
+        let actor = self.actor;
+        let mut rows = vec![];
+        let mut results = vec![];
+        let mut audit = vec![];
+        let mut tx = app.db.begin().await.or_internal()?;
+        for (mut e, disease, a) in planned {
+            let due = day(self.visited + Duration::days(a.due_in_days));
+            let row = self.row(&e, disease, &a, &due)?;
+            self.advance(&mut e, &a, &due);
+            dayi_store::chronic::update_enrolment(&mut tx, &e).await.or_internal()?;
+            audit.push(actor.entry(
+                "chronic.followup",
+                "chronic_followup",
+                &row.id.to_string(),
+                Some(self.patient_id),
+                OK,
+                &format!("{} {} {}", disease.code(), a.class.code(), a.next.code()),
+            ));
+            results.push((disease, a, due));
+            rows.push(row);
+        }
+        dayi_store::chronic::insert_followups(&mut tx, &rows).await.or_internal()?;
+        dayi_store::audit::append(&mut tx, actor.org_id, audit).await.or_internal()?;
+        tx.commit().await.or_internal()?;
+        Ok(Outcome { round_id: self.id, patient_id: self.patient_id, visited_on: self.visited_on, results })
+    }
+
+    /// The follow-up row of one record, with the rest of the form as its detail.
+    fn row(&self, e: &Enrolment, disease: Disease, a: &Assessment, due: &str) -> Result<Followup, DomainError> {
+        let f = self.f;
         let detail = Detail {
             adverse: f.adverse.trim().into(),
             complication: f.complication.trim().into(),
-            signs: findings.signs.clone(),
+            signs: self.signs.clone(),
             reasons: a.reasons.clone(),
             ..f.detail.clone()
         };
-        let row = Followup {
-            org_id: actor.org_id,
+        let reading = &self.reading;
+        Ok(Followup {
+            org_id: self.actor.org_id,
             id: crate::new_id(),
-            round_id,
+            round_id: self.id,
             enrolment_id: e.id,
-            patient_id,
+            patient_id: self.patient_id,
             disease: disease.code().into(),
-            visited_on: visited_s.clone(),
-            mode: mode.code().into(),
+            visited_on: self.visited_on.clone(),
+            mode: self.mode.code().into(),
             sbp: reading.sbp,
             dbp: reading.dbp,
             heart_rate: reading.heart_rate,
@@ -202,43 +304,34 @@ pub async fn record(app: &App, actor: &Actor, f: &FollowupForm) -> Result<Outcom
             ldl_milli: reading.ldl_milli,
             class: a.class.code().into(),
             next_kind: a.next.code().into(),
-            next_due: due.clone(),
+            next_due: due.to_string(),
             controlled: a.controlled,
             checkup: f.checkup,
             detail: serde_json::to_string(&detail).or_internal()?,
-            doctor: actor.username.clone(),
-            created_at: now,
-        };
+            doctor: self.actor.username.clone(),
+            created_at: self.now,
+        })
+    }
+
+    /// The record after this visit: its next visit, its last check-up and
+    /// the co-prevented diseases found.
+    fn advance(&self, e: &mut Enrolment, a: &Assessment, due: &str) {
+        let visited_s = self.visited_on.as_str();
         // A visit dated before the latest one is history: it does not move the plan.
-        if e.last_visit_on.as_deref().is_none_or(|last| last <= visited_s.as_str()) {
-            e.last_visit_on = Some(visited_s.clone());
+        if e.last_visit_on.as_deref().is_none_or(|last| last <= visited_s) {
+            e.last_visit_on = Some(visited_s.to_string());
             e.last_class = Some(a.class.code().into());
-            e.next_due = Some(due.clone());
+            e.next_due = Some(due.to_string());
             e.next_kind = a.next.code().into();
         }
-        if f.checkup && e.last_checkup_on.as_deref().is_none_or(|c| c < visited_s.as_str()) {
-            e.last_checkup_on = Some(visited_s.clone());
+        if self.f.checkup && e.last_checkup_on.as_deref().is_none_or(|c| c < visited_s) {
+            e.last_checkup_on = Some(visited_s.to_string());
         }
-        for c in f.related.iter().filter(|c| !c.is_empty()) {
+        for c in self.f.related.iter().filter(|c| !c.is_empty()) {
             if !super::split(&e.related).any(|x| x == c) {
                 e.related = if e.related.is_empty() { c.clone() } else { format!("{},{c}", e.related) };
             }
         }
-        e.updated_at = now;
-        dayi_store::chronic::update_enrolment(&mut tx, &e).await.or_internal()?;
-        audit.push(actor.entry(
-            "chronic.followup",
-            "chronic_followup",
-            &row.id.to_string(),
-            Some(patient_id),
-            OK,
-            &format!("{} {} {}", disease.code(), a.class.code(), a.next.code()),
-        ));
-        results.push((disease, a, due));
-        rows.push(row);
+        e.updated_at = self.now;
     }
-    dayi_store::chronic::insert_followups(&mut tx, &rows).await.or_internal()?;
-    dayi_store::audit::append(&mut tx, actor.org_id, audit).await.or_internal()?;
-    tx.commit().await.or_internal()?;
-    Ok(Outcome { round_id, patient_id, visited_on: visited_s, results })
 }
