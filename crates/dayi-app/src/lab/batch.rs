@@ -15,7 +15,7 @@ use dayi_store::Tx;
 use dayi_store::lab::{LabAlert, LabResult, LabTest, Specimen};
 use uuid::Uuid;
 
-use super::result::{Entry, Stored};
+use super::result::{Entry, Reported, Stored};
 use super::specimen::specimen_state;
 use crate::{Actor, App, OrInternal};
 
@@ -54,6 +54,27 @@ struct Plan {
     alerts: Vec<LabAlert>,
     audit: Vec<dayi_core::audit::Entry>,
     stored: Stored,
+}
+
+/// One entry being planned: its tube and the tube's tests, the patient's
+/// sex and age (for the reference ranges), and where the entry came from.
+struct Tube<'a> {
+    entry: &'a Entry,
+    source: &'a str,
+    specimen: &'a Specimen,
+    tests: Vec<&'a LabTest>,
+    sex: &'a str,
+    age: i64,
+}
+
+/// One result planned.
+struct Line {
+    row: LabResult,
+    /// The index into `Batch::results` of the current row it replaces.
+    replaces: Option<usize>,
+    alert: Option<LabAlert>,
+    /// It corrects a verified (published) result.
+    corrects: bool,
 }
 
 impl Batch {
@@ -97,7 +118,36 @@ impl Batch {
         Ok(plans.into_iter().map(|p| self.keep(p, &actor.username)).collect())
     }
 
+    /// Plans one entry: a row for each result not stored already, the
+    /// critical-value alerts and the audit.
     fn plan(&self, actor: &Actor, e: &Entry, source: &str) -> Result<Plan, DomainError> {
+        let tube = self.tube(e, source)?;
+        let mut plan = Plan {
+            rows: vec![],
+            replaces: vec![],
+            alerts: vec![],
+            audit: vec![],
+            stored: Stored { barcode: tube.specimen.barcode.clone(), results: 0, critical: vec![] },
+        };
+        let mut corrected = false;
+        for (i, r) in e.results.iter().enumerate() {
+            let Some(line) = self.line(actor, &tube, i, r, &plan.rows)? else {
+                continue;
+            };
+            corrected |= line.corrects;
+            plan.replaces.extend(line.replaces);
+            plan.alerts.extend(line.alert);
+            plan.rows.push(line.row);
+        }
+        if plan.rows.is_empty() {
+            return Ok(plan);
+        }
+        summarise(&mut plan, actor, tube.specimen, corrected);
+        Ok(plan)
+    }
+
+    /// The entry's tube, which must be known, not rejected and given results.
+    fn tube<'a>(&'a self, e: &'a Entry, source: &'a str) -> Result<Tube<'a>, DomainError> {
         let barcode = e.barcode.trim();
         let s =
             self.specimens.get(barcode).ok_or_else(|| DomainError::with(ErrorCode::LabBarcodeUnknown, [barcode]))?;
@@ -109,112 +159,88 @@ impl Batch {
         }
         let (sex, age) = self.patients.get(&s.patient_id).ok_or_else(|| DomainError::new(ErrorCode::PatientUnknown))?;
         let tests: Vec<&LabTest> = self.tests.iter().filter(|t| t.specimen_id == s.id).collect();
-        let mut plan = Plan {
-            rows: vec![],
-            replaces: vec![],
-            alerts: vec![],
-            audit: vec![],
-            stored: Stored { barcode: s.barcode.clone(), results: 0, critical: vec![] },
+        Ok(Tube { entry: e, source, specimen: s, tests, sex, age: *age })
+    }
+
+    /// Plans result `i` of the entry, judged against its range; `None` when
+    /// the same value is stored already.
+    fn line(
+        &self,
+        actor: &Actor,
+        t: &Tube,
+        i: usize,
+        r: &Reported,
+        planned: &[LabResult],
+    ) -> Result<Option<Line>, DomainError> {
+        let s = t.specimen;
+        let field = |code, args: &[&str]| DomainError::field(&format!("results.{i}"), code, args);
+        let code = r.item.trim();
+        let (test, item) = find(&self.cat, &t.tests, &r.item)
+            .ok_or_else(|| field(ErrorCode::LabItemUnknown, &[code, s.barcode.as_str()]))?;
+        if planned.iter().any(|x| x.order_id == test.order_id && x.item_code == item.code) {
+            return Err(field(ErrorCode::LabItemTwice, &[code]));
+        }
+        let mine = |k: &&Known| k.row.order_id == test.order_id && k.row.item_code == item.code;
+        let current = self.results.iter().position(|k| mine(&k) && k.row.current);
+        // The same value again (an analyzer resending after a lost ACK) is already stored.
+        if current.is_some_and(|c| self.results[c].row.value == r.value.trim()) {
+            return Ok(None);
+        }
+        let corrects = test.status == "verified";
+        // A correction of a published result: by hand, with a reason.
+        if corrects && (t.source != "manual" || t.entry.reason.trim().is_empty()) {
+            return Err(DomainError::field("reason", ErrorCode::LabCorrectionReason, [""; 0]));
+        }
+        let j = item.judge(&r.value, &r.unit, t.sex, t.age).map_err(|mut x| {
+            for f in &mut x.fields {
+                f.field = format!("results.{i}");
+            }
+            x
+        })?;
+        let version = self.results.iter().filter(mine).map(|k| k.row.version).max().unwrap_or(0) + 1;
+        let row = LabResult {
+            org_id: self.org_id,
+            id: crate::new_id(),
+            order_id: test.order_id,
+            specimen_id: s.id,
+            patient_id: s.patient_id,
+            item_code: item.code.clone(),
+            item_name: item.name.clone(),
+            loinc: item.loinc.clone(),
+            value: r.value.trim().to_string(),
+            milli: j.milli,
+            unit: item.unit.clone(),
+            flag: j.flag.code().into(),
+            range_text: j.range_text,
+            version,
+            current: true,
+            source: t.source.into(),
+            entered_by: actor.username.clone(),
+            entered_at: self.now,
+            reason: if version > 1 { t.entry.reason.trim().chars().take(200).collect() } else { String::new() },
         };
-        let mut corrected = false;
-        for (i, r) in e.results.iter().enumerate() {
-            let field = |code, args: &[&str]| DomainError::field(&format!("results.{i}"), code, args);
-            let code = r.item.trim();
-            let (test, item) = find(&self.cat, &tests, &r.item)
-                .ok_or_else(|| field(ErrorCode::LabItemUnknown, &[code, s.barcode.as_str()]))?;
-            if plan.rows.iter().any(|x| x.order_id == test.order_id && x.item_code == item.code) {
-                return Err(field(ErrorCode::LabItemTwice, &[code]));
-            }
-            let mine = |k: &&Known| k.row.order_id == test.order_id && k.row.item_code == item.code;
-            let current = self.results.iter().position(|k| mine(&k) && k.row.current);
-            // The same value again (an analyzer resending after a lost ACK) is already stored.
-            if current.is_some_and(|c| self.results[c].row.value == r.value.trim()) {
-                continue;
-            }
-            if test.status == "verified" {
-                // A correction of a published result: by hand, with a reason.
-                if source != "manual" || e.reason.trim().is_empty() {
-                    return Err(DomainError::field("reason", ErrorCode::LabCorrectionReason, [""; 0]));
-                }
-                corrected = true;
-            }
-            let j = item.judge(&r.value, &r.unit, sex, *age).map_err(|mut x| {
-                for f in &mut x.fields {
-                    f.field = format!("results.{i}");
-                }
-                x
-            })?;
-            let version = self.results.iter().filter(mine).map(|k| k.row.version).max().unwrap_or(0) + 1;
-            plan.replaces.extend(current);
-            let row = LabResult {
-                org_id: self.org_id,
-                id: crate::new_id(),
-                order_id: test.order_id,
-                specimen_id: s.id,
-                patient_id: s.patient_id,
-                item_code: item.code.clone(),
-                item_name: item.name.clone(),
-                loinc: item.loinc.clone(),
-                value: r.value.trim().to_string(),
-                milli: j.milli,
-                unit: item.unit.clone(),
-                flag: j.flag.code().into(),
-                range_text: j.range_text,
-                version,
-                current: true,
-                source: source.into(),
-                entered_by: actor.username.clone(),
-                entered_at: self.now,
-                reason: if version > 1 { e.reason.trim().chars().take(200).collect() } else { String::new() },
-            };
-            if j.flag.is_critical() {
-                plan.alerts.push(LabAlert {
-                    org_id: self.org_id,
-                    id: crate::new_id(),
-                    result_id: row.id,
-                    order_id: test.order_id,
-                    patient_id: s.patient_id,
-                    doctor_id: test.doctor_id,
-                    item_name: item.name.clone(),
-                    value: row.value.clone(),
-                    unit: item.unit.clone(),
-                    flag: row.flag.clone(),
-                    raised_at: self.now,
-                    acked_by: None,
-                    acked_at: None,
-                    ack_note: String::new(),
-                });
-            }
-            plan.rows.push(row);
+        let alert = j.flag.is_critical().then(|| self.alert(&row, test));
+        Ok(Some(Line { row, replaces: current, alert, corrects }))
+    }
+
+    /// The critical-value alert of a result, to its ordering doctor.
+    fn alert(&self, row: &LabResult, test: &LabTest) -> LabAlert {
+        LabAlert {
+            org_id: self.org_id,
+            id: crate::new_id(),
+            result_id: row.id,
+            order_id: test.order_id,
+            patient_id: row.patient_id,
+            doctor_id: test.doctor_id,
+            item_name: row.item_name.clone(),
+            value: row.value.clone(),
+            unit: row.unit.clone(),
+            flag: row.flag.clone(),
+            raised_at: self.now,
+            acked_by: None,
+            acked_at: None,
+            ack_note: String::new(),
         }
-        if plan.rows.is_empty() {
-            return Ok(plan);
-        }
-        plan.stored.results = plan.rows.len();
-        plan.stored.critical = plan.alerts.iter().map(|a| format!("{} {}{}", a.item_name, a.value, a.unit)).collect();
-        let detail = format!(
-            "{} 项{}",
-            plan.rows.len(),
-            if plan.stored.critical.is_empty() {
-                String::new()
-            } else {
-                format!("，危急值：{}", plan.stored.critical.join("、"))
-            }
-        );
-        let what = if corrected { "lab.correct" } else { "lab.result" };
-        plan.audit.push(actor.entry(what, "specimen", &s.barcode, Some(s.patient_id), OK, &detail));
-        for a in &plan.alerts {
-            let detail = format!("{} {}", a.item_name, a.value);
-            plan.audit.push(actor.entry(
-                "lab.critical",
-                "lab_alert",
-                &a.id.to_string(),
-                Some(a.patient_id),
-                OK,
-                &detail,
-            ));
-        }
-        Ok(plan)
     }
 
     /// Makes a plan part of the batch: later entries see its results.
@@ -266,6 +292,28 @@ impl Batch {
         dayi_store::lab::insert_alerts(tx, &self.alerts).await.or_internal()?;
         dayi_store::audit::append(tx, org, self.audit).await.or_internal()?;
         Ok(())
+    }
+}
+
+/// The entry's count, its critical values and its audit: the results
+/// entered (or corrected) and each critical value raised.
+fn summarise(plan: &mut Plan, actor: &Actor, s: &Specimen, corrected: bool) {
+    plan.stored.results = plan.rows.len();
+    plan.stored.critical = plan.alerts.iter().map(|a| format!("{} {}{}", a.item_name, a.value, a.unit)).collect();
+    let detail = format!(
+        "{} 项{}",
+        plan.rows.len(),
+        if plan.stored.critical.is_empty() {
+            String::new()
+        } else {
+            format!("，危急值：{}", plan.stored.critical.join("、"))
+        }
+    );
+    let what = if corrected { "lab.correct" } else { "lab.result" };
+    plan.audit.push(actor.entry(what, "specimen", &s.barcode, Some(s.patient_id), OK, &detail));
+    for a in &plan.alerts {
+        let detail = format!("{} {}", a.item_name, a.value);
+        plan.audit.push(actor.entry("lab.critical", "lab_alert", &a.id.to_string(), Some(a.patient_id), OK, &detail));
     }
 }
 
