@@ -67,6 +67,8 @@ pub(super) async fn refund_replay(
     receipt_of(app, actor.org_id, payment_of(app, actor.org_id, p.id).await?).await.map(Some)
 }
 
+/// Refunds now: the checks, the refund and its charges written, then, for
+/// an online payment, the provider asked.
 pub(super) async fn refund_now(
     app: &App,
     actor: &Actor,
@@ -75,7 +77,20 @@ pub(super) async fn refund_now(
     p: Payment,
     ids: &[Uuid],
 ) -> Result<Receipt, DomainError> {
-    let payment_id = p.id;
+    check_refundable(&p, f)?;
+    let amount = amount_of(app, actor.org_id, p.id, ids).await?;
+    check_balance(app, actor.org_id, &p, amount).await?;
+    let now = now_micros();
+    let r = refund_row(actor, f, key, &p, amount, now);
+    save_refund(app, actor, &r, ids, now).await?;
+    if p.method == Method::Online.code() {
+        refund_online(app, actor.org_id, &p, &r).await?;
+    }
+    receipt_of(app, actor.org_id, p).await
+}
+
+/// Only a paid payment is refunded, and only with a reason.
+fn check_refundable(p: &Payment, f: &RefundForm) -> Result<(), DomainError> {
     if p.status != PaymentStatus::Paid.code() {
         let s = PaymentStatus::parse(&p.status).map(|s| s.zh()).unwrap_or("");
         return Err(DomainError::with(ErrorCode::BillingPaymentState, [s, "退费"]));
@@ -83,8 +98,14 @@ pub(super) async fn refund_now(
     if f.reason.trim().is_empty() {
         return Err(DomainError::field("reason", ErrorCode::Required, [""; 0]));
     }
-    let charges = dayi_store::billing::charges_of_payment(&app.db, actor.org_id, payment_id).await.or_internal()?;
-    let orders_executed = executed_orders(app, actor.org_id, &charges).await?;
+    Ok(())
+}
+
+/// The sum of the charges asked for, each of them a paid charge of the
+/// payment whose order is not carried out.
+async fn amount_of(app: &App, org_id: Uuid, payment_id: Uuid, ids: &[Uuid]) -> Result<i64, DomainError> {
+    let charges = dayi_store::billing::charges_of_payment(&app.db, org_id, payment_id).await.or_internal()?;
+    let orders_executed = executed_orders(app, org_id, &charges).await?;
     let mut amount = 0;
     for id in ids {
         let c = charges
@@ -99,7 +120,12 @@ pub(super) async fn refund_now(
         }
         amount += c.amount_fen;
     }
-    let refunded: i64 = dayi_store::billing::refunds_of_payment(&app.db, actor.org_id, payment_id)
+    Ok(amount)
+}
+
+/// The amount must fit in what the payment's earlier refunds (not failed) left.
+async fn check_balance(app: &App, org_id: Uuid, p: &Payment, amount: i64) -> Result<(), DomainError> {
+    let refunded: i64 = dayi_store::billing::refunds_of_payment(&app.db, org_id, p.id)
         .await
         .or_internal()?
         .iter()
@@ -109,15 +135,19 @@ pub(super) async fn refund_now(
     if amount > p.amount_fen - refunded {
         return Err(DomainError::with(ErrorCode::BillingRefundTooMuch, [yuan(amount), yuan(p.amount_fen - refunded)]));
     }
-    let now = now_micros();
+    Ok(())
+}
+
+/// The refund as saved: done at once, or processing until the online provider answers.
+fn refund_row(actor: &Actor, f: &RefundForm, key: &str, p: &Payment, amount: i64, now: i64) -> Refund {
     let id = crate::new_id();
     let online = p.method == Method::Online.code();
-    let r = Refund {
+    Refund {
         org_id: actor.org_id,
         id,
         refund_no: format!("TF{}", &pay_no(now, id)[2..]),
         idem_key: key.to_string(),
-        payment_id,
+        payment_id: p.id,
         patient_id: p.patient_id,
         method: p.method.clone(),
         amount_fen: amount,
@@ -129,13 +159,18 @@ pub(super) async fn refund_now(
         cashier: actor.username.clone(),
         closing_id: None,
         created_at: now,
-    };
+    }
+}
+
+/// Writes the refund, marks its charges and their orders refunded, and audits it.
+async fn save_refund(app: &App, actor: &Actor, r: &Refund, ids: &[Uuid], now: i64) -> Result<(), DomainError> {
     let mut tx = app.db.begin().await.or_internal()?;
-    if !dayi_store::billing::insert_refund(&mut tx, &r).await.or_internal()? {
+    if !dayi_store::billing::insert_refund(&mut tx, r).await.or_internal()? {
         // The key was taken meanwhile (another server): `refund` answers it.
         return Err(DomainError::new(ErrorCode::Conflict));
     }
-    if dayi_store::billing::refund_charges(&mut tx, actor.org_id, ids, id, now).await.or_internal()? != ids.len() as u64
+    if dayi_store::billing::refund_charges(&mut tx, actor.org_id, ids, r.id, now).await.or_internal()?
+        != ids.len() as u64
     {
         return Err(DomainError::new(ErrorCode::Conflict));
     }
@@ -146,36 +181,39 @@ pub(super) async fn refund_now(
         "billing.refund",
         "refund",
         &r.refund_no,
-        Some(p.patient_id),
+        Some(r.patient_id),
         OK,
-        &format!("{} 元：{}", yuan(amount), r.reason),
+        &format!("{} 元：{}", yuan(r.amount_fen), r.reason),
     );
     dayi_store::audit::append(&mut tx, actor.org_id, vec![entry]).await.or_internal()?;
-    tx.commit().await.or_internal()?;
-    if online {
-        let prov = provider(app, actor.org_id, &p.provider).await?;
-        let order = RefundOrder {
-            out_trade_no: p.pay_no.clone(),
-            out_refund_no: r.refund_no.clone(),
-            amount_fen: amount,
-            total_fen: p.amount_fen,
-            reason: r.reason.clone(),
-        };
-        let outcome = prov.refund(&order).await;
-        let mut tx = app.db.begin().await.or_internal()?;
-        match &outcome {
-            Ok(done) => {
-                let status = if done.state == pay::RefundState::Failed { "failed" } else { "done" };
-                dayi_store::billing::set_refund(&mut tx, actor.org_id, id, status, done.refund_id.as_deref())
-                    .await
-                    .or_internal()?;
-            }
-            Err(_) => dayi_store::billing::set_refund(&mut tx, actor.org_id, id, "failed", None).await.or_internal()?,
+    tx.commit().await.or_internal()
+}
+
+/// Asks the online provider to refund, and records its answer (a failure
+/// too) before answering it.
+async fn refund_online(app: &App, org_id: Uuid, p: &Payment, r: &Refund) -> Result<(), DomainError> {
+    let prov = provider(app, org_id, &p.provider).await?;
+    let order = RefundOrder {
+        out_trade_no: p.pay_no.clone(),
+        out_refund_no: r.refund_no.clone(),
+        amount_fen: r.amount_fen,
+        total_fen: p.amount_fen,
+        reason: r.reason.clone(),
+    };
+    let outcome = prov.refund(&order).await;
+    let mut tx = app.db.begin().await.or_internal()?;
+    match &outcome {
+        Ok(done) => {
+            let status = if done.state == pay::RefundState::Failed { "failed" } else { "done" };
+            dayi_store::billing::set_refund(&mut tx, org_id, r.id, status, done.refund_id.as_deref())
+                .await
+                .or_internal()?;
         }
-        tx.commit().await.or_internal()?;
-        outcome.map_err(pay_error)?;
+        Err(_) => dayi_store::billing::set_refund(&mut tx, org_id, r.id, "failed", None).await.or_internal()?,
     }
-    receipt_of(app, actor.org_id, p).await
+    tx.commit().await.or_internal()?;
+    outcome.map_err(pay_error)?;
+    Ok(())
 }
 
 pub(super) async fn executed_orders(app: &App, org_id: Uuid, charges: &[Charge]) -> Result<Vec<Uuid>, DomainError> {
