@@ -129,62 +129,18 @@ pub async fn record(app: &App, actor: &Actor, f: &TriageForm) -> Result<TriageVi
     let r = rules(app, actor.org_id).await?;
     let findings = findings(f, &r)?;
     let decision = triage::decide(&findings, &r)?;
-    let group = match f.priority.trim() {
-        "" => None,
-        g => {
-            Some(PriorityGroup::parse(g).ok_or_else(|| DomainError::field("priority", ErrorCode::InvalidFormat, [g]))?)
-        }
-    };
+    let group = priority_group(&f.priority)?;
     let depts = dayi_store::tenancy::list_depts(&app.db, actor.org_id).await.or_internal()?;
-    let chosen = match f.dept.trim() {
-        "" => decision.dept.clone(),
-        c => Some(c.to_string()),
-    };
-    let dept = match &chosen {
-        Some(code) => Some(
-            depts
-                .iter()
-                .find(|d| &d.code == code)
-                .ok_or_else(|| DomainError::field("dept", ErrorCode::TriageDeptUnknown, [code]))?,
-        ),
-        None => None,
-    };
+    let routing = Routing::new(decision, group, &f.dept, &depts)?;
     let prio = queue::config::priority(app, actor.org_id).await?;
     let day = today_cst().to_string();
     let now = now_micros();
     let entries = dayi_store::queue::of_patient(&app.db, actor.org_id, patient_id, &day).await.or_internal()?;
     let open: Vec<_> = entries.into_iter().filter(|e| e.status != Status::Done.code()).collect();
-    let t = Triage {
-        org_id: actor.org_id,
-        id: Uuid::now_v7(),
-        patient_id,
-        booking_id: open.first().map(|e| e.booking_id),
-        day,
-        temperature: findings.temperature_tenths.map(i64::from),
-        symptoms: findings.symptoms.join(","),
-        exposures: findings.exposures.join(","),
-        route: decision.route.code().into(),
-        dept_id: dept.map(|d| d.id),
-        reasons: decision.reasons.join("\n"),
-        priority: group.map(|g| g.code().into()),
-        nurse: actor.username.clone(),
-        created_at: now,
-    };
-    // Sent to emergency or the fever clinic: out of any department queue
-    // (other than the one they are sent to) until they check back in. Which
-    // entries those are is read before the transaction, which then uses its
-    // own connection only.
-    let away_to = dept.map(|d| d.id).filter(|_| decision.route != Route::Department);
-    let mut in_target = vec![];
-    for e in &open {
-        in_target.push(match away_to {
-            Some(target) => dayi_store::roster::get_session(&app.db, actor.org_id, e.session_id)
-                .await
-                .or_internal()?
-                .is_some_and(|s| s.dept_id == target),
-            None => false,
-        });
-    }
+    let t = triage_row(actor, patient_id, open.first().map(|e| e.booking_id), day, &findings, &routing, now);
+    // Which entries are in the department they are sent to is read before
+    // the transaction, which then uses its own connection only.
+    let in_target = in_target(app, actor.org_id, &open, routing.away_to()).await?;
     let mut tx = app.db.begin().await.or_internal()?;
     dayi_store::triage::insert(&mut tx, &t).await.or_internal()?;
     let mut audit = vec![actor.entry(
@@ -193,32 +149,12 @@ pub async fn record(app: &App, actor: &Actor, f: &TriageForm) -> Result<TriageVi
         &t.id.to_string(),
         Some(patient_id),
         OK,
-        &format!("{} {}", decision.route.code(), chosen.as_deref().unwrap_or("")),
+        &format!("{} {}", routing.decision.route.code(), routing.chosen.as_deref().unwrap_or("")),
     )];
     let mut touched = vec![];
     let mut diverted = 0;
     for (e, in_target) in open.iter().zip(in_target) {
-        let (next, action) = if decision.route != Route::Department && !in_target {
-            (q::step(queue_entry(e), Action::Divert).ok(), "queue.divert")
-        } else if group.is_some() && e.status == Status::Waiting.code() {
-            (Some(queue_entry(e)), "queue.priority")
-        } else {
-            (None, "")
-        };
-        let Some(next) = next else { continue };
-        let rank = group.and_then(|g| prio.rank(g)).map(i64::from);
-        let c = Change {
-            session_id: e.session_id,
-            status: next.status.code().into(),
-            recalled: next.recalled,
-            mark: e.mark,
-            calls: i64::from(next.calls),
-            called_by: e.called_by.clone(),
-            called_at: e.called_at,
-            priority: rank.or(e.priority),
-            priority_group: group.map(|g| g.code().to_string()).or(e.priority_group.clone()),
-            updated_at: now,
-        };
+        let Some((c, action)) = change_of(e, &routing, in_target, &prio, now) else { continue };
         if dayi_store::queue::update(&mut tx, actor.org_id, e.booking_id, &e.status, e.updated_at, &c)
             .await
             .or_internal()?
@@ -231,9 +167,143 @@ pub async fn record(app: &App, actor: &Actor, f: &TriageForm) -> Result<TriageVi
     dayi_store::audit::append(&mut tx, actor.org_id, audit).await.or_internal()?;
     tx.commit().await.or_internal()?;
     queue::publish(app, actor.org_id, &touched, None, now).await;
-    let mut v = view(&t, &patient.name, dept.map(|d| d.name.as_str()).unwrap_or(""), &r);
+    let mut v = view(&t, &patient.name, routing.dept.map(|d| d.name.as_str()).unwrap_or(""), &r);
     v.diverted = diverted;
     Ok(v)
+}
+
+/// The priority group the nurse confirmed, if any.
+fn priority_group(code: &str) -> Result<Option<PriorityGroup>, DomainError> {
+    match code.trim() {
+        "" => Ok(None),
+        g => PriorityGroup::parse(g)
+            .map(Some)
+            .ok_or_else(|| DomainError::field("priority", ErrorCode::InvalidFormat, [g])),
+    }
+}
+
+/// Where the patient is sent: the rules' decision, the department (the
+/// nurse's choice, else the rules') and the priority group.
+struct Routing<'a> {
+    decision: Decision,
+    /// The department's code, as chosen.
+    chosen: Option<String>,
+    dept: Option<&'a Dept>,
+    group: Option<PriorityGroup>,
+}
+
+impl<'a> Routing<'a> {
+    fn new(
+        decision: Decision,
+        group: Option<PriorityGroup>,
+        dept: &str,
+        depts: &'a [Dept],
+    ) -> Result<Routing<'a>, DomainError> {
+        let chosen = match dept.trim() {
+            "" => decision.dept.clone(),
+            c => Some(c.to_string()),
+        };
+        let dept = match &chosen {
+            Some(code) => Some(
+                depts
+                    .iter()
+                    .find(|d| &d.code == code)
+                    .ok_or_else(|| DomainError::field("dept", ErrorCode::TriageDeptUnknown, [code]))?,
+            ),
+            None => None,
+        };
+        Ok(Routing { decision, chosen, dept, group })
+    }
+
+    /// Sent to emergency or the fever clinic: the department the patient
+    /// leaves every other department's queue for.
+    fn away_to(&self) -> Option<Uuid> {
+        self.dept.map(|d| d.id).filter(|_| self.decision.route != Route::Department)
+    }
+}
+
+fn triage_row(
+    actor: &Actor,
+    patient_id: Uuid,
+    booking_id: Option<Uuid>,
+    day: String,
+    findings: &Findings,
+    routing: &Routing,
+    now: i64,
+) -> Triage {
+    Triage {
+        org_id: actor.org_id,
+        id: Uuid::now_v7(),
+        patient_id,
+        booking_id,
+        day,
+        temperature: findings.temperature_tenths.map(i64::from),
+        symptoms: findings.symptoms.join(","),
+        exposures: findings.exposures.join(","),
+        route: routing.decision.route.code().into(),
+        dept_id: routing.dept.map(|d| d.id),
+        reasons: routing.decision.reasons.join("\n"),
+        priority: routing.group.map(|g| g.code().into()),
+        nurse: actor.username.clone(),
+        created_at: now,
+    }
+}
+
+/// For each open entry, whether its session is of the department the
+/// patient is sent away to (always false when not sent away).
+async fn in_target(
+    app: &App,
+    org_id: Uuid,
+    open: &[dayi_store::queue::Entry],
+    away_to: Option<Uuid>,
+) -> Result<Vec<bool>, DomainError> {
+    let mut in_target = vec![];
+    for e in open {
+        in_target.push(match away_to {
+            Some(target) => dayi_store::roster::get_session(&app.db, org_id, e.session_id)
+                .await
+                .or_internal()?
+                .is_some_and(|s| s.dept_id == target),
+            None => false,
+        });
+    }
+    Ok(in_target)
+}
+
+/// What the routing does to one open queue entry, with its audit action:
+/// sent to emergency or the fever clinic, it is out of any department queue
+/// (other than the one they are sent to) until they check back in; a
+/// priority group moves a waiting entry up. `None` leaves it as it is.
+fn change_of(
+    e: &dayi_store::queue::Entry,
+    routing: &Routing,
+    in_target: bool,
+    prio: &queue::config::Priority,
+    now: i64,
+) -> Option<(Change, &'static str)> {
+    let group = routing.group;
+    let (next, action) = if routing.decision.route != Route::Department && !in_target {
+        (q::step(queue_entry(e), Action::Divert).ok(), "queue.divert")
+    } else if group.is_some() && e.status == Status::Waiting.code() {
+        (Some(queue_entry(e)), "queue.priority")
+    } else {
+        (None, "")
+    };
+    let next = next?;
+    let rank = group.and_then(|g| prio.rank(g)).map(i64::from);
+    let c = Change {
+        session_id: e.session_id,
+        status: next.status.code().into(),
+        recalled: next.recalled,
+        mark: e.mark,
+        calls: i64::from(next.calls),
+        called_by: e.called_by.clone(),
+        called_at: e.called_at,
+        priority: rank.or(e.priority),
+        priority_group: group.map(|g| g.code().to_string()).or(e.priority_group.clone()),
+        updated_at: now,
+    };
+    Some((c, action))
 }
 
 fn queue_entry(e: &dayi_store::queue::Entry) -> q::Entry {
