@@ -181,7 +181,31 @@ fn bad(line: usize, what: impl std::fmt::Display) -> DomainError {
 
 /// Parses one shipped catalogue file (CSV with the header of its kind).
 pub fn parse_csv(kind: Kind, text: &str) -> Result<Vec<Item>, DomainError> {
-    let want: &[&str] = match kind {
+    let want = columns(kind);
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let header: Vec<&str> = lines
+        .next()
+        .map(|(_, l)| l.trim_start_matches('\u{feff}').split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    if header != want {
+        return Err(bad(1, format!("表头应为 {}", want.join(","))));
+    }
+    let mut out = vec![];
+    let mut seen = std::collections::HashSet::new();
+    for (i, line) in lines {
+        let row = Row { n: i + 1, want, f: line.split(',').map(str::trim).collect() };
+        let code = row.code()?;
+        if !seen.insert(code.clone()) {
+            return Err(bad(row.n, format!("编码 {code} 重复")));
+        }
+        out.push(row.item(kind, code)?);
+    }
+    Ok(out)
+}
+
+/// The header of each kind's file.
+fn columns(kind: Kind) -> &'static [&'static str] {
+    match kind {
         Kind::Diagnosis => &["code", "name", "insurance_code", "insurance_name", "group"],
         Kind::Tcm => &["code", "name", "kind"],
         Kind::ChargeItem => &["code", "insurance_code", "name", "unit", "price_fen", "class", "category"],
@@ -203,35 +227,50 @@ pub fn parse_csv(kind: Kind, text: &str) -> Result<Vec<Item>, DomainError> {
             "frequency",
         ],
         Kind::Technique => &["code", "insurance_code", "name", "unit", "price_fen", "class"],
-    };
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let header: Vec<&str> = lines
-        .next()
-        .map(|(_, l)| l.trim_start_matches('\u{feff}').split(',').map(str::trim).collect())
-        .unwrap_or_default();
-    if header != want {
-        return Err(bad(1, format!("表头应为 {}", want.join(","))));
     }
-    let mut out = vec![];
-    let mut seen = std::collections::HashSet::new();
-    for (i, line) in lines {
-        let n = i + 1;
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        if f.len() != want.len() {
-            return Err(bad(n, format!("应有 {} 列，实有 {} 列", want.len(), f.len())));
+}
+
+/// One line of a catalogue file: its number, for the errors, and its fields
+/// by the header's names.
+struct Row<'a> {
+    n: usize,
+    want: &'a [&'a str],
+    f: Vec<&'a str>,
+}
+
+impl Row<'_> {
+    fn get(&self, k: &str) -> &str {
+        self.f[self.want.iter().position(|w| *w == k).unwrap_or(0)]
+    }
+
+    fn int(&self, k: &str) -> Result<i64, DomainError> {
+        self.get(k).parse::<i64>().map_err(|_| bad(self.n, format!("{k} 应为整数")))
+    }
+
+    fn milli(&self, k: &str) -> Result<i64, DomainError> {
+        parse_milli(self.get(k)).ok_or_else(|| bad(self.n, format!("{k} 应为数字")))
+    }
+
+    fn class(&self, k: &str) -> Result<Option<Class>, DomainError> {
+        Class::from_zh(self.get(k)).map(Some).ok_or_else(|| bad(self.n, "类别应为甲、乙或丙"))
+    }
+
+    /// The line's code, once it has every column, a code and a name.
+    fn code(&self) -> Result<String, DomainError> {
+        if self.f.len() != self.want.len() {
+            return Err(bad(self.n, format!("应有 {} 列，实有 {} 列", self.want.len(), self.f.len())));
         }
-        let get = |k: &str| f[want.iter().position(|w| *w == k).unwrap_or(0)];
-        let int = |k: &str| get(k).parse::<i64>().map_err(|_| bad(n, format!("{k} 应为整数")));
-        let milli = |k: &str| parse_milli(get(k)).ok_or_else(|| bad(n, format!("{k} 应为数字")));
-        let class = |k: &str| Class::from_zh(get(k)).map(Some).ok_or_else(|| bad(n, "类别应为甲、乙或丙"));
-        let code = get("code").to_string();
-        if code.is_empty() || get("name").is_empty() {
-            return Err(bad(n, "编码和名称不能为空"));
+        let code = self.get("code").to_string();
+        if code.is_empty() || self.get("name").is_empty() {
+            return Err(bad(self.n, "编码和名称不能为空"));
         }
-        if !seen.insert(code.clone()) {
-            return Err(bad(n, format!("编码 {code} 重复")));
-        }
-        let name = get("name").to_string();
+        Ok(code)
+    }
+
+    /// The line's item, with the fields of its kind.
+    fn item(&self, kind: Kind, code: String) -> Result<Item, DomainError> {
+        let n = self.n;
+        let name = self.get("name").to_string();
         let mut item = Item {
             kind,
             initials: initials(&name),
@@ -246,63 +285,77 @@ pub fn parse_csv(kind: Kind, text: &str) -> Result<Vec<Item>, DomainError> {
             drug: None,
         };
         match kind {
-            Kind::Diagnosis => {
-                item.insurance_code = get("insurance_code").into();
-                item.insurance_name = get("insurance_name").into();
-                item.category = get("group").into();
-                if !DIAGNOSIS_GROUPS.contains(&item.category.as_str()) {
-                    return Err(bad(n, format!("未知分组 {}", item.category)));
-                }
-            }
+            Kind::Diagnosis => self.diagnosis(&mut item)?,
             Kind::Tcm => {
-                item.category = get("kind").into();
+                item.category = self.get("kind").into();
                 if !["disease", "syndrome"].contains(&item.category.as_str()) {
                     return Err(bad(n, "kind 应为 disease 或 syndrome"));
                 }
             }
-            Kind::ChargeItem | Kind::Technique => {
-                item.insurance_code = get("insurance_code").into();
-                item.unit = get("unit").into();
-                item.price_fen = int("price_fen")?;
-                item.class = class("class")?;
-                item.category = if kind == Kind::Technique { "technique".into() } else { get("category").into() };
-                if kind == Kind::ChargeItem && !CATEGORIES.contains(&item.category.as_str()) {
-                    return Err(bad(n, format!("未知类别 {}", item.category)));
-                }
-            }
-            Kind::Drug => {
-                item.insurance_code = get("insurance_code").into();
-                item.unit = get("unit").into();
-                item.price_fen = int("price_fen")?;
-                item.class = class("class")?;
-                item.category = "drug".into();
-                let frequency = get("frequency");
-                if Frequency::parse(frequency).is_none() {
-                    return Err(bad(n, format!("未知频次 {frequency}")));
-                }
-                let facts = DrugFacts {
-                    generic_name: get("generic_name").into(),
-                    form: get("form").into(),
-                    spec: get("spec").into(),
-                    dose_unit: get("dose_unit").into(),
-                    units_per_pack: milli("units_per_pack")?,
-                    max_dose: milli("max_dose")?,
-                    max_daily: milli("max_daily")?,
-                    route: get("route").into(),
-                    frequency: frequency.into(),
-                };
-                if facts.units_per_pack <= 0 || facts.max_dose <= 0 || facts.max_daily < facts.max_dose {
-                    return Err(bad(n, "包装量、单次极量须大于 0，且日极量不小于单次极量"));
-                }
-                item.drug = Some(facts);
-            }
+            Kind::ChargeItem | Kind::Technique => self.priced(&mut item)?,
+            Kind::Drug => self.drug(&mut item)?,
         }
         if item.price_fen < 0 {
             return Err(bad(n, "价格不能为负"));
         }
-        out.push(item);
+        Ok(item)
     }
-    Ok(out)
+
+    /// A diagnosis: its insurance code and name, and a known group.
+    fn diagnosis(&self, item: &mut Item) -> Result<(), DomainError> {
+        item.insurance_code = self.get("insurance_code").into();
+        item.insurance_name = self.get("insurance_name").into();
+        item.category = self.get("group").into();
+        if !DIAGNOSIS_GROUPS.contains(&item.category.as_str()) {
+            return Err(bad(self.n, format!("未知分组 {}", item.category)));
+        }
+        Ok(())
+    }
+
+    /// A charge item or a TCM technique: price, unit and insurance class.
+    fn priced(&self, item: &mut Item) -> Result<(), DomainError> {
+        item.insurance_code = self.get("insurance_code").into();
+        item.unit = self.get("unit").into();
+        item.price_fen = self.int("price_fen")?;
+        item.class = self.class("class")?;
+        let technique = item.kind == Kind::Technique;
+        item.category = if technique { "technique".into() } else { self.get("category").into() };
+        if !technique && !CATEGORIES.contains(&item.category.as_str()) {
+            return Err(bad(self.n, format!("未知类别 {}", item.category)));
+        }
+        Ok(())
+    }
+
+    /// A drug: price and class as a charge item, and its prescribing facts
+    /// with sane limits.
+    fn drug(&self, item: &mut Item) -> Result<(), DomainError> {
+        let n = self.n;
+        item.insurance_code = self.get("insurance_code").into();
+        item.unit = self.get("unit").into();
+        item.price_fen = self.int("price_fen")?;
+        item.class = self.class("class")?;
+        item.category = "drug".into();
+        let frequency = self.get("frequency");
+        if Frequency::parse(frequency).is_none() {
+            return Err(bad(n, format!("未知频次 {frequency}")));
+        }
+        let facts = DrugFacts {
+            generic_name: self.get("generic_name").into(),
+            form: self.get("form").into(),
+            spec: self.get("spec").into(),
+            dose_unit: self.get("dose_unit").into(),
+            units_per_pack: self.milli("units_per_pack")?,
+            max_dose: self.milli("max_dose")?,
+            max_daily: self.milli("max_daily")?,
+            route: self.get("route").into(),
+            frequency: frequency.into(),
+        };
+        if facts.units_per_pack <= 0 || facts.max_dose <= 0 || facts.max_daily < facts.max_dose {
+            return Err(bad(n, "包装量、单次极量须大于 0，且日极量不小于单次极量"));
+        }
+        item.drug = Some(facts);
+        Ok(())
+    }
 }
 
 /// What matches a search box: code prefix, pinyin initials prefix or a part of the name.
