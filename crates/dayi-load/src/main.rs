@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::Parser;
+use dayi_load::child::ChildServer;
 use dayi_load::engine::Limits;
 use dayi_load::http::{self, Ctx, expect_json};
 use dayi_load::report::{LimitsReport, RunReport, Target};
@@ -159,15 +160,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             scenarios::OWN_SERVER_ONLY.join(", ")
         );
     }
-    if !(cli.duration.is_finite() && cli.duration > 0.0 && cli.duration <= 86_400.0) {
-        bail!("--duration must be between 0 and 86400 seconds");
-    }
-    let limits = Limits {
-        concurrency: usize::from(cli.concurrency),
-        duration: Duration::from_secs_f64(cli.duration),
-        requests: cli.requests,
-        think: Duration::from_millis(cli.think),
-    };
+    let limits = limits_of(&cli)?;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
         .with_writer(std::io::stderr)
@@ -175,47 +168,10 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         .try_init();
     let timeout = Duration::from_secs(cli.timeout.max(1));
 
-    let seeded = match seed_cache(&cli, &names) {
-        Some(dir) => Some(dayi_load::server::seeded_file(&dir, cli.patients, cli.seed.unwrap_or(DEFAULT_SEED)).await?),
-        None => None,
-    };
-    // The soak measures a server process of its own, not this one.
-    let child = match (&cli.url, names.as_slice()) {
-        (None, ["soak"]) => {
-            eprintln!("starting `dayi serve` in a process of its own…");
-            Some(dayi_load::child::ChildServer::start(cli.dayi_bin.as_deref()).await?)
-        }
-        _ => None,
-    };
-    let own = match (&cli.url, &seeded) {
-        _ if child.is_some() => None,
-        (Some(_), _) => None,
-        (None, Some(file)) => {
-            eprintln!("starting a Dayi server (a copy of {})…", file.display());
-            Some(OwnServer::start_from(file, cli.db_pool).await?)
-        }
-        (None, None) => {
-            eprintln!("starting a Dayi server ({})…", cli.db.as_deref().unwrap_or("new SQLite file"));
-            Some(OwnServer::start_with(cli.db.as_deref(), cli.db_pool).await?)
-        }
-    };
-    let (base, token) = match (&own, &child) {
-        (Some(s), _) => (s.url(), Some(s.token.clone())),
-        (None, Some(c)) => (c.url.clone(), Some(c.token.clone())),
-        (None, None) => (http::loopback_base(cli.url.as_deref().unwrap_or_default())?, cli.token.clone()),
-    };
-    let mut ctx = Ctx::new(&base, token.as_deref(), limits.concurrency, timeout)?;
-    ctx.seed =
-        cli.seed.unwrap_or_else(|| if own.as_ref().is_some_and(|s| s.fresh) { DEFAULT_SEED } else { clock_seed() });
-    ctx.patients = if own.is_some() { cli.patients } else { 0 };
-    ctx.queue_waiting = cli.queue_waiting;
-    ctx.visits = cli.visits;
-    ctx.specimens = cli.specimens;
-    ctx.registry = cli.registry;
-    ctx.local = own.as_ref().map(OwnServer::local);
-    ctx.server_pid = child.as_ref().map(|c| c.pid).or(cli.server_pid);
-    ctx.soak_idle = Duration::from_secs(cli.idle);
-    let backend = match &own {
+    let servers = Servers::start(&cli, &names).await?;
+    let (base, token) = servers.target(&cli)?;
+    let ctx = context(&cli, &servers, &base, token.as_deref(), limits.concurrency, timeout)?;
+    let backend = match &servers.own {
         Some(s) => Some(s.backend.clone()),
         None => match expect_json(ctx.get("/healthz"), 200).await {
             Ok(v) => v["database"].as_str().map(str::to_string),
@@ -227,12 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     let scenarios = dayi_load::run(ctx.clone(), &names, limits).await;
     // Close the client's connections before the server waits for them.
     drop(ctx);
-    if let Some(s) = own {
-        s.stop().await;
-    }
-    if let Some(c) = child {
-        c.stop().await;
-    }
+    servers.stop().await;
 
     let report = RunReport {
         tool: format!("dayi-load {}", env!("CARGO_PKG_VERSION")),
@@ -251,6 +202,100 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         print!("{}", report.table());
     }
     Ok(report.passed())
+}
+
+/// The bounds of each scenario's run, from the options.
+fn limits_of(cli: &Cli) -> anyhow::Result<Limits> {
+    if !(cli.duration.is_finite() && cli.duration > 0.0 && cli.duration <= 86_400.0) {
+        bail!("--duration must be between 0 and 86400 seconds");
+    }
+    Ok(Limits {
+        concurrency: usize::from(cli.concurrency),
+        duration: Duration::from_secs_f64(cli.duration),
+        requests: cli.requests,
+        think: Duration::from_millis(cli.think),
+    })
+}
+
+/// The servers dayi-load starts itself: none against --url, a `dayi serve`
+/// process of its own for the soak, else one in this process.
+struct Servers {
+    own: Option<OwnServer>,
+    child: Option<ChildServer>,
+}
+
+impl Servers {
+    async fn start(cli: &Cli, names: &[&str]) -> anyhow::Result<Servers> {
+        let seeded = match seed_cache(cli, names) {
+            Some(dir) => {
+                Some(dayi_load::server::seeded_file(&dir, cli.patients, cli.seed.unwrap_or(DEFAULT_SEED)).await?)
+            }
+            None => None,
+        };
+        // The soak measures a server process of its own, not this one.
+        let child = match (&cli.url, names) {
+            (None, ["soak"]) => {
+                eprintln!("starting `dayi serve` in a process of its own…");
+                Some(ChildServer::start(cli.dayi_bin.as_deref()).await?)
+            }
+            _ => None,
+        };
+        let own = match (&cli.url, &seeded) {
+            _ if child.is_some() => None,
+            (Some(_), _) => None,
+            (None, Some(file)) => {
+                eprintln!("starting a Dayi server (a copy of {})…", file.display());
+                Some(OwnServer::start_from(file, cli.db_pool).await?)
+            }
+            (None, None) => {
+                eprintln!("starting a Dayi server ({})…", cli.db.as_deref().unwrap_or("new SQLite file"));
+                Some(OwnServer::start_with(cli.db.as_deref(), cli.db_pool).await?)
+            }
+        };
+        Ok(Servers { own, child })
+    }
+
+    /// The base URL to drive and the API token, of the server started or the one named.
+    fn target(&self, cli: &Cli) -> anyhow::Result<(String, Option<String>)> {
+        Ok(match (&self.own, &self.child) {
+            (Some(s), _) => (s.url(), Some(s.token.clone())),
+            (None, Some(c)) => (c.url.clone(), Some(c.token.clone())),
+            (None, None) => (http::loopback_base(cli.url.as_deref().unwrap_or_default())?, cli.token.clone()),
+        })
+    }
+
+    async fn stop(self) {
+        if let Some(s) = self.own {
+            s.stop().await;
+        }
+        if let Some(c) = self.child {
+            c.stop().await;
+        }
+    }
+}
+
+/// The client every scenario shares, with what the options ask of the data.
+fn context(
+    cli: &Cli,
+    servers: &Servers,
+    base: &str,
+    token: Option<&str>,
+    concurrency: usize,
+    timeout: Duration,
+) -> anyhow::Result<Ctx> {
+    let own = &servers.own;
+    let mut ctx = Ctx::new(base, token, concurrency, timeout)?;
+    ctx.seed =
+        cli.seed.unwrap_or_else(|| if own.as_ref().is_some_and(|s| s.fresh) { DEFAULT_SEED } else { clock_seed() });
+    ctx.patients = if own.is_some() { cli.patients } else { 0 };
+    ctx.queue_waiting = cli.queue_waiting;
+    ctx.visits = cli.visits;
+    ctx.specimens = cli.specimens;
+    ctx.registry = cli.registry;
+    ctx.local = own.as_ref().map(OwnServer::local);
+    ctx.server_pid = servers.child.as_ref().map(|c| c.pid).or(cli.server_pid);
+    ctx.soak_idle = Duration::from_secs(cli.idle);
+    Ok(ctx)
 }
 
 /// The directory of seeded files, when this run uses one: an own server on a
