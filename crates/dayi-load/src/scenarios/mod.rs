@@ -7,6 +7,7 @@ mod book_rush;
 mod chronic;
 mod fhir;
 mod lab;
+mod prepare;
 mod queue;
 mod register;
 mod search;

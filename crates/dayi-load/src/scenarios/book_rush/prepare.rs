@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use dayi_app::{Actor, App};
+use dayi_app::Actor;
 use dayi_core::booking::Rules;
 use futures::{StreamExt, TryStreamExt, stream};
 use time::{Date, Duration};
@@ -18,7 +18,7 @@ use super::plan::{forms, plan, spots};
 use super::{BookRush, Kind, Prepared, Spot, tally, zh};
 use crate::http::Ctx;
 use crate::report::Setup;
-use crate::server::ORG;
+use crate::scenarios::prepare::clinical_departments;
 
 /// Sign-ins in flight at once while preparing.
 const SIGN_IN_AT_ONCE: usize = 32;
@@ -37,7 +37,7 @@ pub(super) async fn prepare(b: &BookRush, ctx: &Ctx) -> anyhow::Result<Vec<Setup
 
     let days = released_days(&rules)?;
     let (from, to) = (days[0], days[days.len() - 1]);
-    let depts = departments(app, &actor, scale.departments).await?;
+    let depts: Vec<Uuid> = clinical_departments(app, &actor, scale.departments).await?.iter().map(|d| d.id).collect();
     let t = Instant::now();
     let placed = spots(scale.sessions, days.len(), depts.len(), scale.hot_every);
     eprintln!(
@@ -99,24 +99,6 @@ fn released_days(rules: &Rules) -> anyhow::Result<Vec<Date>> {
         bail!("no day is released for booking yet (booking.release_days_ahead = {})", rules.release_days_ahead)
     }
     Ok(days)
-}
-
-/// The active clinical departments used, at most `most` (0: all).
-async fn departments(app: &App, actor: &Actor, most: usize) -> anyhow::Result<Vec<Uuid>> {
-    let mut depts: Vec<Uuid> = dayi_app::tenancy::list_depts(app, actor)
-        .await
-        .map_err(zh)?
-        .into_iter()
-        .filter(|d| d.kind == "clinical" && d.active)
-        .map(|d| d.id)
-        .collect();
-    if most > 0 {
-        depts.truncate(most);
-    }
-    if depts.is_empty() {
-        bail!("organisation {ORG} has no clinical department");
-    }
-    Ok(depts)
 }
 
 /// Signs every patient in to the portal; each must come back as themselves.

@@ -7,11 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use dayi_app::Actor;
 use dayi_app::booking::BookRequest;
 use dayi_app::records::Staff;
-use dayi_app::roster::RosterForm;
 use dayi_app::staff::NewStaff;
-use dayi_app::{Actor, App};
 use dayi_core::booking::Rules;
 use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::Client;
@@ -24,7 +23,8 @@ use super::plan::{GIVEN, SURNAMES, registrations};
 use super::{AT_ONCE, CALL_TIMEOUT, Doctor, Memory, Prepared, Queue, Scale, screens};
 use crate::http::{Ctx, expect_json};
 use crate::report::Setup;
-use crate::scenarios::book_rush::{Loaded, load_patients, tally, zh};
+use crate::scenarios::book_rush::{Loaded, load_patients, zh};
+use crate::scenarios::prepare::{Making, clinical_departments, refused};
 
 /// A doctor's staff record and API token.
 type Account = (Staff, String);
@@ -43,7 +43,9 @@ pub(super) async fn prepare(q: &Queue, ctx: &Ctx) -> anyhow::Result<Vec<Setup>> 
 
     let depts = m.departments().await?;
     let (made, screen_token) = m.accounts(q.seed, &depts).await?;
-    let sessions = m.sessions(&made, &depts).await?;
+    let doctor_ids: Vec<Uuid> = made.iter().map(|(s, _)| s.id).collect();
+    let dept_ids: Vec<Uuid> = depts.iter().map(|(id, _)| *id).collect();
+    let sessions = m.sessions(&doctor_ids, &dept_ids, scale.per_session, 101).await?;
     let (plan, patients) = m.patients(&rules, q.seed, sessions.len(), depts.len()).await?;
     m.walk_ins(&plan, &patients, &sessions).await?;
     m.check_in(ctx, &plan, &patients).await?;
@@ -91,45 +93,11 @@ fn within_limits(scale: Scale) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The failures among answers, counted by key.
-pub(super) fn refusals(answers: &[Result<(), String>]) -> BTreeMap<String, u64> {
-    let mut refused: BTreeMap<String, u64> = BTreeMap::new();
-    for e in answers.iter().filter_map(|a| a.as_ref().err()) {
-        *refused.entry(e.clone()).or_default() += 1;
-    }
-    refused
-}
-
-/// The in-process side of the preparation, and the steps done so far.
-struct Making<'a> {
-    app: &'a App,
-    actor: &'a Actor,
-    scale: Scale,
-    setup: Vec<Setup>,
-}
-
-impl Making<'_> {
-    fn done(&mut self, step: String, count: usize, t: Instant) {
-        self.setup.push(Setup { step, count: count as u64, secs: t.elapsed().as_secs_f64() });
-    }
-
-    /// The active clinical departments used: (id, code).
+impl Making<'_, Scale> {
+    /// The active clinical departments used, no more than the doctors: (id, code).
     async fn departments(&self) -> anyhow::Result<Vec<(Uuid, String)>> {
-        let mut depts: Vec<(Uuid, String)> = dayi_app::tenancy::list_depts(self.app, self.actor)
-            .await
-            .map_err(zh)?
-            .into_iter()
-            .filter(|d| d.kind == "clinical" && d.active)
-            .map(|d| (d.id, d.code))
-            .collect();
-        if self.scale.departments > 0 {
-            depts.truncate(self.scale.departments);
-        }
-        depts.truncate(self.scale.doctors);
-        if depts.is_empty() {
-            bail!("the organisation has no clinical department");
-        }
-        Ok(depts)
+        let depts = clinical_departments(self.app, self.actor, self.scale.departments).await?;
+        Ok(depts.into_iter().take(self.scale.doctors).map(|d| (d.id, d.code)).collect())
     }
 
     /// The doctors, and one kiosk account for every screen (its token).
@@ -161,40 +129,6 @@ impl Making<'_> {
         let step = "doctor accounts with API tokens, and a kiosk account for the screens".to_string();
         self.done(step, made.len() + 1, t);
         Ok((made, screen_token))
-    }
-
-    /// One session for each doctor today, the whole day long.
-    async fn sessions(&mut self, made: &[Account], depts: &[(Uuid, String)]) -> anyhow::Result<Vec<Uuid>> {
-        let (app, actor, nd, per_session) = (self.app, self.actor, depts.len(), self.scale.per_session);
-        let t = Instant::now();
-        let today = dayi_core::timefmt::today_cst();
-        // Slots over the whole day (up to the roster's longest slot, 240 minutes).
-        let minutes = (1440 / per_session).min(240);
-        let forms: Vec<RosterForm> = made
-            .iter()
-            .enumerate()
-            .map(|(i, (s, _))| RosterForm {
-                dept_id: depts[i % nd].0.to_string(),
-                day: today.to_string(),
-                half_day: "am".into(),
-                clinic_type: "general".into(),
-                doctor_id: s.id.to_string(),
-                doctor_title: "主治医师".into(),
-                room: format!("{}诊室", 101 + i),
-                start_time: "00:00".into(),
-                slot_minutes: minutes.to_string(),
-                slot_count: per_session.to_string(),
-                ..Default::default()
-            })
-            .collect();
-        let sessions: Vec<Uuid> = stream::iter(forms)
-            .map(|f| async move { dayi_app::roster::create_session(app, actor, &f).await.map(|s| s.id) })
-            .buffered(8)
-            .try_collect()
-            .await
-            .map_err(zh)?;
-        self.done(format!("sessions today, {per_session} slots each, in {nd} departments"), sessions.len(), t);
-        Ok(sessions)
     }
 
     /// Enough patients for every session, each to register (walk-in) in up
@@ -242,10 +176,7 @@ impl Making<'_> {
             .buffer_unordered(64)
             .collect()
             .await;
-        let refused = refusals(&answers);
-        if !refused.is_empty() {
-            bail!("walk-ins refused: {}", tally(refused));
-        }
+        refused("walk-ins", &answers)?;
         let step = "walk-ins registered in-process (today, 1 per patient and department)".to_string();
         self.done(step, answers.len(), t);
         Ok(())
@@ -268,10 +199,7 @@ impl Making<'_> {
             .buffer_unordered(AT_ONCE)
             .collect()
             .await;
-        let refused = refusals(&answers);
-        if !refused.is_empty() {
-            bail!("check-in (POST /api/check-in) refused: {}", tally(refused));
-        }
+        refused("check-in (POST /api/check-in)", &answers)?;
         self.done("patients checked in over HTTP (POST /api/check-in)".to_string(), answers.len(), t);
         Ok(())
     }

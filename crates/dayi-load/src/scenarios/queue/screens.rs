@@ -17,12 +17,12 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::plan::{covers, layout};
-use super::prepare::refusals;
 use super::{AT_ONCE, CONNECT_TIMEOUT, Queue, Screen, Seen, Sink, Watch};
 use crate::engine::histogram;
 use crate::http::{failure_key, is_problem, transport};
 use crate::report::Setup;
 use crate::scenarios::book_rush::tally;
+use crate::scenarios::prepare::refusals;
 
 /// What [`connect`] hands back: the screens, per session how many screens
 /// watch it, and where they record.

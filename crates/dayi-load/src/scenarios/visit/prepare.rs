@@ -2,16 +2,14 @@
 //! sessions, the patients registered and checked in in-process, then every
 //! patient called by their doctor over HTTP.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use dayi_app::Actor;
 use dayi_app::booking::BookRequest;
-use dayi_app::roster::RosterForm;
 use dayi_app::staff::NewStaff;
-use dayi_app::{Actor, App};
 use dayi_core::catalog::Kind;
 use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::RequestBuilder;
@@ -24,7 +22,8 @@ use super::{AT_ONCE, CASES, Planned, Prepared, STEPS, Scale, Visit};
 use crate::engine::histogram;
 use crate::http::{Ctx, expect_json};
 use crate::report::Setup;
-use crate::scenarios::book_rush::{Loaded, load_patients, tally, zh};
+use crate::scenarios::book_rush::{Loaded, load_patients, zh};
+use crate::scenarios::prepare::{Making, clinical_departments, refused};
 use crate::server::CLERK;
 
 /// Doctors' names, as the roster shows them.
@@ -49,7 +48,8 @@ pub(super) async fn prepare(vis: &Visit, ctx: &Ctx) -> anyhow::Result<Vec<Setup>
 
     let depts = m.departments().await?;
     let made = m.doctors(vis.seed, &depts).await?;
-    let sessions = m.sessions(&made, &depts).await?;
+    let doctor_ids: Vec<Uuid> = made.iter().map(|(id, _)| *id).collect();
+    let sessions = m.sessions(&doctor_ids, &depts, scale.per_doctor, 201).await?;
     let n = scale.doctors * scale.per_doctor as usize;
     let t = Instant::now();
     eprintln!("  visit: bulk-loading {n} patients in-process…");
@@ -88,31 +88,7 @@ pub(super) async fn prepare(vis: &Visit, ctx: &Ctx) -> anyhow::Result<Vec<Setup>
     Ok(m.setup)
 }
 
-/// Fails with a tally of the refusals, if any.
-fn refused<'a, T: 'a>(what: &str, answers: impl Iterator<Item = &'a Result<T, String>>) -> anyhow::Result<()> {
-    let mut by: BTreeMap<String, u64> = BTreeMap::new();
-    for e in answers.filter_map(|a| a.as_ref().err()) {
-        *by.entry(e.clone()).or_default() += 1;
-    }
-    if !by.is_empty() {
-        bail!("{what} refused: {}", tally(by));
-    }
-    Ok(())
-}
-
-/// The in-process side of the preparation, and the steps done so far.
-struct Making<'a> {
-    app: &'a App,
-    actor: &'a Actor,
-    scale: Scale,
-    setup: Vec<Setup>,
-}
-
-impl Making<'_> {
-    fn done(&mut self, step: String, count: usize, t: Instant) {
-        self.setup.push(Setup { step, count: count as u64, secs: t.elapsed().as_secs_f64() });
-    }
-
+impl Making<'_, Scale> {
     /// Checks that the catalogue has what the doctors will write and the
     /// rules allow a registration; the active clinical departments used.
     async fn departments(&self) -> anyhow::Result<Vec<Uuid>> {
@@ -128,20 +104,8 @@ impl Making<'_> {
         if rules.max_per_dept_day < 1 || rules.max_per_day < 1 {
             bail!("the booking rules allow no registration");
         }
-        let mut depts: Vec<Uuid> = dayi_app::tenancy::list_depts(app, self.actor)
-            .await
-            .map_err(zh)?
-            .into_iter()
-            .filter(|d| d.kind == "clinical" && d.active)
-            .map(|d| d.id)
-            .collect();
-        if self.scale.departments > 0 {
-            depts.truncate(self.scale.departments);
-        }
-        if depts.is_empty() {
-            bail!("the organisation has no clinical department");
-        }
-        Ok(depts)
+        let depts = clinical_departments(app, self.actor, self.scale.departments).await?;
+        Ok(depts.iter().map(|d| d.id).collect())
     }
 
     /// The doctor accounts with their API tokens.
@@ -178,39 +142,6 @@ impl Making<'_> {
             .await?;
         self.done("doctor accounts with API tokens".into(), made.len(), t);
         Ok(made)
-    }
-
-    /// One session for each doctor today, the whole day long.
-    async fn sessions(&mut self, made: &[Account], depts: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
-        let (app, actor, nd, per_doctor) = (self.app, self.actor, depts.len(), self.scale.per_doctor);
-        let t = Instant::now();
-        let today = dayi_core::timefmt::today_cst();
-        let minutes = (1440 / per_doctor).min(240);
-        let forms: Vec<RosterForm> = made
-            .iter()
-            .enumerate()
-            .map(|(i, (id, _))| RosterForm {
-                dept_id: depts[i % nd].to_string(),
-                day: today.to_string(),
-                half_day: "am".into(),
-                clinic_type: "general".into(),
-                doctor_id: id.to_string(),
-                doctor_title: "主治医师".into(),
-                room: format!("{}诊室", 201 + i),
-                start_time: "00:00".into(),
-                slot_minutes: minutes.to_string(),
-                slot_count: per_doctor.to_string(),
-                ..Default::default()
-            })
-            .collect();
-        let sessions: Vec<Uuid> = stream::iter(forms)
-            .map(|f| async move { dayi_app::roster::create_session(app, actor, &f).await.map(|s| s.id) })
-            .buffered(8)
-            .try_collect()
-            .await
-            .map_err(zh)?;
-        self.done(format!("sessions today, {per_doctor} slots each, in {nd} departments"), sessions.len(), t);
-        Ok(sessions)
     }
 
     /// Registers patient k with doctor k mod doctors, so the visits take the
