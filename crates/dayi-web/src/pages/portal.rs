@@ -178,7 +178,12 @@ pub async fn choose(State(st): State<AppState>, u: PortalUser, Query(q): Query<B
 }
 
 pub async fn book(State(st): State<AppState>, u: PortalUser, f: Fields) -> Response {
-    let form = BookForm { session_id: f.get("session_id"), patient_id: f.get("patient_id"), seq: f.get("seq"), ..Default::default() };
+    let form = BookForm {
+        session_id: f.get("session_id"),
+        patient_id: f.get("patient_id"),
+        seq: f.get("seq"),
+        ..Default::default()
+    };
     let booked = match form.parse() {
         Ok(req) => dayi_app::booking::book(&st.app, &u.ctx.actor, &req).await,
         Err(e) => Err(e),

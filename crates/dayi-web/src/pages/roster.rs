@@ -18,9 +18,9 @@ use super::{Fields, fail, field_errors, is_form_error, message, page};
 use crate::AppState;
 use crate::i18n::{t, tf};
 use crate::params::parse_id;
-use dayi_core::booking::OnBehalf;
 use crate::params::{Window, window};
 use crate::principal::Staff;
+use dayi_core::booking::OnBehalf;
 
 pub(crate) fn choices() -> Value {
     context! {

@@ -176,11 +176,7 @@ async fn walk_in_checks_in_at_the_kiosk_and_a_stop_reaches_the_portal() {
 
     // a booking tomorrow, then the administrator stops that clinic
     let tomorrow = session(&t, 1, "14:00", 10).await;
-    let req = dayi_app::booking::BookRequest {
-        session_id: tomorrow.to_string(),
-        patient_id: zhang(&t).await.id.to_string(),
-        ..Default::default()
-    };
+    let req = dayi_app::booking::BookRequest::new(tomorrow, zhang(&t).await.id);
     dayi_app::booking::book(&t.app, &Actor::cli(org(&t).await), &req).await.unwrap();
     sign_in(&c, &t, "admin").await;
     c.goto(&t.at(&format!("/roster/sessions/{tomorrow}"))).await.unwrap();

@@ -79,11 +79,7 @@ pub(crate) async fn zhang_checks_in(t: &TestApp, session: Uuid) -> Uuid {
     let org = org(t).await;
     let cli = Actor::cli(org);
     let p = dayi_store::patient::by_document(&t.app.db, org, "resident_id", ZHANG_ID).await.unwrap().unwrap();
-    let req = dayi_app::booking::BookRequest {
-        session_id: session.to_string(),
-        patient_id: p.id.to_string(),
-        ..Default::default()
-    };
+    let req = dayi_app::booking::BookRequest::new(session, p.id);
     let b = dayi_app::booking::walk_in(&t.app, &cli, &req).await.unwrap();
     dayi_app::booking::check_in(&t.app, &cli, &format!("{}:1", p.card_id), "门诊自助签到机").await.unwrap();
     b.id

@@ -8,6 +8,7 @@
 use dayi_app::Actor;
 use dayi_app::booking::BookRequest;
 use dayi_app::roster::RosterForm;
+use dayi_core::booking::BookingChannel;
 use dayi_core::patient::Channel;
 use dayi_core::timefmt::today_cst;
 use reqwest::StatusCode;
@@ -113,16 +114,11 @@ async fn fhir_schedule_slot_appointment(t: &TestApp) {
     let sid = expert_session(t).await;
     let day = tomorrow();
     let (p1, p2) = (patient(t, 1).await, patient(t, 2).await);
-    let book = |p: Uuid, seq: &str| BookRequest {
-        session_id: sid.to_string(),
-        seq: seq.into(),
-        patient_id: p.to_string(),
-        channel: "phone".into(),
-        ..Default::default()
-    };
-    let b1 = dayi_app::booking::book(&t.app, &cli, &book(p1, "3")).await.unwrap();
+    let book =
+        |p: Uuid, seq: Option<i64>| BookRequest { seq, channel: BookingChannel::Phone, ..BookRequest::new(sid, p) };
+    let b1 = dayi_app::booking::book(&t.app, &cli, &book(p1, Some(3))).await.unwrap();
     assert_eq!(b1.seq, 3);
-    let added = dayi_app::booking::add_slot(&t.app, &cli, &book(p2, "")).await.unwrap();
+    let added = dayi_app::booking::add_slot(&t.app, &cli, &book(p2, None)).await.unwrap();
     assert_eq!(added.seq, 7, "an added slot follows the roster's six");
 
     // the session as a Schedule

@@ -13,10 +13,12 @@
 use dayi_app::Actor;
 use dayi_app::booking::BookRequest;
 use dayi_app::roster::RosterForm;
+use dayi_core::booking::BookingChannel;
 use dayi_core::timefmt::today_cst;
 use insta::internals::{Content, ContentPath};
 use regex::Regex;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::fhir::external_parse;
 use crate::fhir::fhir_python;
@@ -105,13 +107,8 @@ async fn booked_session(t: &TestApp) -> (String, String) {
     };
     let sid = dayi_app::roster::create_session(&t.app, &cli, &f).await.unwrap().id.to_string();
     let who = crate::queue::adults(t, 5, 1).await.remove(0);
-    let req = BookRequest {
-        session_id: sid.clone(),
-        seq: "1".into(),
-        patient_id: who.id,
-        channel: "phone".into(),
-        ..Default::default()
-    };
+    let (session, patient) = (Uuid::parse_str(&sid).unwrap(), Uuid::parse_str(&who.id).unwrap());
+    let req = BookRequest { seq: Some(1), channel: BookingChannel::Phone, ..BookRequest::new(session, patient) };
     let b = dayi_app::booking::book(&t.app, &cli, &req).await.unwrap();
     (sid, b.id.to_string())
 }

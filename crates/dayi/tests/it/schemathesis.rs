@@ -118,12 +118,7 @@ async fn patient(t: &TestApp) -> (Principal, Records) {
         ..Default::default()
     };
     let s = dayi_app::roster::create_session(&t.app, &cli, &roster).await.expect("the session");
-    let ask = dayi_app::booking::BookRequest {
-        session_id: s.id.to_string(),
-        patient_id: p.id.to_string(),
-        channel: "counter".into(),
-        ..Default::default()
-    };
+    let ask = dayi_app::booking::BookRequest::new(s.id, p.id);
     let b = dayi_app::booking::book(&t.app, &cli, &ask).await.expect("the booking");
     let r = t
         .client()

@@ -166,11 +166,7 @@ impl Making<'_, Scale> {
         eprintln!("  queue: registering {} walk-ins in-process…", wanted.len());
         let answers: Vec<Result<(), String>> = stream::iter(wanted)
             .map(|(session, patient)| async move {
-                let req = BookRequest {
-                    session_id: session.to_string(),
-                    patient_id: patient.to_string(),
-                    ..Default::default()
-                };
+                let req = BookRequest::new(session, patient);
                 dayi_app::booking::walk_in(app, actor, &req).await.map(|_| ()).map_err(|e| e.code.code().to_string())
             })
             .buffer_unordered(64)

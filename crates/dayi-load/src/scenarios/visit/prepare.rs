@@ -154,11 +154,7 @@ impl Making<'_, Scale> {
         let reqs: Vec<BookRequest> = patients
             .iter()
             .enumerate()
-            .map(|(k, p)| BookRequest {
-                session_id: sessions[k % self.scale.doctors].to_string(),
-                patient_id: p.id.to_string(),
-                ..Default::default()
-            })
+            .map(|(k, p)| BookRequest::new(sessions[k % self.scale.doctors], p.id))
             .collect();
         let bookings: Vec<Result<Uuid, String>> = stream::iter(reqs)
             .map(|req| async move {
