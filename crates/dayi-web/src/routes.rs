@@ -83,17 +83,29 @@ const BOARD_REGISTER: &[Perm] = &[Perm::Registration, Perm::Clinical];
 const IMPORT: &[Perm] = &[Perm::PatientWrite, Perm::Clinical];
 
 fn table() -> Table {
+    let parts: [fn(Table) -> Table; 17] = [
+        platform, auth, admin, patient, card, audit, roster, booking, triage, queue, visit, catalog, chronic, lab,
+        billing, portal, fhir,
+    ];
+    parts.into_iter().fold(Table { router: Router::new(), specs: vec![] }, |t, part| part(t))
+}
+
+/// Health, metrics, static files, language and the API's own document.
+fn platform(t: Table) -> Table {
     use Need::*;
-    use dayi_core::security::Perm as P;
-    Table { router: Router::new(), specs: vec![] }
-        // platform
-        .get("/healthz", Public, api::system::healthz)
+    t.get("/healthz", Public, api::system::healthz)
         .get("/metrics", Public, metrics::render)
         .get("/static/{*path}", Public, assets::serve)
-        .get("/lang/{code}", Public, pages::auth::set_lang)
         .get("/api/openapi.json", Public, api::openapi::document)
         .get("/api/docs", Public, api::openapi::browse)
-        // sign-in
+        .get("/api/me", Login, api::system::me)
+}
+
+/// Sign-in, the second factor, and the security officer's pages and tokens.
+fn auth(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/lang/{code}", Public, pages::auth::set_lang)
         .get("/login", Public, pages::auth::login_form)
         .post("/login", Public, pages::auth::login_submit)
         .get("/login/totp", Pending, pages::auth::totp_form)
@@ -101,26 +113,6 @@ fn table() -> Table {
         .get("/login/enrol", Pending, pages::auth::enrol_form)
         .post("/login/enrol", Pending, pages::auth::enrol_submit)
         .post("/logout", Login, pages::auth::logout)
-        // console
-        .get("/", Perm(P::Console), pages::home::home)
-        .get("/patients", Perm(P::PatientRead), pages::patient::list)
-        .post("/patients", Perm(P::PatientWrite), pages::patient::create)
-        .get("/patients/new", Perm(P::PatientWrite), pages::patient::new_form)
-        .get("/patients/duplicates", Perm(P::PatientMerge), pages::patient::duplicates)
-        .post("/patients/merges", Perm(P::PatientMerge), pages::patient::merge)
-        .post("/patients/merges/{id}/undo", Perm(P::PatientMerge), pages::patient::undo_merge)
-        .get("/patients/{id}", Perm(P::PatientRead), pages::patient::show)
-        .post("/patients/{id}/unmask", Perm(P::PatientUnmask), pages::patient::unmask)
-        .get("/patients/{id}/qr", Perm(P::PatientRead), pages::patient::dynamic_qr)
-        .get("/patients/{id}/card", Perm(P::PatientRead), pages::patient::print_card)
-        .get("/station", Perm(P::PatientRead), pages::card::form)
-        .post("/station", Perm(P::PatientRead), pages::card::submit)
-        .get("/admin/staff", AnyPerm(STAFF_VIEW), pages::admin::staff_list)
-        .post("/admin/staff", Perm(P::StaffManage), pages::admin::staff_create)
-        .post("/admin/staff/{id}/password", Perm(P::StaffManage), pages::admin::staff_password)
-        .post("/admin/staff/{id}/active", Perm(P::StaffManage), pages::admin::staff_active)
-        .get("/admin/depts", Perm(P::OrgManage), pages::admin::dept_list)
-        .post("/admin/depts", Perm(P::OrgManage), pages::admin::dept_create)
         .get("/security", Perm(P::SecurityManage), pages::security::overview)
         .post("/security/roles", Perm(P::SecurityManage), pages::security::role_totp)
         .post("/security/staff/{id}/unlock", Perm(P::SecurityManage), pages::security::unlock)
@@ -128,11 +120,19 @@ fn table() -> Table {
         .post("/security/staff/{id}/totp-require", Perm(P::SecurityManage), pages::security::totp_require)
         .post("/security/tokens", Perm(P::SecurityManage), pages::security::token_create)
         .post("/security/tokens/{id}/revoke", Perm(P::SecurityManage), pages::security::token_revoke)
-        .get("/audit", Perm(P::AuditRead), pages::audit::search)
-        .get("/audit/verify", Perm(P::AuditRead), pages::audit::verify)
-        .post("/audit/purge", Perm(P::AuditPurge), pages::audit::purge)
-        // JSON API
-        .get("/api/me", Login, api::system::me)
+}
+
+/// The console home, departments and staff accounts.
+fn admin(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/", Perm(P::Console), pages::home::home)
+        .get("/admin/staff", AnyPerm(STAFF_VIEW), pages::admin::staff_list)
+        .post("/admin/staff", Perm(P::StaffManage), pages::admin::staff_create)
+        .post("/admin/staff/{id}/password", Perm(P::StaffManage), pages::admin::staff_password)
+        .post("/admin/staff/{id}/active", Perm(P::StaffManage), pages::admin::staff_active)
+        .get("/admin/depts", Perm(P::OrgManage), pages::admin::dept_list)
+        .post("/admin/depts", Perm(P::OrgManage), pages::admin::dept_create)
         .get("/api/staff", AnyPerm(STAFF_VIEW), api::admin::staff_list)
         .post("/api/staff", Perm(P::StaffManage), api::admin::staff_create)
         .get("/api/depts", Perm(P::Console), api::admin::dept_list)
@@ -142,37 +142,81 @@ fn table() -> Table {
         .get("/api/tokens", Perm(P::SecurityManage), api::admin::token_list)
         .post("/api/tokens", Perm(P::SecurityManage), api::admin::token_create)
         .delete("/api/tokens/{id}", Perm(P::SecurityManage), api::admin::token_revoke)
+}
+
+/// The patient index: registration, search, records, merges.
+fn patient(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/patients", Perm(P::PatientRead), pages::patient::list)
+        .post("/patients", Perm(P::PatientWrite), pages::patient::create)
+        .get("/patients/new", Perm(P::PatientWrite), pages::patient::new_form)
+        .get("/patients/duplicates", Perm(P::PatientMerge), pages::patient::duplicates)
+        .post("/patients/merges", Perm(P::PatientMerge), pages::patient::merge)
+        .post("/patients/merges/{id}/undo", Perm(P::PatientMerge), pages::patient::undo_merge)
+        .get("/patients/{id}", Perm(P::PatientRead), pages::patient::show)
+        .post("/patients/{id}/unmask", Perm(P::PatientUnmask), pages::patient::unmask)
+        .get("/patients/{id}/qr", Perm(P::PatientRead), pages::patient::dynamic_qr)
+        .get("/patients/{id}/card", Perm(P::PatientRead), pages::patient::print_card)
         .post("/api/patients", Perm(P::PatientWrite), api::patient::register)
         .get("/api/patients", Perm(P::PatientRead), api::patient::search)
         .get("/api/patients/{id}", Perm(P::PatientRead), api::patient::get)
         .post("/api/patients/{id}/unmask", Perm(P::PatientUnmask), api::patient::unmask)
         .get("/api/patients/{id}/duplicates", Perm(P::PatientRead), api::patient::duplicates)
+        .post("/api/patients/merges", Perm(P::PatientMerge), api::patient::merge)
+        .post("/api/patients/merges/{id}/undo", Perm(P::PatientMerge), api::patient::undo_merge)
+}
+
+/// The health card: one code for every station.
+fn card(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/station", Perm(P::PatientRead), pages::card::form)
+        .post("/station", Perm(P::PatientRead), pages::card::submit)
         .get("/api/patients/{id}/card/static", Perm(P::PatientRead), api::card::static_code)
         .get("/api/patients/{id}/card/dynamic", Perm(P::PatientRead), api::card::dynamic_code)
         .get("/api/patients/{id}/card-uses", Perm(P::PatientRead), api::card::uses)
-        .post("/api/patients/merges", Perm(P::PatientMerge), api::patient::merge)
-        .post("/api/patients/merges/{id}/undo", Perm(P::PatientMerge), api::patient::undo_merge)
         .post("/api/card/resolve", Perm(P::PatientRead), api::card::resolve)
-        // appointments and registration
-        .get("/roster", AnyPerm(ROSTER_VIEW), pages::roster::roster)
+}
+
+/// The audit log: search, verification and purging.
+fn audit(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/audit", Perm(P::AuditRead), pages::audit::search)
+        .get("/audit/verify", Perm(P::AuditRead), pages::audit::verify)
+        .post("/audit/purge", Perm(P::AuditPurge), pages::audit::purge)
+}
+
+/// Rosters, sessions and their boards.
+fn roster(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/roster", AnyPerm(ROSTER_VIEW), pages::roster::roster)
         .post("/roster", Perm(P::Schedule), pages::roster::add)
         .post("/roster/generate", Perm(P::Schedule), pages::roster::generate)
         .get("/roster/sessions/{id}", AnyPerm(ROSTER_VIEW), pages::roster::board)
         .post("/roster/sessions/{id}/stop", Perm(P::Schedule), pages::roster::stop)
         .post("/roster/sessions/{id}/register", AnyPerm(BOARD_REGISTER), pages::roster::register_here)
-        .get("/patients/{id}/book", Perm(P::Registration), pages::booking::for_patient)
-        .post("/bookings", Perm(P::Registration), pages::booking::book)
-        .get("/bookings/{id}", Perm(P::PatientRead), pages::booking::slip)
-        .post("/bookings/{id}/cancel", Perm(P::Registration), pages::booking::cancel)
-        .get("/kiosk", Perm(P::CheckIn), pages::booking::kiosk)
-        .post("/kiosk", Perm(P::CheckIn), pages::booking::kiosk_scan)
-        .get("/messages", Perm(P::Registration), pages::booking::messages)
         .get("/api/sessions", Login, api::roster::sessions)
         .post("/api/sessions", Perm(P::Schedule), api::roster::create_session)
         .get("/api/sessions/{id}/board", AnyPerm(ROSTER_VIEW), api::roster::board)
         .post("/api/sessions/{id}/stop", Perm(P::Schedule), api::roster::stop)
         .post("/api/roster/templates", Perm(P::Schedule), api::roster::create_template)
         .post("/api/roster/generate", Perm(P::Schedule), api::roster::generate)
+}
+
+/// Bookings, walk-ins, check-in and the kiosk.
+fn booking(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/patients/{id}/book", Perm(P::Registration), pages::booking::for_patient)
+        .post("/bookings", Perm(P::Registration), pages::booking::book)
+        .get("/bookings/{id}", Perm(P::PatientRead), pages::booking::slip)
+        .post("/bookings/{id}/cancel", Perm(P::Registration), pages::booking::cancel)
+        .get("/kiosk", Perm(P::CheckIn), pages::booking::kiosk)
+        .post("/kiosk", Perm(P::CheckIn), pages::booking::kiosk_scan)
+        .get("/messages", Perm(P::Registration), pages::booking::messages)
         .post("/api/bookings", Perm(P::Registration), api::booking::book)
         .post("/api/walk-ins", Perm(P::Registration), api::booking::walk_in)
         .post("/api/bookings/added", Perm(P::Clinical), api::booking::add_slot)
@@ -181,20 +225,50 @@ fn table() -> Table {
         .get("/api/patients/{id}/bookings", Perm(P::PatientRead), api::booking::of_patient)
         .post("/api/check-in", Perm(P::CheckIn), api::booking::check_in)
         .get("/api/messages", Perm(P::Registration), api::booking::messages)
-        // patient portal
-        .get("/triage", Perm(P::Triage), pages::triage::form)
+}
+
+/// Pre-triage at the desk.
+fn triage(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/triage", Perm(P::Triage), pages::triage::form)
         .post("/triage", Perm(P::Triage), pages::triage::submit)
         .post("/triage/find", Perm(P::Triage), pages::triage::find)
         .get("/triage/register", Perm(P::Triage), pages::triage::register)
-        .get("/queue", Perm(P::QueueCall), pages::queue::panel)
+        .post("/api/triage/preview", Perm(P::Triage), api::triage::preview)
+        .post("/api/triage", Perm(P::Triage), api::triage::record)
+        .get("/api/triage", Perm(P::Triage), api::triage::register)
+}
+
+/// Queue calling: panels, screens, settings and their events.
+fn queue(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/queue", Perm(P::QueueCall), pages::queue::panel)
         .get("/queue/screen", Perm(P::QueueScreen), pages::queue::zone_screen)
         .get("/queue/screen/room/{id}", Perm(P::QueueScreen), pages::queue::room_screen)
         .get("/queue/settings", Perm(P::QueueManage), pages::queue::settings)
         .post("/queue/settings/voice", Perm(P::QueueManage), pages::queue::save_voice)
         .post("/queue/settings/rules", Perm(P::QueueManage), pages::queue::save_rules)
         .post("/queue/settings/priority", Perm(P::QueueManage), pages::queue::save_priority)
-        // the doctor's workstation and the cashier (pages)
-        .get("/visits", Perm(P::Clinical), pages::visit::today)
+        .get("/api/queue/panel", Perm(P::QueueCall), api::queue::panel)
+        .post("/api/queue/panel", Perm(P::QueueCall), api::queue::choose)
+        .post("/api/queue/pause", Perm(P::QueueCall), api::queue::pause)
+        .post("/api/queue/next", Perm(P::QueueCall), api::queue::next)
+        .post("/api/queue/entries/{id}/call", Perm(P::QueueCall), api::queue::call)
+        .post("/api/queue/entries/{id}/transfer", Perm(P::QueueCall), api::queue::transfer)
+        .post("/api/queue/entries/{id}/{action}", Perm(P::QueueCall), api::queue::act)
+        .get("/api/queue/boards", Perm(P::QueueScreen), api::queue::boards)
+        .get("/api/queue/events", Perm(P::QueueScreen), api::queue::events)
+        .get("/portal/api/bookings/{id}/queue", Patient, api::queue::position)
+        .get("/portal/api/bookings/{id}/queue/events", Patient, api::queue::position_events)
+}
+
+/// The doctor's workstation.
+fn visit(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/visits", Perm(P::Clinical), pages::visit::today)
         .post("/visits/open/{id}", Perm(P::Clinical), pages::visit::open)
         .get("/visits/catalog", AnyPerm(&[P::Clinical, P::Billing, P::Catalog]), pages::visit::suggest)
         .get("/visits/{id}", Perm(P::Clinical), pages::visit::workstation)
@@ -206,10 +280,34 @@ fn table() -> Table {
         .post("/visits/{id}/certificates", Perm(P::Clinical), pages::visit::certify)
         .post("/visits/{id}/templates", Perm(P::Clinical), pages::visit::save_template)
         .get("/certificates/{id}", Perm(P::Clinical), pages::visit::certificate)
-        .get("/catalog", Perm(P::Catalog), pages::catalog::browse)
-        .post("/catalog", Perm(P::Catalog), pages::catalog::edit)
-        // chronic-disease management (三高共管)
-        .get("/chronic", Perm(P::PublicHealthWork), pages::chronic::desk)
+        .get("/portal/visits", Patient, pages::visit::portal_visits)
+        .post("/api/visits/open/{id}", Perm(P::Clinical), api::visit::open)
+        .get("/api/visits/{id}", Perm(P::Clinical), api::visit::get)
+        .post("/api/visits/{id}/record", Perm(P::Clinical), api::visit::record)
+        .post("/api/visits/{id}/diagnoses", Perm(P::Clinical), api::visit::diagnoses)
+        .post("/api/visits/{id}/orders", Perm(P::Clinical), api::visit::order)
+        .post("/api/visits/{id}/orders/{order}/cancel", Perm(P::Clinical), api::visit::cancel)
+        .post("/api/visits/{id}/orders/{order}/execute", Perm(P::Clinical), api::visit::execute)
+        .post("/api/visits/{id}/finish", Perm(P::Clinical), api::visit::finish)
+        .post("/api/visits/{id}/certificates", Perm(P::Clinical), api::visit::certify)
+        .post("/api/visit-templates", Perm(P::Clinical), api::visit::add_template)
+        .get("/api/visit-templates/{id}", Perm(P::Clinical), api::visit::templates)
+        .get("/api/catalog", AnyPerm(&[P::Clinical, P::Billing, P::Catalog]), api::visit::search)
+        .post("/api/catalog", Perm(P::Catalog), api::visit::edit)
+}
+
+/// The catalogues of diagnoses, items and drugs.
+fn catalog(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/catalog", Perm(P::Catalog), pages::catalog::browse).post("/catalog", Perm(P::Catalog), pages::catalog::edit)
+}
+
+/// Chronic-disease management (三高共管).
+fn chronic(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/chronic", Perm(P::PublicHealthWork), pages::chronic::desk)
         .get("/chronic/worklist.xlsx", Perm(P::PublicHealthWork), pages::chronic::desk_xlsx)
         .get("/chronic/proposals.xlsx", Perm(P::PublicHealthWork), pages::chronic::proposals_xlsx)
         .get("/chronic/screening.xlsx", Perm(P::PublicHealthWork), pages::chronic::screening_xlsx)
@@ -230,7 +328,25 @@ fn table() -> Table {
             pages::chronic::behind_xlsx,
         )
         .get("/portal/chronic", Patient, pages::chronic::portal)
-        .get("/lab", Perm(P::Lab), pages::lab::desk)
+        .get("/api/chronic/patients/{id}", Perm(P::PublicHealthWork), api::chronic::file)
+        .post("/api/chronic/patients/{id}/enrol", Perm(P::PublicHealthWork), api::chronic::enrol)
+        .post("/api/chronic/patients/{id}/followups", Perm(P::PublicHealthWork), api::chronic::followup)
+        .post("/api/chronic/patients/{id}/screenings", Perm(P::PublicHealthWork), api::chronic::screen)
+        .post("/api/chronic/enrolments/{id}/close", Perm(P::PublicHealthWork), api::chronic::close)
+        .post("/api/chronic/proposals/{id}/dismiss", Perm(P::PublicHealthWork), api::chronic::dismiss)
+        .get("/api/chronic/area", AnyPerm(&[P::PublicHealthWork, P::PublicHealthManage]), api::chronic::area)
+        .put("/api/chronic/area", Perm(P::PublicHealthManage), api::chronic::set_area)
+        .get("/api/chronic/proposals", Perm(P::PublicHealthWork), api::chronic::proposals)
+        .get("/api/chronic/worklist", Perm(P::PublicHealthWork), api::chronic::worklist)
+        .get("/api/chronic/indicators", AnyPerm(&[P::PublicHealthWork, P::Reports]), api::chronic::indicators)
+        .get("/api/chronic/indicators/patients", AnyPerm(&[P::PublicHealthWork, P::Reports]), api::chronic::behind)
+}
+
+/// Specimens, results, verification and critical values.
+fn lab(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/lab", Perm(P::Lab), pages::lab::desk)
         .post("/lab/find", Perm(P::Lab), pages::lab::find)
         .post("/lab/visits/{id}/collect", Perm(P::Lab), pages::lab::collect)
         .get("/lab/labels", Perm(P::Lab), pages::lab::labels)
@@ -241,7 +357,26 @@ fn table() -> Table {
         .get("/lab/alerts/banner", Login, pages::lab::banner)
         .post("/lab/alerts/{id}/ack", Perm(P::Clinical), pages::lab::ack)
         .get("/portal/lab", Patient, pages::lab::portal_results)
-        .get("/billing", Perm(P::Billing), pages::billing::desk)
+        .get("/api/lab/worklist", Perm(P::Lab), api::lab::worklist)
+        .post("/api/lab/visits/{id}/collect", Perm(P::Lab), api::lab::collect)
+        .get("/api/lab/specimens/{barcode}", Perm(P::Lab), api::lab::show)
+        .post("/api/lab/specimens/{barcode}/receive", Perm(P::Lab), api::lab::receive)
+        .post("/api/lab/specimens/{barcode}/reject", Perm(P::Lab), api::lab::reject)
+        .post("/api/lab/results", Perm(P::Lab), api::lab::enter)
+        .post("/api/lab/tests/{id}/verify", Perm(P::Lab), api::lab::verify)
+        .get("/api/lab/patients/{id}/results", Perm(P::Clinical), api::lab::published)
+        .get("/api/lab/patients/{id}/trend/{item}", Perm(P::Clinical), api::lab::trend)
+        .get("/api/lab/alerts", Perm(P::Clinical), api::lab::alerts)
+        .post("/api/lab/alerts/{id}/ack", Perm(P::Clinical), api::lab::ack)
+        .get("/portal/api/lab/{id}", Patient, api::lab::portal_results)
+        .get("/portal/api/lab/{id}/trend/{item}", Patient, api::lab::portal_trend)
+}
+
+/// The cashier, online payment and the daily closing.
+fn billing(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/billing", Perm(P::Billing), pages::billing::desk)
         .post("/billing/find", Perm(P::Billing), pages::billing::find)
         .post("/billing/pay", Perm(P::Billing), pages::billing::pay)
         .get("/billing/payments/{id}", Perm(P::Billing), pages::billing::receipt)
@@ -254,20 +389,6 @@ fn table() -> Table {
         .get("/portal/bills", Patient, pages::billing::portal_bills)
         .post("/portal/bills/pay", Patient, pages::billing::portal_pay)
         .get("/portal/payments/{id}", Patient, pages::billing::portal_receipt)
-        .get("/portal/visits", Patient, pages::visit::portal_visits)
-        .post("/api/visits/open/{id}", Perm(P::Clinical), api::visit::open)
-        .get("/api/visits/{id}", Perm(P::Clinical), api::visit::get)
-        .post("/api/visits/{id}/record", Perm(P::Clinical), api::visit::record)
-        .post("/api/visits/{id}/diagnoses", Perm(P::Clinical), api::visit::diagnoses)
-        .post("/api/visits/{id}/orders", Perm(P::Clinical), api::visit::order)
-        .post("/api/visits/{id}/orders/{order}/cancel", Perm(P::Clinical), api::visit::cancel)
-        .post("/api/visits/{id}/orders/{order}/execute", Perm(P::Clinical), api::visit::execute)
-        .post("/api/visits/{id}/finish", Perm(P::Clinical), api::visit::finish)
-        .post("/api/visits/{id}/certificates", Perm(P::Clinical), api::visit::certify)
-        .post("/api/visit-templates", Perm(P::Clinical), api::visit::add_template)
-        .get("/api/visit-templates/{id}", Perm(P::Clinical), api::visit::templates)
-        .get("/api/catalog", AnyPerm(&[P::Clinical, P::Billing, P::Catalog]), api::visit::search)
-        .post("/api/catalog", Perm(P::Catalog), api::visit::edit)
         .get("/api/billing/due/{id}", Perm(P::Billing), api::billing::due)
         .post("/api/billing/pay", Perm(P::Billing), api::billing::pay)
         .post("/api/billing/refund", Perm(P::Billing), api::billing::refund)
@@ -282,44 +403,12 @@ fn table() -> Table {
         .post("/portal/api/pay", Patient, api::billing::portal_pay)
         .get("/portal/api/payments/{id}", Patient, api::billing::portal_payment)
         .get("/portal/api/patients/{id}/payments", Patient, api::billing::portal_payments)
-        .get("/api/chronic/patients/{id}", Perm(P::PublicHealthWork), api::chronic::file)
-        .post("/api/chronic/patients/{id}/enrol", Perm(P::PublicHealthWork), api::chronic::enrol)
-        .post("/api/chronic/patients/{id}/followups", Perm(P::PublicHealthWork), api::chronic::followup)
-        .post("/api/chronic/patients/{id}/screenings", Perm(P::PublicHealthWork), api::chronic::screen)
-        .post("/api/chronic/enrolments/{id}/close", Perm(P::PublicHealthWork), api::chronic::close)
-        .post("/api/chronic/proposals/{id}/dismiss", Perm(P::PublicHealthWork), api::chronic::dismiss)
-        .get("/api/chronic/area", AnyPerm(&[P::PublicHealthWork, P::PublicHealthManage]), api::chronic::area)
-        .put("/api/chronic/area", Perm(P::PublicHealthManage), api::chronic::set_area)
-        .get("/api/chronic/proposals", Perm(P::PublicHealthWork), api::chronic::proposals)
-        .get("/api/chronic/worklist", Perm(P::PublicHealthWork), api::chronic::worklist)
-        .get("/api/chronic/indicators", AnyPerm(&[P::PublicHealthWork, P::Reports]), api::chronic::indicators)
-        .get("/api/chronic/indicators/patients", AnyPerm(&[P::PublicHealthWork, P::Reports]), api::chronic::behind)
-        .get("/api/lab/worklist", Perm(P::Lab), api::lab::worklist)
-        .post("/api/lab/visits/{id}/collect", Perm(P::Lab), api::lab::collect)
-        .get("/api/lab/specimens/{barcode}", Perm(P::Lab), api::lab::show)
-        .post("/api/lab/specimens/{barcode}/receive", Perm(P::Lab), api::lab::receive)
-        .post("/api/lab/specimens/{barcode}/reject", Perm(P::Lab), api::lab::reject)
-        .post("/api/lab/results", Perm(P::Lab), api::lab::enter)
-        .post("/api/lab/tests/{id}/verify", Perm(P::Lab), api::lab::verify)
-        .get("/api/lab/patients/{id}/results", Perm(P::Clinical), api::lab::published)
-        .get("/api/lab/patients/{id}/trend/{item}", Perm(P::Clinical), api::lab::trend)
-        .get("/api/lab/alerts", Perm(P::Clinical), api::lab::alerts)
-        .post("/api/lab/alerts/{id}/ack", Perm(P::Clinical), api::lab::ack)
-        .get("/portal/api/lab/{id}", Patient, api::lab::portal_results)
-        .get("/portal/api/lab/{id}/trend/{item}", Patient, api::lab::portal_trend)
-        .get("/api/queue/panel", Perm(P::QueueCall), api::queue::panel)
-        .post("/api/queue/panel", Perm(P::QueueCall), api::queue::choose)
-        .post("/api/queue/pause", Perm(P::QueueCall), api::queue::pause)
-        .post("/api/queue/next", Perm(P::QueueCall), api::queue::next)
-        .post("/api/queue/entries/{id}/call", Perm(P::QueueCall), api::queue::call)
-        .post("/api/queue/entries/{id}/transfer", Perm(P::QueueCall), api::queue::transfer)
-        .post("/api/queue/entries/{id}/{action}", Perm(P::QueueCall), api::queue::act)
-        .get("/api/queue/boards", Perm(P::QueueScreen), api::queue::boards)
-        .get("/api/queue/events", Perm(P::QueueScreen), api::queue::events)
-        .post("/api/triage/preview", Perm(P::Triage), api::triage::preview)
-        .post("/api/triage", Perm(P::Triage), api::triage::record)
-        .get("/api/triage", Perm(P::Triage), api::triage::register)
-        .get("/portal/login", Public, pages::portal::login_form)
+}
+
+/// The patient's phone: sign-in, family and booking.
+fn portal(t: Table) -> Table {
+    use Need::*;
+    t.get("/portal/login", Public, pages::portal::login_form)
         .post("/portal/login", Public, pages::portal::login)
         .post("/portal/logout", Patient, pages::portal::logout)
         .get("/portal", Patient, pages::portal::home)
@@ -334,10 +423,13 @@ fn table() -> Table {
         .post("/portal/api/bookings", Patient, api::portal::book)
         .get("/portal/api/bookings", Patient, api::portal::bookings)
         .post("/portal/api/bookings/{id}/cancel", Patient, api::portal::cancel)
-        // FHIR R4 (crate::fhir)
-        .get("/portal/api/bookings/{id}/queue", Patient, api::queue::position)
-        .get("/portal/api/bookings/{id}/queue/events", Patient, api::queue::position_events)
-        .get("/fhir/metadata", Public, crate::fhir::metadata::capabilities)
+}
+
+/// FHIR R4 (crate::fhir).
+fn fhir(t: Table) -> Table {
+    use Need::*;
+    use dayi_core::security::Perm as P;
+    t.get("/fhir/metadata", Public, crate::fhir::metadata::capabilities)
         .post("/fhir", AnyPerm(IMPORT), crate::fhir::bundle::post)
         .get("/fhir/Patient", Perm(P::PatientRead), crate::fhir::patient::search)
         .post("/fhir/Patient", Perm(P::PatientWrite), crate::fhir::patient::create)
