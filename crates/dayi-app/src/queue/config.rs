@@ -64,6 +64,11 @@ pub async fn dept_rules(app: &App, org_id: Uuid, dept_id: Uuid) -> Result<DeptRu
         .into_iter()
         .find(|d| d.id == dept_id)
         .map(|d| d.code);
+    rules_of(app, org_id, code.as_deref()).await
+}
+
+/// The rules of the department with this code: its own row, else the hospital's.
+async fn rules_of(app: &App, org_id: Uuid, code: Option<&str>) -> Result<DeptRules, DomainError> {
     if let Some(code) = code
         && let Some(own) = policy::json_opt(app, org_id, &format!("{RULES}.{code}")).await?
     {
@@ -99,7 +104,7 @@ pub async fn settings(app: &App, actor: &Actor) -> Result<Settings, DomainError>
     let org = actor.org_id;
     let mut depts = vec![];
     for d in crate::tenancy::clinical_depts(app, org).await? {
-        let rules = dept_rules(app, org, d.id).await?;
+        let rules = rules_of(app, org, Some(&d.code)).await?;
         depts.push((d, rules));
     }
     Ok(Settings { voice: voice(app, org).await?, priority: priority(app, org).await?, depts })
