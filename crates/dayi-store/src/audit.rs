@@ -5,7 +5,7 @@ use futures::TryStreamExt;
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_db, with_tx};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct Row {
@@ -24,6 +24,23 @@ pub struct Row {
     pub prev_hash: String,
     pub hash: String,
 }
+
+crate::lite_row!(Row {
+    org_id,
+    seq,
+    at,
+    actor_id,
+    actor_name,
+    action,
+    entity,
+    entity_id,
+    patient_id,
+    ip,
+    outcome,
+    detail,
+    prev_hash,
+    hash
+});
 
 impl Row {
     pub fn into_sealed(self) -> Sealed {
@@ -62,6 +79,8 @@ pub struct Head {
     pub anchor_seq: i64,
     pub anchor_hash: String,
 }
+
+crate::lite_row!(Head { seq, hash, anchor_seq, anchor_hash });
 
 /// Reads the head and locks it until the transaction ends, creating it on first use.
 async fn lock_head(tx: &mut Tx, org_id: Uuid) -> Result<Head> {
@@ -107,7 +126,7 @@ pub async fn append(tx: &mut Tx, org_id: Uuid, entries: Vec<Entry>) -> Result<Ve
 
 pub async fn head(db: &Db, org_id: Uuid) -> Result<Head> {
     let sql = "SELECT seq, hash, anchor_seq, anchor_hash FROM audit_head WHERE org_id = $1";
-    let h = with_db!(db, p => sqlx::query_as::<_, Head>(sql).bind(org_id).fetch_optional(p).await)?;
+    let h = db.optional::<Head>(sql, args![org_id]).await?;
     Ok(h.unwrap_or(Head { seq: 0, hash: GENESIS.into(), anchor_seq: 0, anchor_hash: GENESIS.into() }))
 }
 
@@ -116,7 +135,7 @@ pub async fn head(db: &Db, org_id: Uuid) -> Result<Head> {
 pub async fn heads(db: &Db) -> Result<Vec<(String, Head)>> {
     let sql = "SELECT o.code, h.seq, h.hash, h.anchor_seq, h.anchor_hash FROM audit_head h \
                JOIN org o ON o.org_id = h.org_id ORDER BY o.code";
-    let rows: Vec<(String, i64, String, i64, String)> = with_db!(db, p => sqlx::query_as(sql).fetch_all(p).await)?;
+    let rows: Vec<(String, i64, String, i64, String)> = db.all(sql, args![]).await?;
     Ok(rows
         .into_iter()
         .map(|(code, seq, hash, anchor_seq, anchor_hash)| (code, Head { seq, hash, anchor_seq, anchor_hash }))
@@ -126,7 +145,7 @@ pub async fn heads(db: &Db) -> Result<Vec<(String, Head)>> {
 /// The hash of one kept entry, if it is there.
 pub async fn hash_at(db: &Db, org_id: Uuid, seq: i64) -> Result<Option<String>> {
     let sql = "SELECT hash FROM audit_log WHERE org_id = $1 AND seq = $2";
-    with_db!(db, p => sqlx::query_scalar(sql).bind(org_id).bind(seq).fetch_optional(p).await)
+    db.scalar_optional(sql, args![org_id, seq]).await
 }
 
 /// Filters for the audit search page. Empty fields do not filter.
@@ -212,5 +231,5 @@ pub async fn purge_before(tx: &mut Tx, org_id: Uuid, cutoff: i64) -> Result<u64>
 
 pub async fn count(db: &Db, org_id: Uuid) -> Result<i64> {
     let sql = "SELECT COUNT(*) FROM audit_log WHERE org_id = $1";
-    with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).fetch_one(p).await)
+    db.report_scalar::<i64>(sql, args![org_id]).await
 }

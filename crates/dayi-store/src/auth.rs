@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_tx};
 
 /// A signed-in browser. `stage` is `full`, or `totp` / `enrol` while the
 /// second factor is still owed.
@@ -19,6 +19,8 @@ pub struct Session {
     pub created_at: i64,
     pub last_seen_at: i64,
 }
+
+crate::lite_row!(Session { org_id, token_hash, staff_id, stage, csrf, ip, user_agent, created_at, last_seen_at });
 
 macro_rules! session_cols {
     () => {
@@ -37,7 +39,7 @@ pub async fn insert_session(tx: &mut Tx, s: &Session) -> Result<()> {
 
 pub async fn get_session(db: &Db, org_id: Uuid, token_hash: &str) -> Result<Option<Session>> {
     let sql = concat!("SELECT ", session_cols!(), " FROM session WHERE org_id = $1 AND token_hash = $2");
-    with_db!(db, p => sqlx::query_as::<_, Session>(sql).bind(org_id).bind(token_hash).fetch_optional(p).await)
+    db.optional::<Session>(sql, args![org_id, token_hash]).await
 }
 
 pub async fn touch_session(tx: &mut Tx, org_id: Uuid, token_hash: &str, now: i64) -> Result<()> {
@@ -86,6 +88,19 @@ pub struct ApiToken {
     pub roles: Option<String>,
 }
 
+crate::lite_row!(ApiToken {
+    org_id,
+    id,
+    staff_id,
+    name,
+    token_hash,
+    created_by,
+    created_at,
+    last_used_at,
+    revoked_at,
+    roles
+});
+
 macro_rules! token_cols {
     () => {
         "org_id, id, staff_id, name, token_hash, created_by, created_at, last_used_at, revoked_at, roles"
@@ -103,12 +118,12 @@ pub async fn insert_token(tx: &mut Tx, t: &ApiToken) -> Result<()> {
 
 pub async fn token_by_hash(db: &Db, org_id: Uuid, token_hash: &str) -> Result<Option<ApiToken>> {
     let sql = concat!("SELECT ", token_cols!(), " FROM api_token WHERE org_id = $1 AND token_hash = $2");
-    with_db!(db, p => sqlx::query_as::<_, ApiToken>(sql).bind(org_id).bind(token_hash).fetch_optional(p).await)
+    db.optional::<ApiToken>(sql, args![org_id, token_hash]).await
 }
 
 pub async fn list_tokens(db: &Db, org_id: Uuid) -> Result<Vec<ApiToken>> {
     let sql = concat!("SELECT ", token_cols!(), " FROM api_token WHERE org_id = $1 ORDER BY created_at DESC");
-    with_db!(db, p => sqlx::query_as::<_, ApiToken>(sql).bind(org_id).fetch_all(p).await)
+    db.all::<ApiToken>(sql, args![org_id]).await
 }
 
 pub async fn revoke_token(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<u64> {
@@ -125,7 +140,7 @@ pub async fn touch_token(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Resul
 /// Roles whose members must sign in with a second factor.
 pub async fn totp_roles(db: &Db, org_id: Uuid) -> Result<Vec<String>> {
     let sql = "SELECT role FROM role_policy WHERE org_id = $1 AND require_totp = $2 ORDER BY role";
-    with_db!(db, p => sqlx::query_scalar::<_, String>(sql).bind(org_id).bind(true).fetch_all(p).await)
+    db.scalars::<String>(sql, args![org_id, true]).await
 }
 
 pub async fn set_role_totp(tx: &mut Tx, org_id: Uuid, role: &str, require: bool, now: i64) -> Result<()> {
@@ -144,9 +159,11 @@ pub struct Failures {
     pub locked_until: Option<i64>,
 }
 
+crate::lite_row!(Failures { failures, window_start, locked_until });
+
 pub async fn failures(db: &Db, org_id: Uuid, subject: &str) -> Result<Option<Failures>> {
     let sql = "SELECT failures, window_start, locked_until FROM login_failure WHERE org_id = $1 AND subject = $2";
-    with_db!(db, p => sqlx::query_as::<_, Failures>(sql).bind(org_id).bind(subject).fetch_optional(p).await)
+    db.optional::<Failures>(sql, args![org_id, subject]).await
 }
 
 /// Counts one failure and locks the subject until `lock_until` when the count

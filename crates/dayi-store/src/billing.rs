@@ -7,7 +7,7 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use crate::booking::{Charge, charge_cols};
-use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
+use crate::{Db, On, Result, Tx, args, with_db, with_on, with_tx};
 
 /// A patient's charges in the given statuses, oldest first.
 pub async fn charges_of(db: &Db, org_id: Uuid, patient_id: Uuid, statuses: &[&str]) -> Result<Vec<Charge>> {
@@ -125,6 +125,29 @@ pub struct Payment {
     pub updated_at: i64,
 }
 
+crate::lite_row!(Payment {
+    org_id,
+    id,
+    pay_no,
+    idem_key,
+    patient_id,
+    method,
+    channel,
+    amount_fen,
+    tendered_fen,
+    change_fen,
+    status,
+    provider,
+    pay_url,
+    transaction_id,
+    account,
+    cashier,
+    closing_id,
+    created_at,
+    paid_at,
+    updated_at
+});
+
 macro_rules! payment_cols {
     () => {
         "org_id, id, pay_no, idem_key, patient_id, method, channel, amount_fen, tendered_fen, change_fen, \
@@ -163,22 +186,22 @@ pub async fn insert_parts(tx: &mut Tx, org_id: Uuid, payment_id: Uuid, parts: &[
 /// A payment's parts, (payer code, fen), by payer code.
 pub async fn parts_of(db: &Db, org_id: Uuid, payment_id: Uuid) -> Result<Vec<(String, i64)>> {
     let sql = "SELECT payer, fen FROM payment_part WHERE org_id = $1 AND payment_id = $2 ORDER BY payer";
-    with_db!(db, p => sqlx::query_as::<_, (String, i64)>(sql).bind(org_id).bind(payment_id).fetch_all(p).await)
+    db.all::<(String, i64)>(sql, args![org_id, payment_id]).await
 }
 
 pub async fn payment(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Payment>> {
     let sql = concat!("SELECT ", payment_cols!(), " FROM payment WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Payment>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<Payment>(sql, args![org_id, id]).await
 }
 
 pub async fn payment_by_key(db: &Db, org_id: Uuid, key: &str) -> Result<Option<Payment>> {
     let sql = concat!("SELECT ", payment_cols!(), " FROM payment WHERE org_id = $1 AND idem_key = $2");
-    with_db!(db, p => sqlx::query_as::<_, Payment>(sql).bind(org_id).bind(key).fetch_optional(p).await)
+    db.optional::<Payment>(sql, args![org_id, key]).await
 }
 
 pub async fn payment_by_no(db: &Db, org_id: Uuid, pay_no: &str) -> Result<Option<Payment>> {
     let sql = concat!("SELECT ", payment_cols!(), " FROM payment WHERE org_id = $1 AND pay_no = $2");
-    with_db!(db, p => sqlx::query_as::<_, Payment>(sql).bind(org_id).bind(pay_no).fetch_optional(p).await)
+    db.optional::<Payment>(sql, args![org_id, pay_no]).await
 }
 
 pub async fn payments_of(db: &Db, org_id: Uuid, patient_id: Uuid, limit: i64) -> Result<Vec<Payment>> {
@@ -187,7 +210,7 @@ pub async fn payments_of(db: &Db, org_id: Uuid, patient_id: Uuid, limit: i64) ->
         payment_cols!(),
         " FROM payment WHERE org_id = $1 AND patient_id = $2 ORDER BY created_at DESC LIMIT $3"
     );
-    with_db!(db, p => sqlx::query_as::<_, Payment>(sql).bind(org_id).bind(patient_id).bind(limit).fetch_all(p).await)
+    db.all::<Payment>(sql, args![org_id, patient_id, limit]).await
 }
 
 /// Moves a payment between states; false when it was not in one of `from`.
@@ -239,6 +262,24 @@ pub struct Refund {
     pub created_at: i64,
 }
 
+crate::lite_row!(Refund {
+    org_id,
+    id,
+    refund_no,
+    idem_key,
+    payment_id,
+    patient_id,
+    method,
+    amount_fen,
+    status,
+    provider_id,
+    reason,
+    account,
+    cashier,
+    closing_id,
+    created_at
+});
+
 macro_rules! refund_cols {
     () => {
         "org_id, id, refund_no, idem_key, payment_id, patient_id, method, amount_fen, status, provider_id, \
@@ -263,13 +304,13 @@ pub async fn insert_refund(tx: &mut Tx, r: &Refund) -> Result<bool> {
 
 pub async fn refund_by_key(db: &Db, org_id: Uuid, key: &str) -> Result<Option<Refund>> {
     let sql = concat!("SELECT ", refund_cols!(), " FROM refund WHERE org_id = $1 AND idem_key = $2");
-    with_db!(db, p => sqlx::query_as::<_, Refund>(sql).bind(org_id).bind(key).fetch_optional(p).await)
+    db.optional::<Refund>(sql, args![org_id, key]).await
 }
 
 pub async fn refunds_of_payment(db: &Db, org_id: Uuid, payment_id: Uuid) -> Result<Vec<Refund>> {
     let sql =
         concat!("SELECT ", refund_cols!(), " FROM refund WHERE org_id = $1 AND payment_id = $2 ORDER BY created_at");
-    with_db!(db, p => sqlx::query_as::<_, Refund>(sql).bind(org_id).bind(payment_id).fetch_all(p).await)
+    db.all::<Refund>(sql, args![org_id, payment_id]).await
 }
 
 pub async fn set_refund(tx: &mut Tx, org_id: Uuid, id: Uuid, status: &str, provider_id: Option<&str>) -> Result<()> {
@@ -284,6 +325,8 @@ pub struct Movement {
     pub method: String,
     pub fen: i64,
 }
+
+crate::lite_row!(Movement { method, fen });
 
 /// What an account took and gave back since its last closing.
 pub async fn open_movements(tx: &mut Tx, org_id: Uuid, account: &str) -> Result<Vec<Movement>> {
@@ -307,7 +350,7 @@ pub async fn close_movements(tx: &mut Tx, org_id: Uuid, account: &str, closing_i
 pub async fn closed_movements(db: &Db, org_id: Uuid, closing_id: Uuid) -> Result<Vec<Movement>> {
     let sql = "SELECT method, amount_fen AS fen FROM payment WHERE org_id = $1 AND closing_id = $2 \
                UNION ALL SELECT method, -amount_fen AS fen FROM refund WHERE org_id = $1 AND closing_id = $2";
-    with_db!(db, p => sqlx::query_as::<_, Movement>(sql).bind(org_id).bind(closing_id).fetch_all(p).await)
+    db.all::<Movement>(sql, args![org_id, closing_id]).await
 }
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -325,6 +368,20 @@ pub struct Closing {
     pub lines: String,
     pub created_at: i64,
 }
+
+crate::lite_row!(Closing {
+    org_id,
+    id,
+    account,
+    closed_by,
+    payments,
+    refunds,
+    paid_fen,
+    refunded_fen,
+    net_fen,
+    lines,
+    created_at
+});
 
 macro_rules! closing_cols {
     () => {
@@ -346,12 +403,12 @@ pub async fn closings(db: &Db, org_id: Uuid, account: &str, limit: i64) -> Resul
         closing_cols!(),
         " FROM closing WHERE org_id = $1 AND account = $2 ORDER BY created_at DESC LIMIT $3"
     );
-    with_db!(db, p => sqlx::query_as::<_, Closing>(sql).bind(org_id).bind(account).bind(limit).fetch_all(p).await)
+    db.all::<Closing>(sql, args![org_id, account, limit]).await
 }
 
 pub async fn closing(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Closing>> {
     let sql = concat!("SELECT ", closing_cols!(), " FROM closing WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Closing>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<Closing>(sql, args![org_id, id]).await
 }
 
 /// The local payment provider's own order (its ledger, not Dayi's).
@@ -373,6 +430,22 @@ pub struct LocalOrder {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+crate::lite_row!(LocalOrder {
+    org_id,
+    out_trade_no,
+    amount_fen,
+    description,
+    notify_url,
+    return_url,
+    state,
+    transaction_id,
+    paid_fen,
+    refunded_fen,
+    notified,
+    created_at,
+    updated_at
+});
 
 macro_rules! local_cols {
     () => {
@@ -400,7 +473,7 @@ pub async fn local_insert(db: &Db, o: &LocalOrder) -> Result<bool> {
 
 pub async fn local_get(db: &Db, org_id: Uuid, out_trade_no: &str) -> Result<Option<LocalOrder>> {
     let sql = concat!("SELECT ", local_cols!(), " FROM local_pay_order WHERE org_id = $1 AND out_trade_no = $2");
-    with_db!(db, p => sqlx::query_as::<_, LocalOrder>(sql).bind(org_id).bind(out_trade_no).fetch_optional(p).await)
+    db.optional::<LocalOrder>(sql, args![org_id, out_trade_no]).await
 }
 
 /// Moves the order from `from` to `to`; false when it was elsewhere.

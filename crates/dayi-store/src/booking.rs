@@ -4,7 +4,7 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use crate::walk::{Step, Walk, walked};
-use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
+use crate::{Db, On, Result, Tx, args, with_on, with_tx};
 
 /// A booking ahead of the day or a registration on the day: one slot of one
 /// session for one patient.
@@ -32,6 +32,27 @@ pub struct Booking {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+crate::lite_row!(Booking {
+    org_id,
+    id,
+    reg_no,
+    session_id,
+    seq,
+    slot_start,
+    patient_id,
+    dept_id,
+    day,
+    fee_fen,
+    channel,
+    on_behalf,
+    booked_by,
+    status,
+    cancel_reason,
+    checked_in_at,
+    created_at,
+    updated_at
+});
 
 macro_rules! cols {
     () => {
@@ -63,12 +84,12 @@ pub async fn insert(tx: &mut Tx, rows: &[Booking]) -> Result<()> {
 
 pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Booking>> {
     let sql = concat!("SELECT ", cols!(), " FROM booking WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<Booking>(sql, args![org_id, id]).await
 }
 
 pub async fn by_reg_no(db: &Db, org_id: Uuid, reg_no: &str) -> Result<Option<Booking>> {
     let sql = concat!("SELECT ", cols!(), " FROM booking WHERE org_id = $1 AND reg_no = $2");
-    with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(reg_no).fetch_optional(p).await)
+    db.optional::<Booking>(sql, args![org_id, reg_no]).await
 }
 
 /// A patient's bookings from `from_day` on (all statuses), soonest first.
@@ -78,14 +99,14 @@ pub async fn of_patient(db: &Db, org_id: Uuid, patient_id: Uuid, from_day: &str,
         cols!(),
         " FROM booking WHERE org_id = $1 AND patient_id = $2 AND day >= $3 ORDER BY day, slot_start LIMIT $4"
     );
-    with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(patient_id).bind(from_day).bind(limit).fetch_all(p).await)
+    db.all::<Booking>(sql, args![org_id, patient_id, from_day, limit]).await
 }
 
 /// A session's bookings in slot order (all statuses).
 pub async fn of_session(db: &Db, org_id: Uuid, session_id: Uuid) -> Result<Vec<Booking>> {
     let sql =
         concat!("SELECT ", cols!(), " FROM booking WHERE org_id = $1 AND session_id = $2 ORDER BY seq, created_at");
-    with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(session_id).fetch_all(p).await)
+    db.all::<Booking>(sql, args![org_id, session_id]).await
 }
 
 pub async fn active_of_session<'a>(on: impl Into<On<'a>>, org_id: Uuid, session_id: Uuid) -> Result<Vec<Booking>> {
@@ -129,7 +150,7 @@ pub async fn unattended(db: &Db, org_id: Uuid, ended_before: i64, limit: i64) ->
                b.fee_fen, b.channel, b.on_behalf, b.booked_by, b.status, b.cancel_reason, b.checked_in_at, \
                b.created_at, b.updated_at FROM booking b JOIN clinic_session s ON s.org_id = b.org_id \
                AND s.id = b.session_id WHERE b.org_id = $1 AND b.status = 'booked' AND s.ends_at < $2 LIMIT $3";
-    with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(ended_before).bind(limit).fetch_all(p).await)
+    db.all::<Booking>(sql, args![org_id, ended_before, limit]).await
 }
 
 /// No-shows of a patient on days from `since_day`.
@@ -232,6 +253,27 @@ pub struct Charge {
     pub refund_id: Option<Uuid>,
 }
 
+crate::lite_row!(Charge {
+    org_id,
+    id,
+    patient_id,
+    booking_id,
+    item_code,
+    item_name,
+    category,
+    unit_fen,
+    quantity,
+    amount_fen,
+    status,
+    created_by,
+    created_at,
+    updated_at,
+    visit_id,
+    order_id,
+    payment_id,
+    refund_id
+});
+
 macro_rules! charge_cols {
     () => {
         "org_id, id, patient_id, booking_id, item_code, item_name, category, unit_fen, quantity, amount_fen, status, \
@@ -260,7 +302,7 @@ pub async fn insert_charges(tx: &mut Tx, rows: &[Charge]) -> Result<()> {
 pub async fn charges_of_booking(db: &Db, org_id: Uuid, booking_id: Uuid) -> Result<Vec<Charge>> {
     let sql =
         concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = $1 AND booking_id = $2 ORDER BY created_at");
-    with_db!(db, p => sqlx::query_as::<_, Charge>(sql).bind(org_id).bind(booking_id).fetch_all(p).await)
+    db.all::<Charge>(sql, args![org_id, booking_id]).await
 }
 
 /// Voids the unpaid charges of a cancelled booking.
@@ -277,7 +319,7 @@ pub async fn oversold(db: &Db, org_id: Uuid) -> Result<i64> {
                (SELECT COUNT(*) FROM booking b LEFT JOIN slot s ON s.org_id = b.org_id AND s.session_id = b.session_id \
                AND s.seq = b.seq WHERE b.org_id = $1 AND b.status IN ('booked', 'checked_in') \
                AND (s.booking_id IS NULL OR s.booking_id <> b.id))";
-    with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).fetch_one(p).await)
+    db.report_scalar::<i64>(sql, args![org_id]).await
 }
 
 macro_rules! walk_where {
@@ -316,12 +358,12 @@ pub async fn groups_over(db: &Db, org_id: Uuid, per: Per, limit: i64) -> Result<
         Per::DeptDay => concat!(over_head!(), "GROUP BY patient_id, day, dept_id HAVING COUNT(*) > $2) t"),
         Per::Session => concat!(over_head!(), "GROUP BY patient_id, session_id HAVING COUNT(*) > $2) t"),
     };
-    with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(limit).fetch_one(p).await)
+    db.report_scalar::<i64>(sql, args![org_id, limit]).await
 }
 
 /// Every booking made through one channel (`portal`, `counter`, …), of any
 /// status, in no particular order.
 pub async fn of_channel(db: &Db, org_id: Uuid, channel: &str) -> Result<Vec<Booking>> {
     let sql = concat!("SELECT ", cols!(), " FROM booking WHERE org_id = $1 AND channel = $2");
-    with_db!(db, p => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(channel).fetch_all(p).await)
+    db.all::<Booking>(sql, args![org_id, channel]).await
 }

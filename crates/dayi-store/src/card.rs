@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_tx};
 
 /// One use of a code at a station (用卡记录).
 #[derive(Debug, Clone, FromRow, PartialEq)]
@@ -21,6 +21,8 @@ pub struct CardUse {
     pub on_behalf: bool,
 }
 
+crate::lite_row!(CardUse { org_id, id, at, patient_id, code_kind, step, station, staff_id, on_behalf });
+
 pub async fn log_use(tx: &mut Tx, u: &CardUse) -> Result<()> {
     let sql = "INSERT INTO card_use (org_id, id, at, patient_id, code_kind, step, station, staff_id, on_behalf) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -32,5 +34,5 @@ pub async fn log_use(tx: &mut Tx, u: &CardUse) -> Result<()> {
 pub async fn uses(db: &Db, org_id: Uuid, patient_id: Uuid, limit: i64) -> Result<Vec<CardUse>> {
     let sql = "SELECT org_id, id, at, patient_id, code_kind, step, station, staff_id, on_behalf FROM card_use \
                WHERE org_id = $1 AND patient_id = $2 ORDER BY at DESC LIMIT $3";
-    with_db!(db, p => sqlx::query_as::<_, CardUse>(sql).bind(org_id).bind(patient_id).bind(limit).fetch_all(p).await)
+    db.all::<CardUse>(sql, args![org_id, patient_id, limit]).await
 }

@@ -6,7 +6,7 @@
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
 pub struct Row {
@@ -29,6 +29,25 @@ pub struct Row {
     pub source: String,
     pub created_at: i64,
 }
+
+crate::lite_row!(Row {
+    org_id,
+    kind,
+    code,
+    effective_from,
+    name,
+    initials,
+    insurance_code,
+    insurance_name,
+    category,
+    unit,
+    price_fen,
+    class,
+    drug,
+    active,
+    source,
+    created_at
+});
 
 macro_rules! item_cols {
     () => {
@@ -67,7 +86,7 @@ pub async fn in_force(db: &Db, org_id: Uuid, day: &str) -> Result<Vec<Row>> {
          (SELECT MAX(effective_from) FROM catalog_item d WHERE d.org_id = c.org_id AND d.kind = c.kind \
           AND d.code = c.code AND d.effective_from <= $2) ORDER BY kind, code"
     );
-    with_db!(db, p => sqlx::query_as::<_, Row>(sql).bind(org_id).bind(day).fetch_all(p).await)
+    db.all::<Row>(sql, args![org_id, day]).await
 }
 
 /// Every row of one item, newest first.
@@ -77,13 +96,13 @@ pub async fn history(db: &Db, org_id: Uuid, kind: &str, code: &str) -> Result<Ve
         item_cols!(),
         " FROM catalog_item WHERE org_id = $1 AND kind = $2 AND code = $3 ORDER BY effective_from DESC"
     );
-    with_db!(db, p => sqlx::query_as::<_, Row>(sql).bind(org_id).bind(kind).bind(code).fetch_all(p).await)
+    db.all::<Row>(sql, args![org_id, kind, code]).await
 }
 
 /// How many rows came from `source` (a file version already loaded has some).
 pub async fn count_from(db: &Db, org_id: Uuid, source: &str) -> Result<i64> {
     let sql = "SELECT COUNT(*) FROM catalog_item WHERE org_id = $1 AND source = $2";
-    with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(source).fetch_one(p).await)
+    db.report_scalar::<i64>(sql, args![org_id, source]).await
 }
 
 /// Writes one row, replacing a row of the same item and day.

@@ -7,7 +7,7 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use crate::walk::{Step, Walk, walked};
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_db, with_tx};
 
 /// A registry record: one disease of one patient.
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -39,6 +39,30 @@ pub struct Enrolment {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+crate::lite_row!(Enrolment {
+    org_id,
+    id,
+    patient_id,
+    disease,
+    diagnosed_on,
+    enrolled_on,
+    source,
+    doctor,
+    village,
+    related,
+    status,
+    closed_on,
+    closed_reason,
+    next_due,
+    next_kind,
+    last_class,
+    last_visit_on,
+    last_checkup_on,
+    enrolled_by,
+    created_at,
+    updated_at
+});
 
 macro_rules! enrolment_cols {
     () => {
@@ -80,6 +104,32 @@ pub struct Followup {
     pub created_at: i64,
 }
 
+crate::lite_row!(Followup {
+    org_id,
+    id,
+    round_id,
+    enrolment_id,
+    patient_id,
+    disease,
+    visited_on,
+    mode,
+    sbp,
+    dbp,
+    heart_rate,
+    weight_milli,
+    bmi_tenths,
+    fbg_milli,
+    ldl_milli,
+    class,
+    next_kind,
+    next_due,
+    controlled,
+    checkup,
+    detail,
+    doctor,
+    created_at
+});
+
 macro_rules! followup_cols {
     () => {
         "org_id, id, round_id, enrolment_id, patient_id, disease, visited_on, mode, sbp, dbp, heart_rate, \
@@ -119,6 +169,29 @@ pub struct Screening {
     pub created_at: i64,
 }
 
+crate::lite_row!(Screening {
+    org_id,
+    id,
+    patient_id,
+    screened_on,
+    source,
+    source_id,
+    sbp,
+    dbp,
+    fbg_milli,
+    tc_milli,
+    ldl_milli,
+    tg_milli,
+    hdl_milli,
+    bmi_tenths,
+    risks,
+    suspected,
+    proposal,
+    next_due,
+    screened_by,
+    created_at
+});
+
 macro_rules! screening_cols {
     () => {
         "org_id, id, patient_id, screened_on, source, source_id, sbp, dbp, fbg_milli, tc_milli, ldl_milli, \
@@ -153,7 +226,7 @@ pub async fn update_enrolment(tx: &mut Tx, e: &Enrolment) -> Result<()> {
 
 pub async fn get_enrolment(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Enrolment>> {
     let sql = concat!("SELECT ", enrolment_cols!(), " FROM chronic_enrolment WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Enrolment>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<Enrolment>(sql, args![org_id, id]).await
 }
 
 pub async fn enrolments_of(db: &Db, org_id: Uuid, patient_id: Uuid) -> Result<Vec<Enrolment>> {
@@ -162,7 +235,7 @@ pub async fn enrolments_of(db: &Db, org_id: Uuid, patient_id: Uuid) -> Result<Ve
         enrolment_cols!(),
         " FROM chronic_enrolment WHERE org_id = $1 AND patient_id = $2 ORDER BY created_at"
     );
-    with_db!(db, p => sqlx::query_as::<_, Enrolment>(sql).bind(org_id).bind(patient_id).fetch_all(p).await)
+    db.all::<Enrolment>(sql, args![org_id, patient_id]).await
 }
 
 /// Rows per multi-row INSERT, under both databases' bind limits.
@@ -246,7 +319,7 @@ pub async fn followups_of(db: &Db, org_id: Uuid, patient_id: Uuid) -> Result<Vec
         followup_cols!(),
         " FROM chronic_followup WHERE org_id = $1 AND patient_id = $2 ORDER BY visited_on, created_at"
     );
-    with_db!(db, p => sqlx::query_as::<_, Followup>(sql).bind(org_id).bind(patient_id).fetch_all(p).await)
+    db.all::<Followup>(sql, args![org_id, patient_id]).await
 }
 
 /// The follow-ups of these records, each record's oldest first.
@@ -298,12 +371,12 @@ pub async fn screenings_of(db: &Db, org_id: Uuid, patient_id: Uuid) -> Result<Ve
         screening_cols!(),
         " FROM chronic_screening WHERE org_id = $1 AND patient_id = $2 ORDER BY screened_on, created_at"
     );
-    with_db!(db, p => sqlx::query_as::<_, Screening>(sql).bind(org_id).bind(patient_id).fetch_all(p).await)
+    db.all::<Screening>(sql, args![org_id, patient_id]).await
 }
 
 pub async fn get_screening(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Screening>> {
     let sql = concat!("SELECT ", screening_cols!(), " FROM chronic_screening WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Screening>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<Screening>(sql, args![org_id, id]).await
 }
 
 /// Sets the proposal state of readings (enrolled, dismissed).
@@ -325,6 +398,8 @@ pub struct WorkRow {
     pub birth_date: String,
     pub phone: Option<String>,
 }
+
+crate::lite_row!(WorkRow { name, sex, birth_date, phone } flatten { enrolment });
 
 /// Which registry records a worklist holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,13 +484,15 @@ pub struct ProposalRow {
     pub birth_date: String,
 }
 
+crate::lite_row!(ProposalRow { name, sex, birth_date } flatten { screening });
+
 pub async fn open_proposals(db: &Db, org_id: Uuid, limit: i64) -> Result<Vec<ProposalRow>> {
     let sql = "SELECT s.org_id, s.id, s.patient_id, s.screened_on, s.source, s.source_id, s.sbp, s.dbp, s.fbg_milli, \
                s.tc_milli, s.ldl_milli, s.tg_milli, s.hdl_milli, s.bmi_tenths, s.risks, s.suspected, s.proposal, \
                s.next_due, s.screened_by, s.created_at, p.name, p.sex, p.birth_date \
                FROM chronic_screening s JOIN patient p ON p.org_id = s.org_id AND p.id = s.patient_id \
                WHERE s.org_id = $1 AND s.proposal = 'open' ORDER BY s.screened_on DESC, s.id LIMIT $2";
-    with_db!(db, p => sqlx::query_as::<_, ProposalRow>(sql).bind(org_id).bind(limit).fetch_all(p).await)
+    db.all::<ProposalRow>(sql, args![org_id, limit]).await
 }
 
 /// A resident due for a screening: no reading whose next check is after today.
@@ -429,6 +506,8 @@ pub struct DueResident {
     pub address: Option<String>,
 }
 
+crate::lite_row!(DueResident { id, name, sex, birth_date, phone, address });
+
 /// Residents born on or before `born_by` with no reading due after `today`
 /// and no hypertension record (those are seen at follow-ups).
 pub async fn screening_due(db: &Db, org_id: Uuid, born_by: &str, today: &str, limit: i64) -> Result<Vec<DueResident>> {
@@ -439,8 +518,7 @@ pub async fn screening_due(db: &Db, org_id: Uuid, born_by: &str, today: &str, li
                AND NOT EXISTS (SELECT 1 FROM chronic_enrolment e WHERE e.org_id = p.org_id AND e.patient_id = p.id \
                                AND e.disease = 'htn' AND e.status = 'active') \
                ORDER BY p.birth_date, p.id LIMIT $4";
-    with_db!(db, p => sqlx::query_as::<_, DueResident>(sql).bind(org_id).bind(born_by).bind(today).bind(limit)
-        .fetch_all(p).await)
+    db.report::<DueResident>(sql, args![org_id, born_by, today, limit]).await
 }
 
 /// Per record in force in a year (enrolled by its end, not closed before its
@@ -481,6 +559,8 @@ pub struct Count {
     pub lipid_tested: i64,
 }
 
+crate::lite_row!(Count { disease, doctor, village, managed, standard, controlled, lipid_tested });
+
 /// A year's numerators and denominators by disease, doctor and village.
 pub async fn counts(db: &Db, org_id: Uuid, year: i64, standard_visits: i64) -> Result<Vec<Count>> {
     let (from, to) = bounds(year);
@@ -492,8 +572,7 @@ pub async fn counts(db: &Db, org_id: Uuid, year: i64, standard_visits: i64) -> R
         year_facts!(),
         ") t GROUP BY disease, doctor, village"
     );
-    with_db!(db, p => sqlx::query_as::<_, Count>(sql).bind(org_id).bind(from.clone()).bind(to.clone()).bind(year)
-        .bind(standard_visits).fetch_all(p).await)
+    db.report::<Count>(sql, args![org_id, from.clone(), to.clone(), year, standard_visits]).await
 }
 
 /// One record's facts in a year.
@@ -511,6 +590,8 @@ pub struct YearFact {
     pub lipid: i64,
 }
 
+crate::lite_row!(YearFact { id, patient_id, disease, doctor, village, face, latest, lipid });
+
 /// A year's facts of the records of one disease, narrowed to a doctor or village.
 pub async fn facts(
     db: &Db,
@@ -526,14 +607,17 @@ pub async fn facts(
         year_facts!(),
         ") t WHERE disease = $5 AND ($6 = '' OR doctor = $6) AND ($7 = '' OR village = $7)"
     );
-    with_db!(db, p => sqlx::query_as::<_, YearFact>(sql).bind(org_id).bind(from.clone()).bind(to.clone()).bind(year)
-        .bind(disease).bind(doctor.unwrap_or("")).bind(village.unwrap_or("")).fetch_all(p).await)
+    db.report::<YearFact>(
+        sql,
+        args![org_id, from.clone(), to.clone(), year, disease, doctor.unwrap_or(""), village.unwrap_or("")],
+    )
+    .await
 }
 
 /// The villages and doctors of the registry, for the filters.
 pub async fn villages(db: &Db, org_id: Uuid) -> Result<Vec<String>> {
     let sql = "SELECT DISTINCT village FROM chronic_enrolment WHERE org_id = $1 AND village <> '' ORDER BY village";
-    with_db!(db, p => sqlx::query_scalar::<_, String>(sql).bind(org_id).fetch_all(p).await)
+    Ok(db.report::<(String,)>(sql, args![org_id]).await?.into_iter().map(|(v,)| v).collect())
 }
 
 /// Many registry records at once (bulk loads for benchmarks and migrations).
@@ -559,7 +643,7 @@ pub async fn insert_enrolments(tx: &mut Tx, rows: &[Enrolment]) -> Result<()> {
 /// The organisation's registry records, open or closed.
 pub async fn count_records(db: &Db, org_id: Uuid) -> Result<i64> {
     let sql = "SELECT COUNT(*) FROM chronic_enrolment WHERE org_id = $1";
-    with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).fetch_one(p).await)
+    db.report_scalar::<i64>(sql, args![org_id]).await
 }
 
 /// Patients born on or before `born_by` with no registry record, oldest id first.
@@ -567,12 +651,12 @@ pub async fn unenrolled_adults(db: &Db, org_id: Uuid, born_by: &str, limit: i64)
     let sql = "SELECT p.id, p.birth_date FROM patient p WHERE p.org_id = $1 AND p.merged_into IS NULL \
                AND p.birth_date <> '' AND p.birth_date <= $2 AND NOT EXISTS (SELECT 1 FROM chronic_enrolment e \
                WHERE e.org_id = p.org_id AND e.patient_id = p.id) ORDER BY p.id LIMIT $3";
-    with_db!(db, p => sqlx::query_as::<_, (Uuid, String)>(sql).bind(org_id).bind(born_by).bind(limit).fetch_all(p).await)
+    db.all::<(Uuid, String)>(sql, args![org_id, born_by, limit]).await
 }
 
 pub async fn get_followup(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Followup>> {
     let sql = concat!("SELECT ", followup_cols!(), " FROM chronic_followup WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Followup>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<Followup>(sql, args![org_id, id]).await
 }
 
 macro_rules! enrolment_where {

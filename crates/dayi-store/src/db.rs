@@ -11,6 +11,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Postgres, Sqlite, Transaction};
 
+use crate::lite::Lite;
+
 /// Connection settings (from the `[database]` section of the configuration).
 #[derive(Debug, Clone)]
 pub struct DbConfig {
@@ -45,7 +47,7 @@ impl DbConfig {
 /// the database file. PostgreSQL uses one pool for both.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite { read: SqlitePool, write: SqlitePool, checkpoints: Arc<Checkpoints> },
+    Sqlite { read: SqlitePool, write: SqlitePool, lite: Lite, checkpoints: Arc<Checkpoints> },
     Postgres(PgPool),
 }
 
@@ -212,9 +214,11 @@ impl Db {
             .await?;
         // The checkpointer gives up on a truncation soon rather than hold back the writer.
         let conn = opts.clone().busy_timeout(TRUNCATE_WAIT).connect().await?;
-        let wal = sqlite_path(&cfg.url).map(|p| PathBuf::from(format!("{p}-wal")));
+        let path = sqlite_path(&cfg.url).ok_or_else(|| sqlx::Error::Configuration("SQLite needs a file".into()))?;
+        let lite = Lite::new(std::path::Path::new(&path), cfg.max_connections as usize);
+        let wal = Some(PathBuf::from(format!("{path}-wal")));
         let checkpoints = Arc::new(Checkpoints::start(conn, wal, cfg.wal_truncate_bytes));
-        Ok(Db::Sqlite { read, write, checkpoints })
+        Ok(Db::Sqlite { read, write, lite, checkpoints })
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -283,8 +287,9 @@ impl Db {
     /// alone complete (and no log as large as its busiest hour).
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { read, write, checkpoints } => {
+            Db::Sqlite { read, write, lite, checkpoints } => {
                 checkpoints.stop().await;
+                lite.close();
                 read.close().await;
                 if let Ok(mut conn) = write.acquire().await {
                     match truncate_wal(&mut conn).await {

@@ -18,6 +18,8 @@ pub struct Identifier {
     pub created_at: i64,
 }
 
+crate::lite_row!(Identifier { org_id, id, patient_id, system, value, created_at });
+
 macro_rules! cols {
     () => {
         "org_id, id, patient_id, system, value, created_at"

@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Notification {
@@ -19,6 +19,8 @@ pub struct Notification {
     pub read_at: Option<i64>,
 }
 
+crate::lite_row!(Notification { org_id, id, patient_id, kind, booking_id, body, created_at, read_at });
+
 pub async fn notify(tx: &mut Tx, n: &Notification) -> Result<()> {
     let sql = "INSERT INTO notification (org_id, id, patient_id, kind, booking_id, body, created_at, read_at) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
@@ -30,7 +32,7 @@ pub async fn notify(tx: &mut Tx, n: &Notification) -> Result<()> {
 pub async fn notifications(db: &Db, org_id: Uuid, patient_id: Uuid, limit: i64) -> Result<Vec<Notification>> {
     let sql = "SELECT org_id, id, patient_id, kind, booking_id, body, created_at, read_at FROM notification \
                WHERE org_id = $1 AND patient_id = $2 ORDER BY created_at DESC LIMIT $3";
-    with_db!(db, p => sqlx::query_as::<_, Notification>(sql).bind(org_id).bind(patient_id).bind(limit).fetch_all(p).await)
+    db.all::<Notification>(sql, args![org_id, patient_id, limit]).await
 }
 
 /// One text message and what became of it.
@@ -50,6 +52,21 @@ pub struct Message {
     pub created_at: i64,
     pub sent_at: Option<i64>,
 }
+
+crate::lite_row!(Message {
+    org_id,
+    id,
+    patient_id,
+    phone,
+    template,
+    body,
+    gateway,
+    status,
+    reference,
+    error,
+    created_at,
+    sent_at
+});
 
 macro_rules! cols {
     () => {
@@ -88,5 +105,5 @@ pub async fn messages(db: &Db, org_id: Uuid, phone: Option<&str>, limit: i64) ->
         cols!(),
         " FROM message WHERE org_id = $1 AND ($2 IS NULL OR phone = $2) ORDER BY created_at DESC LIMIT $3"
     );
-    with_db!(db, p => sqlx::query_as::<_, Message>(sql).bind(org_id).bind(phone).bind(limit).fetch_all(p).await)
+    db.all::<Message>(sql, args![org_id, phone, limit]).await
 }

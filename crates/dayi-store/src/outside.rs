@@ -4,7 +4,7 @@
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_db, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct OutsideRecord {
@@ -19,6 +19,8 @@ pub struct OutsideRecord {
     pub imported_at: i64,
 }
 
+crate::lite_row!(OutsideRecord { org_id, id, kind, patient_id, resource, imported_by, imported_at });
+
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct ImportKey {
     pub org_id: Uuid,
@@ -26,6 +28,8 @@ pub struct ImportKey {
     pub kind: String,
     pub local_id: Uuid,
 }
+
+crate::lite_row!(ImportKey { org_id, source, kind, local_id });
 
 /// Rows per multi-row INSERT, under both databases' bind limits.
 const BATCH: usize = 500;
@@ -82,5 +86,5 @@ pub async fn keys(db: &Db, org_id: Uuid, sources: &[String]) -> Result<Vec<Impor
 pub async fn get(db: &Db, org_id: Uuid, kind: &str, id: Uuid) -> Result<Option<OutsideRecord>> {
     let sql = "SELECT org_id, id, kind, patient_id, resource, imported_by, imported_at FROM outside_record \
                WHERE org_id = $1 AND id = $2 AND kind = $3";
-    with_db!(db, p => sqlx::query_as::<_, OutsideRecord>(sql).bind(org_id).bind(id).bind(kind).fetch_optional(p).await)
+    db.optional::<OutsideRecord>(sql, args![org_id, id, kind]).await
 }

@@ -4,8 +4,9 @@
 use sqlx::{AssertSqlSafe, FromRow, QueryBuilder};
 use uuid::Uuid;
 
+use crate::fetch::Sql;
 use crate::walk::{Step, Walk, walked};
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_db, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Patient {
@@ -122,24 +123,50 @@ pub async fn insert(tx: &mut Tx, rows: &[Patient]) -> Result<()> {
     Ok(())
 }
 
+crate::lite_row!(Patient {
+    org_id,
+    id,
+    hospital_no,
+    card_id,
+    name,
+    name_pinyin,
+    name_initials,
+    sex,
+    birth_date,
+    ethnicity,
+    id_kind,
+    id_number,
+    id_rev,
+    nationality,
+    phone,
+    address,
+    region_code,
+    insurance,
+    emergency_name,
+    emergency_relation,
+    emergency_phone,
+    guardian_name,
+    guardian_relation,
+    guardian_id_number,
+    guardian_phone,
+    channel,
+    merged_into,
+    created_by,
+    created_at,
+    updated_at,
+});
+
 pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Patient>> {
     let sql = concat!("SELECT ", cols!(), " FROM patient WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional(sql, args![org_id, id]).await
 }
 
 pub async fn get_many(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Patient>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        with_db!(db, p => {
-            let mut qb = QueryBuilder::new(concat!("SELECT ", cols!(), " FROM patient WHERE org_id = "));
-            qb.push_bind(org_id).push(" AND id IN (");
-            let mut list = qb.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            qb.push(")");
-            out.extend(qb.build_query_as::<Patient>().fetch_all(p).await?);
-        });
+        let mut q = Sql::new(concat!("SELECT ", cols!(), " FROM patient WHERE org_id = "));
+        q.arg(org_id).push(" AND id IN (").list(chunk).push(")");
+        out.extend(db.all::<Patient>(&q.text, &q.args).await?);
     }
     Ok(out)
 }
@@ -172,17 +199,17 @@ pub async fn by_document(db: &Db, org_id: Uuid, kind: &str, number: &str) -> Res
         cols!(),
         " FROM patient WHERE org_id = $1 AND id_kind = $2 AND id_number = $3 AND merged_into IS NULL"
     );
-    with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(kind).bind(number).fetch_optional(p).await)
+    db.optional(sql, args![org_id, kind, number]).await
 }
 
 pub async fn by_card(db: &Db, org_id: Uuid, card_id: &str) -> Result<Option<Patient>> {
     let sql = concat!("SELECT ", cols!(), " FROM patient WHERE org_id = $1 AND card_id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(card_id).fetch_optional(p).await)
+    db.optional(sql, args![org_id, card_id]).await
 }
 
 pub async fn by_hospital_no(db: &Db, org_id: Uuid, no: &str) -> Result<Option<Patient>> {
     let sql = concat!("SELECT ", cols!(), " FROM patient WHERE org_id = $1 AND hospital_no = $2");
-    with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(no).fetch_optional(p).await)
+    db.optional(sql, args![org_id, no]).await
 }
 
 /// The patient whose hospital number lies in `[from, to)` (numbers of one
@@ -194,7 +221,7 @@ pub async fn by_hospital_no_range(db: &Db, org_id: Uuid, from: &str, to: &str) -
         cols!(),
         " FROM patient WHERE org_id = $1 AND hospital_no >= $2 AND hospital_no < $3 ORDER BY hospital_no LIMIT 1"
     );
-    with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(from).bind(to).fetch_optional(p).await)
+    db.optional(sql, args![org_id, from, to]).await
 }
 
 /// Which search key a query uses.
@@ -267,7 +294,7 @@ pub async fn search(db: &Db, org_id: Uuid, key: Key, value: &str, limit: i64) ->
         Key::IdNumber => unreachable!("by_number"),
     };
     let end = prefix_end(value);
-    with_db!(db, p => sqlx::query_as::<_, Patient>(sql).bind(org_id).bind(value).bind(&end).bind(limit).fetch_all(p).await)
+    db.all(sql, args![org_id, value, end, limit]).await
 }
 
 /// Active records holding a document number, of any kind. The index on
@@ -275,16 +302,10 @@ pub async fn search(db: &Db, org_id: Uuid, key: Key, value: &str, limit: i64) ->
 /// databases seek it, one probe per kind. Without the kinds SQLite walked
 /// every record of the organisation (0.7 s a search at 20,000 patients).
 async fn by_number(db: &Db, org_id: Uuid, number: &str, limit: i64) -> Result<Vec<Patient>> {
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new(concat!("SELECT ", cols!(), " FROM patient WHERE org_id = "));
-        qb.push_bind(org_id).push(" AND id_kind IN (");
-        let mut kinds = qb.separated(", ");
-        for k in dayi_core::identity::IdKind::ALL {
-            kinds.push_bind(k.code());
-        }
-        qb.push(") AND id_number = ").push_bind(number).push(" AND merged_into IS NULL LIMIT ").push_bind(limit);
-        qb.build_query_as::<Patient>().fetch_all(p).await
-    })
+    let mut q = Sql::new(concat!("SELECT ", cols!(), " FROM patient WHERE org_id = "));
+    q.arg(org_id).push(" AND id_kind IN (").list(dayi_core::identity::IdKind::ALL.iter().map(|k| k.code()));
+    q.push(") AND id_number = ").arg(number).push(" AND merged_into IS NULL LIMIT ").arg(limit);
+    db.all(&q.text, &q.args).await
 }
 
 /// Active records that may be the same person as `p`: same name and birth
@@ -296,9 +317,7 @@ pub async fn duplicates_of(db: &Db, p: &Patient, limit: i64) -> Result<Vec<Patie
         " FROM patient WHERE org_id = $1 AND id <> $2 AND merged_into IS NULL AND \
          ((name_pinyin = $3 AND birth_date = $4) OR (name = $5 AND birth_date = $4) OR phone = $6) LIMIT $7"
     );
-    with_db!(db, c => sqlx::query_as::<_, Patient>(sql)
-        .bind(p.org_id).bind(p.id).bind(&p.name_pinyin).bind(&p.birth_date).bind(&p.name).bind(&p.phone).bind(limit)
-        .fetch_all(c).await)
+    db.all(sql, args![p.org_id, p.id, &p.name_pinyin, &p.birth_date, &p.name, &p.phone, limit]).await
 }
 
 /// Pairs of active records in the organisation that look like one person:
@@ -312,7 +331,7 @@ pub async fn duplicate_pairs(db: &Db, org_id: Uuid, limit: i64) -> Result<Vec<(U
                AND b.phone = a.phone AND b.id > a.id \
                WHERE a.org_id = $1 AND a.phone IS NOT NULL AND a.merged_into IS NULL AND b.merged_into IS NULL \
                LIMIT $2";
-    with_db!(db, p => sqlx::query_as::<_, (Uuid, Uuid, String)>(sql).bind(org_id).bind(limit).fetch_all(p).await)
+    db.report(sql, args![org_id, limit]).await
 }
 
 /// The next value of a per-organisation counter (1, 2, …), inside the caller's transaction.

@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Otp {
@@ -15,6 +15,8 @@ pub struct Otp {
     pub expires_at: i64,
     pub attempts: i64,
 }
+
+crate::lite_row!(Otp { org_id, phone, code_hash, sent_at, expires_at, attempts });
 
 /// Stores a fresh code for the phone, replacing any earlier one.
 pub async fn put_otp(tx: &mut Tx, o: &Otp) -> Result<()> {
@@ -55,6 +57,8 @@ pub struct Session {
     pub last_seen_at: i64,
 }
 
+crate::lite_row!(Session { org_id, token_hash, patient_id, csrf, created_at, last_seen_at });
+
 pub async fn insert_session(tx: &mut Tx, s: &Session) -> Result<()> {
     let sql = "INSERT INTO portal_session (org_id, token_hash, patient_id, csrf, created_at, last_seen_at) \
                VALUES ($1, $2, $3, $4, $5, $6)";
@@ -66,7 +70,7 @@ pub async fn insert_session(tx: &mut Tx, s: &Session) -> Result<()> {
 pub async fn get_session(db: &Db, org_id: Uuid, token_hash: &str) -> Result<Option<Session>> {
     let sql = "SELECT org_id, token_hash, patient_id, csrf, created_at, last_seen_at FROM portal_session \
                WHERE org_id = $1 AND token_hash = $2";
-    with_db!(db, p => sqlx::query_as::<_, Session>(sql).bind(org_id).bind(token_hash).fetch_optional(p).await)
+    db.optional::<Session>(sql, args![org_id, token_hash]).await
 }
 
 pub async fn touch_session(tx: &mut Tx, org_id: Uuid, token_hash: &str, now: i64) -> Result<()> {
@@ -98,5 +102,5 @@ pub async fn link_family(tx: &mut Tx, org_id: Uuid, owner: Uuid, member: Uuid, r
 /// (member id, relation code) of the account's linked family.
 pub async fn family(db: &Db, org_id: Uuid, owner: Uuid) -> Result<Vec<(Uuid, String)>> {
     let sql = "SELECT member_id, relation FROM portal_family WHERE org_id = $1 AND owner_id = $2 ORDER BY created_at";
-    with_db!(db, p => sqlx::query_as::<_, (Uuid, String)>(sql).bind(org_id).bind(owner).fetch_all(p).await)
+    db.all::<(Uuid, String)>(sql, args![org_id, owner]).await
 }

@@ -5,7 +5,7 @@
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
+use crate::{Db, On, Result, Tx, args, with_on, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Entry {
@@ -33,6 +33,27 @@ pub struct Entry {
     pub updated_at: i64,
 }
 
+crate::lite_row!(Entry {
+    org_id,
+    booking_id,
+    session_id,
+    patient_id,
+    day,
+    seq,
+    appointment,
+    checked_in_at,
+    late,
+    recalled,
+    mark,
+    priority,
+    priority_group,
+    status,
+    calls,
+    called_by,
+    called_at,
+    updated_at
+});
+
 /// An entry with the patient's name, for boards and panels.
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Named {
@@ -40,6 +61,8 @@ pub struct Named {
     pub entry: Entry,
     pub name: String,
 }
+
+crate::lite_row!(Named { name } flatten { entry });
 
 macro_rules! cols {
     ($p:literal) => {
@@ -116,7 +139,7 @@ pub async fn of_patient(db: &Db, org_id: Uuid, patient_id: Uuid, day: &str) -> R
         cols!(""),
         " FROM queue_entry WHERE org_id = $1 AND patient_id = $2 AND day = $3 ORDER BY checked_in_at"
     );
-    with_db!(db, p => sqlx::query_as::<_, Entry>(sql).bind(org_id).bind(patient_id).bind(day).fetch_all(p).await)
+    db.all::<Entry>(sql, args![org_id, patient_id, day]).await
 }
 
 // The key list first, so SQLite walks the session index per key.
@@ -231,6 +254,8 @@ pub struct Panel {
     pub updated_at: i64,
 }
 
+crate::lite_row!(Panel { org_id, username, day, sessions, paused, last_session, updated_at });
+
 impl Panel {
     pub fn session_ids(&self) -> Vec<Uuid> {
         self.sessions.split(',').filter_map(|s| Uuid::parse_str(s).ok()).collect()
@@ -240,7 +265,7 @@ impl Panel {
 pub async fn panel(db: &Db, org_id: Uuid, username: &str, day: &str) -> Result<Option<Panel>> {
     let sql = "SELECT org_id, username, day, sessions, paused, last_session, updated_at FROM queue_panel \
                WHERE org_id = $1 AND username = $2 AND day = $3";
-    with_db!(db, p => sqlx::query_as::<_, Panel>(sql).bind(org_id).bind(username).bind(day).fetch_optional(p).await)
+    db.optional::<Panel>(sql, args![org_id, username, day]).await
 }
 
 pub async fn save_panel(tx: &mut Tx, p: &Panel) -> Result<()> {
@@ -257,5 +282,5 @@ pub async fn save_panel(tx: &mut Tx, p: &Panel) -> Result<()> {
 pub async fn paused_panels(db: &Db, org_id: Uuid, day: &str) -> Result<Vec<Panel>> {
     let sql = "SELECT org_id, username, day, sessions, paused, last_session, updated_at FROM queue_panel \
                WHERE org_id = $1 AND day = $2 AND paused = $3";
-    with_db!(db, p => sqlx::query_as::<_, Panel>(sql).bind(org_id).bind(day).bind(true).fetch_all(p).await)
+    db.all::<Panel>(sql, args![org_id, day, true]).await
 }

@@ -5,7 +5,7 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use crate::walk::{Step, Walk, walked};
-use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
+use crate::{Db, On, Result, Tx, args, with_db, with_on, with_tx};
 
 /// Rows per multi-row statement (well under both databases' bind limits).
 const BATCH: usize = 256;
@@ -36,6 +36,26 @@ pub struct Template {
     pub created_at: i64,
 }
 
+crate::lite_row!(Template {
+    org_id,
+    id,
+    dept_id,
+    weekday,
+    half_day,
+    clinic_type,
+    doctor_id,
+    doctor_name,
+    doctor_title,
+    visiting_from,
+    room,
+    start_time,
+    slot_minutes,
+    slot_count,
+    active,
+    created_by,
+    created_at
+});
+
 macro_rules! template_cols {
     () => {
         "org_id, id, dept_id, weekday, half_day, clinic_type, doctor_id, doctor_name, doctor_title, visiting_from, \
@@ -62,7 +82,7 @@ pub async fn templates(db: &Db, org_id: Uuid) -> Result<Vec<Template>> {
         template_cols!(),
         " FROM roster_template WHERE org_id = $1 ORDER BY weekday, half_day, doctor_name"
     );
-    with_db!(db, p => sqlx::query_as::<_, Template>(sql).bind(org_id).fetch_all(p).await)
+    db.all::<Template>(sql, args![org_id]).await
 }
 
 pub async fn set_template_active(tx: &mut Tx, org_id: Uuid, id: Uuid, active: bool) -> Result<u64> {
@@ -102,6 +122,33 @@ pub struct Session {
     pub created_by: String,
     pub created_at: i64,
 }
+
+crate::lite_row!(Session {
+    org_id,
+    id,
+    template_id,
+    dept_id,
+    day,
+    half_day,
+    clinic_type,
+    doctor_id,
+    doctor_name,
+    doctor_title,
+    visiting_from,
+    room,
+    start_time,
+    slot_minutes,
+    slot_count,
+    fee_fen,
+    release_at,
+    ends_at,
+    status,
+    stop_reason,
+    stopped_by,
+    stopped_at,
+    created_by,
+    created_at
+});
 
 macro_rules! session_cols {
     () => {
@@ -155,7 +202,7 @@ pub async fn sessions(db: &Db, org_id: Uuid, from: &str, to: &str, dept_id: Opti
         " FROM clinic_session WHERE org_id = $1 AND day >= $2 AND day <= $3 AND ($4 IS NULL OR dept_id = $4) \
          ORDER BY day, start_time, doctor_name"
     );
-    with_db!(db, p => sqlx::query_as::<_, Session>(sql).bind(org_id).bind(from).bind(to).bind(dept_id).fetch_all(p).await)
+    db.all::<Session>(sql, args![org_id, from, to, dept_id]).await
 }
 
 /// Free slots per session (`session_id`, free, total).
@@ -189,6 +236,8 @@ pub struct Slot {
     pub booking_id: Option<Uuid>,
 }
 
+crate::lite_row!(Slot { org_id, session_id, seq, starts_at, added, booking_id });
+
 macro_rules! slot_cols {
     () => {
         "org_id, session_id, seq, starts_at, added, booking_id"
@@ -197,7 +246,7 @@ macro_rules! slot_cols {
 
 pub async fn slots(db: &Db, org_id: Uuid, session_id: Uuid) -> Result<Vec<Slot>> {
     let sql = concat!("SELECT ", slot_cols!(), " FROM slot WHERE org_id = $1 AND session_id = $2 ORDER BY seq");
-    with_db!(db, p => sqlx::query_as::<_, Slot>(sql).bind(org_id).bind(session_id).fetch_all(p).await)
+    db.all::<Slot>(sql, args![org_id, session_id]).await
 }
 
 /// When a slot starts, if it exists.
@@ -212,6 +261,8 @@ pub struct Bookable {
     pub ends_at: i64,
     pub status: String,
 }
+
+crate::lite_row!(Bookable { id, dept_id, day, fee_fen, release_at, ends_at, status });
 
 /// The sessions among `ids` (the booking desk reads a batch's at once).
 pub async fn bookable_in(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Bookable>> {
@@ -319,6 +370,8 @@ pub struct RoomUse {
     pub live: i64,
 }
 
+crate::lite_row!(RoomUse { dept_id, room, live });
+
 /// Every room the templates and sessions name, per department, by name.
 /// Rooms are free text on those rows; this is the one place that gathers them.
 pub async fn rooms(db: &Db, org_id: Uuid, today: &str) -> Result<Vec<RoomUse>> {
@@ -329,7 +382,7 @@ pub async fn rooms(db: &Db, org_id: Uuid, today: &str) -> Result<Vec<RoomUse>> {
                  SELECT dept_id, TRIM(room) AS room, CASE WHEN day >= $2 THEN 1 ELSE 0 END AS live \
                    FROM clinic_session WHERE org_id = $1 AND room IS NOT NULL \
                ) r WHERE room <> '' GROUP BY dept_id, room ORDER BY dept_id, room";
-    with_db!(db, p => sqlx::query_as::<_, RoomUse>(sql).bind(org_id).bind(today).fetch_all(p).await)
+    db.all::<RoomUse>(sql, args![org_id, today]).await
 }
 
 macro_rules! session_where {

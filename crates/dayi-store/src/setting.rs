@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Setting {
@@ -19,6 +19,8 @@ pub struct Setting {
     pub updated_by: String,
     pub updated_at: i64,
 }
+
+crate::lite_row!(Setting { org_id, key, effective_from, value, source, updated_by, updated_at });
 
 macro_rules! cols {
     () => {
@@ -46,10 +48,10 @@ pub async fn effective(db: &Db, org_id: Uuid, key: &str, date: &str) -> Result<O
         cols!(),
         " FROM setting WHERE org_id = $1 AND key = $2 AND effective_from <= $3 ORDER BY effective_from DESC LIMIT 1"
     );
-    with_db!(db, p => sqlx::query_as::<_, Setting>(sql).bind(org_id).bind(key).bind(date).fetch_optional(p).await)
+    db.optional::<Setting>(sql, args![org_id, key, date]).await
 }
 
 pub async fn list(db: &Db, org_id: Uuid) -> Result<Vec<Setting>> {
     let sql = concat!("SELECT ", cols!(), " FROM setting WHERE org_id = $1 ORDER BY key, effective_from");
-    with_db!(db, p => sqlx::query_as::<_, Setting>(sql).bind(org_id).fetch_all(p).await)
+    db.all::<Setting>(sql, args![org_id]).await
 }

@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Staff {
@@ -25,6 +25,24 @@ pub struct Staff {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+crate::lite_row!(Staff {
+    org_id,
+    id,
+    username,
+    display_name,
+    dept_id,
+    roles,
+    password_hash,
+    active,
+    totp_secret,
+    totp_required,
+    failed_count,
+    locked_until,
+    last_login_at,
+    created_at,
+    updated_at
+});
 
 impl Staff {
     /// A new, active account (fresh UUIDv7) with no failures, lock or second factor yet.
@@ -80,17 +98,17 @@ pub async fn insert(tx: &mut Tx, s: &Staff) -> Result<()> {
 
 pub async fn get(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Staff>> {
     let sql = concat!("SELECT ", cols!(), " FROM staff WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Staff>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<Staff>(sql, args![org_id, id]).await
 }
 
 pub async fn by_username(db: &Db, org_id: Uuid, username: &str) -> Result<Option<Staff>> {
     let sql = concat!("SELECT ", cols!(), " FROM staff WHERE org_id = $1 AND username = $2");
-    with_db!(db, p => sqlx::query_as::<_, Staff>(sql).bind(org_id).bind(username).fetch_optional(p).await)
+    db.optional::<Staff>(sql, args![org_id, username]).await
 }
 
 pub async fn list(db: &Db, org_id: Uuid) -> Result<Vec<Staff>> {
     let sql = concat!("SELECT ", cols!(), " FROM staff WHERE org_id = $1 ORDER BY username");
-    with_db!(db, p => sqlx::query_as::<_, Staff>(sql).bind(org_id).fetch_all(p).await)
+    db.all::<Staff>(sql, args![org_id]).await
 }
 
 /// Records a failed sign-in; locks the account when the count reaches `max`.

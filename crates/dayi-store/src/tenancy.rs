@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Org {
@@ -17,6 +17,8 @@ pub struct Org {
     pub created_at: i64,
 }
 
+crate::lite_row!(Org { org_id, code, name, kind, tier, region_code, parent_org_id, created_at });
+
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Dept {
     pub org_id: Uuid,
@@ -27,6 +29,8 @@ pub struct Dept {
     pub active: bool,
     pub created_at: i64,
 }
+
+crate::lite_row!(Dept { org_id, id, code, name, kind, active, created_at });
 
 macro_rules! org_cols {
     () => {
@@ -51,17 +55,17 @@ pub async fn insert_org(tx: &mut Tx, o: &Org) -> Result<()> {
 
 pub async fn list_orgs(db: &Db) -> Result<Vec<Org>> {
     let sql = concat!("SELECT ", org_cols!(), " FROM org ORDER BY created_at, code");
-    with_db!(db, p => sqlx::query_as::<_, Org>(sql).fetch_all(p).await)
+    db.all::<Org>(sql, args![]).await
 }
 
 pub async fn get_org(db: &Db, org_id: Uuid) -> Result<Option<Org>> {
     let sql = concat!("SELECT ", org_cols!(), " FROM org WHERE org_id = $1");
-    with_db!(db, p => sqlx::query_as::<_, Org>(sql).bind(org_id).fetch_optional(p).await)
+    db.optional::<Org>(sql, args![org_id]).await
 }
 
 pub async fn org_by_code(db: &Db, code: &str) -> Result<Option<Org>> {
     let sql = concat!("SELECT ", org_cols!(), " FROM org WHERE code = $1");
-    with_db!(db, p => sqlx::query_as::<_, Org>(sql).bind(code).fetch_optional(p).await)
+    db.optional::<Org>(sql, args![code]).await
 }
 
 pub async fn insert_dept(tx: &mut Tx, d: &Dept) -> Result<()> {
@@ -74,12 +78,12 @@ pub async fn insert_dept(tx: &mut Tx, d: &Dept) -> Result<()> {
 
 pub async fn list_depts(db: &Db, org_id: Uuid) -> Result<Vec<Dept>> {
     let sql = concat!("SELECT ", dept_cols!(), " FROM dept WHERE org_id = $1 ORDER BY code");
-    with_db!(db, p => sqlx::query_as::<_, Dept>(sql).bind(org_id).fetch_all(p).await)
+    db.all::<Dept>(sql, args![org_id]).await
 }
 
 pub async fn get_dept(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Dept>> {
     let sql = concat!("SELECT ", dept_cols!(), " FROM dept WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Dept>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<Dept>(sql, args![org_id, id]).await
 }
 
 /// A department's code, inside a transaction.

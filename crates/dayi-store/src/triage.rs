@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::{Db, Result, Tx, args, with_tx};
 
 /// A pre-triage record.
 #[derive(Debug, Clone, FromRow, PartialEq)]
@@ -28,6 +28,23 @@ pub struct Triage {
     pub nurse: String,
     pub created_at: i64,
 }
+
+crate::lite_row!(Triage {
+    org_id,
+    id,
+    patient_id,
+    booking_id,
+    day,
+    temperature,
+    symptoms,
+    exposures,
+    route,
+    dept_id,
+    reasons,
+    priority,
+    nurse,
+    created_at
+});
 
 macro_rules! triage_cols {
     () => {
@@ -56,12 +73,12 @@ pub async fn of_day(db: &Db, org_id: Uuid, day: &str, route: Option<&str>, limit
         triage_cols!(),
         " FROM triage WHERE org_id = $1 AND day = $2 AND ($3 IS NULL OR route = $3) ORDER BY created_at DESC LIMIT $4"
     );
-    with_db!(db, p => sqlx::query_as::<_, Triage>(sql).bind(org_id).bind(day).bind(route).bind(limit).fetch_all(p).await)
+    db.all::<Triage>(sql, args![org_id, day, route, limit]).await
 }
 
 /// Records per route over days `from..=to`, for the report.
 pub async fn counts(db: &Db, org_id: Uuid, from: &str, to: &str) -> Result<Vec<(String, String, i64)>> {
     let sql = "SELECT day, route, COUNT(*) FROM triage WHERE org_id = $1 AND day >= $2 AND day <= $3 \
                GROUP BY day, route ORDER BY day, route";
-    with_db!(db, p => sqlx::query_as::<_, (String, String, i64)>(sql).bind(org_id).bind(from).bind(to).fetch_all(p).await)
+    db.all::<(String, String, i64)>(sql, args![org_id, from, to]).await
 }

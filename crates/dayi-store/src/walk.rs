@@ -60,7 +60,7 @@ pub(crate) use push_after;
 macro_rules! walked {
     ($db:expr, $org:expr, $f:expr, $step:expr, $where:ident, $cols:ident, $key:literal, $T:ty) => {{
         let step: &$crate::walk::Step = $step;
-        with_db!($db, p => {
+        $crate::with_db!($db, p => {
             let mut total = None;
             if step.count {
                 let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*)");

@@ -8,7 +8,7 @@ use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
 use crate::visit::{Order, order_cols};
-use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
+use crate::{Db, On, Result, Tx, args, with_on, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Specimen {
@@ -29,6 +29,23 @@ pub struct Specimen {
     pub received_at: Option<i64>,
     pub updated_at: i64,
 }
+
+crate::lite_row!(Specimen {
+    org_id,
+    id,
+    barcode,
+    patient_id,
+    visit_id,
+    kind,
+    tube,
+    status,
+    reject_reason,
+    collected_by,
+    collected_at,
+    received_by,
+    received_at,
+    updated_at
+});
 
 macro_rules! specimen_cols {
     () => {
@@ -56,6 +73,21 @@ pub struct LabTest {
     pub verified_at: Option<i64>,
     pub updated_at: i64,
 }
+
+crate::lite_row!(LabTest {
+    org_id,
+    order_id,
+    specimen_id,
+    visit_id,
+    patient_id,
+    doctor_id,
+    panel_code,
+    panel_name,
+    status,
+    verified_by,
+    verified_at,
+    updated_at
+});
 
 macro_rules! test_cols {
     () => {
@@ -93,6 +125,28 @@ pub struct LabResult {
     pub reason: String,
 }
 
+crate::lite_row!(LabResult {
+    org_id,
+    id,
+    order_id,
+    specimen_id,
+    patient_id,
+    item_code,
+    item_name,
+    loinc,
+    value,
+    milli,
+    unit,
+    flag,
+    range_text,
+    version,
+    current,
+    source,
+    entered_by,
+    entered_at,
+    reason
+});
+
 macro_rules! result_cols {
     () => {
         "org_id, id, order_id, specimen_id, patient_id, item_code, item_name, loinc, value, milli, unit, flag, \
@@ -119,6 +173,23 @@ pub struct LabAlert {
     pub ack_note: String,
 }
 
+crate::lite_row!(LabAlert {
+    org_id,
+    id,
+    result_id,
+    order_id,
+    patient_id,
+    doctor_id,
+    item_name,
+    value,
+    unit,
+    flag,
+    raised_at,
+    acked_by,
+    acked_at,
+    ack_note
+});
+
 macro_rules! alert_cols {
     () => {
         "org_id, id, result_id, order_id, patient_id, doctor_id, item_name, value, unit, flag, raised_at, acked_by, \
@@ -137,7 +208,7 @@ pub async fn to_collect(db: &Db, org_id: Uuid, since: i64, limit: i64) -> Result
          OR (o.status = 'executed' AND EXISTS (SELECT 1 FROM lab_test t WHERE t.org_id = o.org_id AND t.order_id = o.id AND t.status = 'rejected'))) \
          ORDER BY o.created_at LIMIT $3"
     );
-    with_db!(db, p => sqlx::query_as::<_, Order>(sql).bind(org_id).bind(since).bind(limit).fetch_all(p).await)
+    db.all::<Order>(sql, args![org_id, since, limit]).await
 }
 
 pub async fn insert_specimen(tx: &mut Tx, s: &Specimen) -> Result<()> {
@@ -181,7 +252,7 @@ pub async fn upsert_tests(tx: &mut Tx, rows: &[LabTest]) -> Result<()> {
 
 pub async fn specimen(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Specimen>> {
     let sql = concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Specimen>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<Specimen>(sql, args![org_id, id]).await
 }
 
 /// The tubes with any of these barcodes.
@@ -205,7 +276,7 @@ pub async fn by_barcodes<'a>(on: impl Into<On<'a>>, org_id: Uuid, barcodes: &[&s
 
 pub async fn by_barcode(db: &Db, org_id: Uuid, barcode: &str) -> Result<Option<Specimen>> {
     let sql = concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = $1 AND barcode = $2");
-    with_db!(db, p => sqlx::query_as::<_, Specimen>(sql).bind(org_id).bind(barcode).fetch_optional(p).await)
+    db.optional::<Specimen>(sql, args![org_id, barcode]).await
 }
 
 /// The lab's list: specimens collected since a moment, newest first.
@@ -215,7 +286,7 @@ pub async fn specimens(db: &Db, org_id: Uuid, since: i64, limit: i64) -> Result<
         specimen_cols!(),
         " FROM specimen WHERE org_id = $1 AND collected_at >= $2 ORDER BY collected_at DESC LIMIT $3"
     );
-    with_db!(db, p => sqlx::query_as::<_, Specimen>(sql).bind(org_id).bind(since).bind(limit).fetch_all(p).await)
+    db.all::<Specimen>(sql, args![org_id, since, limit]).await
 }
 
 /// Receives or rejects a specimen that is still only collected.
@@ -285,7 +356,7 @@ pub async fn tests_of_specimens<'a>(
 
 pub async fn test(db: &Db, org_id: Uuid, order_id: Uuid) -> Result<Option<LabTest>> {
     let sql = concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = $1 AND order_id = $2");
-    with_db!(db, p => sqlx::query_as::<_, LabTest>(sql).bind(org_id).bind(order_id).fetch_optional(p).await)
+    db.optional::<LabTest>(sql, args![org_id, order_id]).await
 }
 
 /// Moves tests from one of `from` to `to`; the count moved.
@@ -361,7 +432,7 @@ pub async fn results(db: &Db, org_id: Uuid, order_id: Uuid) -> Result<Vec<LabRes
         result_cols!(),
         " FROM lab_result WHERE org_id = $1 AND order_id = $2 ORDER BY item_code, version DESC"
     );
-    with_db!(db, p => sqlx::query_as::<_, LabResult>(sql).bind(org_id).bind(order_id).fetch_all(p).await)
+    db.all::<LabResult>(sql, args![org_id, order_id]).await
 }
 
 /// The results of several tests (a specimen's), by test, item and version.
@@ -390,7 +461,7 @@ pub async fn published(db: &Db, org_id: Uuid, patient_id: Uuid, limit: i64) -> R
         test_cols!(),
         " FROM lab_test WHERE org_id = $1 AND patient_id = $2 AND status = 'verified' ORDER BY verified_at DESC LIMIT $3"
     );
-    with_db!(db, p => sqlx::query_as::<_, LabTest>(sql).bind(org_id).bind(patient_id).bind(limit).fetch_all(p).await)
+    db.all::<LabTest>(sql, args![org_id, patient_id, limit]).await
 }
 
 /// An item's current results of verified tests for a patient, oldest first (the trend).
@@ -400,8 +471,7 @@ pub async fn trend(db: &Db, org_id: Uuid, patient_id: Uuid, item_code: &str, lim
          FROM lab_result r JOIN lab_test t ON t.org_id = r.org_id AND t.order_id = r.order_id \
          WHERE r.org_id = $1 AND r.patient_id = $2 AND r.item_code = $3 AND r.current = $4 AND t.status = 'verified' \
          ORDER BY r.entered_at DESC LIMIT $5";
-    let mut rows = with_db!(db, p => sqlx::query_as::<_, LabResult>(sql).bind(org_id).bind(patient_id).bind(item_code)
-        .bind(true).bind(limit).fetch_all(p).await)?;
+    let mut rows = db.all::<LabResult>(sql, args![org_id, patient_id, item_code, true, limit]).await?;
     rows.reverse();
     Ok(rows)
 }
@@ -430,12 +500,12 @@ pub async fn open_alerts(db: &Db, org_id: Uuid, doctor_id: Uuid) -> Result<Vec<L
         alert_cols!(),
         " FROM lab_alert WHERE org_id = $1 AND doctor_id = $2 AND acked_at IS NULL ORDER BY raised_at"
     );
-    with_db!(db, p => sqlx::query_as::<_, LabAlert>(sql).bind(org_id).bind(doctor_id).fetch_all(p).await)
+    db.all::<LabAlert>(sql, args![org_id, doctor_id]).await
 }
 
 pub async fn alert(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<LabAlert>> {
     let sql = concat!("SELECT ", alert_cols!(), " FROM lab_alert WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, LabAlert>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<LabAlert>(sql, args![org_id, id]).await
 }
 
 /// Acknowledges an alert once; false when it was already.

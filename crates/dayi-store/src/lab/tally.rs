@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use crate::{Db, Result, with_db};
+use crate::{Db, Result, args};
 
 /// What is stored for the specimens whose barcodes lie in one range.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,9 +37,7 @@ const REPEATED: &str = "SELECT COUNT(*) FROM (SELECT r.order_id FROM lab_result 
 /// Counts for the org's specimens with `first <= barcode <= last` (text
 /// order), each read on its own (not one snapshot).
 pub async fn of_barcodes(db: &Db, org_id: Uuid, first: &str, last: &str) -> Result<BarcodeTally> {
-    let one = |sql: &'static str| async move {
-        with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(first).bind(last).fetch_one(p).await)
-    };
+    let one = |sql: &'static str| async move { db.report_scalar::<i64>(sql, args![org_id, first, last]).await };
     Ok(BarcodeTally {
         results: one(RESULTS).await?,
         received: one(RECEIVED).await?,

@@ -6,7 +6,7 @@ pub mod query;
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
 
-use crate::{Db, On, Result, Tx, with_db, with_on, with_tx};
+use crate::{Db, On, Result, Tx, args, with_db, with_on, with_tx};
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Visit {
@@ -32,6 +32,28 @@ pub struct Visit {
     pub finished_at: Option<i64>,
     pub updated_at: i64,
 }
+
+crate::lite_row!(Visit {
+    org_id,
+    id,
+    patient_id,
+    booking_id,
+    dept_id,
+    doctor_id,
+    doctor_name,
+    day,
+    status,
+    chief_complaint,
+    present_illness,
+    history,
+    allergies,
+    vitals,
+    examination,
+    advice,
+    opened_at,
+    finished_at,
+    updated_at
+});
 
 macro_rules! visit_cols {
     () => {
@@ -64,7 +86,7 @@ pub async fn get<'a>(on: impl Into<On<'a>>, org_id: Uuid, id: Uuid) -> Result<Op
 
 pub async fn of_booking(db: &Db, org_id: Uuid, booking_id: Uuid) -> Result<Option<Visit>> {
     let sql = concat!("SELECT ", visit_cols!(), " FROM visit WHERE org_id = $1 AND booking_id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Visit>(sql).bind(org_id).bind(booking_id).fetch_optional(p).await)
+    db.optional::<Visit>(sql, args![org_id, booking_id]).await
 }
 
 /// A doctor's visits of one day, newest first.
@@ -74,7 +96,7 @@ pub async fn of_doctor(db: &Db, org_id: Uuid, doctor_id: Uuid, day: &str) -> Res
         visit_cols!(),
         " FROM visit WHERE org_id = $1 AND doctor_id = $2 AND day = $3 ORDER BY opened_at DESC"
     );
-    with_db!(db, p => sqlx::query_as::<_, Visit>(sql).bind(org_id).bind(doctor_id).bind(day).fetch_all(p).await)
+    db.all::<Visit>(sql, args![org_id, doctor_id, day]).await
 }
 
 /// A patient's visits, newest first.
@@ -84,7 +106,7 @@ pub async fn of_patient(db: &Db, org_id: Uuid, patient_id: Uuid, limit: i64) -> 
         visit_cols!(),
         " FROM visit WHERE org_id = $1 AND patient_id = $2 ORDER BY opened_at DESC LIMIT $3"
     );
-    with_db!(db, p => sqlx::query_as::<_, Visit>(sql).bind(org_id).bind(patient_id).bind(limit).fetch_all(p).await)
+    db.all::<Visit>(sql, args![org_id, patient_id, limit]).await
 }
 
 /// Writes the record fields of an open visit; false when it is no longer open.
@@ -117,6 +139,8 @@ pub struct Diagnosis {
     pub is_primary: bool,
     pub created_at: i64,
 }
+
+crate::lite_row!(Diagnosis { org_id, visit_id, seq, kind, code, name, insurance_code, is_primary, created_at });
 
 macro_rules! diagnosis_cols {
     () => {
@@ -196,6 +220,36 @@ pub struct Order {
     pub updated_at: i64,
 }
 
+crate::lite_row!(Order {
+    org_id,
+    id,
+    visit_id,
+    patient_id,
+    kind,
+    code,
+    name,
+    generic,
+    spec,
+    dose,
+    dose_unit,
+    frequency,
+    days,
+    route,
+    quantity,
+    unit,
+    unit_fen,
+    amount_fen,
+    class,
+    status,
+    warnings,
+    reason,
+    note,
+    charge_id,
+    created_by,
+    created_at,
+    updated_at
+});
+
 macro_rules! order_cols {
     () => {
         "org_id, id, visit_id, patient_id, kind, code, name, generic, spec, dose, dose_unit, frequency, days, \
@@ -232,7 +286,7 @@ pub async fn orders(db: &Db, org_id: Uuid, visit_id: Uuid) -> Result<Vec<Order>>
         order_cols!(),
         " FROM visit_order WHERE org_id = $1 AND visit_id = $2 ORDER BY created_at, id"
     );
-    with_db!(db, p => sqlx::query_as::<_, Order>(sql).bind(org_id).bind(visit_id).fetch_all(p).await)
+    db.all::<Order>(sql, args![org_id, visit_id]).await
 }
 
 /// Moves orders from one status to another (by their charges); returns how many moved.
@@ -283,6 +337,20 @@ pub struct Certificate {
     pub issued_at: i64,
 }
 
+crate::lite_row!(Certificate {
+    org_id,
+    id,
+    cert_no,
+    visit_id,
+    patient_id,
+    kind,
+    days,
+    starts,
+    note,
+    issued_by,
+    issued_at
+});
+
 macro_rules! cert_cols {
     () => {
         "org_id, id, cert_no, visit_id, patient_id, kind, days, starts, note, issued_by, issued_at"
@@ -300,12 +368,12 @@ pub async fn insert_certificate(tx: &mut Tx, r: &Certificate) -> Result<()> {
 pub async fn certificates(db: &Db, org_id: Uuid, visit_id: Uuid) -> Result<Vec<Certificate>> {
     let sql =
         concat!("SELECT ", cert_cols!(), " FROM certificate WHERE org_id = $1 AND visit_id = $2 ORDER BY issued_at");
-    with_db!(db, p => sqlx::query_as::<_, Certificate>(sql).bind(org_id).bind(visit_id).fetch_all(p).await)
+    db.all::<Certificate>(sql, args![org_id, visit_id]).await
 }
 
 pub async fn certificate(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Certificate>> {
     let sql = concat!("SELECT ", cert_cols!(), " FROM certificate WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Certificate>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<Certificate>(sql, args![org_id, id]).await
 }
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -323,6 +391,20 @@ pub struct Template {
     pub created_by: String,
     pub created_at: i64,
 }
+
+crate::lite_row!(Template {
+    org_id,
+    id,
+    dept_id,
+    name,
+    chief_complaint,
+    present_illness,
+    examination,
+    advice,
+    active,
+    created_by,
+    created_at
+});
 
 macro_rules! template_cols {
     () => {
@@ -348,10 +430,10 @@ pub async fn templates(db: &Db, org_id: Uuid, dept_id: Uuid) -> Result<Vec<Templ
         template_cols!(),
         " FROM visit_template WHERE org_id = $1 AND dept_id = $2 AND active ORDER BY name"
     );
-    with_db!(db, p => sqlx::query_as::<_, Template>(sql).bind(org_id).bind(dept_id).fetch_all(p).await)
+    db.all::<Template>(sql, args![org_id, dept_id]).await
 }
 
 pub async fn template(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Template>> {
     let sql = concat!("SELECT ", template_cols!(), " FROM visit_template WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Template>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<Template>(sql, args![org_id, id]).await
 }

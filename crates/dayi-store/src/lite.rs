@@ -1,0 +1,309 @@
+//! SQLite reads without a hand-off per statement.
+//!
+//! sqlx runs each SQLite connection on a thread of its own and sends every
+//! statement there and back over a channel: two thread wake-ups per
+//! statement, a third of the CPU of a FHIR read (docs/benchmarks.md). Here a
+//! read is a closure that runs every statement of its unit of work on one
+//! rusqlite connection taken from a small pool, on the calling thread: a
+//! point read by key costs microseconds, less than waking another thread.
+//! Reads that can scan many rows go through `scan`, which runs the same
+//! closure on tokio's blocking pool so that a long query never holds up the
+//! requests sharing its worker thread.
+//!
+//! The SQL is the same text PostgreSQL runs (`$N` parameters): `query` binds
+//! each `$N` by its number, as sqlx does, whatever order they appear in.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, OpenFlags, Row, Rows, Statement};
+use tokio::sync::Semaphore;
+
+/// Read-only connections to one SQLite file.
+#[derive(Clone)]
+pub struct Lite(Arc<Pool>);
+
+struct Pool {
+    path: String,
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+impl std::fmt::Debug for Lite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lite").field("path", &self.0.path).finish()
+    }
+}
+
+/// What a read closure returns.
+pub type LiteResult<T> = rusqlite::Result<T>;
+
+impl Lite {
+    /// A pool of at most `size` read connections to `path`, opened as they are first needed.
+    pub fn new(path: &Path, size: usize) -> Self {
+        let size = size.max(1);
+        Lite(Arc::new(Pool {
+            path: path.to_string_lossy().into_owned(),
+            idle: Mutex::new(Vec::with_capacity(size)),
+            permits: Semaphore::new(size),
+        }))
+    }
+
+    /// Runs a bounded read (a lookup by key) on this thread.
+    pub async fn read<T>(&self, f: impl FnOnce(&Connection) -> LiteResult<T>) -> crate::Result<T> {
+        let _permit = self.0.permits.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?;
+        let conn = self.take()?;
+        let out = f(&conn);
+        self.give_back(conn);
+        out.map_err(into_sqlx)
+    }
+
+    /// Runs a read that may visit many rows on the blocking pool.
+    pub async fn scan<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> LiteResult<T> + Send + 'static,
+    ) -> crate::Result<T> {
+        let _permit = self.0.permits.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?;
+        let conn = self.take()?;
+        let (conn, out) = tokio::task::spawn_blocking(move || {
+            let out = f(&conn);
+            (conn, out)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "SQLite read task failed");
+            sqlx::Error::WorkerCrashed
+        })?;
+        self.give_back(conn);
+        out.map_err(into_sqlx)
+    }
+
+    /// Closes the idle connections and refuses new reads.
+    pub fn close(&self) {
+        self.0.permits.close();
+        if let Ok(mut idle) = self.0.idle.lock() {
+            idle.clear();
+        }
+    }
+
+    fn take(&self) -> crate::Result<Connection> {
+        let idle = self.0.idle.lock().ok().and_then(|mut v| v.pop());
+        match idle {
+            Some(c) => Ok(c),
+            None => open(&self.0.path).map_err(into_sqlx),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.0.idle.lock() {
+            idle.push(conn);
+        }
+    }
+}
+
+/// The read connection's settings: those of `Db::connect`'s sqlx readers.
+fn open(path: &str) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let c = Connection::open_with_flags(path, flags)?;
+    c.busy_timeout(std::time::Duration::from_secs(5))?;
+    c.execute_batch("PRAGMA temp_store = memory; PRAGMA cache_size = -32000; PRAGMA mmap_size = 1073741824;")?;
+    c.set_prepared_statement_cache_capacity(64);
+    Ok(c)
+}
+
+/// Prepares (from the connection's cache) and binds `$N` parameters by number.
+pub fn query<'s, A: ToSql>(stmt: &'s mut Statement<'_>, params: &[A]) -> LiteResult<Rows<'s>> {
+    for i in 1..=stmt.parameter_count() {
+        let n = stmt
+            .parameter_name(i)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(i);
+        let value = params.get(n - 1).ok_or(rusqlite::Error::InvalidParameterCount(n, params.len()))?;
+        stmt.raw_bind_parameter(i, value)?;
+    }
+    Ok(stmt.raw_query())
+}
+
+/// The first row of a query, mapped, or None.
+pub fn optional<T, A: ToSql>(
+    c: &Connection,
+    sql: &str,
+    params: &[A],
+    map: impl FnOnce(&Row<'_>) -> LiteResult<T>,
+) -> LiteResult<Option<T>> {
+    let mut stmt = c.prepare_cached(sql)?;
+    let mut rows = query(&mut stmt, params)?;
+    match rows.next()? {
+        Some(r) => map(r).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Every row of a query, mapped.
+pub fn all<T, A: ToSql>(
+    c: &Connection,
+    sql: &str,
+    params: &[A],
+    mut map: impl FnMut(&Row<'_>) -> LiteResult<T>,
+) -> LiteResult<Vec<T>> {
+    let mut stmt = c.prepare_cached(sql)?;
+    let mut rows = query(&mut stmt, params)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(map(r)?);
+    }
+    Ok(out)
+}
+
+/// Maps a row to a struct by column name, one field per column:
+/// `lite_row!(Patient { org_id, id, name })` implements `FromLite`; fields
+/// after `flatten` are structs read from the same row (sqlx's `flatten`).
+#[macro_export]
+macro_rules! lite_row {
+    ($ty:ident { $($field:ident),* $(,)? } $(flatten { $($flat:ident),* })?) => {
+        impl $crate::lite::FromLite for $ty {
+            #[allow(unused_assignments)]
+            fn from_lite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                let mut i = 0;
+                Ok($ty {
+                    $($($flat: $crate::lite::FromLite::from_lite(r)?,)*)?
+                    $($field: {
+                        let v = $crate::lite::col(r, i, stringify!($field))?;
+                        i += 1;
+                        v
+                    }),*
+                })
+            }
+        }
+    };
+}
+
+/// Column `name`, looked for first at position `i` (where a struct's field
+/// order follows its columns, as it mostly does): rusqlite's lookup by name
+/// compares every column's name, 30 of them for a patient.
+pub fn col<T: rusqlite::types::FromSql>(r: &Row<'_>, i: usize, name: &str) -> LiteResult<T> {
+    match r.as_ref().column_name(i) {
+        Ok(n) if n == name => r.get(i),
+        _ => r.get(name),
+    }
+}
+
+/// A row type read from SQLite by rusqlite (the sqlx `FromRow` of this path).
+pub trait FromLite: Sized {
+    fn from_lite(r: &Row<'_>) -> LiteResult<Self>;
+}
+
+/// rusqlite's errors as the store's error type, keeping what callers test
+/// (a unique violation stays one).
+fn into_sqlx(e: rusqlite::Error) -> sqlx::Error {
+    sqlx::Error::Database(Box::new(LiteError(e)))
+}
+
+#[derive(Debug)]
+struct LiteError(rusqlite::Error);
+
+impl std::fmt::Display for LiteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for LiteError {}
+
+impl sqlx::error::DatabaseError for LiteError {
+    fn message(&self) -> &str {
+        match &self.0 {
+            rusqlite::Error::SqliteFailure(_, Some(m)) => m,
+            _ => "SQLite error",
+        }
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        use rusqlite::ffi::{
+            SQLITE_CONSTRAINT_CHECK, SQLITE_CONSTRAINT_FOREIGNKEY, SQLITE_CONSTRAINT_NOTNULL,
+            SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE,
+        };
+        use sqlx::error::ErrorKind;
+        match self.0.sqlite_error().map(|e| e.extended_code) {
+            Some(SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY) => ErrorKind::UniqueViolation,
+            Some(SQLITE_CONSTRAINT_FOREIGNKEY) => ErrorKind::ForeignKeyViolation,
+            Some(SQLITE_CONSTRAINT_NOTNULL) => ErrorKind::NotNullViolation,
+            Some(SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+/// Tuples read by column position, like sqlx's tuple rows.
+macro_rules! tuple_row {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: rusqlite::types::FromSql),+> FromLite for ($($t,)+) {
+            fn from_lite(r: &Row<'_>) -> LiteResult<Self> {
+                Ok(($(r.get($i)?,)+))
+            }
+        }
+    };
+}
+
+tuple_row!(A 0);
+tuple_row!(A 0, B 1);
+tuple_row!(A 0, B 1, C 2);
+tuple_row!(A 0, B 1, C 2, D 3);
+tuple_row!(A 0, B 1, C 2, D 3, E 4);
+tuple_row!(A 0, B 1, C 2, D 3, E 4, F 5);
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::{all, into_sqlx, optional};
+
+    fn table() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY, a INTEGER, b TEXT); INSERT INTO t VALUES ('x', 1, 'one'), ('y', 2, 'two');")
+            .unwrap();
+        c
+    }
+
+    #[test]
+    fn parameters_bind_by_their_number_not_their_place() {
+        let c = table();
+        // `$2` comes first in the text; sqlx binds by number, and so must this path.
+        let sql = "SELECT k FROM t WHERE b = $2 AND a = $1";
+        let k: Option<String> = optional(&c, sql, &[&2_i64 as &dyn rusqlite::ToSql, &"two"], |r| r.get(0)).unwrap();
+        assert_eq!(k.as_deref(), Some("y"));
+        let sql = "SELECT k FROM t WHERE a >= $1 AND a <= $1 + 1 ORDER BY k";
+        let ks: Vec<String> = all(&c, sql, &[1_i64], |r| r.get(0)).unwrap();
+        assert_eq!(ks, ["x", "y"]);
+    }
+
+    #[test]
+    fn too_few_arguments_is_an_error_not_a_null() {
+        let c = table();
+        let r = optional(&c, "SELECT k FROM t WHERE a = $2", &[1_i64], |r| r.get::<_, String>(0));
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn a_unique_violation_stays_one() {
+        let c = table();
+        let e = c.execute("INSERT INTO t VALUES ('x', 3, 'three')", []).unwrap_err();
+        assert!(crate::is_unique_violation(&into_sqlx(e)));
+        let e = c.execute("INSERT INTO nowhere VALUES (1)", []).unwrap_err();
+        assert!(!crate::is_unique_violation(&into_sqlx(e)));
+    }
+}
