@@ -4,7 +4,8 @@
 //! request count and in time, and stops by itself. For each scenario it
 //! reports requests, successes, failures by API error code (or HTTP status, or
 //! transport error), throughput, p50/p90/p95/p99/max latency, named
-//! correctness checks, and the ratio of its throughput to `baseline` in the
+//! correctness checks, and the ratio of its throughput to `ceiling` (a
+//! static file: HTTP alone) and to `baseline` (one trivial query) in the
 //! same run.
 //!
 //! ```sh
@@ -30,7 +31,7 @@
 //! cargo run --release -p dayi-load -- baseline --requests 20000 --json
 //! ```
 //!
-//! Scenarios: `baseline` (`GET /healthz`), `register` (`POST /api/patients`,
+//! Scenarios: `ceiling` (`GET /static/css/dayi.css`), `baseline` (`GET /healthz`), `register` (`POST /api/patients`,
 //! a new realistic patient each time), `book-rush` (the 08:00 slot release:
 //! signed-in patients booking through `POST /portal/api/bookings`, 1,000
 //! sessions of 30 slots, with deliberate rule-breaking repeats; needs the
@@ -50,14 +51,14 @@
 //! once; own server only) and `fhir` (the FHIR R4 `Patient` API with a bearer
 //! token: `fhir-read`, `fhir-search` by resident ID number and `fhir-create`,
 //! each its own row, among `--patients` patients that a fresh SQLite run
-//! copies from a seeded file kept under `target/dayi-load/`). `baseline` always runs
-//! first unless it is the only one asked for. When dayi-load starts the
+//! copies from a seeded file kept under `target/dayi-load/`). `ceiling` and
+//! `baseline` always run first unless only they are asked for. When dayi-load starts the
 //! server, the token belongs to the demo registration clerk `reg01` of
 //! `wsxrmyy`, issued in-process. The exit status is 1 when a check fails or a
 //! scenario could not run.
 //!
 //! The load generator and an own server share the machine's cores, so the
-//! absolute figures are lower bounds; the ratios to `baseline` travel better.
+//! absolute figures are lower bounds; the ratios to `ceiling` and `baseline` travel better.
 
 pub mod child;
 pub mod data;
@@ -77,31 +78,28 @@ use scenarios::Scenario;
 /// Runs the named scenarios one after another against `ctx`, each within
 /// `limits`, and reports them. Progress goes to standard error.
 pub async fn run(ctx: Arc<Ctx>, names: &[&str], limits: Limits) -> Vec<ScenarioReport> {
-    let mut out = vec![];
-    let mut baseline: Option<f64> = None;
+    let mut out: Vec<ScenarioReport> = vec![];
     for &name in names {
         let Some(scenario) = scenarios::by_name(name, &ctx) else {
             out.push(ScenarioReport::not_run(name, "unknown scenario".into()));
             continue;
         };
-        let mut r = run_scenario(ctx.clone(), scenario, limits, baseline).await;
-        if name == "baseline" && r.error.is_none() {
-            baseline = Some(r.throughput_rps);
-            r.ratio_to_baseline = Some(1.0).filter(|_| r.throughput_rps > 0.0);
-        }
+        let mut r = run_scenario(ctx.clone(), scenario, limits).await;
+        r.ratio_to_ceiling = ratio(&out, &r, "ceiling");
+        r.ratio_to_baseline = ratio(&out, &r, "baseline");
         out.push(r);
     }
     out
 }
 
-/// Prepares, runs and checks one scenario. `baseline` is the throughput of
-/// `baseline` in the same run, for the ratio.
-pub async fn run_scenario(
-    ctx: Arc<Ctx>,
-    scenario: Arc<dyn Scenario>,
-    limits: Limits,
-    baseline: Option<f64>,
-) -> ScenarioReport {
+/// `r`'s throughput over that of `to` in the same run (`r` itself when it is `to`).
+fn ratio(done: &[ScenarioReport], r: &ScenarioReport, to: &str) -> Option<f64> {
+    let of = if r.name == to { Some(r) } else { done.iter().find(|d| d.name == to) };
+    of.filter(|d| d.error.is_none() && d.throughput_rps > 0.0).map(|d| r.throughput_rps / d.throughput_rps)
+}
+
+/// Prepares, runs and checks one scenario.
+pub async fn run_scenario(ctx: Arc<Ctx>, scenario: Arc<dyn Scenario>, limits: Limits) -> ScenarioReport {
     let name = scenario.name();
     if scenario.needs_token() && !ctx.has_token {
         return ScenarioReport::not_run(name, "needs an API token (--token)".into());
@@ -126,6 +124,5 @@ pub async fn run_scenario(
     let checks = scenario.checks(&ctx).await;
     let mut r = ScenarioReport::new(name, &stats, setup, checks);
     r.figures = scenario.figures();
-    r.ratio_to_baseline = baseline.filter(|b| *b > 0.0).map(|b| r.throughput_rps / b);
     r
 }

@@ -36,8 +36,9 @@ const DEFAULT_SEED: u64 = 20_261_123;
   dayi-load baseline --requests 20000 --json"
 )]
 struct Cli {
-    /// Scenarios to run: all (default), baseline, register, book-rush, search, queue, visit, lab, fhir (= fhir-read,
-    /// fhir-search, fhir-create). baseline runs first unless it is the only one named, so the others get a ratio to it.
+    /// Scenarios to run: all (default), ceiling, baseline, register, book-rush, search, queue, visit, lab, fhir
+    /// (= fhir-read, fhir-search, fhir-create). ceiling (a static file) and baseline (/healthz) run first unless only
+    /// they are named, so the others get a ratio to each.
     /// soak runs alone, against `dayi serve` in a process of its own whose memory it watches.
     #[arg(value_name = "SCENARIO")]
     scenarios: Vec<String>,
@@ -302,11 +303,12 @@ fn context(
 /// fresh SQLite file, patients wanted, and nothing but `search` and the `fhir`
 /// parts asked for (the other scenarios are measured on an empty organisation).
 fn seed_cache(cli: &Cli, names: &[&str]) -> Option<std::path::PathBuf> {
-    let only_searching = names.iter().all(|n| *n == "baseline" || *n == "search" || n.starts_with("fhir-"));
+    let only_searching =
+        names.iter().all(|n| scenarios::CEILINGS.contains(n) || *n == "search" || n.starts_with("fhir-"));
     if cli.url.is_some() || cli.db.is_some() || cli.patients == 0 || cli.no_seed_cache || !only_searching {
         return None;
     }
-    if names.iter().all(|n| *n == "baseline") {
+    if names.iter().all(|n| scenarios::CEILINGS.contains(n)) {
         return None;
     }
     cli.seed_cache.clone().or_else(|| {

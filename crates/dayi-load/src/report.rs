@@ -61,6 +61,8 @@ pub struct ScenarioReport {
     pub ok_rps: f64,
     /// Throughput divided by `baseline`'s in the same run.
     pub ratio_to_baseline: Option<f64>,
+    /// Throughput divided by `ceiling`'s (a static file) in the same run.
+    pub ratio_to_ceiling: Option<f64>,
     /// Of every completed request, successes and failures alike.
     pub latency_ms: Latency,
     pub setup: Vec<Setup>,
@@ -83,6 +85,7 @@ impl ScenarioReport {
             throughput_rps: stats.throughput(),
             ok_rps: stats.success_rate(),
             ratio_to_baseline: None,
+            ratio_to_ceiling: None,
             latency_ms: Latency::of(&stats.latency),
             setup,
             figures: vec![],
@@ -162,6 +165,7 @@ impl RunReport {
             "failed",
             "req/s",
             "ok/s",
+            "× ceiling",
             "× baseline",
             "p50 ms",
             "p90 ms",
@@ -181,6 +185,7 @@ impl RunReport {
                     s.failed.to_string(),
                     format!("{:.1}", s.throughput_rps),
                     format!("{:.1}", s.ok_rps),
+                    s.ratio_to_ceiling.map_or("–".into(), |r| format!("{r:.3}")),
                     s.ratio_to_baseline.map_or("–".into(), |r| format!("{r:.3}")),
                     ms(l.p50),
                     ms(l.p90),

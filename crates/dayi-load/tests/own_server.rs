@@ -21,14 +21,19 @@ async fn baseline_runs_against_its_own_server() {
     assert_eq!(s.backend, "sqlite");
     let ctx = ctx_for(&s, 4).await;
     let limits = Limits { concurrency: 4, duration: Duration::from_secs(60), requests: 300, think: Duration::ZERO };
-    let reports = dayi_load::run(ctx.clone(), &["baseline"], limits).await;
-    assert_eq!(reports.len(), 1);
-    let r = &reports[0];
-    assert_eq!((r.requests, r.successes, r.failed), (300, 300, 0), "{r:?}");
-    assert!(r.failures.is_empty());
-    assert!(r.passed(), "{:?}", r.checks);
-    assert_eq!(r.ratio_to_baseline, Some(1.0));
-    assert!(r.throughput_rps > 0.0 && r.latency_ms.max >= r.latency_ms.p50);
+    let reports = dayi_load::run(ctx.clone(), &["ceiling", "baseline"], limits).await;
+    assert_eq!(reports.len(), 2);
+    for r in &reports {
+        assert_eq!((r.requests, r.successes, r.failed), (300, 300, 0), "{r:?}");
+        assert!(r.failures.is_empty());
+        assert!(r.passed(), "{:?}", r.checks);
+        assert!(r.throughput_rps > 0.0 && r.latency_ms.max >= r.latency_ms.p50);
+    }
+    let (ceiling, baseline) = (&reports[0], &reports[1]);
+    assert_eq!((ceiling.ratio_to_ceiling, ceiling.ratio_to_baseline), (Some(1.0), None));
+    assert_eq!(baseline.ratio_to_baseline, Some(1.0));
+    let expected = baseline.throughput_rps / ceiling.throughput_rps;
+    assert!(baseline.ratio_to_ceiling.is_some_and(|x| (x - expected).abs() < 1e-9));
     drop(ctx);
     s.stop().await;
 }
@@ -107,7 +112,7 @@ async fn book_rush(s: OwnServer) {
     let ctx = ctx_for(&s, 8).await;
     let limits =
         Limits { concurrency: 8, duration: Duration::from_secs(120), requests: 1_000_000, think: Duration::ZERO };
-    let r = dayi_load::run_scenario(ctx.clone(), Arc::new(BookRush::new(3, Scale::small())), limits, None).await;
+    let r = dayi_load::run_scenario(ctx.clone(), Arc::new(BookRush::new(3, Scale::small())), limits).await;
     assert!(r.error.is_none(), "{:?}", r.error);
     assert!(r.passed(), "{:#?}", r.checks);
     assert_eq!(r.checks.len(), 7, "{:#?}", r.checks);
@@ -145,7 +150,7 @@ async fn queue(s: OwnServer) {
     let ctx = ctx_for(&s, 2).await;
     let limits =
         Limits { concurrency: 2, duration: Duration::from_secs(3), requests: 60, think: Duration::from_millis(20) };
-    let r = dayi_load::run_scenario(ctx.clone(), Arc::new(Queue::new(5, QueueScale::small())), limits, None).await;
+    let r = dayi_load::run_scenario(ctx.clone(), Arc::new(Queue::new(5, QueueScale::small())), limits).await;
     assert!(r.error.is_none(), "{:?}", r.error);
     assert_eq!((r.requests, r.successes, r.failed), (60, 60, 0), "{:?}", r.failures);
     // The target may be missed on a busy test machine; everything else must hold.
@@ -185,7 +190,7 @@ async fn visit(s: OwnServer) {
     let ctx = ctx_for(&s, 4).await;
     let limits =
         Limits { concurrency: 4, duration: Duration::from_secs(120), requests: 1_000_000, think: Duration::ZERO };
-    let r = dayi_load::run_scenario(ctx.clone(), Arc::new(Visit::new(9, VisitScale::small())), limits, None).await;
+    let r = dayi_load::run_scenario(ctx.clone(), Arc::new(Visit::new(9, VisitScale::small())), limits).await;
     assert!(r.error.is_none(), "{:?}", r.error);
     // The prepared visits bound the run.
     assert_eq!((r.requests, r.successes, r.failed), (40, 40, 0), "{:?}", r.failures);
@@ -227,7 +232,7 @@ async fn lab(s: OwnServer) {
     let ctx = ctx_for(&s, 1).await;
     let limits =
         Limits { concurrency: 4, duration: Duration::from_secs(120), requests: 1_000_000, think: Duration::ZERO };
-    let r = dayi_load::run_scenario(ctx.clone(), Arc::new(Lab::new(11, LabScale::small())), limits, None).await;
+    let r = dayi_load::run_scenario(ctx.clone(), Arc::new(Lab::new(11, LabScale::small())), limits).await;
     assert!(r.error.is_none(), "{:?}", r.error);
     // Half the tubes back to back, on one connection whatever the limits said.
     assert_eq!((r.requests, r.successes, r.failed), (20, 20, 0), "{:?}", r.failures);
