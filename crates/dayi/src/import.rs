@@ -13,6 +13,7 @@ use anyhow::Context;
 use dayi_app::import::Done;
 use dayi_app::{Actor, App};
 use dayi_web::fhir::bundle::{self, Answer};
+use futures::{StreamExt, stream};
 use serde_json::{Value, json};
 
 /// NDJSON lines per batch.
@@ -79,36 +80,64 @@ fn why(e: &dayi_core::DomainError) -> String {
     }
 }
 
+/// Files imported at once. Each is its own transactions, so on PostgreSQL
+/// one file's commit waits for the disk while the others are parsed and
+/// planned (one at a time, 1,000 bundles took 58 s, nearly all of it waiting).
+const AT_ONCE: usize = 8;
+
 /// Imports everything under `path` for the organisation `actor` acts in.
+/// Files of one rank (see `rank`) go in parallel; a file that failed or had
+/// refused entries is then imported once more on its own, because what it
+/// refers to, or the same patient, may have been in a file written beside it
+/// (the unique keys turn such a race into a conflict, never a duplicate).
+/// Imports are idempotent, so the second pass writes only what the first
+/// could not, and only its failure stops the import.
 pub async fn fhir(app: &App, actor: &Actor, org_code: &str, path: &Path) -> anyhow::Result<Summary> {
     let mut summary = Summary::default();
-    for file in files(path)? {
-        let text =
-            std::fs::read_to_string(&file).with_context(|| format!("无法读取 / cannot read {}", file.display()))?;
-        let ndjson = file.extension().and_then(|e| e.to_str()) == Some("ndjson");
-        let bundles: Vec<Value> = match ndjson {
-            true => ndjson_batches(&text, &file)?,
-            false => {
-                let v: Value = serde_json::from_str(&text)
-                    .with_context(|| format!("不是有效的 JSON / not valid JSON: {}", file.display()))?;
-                vec![as_bundle(v)]
-            }
-        };
-        for b in bundles {
-            let (mode, parsed) =
-                bundle::items(&b, org_code).map_err(|e| anyhow::anyhow!("{}: {}", file.display(), why(&e)))?;
-            let answers = match bundle::run(app, actor, mode, parsed).await.map_err(|e| anyhow::anyhow!(why(&e)))? {
-                Answer::Done(a) => a.into_iter().map(|r| r.map_err(|(e, _)| why(&e))).enumerate().collect::<Vec<_>>(),
-                Answer::Refused(r) => r
-                    .into_iter()
-                    .map(|(i, (e, _))| (i, Err(format!("交易包未写入 / transaction not written: {}", why(&e)))))
-                    .collect(),
+    let files = files(path)?;
+    for group in files.chunk_by(|a, b| rank(a) == rank(b)) {
+        let first: Vec<anyhow::Result<Answers>> =
+            stream::iter(group).map(|f| file(app, actor, org_code, f)).buffered(AT_ONCE).collect().await;
+        for (f, answers) in group.iter().zip(first) {
+            let answers = match answers {
+                Ok(a) if a.iter().all(|(_, a)| a.is_ok()) => a,
+                _ => file(app, actor, org_code, f).await?,
             };
-            summary.add(&file, &answers);
+            summary.add(f, &answers);
+            summary.files += 1;
         }
-        summary.files += 1;
     }
     Ok(summary)
+}
+
+/// What became of each entry of a file: its index, and what was done or why not.
+type Answers = Vec<(usize, Result<Done, String>)>;
+
+async fn file(app: &App, actor: &Actor, org_code: &str, file: &Path) -> anyhow::Result<Answers> {
+    let text =
+        tokio::fs::read_to_string(file).await.with_context(|| format!("无法读取 / cannot read {}", file.display()))?;
+    let ndjson = file.extension().and_then(|e| e.to_str()) == Some("ndjson");
+    let bundles: Vec<Value> = match ndjson {
+        true => ndjson_batches(&text, file)?,
+        false => {
+            let v: Value = serde_json::from_str(&text)
+                .with_context(|| format!("不是有效的 JSON / not valid JSON: {}", file.display()))?;
+            vec![as_bundle(v)]
+        }
+    };
+    let mut all = vec![];
+    for b in bundles {
+        let (mode, parsed) =
+            bundle::items(&b, org_code).map_err(|e| anyhow::anyhow!("{}: {}", file.display(), why(&e)))?;
+        match bundle::run(app, actor, mode, parsed).await.map_err(|e| anyhow::anyhow!(why(&e)))? {
+            Answer::Done(a) => all.extend(a.into_iter().map(|r| r.map_err(|(e, _)| why(&e))).enumerate()),
+            Answer::Refused(r) => all.extend(
+                r.into_iter()
+                    .map(|(i, (e, _))| (i, Err(format!("交易包未写入 / transaction not written: {}", why(&e))))),
+            ),
+        }
+    }
+    Ok(all)
 }
 
 /// A file's JSON as a Bundle to import: transactions and batches as they

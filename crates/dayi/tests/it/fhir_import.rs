@@ -12,7 +12,11 @@ use time::macros::date;
 use crate::fhir::{RESIDENT_ID, encode, external_parse, fhir, fhir_python, token_for};
 use crate::harness::{ORG, TestApp};
 
-crate::on_both!(fhir_transactions_and_batches, fhir_import_of_synthetic_bundles);
+crate::on_both!(
+    fhir_transactions_and_batches,
+    fhir_import_of_synthetic_bundles,
+    fhir_import_of_one_patient_in_many_files
+);
 
 const FHIR_JSON: &str = "application/fhir+json";
 
@@ -290,4 +294,26 @@ async fn fhir_import_of_synthetic_bundles(t: &TestApp) {
     if let Some(python) = fhir_python() {
         external_parse(&python, "observation", "Observation", &obs);
     }
+}
+
+/// Files are imported several at once; ten files about one patient (an
+/// export of one bundle per visit) still make one patient with ten visits,
+/// because a file that lost the race for the patient is imported again.
+async fn fhir_import_of_one_patient_in_many_files(t: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let number = resident(331);
+    for i in 0..10u32 {
+        let mut b = visit_bundle("transaction", &number, 120 + i);
+        let text = b.to_string().replace("-000000000", &format!("-00000{i:02}0000"));
+        b = serde_json::from_str(&text).unwrap();
+        std::fs::write(dir.path().join(format!("visit-{i:02}.json")), b.to_string()).unwrap();
+    }
+    let (ok, text) = import(t, dir.path());
+    assert!(ok, "{text}");
+    assert!(text.contains("新建 / created: Encounter 10，Observation 10，Patient 1\n"), "{text}");
+    assert!(text.contains("已存在 / already present: Patient 9\n"), "{text}");
+    let doc = migration_token(t).await;
+    assert_eq!(patients_with(t, &doc, &number).await, 1);
+    let (ok, again) = import(t, dir.path());
+    assert!(ok && again.contains("已存在 / already present: Encounter 10，Observation 10，Patient 10\n"), "{again}");
 }
