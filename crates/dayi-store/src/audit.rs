@@ -2,10 +2,11 @@
 
 use dayi_core::audit::{Entry, GENESIS, Sealed, seal};
 use futures::TryStreamExt;
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, args, with_db, with_tx};
+use crate::fetch::Sql;
+use crate::{Db, Result, Tx, args, row, with_db};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct Row {
@@ -86,13 +87,13 @@ crate::lite_row!(Head { seq, hash, anchor_seq, anchor_hash });
 async fn lock_head(tx: &mut Tx, org_id: Uuid) -> Result<Head> {
     let init = "INSERT INTO audit_head (org_id, seq, hash, anchor_seq, anchor_hash) VALUES ($1, 0, $2, 0, $2) \
                 ON CONFLICT (org_id) DO NOTHING";
-    with_tx!(tx, c => sqlx::query(init).bind(org_id).bind(GENESIS).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(init, args![org_id, GENESIS]).await?;
     // SQLite's write transaction already excludes other writers; PostgreSQL needs the row lock.
     let sql = match tx {
         Tx::Sqlite(_) => "SELECT seq, hash, anchor_seq, anchor_hash FROM audit_head WHERE org_id = $1",
         Tx::Postgres(_) => "SELECT seq, hash, anchor_seq, anchor_hash FROM audit_head WHERE org_id = $1 FOR UPDATE",
     };
-    with_tx!(tx, c => sqlx::query_as::<_, Head>(sql).bind(org_id).fetch_one(c).await)
+    tx.one::<Head>(sql, args![org_id]).await
 }
 
 /// Seals and appends entries (all of one organisation) inside the caller's
@@ -105,22 +106,33 @@ pub async fn append(tx: &mut Tx, org_id: Uuid, entries: Vec<Entry>) -> Result<Ve
     let sealed = seal(head.seq, &head.hash, entries);
     // Batches of 500 rows stay under both databases' bind-parameter limits.
     for chunk in sealed.chunks(500) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new(concat!("INSERT INTO audit_log (", cols!(), ") "));
-            qb.push_values(chunk, |mut b, s| {
+        {
+            let mut q = Sql::new(concat!("INSERT INTO audit_log (", cols!(), ") "));
+            q.values(chunk, |s| {
                 let e = &s.entry;
-                b.push_bind(org_id).push_bind(e.seq).push_bind(e.at).push_bind(e.actor_id)
-                    .push_bind(e.actor_name.clone()).push_bind(e.action.clone()).push_bind(e.entity.clone())
-                    .push_bind(e.entity_id.clone()).push_bind(e.patient_id).push_bind(e.ip.clone())
-                    .push_bind(e.outcome.clone()).push_bind(e.detail.clone()).push_bind(s.prev_hash.clone())
-                    .push_bind(s.hash.clone());
+                row![
+                    org_id,
+                    e.seq,
+                    e.at,
+                    e.actor_id,
+                    e.actor_name.clone(),
+                    e.action.clone(),
+                    e.entity.clone(),
+                    e.entity_id.clone(),
+                    e.patient_id,
+                    e.ip.clone(),
+                    e.outcome.clone(),
+                    e.detail.clone(),
+                    s.prev_hash.clone(),
+                    s.hash.clone()
+                ]
             });
-            qb.build().execute(c).await.map(|r| r.rows_affected())
-        })?;
+            tx.execute(&q.text, &q.args).await
+        }?;
     }
     let Some(last) = sealed.last() else { return Ok(sealed) };
     let sql = "UPDATE audit_head SET seq = $2, hash = $3 WHERE org_id = $1";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(last.entry.seq).bind(&last.hash).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, last.entry.seq, &last.hash]).await?;
     Ok(sealed)
 }
 
@@ -164,20 +176,36 @@ pub struct Filter {
 }
 
 pub async fn search(db: &Db, org_id: Uuid, f: &Filter) -> Result<Vec<Row>> {
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new(concat!("SELECT ", cols!(), " FROM audit_log WHERE org_id = "));
-        qb.push_bind(org_id);
-        if let Some(v) = &f.actor_name { qb.push(" AND actor_name = ").push_bind(v.clone()); }
-        if let Some(v) = &f.action_prefix { qb.push(" AND action LIKE ").push_bind(format!("{}%", v.replace('%', ""))); }
-        if let Some(v) = &f.entity_id { qb.push(" AND entity_id = ").push_bind(v.clone()); }
-        if let Some(v) = f.patient_id { qb.push(" AND patient_id = ").push_bind(v); }
-        if let Some(v) = &f.outcome { qb.push(" AND outcome = ").push_bind(v.clone()); }
-        if let Some(v) = f.from { qb.push(" AND at >= ").push_bind(v); }
-        if let Some(v) = f.to { qb.push(" AND at < ").push_bind(v); }
-        if let Some(v) = f.before_seq { qb.push(" AND seq < ").push_bind(v); }
-        qb.push(" ORDER BY seq DESC LIMIT ").push_bind(f.limit.clamp(1, 1000));
-        qb.build_query_as::<Row>().fetch_all(p).await
-    })
+    {
+        let mut q = Sql::new(concat!("SELECT ", cols!(), " FROM audit_log WHERE org_id = "));
+        q.arg(org_id);
+        if let Some(v) = &f.actor_name {
+            q.push(" AND actor_name = ").arg(v.clone());
+        }
+        if let Some(v) = &f.action_prefix {
+            q.push(" AND action LIKE ").arg(format!("{}%", v.replace('%', "")));
+        }
+        if let Some(v) = &f.entity_id {
+            q.push(" AND entity_id = ").arg(v.clone());
+        }
+        if let Some(v) = f.patient_id {
+            q.push(" AND patient_id = ").arg(v);
+        }
+        if let Some(v) = &f.outcome {
+            q.push(" AND outcome = ").arg(v.clone());
+        }
+        if let Some(v) = f.from {
+            q.push(" AND at >= ").arg(v);
+        }
+        if let Some(v) = f.to {
+            q.push(" AND at < ").arg(v);
+        }
+        if let Some(v) = f.before_seq {
+            q.push(" AND seq < ").arg(v);
+        }
+        q.push(" ORDER BY seq DESC LIMIT ").arg(f.limit.clamp(1, 1000));
+        db.all::<Row>(&q.text, &q.args).await
+    }
 }
 
 /// Outcome of walking the whole chain of one organisation.
@@ -213,19 +241,17 @@ pub async fn verify(db: &Db, org_id: Uuid) -> Result<VerifyReport> {
 pub async fn purge_before(tx: &mut Tx, org_id: Uuid, cutoff: i64) -> Result<u64> {
     let head = lock_head(tx, org_id).await?;
     let sql = "SELECT MIN(seq) FROM audit_log WHERE org_id = $1 AND at >= $2";
-    let first_kept: Option<i64> =
-        with_tx!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(cutoff).fetch_one(c).await)?;
+    let first_kept: Option<i64> = tx.scalar(sql, args![org_id, cutoff]).await?;
     let last_deleted = first_kept.map(|s| s - 1).unwrap_or(head.seq);
     if last_deleted <= head.anchor_seq {
         return Ok(0);
     }
     let sql = "SELECT hash FROM audit_log WHERE org_id = $1 AND seq = $2";
-    let anchor_hash: String =
-        with_tx!(tx, c => sqlx::query_scalar(sql).bind(org_id).bind(last_deleted).fetch_one(c).await)?;
+    let anchor_hash: String = tx.scalar(sql, args![org_id, last_deleted]).await?;
     let sql = "DELETE FROM audit_log WHERE org_id = $1 AND seq <= $2";
-    let n = with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(last_deleted).execute(c).await.map(|r| r.rows_affected()))?;
+    let n = tx.execute(sql, args![org_id, last_deleted]).await?;
     let sql = "UPDATE audit_head SET anchor_seq = $2, anchor_hash = $3 WHERE org_id = $1";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(last_deleted).bind(&anchor_hash).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, last_deleted, &anchor_hash]).await?;
     Ok(n)
 }
 

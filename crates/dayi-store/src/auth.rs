@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, args, with_tx};
+use crate::{Db, Result, Tx, args};
 
 /// A signed-in browser. `stage` is `full`, or `totp` / `enrol` while the
 /// second factor is still owed.
@@ -30,10 +30,21 @@ macro_rules! session_cols {
 
 pub async fn insert_session(tx: &mut Tx, s: &Session) -> Result<()> {
     let sql = concat!("INSERT INTO session (", session_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
-    with_tx!(tx, c => sqlx::query(sql)
-        .bind(s.org_id).bind(&s.token_hash).bind(s.staff_id).bind(&s.stage).bind(&s.csrf)
-        .bind(&s.ip).bind(&s.user_agent).bind(s.created_at).bind(s.last_seen_at)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(
+        sql,
+        args![
+            s.org_id,
+            &s.token_hash,
+            s.staff_id,
+            &s.stage,
+            &s.csrf,
+            &s.ip,
+            &s.user_agent,
+            s.created_at,
+            s.last_seen_at
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -44,32 +55,32 @@ pub async fn get_session(db: &Db, org_id: Uuid, token_hash: &str) -> Result<Opti
 
 pub async fn touch_session(tx: &mut Tx, org_id: Uuid, token_hash: &str, now: i64) -> Result<()> {
     let sql = "UPDATE session SET last_seen_at = $3 WHERE org_id = $1 AND token_hash = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(token_hash).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, token_hash, now]).await?;
     Ok(())
 }
 
 pub async fn set_session_stage(tx: &mut Tx, org_id: Uuid, token_hash: &str, stage: &str) -> Result<()> {
     let sql = "UPDATE session SET stage = $3 WHERE org_id = $1 AND token_hash = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(token_hash).bind(stage).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, token_hash, stage]).await?;
     Ok(())
 }
 
 pub async fn delete_session(tx: &mut Tx, org_id: Uuid, token_hash: &str) -> Result<()> {
     let sql = "DELETE FROM session WHERE org_id = $1 AND token_hash = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(token_hash).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, token_hash]).await?;
     Ok(())
 }
 
 /// Ends every session of an account (password reset, deactivation).
 pub async fn delete_staff_sessions(tx: &mut Tx, org_id: Uuid, staff_id: Uuid) -> Result<u64> {
     let sql = "DELETE FROM session WHERE org_id = $1 AND staff_id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(staff_id).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![org_id, staff_id]).await
 }
 
 /// Removes sessions idle since before `cutoff`.
 pub async fn purge_idle_sessions(tx: &mut Tx, cutoff: i64) -> Result<u64> {
     let sql = "DELETE FROM session WHERE last_seen_at < $1";
-    with_tx!(tx, c => sqlx::query(sql).bind(cutoff).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![cutoff]).await
 }
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
@@ -109,10 +120,22 @@ macro_rules! token_cols {
 
 pub async fn insert_token(tx: &mut Tx, t: &ApiToken) -> Result<()> {
     let sql = concat!("INSERT INTO api_token (", token_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
-    with_tx!(tx, c => sqlx::query(sql)
-        .bind(t.org_id).bind(t.id).bind(t.staff_id).bind(&t.name).bind(&t.token_hash).bind(t.created_by)
-        .bind(t.created_at).bind(t.last_used_at).bind(t.revoked_at).bind(&t.roles)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(
+        sql,
+        args![
+            t.org_id,
+            t.id,
+            t.staff_id,
+            &t.name,
+            &t.token_hash,
+            t.created_by,
+            t.created_at,
+            t.last_used_at,
+            t.revoked_at,
+            &t.roles
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -128,12 +151,12 @@ pub async fn list_tokens(db: &Db, org_id: Uuid) -> Result<Vec<ApiToken>> {
 
 pub async fn revoke_token(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<u64> {
     let sql = "UPDATE api_token SET revoked_at = $3 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![org_id, id, now]).await
 }
 
 pub async fn touch_token(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<()> {
     let sql = "UPDATE api_token SET last_used_at = $3 WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, id, now]).await?;
     Ok(())
 }
 
@@ -146,7 +169,7 @@ pub async fn totp_roles(db: &Db, org_id: Uuid) -> Result<Vec<String>> {
 pub async fn set_role_totp(tx: &mut Tx, org_id: Uuid, role: &str, require: bool, now: i64) -> Result<()> {
     let sql = "INSERT INTO role_policy (org_id, role, require_totp, updated_at) VALUES ($1, $2, $3, $4) \
                ON CONFLICT (org_id, role) DO UPDATE SET require_totp = excluded.require_totp, updated_at = excluded.updated_at";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(role).bind(require).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, role, require, now]).await?;
     Ok(())
 }
 
@@ -198,14 +221,13 @@ pub async fn fail(
         " THEN 1 ELSE login_failure.failures + 1 END) >= $5 THEN $6 END \
          RETURNING failures, locked_until"
     );
-    with_tx!(tx, c => sqlx::query_as::<_, (i64, Option<i64>)>(sql)
-        .bind(org_id).bind(subject).bind(now).bind(window_from).bind(max).bind(lock_until).fetch_one(c).await)
+    tx.one::<(i64, Option<i64>)>(sql, args![org_id, subject, now, window_from, max, lock_until]).await
 }
 
 /// Forgets a subject's failures (after a successful sign-in).
 pub async fn clear_failures(tx: &mut Tx, org_id: Uuid, subject: &str) -> Result<()> {
     let sql = "DELETE FROM login_failure WHERE org_id = $1 AND subject = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(subject).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, subject]).await?;
     Ok(())
 }
 
@@ -214,5 +236,5 @@ pub async fn clear_failures(tx: &mut Tx, org_id: Uuid, subject: &str) -> Result<
 pub async fn purge_failures(tx: &mut Tx, cutoff: i64) -> Result<u64> {
     let sql = "DELETE FROM login_failure WHERE subject NOT LIKE 'user:%' AND window_start < $1 \
                AND (locked_until IS NULL OR locked_until < $1)";
-    with_tx!(tx, c => sqlx::query(sql).bind(cutoff).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![cutoff]).await
 }

@@ -3,24 +3,22 @@
 //! update (`… AND status = 'unpaid'`), so a repeated request finds nothing
 //! left to change instead of charging twice.
 
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::booking::{Charge, charge_cols};
-use crate::{Db, On, Result, Tx, args, with_db, with_on, with_tx};
+use crate::fetch::Sql;
+use crate::{Db, On, Result, Tx, args, row};
 
 /// A patient's charges in the given statuses, oldest first.
 pub async fn charges_of(db: &Db, org_id: Uuid, patient_id: Uuid, statuses: &[&str]) -> Result<Vec<Charge>> {
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new(concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = "));
-        qb.push_bind(org_id).push(" AND patient_id = ").push_bind(patient_id).push(" AND status IN (");
-        let mut sep = qb.separated(", ");
-        for s in statuses {
-            sep.push_bind(*s);
-        }
-        qb.push(") ORDER BY created_at, id");
-        qb.build_query_as::<Charge>().fetch_all(p).await
-    })
+    {
+        let mut q = Sql::new(concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = "));
+        q.arg(org_id).push(" AND patient_id = ").arg(patient_id).push(" AND status IN (");
+        q.list((statuses).into_iter().map(|s| *s));
+        q.push(") ORDER BY created_at, id");
+        db.all::<Charge>(&q.text, &q.args).await
+    }
 }
 
 /// Charges by id (any patient; the caller checks).
@@ -28,16 +26,13 @@ pub async fn charges_by_id(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Ve
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new(concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = "));
-        qb.push_bind(org_id).push(" AND id IN (");
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(*id);
-        }
-        qb.push(") ORDER BY created_at, id");
-        qb.build_query_as::<Charge>().fetch_all(c).await
-    })
+    {
+        let mut q = Sql::new(concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = "));
+        q.arg(org_id).push(" AND id IN (");
+        q.list((ids).into_iter().map(|id| *id));
+        q.push(") ORDER BY created_at, id");
+        tx.all::<Charge>(&q.text, &q.args).await
+    }
 }
 
 pub async fn charges_of_payment<'a>(on: impl Into<On<'a>>, org_id: Uuid, payment_id: Uuid) -> Result<Vec<Charge>> {
@@ -46,53 +41,50 @@ pub async fn charges_of_payment<'a>(on: impl Into<On<'a>>, org_id: Uuid, payment
         charge_cols!(),
         " FROM charge WHERE org_id = $1 AND payment_id = $2 ORDER BY created_at, id"
     );
-    with_on!(on.into(), p => sqlx::query_as::<_, Charge>(sql).bind(org_id).bind(payment_id).fetch_all(p).await)
+    On::of(on).all::<Charge>(sql, args![org_id, payment_id]).await
 }
 
 /// Holds unpaid charges for a payment (`payment_id` set, still unpaid): only
 /// charges free or held by a payment in `released` states are taken.
 /// Returns how many were taken; the caller compares with what it asked for.
 pub async fn hold(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], payment_id: Uuid, at: i64) -> Result<u64> {
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new("UPDATE charge SET payment_id = ");
-        qb.push_bind(payment_id).push(", updated_at = ").push_bind(at).push(" WHERE org_id = ").push_bind(org_id);
-        qb.push(" AND status = 'unpaid' AND (payment_id IS NULL OR payment_id IN \
-                 (SELECT id FROM payment WHERE org_id = ").push_bind(org_id);
-        qb.push(" AND status IN ('failed', 'closed'))) AND id IN (");
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(*id);
-        }
-        qb.push(")");
-        qb.build().execute(c).await.map(|r| r.rows_affected())
-    })
+    {
+        let mut q = Sql::new("UPDATE charge SET payment_id = ");
+        q.arg(payment_id).push(", updated_at = ").arg(at).push(" WHERE org_id = ").arg(org_id);
+        q.push(
+            " AND status = 'unpaid' AND (payment_id IS NULL OR payment_id IN \
+                 (SELECT id FROM payment WHERE org_id = ",
+        )
+        .arg(org_id);
+        q.push(" AND status IN ('failed', 'closed'))) AND id IN (");
+        q.list((ids).into_iter().map(|id| *id));
+        q.push(")");
+        tx.execute(&q.text, &q.args).await
+    }
 }
 
 /// Marks the charges a payment holds as paid; returns how many.
 pub async fn settle(tx: &mut Tx, org_id: Uuid, payment_id: Uuid, at: i64) -> Result<u64> {
     let sql = "UPDATE charge SET status = 'paid', updated_at = $3 WHERE org_id = $1 AND payment_id = $2 AND status = 'unpaid'";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(payment_id).bind(at).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![org_id, payment_id, at]).await
 }
 
 /// Lets go of the charges a payment held (it failed or was closed).
 pub async fn release(tx: &mut Tx, org_id: Uuid, payment_id: Uuid, at: i64) -> Result<u64> {
     let sql = "UPDATE charge SET payment_id = NULL, updated_at = $3 WHERE org_id = $1 AND payment_id = $2 AND status = 'unpaid'";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(payment_id).bind(at).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![org_id, payment_id, at]).await
 }
 
 /// Marks paid charges refunded; returns how many.
 pub async fn refund_charges(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], refund_id: Uuid, at: i64) -> Result<u64> {
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new("UPDATE charge SET status = 'refunded', refund_id = ");
-        qb.push_bind(refund_id).push(", updated_at = ").push_bind(at).push(" WHERE org_id = ").push_bind(org_id);
-        qb.push(" AND status = 'paid' AND id IN (");
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(*id);
-        }
-        qb.push(")");
-        qb.build().execute(c).await.map(|r| r.rows_affected())
-    })
+    {
+        let mut q = Sql::new("UPDATE charge SET status = 'refunded', refund_id = ");
+        q.arg(refund_id).push(", updated_at = ").arg(at).push(" WHERE org_id = ").arg(org_id);
+        q.push(" AND status = 'paid' AND id IN (");
+        q.list((ids).into_iter().map(|id| *id));
+        q.push(")");
+        tx.execute(&q.text, &q.args).await
+    }
 }
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -163,23 +155,42 @@ pub async fn insert_payment(tx: &mut Tx, p: &Payment) -> Result<bool> {
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
          ON CONFLICT DO NOTHING"
     );
-    with_tx!(tx, c => sqlx::query(sql).bind(p.org_id).bind(p.id).bind(p.pay_no.clone()).bind(p.idem_key.clone())
-        .bind(p.patient_id).bind(p.method.clone()).bind(p.channel.clone()).bind(p.amount_fen).bind(p.tendered_fen)
-        .bind(p.change_fen).bind(p.status.clone()).bind(p.provider.clone()).bind(p.pay_url.clone())
-        .bind(p.transaction_id.clone()).bind(p.account.clone()).bind(p.cashier.clone()).bind(p.closing_id)
-        .bind(p.created_at).bind(p.paid_at).bind(p.updated_at)
-        .execute(c).await.map(|r| r.rows_affected() == 1))
+    tx.execute(
+        sql,
+        args![
+            p.org_id,
+            p.id,
+            p.pay_no.clone(),
+            p.idem_key.clone(),
+            p.patient_id,
+            p.method.clone(),
+            p.channel.clone(),
+            p.amount_fen,
+            p.tendered_fen,
+            p.change_fen,
+            p.status.clone(),
+            p.provider.clone(),
+            p.pay_url.clone(),
+            p.transaction_id.clone(),
+            p.account.clone(),
+            p.cashier.clone(),
+            p.closing_id,
+            p.created_at,
+            p.paid_at,
+            p.updated_at
+        ],
+    )
+    .await
+    .map(|n| n == 1)
 }
 
 /// Stores who pays a payment: (payer code, fen) parts that sum to its amount.
 pub async fn insert_parts(tx: &mut Tx, org_id: Uuid, payment_id: Uuid, parts: &[(&str, i64)]) -> Result<()> {
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new("INSERT INTO payment_part (org_id, payment_id, payer, fen) ");
-        qb.push_values(parts, |mut b, (payer, fen)| {
-            b.push_bind(org_id).push_bind(payment_id).push_bind(*payer).push_bind(*fen);
-        });
-        qb.build().execute(c).await.map(|r| r.rows_affected())
-    })?;
+    {
+        let mut q = Sql::new("INSERT INTO payment_part (org_id, payment_id, payer, fen) ");
+        q.values(parts, |(payer, fen)| row![org_id, payment_id, *payer, *fen]);
+        tx.execute(&q.text, &q.args).await
+    }?;
     Ok(())
 }
 
@@ -223,23 +234,20 @@ pub async fn set_payment_status(
     transaction_id: Option<&str>,
     at: i64,
 ) -> Result<bool> {
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new("UPDATE payment SET status = ");
-        qb.push_bind(to).push(", updated_at = ").push_bind(at);
+    {
+        let mut q = Sql::new("UPDATE payment SET status = ");
+        q.arg(to).push(", updated_at = ").arg(at);
         if to == "paid" {
-            qb.push(", paid_at = ").push_bind(at);
+            q.push(", paid_at = ").arg(at);
         }
         if let Some(t) = transaction_id {
-            qb.push(", transaction_id = ").push_bind(t);
+            q.push(", transaction_id = ").arg(t);
         }
-        qb.push(" WHERE org_id = ").push_bind(org_id).push(" AND id = ").push_bind(id).push(" AND status IN (");
-        let mut sep = qb.separated(", ");
-        for f in from {
-            sep.push_bind(*f);
-        }
-        qb.push(")");
-        qb.build().execute(c).await.map(|r| r.rows_affected() == 1)
-    })
+        q.push(" WHERE org_id = ").arg(org_id).push(" AND id = ").arg(id).push(" AND status IN (");
+        q.list((from).into_iter().map(|f| *f));
+        q.push(")");
+        tx.execute(&q.text, &q.args).await.map(|n| n == 1)
+    }
 }
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -295,11 +303,28 @@ pub async fn insert_refund(tx: &mut Tx, r: &Refund) -> Result<bool> {
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT DO NOTHING"
     );
-    with_tx!(tx, c => sqlx::query(sql).bind(r.org_id).bind(r.id).bind(r.refund_no.clone()).bind(r.idem_key.clone())
-        .bind(r.payment_id).bind(r.patient_id).bind(r.method.clone()).bind(r.amount_fen).bind(r.status.clone())
-        .bind(r.provider_id.clone()).bind(r.reason.clone()).bind(r.account.clone()).bind(r.cashier.clone())
-        .bind(r.closing_id).bind(r.created_at)
-        .execute(c).await.map(|r| r.rows_affected() == 1))
+    tx.execute(
+        sql,
+        args![
+            r.org_id,
+            r.id,
+            r.refund_no.clone(),
+            r.idem_key.clone(),
+            r.payment_id,
+            r.patient_id,
+            r.method.clone(),
+            r.amount_fen,
+            r.status.clone(),
+            r.provider_id.clone(),
+            r.reason.clone(),
+            r.account.clone(),
+            r.cashier.clone(),
+            r.closing_id,
+            r.created_at
+        ],
+    )
+    .await
+    .map(|n| n == 1)
 }
 
 pub async fn refund_by_key(db: &Db, org_id: Uuid, key: &str) -> Result<Option<Refund>> {
@@ -315,7 +340,7 @@ pub async fn refunds_of_payment(db: &Db, org_id: Uuid, payment_id: Uuid) -> Resu
 
 pub async fn set_refund(tx: &mut Tx, org_id: Uuid, id: Uuid, status: &str, provider_id: Option<&str>) -> Result<()> {
     let sql = "UPDATE refund SET status = $3, provider_id = COALESCE($4, provider_id) WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(status).bind(provider_id).execute(c).await.map(|_| ()))
+    tx.execute(sql, args![org_id, id, status, provider_id]).await.map(|_| ())
 }
 
 /// One movement of money in an account not yet closed: (method, fen), a
@@ -334,15 +359,15 @@ pub async fn open_movements(tx: &mut Tx, org_id: Uuid, account: &str) -> Result<
                AND status = 'paid' \
                UNION ALL SELECT method, -amount_fen AS fen FROM refund WHERE org_id = $1 AND account = $2 \
                AND closing_id IS NULL AND status = 'done'";
-    with_tx!(tx, c => sqlx::query_as::<_, Movement>(sql).bind(org_id).bind(account).fetch_all(c).await)
+    tx.all::<Movement>(sql, args![org_id, account]).await
 }
 
 /// Stamps the account's open payments and refunds with the closing; returns (payments, refunds).
 pub async fn close_movements(tx: &mut Tx, org_id: Uuid, account: &str, closing_id: Uuid) -> Result<(u64, u64)> {
     let p = "UPDATE payment SET closing_id = $3 WHERE org_id = $1 AND account = $2 AND closing_id IS NULL AND status = 'paid'";
     let r = "UPDATE refund SET closing_id = $3 WHERE org_id = $1 AND account = $2 AND closing_id IS NULL AND status = 'done'";
-    let a = with_tx!(tx, c => sqlx::query(p).bind(org_id).bind(account).bind(closing_id).execute(c).await.map(|r| r.rows_affected()))?;
-    let b = with_tx!(tx, c => sqlx::query(r).bind(org_id).bind(account).bind(closing_id).execute(c).await.map(|r| r.rows_affected()))?;
+    let a = tx.execute(p, args![org_id, account, closing_id]).await?;
+    let b = tx.execute(r, args![org_id, account, closing_id]).await?;
     Ok((a, b))
 }
 
@@ -392,9 +417,24 @@ macro_rules! closing_cols {
 pub async fn insert_closing(tx: &mut Tx, r: &Closing) -> Result<()> {
     let sql =
         concat!("INSERT INTO closing (", closing_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
-    with_tx!(tx, c => sqlx::query(sql).bind(r.org_id).bind(r.id).bind(r.account.clone()).bind(r.closed_by.clone())
-        .bind(r.payments).bind(r.refunds).bind(r.paid_fen).bind(r.refunded_fen).bind(r.net_fen)
-        .bind(r.lines.clone()).bind(r.created_at).execute(c).await.map(|_| ()))
+    tx.execute(
+        sql,
+        args![
+            r.org_id,
+            r.id,
+            r.account.clone(),
+            r.closed_by.clone(),
+            r.payments,
+            r.refunds,
+            r.paid_fen,
+            r.refunded_fen,
+            r.net_fen,
+            r.lines.clone(),
+            r.created_at
+        ],
+    )
+    .await
+    .map(|_| ())
 }
 
 pub async fn closings(db: &Db, org_id: Uuid, account: &str, limit: i64) -> Result<Vec<Closing>> {
@@ -463,10 +503,27 @@ pub async fn local_insert(db: &Db, o: &LocalOrder) -> Result<bool> {
     );
     // The provider's own writes, each in a transaction of its own (SQLite writes through the writer).
     let mut tx = db.begin().await?;
-    let done = with_tx!(&mut tx, c => sqlx::query(sql).bind(o.org_id).bind(o.out_trade_no.clone()).bind(o.amount_fen)
-        .bind(o.description.clone()).bind(o.notify_url.clone()).bind(o.return_url.clone()).bind(o.state.clone())
-        .bind(o.transaction_id.clone()).bind(o.paid_fen).bind(o.refunded_fen).bind(o.notified)
-        .bind(o.created_at).bind(o.updated_at).execute(c).await.map(|r| r.rows_affected() == 1))?;
+    let done = tx
+        .execute(
+            sql,
+            args![
+                o.org_id,
+                o.out_trade_no.clone(),
+                o.amount_fen,
+                o.description.clone(),
+                o.notify_url.clone(),
+                o.return_url.clone(),
+                o.state.clone(),
+                o.transaction_id.clone(),
+                o.paid_fen,
+                o.refunded_fen,
+                o.notified,
+                o.created_at,
+                o.updated_at
+            ],
+        )
+        .await
+        .map(|n| n == 1)?;
     tx.commit().await?;
     Ok(done)
 }
@@ -489,8 +546,10 @@ pub async fn local_set(db: &Db, org_id: Uuid, out_trade_no: &str, from: &str, m:
     let sql = "UPDATE local_pay_order SET state = $4, transaction_id = COALESCE($5, transaction_id), \
                paid_fen = $6, updated_at = $7 WHERE org_id = $1 AND out_trade_no = $2 AND state = $3";
     let mut tx = db.begin().await?;
-    let done = with_tx!(&mut tx, c => sqlx::query(sql).bind(org_id).bind(out_trade_no).bind(from).bind(m.to).bind(m.transaction_id)
-        .bind(m.paid_fen).bind(m.at).execute(c).await.map(|r| r.rows_affected() == 1))?;
+    let done = tx
+        .execute(sql, args![org_id, out_trade_no, from, m.to, m.transaction_id, m.paid_fen, m.at])
+        .await
+        .map(|n| n == 1)?;
     tx.commit().await?;
     Ok(done)
 }
@@ -498,7 +557,7 @@ pub async fn local_set(db: &Db, org_id: Uuid, out_trade_no: &str, from: &str, m:
 pub async fn local_notified(db: &Db, org_id: Uuid, out_trade_no: &str) -> Result<()> {
     let sql = "UPDATE local_pay_order SET notified = notified + 1 WHERE org_id = $1 AND out_trade_no = $2";
     let mut tx = db.begin().await?;
-    with_tx!(&mut tx, c => sqlx::query(sql).bind(org_id).bind(out_trade_no).execute(c).await.map(|_| ()))?;
+    tx.execute(sql, args![org_id, out_trade_no]).await.map(|_| ())?;
     tx.commit().await
 }
 
@@ -515,22 +574,19 @@ pub async fn local_refund(
 ) -> Result<Option<String>> {
     let mut tx = db.begin().await?;
     let existing = "SELECT refund_id FROM local_pay_refund WHERE org_id = $1 AND out_refund_no = $2";
-    if let Some(id) = with_tx!(&mut tx, c => sqlx::query_scalar::<_, String>(existing).bind(org_id).bind(out_refund_no).fetch_optional(c).await)?
-    {
+    if let Some(id) = tx.scalar_optional::<String>(existing, args![org_id, out_refund_no]).await? {
         return Ok(Some(id));
     }
     let take = "UPDATE local_pay_order SET refunded_fen = refunded_fen + $3, state = 'refunded', updated_at = $4 \
                 WHERE org_id = $1 AND out_trade_no = $2 AND state IN ('paid', 'refunded') AND refunded_fen + $3 <= paid_fen";
-    let ok = with_tx!(&mut tx, c => sqlx::query(take).bind(org_id).bind(out_trade_no).bind(amount).bind(at)
-        .execute(c).await.map(|r| r.rows_affected() == 1))?;
+    let ok = tx.execute(take, args![org_id, out_trade_no, amount, at]).await.map(|n| n == 1)?;
     if !ok {
         return Ok(None);
     }
     let id = format!("LR{}", Uuid::now_v7().simple());
     let add = "INSERT INTO local_pay_refund (org_id, out_refund_no, out_trade_no, amount_fen, refund_id, created_at) \
                VALUES ($1, $2, $3, $4, $5, $6)";
-    with_tx!(&mut tx, c => sqlx::query(add).bind(org_id).bind(out_refund_no).bind(out_trade_no).bind(amount)
-        .bind(id.clone()).bind(at).execute(c).await.map(|_| ()))?;
+    tx.execute(add, args![org_id, out_refund_no, out_trade_no, amount, id.clone(), at]).await.map(|_| ())?;
     tx.commit().await?;
     Ok(Some(id))
 }
@@ -539,16 +595,16 @@ pub async fn local_refund(
 pub async fn void_free(tx: &mut Tx, org_id: Uuid, id: Uuid, at: i64) -> Result<bool> {
     let sql = "UPDATE charge SET status = 'void', updated_at = $3 WHERE org_id = $1 AND id = $2 AND status = 'unpaid' \
                AND (payment_id IS NULL OR payment_id IN (SELECT id FROM payment WHERE org_id = $1 AND status IN ('failed', 'closed')))";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(at).execute(c).await.map(|r| r.rows_affected() == 1))
+    tx.execute(sql, args![org_id, id, at]).await.map(|n| n == 1)
 }
 
 pub async fn set_pay_url(tx: &mut Tx, org_id: Uuid, id: Uuid, url: &str) -> Result<()> {
     let sql = "UPDATE payment SET pay_url = $3 WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(url).execute(c).await.map(|_| ()))
+    tx.execute(sql, args![org_id, id, url]).await.map(|_| ())
 }
 
 /// A payment's receipt number, inside a transaction.
 pub async fn pay_no<'a>(on: impl Into<On<'a>>, org_id: Uuid, id: Uuid) -> Result<Option<String>> {
     let sql = "SELECT pay_no FROM payment WHERE org_id = $1 AND id = $2";
-    with_on!(on.into(), c => sqlx::query_scalar::<_, String>(sql).bind(org_id).bind(id).fetch_optional(c).await)
+    On::of(on).scalar_optional::<String>(sql, args![org_id, id]).await
 }

@@ -1,10 +1,11 @@
 //! Bookings and registrations (挂号), their fee charges, and no-show blocks.
 
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
+use crate::fetch::Sql;
 use crate::walk::{Step, Walk, walked};
-use crate::{Db, On, Result, Tx, args, with_on, with_tx};
+use crate::{Db, On, Result, Tx, args, row};
 
 /// A booking ahead of the day or a registration on the day: one slot of one
 /// session for one patient.
@@ -66,18 +67,32 @@ const BATCH: usize = 500;
 
 pub async fn insert(tx: &mut Tx, rows: &[Booking]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new(concat!("INSERT INTO booking (", cols!(), ") "));
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.org_id).push_bind(r.id).push_bind(r.reg_no.clone()).push_bind(r.session_id)
-                    .push_bind(r.seq).push_bind(r.slot_start).push_bind(r.patient_id).push_bind(r.dept_id)
-                    .push_bind(r.day.clone()).push_bind(r.fee_fen).push_bind(r.channel.clone())
-                    .push_bind(r.on_behalf.clone()).push_bind(r.booked_by.clone()).push_bind(r.status.clone())
-                    .push_bind(r.cancel_reason.clone()).push_bind(r.checked_in_at).push_bind(r.created_at)
-                    .push_bind(r.updated_at);
+        {
+            let mut q = Sql::new(concat!("INSERT INTO booking (", cols!(), ") "));
+            q.values(chunk, |r| {
+                row![
+                    r.org_id,
+                    r.id,
+                    r.reg_no.clone(),
+                    r.session_id,
+                    r.seq,
+                    r.slot_start,
+                    r.patient_id,
+                    r.dept_id,
+                    r.day.clone(),
+                    r.fee_fen,
+                    r.channel.clone(),
+                    r.on_behalf.clone(),
+                    r.booked_by.clone(),
+                    r.status.clone(),
+                    r.cancel_reason.clone(),
+                    r.checked_in_at,
+                    r.created_at,
+                    r.updated_at
+                ]
             });
-            qb.build().execute(c).await.map(|r| r.rows_affected())
-        })?;
+            tx.execute(&q.text, &q.args).await
+        }?;
     }
     Ok(())
 }
@@ -115,7 +130,7 @@ pub async fn active_of_session<'a>(on: impl Into<On<'a>>, org_id: Uuid, session_
         cols!(),
         " FROM booking WHERE org_id = $1 AND session_id = $2 AND status IN ('booked', 'checked_in') ORDER BY seq"
     );
-    with_on!(on.into(), c => sqlx::query_as::<_, Booking>(sql).bind(org_id).bind(session_id).fetch_all(c).await)
+    On::of(on).all::<Booking>(sql, args![org_id, session_id]).await
 }
 
 /// Moves a booking from one of `from` statuses to `to`; false when it was in none of them.
@@ -131,8 +146,7 @@ pub async fn set_status(
     let sql = "UPDATE booking SET status = $3, cancel_reason = COALESCE($4, cancel_reason), updated_at = $5 \
                WHERE org_id = $1 AND id = $2 AND (status = $6 OR status = $7)";
     let (a, b) = (from.first().copied().unwrap_or(""), from.get(1).copied().unwrap_or(""));
-    let n = with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(to).bind(reason).bind(now).bind(a).bind(b)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    let n = tx.execute(sql, args![org_id, id, to, reason, now, a, b]).await?;
     Ok(n == 1)
 }
 
@@ -140,7 +154,7 @@ pub async fn set_status(
 pub async fn check_in(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<bool> {
     let sql = "UPDATE booking SET status = 'checked_in', checked_in_at = $3, updated_at = $3 \
                WHERE org_id = $1 AND id = $2 AND status = 'booked'";
-    let n = with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    let n = tx.execute(sql, args![org_id, id, now]).await?;
     Ok(n == 1)
 }
 
@@ -156,7 +170,7 @@ pub async fn unattended(db: &Db, org_id: Uuid, ended_before: i64, limit: i64) ->
 /// No-shows of a patient on days from `since_day`.
 pub async fn no_shows_since(tx: &mut Tx, org_id: Uuid, patient_id: Uuid, since_day: &str) -> Result<i64> {
     let sql = "SELECT COUNT(*) FROM booking WHERE org_id = $1 AND patient_id = $2 AND day >= $3 AND status = 'no_show'";
-    with_tx!(tx, c => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(patient_id).bind(since_day).fetch_one(c).await)
+    tx.scalar::<i64>(sql, args![org_id, patient_id, since_day]).await
 }
 
 /// The last day the patient's booking is blocked, if a block exists.
@@ -171,21 +185,15 @@ pub async fn active_for(
     if patients.is_empty() || days.is_empty() {
         return Ok(vec![]);
     }
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new("SELECT patient_id, day, dept_id, session_id FROM booking WHERE org_id = ");
-        qb.push_bind(org_id).push(" AND status IN ('booked', 'checked_in') AND patient_id IN (");
-        let mut sep = qb.separated(", ");
-        for p in patients {
-            sep.push_bind(*p);
-        }
-        qb.push(") AND day IN (");
-        let mut sep = qb.separated(", ");
-        for d in days {
-            sep.push_bind(d.clone());
-        }
-        qb.push(")");
-        qb.build_query_as::<(Uuid, String, Uuid, Uuid)>().fetch_all(c).await
-    })
+    {
+        let mut q = Sql::new("SELECT patient_id, day, dept_id, session_id FROM booking WHERE org_id = ");
+        q.arg(org_id).push(" AND status IN ('booked', 'checked_in') AND patient_id IN (");
+        q.list((patients).into_iter().map(|p| *p));
+        q.push(") AND day IN (");
+        q.list((days).into_iter().map(|d| d.clone()));
+        q.push(")");
+        tx.all::<(Uuid, String, Uuid, Uuid)>(&q.text, &q.args).await
+    }
 }
 
 /// The booking blocks of any of `patients`: (patient, until_day).
@@ -193,21 +201,18 @@ pub async fn blocks_for(tx: &mut Tx, org_id: Uuid, patients: &[Uuid]) -> Result<
     if patients.is_empty() {
         return Ok(vec![]);
     }
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new("SELECT patient_id, until_day FROM booking_block WHERE org_id = ");
-        qb.push_bind(org_id).push(" AND patient_id IN (");
-        let mut sep = qb.separated(", ");
-        for p in patients {
-            sep.push_bind(*p);
-        }
-        qb.push(")");
-        qb.build_query_as::<(Uuid, String)>().fetch_all(c).await
-    })
+    {
+        let mut q = Sql::new("SELECT patient_id, until_day FROM booking_block WHERE org_id = ");
+        q.arg(org_id).push(" AND patient_id IN (");
+        q.list((patients).into_iter().map(|p| *p));
+        q.push(")");
+        tx.all::<(Uuid, String)>(&q.text, &q.args).await
+    }
 }
 
 pub async fn blocked_until(tx: &mut Tx, org_id: Uuid, patient_id: Uuid) -> Result<Option<String>> {
     let sql = "SELECT until_day FROM booking_block WHERE org_id = $1 AND patient_id = $2";
-    with_tx!(tx, c => sqlx::query_scalar::<_, String>(sql).bind(org_id).bind(patient_id).fetch_optional(c).await)
+    tx.scalar_optional::<String>(sql, args![org_id, patient_id]).await
 }
 
 pub async fn block(
@@ -221,8 +226,7 @@ pub async fn block(
     let sql = "INSERT INTO booking_block (org_id, patient_id, until_day, no_shows, created_at) VALUES ($1, $2, $3, $4, $5) \
                ON CONFLICT (org_id, patient_id) DO UPDATE SET until_day = excluded.until_day, \
                no_shows = excluded.no_shows, created_at = excluded.created_at";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(patient_id).bind(until_day).bind(no_shows).bind(now)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, patient_id, until_day, no_shows, now]).await?;
     Ok(())
 }
 
@@ -284,17 +288,32 @@ pub(crate) use charge_cols;
 
 pub async fn insert_charges(tx: &mut Tx, rows: &[Charge]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new(concat!("INSERT INTO charge (", charge_cols!(), ") "));
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.org_id).push_bind(r.id).push_bind(r.patient_id).push_bind(r.booking_id)
-                    .push_bind(r.item_code.clone()).push_bind(r.item_name.clone()).push_bind(r.category.clone())
-                    .push_bind(r.unit_fen).push_bind(r.quantity).push_bind(r.amount_fen).push_bind(r.status.clone())
-                    .push_bind(r.created_by.clone()).push_bind(r.created_at).push_bind(r.updated_at)
-                    .push_bind(r.visit_id).push_bind(r.order_id).push_bind(r.payment_id).push_bind(r.refund_id);
+        {
+            let mut q = Sql::new(concat!("INSERT INTO charge (", charge_cols!(), ") "));
+            q.values(chunk, |r| {
+                row![
+                    r.org_id,
+                    r.id,
+                    r.patient_id,
+                    r.booking_id,
+                    r.item_code.clone(),
+                    r.item_name.clone(),
+                    r.category.clone(),
+                    r.unit_fen,
+                    r.quantity,
+                    r.amount_fen,
+                    r.status.clone(),
+                    r.created_by.clone(),
+                    r.created_at,
+                    r.updated_at,
+                    r.visit_id,
+                    r.order_id,
+                    r.payment_id,
+                    r.refund_id
+                ]
             });
-            qb.build().execute(c).await.map(|r| r.rows_affected())
-        })?;
+            tx.execute(&q.text, &q.args).await
+        }?;
     }
     Ok(())
 }
@@ -308,7 +327,7 @@ pub async fn charges_of_booking(db: &Db, org_id: Uuid, booking_id: Uuid) -> Resu
 /// Voids the unpaid charges of a cancelled booking.
 pub async fn void_unpaid(tx: &mut Tx, org_id: Uuid, booking_id: Uuid, now: i64) -> Result<u64> {
     let sql = "UPDATE charge SET status = 'void', updated_at = $3 WHERE org_id = $1 AND booking_id = $2 AND status = 'unpaid'";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(booking_id).bind(now).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![org_id, booking_id, now]).await
 }
 
 /// Slots held by more than one active booking, or slots pointing to a booking
@@ -324,7 +343,7 @@ pub async fn oversold(db: &Db, org_id: Uuid) -> Result<i64> {
 
 macro_rules! walk_where {
     ($qb:expr, $org:expr, $f:expr) => {
-        $qb.push(" FROM booking WHERE org_id = ").push_bind($org);
+        $qb.push(" FROM booking WHERE org_id = ").arg($org);
     };
 }
 

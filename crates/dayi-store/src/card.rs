@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, args, with_tx};
+use crate::{Db, Result, Tx, args};
 
 /// One use of a code at a station (用卡记录).
 #[derive(Debug, Clone, FromRow, PartialEq)]
@@ -26,8 +26,11 @@ crate::lite_row!(CardUse { org_id, id, at, patient_id, code_kind, step, station,
 pub async fn log_use(tx: &mut Tx, u: &CardUse) -> Result<()> {
     let sql = "INSERT INTO card_use (org_id, id, at, patient_id, code_kind, step, station, staff_id, on_behalf) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-    with_tx!(tx, c => sqlx::query(sql).bind(u.org_id).bind(u.id).bind(u.at).bind(u.patient_id).bind(&u.code_kind)
-        .bind(&u.step).bind(&u.station).bind(u.staff_id).bind(u.on_behalf).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(
+        sql,
+        args![u.org_id, u.id, u.at, u.patient_id, &u.code_kind, &u.step, &u.station, u.staff_id, u.on_behalf],
+    )
+    .await?;
     Ok(())
 }
 

@@ -3,10 +3,11 @@
 //! rows whose `source` names the file and version; an administrator's
 //! change is a new row from a day not in the past.
 
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, args, with_tx};
+use crate::fetch::Sql;
+use crate::{Db, Result, Tx, args, row};
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize)]
 pub struct Row {
@@ -60,19 +61,31 @@ macro_rules! item_cols {
 pub async fn insert(tx: &mut Tx, rows: &[Row]) -> Result<u64> {
     let mut n = 0;
     for chunk in rows.chunks(500) {
-        n += with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new(concat!("INSERT INTO catalog_item (", item_cols!(), ") "));
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.org_id).push_bind(r.kind.clone()).push_bind(r.code.clone())
-                    .push_bind(r.effective_from.clone()).push_bind(r.name.clone()).push_bind(r.initials.clone())
-                    .push_bind(r.insurance_code.clone()).push_bind(r.insurance_name.clone())
-                    .push_bind(r.category.clone()).push_bind(r.unit.clone()).push_bind(r.price_fen)
-                    .push_bind(r.class.clone()).push_bind(r.drug.clone()).push_bind(r.active)
-                    .push_bind(r.source.clone()).push_bind(r.created_at);
+        n += {
+            let mut q = Sql::new(concat!("INSERT INTO catalog_item (", item_cols!(), ") "));
+            q.values(chunk, |r| {
+                row![
+                    r.org_id,
+                    r.kind.clone(),
+                    r.code.clone(),
+                    r.effective_from.clone(),
+                    r.name.clone(),
+                    r.initials.clone(),
+                    r.insurance_code.clone(),
+                    r.insurance_name.clone(),
+                    r.category.clone(),
+                    r.unit.clone(),
+                    r.price_fen,
+                    r.class.clone(),
+                    r.drug.clone(),
+                    r.active,
+                    r.source.clone(),
+                    r.created_at
+                ]
             });
-            qb.push(" ON CONFLICT (org_id, kind, code, effective_from) DO NOTHING");
-            qb.build().execute(c).await.map(|r| r.rows_affected())
-        })?;
+            q.push(" ON CONFLICT (org_id, kind, code, effective_from) DO NOTHING");
+            tx.execute(&q.text, &q.args).await
+        }?;
     }
     Ok(n)
 }
@@ -108,7 +121,6 @@ pub async fn count_from(db: &Db, org_id: Uuid, source: &str) -> Result<i64> {
 /// Writes one row, replacing a row of the same item and day.
 pub async fn replace(tx: &mut Tx, r: &Row) -> Result<()> {
     let del = "DELETE FROM catalog_item WHERE org_id = $1 AND kind = $2 AND code = $3 AND effective_from = $4";
-    with_tx!(tx, c => sqlx::query(del).bind(r.org_id).bind(r.kind.clone()).bind(r.code.clone())
-        .bind(r.effective_from.clone()).execute(c).await.map(|_| ()))?;
+    tx.execute(del, args![r.org_id, r.kind.clone(), r.code.clone(), r.effective_from.clone()]).await.map(|_| ())?;
     insert(tx, std::slice::from_ref(r)).await.map(|_| ())
 }

@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
+use crate::fetch::Sql;
 use crate::walk::{Step, Walk, walked};
-use crate::{Db, Result, Tx, args, with_db, with_tx};
+use crate::{Db, Result, Tx, args, row};
 
 /// A registry record: one disease of one patient.
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -205,12 +206,34 @@ pub async fn insert_enrolment(tx: &mut Tx, e: &Enrolment) -> Result<()> {
         enrolment_cols!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
     );
-    with_tx!(tx, c => sqlx::query(sql).bind(e.org_id).bind(e.id).bind(e.patient_id).bind(e.disease.clone())
-        .bind(e.diagnosed_on.clone()).bind(e.enrolled_on.clone()).bind(e.source.clone()).bind(e.doctor.clone())
-        .bind(e.village.clone()).bind(e.related.clone()).bind(e.status.clone()).bind(e.closed_on.clone())
-        .bind(e.closed_reason.clone()).bind(e.next_due.clone()).bind(e.next_kind.clone()).bind(e.last_class.clone())
-        .bind(e.last_visit_on.clone()).bind(e.last_checkup_on.clone()).bind(e.enrolled_by.clone())
-        .bind(e.created_at).bind(e.updated_at).execute(c).await.map(|_| ()))
+    tx.execute(
+        sql,
+        args![
+            e.org_id,
+            e.id,
+            e.patient_id,
+            e.disease.clone(),
+            e.diagnosed_on.clone(),
+            e.enrolled_on.clone(),
+            e.source.clone(),
+            e.doctor.clone(),
+            e.village.clone(),
+            e.related.clone(),
+            e.status.clone(),
+            e.closed_on.clone(),
+            e.closed_reason.clone(),
+            e.next_due.clone(),
+            e.next_kind.clone(),
+            e.last_class.clone(),
+            e.last_visit_on.clone(),
+            e.last_checkup_on.clone(),
+            e.enrolled_by.clone(),
+            e.created_at,
+            e.updated_at
+        ],
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Writes every changeable column of a registry record.
@@ -218,10 +241,27 @@ pub async fn update_enrolment(tx: &mut Tx, e: &Enrolment) -> Result<()> {
     let sql = "UPDATE chronic_enrolment SET doctor = $3, village = $4, related = $5, status = $6, closed_on = $7, \
                closed_reason = $8, next_due = $9, next_kind = $10, last_class = $11, last_visit_on = $12, \
                last_checkup_on = $13, updated_at = $14 WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(e.org_id).bind(e.id).bind(e.doctor.clone()).bind(e.village.clone())
-        .bind(e.related.clone()).bind(e.status.clone()).bind(e.closed_on.clone()).bind(e.closed_reason.clone())
-        .bind(e.next_due.clone()).bind(e.next_kind.clone()).bind(e.last_class.clone()).bind(e.last_visit_on.clone())
-        .bind(e.last_checkup_on.clone()).bind(e.updated_at).execute(c).await.map(|_| ()))
+    tx.execute(
+        sql,
+        args![
+            e.org_id,
+            e.id,
+            e.doctor.clone(),
+            e.village.clone(),
+            e.related.clone(),
+            e.status.clone(),
+            e.closed_on.clone(),
+            e.closed_reason.clone(),
+            e.next_due.clone(),
+            e.next_kind.clone(),
+            e.last_class.clone(),
+            e.last_visit_on.clone(),
+            e.last_checkup_on.clone(),
+            e.updated_at
+        ],
+    )
+    .await
+    .map(|_| ())
 }
 
 pub async fn get_enrolment(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Enrolment>> {
@@ -243,19 +283,37 @@ const BATCH: usize = 1000;
 
 pub async fn insert_followups(tx: &mut Tx, rows: &[Followup]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new(concat!("INSERT INTO chronic_followup (", followup_cols!(), ") "));
-            qb.push_values(chunk, |mut b, f| {
-                b.push_bind(f.org_id).push_bind(f.id).push_bind(f.round_id).push_bind(f.enrolment_id)
-                    .push_bind(f.patient_id).push_bind(f.disease.clone()).push_bind(f.visited_on.clone())
-                    .push_bind(f.mode.clone()).push_bind(f.sbp).push_bind(f.dbp).push_bind(f.heart_rate)
-                    .push_bind(f.weight_milli).push_bind(f.bmi_tenths).push_bind(f.fbg_milli).push_bind(f.ldl_milli)
-                    .push_bind(f.class.clone()).push_bind(f.next_kind.clone()).push_bind(f.next_due.clone())
-                    .push_bind(f.controlled).push_bind(f.checkup).push_bind(f.detail.clone())
-                    .push_bind(f.doctor.clone()).push_bind(f.created_at);
+        {
+            let mut q = Sql::new(concat!("INSERT INTO chronic_followup (", followup_cols!(), ") "));
+            q.values(chunk, |f| {
+                row![
+                    f.org_id,
+                    f.id,
+                    f.round_id,
+                    f.enrolment_id,
+                    f.patient_id,
+                    f.disease.clone(),
+                    f.visited_on.clone(),
+                    f.mode.clone(),
+                    f.sbp,
+                    f.dbp,
+                    f.heart_rate,
+                    f.weight_milli,
+                    f.bmi_tenths,
+                    f.fbg_milli,
+                    f.ldl_milli,
+                    f.class.clone(),
+                    f.next_kind.clone(),
+                    f.next_due.clone(),
+                    f.controlled,
+                    f.checkup,
+                    f.detail.clone(),
+                    f.doctor.clone(),
+                    f.created_at
+                ]
             });
-            qb.build().execute(c).await.map(|_| ())
-        })?;
+            tx.execute(&q.text, &q.args).await.map(|_| ())
+        }?;
         add_to_years(tx, chunk).await?;
     }
     Ok(())
@@ -290,26 +348,25 @@ async fn add_to_years(tx: &mut Tx, rows: &[Followup]) -> Result<()> {
         }
     }
     let parts: Vec<_> = parts.into_iter().collect();
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new(
+    {
+        let mut q = Sql::new(
             "INSERT INTO chronic_year (org_id, year, enrolment_id, face, latest_on, latest_at, latest_controlled) ",
         );
-        qb.push_values(&parts, |mut b, ((org, year, enrolment), p)| {
-            b.push_bind(*org).push_bind(*year).push_bind(*enrolment).push_bind(p.face)
-                .push_bind(p.latest_on.clone()).push_bind(p.latest_at).push_bind(p.latest_controlled);
+        q.values(&parts, |((org, year, enrolment), p)| {
+            row![*org, *year, *enrolment, p.face, p.latest_on.clone(), p.latest_at, p.latest_controlled]
         });
         // Every SET expression reads the row as it was, so `newer` is asked of the old latest.
         let newer = "(excluded.latest_on > chronic_year.latest_on OR (excluded.latest_on = chronic_year.latest_on \
                      AND excluded.latest_at >= chronic_year.latest_at))";
-        qb.push(format!(
+        q.push(&format!(
             " ON CONFLICT (org_id, year, enrolment_id) DO UPDATE SET face = chronic_year.face + excluded.face, \
              latest_on = CASE WHEN {newer} THEN excluded.latest_on ELSE chronic_year.latest_on END, \
              latest_at = CASE WHEN {newer} THEN excluded.latest_at ELSE chronic_year.latest_at END, \
              latest_controlled = CASE WHEN {newer} THEN excluded.latest_controlled \
              ELSE chronic_year.latest_controlled END"
         ));
-        qb.build().execute(c).await.map(|_| ())
-    })
+        tx.execute(&q.text, &q.args).await.map(|_| ())
+    }
 }
 
 /// A patient's follow-ups, oldest first.
@@ -326,34 +383,47 @@ pub async fn followups_of(db: &Db, org_id: Uuid, patient_id: Uuid) -> Result<Vec
 pub async fn followups_of_enrolments(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<Followup>> {
     let mut out = vec![];
     for chunk in ids.chunks(BATCH) {
-        with_db!(db, p => {
-            let mut qb = QueryBuilder::new(concat!("SELECT ", followup_cols!(), " FROM chronic_followup WHERE org_id = "));
-            qb.push_bind(org_id).push(" AND enrolment_id IN (");
-            let mut list = qb.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            qb.push(") ORDER BY enrolment_id, visited_on, created_at");
-            out.extend(qb.build_query_as::<Followup>().fetch_all(p).await?);
-        });
+        {
+            let mut q = Sql::new(concat!("SELECT ", followup_cols!(), " FROM chronic_followup WHERE org_id = "));
+            q.arg(org_id).push(" AND enrolment_id IN (");
+            q.list((chunk).into_iter().map(|id| *id));
+            q.push(") ORDER BY enrolment_id, visited_on, created_at");
+            out.extend(db.all::<Followup>(&q.text, &q.args).await?);
+        };
     }
     Ok(out)
 }
 
 pub async fn insert_screenings(tx: &mut Tx, rows: &[Screening]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new(concat!("INSERT INTO chronic_screening (", screening_cols!(), ") "));
-            qb.push_values(chunk, |mut b, s| {
-                b.push_bind(s.org_id).push_bind(s.id).push_bind(s.patient_id).push_bind(s.screened_on.clone())
-                    .push_bind(s.source.clone()).push_bind(s.source_id).push_bind(s.sbp).push_bind(s.dbp)
-                    .push_bind(s.fbg_milli).push_bind(s.tc_milli).push_bind(s.ldl_milli).push_bind(s.tg_milli)
-                    .push_bind(s.hdl_milli).push_bind(s.bmi_tenths).push_bind(s.risks.clone())
-                    .push_bind(s.suspected.clone()).push_bind(s.proposal.clone()).push_bind(s.next_due.clone())
-                    .push_bind(s.screened_by.clone()).push_bind(s.created_at);
+        {
+            let mut q = Sql::new(concat!("INSERT INTO chronic_screening (", screening_cols!(), ") "));
+            q.values(chunk, |s| {
+                row![
+                    s.org_id,
+                    s.id,
+                    s.patient_id,
+                    s.screened_on.clone(),
+                    s.source.clone(),
+                    s.source_id,
+                    s.sbp,
+                    s.dbp,
+                    s.fbg_milli,
+                    s.tc_milli,
+                    s.ldl_milli,
+                    s.tg_milli,
+                    s.hdl_milli,
+                    s.bmi_tenths,
+                    s.risks.clone(),
+                    s.suspected.clone(),
+                    s.proposal.clone(),
+                    s.next_due.clone(),
+                    s.screened_by.clone(),
+                    s.created_at
+                ]
             });
-            qb.build().execute(c).await.map(|_| ())
-        })?;
+            tx.execute(&q.text, &q.args).await.map(|_| ())
+        }?;
     }
     Ok(())
 }
@@ -361,7 +431,7 @@ pub async fn insert_screenings(tx: &mut Tx, rows: &[Screening]) -> Result<()> {
 /// Removes the readings a visit or lab order wrote before, so a resave replaces them.
 pub async fn delete_screenings_from(tx: &mut Tx, org_id: Uuid, source_id: Uuid) -> Result<()> {
     let sql = "DELETE FROM chronic_screening WHERE org_id = $1 AND source_id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(source_id).execute(c).await.map(|_| ()))
+    tx.execute(sql, args![org_id, source_id]).await.map(|_| ())
 }
 
 /// A patient's readings, oldest first.
@@ -383,7 +453,7 @@ pub async fn get_screening(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Scr
 pub async fn set_proposal(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], proposal: &str) -> Result<()> {
     for id in ids {
         let sql = "UPDATE chronic_screening SET proposal = $3 WHERE org_id = $1 AND id = $2";
-        with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(*id).bind(proposal).execute(c).await.map(|_| ()))?;
+        tx.execute(sql, args![org_id, *id, proposal]).await.map(|_| ())?;
     }
     Ok(())
 }
@@ -429,8 +499,8 @@ pub async fn worklist(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<WorkRow>> {
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new(
+    {
+        let mut q = Sql::new(
             "SELECT e.org_id, e.id, e.patient_id, e.disease, e.diagnosed_on, e.enrolled_on, e.source, e.doctor, \
              e.village, e.related, e.status, e.closed_on, e.closed_reason, e.next_due, e.next_kind, e.last_class, \
              e.last_visit_on, e.last_checkup_on, e.enrolled_by, e.created_at, e.updated_at, \
@@ -438,40 +508,40 @@ pub async fn worklist(
              FROM chronic_enrolment e JOIN patient p ON p.org_id = e.org_id AND p.id = e.patient_id \
              WHERE e.org_id = ",
         );
-        qb.push_bind(org_id).push(" AND e.status = 'active'");
+        q.arg(org_id).push(" AND e.status = 'active'");
         if let Some(d) = doctor {
-            qb.push(" AND e.doctor = ").push_bind(d.to_string());
+            q.push(" AND e.doctor = ").arg(d.to_string());
         }
         if let Some(v) = village {
-            qb.push(" AND e.village = ").push_bind(v.to_string());
+            q.push(" AND e.village = ").arg(v.to_string());
         }
         match work {
             Work::Due(until) => {
-                qb.push(" AND e.next_due >= ").push_bind(today.to_string());
-                qb.push(" AND e.next_due <= ").push_bind(until.to_string());
+                q.push(" AND e.next_due >= ").arg(today.to_string());
+                q.push(" AND e.next_due <= ").arg(until.to_string());
             }
             Work::Overdue => {
-                qb.push(" AND e.next_due < ").push_bind(today.to_string());
+                q.push(" AND e.next_due < ").arg(today.to_string());
             }
             Work::NeverSeen => {
-                qb.push(" AND e.last_visit_on IS NULL");
+                q.push(" AND e.last_visit_on IS NULL");
             }
             Work::CheckupSince(since) => {
-                qb.push(" AND (e.last_checkup_on IS NULL OR e.last_checkup_on <= ").push_bind(since.to_string());
-                qb.push(")");
+                q.push(" AND (e.last_checkup_on IS NULL OR e.last_checkup_on <= ").arg(since.to_string());
+                q.push(")");
             }
             Work::Referral => {
-                qb.push(" AND e.next_kind IN ('referral', 'urgent')");
+                q.push(" AND e.next_kind IN ('referral', 'urgent')");
             }
         }
         // An index gives each order, so the scan stops at the page; the id keeps pages stable.
-        qb.push(match work {
+        q.push(match work {
             Work::Referral => " ORDER BY e.next_kind DESC, e.next_due, e.id",
             _ => " ORDER BY e.next_due, e.id",
         });
-        qb.push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
-        qb.build_query_as::<WorkRow>().fetch_all(p).await
-    })
+        q.push(" LIMIT ").arg(limit).push(" OFFSET ").arg(offset);
+        db.all::<WorkRow>(&q.text, &q.args).await
+    }
 }
 
 /// An open proposal to enrol, and who it is about.
@@ -623,19 +693,35 @@ pub async fn villages(db: &Db, org_id: Uuid) -> Result<Vec<String>> {
 /// Many registry records at once (bulk loads for benchmarks and migrations).
 pub async fn insert_enrolments(tx: &mut Tx, rows: &[Enrolment]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new(concat!("INSERT INTO chronic_enrolment (", enrolment_cols!(), ") "));
-            qb.push_values(chunk, |mut b, e| {
-                b.push_bind(e.org_id).push_bind(e.id).push_bind(e.patient_id).push_bind(e.disease.clone())
-                    .push_bind(e.diagnosed_on.clone()).push_bind(e.enrolled_on.clone()).push_bind(e.source.clone())
-                    .push_bind(e.doctor.clone()).push_bind(e.village.clone()).push_bind(e.related.clone())
-                    .push_bind(e.status.clone()).push_bind(e.closed_on.clone()).push_bind(e.closed_reason.clone())
-                    .push_bind(e.next_due.clone()).push_bind(e.next_kind.clone()).push_bind(e.last_class.clone())
-                    .push_bind(e.last_visit_on.clone()).push_bind(e.last_checkup_on.clone())
-                    .push_bind(e.enrolled_by.clone()).push_bind(e.created_at).push_bind(e.updated_at);
+        {
+            let mut q = Sql::new(concat!("INSERT INTO chronic_enrolment (", enrolment_cols!(), ") "));
+            q.values(chunk, |e| {
+                row![
+                    e.org_id,
+                    e.id,
+                    e.patient_id,
+                    e.disease.clone(),
+                    e.diagnosed_on.clone(),
+                    e.enrolled_on.clone(),
+                    e.source.clone(),
+                    e.doctor.clone(),
+                    e.village.clone(),
+                    e.related.clone(),
+                    e.status.clone(),
+                    e.closed_on.clone(),
+                    e.closed_reason.clone(),
+                    e.next_due.clone(),
+                    e.next_kind.clone(),
+                    e.last_class.clone(),
+                    e.last_visit_on.clone(),
+                    e.last_checkup_on.clone(),
+                    e.enrolled_by.clone(),
+                    e.created_at,
+                    e.updated_at
+                ]
             });
-            qb.build().execute(c).await.map(|_| ())
-        })?;
+            tx.execute(&q.text, &q.args).await.map(|_| ())
+        }?;
     }
     Ok(())
 }
@@ -661,7 +747,7 @@ pub async fn get_followup(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Foll
 
 macro_rules! enrolment_where {
     ($qb:expr, $org:expr, $f:expr) => {
-        $qb.push(" FROM chronic_enrolment WHERE org_id = ").push_bind($org);
+        $qb.push(" FROM chronic_enrolment WHERE org_id = ").arg($org);
     };
 }
 

@@ -12,10 +12,11 @@
 
 use rusqlite::types::{ToSql, ToSqlOutput, Value, ValueRef};
 use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
-use crate::Db;
 use crate::lite::{self, FromLite};
+use crate::{Db, Tx};
 
 /// One bound argument.
 #[derive(Debug, Clone)]
@@ -24,12 +25,19 @@ pub enum Arg {
     Int(Option<i64>),
     Text(Option<String>),
     Bool(Option<bool>),
+    Bytes(Option<Vec<u8>>),
 }
 
 /// `args![a, b, c]`: the arguments `$1`, `$2`, `$3` of a query.
 #[macro_export]
 macro_rules! args {
     ($($a:expr),* $(,)?) => { &[$($crate::fetch::Arg::from($a)),*][..] };
+}
+
+/// `row![a, b, c]`: one row's values for `Sql::values`.
+#[macro_export]
+macro_rules! row {
+    ($($a:expr),* $(,)?) => { vec![$($crate::fetch::Arg::from($a)),*] };
 }
 
 macro_rules! from {
@@ -60,6 +68,9 @@ from!(Int, i32, i64::from);
 from!(Bool, bool, |v| v);
 from!(Bool, &bool, |v: &bool| *v);
 
+from!(Bytes, &[u8], |v: &[u8]| v.to_vec());
+from!(Bytes, Vec<u8>, |v| v);
+
 impl From<&Option<String>> for Arg {
     fn from(v: &Option<String>) -> Self {
         Arg::Text(v.clone())
@@ -85,36 +96,47 @@ impl ToSql for Arg {
             Arg::Int(Some(i)) => ToSqlOutput::Owned(Value::Integer(*i)),
             Arg::Text(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Arg::Bool(Some(b)) => ToSqlOutput::Owned(Value::Integer(i64::from(*b))),
-            Arg::Uuid(None) | Arg::Int(None) | Arg::Text(None) | Arg::Bool(None) => ToSqlOutput::Owned(Value::Null),
+            Arg::Bytes(Some(b)) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Arg::Uuid(None) | Arg::Int(None) | Arg::Text(None) | Arg::Bool(None) | Arg::Bytes(None) => {
+                ToSqlOutput::Owned(Value::Null)
+            }
         })
     }
 }
 
-fn bind_pg<'q, O>(
-    mut q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
-    args: &[Arg],
-) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
-    for a in args {
-        q = match a.clone() {
-            Arg::Uuid(v) => q.bind(v),
-            Arg::Int(v) => q.bind(v),
-            Arg::Text(v) => q.bind(v),
-            Arg::Bool(v) => q.bind(v),
-        };
-    }
-    q
+/// Binds every argument to an sqlx query (either kind, either database).
+macro_rules! bound {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a.clone() {
+                Arg::Uuid(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+                Arg::Bytes(v) => q.bind(v),
+            };
+        }
+        q
+    }};
 }
 
-/// A row type both paths can read.
-pub trait Fetch: FromLite + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'static {}
-impl<T: FromLite + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'static> Fetch for T {}
+/// A row type every path can read.
+pub trait Fetch:
+    FromLite + for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin + 'static
+{
+}
+impl<T> Fetch for T where
+    T: FromLite + for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin + 'static
+{
+}
 
 impl Db {
     /// The first row of a query by key, if any.
     pub async fn optional<T: Fetch>(&self, sql: &str, args: &[Arg]) -> crate::Result<Option<T>> {
         match self {
             Db::Sqlite { lite, .. } => lite.read(|c| lite::optional(c, sql, args, T::from_lite)).await,
-            Db::Postgres(p) => bind_pg(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)), args).fetch_optional(p).await,
+            Db::Postgres(p) => bound!(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)), args).fetch_optional(p).await,
         }
     }
 
@@ -154,7 +176,7 @@ impl Db {
                 let (sql, args) = (sql.to_owned(), args.to_vec());
                 lite.scan(move |c| lite::all(c, &sql, &args, T::from_lite)).await
             }
-            Db::Postgres(p) => bind_pg(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)), args).fetch_all(p).await,
+            Db::Postgres(p) => bound!(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)), args).fetch_all(p).await,
         }
     }
 
@@ -171,8 +193,66 @@ impl Db {
     pub async fn all<T: Fetch>(&self, sql: &str, args: &[Arg]) -> crate::Result<Vec<T>> {
         match self {
             Db::Sqlite { lite, .. } => lite.read(|c| lite::all(c, sql, args, T::from_lite)).await,
-            Db::Postgres(p) => bind_pg(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)), args).fetch_all(p).await,
+            Db::Postgres(p) => bound!(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)), args).fetch_all(p).await,
         }
+    }
+}
+
+/// Runs one sqlx query on a transaction's connection, whichever database.
+macro_rules! on_tx {
+    ($tx:expr, $q:expr, $args:expr, $run:ident) => {
+        match $tx {
+            Tx::Sqlite(t) => bound!($q, $args).$run(&mut **t).await,
+            Tx::Postgres(t) => bound!($q, $args).$run(&mut **t).await,
+        }
+    };
+}
+
+/// The same reads inside a write transaction, and the writes themselves.
+impl Tx {
+    /// Runs a statement; the number of rows it changed.
+    pub async fn execute(&mut self, sql: &str, args: &[Arg]) -> crate::Result<u64> {
+        match self {
+            Tx::Sqlite(t) => {
+                bound!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut **t).await.map(|r| r.rows_affected())
+            }
+            Tx::Postgres(t) => {
+                bound!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut **t).await.map(|r| r.rows_affected())
+            }
+        }
+    }
+
+    pub async fn optional<T: Fetch>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<Option<T>> {
+        on_tx!(self, sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)), args, fetch_optional)
+    }
+
+    pub async fn one<T: Fetch>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<T> {
+        self.optional(sql, args).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    pub async fn all<T: Fetch>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<Vec<T>> {
+        on_tx!(self, sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)), args, fetch_all)
+    }
+
+    pub async fn scalar<T>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<T>
+    where
+        (T,): Fetch,
+    {
+        self.one::<(T,)>(sql, args).await.map(|(v,)| v)
+    }
+
+    pub async fn scalar_optional<T>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<Option<T>>
+    where
+        (T,): Fetch,
+    {
+        Ok(self.optional::<(T,)>(sql, args).await?.map(|(v,)| v))
+    }
+
+    pub async fn scalars<T>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<Vec<T>>
+    where
+        (T,): Fetch,
+    {
+        Ok(self.all::<(T,)>(sql, args).await?.into_iter().map(|(v,)| v).collect())
     }
 }
 
@@ -198,6 +278,17 @@ impl Sql {
     pub fn arg(&mut self, a: impl Into<Arg>) -> &mut Self {
         self.args.push(a.into());
         self.text.push_str(&format!("${}", self.args.len()));
+        self
+    }
+
+    /// Appends `VALUES (…), (…)`, one row of placeholders per item.
+    pub fn values<T>(&mut self, items: impl IntoIterator<Item = T>, mut row: impl FnMut(T) -> Vec<Arg>) -> &mut Self {
+        self.text.push_str("VALUES ");
+        for (i, item) in items.into_iter().enumerate() {
+            self.text.push_str(if i == 0 { "(" } else { ", (" });
+            self.list(row(item));
+            self.text.push(')');
+        }
         self
     }
 

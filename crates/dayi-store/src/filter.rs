@@ -6,12 +6,7 @@
 macro_rules! push_in {
     ($qb:expr, $col:literal, $list:expr) => {
         if let Some(list) = $list {
-            $qb.push(concat!(" AND ", $col, " IN ("));
-            let mut sep = $qb.separated(", ");
-            for v in list.iter().cloned() {
-                sep.push_bind(v);
-            }
-            $qb.push(")");
+            $qb.push(concat!(" AND ", $col, " IN (")).list(list.iter().cloned()).push(")");
         }
     };
 }
@@ -21,13 +16,8 @@ macro_rules! push_in {
 macro_rules! push_sub {
     ($qb:expr, $col:literal, $table:literal, $key:literal, $org:expr, $list:expr) => {
         if let Some(list) = $list {
-            $qb.push(concat!(" AND ", $col, " IN (SELECT id FROM ", $table, " WHERE org_id = ")).push_bind($org);
-            $qb.push(concat!(" AND ", $key, " IN ("));
-            let mut sep = $qb.separated(", ");
-            for v in list.iter().cloned() {
-                sep.push_bind(v);
-            }
-            $qb.push("))");
+            $qb.push(concat!(" AND ", $col, " IN (SELECT id FROM ", $table, " WHERE org_id = ")).arg($org);
+            $qb.push(concat!(" AND ", $key, " IN (")).list(list.iter().cloned()).push("))");
         }
     };
 }

@@ -2,10 +2,12 @@
 //! stored as received and found by value, or by system and value. A merge
 //! moves them with the patient (`patient::REFERENCES`).
 
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, with_db, with_tx};
+use crate::fetch::Arg;
+use crate::fetch::Sql;
+use crate::{Db, Result, Tx, args, row};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Identifier {
@@ -31,14 +33,11 @@ const BATCH: usize = 500;
 
 pub async fn insert(tx: &mut Tx, rows: &[Identifier]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new(concat!("INSERT INTO patient_identifier (", cols!(), ") "));
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.org_id).push_bind(r.id).push_bind(r.patient_id).push_bind(r.system.clone())
-                    .push_bind(r.value.clone()).push_bind(r.created_at);
-            });
-            qb.build().execute(c).await.map(|r| r.rows_affected())
-        })?;
+        {
+            let mut q = Sql::new(concat!("INSERT INTO patient_identifier (", cols!(), ") "));
+            q.values(chunk, |r| row![r.org_id, r.id, r.patient_id, r.system.clone(), r.value.clone(), r.created_at]);
+            tx.execute(&q.text, &q.args).await
+        }?;
     }
     Ok(())
 }
@@ -46,16 +45,13 @@ pub async fn insert(tx: &mut Tx, rows: &[Identifier]) -> Result<()> {
 /// Removes these rows of one patient.
 pub async fn delete(tx: &mut Tx, org_id: Uuid, patient_id: Uuid, ids: &[Uuid]) -> Result<()> {
     for chunk in ids.chunks(BATCH) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new("DELETE FROM patient_identifier WHERE org_id = ");
-            qb.push_bind(org_id).push(" AND patient_id = ").push_bind(patient_id).push(" AND id IN (");
-            let mut list = qb.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            qb.push(")");
-            qb.build().execute(c).await.map(|r| r.rows_affected())
-        })?;
+        {
+            let mut q = Sql::new("DELETE FROM patient_identifier WHERE org_id = ");
+            q.arg(org_id).push(" AND patient_id = ").arg(patient_id).push(" AND id IN (");
+            q.list((chunk).into_iter().map(|id| *id));
+            q.push(")");
+            tx.execute(&q.text, &q.args).await
+        }?;
     }
     Ok(())
 }
@@ -64,16 +60,13 @@ pub async fn delete(tx: &mut Tx, org_id: Uuid, patient_id: Uuid, ids: &[Uuid]) -
 pub async fn of_patients(db: &Db, org_id: Uuid, patients: &[Uuid]) -> Result<Vec<Identifier>> {
     let mut out = vec![];
     for chunk in patients.chunks(BATCH) {
-        with_db!(db, p => {
-            let mut qb = QueryBuilder::new(concat!("SELECT ", cols!(), " FROM patient_identifier WHERE org_id = "));
-            qb.push_bind(org_id).push(" AND patient_id IN (");
-            let mut list = qb.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            qb.push(") ORDER BY patient_id, id");
-            out.extend(qb.build_query_as::<Identifier>().fetch_all(p).await?);
-        });
+        {
+            let mut q = Sql::new(concat!("SELECT ", cols!(), " FROM patient_identifier WHERE org_id = "));
+            q.arg(org_id).push(" AND patient_id IN (");
+            q.list((chunk).into_iter().map(|id| *id));
+            q.push(") ORDER BY patient_id, id");
+            out.extend(db.all::<Identifier>(&q.text, &q.args).await?);
+        };
     }
     Ok(out)
 }
@@ -88,11 +81,7 @@ pub async fn find(db: &Db, org_id: Uuid, system: Option<&str>, value: &str, limi
         " FROM patient_identifier WHERE org_id = $1 AND value = $2 AND system = $4 ORDER BY id LIMIT $3"
     );
     let sql = if system.is_some() { one } else { any };
-    with_db!(db, p => {
-        let mut q = sqlx::query_as::<_, Identifier>(sql).bind(org_id).bind(value).bind(limit);
-        if let Some(s) = system {
-            q = q.bind(s);
-        }
-        q.fetch_all(p).await
-    })
+    let mut args = args![org_id, value, limit].to_vec();
+    args.extend(system.map(Arg::from));
+    db.all(sql, &args).await
 }

@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, args, with_tx};
+use crate::{Db, Result, Tx, args};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Notification {
@@ -24,8 +24,8 @@ crate::lite_row!(Notification { org_id, id, patient_id, kind, booking_id, body, 
 pub async fn notify(tx: &mut Tx, n: &Notification) -> Result<()> {
     let sql = "INSERT INTO notification (org_id, id, patient_id, kind, booking_id, body, created_at, read_at) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    with_tx!(tx, c => sqlx::query(sql).bind(n.org_id).bind(n.id).bind(n.patient_id).bind(&n.kind).bind(n.booking_id)
-        .bind(&n.body).bind(n.created_at).bind(n.read_at).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![n.org_id, n.id, n.patient_id, &n.kind, n.booking_id, &n.body, n.created_at, n.read_at])
+        .await?;
     Ok(())
 }
 
@@ -76,9 +76,24 @@ macro_rules! cols {
 
 pub async fn insert_message(tx: &mut Tx, m: &Message) -> Result<()> {
     let sql = concat!("INSERT INTO message (", cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
-    with_tx!(tx, c => sqlx::query(sql).bind(m.org_id).bind(m.id).bind(m.patient_id).bind(&m.phone).bind(&m.template)
-        .bind(&m.body).bind(&m.gateway).bind(&m.status).bind(&m.reference).bind(&m.error).bind(m.created_at)
-        .bind(m.sent_at).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(
+        sql,
+        args![
+            m.org_id,
+            m.id,
+            m.patient_id,
+            &m.phone,
+            &m.template,
+            &m.body,
+            &m.gateway,
+            &m.status,
+            &m.reference,
+            &m.error,
+            m.created_at,
+            m.sent_at
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -93,8 +108,7 @@ pub async fn settle_message(
     now: i64,
 ) -> Result<()> {
     let sql = "UPDATE message SET status = $3, reference = $4, error = $5, sent_at = $6 WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(status).bind(reference).bind(error).bind(now)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, id, status, reference, error, now]).await?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! it sees the transaction's own changes). One store function serves both:
 //! it takes `impl Into<On>`, so callers pass `&app.db` or `&mut tx`.
 
+use crate::fetch::{Arg, Fetch};
 use crate::{Db, Tx};
 
 pub enum On<'a> {
@@ -30,4 +31,32 @@ macro_rules! with_on {
             $crate::On::Tx(tx) => $crate::with_tx!(tx, $c => $body),
         }
     };
+}
+
+impl<'a> On<'a> {
+    /// The `On` a caller passed as `impl Into<On>`.
+    pub fn of(on: impl Into<On<'a>>) -> Self {
+        on.into()
+    }
+
+    pub async fn optional<T: Fetch>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<Option<T>> {
+        match self {
+            On::Pool(db) => db.optional(sql, args).await,
+            On::Tx(tx) => tx.optional(sql, args).await,
+        }
+    }
+
+    pub async fn all<T: Fetch>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<Vec<T>> {
+        match self {
+            On::Pool(db) => db.all(sql, args).await,
+            On::Tx(tx) => tx.all(sql, args).await,
+        }
+    }
+
+    pub async fn scalar_optional<T>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<Option<T>>
+    where
+        (T,): Fetch,
+    {
+        Ok(self.optional::<(T,)>(sql, args).await?.map(|(v,)| v))
+    }
 }

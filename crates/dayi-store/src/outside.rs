@@ -1,10 +1,11 @@
 //! Records received from other systems (院外记录) and the import keys that
 //! make a second import of the same data find the first one's records.
 
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, args, with_db, with_tx};
+use crate::fetch::Sql;
+use crate::{Db, Result, Tx, args, row};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct OutsideRecord {
@@ -36,16 +37,23 @@ const BATCH: usize = 500;
 
 pub async fn insert(tx: &mut Tx, rows: &[OutsideRecord]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new(
+        {
+            let mut q = Sql::new(
                 "INSERT INTO outside_record (org_id, id, kind, patient_id, resource, imported_by, imported_at) ",
             );
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.org_id).push_bind(r.id).push_bind(r.kind.clone()).push_bind(r.patient_id)
-                    .push_bind(r.resource.clone()).push_bind(r.imported_by.clone()).push_bind(r.imported_at);
+            q.values(chunk, |r| {
+                row![
+                    r.org_id,
+                    r.id,
+                    r.kind.clone(),
+                    r.patient_id,
+                    r.resource.clone(),
+                    r.imported_by.clone(),
+                    r.imported_at
+                ]
             });
-            qb.build().execute(c).await.map(|r| r.rows_affected())
-        })?;
+            tx.execute(&q.text, &q.args).await
+        }?;
     }
     Ok(())
 }
@@ -53,14 +61,12 @@ pub async fn insert(tx: &mut Tx, rows: &[OutsideRecord]) -> Result<()> {
 /// Records keys; a key already present keeps its first owner.
 pub async fn insert_keys(tx: &mut Tx, rows: &[ImportKey]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new("INSERT INTO import_key (org_id, source, kind, local_id) ");
-            qb.push_values(chunk, |mut b, k| {
-                b.push_bind(k.org_id).push_bind(k.source.clone()).push_bind(k.kind.clone()).push_bind(k.local_id);
-            });
-            qb.push(" ON CONFLICT (org_id, source) DO NOTHING");
-            qb.build().execute(c).await.map(|r| r.rows_affected())
-        })?;
+        {
+            let mut q = Sql::new("INSERT INTO import_key (org_id, source, kind, local_id) ");
+            q.values(chunk, |k| row![k.org_id, k.source.clone(), k.kind.clone(), k.local_id]);
+            q.push(" ON CONFLICT (org_id, source) DO NOTHING");
+            tx.execute(&q.text, &q.args).await
+        }?;
     }
     Ok(())
 }
@@ -69,16 +75,13 @@ pub async fn insert_keys(tx: &mut Tx, rows: &[ImportKey]) -> Result<()> {
 pub async fn keys(db: &Db, org_id: Uuid, sources: &[String]) -> Result<Vec<ImportKey>> {
     let mut out = vec![];
     for chunk in sources.chunks(BATCH) {
-        with_db!(db, p => {
-            let mut qb = QueryBuilder::new("SELECT org_id, source, kind, local_id FROM import_key WHERE org_id = ");
-            qb.push_bind(org_id).push(" AND source IN (");
-            let mut list = qb.separated(", ");
-            for s in chunk {
-                list.push_bind(s.clone());
-            }
-            qb.push(")");
-            out.extend(qb.build_query_as::<ImportKey>().fetch_all(p).await?);
-        });
+        {
+            let mut q = Sql::new("SELECT org_id, source, kind, local_id FROM import_key WHERE org_id = ");
+            q.arg(org_id).push(" AND source IN (");
+            q.list((chunk).into_iter().map(|s| s.clone()));
+            q.push(")");
+            out.extend(db.all::<ImportKey>(&q.text, &q.args).await?);
+        };
     }
     Ok(out)
 }

@@ -1,12 +1,12 @@
 //! The patient index: records, search by every key a station types, the
 //! duplicate finder and merges (with undo).
 
-use sqlx::{AssertSqlSafe, FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::fetch::Sql;
 use crate::walk::{Step, Walk, walked};
-use crate::{Db, Result, Tx, args, with_db, with_tx};
+use crate::{Db, Result, Tx, args, row};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Patient {
@@ -102,23 +102,44 @@ const BATCH: usize = 500;
 /// Inserts records in batches inside the caller's transaction.
 pub async fn insert(tx: &mut Tx, rows: &[Patient]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new(concat!("INSERT INTO patient (", cols!(), ") "));
-            qb.push_values(chunk, |mut b, p| {
-                b.push_bind(p.org_id).push_bind(p.id).push_bind(p.hospital_no.clone()).push_bind(p.card_id.clone())
-                    .push_bind(p.name.clone()).push_bind(p.name_pinyin.clone()).push_bind(p.name_initials.clone())
-                    .push_bind(p.sex.clone()).push_bind(p.birth_date.clone()).push_bind(p.ethnicity.clone())
-                    .push_bind(p.id_kind.clone()).push_bind(p.id_number.clone()).push_bind(p.id_rev.clone())
-                    .push_bind(p.nationality.clone()).push_bind(p.phone.clone()).push_bind(p.address.clone())
-                    .push_bind(p.region_code.clone()).push_bind(p.insurance.clone())
-                    .push_bind(p.emergency_name.clone()).push_bind(p.emergency_relation.clone())
-                    .push_bind(p.emergency_phone.clone()).push_bind(p.guardian_name.clone())
-                    .push_bind(p.guardian_relation.clone()).push_bind(p.guardian_id_number.clone())
-                    .push_bind(p.guardian_phone.clone()).push_bind(p.channel.clone()).push_bind(p.merged_into)
-                    .push_bind(p.created_by.clone()).push_bind(p.created_at).push_bind(p.updated_at);
+        {
+            let mut q = Sql::new(concat!("INSERT INTO patient (", cols!(), ") "));
+            q.values(chunk, |p| {
+                row![
+                    p.org_id,
+                    p.id,
+                    p.hospital_no.clone(),
+                    p.card_id.clone(),
+                    p.name.clone(),
+                    p.name_pinyin.clone(),
+                    p.name_initials.clone(),
+                    p.sex.clone(),
+                    p.birth_date.clone(),
+                    p.ethnicity.clone(),
+                    p.id_kind.clone(),
+                    p.id_number.clone(),
+                    p.id_rev.clone(),
+                    p.nationality.clone(),
+                    p.phone.clone(),
+                    p.address.clone(),
+                    p.region_code.clone(),
+                    p.insurance.clone(),
+                    p.emergency_name.clone(),
+                    p.emergency_relation.clone(),
+                    p.emergency_phone.clone(),
+                    p.guardian_name.clone(),
+                    p.guardian_relation.clone(),
+                    p.guardian_id_number.clone(),
+                    p.guardian_phone.clone(),
+                    p.channel.clone(),
+                    p.merged_into,
+                    p.created_by.clone(),
+                    p.created_at,
+                    p.updated_at
+                ]
             });
-            qb.build().execute(c).await.map(|r| r.rows_affected())
-        })?;
+            tx.execute(&q.text, &q.args).await
+        }?;
     }
     Ok(())
 }
@@ -182,13 +203,38 @@ pub async fn update(tx: &mut Tx, p: &Patient, read_version: i64) -> Result<bool>
                emergency_phone = $19, guardian_name = $20, guardian_relation = $21, guardian_id_number = $22, \
                guardian_phone = $23, updated_at = $24 \
                WHERE org_id = $1 AND id = $2 AND updated_at = $25 AND merged_into IS NULL";
-    let n = with_tx!(tx, c => sqlx::query(sql).bind(p.org_id).bind(p.id).bind(&p.name).bind(&p.name_pinyin)
-        .bind(&p.name_initials).bind(&p.sex).bind(&p.birth_date).bind(&p.ethnicity).bind(&p.id_kind)
-        .bind(&p.id_number).bind(&p.id_rev).bind(&p.nationality).bind(&p.phone).bind(&p.address)
-        .bind(&p.region_code).bind(&p.insurance).bind(&p.emergency_name).bind(&p.emergency_relation)
-        .bind(&p.emergency_phone).bind(&p.guardian_name).bind(&p.guardian_relation).bind(&p.guardian_id_number)
-        .bind(&p.guardian_phone).bind(p.updated_at).bind(read_version)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    let n = tx
+        .execute(
+            sql,
+            args![
+                p.org_id,
+                p.id,
+                &p.name,
+                &p.name_pinyin,
+                &p.name_initials,
+                &p.sex,
+                &p.birth_date,
+                &p.ethnicity,
+                &p.id_kind,
+                &p.id_number,
+                &p.id_rev,
+                &p.nationality,
+                &p.phone,
+                &p.address,
+                &p.region_code,
+                &p.insurance,
+                &p.emergency_name,
+                &p.emergency_relation,
+                &p.emergency_phone,
+                &p.guardian_name,
+                &p.guardian_relation,
+                &p.guardian_id_number,
+                &p.guardian_phone,
+                p.updated_at,
+                read_version
+            ],
+        )
+        .await?;
     Ok(n == 1)
 }
 
@@ -338,7 +384,7 @@ pub async fn duplicate_pairs(db: &Db, org_id: Uuid, limit: i64) -> Result<Vec<(U
 pub async fn next_counter(tx: &mut Tx, org_id: Uuid, name: &str, by: i64) -> Result<i64> {
     let sql = "INSERT INTO counter (org_id, name, value) VALUES ($1, $2, $3) \
                ON CONFLICT (org_id, name) DO UPDATE SET value = counter.value + excluded.value RETURNING value";
-    with_tx!(tx, c => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(name).bind(by).fetch_one(c).await)
+    tx.scalar::<i64>(sql, args![org_id, name, by]).await
 }
 
 /// Advances several counters at once: (name, by) → (name, new value).
@@ -346,14 +392,14 @@ pub async fn next_counters(tx: &mut Tx, org_id: Uuid, steps: &[(String, i64)]) -
     if steps.is_empty() {
         return Ok(vec![]);
     }
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new("INSERT INTO counter (org_id, name, value) ");
-        qb.push_values(steps, |mut b, (name, by)| {
-            b.push_bind(org_id).push_bind(name.clone()).push_bind(*by);
-        });
-        qb.push(" ON CONFLICT (org_id, name) DO UPDATE SET value = counter.value + excluded.value RETURNING name, value");
-        qb.build_query_as::<(String, i64)>().fetch_all(c).await
-    })
+    {
+        let mut q = Sql::new("INSERT INTO counter (org_id, name, value) ");
+        q.values(steps, |(name, by)| row![org_id, name.clone(), *by]);
+        q.push(
+            " ON CONFLICT (org_id, name) DO UPDATE SET value = counter.value + excluded.value RETURNING name, value",
+        );
+        tx.all::<(String, i64)>(&q.text, &q.args).await
+    }
 }
 
 /// The organisation's secret for `purpose`, created from `fresh` on first use.
@@ -361,8 +407,8 @@ pub async fn secret(tx: &mut Tx, org_id: Uuid, purpose: &str, fresh: &[u8], now:
     let ins = "INSERT INTO org_secret (org_id, purpose, secret, created_at) VALUES ($1, $2, $3, $4) \
                ON CONFLICT (org_id, purpose) DO NOTHING";
     let sel = "SELECT secret FROM org_secret WHERE org_id = $1 AND purpose = $2";
-    with_tx!(tx, c => sqlx::query(ins).bind(org_id).bind(purpose).bind(fresh).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    with_tx!(tx, c => sqlx::query_scalar::<_, Vec<u8>>(sel).bind(org_id).bind(purpose).fetch_one(c).await)
+    tx.execute(ins, args![org_id, purpose, fresh, now]).await?;
+    tx.scalar::<Vec<u8>>(sel, args![org_id, purpose]).await
 }
 
 /// A merge of one record into another.
@@ -379,6 +425,8 @@ pub struct Merge {
     pub undone_at: Option<i64>,
 }
 
+crate::lite_row!(Merge { org_id, id, survivor_id, merged_id, reason, merged_by, merged_at, undone_by, undone_at });
+
 macro_rules! merge_cols {
     () => {
         "org_id, id, survivor_id, merged_id, reason, merged_by, merged_at, undone_by, undone_at"
@@ -391,33 +439,40 @@ macro_rules! merge_cols {
 pub async fn merge(tx: &mut Tx, m: &Merge) -> Result<Option<u64>> {
     let mark =
         "UPDATE patient SET merged_into = $3, updated_at = $4 WHERE org_id = $1 AND id = $2 AND merged_into IS NULL";
-    let marked = with_tx!(tx, c => sqlx::query(mark).bind(m.org_id).bind(m.merged_id).bind(m.survivor_id)
-        .bind(m.merged_at).execute(c).await.map(|r| r.rows_affected()))?;
+    let marked = tx.execute(mark, args![m.org_id, m.merged_id, m.survivor_id, m.merged_at]).await?;
     let alive = "SELECT COUNT(*) FROM patient WHERE org_id = $1 AND id = $2 AND merged_into IS NULL";
-    let survivor_alive =
-        with_tx!(tx, c => sqlx::query_scalar::<_, i64>(alive).bind(m.org_id).bind(m.survivor_id).fetch_one(c).await)?;
+    let survivor_alive = tx.scalar::<i64>(alive, args![m.org_id, m.survivor_id]).await?;
     if marked != 1 || survivor_alive != 1 {
         return Ok(None);
     }
     let sql = concat!("INSERT INTO patient_merge (", merge_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
-    with_tx!(tx, c => sqlx::query(sql).bind(m.org_id).bind(m.id).bind(m.survivor_id).bind(m.merged_id)
-        .bind(&m.reason).bind(&m.merged_by).bind(m.merged_at).bind(&m.undone_by).bind(m.undone_at)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(
+        sql,
+        args![
+            m.org_id,
+            m.id,
+            m.survivor_id,
+            m.merged_id,
+            &m.reason,
+            &m.merged_by,
+            m.merged_at,
+            &m.undone_by,
+            m.undone_at
+        ],
+    )
+    .await?;
     let mut moved = 0;
     for (table, key) in REFERENCES {
         // Table names come from the constant list above, never from input.
         let sql = format!("UPDATE {table} SET patient_id = $3 WHERE org_id = $1 AND patient_id = $2 RETURNING {key}");
-        let ids = with_tx!(tx, c => sqlx::query_scalar::<_, Uuid>(AssertSqlSafe(sql.clone()))
-            .bind(m.org_id).bind(m.merged_id).bind(m.survivor_id).fetch_all(c).await)?;
+        let ids = tx.scalars::<Uuid>(&sql, args![m.org_id, m.merged_id, m.survivor_id]).await?;
         moved += ids.len() as u64;
         for chunk in ids.chunks(BATCH) {
-            with_tx!(tx, c => {
-                let mut qb = QueryBuilder::new("INSERT INTO patient_merge_move (org_id, merge_id, tbl, row_id) ");
-                qb.push_values(chunk, |mut b, id| {
-                    b.push_bind(m.org_id).push_bind(m.id).push_bind(*table).push_bind(*id);
-                });
-                qb.build().execute(c).await.map(|r| r.rows_affected())
-            })?;
+            {
+                let mut q = Sql::new("INSERT INTO patient_merge_move (org_id, merge_id, tbl, row_id) ");
+                q.values(chunk, |id| row![m.org_id, m.id, *table, *id]);
+                tx.execute(&q.text, &q.args).await
+            }?;
         }
     }
     Ok(Some(moved))
@@ -425,7 +480,7 @@ pub async fn merge(tx: &mut Tx, m: &Merge) -> Result<Option<u64>> {
 
 pub async fn get_merge(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<Merge>> {
     let sql = concat!("SELECT ", merge_cols!(), " FROM patient_merge WHERE org_id = $1 AND id = $2");
-    with_db!(db, p => sqlx::query_as::<_, Merge>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    db.optional::<Merge>(sql, args![org_id, id]).await
 }
 
 /// Merges that touched this patient, newest first.
@@ -435,13 +490,13 @@ pub async fn merges_of(db: &Db, org_id: Uuid, patient_id: Uuid) -> Result<Vec<Me
         merge_cols!(),
         " FROM patient_merge WHERE org_id = $1 AND (merged_id = $2 OR survivor_id = $2) ORDER BY merged_at DESC"
     );
-    with_db!(db, p => sqlx::query_as::<_, Merge>(sql).bind(org_id).bind(patient_id).fetch_all(p).await)
+    db.all::<Merge>(sql, args![org_id, patient_id]).await
 }
 
 pub async fn recent_merges(db: &Db, org_id: Uuid, limit: i64) -> Result<Vec<Merge>> {
     let sql =
         concat!("SELECT ", merge_cols!(), " FROM patient_merge WHERE org_id = $1 ORDER BY merged_at DESC LIMIT $2");
-    with_db!(db, p => sqlx::query_as::<_, Merge>(sql).bind(org_id).bind(limit).fetch_all(p).await)
+    db.all::<Merge>(sql, args![org_id, limit]).await
 }
 
 /// Undoes a merge: the merged record is active again and exactly the rows the
@@ -451,15 +506,13 @@ pub async fn recent_merges(db: &Db, org_id: Uuid, limit: i64) -> Result<Vec<Merg
 pub async fn undo_merge(tx: &mut Tx, m: &Merge, by: &str, now: i64) -> Result<bool> {
     let close =
         "UPDATE patient_merge SET undone_by = $3, undone_at = $4 WHERE org_id = $1 AND id = $2 AND undone_at IS NULL";
-    let closed = with_tx!(tx, c => sqlx::query(close).bind(m.org_id).bind(m.id).bind(by).bind(now)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    let closed = tx.execute(close, args![m.org_id, m.id, by, now]).await?;
     let revive = "UPDATE patient SET merged_into = NULL, updated_at = $4 WHERE org_id = $1 AND id = $2 AND merged_into = $3 \
                   AND EXISTS (SELECT 1 FROM patient s WHERE s.org_id = $1 AND s.id = $3 AND s.merged_into IS NULL)";
     if closed != 1 {
         return Ok(false);
     }
-    let revived = with_tx!(tx, c => sqlx::query(revive).bind(m.org_id).bind(m.merged_id).bind(m.survivor_id).bind(now)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    let revived = tx.execute(revive, args![m.org_id, m.merged_id, m.survivor_id, now]).await?;
     if revived != 1 {
         return Ok(false);
     }
@@ -468,20 +521,19 @@ pub async fn undo_merge(tx: &mut Tx, m: &Merge, by: &str, now: i64) -> Result<bo
             "UPDATE {table} SET patient_id = $3 WHERE org_id = $1 AND patient_id = $4 AND {key} IN \
              (SELECT row_id FROM patient_merge_move WHERE org_id = $1 AND merge_id = $2 AND tbl = $5)"
         );
-        with_tx!(tx, c => sqlx::query(AssertSqlSafe(sql.clone())).bind(m.org_id).bind(m.id).bind(m.merged_id)
-            .bind(m.survivor_id).bind(*table).execute(c).await.map(|r| r.rows_affected()))?;
+        tx.execute(&sql, args![m.org_id, m.id, m.merged_id, m.survivor_id, *table]).await?;
     }
     Ok(true)
 }
 
 pub async fn count(db: &Db, org_id: Uuid) -> Result<i64> {
     let sql = "SELECT COUNT(*) FROM patient WHERE org_id = $1";
-    with_db!(db, p => sqlx::query_scalar::<_, i64>(sql).bind(org_id).fetch_one(p).await)
+    db.scalar::<i64>(sql, args![org_id]).await
 }
 
 macro_rules! active_where {
     ($qb:expr, $org:expr, $f:expr) => {
-        $qb.push(" FROM patient WHERE org_id = ").push_bind($org).push(" AND merged_into IS NULL");
+        $qb.push(" FROM patient WHERE org_id = ").arg($org).push(" AND merged_into IS NULL");
     };
 }
 

@@ -2,10 +2,11 @@
 //! panels. The call order is not stored: it is computed from
 //! these rows each time, so a restart cannot reorder anyone.
 
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, On, Result, Tx, args, with_on, with_tx};
+use crate::fetch::Sql;
+use crate::{Db, On, Result, Tx, args, row};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Entry {
@@ -112,24 +113,38 @@ pub async fn insert(tx: &mut Tx, rows: &[Entry]) -> Result<u64> {
     if rows.is_empty() {
         return Ok(0);
     }
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new(concat!("INSERT INTO queue_entry (", cols!(""), ") "));
-        qb.push_values(rows, |mut b, r| {
-            b.push_bind(r.org_id).push_bind(r.booking_id).push_bind(r.session_id).push_bind(r.patient_id)
-                .push_bind(r.day.clone()).push_bind(r.seq).push_bind(r.appointment).push_bind(r.checked_in_at)
-                .push_bind(r.late).push_bind(r.recalled).push_bind(r.mark).push_bind(r.priority)
-                .push_bind(r.priority_group.clone())
-                .push_bind(r.status.clone()).push_bind(r.calls).push_bind(r.called_by.clone())
-                .push_bind(r.called_at).push_bind(r.updated_at);
+    {
+        let mut q = Sql::new(concat!("INSERT INTO queue_entry (", cols!(""), ") "));
+        q.values(rows, |r| {
+            row![
+                r.org_id,
+                r.booking_id,
+                r.session_id,
+                r.patient_id,
+                r.day.clone(),
+                r.seq,
+                r.appointment,
+                r.checked_in_at,
+                r.late,
+                r.recalled,
+                r.mark,
+                r.priority,
+                r.priority_group.clone(),
+                r.status.clone(),
+                r.calls,
+                r.called_by.clone(),
+                r.called_at,
+                r.updated_at
+            ]
         });
-        qb.push(" ON CONFLICT (org_id, booking_id) DO NOTHING");
-        qb.build().execute(c).await.map(|r| r.rows_affected())
-    })
+        q.push(" ON CONFLICT (org_id, booking_id) DO NOTHING");
+        tx.execute(&q.text, &q.args).await
+    }
 }
 
 pub async fn get<'a>(on: impl Into<On<'a>>, org_id: Uuid, booking_id: Uuid) -> Result<Option<Entry>> {
     let sql = concat!("SELECT ", cols!(""), " FROM queue_entry WHERE org_id = $1 AND booking_id = $2");
-    with_on!(on.into(), p => sqlx::query_as::<_, Entry>(sql).bind(org_id).bind(booking_id).fetch_optional(p).await)
+    On::of(on).optional::<Entry>(sql, args![org_id, booking_id]).await
 }
 
 /// A patient's entries of one day.
@@ -145,18 +160,16 @@ pub async fn of_patient(db: &Db, org_id: Uuid, patient_id: Uuid, day: &str) -> R
 // The key list first, so SQLite walks the session index per key.
 macro_rules! live_query {
     ($org_id:expr, $sessions:expr) => {{
-        let mut qb = QueryBuilder::new("WITH v (sid) AS (");
-        qb.push_values($sessions, |mut b, s| {
-            b.push_bind(*s);
-        });
-        qb.push(concat!(
+        let mut q = Sql::new("WITH v (sid) AS (");
+        q.values($sessions, |s| row![s]);
+        q.push(concat!(
             ") SELECT ",
             cols!("e."),
             ", p.name FROM v CROSS JOIN queue_entry e JOIN patient p ON p.org_id = e.org_id AND p.id = e.patient_id \
              WHERE e.session_id = v.sid AND e.status IN ('waiting', 'called', 'passed', 'testing') AND e.org_id = "
         ));
-        qb.push_bind($org_id);
-        qb
+        q.arg($org_id);
+        q
     }};
 }
 
@@ -165,7 +178,8 @@ pub async fn live<'a>(on: impl Into<On<'a>>, org_id: Uuid, sessions: &[Uuid]) ->
     if sessions.is_empty() {
         return Ok(vec![]);
     }
-    with_on!(on.into(), p => live_query!(org_id, sessions).build_query_as::<Named>().fetch_all(p).await)
+    let q = live_query!(org_id, sessions);
+    On::of(on).all(&q.text, &q.args).await
 }
 
 /// What an action changes on an entry.
@@ -189,23 +203,38 @@ pub async fn update(tx: &mut Tx, org_id: Uuid, booking_id: Uuid, from: &str, see
     let sql = "UPDATE queue_entry SET session_id = $5, status = $6, recalled = $7, calls = $8, called_by = $9, \
                called_at = $10, priority = $11, priority_group = $12, updated_at = $13, mark = $14 \
                WHERE org_id = $1 AND booking_id = $2 AND status = $3 AND updated_at = $4";
-    let n = with_tx!(tx, t => sqlx::query(sql).bind(org_id).bind(booking_id).bind(from).bind(seen)
-        .bind(c.session_id).bind(&c.status).bind(c.recalled).bind(c.calls).bind(&c.called_by).bind(c.called_at)
-        .bind(c.priority).bind(&c.priority_group).bind(c.updated_at).bind(c.mark)
-        .execute(t).await.map(|r| r.rows_affected()))?;
+    let n = tx
+        .execute(
+            sql,
+            args![
+                org_id,
+                booking_id,
+                from,
+                seen,
+                c.session_id,
+                &c.status,
+                c.recalled,
+                c.calls,
+                &c.called_by,
+                c.called_at,
+                c.priority,
+                &c.priority_group,
+                c.updated_at,
+                c.mark
+            ],
+        )
+        .await?;
     Ok(n == 1)
 }
 
 // The key list first, as in `live_query`.
 macro_rules! counters_query {
     ($org_id:expr, $sessions:expr) => {{
-        let mut qb = QueryBuilder::new("WITH v (sid) AS (");
-        qb.push_values($sessions, |mut b, s| {
-            b.push_bind(*s);
-        });
-        qb.push(") SELECT c.session_id, c.calls FROM v CROSS JOIN queue_counter c WHERE c.session_id = v.sid AND c.org_id = ");
-        qb.push_bind($org_id);
-        qb
+        let mut q = Sql::new("WITH v (sid) AS (");
+        q.values($sessions, |s| row![s]);
+        q.push(") SELECT c.session_id, c.calls FROM v CROSS JOIN queue_counter c WHERE c.session_id = v.sid AND c.org_id = ");
+        q.arg($org_id);
+        q
     }};
 }
 
@@ -214,7 +243,8 @@ pub async fn counters<'a>(on: impl Into<On<'a>>, org_id: Uuid, sessions: &[Uuid]
     if sessions.is_empty() {
         return Ok(vec![]);
     }
-    with_on!(on.into(), p => counters_query!(org_id, sessions).build_query_as::<(Uuid, i64)>().fetch_all(p).await)
+    let q = counters_query!(org_id, sessions);
+    On::of(on).all(&q.text, &q.args).await
 }
 
 /// Takes these queues for one caller until the transaction ends: their
@@ -227,7 +257,7 @@ pub async fn lock(tx: &mut Tx, org_id: Uuid, sessions: &[Uuid]) -> Result<()> {
     for id in ids {
         let sql = "INSERT INTO queue_counter (org_id, session_id, calls) VALUES ($1, $2, 0) \
                    ON CONFLICT (org_id, session_id) DO UPDATE SET calls = queue_counter.calls";
-        with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+        tx.execute(sql, args![org_id, id]).await?;
     }
     Ok(())
 }
@@ -236,7 +266,7 @@ pub async fn lock(tx: &mut Tx, org_id: Uuid, sessions: &[Uuid]) -> Result<()> {
 pub async fn count_call(tx: &mut Tx, org_id: Uuid, session_id: Uuid) -> Result<()> {
     let sql = "INSERT INTO queue_counter (org_id, session_id, calls) VALUES ($1, $2, 1) \
                ON CONFLICT (org_id, session_id) DO UPDATE SET calls = queue_counter.calls + 1";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(session_id).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, session_id]).await?;
     Ok(())
 }
 
@@ -273,8 +303,7 @@ pub async fn save_panel(tx: &mut Tx, p: &Panel) -> Result<()> {
                VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, username, day) DO UPDATE SET \
                sessions = excluded.sessions, paused = excluded.paused, last_session = excluded.last_session, \
                updated_at = excluded.updated_at";
-    with_tx!(tx, c => sqlx::query(sql).bind(p.org_id).bind(&p.username).bind(&p.day).bind(&p.sessions)
-        .bind(p.paused).bind(p.last_session).bind(p.updated_at).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![p.org_id, &p.username, &p.day, &p.sessions, p.paused, p.last_session, p.updated_at]).await?;
     Ok(())
 }
 

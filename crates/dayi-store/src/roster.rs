@@ -1,11 +1,12 @@
 //! Rosters (排班): weekly templates, the clinic sessions they generate, and
 //! each session's numbered slots (号源).
 
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
+use crate::fetch::Sql;
 use crate::walk::{Step, Walk, walked};
-use crate::{Db, On, Result, Tx, args, with_db, with_on, with_tx};
+use crate::{Db, On, Result, Tx, args, row};
 
 /// Rows per multi-row statement (well under both databases' bind limits).
 const BATCH: usize = 256;
@@ -69,10 +70,29 @@ pub async fn insert_template(tx: &mut Tx, t: &Template) -> Result<()> {
         template_cols!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     );
-    with_tx!(tx, c => sqlx::query(sql).bind(t.org_id).bind(t.id).bind(t.dept_id).bind(t.weekday).bind(&t.half_day)
-        .bind(&t.clinic_type).bind(t.doctor_id).bind(&t.doctor_name).bind(&t.doctor_title).bind(&t.visiting_from)
-        .bind(&t.room).bind(&t.start_time).bind(t.slot_minutes).bind(t.slot_count).bind(t.active)
-        .bind(&t.created_by).bind(t.created_at).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(
+        sql,
+        args![
+            t.org_id,
+            t.id,
+            t.dept_id,
+            t.weekday,
+            &t.half_day,
+            &t.clinic_type,
+            t.doctor_id,
+            &t.doctor_name,
+            &t.doctor_title,
+            &t.visiting_from,
+            &t.room,
+            &t.start_time,
+            t.slot_minutes,
+            t.slot_count,
+            t.active,
+            &t.created_by,
+            t.created_at
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -87,7 +107,7 @@ pub async fn templates(db: &Db, org_id: Uuid) -> Result<Vec<Template>> {
 
 pub async fn set_template_active(tx: &mut Tx, org_id: Uuid, id: Uuid, active: bool) -> Result<u64> {
     let sql = "UPDATE roster_template SET active = $3 WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(active).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![org_id, id, active]).await
 }
 
 /// One doctor's half-day in one department (出诊).
@@ -167,31 +187,55 @@ pub async fn insert_session(tx: &mut Tx, s: &Session, starts: &[i64]) -> Result<
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
          $22, $23, $24) ON CONFLICT DO NOTHING"
     );
-    let n = with_tx!(tx, c => sqlx::query(sql).bind(s.org_id).bind(s.id).bind(s.template_id).bind(s.dept_id)
-        .bind(&s.day).bind(&s.half_day).bind(&s.clinic_type).bind(s.doctor_id).bind(&s.doctor_name)
-        .bind(&s.doctor_title).bind(&s.visiting_from).bind(&s.room).bind(&s.start_time).bind(s.slot_minutes)
-        .bind(s.slot_count).bind(s.fee_fen).bind(s.release_at).bind(s.ends_at).bind(&s.status).bind(&s.stop_reason)
-        .bind(&s.stopped_by).bind(s.stopped_at).bind(&s.created_by).bind(s.created_at)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    let n = tx
+        .execute(
+            sql,
+            args![
+                s.org_id,
+                s.id,
+                s.template_id,
+                s.dept_id,
+                &s.day,
+                &s.half_day,
+                &s.clinic_type,
+                s.doctor_id,
+                &s.doctor_name,
+                &s.doctor_title,
+                &s.visiting_from,
+                &s.room,
+                &s.start_time,
+                s.slot_minutes,
+                s.slot_count,
+                s.fee_fen,
+                s.release_at,
+                s.ends_at,
+                &s.status,
+                &s.stop_reason,
+                &s.stopped_by,
+                s.stopped_at,
+                &s.created_by,
+                s.created_at
+            ],
+        )
+        .await?;
     if n == 0 {
         return Ok(false);
     }
     for (base, chunk) in starts.chunks(500).enumerate() {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new("INSERT INTO slot (org_id, session_id, seq, starts_at, added, booking_id) ");
-            qb.push_values(chunk.iter().enumerate(), |mut b, (i, at)| {
-                b.push_bind(s.org_id).push_bind(s.id).push_bind((base * 500 + i + 1) as i64).push_bind(*at)
-                    .push_bind(false).push_bind(None::<Uuid>);
+        {
+            let mut q = Sql::new("INSERT INTO slot (org_id, session_id, seq, starts_at, added, booking_id) ");
+            q.values(chunk.iter().enumerate(), |(i, at)| {
+                row![s.org_id, s.id, (base * 500 + i + 1) as i64, *at, false, None::<Uuid>]
             });
-            qb.build().execute(c).await.map(|r| r.rows_affected())
-        })?;
+            tx.execute(&q.text, &q.args).await
+        }?;
     }
     Ok(true)
 }
 
 pub async fn get_session<'a>(on: impl Into<On<'a>>, org_id: Uuid, id: Uuid) -> Result<Option<Session>> {
     let sql = concat!("SELECT ", session_cols!(), " FROM clinic_session WHERE org_id = $1 AND id = $2");
-    with_on!(on.into(), p => sqlx::query_as::<_, Session>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    On::of(on).optional::<Session>(sql, args![org_id, id]).await
 }
 
 /// Sessions on days `[from, to]`, optionally of one department, in day and time order.
@@ -210,18 +254,15 @@ pub async fn availability(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<(Uu
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new(
+    {
+        let mut q = Sql::new(
             "SELECT session_id, SUM(CASE WHEN booking_id IS NULL THEN 1 ELSE 0 END), COUNT(*) FROM slot WHERE org_id = ",
         );
-        qb.push_bind(org_id).push(" AND session_id IN (");
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(*id);
-        }
-        qb.push(") GROUP BY session_id");
-        qb.build_query_as::<(Uuid, i64, i64)>().fetch_all(p).await
-    })
+        q.arg(org_id).push(" AND session_id IN (");
+        q.list((ids).into_iter().map(|id| *id));
+        q.push(") GROUP BY session_id");
+        db.all::<(Uuid, i64, i64)>(&q.text, &q.args).await
+    }
 }
 
 /// A slot of a session.
@@ -269,18 +310,15 @@ pub async fn bookable_in(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new(
+    {
+        let mut q = Sql::new(
             "SELECT id, dept_id, day, fee_fen, release_at, ends_at, status FROM clinic_session WHERE org_id = ",
         );
-        qb.push_bind(org_id).push(" AND id IN (");
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(*id);
-        }
-        qb.push(")");
-        qb.build_query_as::<Bookable>().fetch_all(c).await
-    })
+        q.arg(org_id).push(" AND id IN (");
+        q.list((ids).into_iter().map(|id| *id));
+        q.push(")");
+        tx.all::<Bookable>(&q.text, &q.args).await
+    }
 }
 
 /// For each (session, k, after): its first `k` free slots starting after
@@ -289,21 +327,19 @@ pub async fn bookable_in(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<
 pub async fn free_slots(tx: &mut Tx, org_id: Uuid, wants: &[(Uuid, i64, i64)]) -> Result<Vec<(Uuid, i64, i64)>> {
     let mut out = vec![];
     for chunk in wants.chunks(BATCH) {
-        out.extend(with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new(
+        out.extend({
+            let mut q = Sql::new(
                 "SELECT session_id, seq, starts_at FROM (SELECT s.session_id, s.seq, s.starts_at, v.column2 AS k, \
                  ROW_NUMBER() OVER (PARTITION BY s.session_id ORDER BY s.seq) AS rn FROM (",
             );
-            qb.push_values(chunk, |mut b, (session, k, after)| {
-                b.push_bind(*session).push_bind(*k).push_bind(*after);
-            });
+            q.values(chunk, |(session, k, after)| row![*session, *k, *after]);
             // CROSS JOIN keeps SQLite from scanning every slot of the organisation.
-            qb.push(") AS v CROSS JOIN slot s WHERE s.org_id = ").push_bind(org_id).push(
+            q.push(") AS v CROSS JOIN slot s WHERE s.org_id = ").arg(org_id).push(
                 " AND s.session_id = v.column1 AND s.booking_id IS NULL AND s.starts_at > v.column3) AS x \
                  WHERE rn <= k ORDER BY session_id, seq",
             );
-            qb.build_query_as::<(Uuid, i64, i64)>().fetch_all(c).await
-        })?);
+            tx.all::<(Uuid, i64, i64)>(&q.text, &q.args).await
+        }?);
     }
     Ok(out)
 }
@@ -311,7 +347,7 @@ pub async fn free_slots(tx: &mut Tx, org_id: Uuid, wants: &[(Uuid, i64, i64)]) -
 /// One slot, free or not.
 pub async fn slot_at(tx: &mut Tx, org_id: Uuid, session_id: Uuid, seq: i64) -> Result<Option<Slot>> {
     let sql = concat!("SELECT ", slot_cols!(), " FROM slot WHERE org_id = $1 AND session_id = $2 AND seq = $3");
-    with_tx!(tx, c => sqlx::query_as::<_, Slot>(sql).bind(org_id).bind(session_id).bind(seq).fetch_optional(c).await)
+    tx.optional::<Slot>(sql, args![org_id, session_id, seq]).await
 }
 
 /// Takes each (session, seq) slot for its booking, only where still free.
@@ -321,19 +357,17 @@ pub async fn claim_many(tx: &mut Tx, org_id: Uuid, claims: &[(Uuid, i64, Uuid)])
     let mut n = 0;
     // Not UPDATE … FROM: SQLite would scan every slot of the organisation.
     for chunk in claims.chunks(BATCH) {
-        n += with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new("WITH v (session_id, seq, booking_id) AS (");
-            qb.push_values(chunk, |mut b, (session, seq, booking)| {
-                b.push_bind(*session).push_bind(*seq).push_bind(*booking);
-            });
-            qb.push(
+        n += {
+            let mut q = Sql::new("WITH v (session_id, seq, booking_id) AS (");
+            q.values(chunk, |(session, seq, booking)| row![*session, *seq, *booking]);
+            q.push(
                 ") UPDATE slot SET booking_id = (SELECT v.booking_id FROM v WHERE v.session_id = slot.session_id \
                  AND v.seq = slot.seq) WHERE org_id = ",
             )
-            .push_bind(org_id)
+            .arg(org_id)
             .push(" AND booking_id IS NULL AND (session_id, seq) IN (SELECT session_id, seq FROM v)");
-            qb.build().execute(c).await.map(|r| r.rows_affected())
-        })?;
+            tx.execute(&q.text, &q.args).await
+        }?;
     }
     Ok(n)
 }
@@ -341,7 +375,7 @@ pub async fn claim_many(tx: &mut Tx, org_id: Uuid, claims: &[(Uuid, i64, Uuid)])
 /// Gives a booking's slot back (cancellation).
 pub async fn release(tx: &mut Tx, org_id: Uuid, session_id: Uuid, booking_id: Uuid) -> Result<u64> {
     let sql = "UPDATE slot SET booking_id = NULL WHERE org_id = $1 AND session_id = $2 AND booking_id = $3";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(session_id).bind(booking_id).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![org_id, session_id, booking_id]).await
 }
 
 /// Adds one slot at the end of the session (加号) and returns its number.
@@ -349,15 +383,14 @@ pub async fn add_slot(tx: &mut Tx, org_id: Uuid, session_id: Uuid, starts_at: i6
     let sql = "INSERT INTO slot (org_id, session_id, seq, starts_at, added, booking_id) \
                SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, NULL FROM slot WHERE org_id = $1 AND session_id = $2 \
                RETURNING seq";
-    with_tx!(tx, c => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(session_id).bind(starts_at).bind(true).fetch_one(c).await)
+    tx.scalar::<i64>(sql, args![org_id, session_id, starts_at, true]).await
 }
 
 /// Marks a session stopped; false when it was stopped already.
 pub async fn stop_session(tx: &mut Tx, org_id: Uuid, id: Uuid, reason: &str, by: &str, now: i64) -> Result<bool> {
     let sql = "UPDATE clinic_session SET status = 'stopped', stop_reason = $3, stopped_by = $4, stopped_at = $5 \
                WHERE org_id = $1 AND id = $2 AND status = 'open'";
-    let n = with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(reason).bind(by).bind(now)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    let n = tx.execute(sql, args![org_id, id, reason, by, now]).await?;
     Ok(n == 1)
 }
 
@@ -387,7 +420,7 @@ pub async fn rooms(db: &Db, org_id: Uuid, today: &str) -> Result<Vec<RoomUse>> {
 
 macro_rules! session_where {
     ($qb:expr, $org:expr, $f:expr) => {
-        $qb.push(" FROM clinic_session WHERE org_id = ").push_bind($org);
+        $qb.push(" FROM clinic_session WHERE org_id = ").arg($org);
     };
 }
 
@@ -398,7 +431,7 @@ pub async fn walk_sessions(db: &Db, org_id: Uuid, step: &Step) -> Result<Walk<Se
 
 macro_rules! slot_where {
     ($qb:expr, $org:expr, $f:expr) => {
-        $qb.push(" FROM slot WHERE org_id = ").push_bind($org);
+        $qb.push(" FROM slot WHERE org_id = ").arg($org);
     };
 }
 

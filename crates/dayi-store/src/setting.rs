@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, args, with_tx};
+use crate::{Db, Result, Tx, args};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Setting {
@@ -35,9 +35,8 @@ pub async fn upsert(tx: &mut Tx, s: &Setting) -> Result<()> {
         ") VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, key, effective_from) \
          DO UPDATE SET value = excluded.value, source = excluded.source, updated_by = excluded.updated_by, updated_at = excluded.updated_at"
     );
-    with_tx!(tx, c => sqlx::query(sql)
-        .bind(s.org_id).bind(&s.key).bind(&s.effective_from).bind(&s.value).bind(&s.source)
-        .bind(&s.updated_by).bind(s.updated_at).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![s.org_id, &s.key, &s.effective_from, &s.value, &s.source, &s.updated_by, s.updated_at])
+        .await?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, args, with_tx};
+use crate::{Db, Result, Tx, args};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Staff {
@@ -88,11 +88,27 @@ pub async fn insert(tx: &mut Tx, s: &Staff) -> Result<()> {
         cols!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     );
-    with_tx!(tx, c => sqlx::query(sql)
-        .bind(s.org_id).bind(s.id).bind(&s.username).bind(&s.display_name).bind(s.dept_id).bind(&s.roles)
-        .bind(&s.password_hash).bind(s.active).bind(&s.totp_secret).bind(s.totp_required).bind(s.failed_count)
-        .bind(s.locked_until).bind(s.last_login_at).bind(s.created_at).bind(s.updated_at)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(
+        sql,
+        args![
+            s.org_id,
+            s.id,
+            &s.username,
+            &s.display_name,
+            s.dept_id,
+            &s.roles,
+            &s.password_hash,
+            s.active,
+            &s.totp_secret,
+            s.totp_required,
+            s.failed_count,
+            s.locked_until,
+            s.last_login_at,
+            s.created_at,
+            s.updated_at
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -124,45 +140,44 @@ pub async fn record_failure(
     let sql = "UPDATE staff SET failed_count = failed_count + 1, \
                locked_until = CASE WHEN failed_count + 1 >= $3 THEN $4 ELSE locked_until END, updated_at = $5 \
                WHERE org_id = $1 AND id = $2 RETURNING failed_count, locked_until";
-    with_tx!(tx, c => sqlx::query_as::<_, (i32, Option<i64>)>(sql)
-        .bind(org_id).bind(id).bind(max).bind(lock_until).bind(now).fetch_one(c).await)
+    tx.one::<(i32, Option<i64>)>(sql, args![org_id, id, max, lock_until, now]).await
 }
 
 pub async fn record_success(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<()> {
     let sql = "UPDATE staff SET failed_count = 0, locked_until = NULL, last_login_at = $3, updated_at = $3 WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, id, now]).await?;
     Ok(())
 }
 
 /// Clears the lock after its time ran out, so the count starts again.
 pub async fn unlock(tx: &mut Tx, org_id: Uuid, id: Uuid, now: i64) -> Result<()> {
     let sql = "UPDATE staff SET failed_count = 0, locked_until = NULL, updated_at = $3 WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, id, now]).await?;
     Ok(())
 }
 
 pub async fn set_password(tx: &mut Tx, org_id: Uuid, id: Uuid, hash: &str, now: i64) -> Result<u64> {
     let sql = "UPDATE staff SET password_hash = $3, failed_count = 0, locked_until = NULL, updated_at = $4 WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(hash).bind(now).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![org_id, id, hash, now]).await
 }
 
 pub async fn set_totp_secret(tx: &mut Tx, org_id: Uuid, id: Uuid, secret: Option<&str>, now: i64) -> Result<()> {
     let sql = "UPDATE staff SET totp_secret = $3, updated_at = $4 WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(secret).bind(now).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, id, secret, now]).await?;
     Ok(())
 }
 
 pub async fn set_totp_required(tx: &mut Tx, org_id: Uuid, id: Uuid, required: bool, now: i64) -> Result<u64> {
     let sql = "UPDATE staff SET totp_required = $3, updated_at = $4 WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(required).bind(now).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![org_id, id, required, now]).await
 }
 
 pub async fn set_active(tx: &mut Tx, org_id: Uuid, id: Uuid, active: bool, now: i64) -> Result<u64> {
     let sql = "UPDATE staff SET active = $3, updated_at = $4 WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(active).bind(now).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![org_id, id, active, now]).await
 }
 
 pub async fn set_roles(tx: &mut Tx, org_id: Uuid, id: Uuid, roles: &str, now: i64) -> Result<u64> {
     let sql = "UPDATE staff SET roles = $3, updated_at = $4 WHERE org_id = $1 AND id = $2";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(roles).bind(now).execute(c).await.map(|r| r.rows_affected()))
+    tx.execute(sql, args![org_id, id, roles, now]).await
 }

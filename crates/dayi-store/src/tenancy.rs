@@ -3,7 +3,8 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, args, with_tx};
+use crate::fetch::Sql;
+use crate::{Db, Result, Tx, args};
 
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct Org {
@@ -46,10 +47,8 @@ macro_rules! dept_cols {
 pub async fn insert_org(tx: &mut Tx, o: &Org) -> Result<()> {
     let sql = "INSERT INTO org (org_id, code, name, kind, tier, region_code, parent_org_id, created_at) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    with_tx!(tx, c => sqlx::query(sql)
-        .bind(o.org_id).bind(&o.code).bind(&o.name).bind(&o.kind).bind(&o.tier)
-        .bind(&o.region_code).bind(o.parent_org_id).bind(o.created_at)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![o.org_id, &o.code, &o.name, &o.kind, &o.tier, &o.region_code, o.parent_org_id, o.created_at])
+        .await?;
     Ok(())
 }
 
@@ -70,9 +69,7 @@ pub async fn org_by_code(db: &Db, code: &str) -> Result<Option<Org>> {
 
 pub async fn insert_dept(tx: &mut Tx, d: &Dept) -> Result<()> {
     let sql = "INSERT INTO dept (org_id, id, code, name, kind, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-    with_tx!(tx, c => sqlx::query(sql)
-        .bind(d.org_id).bind(d.id).bind(&d.code).bind(&d.name).bind(&d.kind).bind(d.active).bind(d.created_at)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![d.org_id, d.id, &d.code, &d.name, &d.kind, d.active, d.created_at]).await?;
     Ok(())
 }
 
@@ -92,14 +89,11 @@ pub async fn dept_codes(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<(
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    crate::with_tx!(tx, c => {
-        let mut qb = sqlx::QueryBuilder::new("SELECT id, code FROM dept WHERE org_id = ");
-        qb.push_bind(org_id).push(" AND id IN (");
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(*id);
-        }
-        qb.push(")");
-        qb.build_query_as::<(Uuid, String)>().fetch_all(c).await
-    })
+    {
+        let mut q = Sql::new("SELECT id, code FROM dept WHERE org_id = ");
+        q.arg(org_id).push(" AND id IN (");
+        q.list((ids).into_iter().map(|id| *id));
+        q.push(")");
+        tx.all::<(Uuid, String)>(&q.text, &q.args).await
+    }
 }

@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, Result, Tx, args, with_tx};
+use crate::{Db, Result, Tx, args};
 
 /// A pre-triage record.
 #[derive(Debug, Clone, FromRow, PartialEq)]
@@ -59,10 +59,26 @@ pub async fn insert(tx: &mut Tx, t: &Triage) -> Result<()> {
         triage_cols!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     );
-    with_tx!(tx, c => sqlx::query(sql).bind(t.org_id).bind(t.id).bind(t.patient_id).bind(t.booking_id)
-        .bind(&t.day).bind(t.temperature).bind(&t.symptoms).bind(&t.exposures).bind(&t.route).bind(t.dept_id)
-        .bind(&t.reasons).bind(&t.priority).bind(&t.nurse).bind(t.created_at)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(
+        sql,
+        args![
+            t.org_id,
+            t.id,
+            t.patient_id,
+            t.booking_id,
+            &t.day,
+            t.temperature,
+            &t.symptoms,
+            &t.exposures,
+            &t.route,
+            t.dept_id,
+            &t.reasons,
+            &t.priority,
+            &t.nurse,
+            t.created_at
+        ],
+    )
+    .await?;
     Ok(())
 }
 

@@ -44,10 +44,10 @@ macro_rules! push_after {
         match $after {
             $crate::walk::After::Start => {}
             $crate::walk::After::Id(id) => {
-                $qb.push(concat!(" AND ", $key, " > ")).push_bind(id);
+                $qb.push(concat!(" AND ", $key, " > ")).arg(id);
             }
             $crate::walk::After::Pair(a, b) => {
-                $qb.push(concat!(" AND (", $key, ") > (")).push_bind(a).push(", ").push_bind(b).push(")");
+                $qb.push(concat!(" AND (", $key, ") > (")).arg(a).push(", ").arg(b).push(")");
             }
         }
     };
@@ -60,25 +60,23 @@ pub(crate) use push_after;
 macro_rules! walked {
     ($db:expr, $org:expr, $f:expr, $step:expr, $where:ident, $cols:ident, $key:literal, $T:ty) => {{
         let step: &$crate::walk::Step = $step;
-        $crate::with_db!($db, p => {
-            let mut total = None;
-            if step.count {
-                let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*)");
-                $where!(qb, $org, $f);
-                total = Some(qb.build_query_scalar::<i64>().fetch_one(p).await?);
-            }
-            let mut rows: Vec<$T> = vec![];
-            if step.limit > 0 {
-                let mut qb = sqlx::QueryBuilder::new(concat!("SELECT ", $cols!()));
-                $where!(qb, $org, $f);
-                $crate::walk::push_after!(qb, $key, step.after);
-                qb.push(concat!(" ORDER BY ", $key, " LIMIT ")).push_bind(step.limit + 1);
-                rows = qb.build_query_as::<$T>().fetch_all(p).await?;
-            }
-            let more = rows.len() as i64 > step.limit;
-            rows.truncate(step.limit.max(0) as usize);
-            Ok($crate::walk::Walk { total, rows, more })
-        })
+        let mut total = None;
+        if step.count {
+            let mut q = $crate::fetch::Sql::new("SELECT COUNT(*)");
+            $where!(q, $org, $f);
+            total = Some($db.report_scalar::<i64>(&q.text, &q.args).await?);
+        }
+        let mut rows: Vec<$T> = vec![];
+        if step.limit > 0 {
+            let mut q = $crate::fetch::Sql::new(concat!("SELECT ", $cols!()));
+            $where!(q, $org, $f);
+            $crate::walk::push_after!(q, $key, step.after);
+            q.push(concat!(" ORDER BY ", $key, " LIMIT ")).arg(step.limit + 1);
+            rows = $db.all::<$T>(&q.text, &q.args).await?;
+        }
+        let more = rows.len() as i64 > step.limit;
+        rows.truncate(step.limit.max(0) as usize);
+        Ok($crate::walk::Walk { total, rows, more })
     }};
 }
 pub(crate) use walked;

@@ -4,11 +4,12 @@
 pub mod query;
 pub mod tally;
 
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
+use crate::fetch::Sql;
 use crate::visit::{Order, order_cols};
-use crate::{Db, On, Result, Tx, args, with_on, with_tx};
+use crate::{Db, On, Result, Tx, args, row};
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Specimen {
@@ -217,17 +218,33 @@ pub async fn insert_specimen(tx: &mut Tx, s: &Specimen) -> Result<()> {
         specimen_cols!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     );
-    with_tx!(tx, c => sqlx::query(sql).bind(s.org_id).bind(s.id).bind(s.barcode.clone()).bind(s.patient_id)
-        .bind(s.visit_id).bind(s.kind.clone()).bind(s.tube.clone()).bind(s.status.clone())
-        .bind(s.reject_reason.clone()).bind(s.collected_by.clone()).bind(s.collected_at)
-        .bind(s.received_by.clone()).bind(s.received_at).bind(s.updated_at).execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(
+        sql,
+        args![
+            s.org_id,
+            s.id,
+            s.barcode.clone(),
+            s.patient_id,
+            s.visit_id,
+            s.kind.clone(),
+            s.tube.clone(),
+            s.status.clone(),
+            s.reject_reason.clone(),
+            s.collected_by.clone(),
+            s.collected_at,
+            s.received_by.clone(),
+            s.received_at,
+            s.updated_at
+        ],
+    )
+    .await?;
     Ok(())
 }
 
 /// Specimens collected since a moment (the day's numbering).
 pub async fn count_since(tx: &mut Tx, org_id: Uuid, since: i64) -> Result<i64> {
     let sql = "SELECT COUNT(*) FROM specimen WHERE org_id = $1 AND collected_at >= $2";
-    with_tx!(tx, c => sqlx::query_scalar::<_, i64>(sql).bind(org_id).bind(since).fetch_one(c).await)
+    tx.scalar::<i64>(sql, args![org_id, since]).await
 }
 
 /// Writes tests; a redrawn order's test moves to its new specimen.
@@ -235,18 +252,30 @@ pub async fn upsert_tests(tx: &mut Tx, rows: &[LabTest]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new(concat!("INSERT INTO lab_test (", test_cols!(), ") "));
-        qb.push_values(rows, |mut b, t| {
-            b.push_bind(t.org_id).push_bind(t.order_id).push_bind(t.specimen_id).push_bind(t.visit_id)
-                .push_bind(t.patient_id).push_bind(t.doctor_id).push_bind(t.panel_code.clone())
-                .push_bind(t.panel_name.clone()).push_bind(t.status.clone()).push_bind(t.verified_by.clone())
-                .push_bind(t.verified_at).push_bind(t.updated_at);
+    {
+        let mut q = Sql::new(concat!("INSERT INTO lab_test (", test_cols!(), ") "));
+        q.values(rows, |t| {
+            row![
+                t.org_id,
+                t.order_id,
+                t.specimen_id,
+                t.visit_id,
+                t.patient_id,
+                t.doctor_id,
+                t.panel_code.clone(),
+                t.panel_name.clone(),
+                t.status.clone(),
+                t.verified_by.clone(),
+                t.verified_at,
+                t.updated_at
+            ]
         });
-        qb.push(" ON CONFLICT (org_id, order_id) DO UPDATE SET specimen_id = excluded.specimen_id, \
-                  status = excluded.status, verified_by = NULL, verified_at = NULL, updated_at = excluded.updated_at");
-        qb.build().execute(c).await.map(|r| r.rows_affected())
-    })?;
+        q.push(
+            " ON CONFLICT (org_id, order_id) DO UPDATE SET specimen_id = excluded.specimen_id, \
+                  status = excluded.status, verified_by = NULL, verified_at = NULL, updated_at = excluded.updated_at",
+        );
+        tx.execute(&q.text, &q.args).await
+    }?;
     Ok(())
 }
 
@@ -260,16 +289,9 @@ pub async fn by_barcodes<'a>(on: impl Into<On<'a>>, org_id: Uuid, barcodes: &[&s
     let mut on = on.into();
     let mut rows = vec![];
     for chunk in barcodes.chunks(500) {
-        with_on!(&mut on, c => {
-            let mut qb = QueryBuilder::new(concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = "));
-            qb.push_bind(org_id).push(" AND barcode IN (");
-            let mut list = qb.separated(", ");
-            for b in chunk {
-                list.push_bind(*b);
-            }
-            qb.push(")");
-            rows.extend(qb.build_query_as::<Specimen>().fetch_all(c).await?);
-        });
+        let mut q = Sql::new(concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = "));
+        q.arg(org_id).push(" AND barcode IN (").list(chunk.iter().copied()).push(")");
+        rows.extend(on.all::<Specimen>(&q.text, &q.args).await?);
     }
     Ok(rows)
 }
@@ -301,26 +323,28 @@ pub async fn set_specimen(
 ) -> Result<bool> {
     let sql = "UPDATE specimen SET status = $3, reject_reason = $4, received_by = $5, received_at = $6, updated_at = $6 \
                WHERE org_id = $1 AND id = $2 AND status = 'collected'";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(to).bind(reason).bind(by).bind(at)
-        .execute(c).await.map(|r| r.rows_affected() == 1))
+    tx.execute(sql, args![org_id, id, to, reason, by, at]).await.map(|n| n == 1)
 }
 
 /// Marks collected tubes received (their results arrived).
 pub async fn receive_specimens(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], by: &str, at: i64) -> Result<u64> {
     let mut n = 0;
     for chunk in ids.chunks(500) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new("UPDATE specimen SET status = 'received', received_by = ");
-            qb.push_bind(by).push(", received_at = ").push_bind(at).push(", updated_at = ").push_bind(at)
-                .push(" WHERE org_id = ").push_bind(org_id).push(" AND id IN (");
-            let mut list = qb.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
+        {
+            let mut q = Sql::new("UPDATE specimen SET status = 'received', received_by = ");
+            q.arg(by)
+                .push(", received_at = ")
+                .arg(at)
+                .push(", updated_at = ")
+                .arg(at)
+                .push(" WHERE org_id = ")
+                .arg(org_id)
+                .push(" AND id IN (");
+            q.list((chunk).into_iter().map(|id| *id));
             // `|| ''`: found by the keys, not the status index (see `set_tests`).
-            qb.push(") AND status || '' = 'collected'");
-            n += qb.build().execute(c).await?.rows_affected();
-        });
+            q.push(") AND status || '' = 'collected'");
+            n += tx.execute(&q.text, &q.args).await?;
+        };
     }
     Ok(n)
 }
@@ -328,7 +352,7 @@ pub async fn receive_specimens(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], by: &str
 pub async fn tests_of_specimen<'a>(on: impl Into<On<'a>>, org_id: Uuid, specimen_id: Uuid) -> Result<Vec<LabTest>> {
     let sql =
         concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = $1 AND specimen_id = $2 ORDER BY panel_code");
-    with_on!(on.into(), p => sqlx::query_as::<_, LabTest>(sql).bind(org_id).bind(specimen_id).fetch_all(p).await)
+    On::of(on).all::<LabTest>(sql, args![org_id, specimen_id]).await
 }
 
 /// The tests of several tubes.
@@ -340,16 +364,9 @@ pub async fn tests_of_specimens<'a>(
     let mut on = on.into();
     let mut rows = vec![];
     for chunk in specimen_ids.chunks(500) {
-        with_on!(&mut on, c => {
-            let mut qb = QueryBuilder::new(concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = "));
-            qb.push_bind(org_id).push(" AND specimen_id IN (");
-            let mut list = qb.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            qb.push(") ORDER BY specimen_id, panel_code");
-            rows.extend(qb.build_query_as::<LabTest>().fetch_all(c).await?);
-        });
+        let mut q = Sql::new(concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = "));
+        q.arg(org_id).push(" AND specimen_id IN (").list(chunk).push(") ORDER BY specimen_id, panel_code");
+        rows.extend(on.all::<LabTest>(&q.text, &q.args).await?);
     }
     Ok(rows)
 }
@@ -377,41 +394,57 @@ pub async fn set_tests(
     // plans without statistics, from walking the status index instead.
     let mut n = 0;
     for chunk in order_ids.chunks(500) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new("UPDATE lab_test SET status = ");
-            qb.push_bind(to).push(", verified_by = ").push_bind(verified_by).push(", verified_at = ")
-                .push_bind(verified_at).push(", updated_at = ").push_bind(at).push(" WHERE org_id = ")
-                .push_bind(org_id).push(" AND order_id IN (");
-            let mut ids = qb.separated(", ");
-            for id in chunk {
-                ids.push_bind(*id);
-            }
-            qb.push(") AND status || '' IN (");
-            let mut states = qb.separated(", ");
-            for f in from {
-                states.push_bind(*f);
-            }
-            qb.push(")");
-            n += qb.build().execute(c).await?.rows_affected();
-        });
+        {
+            let mut q = Sql::new("UPDATE lab_test SET status = ");
+            q.arg(to)
+                .push(", verified_by = ")
+                .arg(verified_by)
+                .push(", verified_at = ")
+                .arg(verified_at)
+                .push(", updated_at = ")
+                .arg(at)
+                .push(" WHERE org_id = ")
+                .arg(org_id)
+                .push(" AND order_id IN (");
+            q.list((chunk).into_iter().map(|id| *id));
+            q.push(") AND status || '' IN (");
+            q.list((from).into_iter().map(|f| *f));
+            q.push(")");
+            n += tx.execute(&q.text, &q.args).await?;
+        };
     }
     Ok(n)
 }
 
 pub async fn insert_results(tx: &mut Tx, rows: &[LabResult]) -> Result<()> {
     for chunk in rows.chunks(500) {
-        with_tx!(tx, c => {
-            let mut qb = QueryBuilder::new(concat!("INSERT INTO lab_result (", result_cols!(), ") "));
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.org_id).push_bind(r.id).push_bind(r.order_id).push_bind(r.specimen_id)
-                    .push_bind(r.patient_id).push_bind(r.item_code.clone()).push_bind(r.item_name.clone())
-                    .push_bind(r.loinc.clone()).push_bind(r.value.clone()).push_bind(r.milli).push_bind(r.unit.clone())
-                    .push_bind(r.flag.clone()).push_bind(r.range_text.clone()).push_bind(r.version)
-                    .push_bind(r.current).push_bind(r.source.clone()).push_bind(r.entered_by.clone())
-                    .push_bind(r.entered_at).push_bind(r.reason.clone());
+        {
+            let mut q = Sql::new(concat!("INSERT INTO lab_result (", result_cols!(), ") "));
+            q.values(chunk, |r| {
+                row![
+                    r.org_id,
+                    r.id,
+                    r.order_id,
+                    r.specimen_id,
+                    r.patient_id,
+                    r.item_code.clone(),
+                    r.item_name.clone(),
+                    r.loinc.clone(),
+                    r.value.clone(),
+                    r.milli,
+                    r.unit.clone(),
+                    r.flag.clone(),
+                    r.range_text.clone(),
+                    r.version,
+                    r.current,
+                    r.source.clone(),
+                    r.entered_by.clone(),
+                    r.entered_at,
+                    r.reason.clone()
+                ]
             });
-            qb.build().execute(c).await.map(|r| r.rows_affected())
-        })?;
+            tx.execute(&q.text, &q.args).await
+        }?;
     }
     Ok(())
 }
@@ -420,8 +453,7 @@ pub async fn insert_results(tx: &mut Tx, rows: &[LabResult]) -> Result<()> {
 pub async fn retire(tx: &mut Tx, org_id: Uuid, order_id: Uuid, item_code: &str) -> Result<()> {
     let sql =
         "UPDATE lab_result SET current = $4 WHERE org_id = $1 AND order_id = $2 AND item_code = $3 AND current = $5";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(order_id).bind(item_code).bind(false).bind(true)
-        .execute(c).await.map(|r| r.rows_affected()))?;
+    tx.execute(sql, args![org_id, order_id, item_code, false, true]).await?;
     Ok(())
 }
 
@@ -440,16 +472,9 @@ pub async fn results_of<'a>(on: impl Into<On<'a>>, org_id: Uuid, order_ids: &[Uu
     let mut on = on.into();
     let mut rows = vec![];
     for chunk in order_ids.chunks(500) {
-        with_on!(&mut on, c => {
-            let mut qb = QueryBuilder::new(concat!("SELECT ", result_cols!(), " FROM lab_result WHERE org_id = "));
-            qb.push_bind(org_id).push(" AND order_id IN (");
-            let mut ids = qb.separated(", ");
-            for id in chunk {
-                ids.push_bind(*id);
-            }
-            qb.push(") ORDER BY order_id, item_code, version DESC");
-            rows.extend(qb.build_query_as::<LabResult>().fetch_all(c).await?);
-        });
+        let mut q = Sql::new(concat!("SELECT ", result_cols!(), " FROM lab_result WHERE org_id = "));
+        q.arg(org_id).push(" AND order_id IN (").list(chunk).push(") ORDER BY order_id, item_code, version DESC");
+        rows.extend(on.all::<LabResult>(&q.text, &q.args).await?);
     }
     Ok(rows)
 }
@@ -480,16 +505,28 @@ pub async fn insert_alerts(tx: &mut Tx, rows: &[LabAlert]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new(concat!("INSERT INTO lab_alert (", alert_cols!(), ") "));
-        qb.push_values(rows, |mut b, a| {
-            b.push_bind(a.org_id).push_bind(a.id).push_bind(a.result_id).push_bind(a.order_id).push_bind(a.patient_id)
-                .push_bind(a.doctor_id).push_bind(a.item_name.clone()).push_bind(a.value.clone())
-                .push_bind(a.unit.clone()).push_bind(a.flag.clone()).push_bind(a.raised_at)
-                .push_bind(a.acked_by.clone()).push_bind(a.acked_at).push_bind(a.ack_note.clone());
+    {
+        let mut q = Sql::new(concat!("INSERT INTO lab_alert (", alert_cols!(), ") "));
+        q.values(rows, |a| {
+            row![
+                a.org_id,
+                a.id,
+                a.result_id,
+                a.order_id,
+                a.patient_id,
+                a.doctor_id,
+                a.item_name.clone(),
+                a.value.clone(),
+                a.unit.clone(),
+                a.flag.clone(),
+                a.raised_at,
+                a.acked_by.clone(),
+                a.acked_at,
+                a.ack_note.clone()
+            ]
         });
-        qb.build().execute(c).await.map(|r| r.rows_affected())
-    })?;
+        tx.execute(&q.text, &q.args).await
+    }?;
     Ok(())
 }
 
@@ -512,6 +549,5 @@ pub async fn alert(db: &Db, org_id: Uuid, id: Uuid) -> Result<Option<LabAlert>> 
 pub async fn ack_alert(tx: &mut Tx, org_id: Uuid, id: Uuid, by: &str, note: &str, at: i64) -> Result<bool> {
     let sql = "UPDATE lab_alert SET acked_by = $3, acked_at = $4, ack_note = $5 \
                WHERE org_id = $1 AND id = $2 AND acked_at IS NULL";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(by).bind(at).bind(note)
-        .execute(c).await.map(|r| r.rows_affected() == 1))
+    tx.execute(sql, args![org_id, id, by, at, note]).await.map(|n| n == 1)
 }

@@ -5,15 +5,15 @@
 //! verified, nor a version a correction retired. The row types and column
 //! lists are those of `lab.rs`.
 
-use sqlx::QueryBuilder;
 use uuid::Uuid;
 
+use crate::fetch::Sql;
 use crate::filter::{push_in, push_sub};
 use crate::lab::{LabResult, LabTest, Specimen, result_cols, specimen_cols, test_cols};
 pub use crate::visit::query::Page;
 use crate::visit::query::paged;
 use crate::walk::{Step, Walk, walked};
-use crate::{Db, Result, with_db};
+use crate::{Db, Result};
 
 /// A code a search asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,8 +71,8 @@ impl Filter {
 
 macro_rules! result_where {
     ($qb:expr, $org:expr, $f:expr) => {
-        $qb.push(" FROM lab_result r WHERE r.org_id = ").push_bind($org);
-        $qb.push(" AND r.current = ").push_bind(true);
+        $qb.push(" FROM lab_result r WHERE r.org_id = ").arg($org);
+        $qb.push(" AND r.current = ").arg(true);
         $qb.push(" AND EXISTS (SELECT 1 FROM lab_test t WHERE t.org_id = r.org_id AND t.order_id = r.order_id");
         $qb.push(" AND t.status = 'verified')");
         push_in!($qb, "patient_id", &$f.patients);
@@ -84,11 +84,9 @@ macro_rules! result_where {
             for (i, c) in codes.iter().enumerate() {
                 $qb.push(if i == 0 { "" } else { " OR " });
                 match c {
-                    Code::Any(x) => {
-                        $qb.push("item_code = ").push_bind(x.clone()).push(" OR loinc = ").push_bind(x.clone())
-                    }
-                    Code::Item(x) => $qb.push("item_code = ").push_bind(x.clone()),
-                    Code::Loinc(x) => $qb.push("loinc = ").push_bind(x.clone()),
+                    Code::Any(x) => $qb.push("item_code = ").arg(x.clone()).push(" OR loinc = ").arg(x.clone()),
+                    Code::Item(x) => $qb.push("item_code = ").arg(x.clone()),
+                    Code::Loinc(x) => $qb.push("loinc = ").arg(x.clone()),
                 };
             }
             $qb.push(")");
@@ -103,10 +101,10 @@ macro_rules! result_where {
             _ => {}
         }
         if let Some(at) = $f.from {
-            $qb.push(" AND entered_at >= ").push_bind(at);
+            $qb.push(" AND entered_at >= ").arg(at);
         }
         if let Some(at) = $f.before {
-            $qb.push(" AND entered_at < ").push_bind(at);
+            $qb.push(" AND entered_at < ").arg(at);
         }
     };
 }
@@ -123,35 +121,30 @@ const CORRECTED: &str = "EXISTS (SELECT 1 FROM lab_result r WHERE r.org_id = t.o
 
 macro_rules! test_where {
     ($qb:expr, $org:expr, $f:expr) => {
-        $qb.push(" FROM lab_test t WHERE t.org_id = ").push_bind($org).push(" AND t.status = 'verified'");
+        $qb.push(" FROM lab_test t WHERE t.org_id = ").arg($org).push(" AND t.status = 'verified'");
         push_in!($qb, "patient_id", &$f.patients);
         push_sub!($qb, "order_id", "visit_order", "visit_id", $org, &$f.visits);
         push_in!($qb, "order_id", &$f.orders);
         if let Some(codes) = &$f.codes {
-            $qb.push(" AND panel_code IN (");
-            let mut sep = $qb.separated(", ");
-            for c in codes {
-                let (Code::Any(x) | Code::Item(x) | Code::Loinc(x)) = c;
-                sep.push_bind(x.clone());
-            }
-            $qb.push(")");
+            let codes = codes.iter().map(|(Code::Any(x) | Code::Item(x) | Code::Loinc(x))| x.as_str());
+            $qb.push(" AND panel_code IN (").list(codes).push(")");
         }
         match $f.keeps() {
             (true, false) => {
-                $qb.push(" AND NOT ").push(CORRECTED).push_bind(true).push(" AND r.version > 1)");
+                $qb.push(" AND NOT ").push(CORRECTED).arg(true).push(" AND r.version > 1)");
             }
             (false, true) => {
-                $qb.push(" AND ").push(CORRECTED).push_bind(true).push(" AND r.version > 1)");
+                $qb.push(" AND ").push(CORRECTED).arg(true).push(" AND r.version > 1)");
             }
             _ => {}
         }
         if $f.from.is_some() || $f.before.is_some() {
             $qb.push(" AND EXISTS (SELECT 1 FROM specimen s WHERE s.org_id = t.org_id AND s.id = t.specimen_id");
             if let Some(at) = $f.from {
-                $qb.push(" AND s.collected_at >= ").push_bind(at);
+                $qb.push(" AND s.collected_at >= ").arg(at);
             }
             if let Some(at) = $f.before {
-                $qb.push(" AND s.collected_at < ").push_bind(at);
+                $qb.push(" AND s.collected_at < ").arg(at);
             }
             $qb.push(")");
         }
@@ -169,12 +162,12 @@ pub async fn tests_by_order(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<L
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new(concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = "));
-        qb.push_bind(org_id);
-        push_in!(qb, "order_id", Some(ids));
-        qb.build_query_as::<LabTest>().fetch_all(p).await
-    })
+    {
+        let mut q = Sql::new(concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = "));
+        q.arg(org_id);
+        push_in!(q, "order_id", Some(ids));
+        db.all::<LabTest>(&q.text, &q.args).await
+    }
 }
 
 /// The current results of these tests, by test and in the order written.
@@ -182,13 +175,13 @@ pub async fn current_results(db: &Db, org_id: Uuid, order_ids: &[Uuid]) -> Resul
     if order_ids.is_empty() {
         return Ok(vec![]);
     }
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new(concat!("SELECT ", result_cols!(), " FROM lab_result WHERE org_id = "));
-        qb.push_bind(org_id).push(" AND current = ").push_bind(true);
-        push_in!(qb, "order_id", Some(order_ids));
-        qb.push(" ORDER BY order_id, id");
-        qb.build_query_as::<LabResult>().fetch_all(p).await
-    })
+    {
+        let mut q = Sql::new(concat!("SELECT ", result_cols!(), " FROM lab_result WHERE org_id = "));
+        q.arg(org_id).push(" AND current = ").arg(true);
+        push_in!(q, "order_id", Some(order_ids));
+        q.push(" ORDER BY order_id, id");
+        db.all::<LabResult>(&q.text, &q.args).await
+    }
 }
 
 /// The specimens of these ids (any order).
@@ -196,12 +189,12 @@ pub async fn specimens_by_id(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new(concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = "));
-        qb.push_bind(org_id);
-        push_in!(qb, "id", Some(ids));
-        qb.build_query_as::<Specimen>().fetch_all(p).await
-    })
+    {
+        let mut q = Sql::new(concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = "));
+        q.arg(org_id);
+        push_in!(q, "id", Some(ids));
+        db.all::<Specimen>(&q.text, &q.args).await
+    }
 }
 
 /// Published results matching `f` in id order, a page at a time.

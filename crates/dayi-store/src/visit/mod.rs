@@ -3,10 +3,11 @@
 
 pub mod query;
 
-use sqlx::{FromRow, QueryBuilder};
+use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::{Db, On, Result, Tx, args, with_db, with_on, with_tx};
+use crate::fetch::Sql;
+use crate::{Db, On, Result, Tx, args, row};
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Visit {
@@ -71,17 +72,37 @@ pub async fn insert(tx: &mut Tx, v: &Visit) -> Result<bool> {
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
          ON CONFLICT DO NOTHING"
     );
-    with_tx!(tx, c => sqlx::query(sql).bind(v.org_id).bind(v.id).bind(v.patient_id).bind(v.booking_id).bind(v.dept_id)
-        .bind(v.doctor_id).bind(v.doctor_name.clone()).bind(v.day.clone()).bind(v.status.clone())
-        .bind(v.chief_complaint.clone()).bind(v.present_illness.clone()).bind(v.history.clone())
-        .bind(v.allergies.clone()).bind(v.vitals.clone()).bind(v.examination.clone()).bind(v.advice.clone())
-        .bind(v.opened_at).bind(v.finished_at).bind(v.updated_at)
-        .execute(c).await.map(|r| r.rows_affected() == 1))
+    tx.execute(
+        sql,
+        args![
+            v.org_id,
+            v.id,
+            v.patient_id,
+            v.booking_id,
+            v.dept_id,
+            v.doctor_id,
+            v.doctor_name.clone(),
+            v.day.clone(),
+            v.status.clone(),
+            v.chief_complaint.clone(),
+            v.present_illness.clone(),
+            v.history.clone(),
+            v.allergies.clone(),
+            v.vitals.clone(),
+            v.examination.clone(),
+            v.advice.clone(),
+            v.opened_at,
+            v.finished_at,
+            v.updated_at
+        ],
+    )
+    .await
+    .map(|n| n == 1)
 }
 
 pub async fn get<'a>(on: impl Into<On<'a>>, org_id: Uuid, id: Uuid) -> Result<Option<Visit>> {
     let sql = concat!("SELECT ", visit_cols!(), " FROM visit WHERE org_id = $1 AND id = $2");
-    with_on!(on.into(), p => sqlx::query_as::<_, Visit>(sql).bind(org_id).bind(id).fetch_optional(p).await)
+    On::of(on).optional::<Visit>(sql, args![org_id, id]).await
 }
 
 pub async fn of_booking(db: &Db, org_id: Uuid, booking_id: Uuid) -> Result<Option<Visit>> {
@@ -113,17 +134,30 @@ pub async fn of_patient(db: &Db, org_id: Uuid, patient_id: Uuid, limit: i64) -> 
 pub async fn save_record(tx: &mut Tx, v: &Visit) -> Result<bool> {
     let sql = "UPDATE visit SET chief_complaint = $3, present_illness = $4, history = $5, allergies = $6, vitals = $7, \
                examination = $8, advice = $9, updated_at = $10 WHERE org_id = $1 AND id = $2 AND status = 'open'";
-    with_tx!(tx, c => sqlx::query(sql).bind(v.org_id).bind(v.id).bind(v.chief_complaint.clone())
-        .bind(v.present_illness.clone()).bind(v.history.clone()).bind(v.allergies.clone()).bind(v.vitals.clone())
-        .bind(v.examination.clone()).bind(v.advice.clone()).bind(v.updated_at)
-        .execute(c).await.map(|r| r.rows_affected() == 1))
+    tx.execute(
+        sql,
+        args![
+            v.org_id,
+            v.id,
+            v.chief_complaint.clone(),
+            v.present_illness.clone(),
+            v.history.clone(),
+            v.allergies.clone(),
+            v.vitals.clone(),
+            v.examination.clone(),
+            v.advice.clone(),
+            v.updated_at
+        ],
+    )
+    .await
+    .map(|n| n == 1)
 }
 
 /// Finishes an open visit; false when it was not open.
 pub async fn finish(tx: &mut Tx, org_id: Uuid, id: Uuid, at: i64) -> Result<bool> {
     let sql = "UPDATE visit SET status = 'finished', finished_at = $3, updated_at = $3 \
                WHERE org_id = $1 AND id = $2 AND status = 'open'";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(at).execute(c).await.map(|r| r.rows_affected() == 1))
+    tx.execute(sql, args![org_id, id, at]).await.map(|n| n == 1)
 }
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -151,36 +185,42 @@ pub(crate) use diagnosis_cols;
 
 /// Replaces the visit's diagnoses with `rows`.
 pub async fn set_diagnoses(tx: &mut Tx, org_id: Uuid, visit_id: Uuid, rows: &[Diagnosis]) -> Result<()> {
-    with_tx!(tx, c => sqlx::query("DELETE FROM diagnosis WHERE org_id = $1 AND visit_id = $2")
-        .bind(org_id).bind(visit_id).execute(c).await.map(|_| ()))?;
+    tx.execute("DELETE FROM diagnosis WHERE org_id = $1 AND visit_id = $2", args![org_id, visit_id])
+        .await
+        .map(|_| ())?;
     if rows.is_empty() {
         return Ok(());
     }
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new(concat!("INSERT INTO diagnosis (", diagnosis_cols!(), ") "));
-        qb.push_values(rows, |mut b, r| {
-            b.push_bind(r.org_id).push_bind(r.visit_id).push_bind(r.seq).push_bind(r.kind.clone())
-                .push_bind(r.code.clone()).push_bind(r.name.clone()).push_bind(r.insurance_code.clone())
-                .push_bind(r.is_primary).push_bind(r.created_at);
+    {
+        let mut q = Sql::new(concat!("INSERT INTO diagnosis (", diagnosis_cols!(), ") "));
+        q.values(rows, |r| {
+            row![
+                r.org_id,
+                r.visit_id,
+                r.seq,
+                r.kind.clone(),
+                r.code.clone(),
+                r.name.clone(),
+                r.insurance_code.clone(),
+                r.is_primary,
+                r.created_at
+            ]
         });
-        qb.build().execute(c).await.map(|_| ())
-    })
+        tx.execute(&q.text, &q.args).await.map(|_| ())
+    }
 }
 
 pub async fn diagnoses(db: &Db, org_id: Uuid, visit_ids: &[Uuid]) -> Result<Vec<Diagnosis>> {
     if visit_ids.is_empty() {
         return Ok(vec![]);
     }
-    with_db!(db, p => {
-        let mut qb = QueryBuilder::new(concat!("SELECT ", diagnosis_cols!(), " FROM diagnosis WHERE org_id = "));
-        qb.push_bind(org_id).push(" AND visit_id IN (");
-        let mut sep = qb.separated(", ");
-        for v in visit_ids {
-            sep.push_bind(*v);
-        }
-        qb.push(") ORDER BY visit_id, seq");
-        qb.build_query_as::<Diagnosis>().fetch_all(p).await
-    })
+    {
+        let mut q = Sql::new(concat!("SELECT ", diagnosis_cols!(), " FROM diagnosis WHERE org_id = "));
+        q.arg(org_id).push(" AND visit_id IN (");
+        q.list((visit_ids).into_iter().map(|v| *v));
+        q.push(") ORDER BY visit_id, seq");
+        db.all::<Diagnosis>(&q.text, &q.args).await
+    }
 }
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -263,21 +303,41 @@ pub async fn insert_orders(tx: &mut Tx, rows: &[Order]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new(concat!("INSERT INTO visit_order (", order_cols!(), ") "));
-        qb.push_values(rows, |mut b, r| {
-            b.push_bind(r.org_id).push_bind(r.id).push_bind(r.visit_id).push_bind(r.patient_id)
-                .push_bind(r.kind.clone()).push_bind(r.code.clone()).push_bind(r.name.clone())
-                .push_bind(r.generic.clone()).push_bind(r.spec.clone()).push_bind(r.dose)
-                .push_bind(r.dose_unit.clone()).push_bind(r.frequency.clone()).push_bind(r.days)
-                .push_bind(r.route.clone()).push_bind(r.quantity).push_bind(r.unit.clone()).push_bind(r.unit_fen)
-                .push_bind(r.amount_fen).push_bind(r.class.clone()).push_bind(r.status.clone())
-                .push_bind(r.warnings.clone()).push_bind(r.reason.clone()).push_bind(r.note.clone())
-                .push_bind(r.charge_id).push_bind(r.created_by.clone()).push_bind(r.created_at)
-                .push_bind(r.updated_at);
+    {
+        let mut q = Sql::new(concat!("INSERT INTO visit_order (", order_cols!(), ") "));
+        q.values(rows, |r| {
+            row![
+                r.org_id,
+                r.id,
+                r.visit_id,
+                r.patient_id,
+                r.kind.clone(),
+                r.code.clone(),
+                r.name.clone(),
+                r.generic.clone(),
+                r.spec.clone(),
+                r.dose,
+                r.dose_unit.clone(),
+                r.frequency.clone(),
+                r.days,
+                r.route.clone(),
+                r.quantity,
+                r.unit.clone(),
+                r.unit_fen,
+                r.amount_fen,
+                r.class.clone(),
+                r.status.clone(),
+                r.warnings.clone(),
+                r.reason.clone(),
+                r.note.clone(),
+                r.charge_id,
+                r.created_by.clone(),
+                r.created_at,
+                r.updated_at
+            ]
         });
-        qb.build().execute(c).await.map(|_| ())
-    })
+        tx.execute(&q.text, &q.args).await.map(|_| ())
+    }
 }
 
 pub async fn orders(db: &Db, org_id: Uuid, visit_id: Uuid) -> Result<Vec<Order>> {
@@ -301,24 +361,20 @@ pub async fn set_order_status_by_charges(
     if charges.is_empty() {
         return Ok(0);
     }
-    with_tx!(tx, c => {
-        let mut qb = QueryBuilder::new("UPDATE visit_order SET status = ");
-        qb.push_bind(to).push(", updated_at = ").push_bind(at).push(" WHERE org_id = ").push_bind(org_id);
-        qb.push(" AND status = ").push_bind(from).push(" AND charge_id IN (");
-        let mut sep = qb.separated(", ");
-        for id in charges {
-            sep.push_bind(*id);
-        }
-        qb.push(")");
-        qb.build().execute(c).await.map(|r| r.rows_affected())
-    })
+    {
+        let mut q = Sql::new("UPDATE visit_order SET status = ");
+        q.arg(to).push(", updated_at = ").arg(at).push(" WHERE org_id = ").arg(org_id);
+        q.push(" AND status = ").arg(from).push(" AND charge_id IN (");
+        q.list((charges).into_iter().map(|id| *id));
+        q.push(")");
+        tx.execute(&q.text, &q.args).await
+    }
 }
 
 /// Moves one order from `from` to `to`; false when it was not in `from`.
 pub async fn set_order_status(tx: &mut Tx, org_id: Uuid, id: Uuid, from: &str, to: &str, at: i64) -> Result<bool> {
     let sql = "UPDATE visit_order SET status = $4, updated_at = $5 WHERE org_id = $1 AND id = $2 AND status = $3";
-    with_tx!(tx, c => sqlx::query(sql).bind(org_id).bind(id).bind(from).bind(to).bind(at)
-        .execute(c).await.map(|r| r.rows_affected() == 1))
+    tx.execute(sql, args![org_id, id, from, to, at]).await.map(|n| n == 1)
 }
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -360,9 +416,24 @@ macro_rules! cert_cols {
 pub async fn insert_certificate(tx: &mut Tx, r: &Certificate) -> Result<()> {
     let sql =
         concat!("INSERT INTO certificate (", cert_cols!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
-    with_tx!(tx, c => sqlx::query(sql).bind(r.org_id).bind(r.id).bind(r.cert_no.clone()).bind(r.visit_id)
-        .bind(r.patient_id).bind(r.kind.clone()).bind(r.days).bind(r.starts.clone()).bind(r.note.clone())
-        .bind(r.issued_by.clone()).bind(r.issued_at).execute(c).await.map(|_| ()))
+    tx.execute(
+        sql,
+        args![
+            r.org_id,
+            r.id,
+            r.cert_no.clone(),
+            r.visit_id,
+            r.patient_id,
+            r.kind.clone(),
+            r.days,
+            r.starts.clone(),
+            r.note.clone(),
+            r.issued_by.clone(),
+            r.issued_at
+        ],
+    )
+    .await
+    .map(|_| ())
 }
 
 pub async fn certificates(db: &Db, org_id: Uuid, visit_id: Uuid) -> Result<Vec<Certificate>> {
@@ -418,10 +489,24 @@ pub async fn insert_template(tx: &mut Tx, t: &Template) -> Result<()> {
         template_cols!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     );
-    with_tx!(tx, c => sqlx::query(sql).bind(t.org_id).bind(t.id).bind(t.dept_id).bind(t.name.clone())
-        .bind(t.chief_complaint.clone()).bind(t.present_illness.clone()).bind(t.examination.clone())
-        .bind(t.advice.clone()).bind(t.active).bind(t.created_by.clone()).bind(t.created_at)
-        .execute(c).await.map(|_| ()))
+    tx.execute(
+        sql,
+        args![
+            t.org_id,
+            t.id,
+            t.dept_id,
+            t.name.clone(),
+            t.chief_complaint.clone(),
+            t.present_illness.clone(),
+            t.examination.clone(),
+            t.advice.clone(),
+            t.active,
+            t.created_by.clone(),
+            t.created_at
+        ],
+    )
+    .await
+    .map(|_| ())
 }
 
 pub async fn templates(db: &Db, org_id: Uuid, dept_id: Uuid) -> Result<Vec<Template>> {

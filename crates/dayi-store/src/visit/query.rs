@@ -2,13 +2,13 @@
 //! status, day and code, answered as a total and one page (for the FHIR
 //! interface). The row types and column lists are those of `visit.rs`.
 
-use sqlx::QueryBuilder;
 use uuid::Uuid;
 
+use crate::fetch::Sql;
 use crate::filter::{push_in, push_sub};
 use crate::visit::{Diagnosis, Order, Visit, diagnosis_cols, order_cols, visit_cols};
 use crate::walk::{Step, Walk, walked};
-use crate::{Db, Result, with_db};
+use crate::{Db, Result};
 
 /// A code a search asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,34 +71,34 @@ macro_rules! paged {
         if $f.empty() {
             return Ok(Page { total: 0, rows: vec![] });
         }
-        with_db!($db, p => {
-            let mut qb = QueryBuilder::new("SELECT COUNT(*)");
-            $where!(qb, $org, $f);
-            let total: i64 = qb.build_query_scalar().fetch_one(p).await?;
+        {
+            let mut q = Sql::new("SELECT COUNT(*)");
+            $where!(q, $org, $f);
+            let total: i64 = $db.report_scalar(&q.text, &q.args).await?;
             let mut rows = vec![];
             if $limit > 0 && $offset < total {
-                let mut qb = QueryBuilder::new(concat!("SELECT ", $cols!()));
-                $where!(qb, $org, $f);
-                qb.push(concat!(" ORDER BY ", $order, " LIMIT ")).push_bind($limit).push(" OFFSET ").push_bind($offset);
-                rows = qb.build_query_as::<$T>().fetch_all(p).await?;
+                let mut q = Sql::new(concat!("SELECT ", $cols!()));
+                $where!(q, $org, $f);
+                q.push(concat!(" ORDER BY ", $order, " LIMIT ")).arg($limit).push(" OFFSET ").arg($offset);
+                rows = $db.all::<$T>(&q.text, &q.args).await?;
             }
             Ok(Page { total, rows })
-        })
+        }
     }};
 }
 pub(crate) use paged;
 
 macro_rules! visit_where {
     ($qb:expr, $org:expr, $f:expr) => {
-        $qb.push(" FROM visit WHERE org_id = ").push_bind($org);
+        $qb.push(" FROM visit WHERE org_id = ").arg($org);
         push_in!($qb, "patient_id", &$f.patients);
         push_in!($qb, "id", &$f.visits);
         push_in!($qb, "status", &$f.statuses);
         if let Some(d) = &$f.from_day {
-            $qb.push(" AND day >= ").push_bind(d.clone());
+            $qb.push(" AND day >= ").arg(d.clone());
         }
         if let Some(d) = &$f.to_day {
-            $qb.push(" AND day <= ").push_bind(d.clone());
+            $qb.push(" AND day <= ").arg(d.clone());
         }
     };
 }
@@ -110,14 +110,14 @@ pub async fn visits(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i64) 
 
 macro_rules! diagnosis_where {
     ($qb:expr, $org:expr, $f:expr) => {
-        $qb.push(" FROM diagnosis WHERE org_id = ").push_bind($org);
+        $qb.push(" FROM diagnosis WHERE org_id = ").arg($org);
         push_sub!($qb, "visit_id", "visit", "patient_id", $org, &$f.patients);
         push_in!($qb, "visit_id", &$f.visits);
         if let Some(keys) = &$f.diagnoses {
             $qb.push(" AND (");
             for (i, (visit, seq)) in keys.iter().enumerate() {
                 $qb.push(if i == 0 { "(visit_id = " } else { " OR (visit_id = " });
-                $qb.push_bind(*visit).push(" AND seq = ").push_bind(*seq).push(")");
+                $qb.arg(*visit).push(" AND seq = ").arg(*seq).push(")");
             }
             $qb.push(")");
         }
@@ -126,13 +126,11 @@ macro_rules! diagnosis_where {
             for (i, c) in codes.iter().enumerate() {
                 $qb.push(if i == 0 { "(" } else { " OR (" });
                 match c {
-                    Code::Any(code) => $qb.push("code = ").push_bind(code.clone()),
+                    Code::Any(code) => $qb.push("code = ").arg(code.clone()),
                     Code::Of(kind, code) => {
-                        $qb.push("kind = ").push_bind(kind.clone()).push(" AND code = ").push_bind(code.clone())
+                        $qb.push("kind = ").arg(kind.clone()).push(" AND code = ").arg(code.clone())
                     }
-                    Code::Insurance(code) => {
-                        $qb.push("kind = 'diagnosis' AND insurance_code = ").push_bind(code.clone())
-                    }
+                    Code::Insurance(code) => $qb.push("kind = 'diagnosis' AND insurance_code = ").arg(code.clone()),
                 };
                 $qb.push(")");
             }
@@ -148,7 +146,7 @@ pub async fn diagnoses(db: &Db, org_id: Uuid, f: &Filter, limit: i64, offset: i6
 
 macro_rules! order_where {
     ($qb:expr, $org:expr, $f:expr) => {
-        $qb.push(" FROM visit_order WHERE org_id = ").push_bind($org);
+        $qb.push(" FROM visit_order WHERE org_id = ").arg($org);
         push_sub!($qb, "visit_id", "visit", "patient_id", $org, &$f.patients);
         push_in!($qb, "visit_id", &$f.visits);
         push_in!($qb, "id", &$f.orders);
@@ -163,13 +161,8 @@ macro_rules! order_where {
             None => {}
         }
         if let Some(codes) = &$f.codes {
-            $qb.push(" AND code IN (");
-            let mut sep = $qb.separated(", ");
-            for c in codes {
-                let (Code::Any(code) | Code::Of(_, code) | Code::Insurance(code)) = c;
-                sep.push_bind(code.clone());
-            }
-            $qb.push(")");
+            let codes = codes.iter().map(|(Code::Any(code) | Code::Of(_, code) | Code::Insurance(code))| code.as_str());
+            $qb.push(" AND code IN (").list(codes).push(")");
         }
     };
 }
