@@ -9,9 +9,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Postgres, Sqlite, Transaction};
+use sqlx::{ConnectOptions, Postgres, Transaction};
 
-use crate::lite::Lite;
+use crate::lite::{Lite, LiteTx};
 
 /// Connection settings (from the `[database]` section of the configuration).
 #[derive(Debug, Clone)]
@@ -139,7 +139,7 @@ async fn truncate_wal(conn: &mut SqliteConnection) -> crate::Result<bool> {
 
 /// A write transaction on either database.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(LiteTx),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -150,23 +150,6 @@ macro_rules! with_db {
         match $db {
             $crate::Db::Sqlite { read: $pool, .. } => $body,
             $crate::Db::Postgres($pool) => $body,
-        }
-    };
-}
-
-/// Runs one body against the connection of a write transaction.
-#[macro_export]
-macro_rules! with_tx {
-    ($tx:expr, $c:ident => $body:expr) => {
-        match $tx {
-            $crate::Tx::Sqlite(t) => {
-                let $c = &mut **t;
-                $body
-            }
-            $crate::Tx::Postgres(t) => {
-                let $c = &mut **t;
-                $body
-            }
         }
     };
 }
@@ -215,7 +198,7 @@ impl Db {
         // The checkpointer gives up on a truncation soon rather than hold back the writer.
         let conn = opts.clone().busy_timeout(TRUNCATE_WAIT).connect().await?;
         let path = sqlite_path(&cfg.url).ok_or_else(|| sqlx::Error::Configuration("SQLite needs a file".into()))?;
-        let lite = Lite::new(std::path::Path::new(&path), cfg.max_connections as usize);
+        let lite = Lite::new(std::path::Path::new(&path), cfg.max_connections as usize, cfg.busy_timeout);
         let wal = Some(PathBuf::from(format!("{path}-wal")));
         let checkpoints = Arc::new(Checkpoints::start(conn, wal, cfg.wal_truncate_bytes));
         Ok(Db::Sqlite { read, write, lite, checkpoints })
@@ -245,7 +228,7 @@ impl Db {
     /// (`BEGIN IMMEDIATE`) so it can never fail later on a lock upgrade.
     pub async fn begin(&self) -> crate::Result<Tx> {
         Ok(match self {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite { lite, .. } => Tx::Sqlite(lite.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -289,7 +272,7 @@ impl Db {
         match self {
             Db::Sqlite { read, write, lite, checkpoints } => {
                 checkpoints.stop().await;
-                lite.close();
+                lite.close().await;
                 read.close().await;
                 if let Ok(mut conn) = write.acquire().await {
                     match truncate_wal(&mut conn).await {
@@ -308,13 +291,13 @@ impl Db {
 impl Tx {
     pub async fn commit(self) -> crate::Result<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await,
+            Tx::Sqlite(t) => t.commit(),
             Tx::Postgres(t) => t.commit().await,
         }
     }
     pub async fn rollback(self) -> crate::Result<()> {
         match self {
-            Tx::Sqlite(t) => t.rollback().await,
+            Tx::Sqlite(t) => t.rollback(),
             Tx::Postgres(t) => t.rollback().await,
         }
     }

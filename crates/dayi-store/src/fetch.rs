@@ -12,7 +12,6 @@
 
 use rusqlite::types::{ToSql, ToSqlOutput, Value, ValueRef};
 use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use crate::lite::{self, FromLite};
@@ -121,15 +120,9 @@ macro_rules! bound {
     }};
 }
 
-/// A row type every path can read.
-pub trait Fetch:
-    FromLite + for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin + 'static
-{
-}
-impl<T> Fetch for T where
-    T: FromLite + for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin + 'static
-{
-}
+/// A row type both paths can read.
+pub trait Fetch: FromLite + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'static {}
+impl<T: FromLite + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'static> Fetch for T {}
 
 impl Db {
     /// The first row of a query by key, if any.
@@ -198,24 +191,13 @@ impl Db {
     }
 }
 
-/// Runs one sqlx query on a transaction's connection, whichever database.
-macro_rules! on_tx {
-    ($tx:expr, $q:expr, $args:expr, $run:ident) => {
-        match $tx {
-            Tx::Sqlite(t) => bound!($q, $args).$run(&mut **t).await,
-            Tx::Postgres(t) => bound!($q, $args).$run(&mut **t).await,
-        }
-    };
-}
-
-/// The same reads inside a write transaction, and the writes themselves.
+/// The same reads inside a write transaction, and the writes themselves:
+/// on SQLite, each on the writer the transaction holds, on this thread.
 impl Tx {
     /// Runs a statement; the number of rows it changed.
     pub async fn execute(&mut self, sql: &str, args: &[Arg]) -> crate::Result<u64> {
         match self {
-            Tx::Sqlite(t) => {
-                bound!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut **t).await.map(|r| r.rows_affected())
-            }
+            Tx::Sqlite(t) => lite::execute(t.conn(), sql, args).map_err(lite::into_sqlx),
             Tx::Postgres(t) => {
                 bound!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut **t).await.map(|r| r.rows_affected())
             }
@@ -223,7 +205,12 @@ impl Tx {
     }
 
     pub async fn optional<T: Fetch>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<Option<T>> {
-        on_tx!(self, sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)), args, fetch_optional)
+        match self {
+            Tx::Sqlite(t) => lite::optional(t.conn(), sql, args, T::from_lite).map_err(lite::into_sqlx),
+            Tx::Postgres(t) => {
+                bound!(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)), args).fetch_optional(&mut **t).await
+            }
+        }
     }
 
     pub async fn one<T: Fetch>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<T> {
@@ -231,7 +218,10 @@ impl Tx {
     }
 
     pub async fn all<T: Fetch>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<Vec<T>> {
-        on_tx!(self, sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)), args, fetch_all)
+        match self {
+            Tx::Sqlite(t) => lite::all(t.conn(), sql, args, T::from_lite).map_err(lite::into_sqlx),
+            Tx::Postgres(t) => bound!(sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql)), args).fetch_all(&mut **t).await,
+        }
     }
 
     pub async fn scalar<T>(&mut self, sql: &str, args: &[Arg]) -> crate::Result<T>

@@ -1,4 +1,4 @@
-//! SQLite reads without a hand-off per statement.
+//! SQLite without a hand-off per statement: reads and the writer.
 //!
 //! sqlx runs each SQLite connection on a thread of its own and sends every
 //! statement there and back over a channel: two thread wake-ups per
@@ -10,17 +10,25 @@
 //! closure on tokio's blocking pool so that a long query never holds up the
 //! requests sharing its worker thread.
 //!
+//!
+//! Writes take the one writer connection for a whole transaction
+//! (`Lite::begin`, `BEGIN IMMEDIATE`): writers queue fairly on an async
+//! lock, and the holder runs its statements on its own thread as it goes,
+//! exactly as sqlx's one-connection writer pool did, less the hand-offs. A
+//! transaction dropped without `commit` is rolled back.
+//!
 //! The SQL is the same text PostgreSQL runs (`$N` parameters): `query` binds
 //! each `$N` by its number, as sqlx does, whatever order they appear in.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, Row, Rows, Statement};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedMutexGuard, Semaphore};
 
-/// Read-only connections to one SQLite file.
+/// Read-only connections to one SQLite file, and its writer.
 #[derive(Clone)]
 pub struct Lite(Arc<Pool>);
 
@@ -28,6 +36,14 @@ struct Pool {
     path: String,
     idle: Mutex<Vec<Connection>>,
     permits: Semaphore,
+    writer: Arc<tokio::sync::Mutex<Option<Connection>>>,
+    busy_timeout: Duration,
+}
+
+/// A write transaction holding the writer until it ends.
+pub struct LiteTx {
+    conn: OwnedMutexGuard<Option<Connection>>,
+    open: bool,
 }
 
 impl std::fmt::Debug for Lite {
@@ -40,14 +56,28 @@ impl std::fmt::Debug for Lite {
 pub type LiteResult<T> = rusqlite::Result<T>;
 
 impl Lite {
-    /// A pool of at most `size` read connections to `path`, opened as they are first needed.
-    pub fn new(path: &Path, size: usize) -> Self {
+    /// At most `size` read connections to `path`, opened as they are first
+    /// needed, and the writer (opened on its first transaction).
+    pub fn new(path: &Path, size: usize, busy_timeout: Duration) -> Self {
         let size = size.max(1);
         Lite(Arc::new(Pool {
             path: path.to_string_lossy().into_owned(),
             idle: Mutex::new(Vec::with_capacity(size)),
             permits: Semaphore::new(size),
+            writer: Arc::new(tokio::sync::Mutex::new(None)),
+            busy_timeout,
         }))
+    }
+
+    /// Waits for the writer and starts a transaction on it.
+    pub async fn begin(&self) -> crate::Result<LiteTx> {
+        let mut conn = self.0.writer.clone().lock_owned().await;
+        if conn.is_none() {
+            *conn = Some(open_writer(&self.0.path, self.0.busy_timeout).map_err(into_sqlx)?);
+        }
+        let c = conn.as_ref().ok_or(sqlx::Error::PoolClosed)?;
+        c.execute_batch("BEGIN IMMEDIATE").map_err(into_sqlx)?;
+        Ok(LiteTx { conn, open: true })
     }
 
     /// Runs a bounded read (a lookup by key) on this thread.
@@ -79,12 +109,14 @@ impl Lite {
         out.map_err(into_sqlx)
     }
 
-    /// Closes the idle connections and refuses new reads.
-    pub fn close(&self) {
+    /// Closes the idle connections and the writer once no transaction
+    /// holds it, and refuses new reads.
+    pub async fn close(&self) {
         self.0.permits.close();
         if let Ok(mut idle) = self.0.idle.lock() {
             idle.clear();
         }
+        self.0.writer.lock().await.take();
     }
 
     fn take(&self) -> crate::Result<Connection> {
@@ -102,28 +134,85 @@ impl Lite {
     }
 }
 
-/// The read connection's settings: those of `Db::connect`'s sqlx readers.
+impl LiteTx {
+    pub fn conn(&self) -> &Connection {
+        // Present from `begin` until the pool is closed, which waits for this guard.
+        self.conn.as_ref().expect("the writer is open while a transaction holds it")
+    }
+
+    pub fn commit(mut self) -> crate::Result<()> {
+        self.open = false;
+        self.conn().execute_batch("COMMIT").map_err(into_sqlx)
+    }
+
+    pub fn rollback(mut self) -> crate::Result<()> {
+        self.open = false;
+        self.conn().execute_batch("ROLLBACK").map_err(into_sqlx)
+    }
+}
+
+impl Drop for LiteTx {
+    fn drop(&mut self) {
+        if self.open {
+            if let Err(e) = self.conn().execute_batch("ROLLBACK") {
+                tracing::warn!(error = %e, "SQLite rollback of an abandoned transaction failed");
+            }
+        }
+    }
+}
+
+/// Settings every connection needs (they are per connection in SQLite).
+const PRAGMAS: &str = "PRAGMA temp_store = memory; PRAGMA cache_size = -32000; PRAGMA mmap_size = 1073741824;";
+
+/// A read connection: the settings of `Db::connect`'s sqlx connections.
 fn open(path: &str) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     let c = Connection::open_with_flags(path, flags)?;
-    c.busy_timeout(std::time::Duration::from_secs(5))?;
-    c.execute_batch("PRAGMA temp_store = memory; PRAGMA cache_size = -32000; PRAGMA mmap_size = 1073741824;")?;
+    c.busy_timeout(Duration::from_secs(5))?;
+    c.execute_batch(PRAGMAS)?;
     c.set_prepared_statement_cache_capacity(64);
+    Ok(c)
+}
+
+/// The writer: WAL with `synchronous = NORMAL`, foreign keys enforced, and
+/// no automatic checkpoint (`db::Checkpoints` runs them beside it).
+fn open_writer(path: &str, busy_timeout: Duration) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let c = Connection::open_with_flags(path, flags)?;
+    c.busy_timeout(busy_timeout)?;
+    c.execute_batch(PRAGMAS)?;
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+         PRAGMA wal_autocheckpoint = 0;",
+    )?;
+    c.set_prepared_statement_cache_capacity(128);
     Ok(c)
 }
 
 /// Prepares (from the connection's cache) and binds `$N` parameters by number.
 pub fn query<'s, A: ToSql>(stmt: &'s mut Statement<'_>, params: &[A]) -> LiteResult<Rows<'s>> {
     for i in 1..=stmt.parameter_count() {
-        let n = stmt
-            .parameter_name(i)
-            .and_then(|name| name.strip_prefix('$'))
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(i);
-        let value = params.get(n - 1).ok_or(rusqlite::Error::InvalidParameterCount(n, params.len()))?;
+        let value = param(stmt, i, params)?;
         stmt.raw_bind_parameter(i, value)?;
     }
     Ok(stmt.raw_query())
+}
+
+/// The argument for the statement's `i`th parameter: `$N` is the Nth.
+fn param<'a, A>(stmt: &Statement<'_>, i: usize, params: &'a [A]) -> LiteResult<&'a A> {
+    let n = stmt.parameter_name(i).and_then(|name| name.strip_prefix('$')).and_then(|n| n.parse::<usize>().ok());
+    let n = n.unwrap_or(i);
+    params.get(n.wrapping_sub(1)).ok_or(rusqlite::Error::InvalidParameterCount(n, params.len()))
+}
+
+/// Runs a statement; the number of rows it changed.
+pub fn execute<A: ToSql>(c: &Connection, sql: &str, params: &[A]) -> LiteResult<u64> {
+    let mut stmt = c.prepare_cached(sql)?;
+    for i in 1..=stmt.parameter_count() {
+        let value = param(&stmt, i, params)?;
+        stmt.raw_bind_parameter(i, value)?;
+    }
+    Ok(stmt.raw_execute()? as u64)
 }
 
 /// The first row of a query, mapped, or None.
@@ -197,7 +286,7 @@ pub trait FromLite: Sized {
 
 /// rusqlite's errors as the store's error type, keeping what callers test
 /// (a unique violation stays one).
-fn into_sqlx(e: rusqlite::Error) -> sqlx::Error {
+pub(crate) fn into_sqlx(e: rusqlite::Error) -> sqlx::Error {
     sqlx::Error::Database(Box::new(LiteError(e)))
 }
 

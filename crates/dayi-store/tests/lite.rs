@@ -58,3 +58,58 @@ async fn bad_sql_is_an_error_not_a_panic(t: &TestDb) {
 }
 
 on_both!(a_commit_is_seen_by_the_next_read, arguments_and_rows_decode_alike, bad_sql_is_an_error_not_a_panic);
+
+async fn a_dropped_transaction_writes_nothing_and_frees_the_writer(t: &TestDb) {
+    let db = &t.db;
+    let org = make_org(db, "lite3").await;
+    let mut tx = db.begin().await.unwrap();
+    let sql = "INSERT INTO dept (org_id, id, code, name, kind, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    let n =
+        tx.execute(sql, args![org.org_id, uuid::Uuid::now_v7(), "nk", "内科", "clinic", true, 0_i64]).await.unwrap();
+    assert_eq!(n, 1);
+    drop(tx);
+    // The writer is free again (a leak would hang here), and nothing was kept.
+    let mut tx =
+        tokio::time::timeout(std::time::Duration::from_secs(5), db.begin()).await.expect("writer freed").unwrap();
+    let kept: i64 = tx.scalar("SELECT COUNT(*) FROM dept WHERE org_id = $1", args![org.org_id]).await.unwrap();
+    assert_eq!(kept, 0);
+    tx.rollback().await.unwrap();
+}
+
+async fn the_writer_enforces_foreign_keys(t: &TestDb) {
+    let db = &t.db;
+    let mut tx = db.begin().await.unwrap();
+    let sql = "INSERT INTO dept (org_id, id, code, name, kind, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    let nowhere = uuid::Uuid::now_v7();
+    let r = tx.execute(sql, args![nowhere, uuid::Uuid::now_v7(), "nk", "内科", "clinic", true, 0_i64]).await;
+    assert!(r.is_err(), "a department of no organisation");
+}
+
+async fn writers_queue_and_all_commit(t: &TestDb) {
+    let db = &t.db;
+    let org = make_org(db, "lite4").await;
+    let sql = "INSERT INTO dept (org_id, id, code, name, kind, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    let tasks = (0..16).map(|i| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.begin().await.unwrap();
+            let code = format!("d{i:02}");
+            tx.execute(sql, args![org.org_id, uuid::Uuid::now_v7(), &code, "科室", "clinic", true, 0_i64])
+                .await
+                .unwrap();
+            tokio::task::yield_now().await;
+            tx.commit().await.unwrap();
+        })
+    });
+    for t in tasks.collect::<Vec<_>>() {
+        t.await.unwrap();
+    }
+    let n: i64 = db.scalar("SELECT COUNT(*) FROM dept WHERE org_id = $1", args![org.org_id]).await.unwrap();
+    assert_eq!(n, 16);
+}
+
+on_both!(
+    a_dropped_transaction_writes_nothing_and_frees_the_writer,
+    the_writer_enforces_foreign_keys,
+    writers_queue_and_all_commit
+);
