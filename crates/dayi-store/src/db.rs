@@ -111,11 +111,21 @@ async fn checkpoint_forever(
             _ = tick.tick() => {}
             _ = stopped.changed() => break,
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn).await {
-            tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
-        }
+        // (busy, frames in the log, frames copied): the log is wholly copied when the last two agree.
+        let copied =
+            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await {
+                Ok((_, log, done)) => log == done,
+                Err(e) => {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+                    false
+                }
+            };
+        // A truncation holds new writers back while it copies what is left and syncs the
+        // file: after a bulk load that took 10 s on a busy machine, past the writers'
+        // busy timeout. It is tried only once a passive checkpoint (which holds nobody
+        // back) has copied everything, so it has only the cut itself to do.
         let size = wal.as_deref().and_then(|w| std::fs::metadata(w).ok()).map_or(0, |m| m.len());
-        if size > truncate_at && tokio::time::Instant::now() >= next_truncate {
+        if copied && size > truncate_at && tokio::time::Instant::now() >= next_truncate {
             match truncate_wal(&mut conn).await {
                 Ok(true) => tracing::info!(bytes = size, "SQLite write-ahead log cut back"),
                 Ok(false) => {

@@ -22,17 +22,6 @@ impl<'a> From<&'a mut Tx> for On<'a> {
     }
 }
 
-/// Runs one body against the read pool or the transaction's connection.
-#[macro_export]
-macro_rules! with_on {
-    ($on:expr, $c:ident => $body:expr) => {
-        match $on {
-            $crate::On::Pool(db) => $crate::with_db!(db, $c => $body),
-            $crate::On::Tx(tx) => $crate::with_tx!(tx, $c => $body),
-        }
-    };
-}
-
 impl<'a> On<'a> {
     /// The `On` a caller passed as `impl Into<On>`.
     pub fn of(on: impl Into<On<'a>>) -> Self {
