@@ -268,9 +268,7 @@ impl Db {
     /// Pool use for `/metrics`: (open connections, idle connections) per pool.
     pub fn pool_stats(&self) -> Vec<(&'static str, u32, usize)> {
         match self {
-            Db::Sqlite { read, write, .. } => {
-                vec![("sqlite_read", read.size(), read.num_idle()), ("sqlite_write", write.size(), write.num_idle())]
-            }
+            Db::Sqlite { lite, .. } => lite.stats().to_vec(),
             Db::Postgres(p) => vec![("postgres", p.size(), p.num_idle())],
         }
     }

@@ -25,7 +25,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::types::ToSql;
-use rusqlite::{Connection, OpenFlags, Row, Rows, Statement};
+use std::borrow::Cow;
+
+use rusqlite::{CachedStatement, Connection, OpenFlags, Row, Rows, Statement};
 use tokio::sync::{OwnedMutexGuard, Semaphore};
 
 /// Read-only connections to one SQLite file, and its writer.
@@ -36,6 +38,7 @@ struct Pool {
     path: String,
     idle: Mutex<Vec<Connection>>,
     permits: Semaphore,
+    size: usize,
     writer: Arc<tokio::sync::Mutex<Option<Connection>>>,
     busy_timeout: Duration,
 }
@@ -64,6 +67,7 @@ impl Lite {
             path: path.to_string_lossy().into_owned(),
             idle: Mutex::new(Vec::with_capacity(size)),
             permits: Semaphore::new(size),
+            size,
             writer: Arc::new(tokio::sync::Mutex::new(None)),
             busy_timeout,
         }))
@@ -107,6 +111,14 @@ impl Lite {
         })?;
         self.give_back(conn);
         out.map_err(into_sqlx)
+    }
+
+    /// (open, idle) connections of the readers and of the writer, for `/metrics`.
+    pub fn stats(&self) -> [(&'static str, u32, usize); 2] {
+        let idle = self.0.idle.lock().map_or(0, |v| v.len());
+        let busy = self.0.size.saturating_sub(self.0.permits.available_permits());
+        let writer_idle = usize::from(self.0.writer.try_lock().is_ok());
+        [("sqlite_read", (idle + busy) as u32, idle), ("sqlite_write", 1, writer_idle)]
     }
 
     /// Closes the idle connections and the writer once no transaction
@@ -189,29 +201,56 @@ fn open_writer(path: &str, busy_timeout: Duration) -> rusqlite::Result<Connectio
     Ok(c)
 }
 
-/// Prepares (from the connection's cache) and binds `$N` parameters by number.
+/// Binds each parameter of a statement prepared by `prepare`: `?N` is the Nth argument.
 pub fn query<'s, A: ToSql>(stmt: &'s mut Statement<'_>, params: &[A]) -> LiteResult<Rows<'s>> {
-    for i in 1..=stmt.parameter_count() {
-        let value = param(stmt, i, params)?;
-        stmt.raw_bind_parameter(i, value)?;
-    }
+    bind(stmt, params)?;
     Ok(stmt.raw_query())
 }
 
-/// The argument for the statement's `i`th parameter: `$N` is the Nth.
-fn param<'a, A>(stmt: &Statement<'_>, i: usize, params: &'a [A]) -> LiteResult<&'a A> {
-    let n = stmt.parameter_name(i).and_then(|name| name.strip_prefix('$')).and_then(|n| n.parse::<usize>().ok());
-    let n = n.unwrap_or(i);
-    params.get(n.wrapping_sub(1)).ok_or(rusqlite::Error::InvalidParameterCount(n, params.len()))
+fn bind<A: ToSql>(stmt: &mut Statement<'_>, params: &[A]) -> LiteResult<()> {
+    for i in 1..=stmt.parameter_count() {
+        let value = params.get(i - 1).ok_or(rusqlite::Error::InvalidParameterCount(i, params.len()))?;
+        stmt.raw_bind_parameter(i, value)?;
+    }
+    Ok(())
+}
+
+/// Prepares `sql` (from the connection's cache) with its `$N` placeholders
+/// written as SQLite's `?N`, whose index is N itself. A `$N` is a named
+/// parameter to SQLite, numbered in order of appearance, and finding a name's
+/// number walks the list of names: 15,000 parameters of a bulk insert spent
+/// three quarters of the time there.
+pub fn prepare<'c>(c: &'c Connection, sql: &str) -> LiteResult<CachedStatement<'c>> {
+    c.prepare_cached(&numbered(sql))
+}
+
+/// `$N` outside quotes as `?N`.
+fn numbered(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut quote = None;
+    for (i, ch) in sql.char_indices() {
+        match quote {
+            Some(q) if ch == q => quote = None,
+            Some(_) => {}
+            None if ch == '\'' || ch == '"' => quote = Some(ch),
+            None if ch == '$' && sql[i + 1..].starts_with(|d: char| d.is_ascii_digit()) => {
+                out.push('?');
+                continue;
+            }
+            None => {}
+        }
+        out.push(ch);
+    }
+    Cow::Owned(out)
 }
 
 /// Runs a statement; the number of rows it changed.
 pub fn execute<A: ToSql>(c: &Connection, sql: &str, params: &[A]) -> LiteResult<u64> {
-    let mut stmt = c.prepare_cached(sql)?;
-    for i in 1..=stmt.parameter_count() {
-        let value = param(&stmt, i, params)?;
-        stmt.raw_bind_parameter(i, value)?;
-    }
+    let mut stmt = prepare(c, sql)?;
+    bind(&mut stmt, params)?;
     Ok(stmt.raw_execute()? as u64)
 }
 
@@ -222,7 +261,7 @@ pub fn optional<T, A: ToSql>(
     params: &[A],
     map: impl FnOnce(&Row<'_>) -> LiteResult<T>,
 ) -> LiteResult<Option<T>> {
-    let mut stmt = c.prepare_cached(sql)?;
+    let mut stmt = prepare(c, sql)?;
     let mut rows = query(&mut stmt, params)?;
     match rows.next()? {
         Some(r) => map(r).map(Some),
@@ -237,7 +276,7 @@ pub fn all<T, A: ToSql>(
     params: &[A],
     mut map: impl FnMut(&Row<'_>) -> LiteResult<T>,
 ) -> LiteResult<Vec<T>> {
-    let mut stmt = c.prepare_cached(sql)?;
+    let mut stmt = prepare(c, sql)?;
     let mut rows = query(&mut stmt, params)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
@@ -378,6 +417,16 @@ mod tests {
         let sql = "SELECT k FROM t WHERE a >= $1 AND a <= $1 + 1 ORDER BY k";
         let ks: Vec<String> = all(&c, sql, &[1_i64], |r| r.get(0)).unwrap();
         assert_eq!(ks, ["x", "y"]);
+    }
+
+    #[test]
+    fn dollars_in_quotes_are_text_not_parameters() {
+        let c = table();
+        c.execute_batch("INSERT INTO t VALUES ('$1', 9, 'it''s $2')").unwrap();
+        let sql = "SELECT b FROM t WHERE k = '$1' AND a = $1";
+        let b: Option<String> = optional(&c, sql, &[9_i64], |r| r.get(0)).unwrap();
+        assert_eq!(b.as_deref(), Some("it's $2"));
+        assert_eq!(super::numbered("a = $12 AND b = 'x$3' AND \"c$4\" = $1"), "a = ?12 AND b = 'x$3' AND \"c$4\" = ?1");
     }
 
     #[test]
