@@ -106,29 +106,27 @@ pub async fn append(tx: &mut Tx, org_id: Uuid, entries: Vec<Entry>) -> Result<Ve
     let sealed = seal(head.seq, &head.hash, entries);
     // Batches of 500 rows stay under both databases' bind-parameter limits.
     for chunk in sealed.chunks(500) {
-        {
-            let mut q = Sql::new(concat!("INSERT INTO audit_log (", cols!(), ") "));
-            q.values(chunk, |s| {
-                let e = &s.entry;
-                row![
-                    org_id,
-                    e.seq,
-                    e.at,
-                    e.actor_id,
-                    e.actor_name.clone(),
-                    e.action.clone(),
-                    e.entity.clone(),
-                    e.entity_id.clone(),
-                    e.patient_id,
-                    e.ip.clone(),
-                    e.outcome.clone(),
-                    e.detail.clone(),
-                    s.prev_hash.clone(),
-                    s.hash.clone()
-                ]
-            });
-            tx.execute(&q.text, &q.args).await
-        }?;
+        let mut q = Sql::new(concat!("INSERT INTO audit_log (", cols!(), ") "));
+        q.values(chunk, |s| {
+            let e = &s.entry;
+            row![
+                org_id,
+                e.seq,
+                e.at,
+                e.actor_id,
+                e.actor_name.clone(),
+                e.action.clone(),
+                e.entity.clone(),
+                e.entity_id.clone(),
+                e.patient_id,
+                e.ip.clone(),
+                e.outcome.clone(),
+                e.detail.clone(),
+                s.prev_hash.clone(),
+                s.hash.clone()
+            ]
+        });
+        tx.execute(&q.text, &q.args).await?;
     }
     let Some(last) = sealed.last() else { return Ok(sealed) };
     let sql = "UPDATE audit_head SET seq = $2, hash = $3 WHERE org_id = $1";
@@ -176,36 +174,34 @@ pub struct Filter {
 }
 
 pub async fn search(db: &Db, org_id: Uuid, f: &Filter) -> Result<Vec<Row>> {
-    {
-        let mut q = Sql::new(concat!("SELECT ", cols!(), " FROM audit_log WHERE org_id = "));
-        q.arg(org_id);
-        if let Some(v) = &f.actor_name {
-            q.push(" AND actor_name = ").arg(v.clone());
-        }
-        if let Some(v) = &f.action_prefix {
-            q.push(" AND action LIKE ").arg(format!("{}%", v.replace('%', "")));
-        }
-        if let Some(v) = &f.entity_id {
-            q.push(" AND entity_id = ").arg(v.clone());
-        }
-        if let Some(v) = f.patient_id {
-            q.push(" AND patient_id = ").arg(v);
-        }
-        if let Some(v) = &f.outcome {
-            q.push(" AND outcome = ").arg(v.clone());
-        }
-        if let Some(v) = f.from {
-            q.push(" AND at >= ").arg(v);
-        }
-        if let Some(v) = f.to {
-            q.push(" AND at < ").arg(v);
-        }
-        if let Some(v) = f.before_seq {
-            q.push(" AND seq < ").arg(v);
-        }
-        q.push(" ORDER BY seq DESC LIMIT ").arg(f.limit.clamp(1, 1000));
-        db.all::<Row>(&q.text, &q.args).await
+    let mut q = Sql::new(concat!("SELECT ", cols!(), " FROM audit_log WHERE org_id = "));
+    q.arg(org_id);
+    if let Some(v) = &f.actor_name {
+        q.push(" AND actor_name = ").arg(v.clone());
     }
+    if let Some(v) = &f.action_prefix {
+        q.push(" AND action LIKE ").arg(format!("{}%", v.replace('%', "")));
+    }
+    if let Some(v) = &f.entity_id {
+        q.push(" AND entity_id = ").arg(v.clone());
+    }
+    if let Some(v) = f.patient_id {
+        q.push(" AND patient_id = ").arg(v);
+    }
+    if let Some(v) = &f.outcome {
+        q.push(" AND outcome = ").arg(v.clone());
+    }
+    if let Some(v) = f.from {
+        q.push(" AND at >= ").arg(v);
+    }
+    if let Some(v) = f.to {
+        q.push(" AND at < ").arg(v);
+    }
+    if let Some(v) = f.before_seq {
+        q.push(" AND seq < ").arg(v);
+    }
+    q.push(" ORDER BY seq DESC LIMIT ").arg(f.limit.clamp(1, 1000));
+    db.all::<Row>(&q.text, &q.args).await
 }
 
 /// Outcome of walking the whole chain of one organisation.

@@ -12,13 +12,11 @@ use crate::{Db, On, Result, Tx, args, row};
 
 /// A patient's charges in the given statuses, oldest first.
 pub async fn charges_of(db: &Db, org_id: Uuid, patient_id: Uuid, statuses: &[&str]) -> Result<Vec<Charge>> {
-    {
-        let mut q = Sql::new(concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = "));
-        q.arg(org_id).push(" AND patient_id = ").arg(patient_id).push(" AND status IN (");
-        q.list((statuses).into_iter().map(|s| *s));
-        q.push(") ORDER BY created_at, id");
-        db.all::<Charge>(&q.text, &q.args).await
-    }
+    let mut q = Sql::new(concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = "));
+    q.arg(org_id).push(" AND patient_id = ").arg(patient_id).push(" AND status IN (");
+    q.list(statuses.iter().copied());
+    q.push(") ORDER BY created_at, id");
+    db.all::<Charge>(&q.text, &q.args).await
 }
 
 /// Charges by id (any patient; the caller checks).
@@ -26,13 +24,11 @@ pub async fn charges_by_id(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Ve
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    {
-        let mut q = Sql::new(concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = "));
-        q.arg(org_id).push(" AND id IN (");
-        q.list((ids).into_iter().map(|id| *id));
-        q.push(") ORDER BY created_at, id");
-        tx.all::<Charge>(&q.text, &q.args).await
-    }
+    let mut q = Sql::new(concat!("SELECT ", charge_cols!(), " FROM charge WHERE org_id = "));
+    q.arg(org_id).push(" AND id IN (");
+    q.list(ids.iter().copied());
+    q.push(") ORDER BY created_at, id");
+    tx.all::<Charge>(&q.text, &q.args).await
 }
 
 pub async fn charges_of_payment<'a>(on: impl Into<On<'a>>, org_id: Uuid, payment_id: Uuid) -> Result<Vec<Charge>> {
@@ -48,19 +44,17 @@ pub async fn charges_of_payment<'a>(on: impl Into<On<'a>>, org_id: Uuid, payment
 /// charges free or held by a payment in `released` states are taken.
 /// Returns how many were taken; the caller compares with what it asked for.
 pub async fn hold(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], payment_id: Uuid, at: i64) -> Result<u64> {
-    {
-        let mut q = Sql::new("UPDATE charge SET payment_id = ");
-        q.arg(payment_id).push(", updated_at = ").arg(at).push(" WHERE org_id = ").arg(org_id);
-        q.push(
-            " AND status = 'unpaid' AND (payment_id IS NULL OR payment_id IN \
-                 (SELECT id FROM payment WHERE org_id = ",
-        )
-        .arg(org_id);
-        q.push(" AND status IN ('failed', 'closed'))) AND id IN (");
-        q.list((ids).into_iter().map(|id| *id));
-        q.push(")");
-        tx.execute(&q.text, &q.args).await
-    }
+    let mut q = Sql::new("UPDATE charge SET payment_id = ");
+    q.arg(payment_id).push(", updated_at = ").arg(at).push(" WHERE org_id = ").arg(org_id);
+    q.push(
+        " AND status = 'unpaid' AND (payment_id IS NULL OR payment_id IN \
+             (SELECT id FROM payment WHERE org_id = ",
+    )
+    .arg(org_id);
+    q.push(" AND status IN ('failed', 'closed'))) AND id IN (");
+    q.list(ids.iter().copied());
+    q.push(")");
+    tx.execute(&q.text, &q.args).await
 }
 
 /// Marks the charges a payment holds as paid; returns how many.
@@ -77,14 +71,12 @@ pub async fn release(tx: &mut Tx, org_id: Uuid, payment_id: Uuid, at: i64) -> Re
 
 /// Marks paid charges refunded; returns how many.
 pub async fn refund_charges(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], refund_id: Uuid, at: i64) -> Result<u64> {
-    {
-        let mut q = Sql::new("UPDATE charge SET status = 'refunded', refund_id = ");
-        q.arg(refund_id).push(", updated_at = ").arg(at).push(" WHERE org_id = ").arg(org_id);
-        q.push(" AND status = 'paid' AND id IN (");
-        q.list((ids).into_iter().map(|id| *id));
-        q.push(")");
-        tx.execute(&q.text, &q.args).await
-    }
+    let mut q = Sql::new("UPDATE charge SET status = 'refunded', refund_id = ");
+    q.arg(refund_id).push(", updated_at = ").arg(at).push(" WHERE org_id = ").arg(org_id);
+    q.push(" AND status = 'paid' AND id IN (");
+    q.list(ids.iter().copied());
+    q.push(")");
+    tx.execute(&q.text, &q.args).await
 }
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -186,11 +178,9 @@ pub async fn insert_payment(tx: &mut Tx, p: &Payment) -> Result<bool> {
 
 /// Stores who pays a payment: (payer code, fen) parts that sum to its amount.
 pub async fn insert_parts(tx: &mut Tx, org_id: Uuid, payment_id: Uuid, parts: &[(&str, i64)]) -> Result<()> {
-    {
-        let mut q = Sql::new("INSERT INTO payment_part (org_id, payment_id, payer, fen) ");
-        q.values(parts, |(payer, fen)| row![org_id, payment_id, *payer, *fen]);
-        tx.execute(&q.text, &q.args).await
-    }?;
+    let mut q = Sql::new("INSERT INTO payment_part (org_id, payment_id, payer, fen) ");
+    q.values(parts, |(payer, fen)| row![org_id, payment_id, *payer, *fen]);
+    tx.execute(&q.text, &q.args).await?;
     Ok(())
 }
 
@@ -234,20 +224,18 @@ pub async fn set_payment_status(
     transaction_id: Option<&str>,
     at: i64,
 ) -> Result<bool> {
-    {
-        let mut q = Sql::new("UPDATE payment SET status = ");
-        q.arg(to).push(", updated_at = ").arg(at);
-        if to == "paid" {
-            q.push(", paid_at = ").arg(at);
-        }
-        if let Some(t) = transaction_id {
-            q.push(", transaction_id = ").arg(t);
-        }
-        q.push(" WHERE org_id = ").arg(org_id).push(" AND id = ").arg(id).push(" AND status IN (");
-        q.list((from).into_iter().map(|f| *f));
-        q.push(")");
-        tx.execute(&q.text, &q.args).await.map(|n| n == 1)
+    let mut q = Sql::new("UPDATE payment SET status = ");
+    q.arg(to).push(", updated_at = ").arg(at);
+    if to == "paid" {
+        q.push(", paid_at = ").arg(at);
     }
+    if let Some(t) = transaction_id {
+        q.push(", transaction_id = ").arg(t);
+    }
+    q.push(" WHERE org_id = ").arg(org_id).push(" AND id = ").arg(id).push(" AND status IN (");
+    q.list(from.iter().copied());
+    q.push(")");
+    tx.execute(&q.text, &q.args).await.map(|n| n == 1)
 }
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]

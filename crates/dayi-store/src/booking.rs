@@ -67,32 +67,30 @@ const BATCH: usize = 500;
 
 pub async fn insert(tx: &mut Tx, rows: &[Booking]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        {
-            let mut q = Sql::new(concat!("INSERT INTO booking (", cols!(), ") "));
-            q.values(chunk, |r| {
-                row![
-                    r.org_id,
-                    r.id,
-                    r.reg_no.clone(),
-                    r.session_id,
-                    r.seq,
-                    r.slot_start,
-                    r.patient_id,
-                    r.dept_id,
-                    r.day.clone(),
-                    r.fee_fen,
-                    r.channel.clone(),
-                    r.on_behalf.clone(),
-                    r.booked_by.clone(),
-                    r.status.clone(),
-                    r.cancel_reason.clone(),
-                    r.checked_in_at,
-                    r.created_at,
-                    r.updated_at
-                ]
-            });
-            tx.execute(&q.text, &q.args).await
-        }?;
+        let mut q = Sql::new(concat!("INSERT INTO booking (", cols!(), ") "));
+        q.values(chunk, |r| {
+            row![
+                r.org_id,
+                r.id,
+                r.reg_no.clone(),
+                r.session_id,
+                r.seq,
+                r.slot_start,
+                r.patient_id,
+                r.dept_id,
+                r.day.clone(),
+                r.fee_fen,
+                r.channel.clone(),
+                r.on_behalf.clone(),
+                r.booked_by.clone(),
+                r.status.clone(),
+                r.cancel_reason.clone(),
+                r.checked_in_at,
+                r.created_at,
+                r.updated_at
+            ]
+        });
+        tx.execute(&q.text, &q.args).await?;
     }
     Ok(())
 }
@@ -185,15 +183,13 @@ pub async fn active_for(
     if patients.is_empty() || days.is_empty() {
         return Ok(vec![]);
     }
-    {
-        let mut q = Sql::new("SELECT patient_id, day, dept_id, session_id FROM booking WHERE org_id = ");
-        q.arg(org_id).push(" AND status IN ('booked', 'checked_in') AND patient_id IN (");
-        q.list((patients).into_iter().map(|p| *p));
-        q.push(") AND day IN (");
-        q.list((days).into_iter().map(|d| d.clone()));
-        q.push(")");
-        tx.all::<(Uuid, String, Uuid, Uuid)>(&q.text, &q.args).await
-    }
+    let mut q = Sql::new("SELECT patient_id, day, dept_id, session_id FROM booking WHERE org_id = ");
+    q.arg(org_id).push(" AND status IN ('booked', 'checked_in') AND patient_id IN (");
+    q.list(patients.iter().copied());
+    q.push(") AND day IN (");
+    q.list(days);
+    q.push(")");
+    tx.all::<(Uuid, String, Uuid, Uuid)>(&q.text, &q.args).await
 }
 
 /// The booking blocks of any of `patients`: (patient, until_day).
@@ -201,13 +197,11 @@ pub async fn blocks_for(tx: &mut Tx, org_id: Uuid, patients: &[Uuid]) -> Result<
     if patients.is_empty() {
         return Ok(vec![]);
     }
-    {
-        let mut q = Sql::new("SELECT patient_id, until_day FROM booking_block WHERE org_id = ");
-        q.arg(org_id).push(" AND patient_id IN (");
-        q.list((patients).into_iter().map(|p| *p));
-        q.push(")");
-        tx.all::<(Uuid, String)>(&q.text, &q.args).await
-    }
+    let mut q = Sql::new("SELECT patient_id, until_day FROM booking_block WHERE org_id = ");
+    q.arg(org_id).push(" AND patient_id IN (");
+    q.list(patients.iter().copied());
+    q.push(")");
+    tx.all::<(Uuid, String)>(&q.text, &q.args).await
 }
 
 pub async fn blocked_until(tx: &mut Tx, org_id: Uuid, patient_id: Uuid) -> Result<Option<String>> {
@@ -288,32 +282,30 @@ pub(crate) use charge_cols;
 
 pub async fn insert_charges(tx: &mut Tx, rows: &[Charge]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        {
-            let mut q = Sql::new(concat!("INSERT INTO charge (", charge_cols!(), ") "));
-            q.values(chunk, |r| {
-                row![
-                    r.org_id,
-                    r.id,
-                    r.patient_id,
-                    r.booking_id,
-                    r.item_code.clone(),
-                    r.item_name.clone(),
-                    r.category.clone(),
-                    r.unit_fen,
-                    r.quantity,
-                    r.amount_fen,
-                    r.status.clone(),
-                    r.created_by.clone(),
-                    r.created_at,
-                    r.updated_at,
-                    r.visit_id,
-                    r.order_id,
-                    r.payment_id,
-                    r.refund_id
-                ]
-            });
-            tx.execute(&q.text, &q.args).await
-        }?;
+        let mut q = Sql::new(concat!("INSERT INTO charge (", charge_cols!(), ") "));
+        q.values(chunk, |r| {
+            row![
+                r.org_id,
+                r.id,
+                r.patient_id,
+                r.booking_id,
+                r.item_code.clone(),
+                r.item_name.clone(),
+                r.category.clone(),
+                r.unit_fen,
+                r.quantity,
+                r.amount_fen,
+                r.status.clone(),
+                r.created_by.clone(),
+                r.created_at,
+                r.updated_at,
+                r.visit_id,
+                r.order_id,
+                r.payment_id,
+                r.refund_id
+            ]
+        });
+        tx.execute(&q.text, &q.args).await?;
     }
     Ok(())
 }

@@ -283,37 +283,35 @@ const BATCH: usize = 1000;
 
 pub async fn insert_followups(tx: &mut Tx, rows: &[Followup]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        {
-            let mut q = Sql::new(concat!("INSERT INTO chronic_followup (", followup_cols!(), ") "));
-            q.values(chunk, |f| {
-                row![
-                    f.org_id,
-                    f.id,
-                    f.round_id,
-                    f.enrolment_id,
-                    f.patient_id,
-                    f.disease.clone(),
-                    f.visited_on.clone(),
-                    f.mode.clone(),
-                    f.sbp,
-                    f.dbp,
-                    f.heart_rate,
-                    f.weight_milli,
-                    f.bmi_tenths,
-                    f.fbg_milli,
-                    f.ldl_milli,
-                    f.class.clone(),
-                    f.next_kind.clone(),
-                    f.next_due.clone(),
-                    f.controlled,
-                    f.checkup,
-                    f.detail.clone(),
-                    f.doctor.clone(),
-                    f.created_at
-                ]
-            });
-            tx.execute(&q.text, &q.args).await.map(|_| ())
-        }?;
+        let mut q = Sql::new(concat!("INSERT INTO chronic_followup (", followup_cols!(), ") "));
+        q.values(chunk, |f| {
+            row![
+                f.org_id,
+                f.id,
+                f.round_id,
+                f.enrolment_id,
+                f.patient_id,
+                f.disease.clone(),
+                f.visited_on.clone(),
+                f.mode.clone(),
+                f.sbp,
+                f.dbp,
+                f.heart_rate,
+                f.weight_milli,
+                f.bmi_tenths,
+                f.fbg_milli,
+                f.ldl_milli,
+                f.class.clone(),
+                f.next_kind.clone(),
+                f.next_due.clone(),
+                f.controlled,
+                f.checkup,
+                f.detail.clone(),
+                f.doctor.clone(),
+                f.created_at
+            ]
+        });
+        tx.execute(&q.text, &q.args).await.map(|_| ())?;
         add_to_years(tx, chunk).await?;
     }
     Ok(())
@@ -348,25 +346,23 @@ async fn add_to_years(tx: &mut Tx, rows: &[Followup]) -> Result<()> {
         }
     }
     let parts: Vec<_> = parts.into_iter().collect();
-    {
-        let mut q = Sql::new(
-            "INSERT INTO chronic_year (org_id, year, enrolment_id, face, latest_on, latest_at, latest_controlled) ",
-        );
-        q.values(&parts, |((org, year, enrolment), p)| {
-            row![*org, *year, *enrolment, p.face, p.latest_on.clone(), p.latest_at, p.latest_controlled]
-        });
-        // Every SET expression reads the row as it was, so `newer` is asked of the old latest.
-        let newer = "(excluded.latest_on > chronic_year.latest_on OR (excluded.latest_on = chronic_year.latest_on \
-                     AND excluded.latest_at >= chronic_year.latest_at))";
-        q.push(&format!(
-            " ON CONFLICT (org_id, year, enrolment_id) DO UPDATE SET face = chronic_year.face + excluded.face, \
-             latest_on = CASE WHEN {newer} THEN excluded.latest_on ELSE chronic_year.latest_on END, \
-             latest_at = CASE WHEN {newer} THEN excluded.latest_at ELSE chronic_year.latest_at END, \
-             latest_controlled = CASE WHEN {newer} THEN excluded.latest_controlled \
-             ELSE chronic_year.latest_controlled END"
-        ));
-        tx.execute(&q.text, &q.args).await.map(|_| ())
-    }
+    let mut q = Sql::new(
+        "INSERT INTO chronic_year (org_id, year, enrolment_id, face, latest_on, latest_at, latest_controlled) ",
+    );
+    q.values(&parts, |((org, year, enrolment), p)| {
+        row![*org, *year, *enrolment, p.face, p.latest_on.clone(), p.latest_at, p.latest_controlled]
+    });
+    // Every SET expression reads the row as it was, so `newer` is asked of the old latest.
+    let newer = "(excluded.latest_on > chronic_year.latest_on OR (excluded.latest_on = chronic_year.latest_on \
+                 AND excluded.latest_at >= chronic_year.latest_at))";
+    q.push(&format!(
+        " ON CONFLICT (org_id, year, enrolment_id) DO UPDATE SET face = chronic_year.face + excluded.face, \
+         latest_on = CASE WHEN {newer} THEN excluded.latest_on ELSE chronic_year.latest_on END, \
+         latest_at = CASE WHEN {newer} THEN excluded.latest_at ELSE chronic_year.latest_at END, \
+         latest_controlled = CASE WHEN {newer} THEN excluded.latest_controlled \
+         ELSE chronic_year.latest_controlled END"
+    ));
+    tx.execute(&q.text, &q.args).await.map(|_| ())
 }
 
 /// A patient's follow-ups, oldest first.
@@ -386,7 +382,7 @@ pub async fn followups_of_enrolments(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Res
         {
             let mut q = Sql::new(concat!("SELECT ", followup_cols!(), " FROM chronic_followup WHERE org_id = "));
             q.arg(org_id).push(" AND enrolment_id IN (");
-            q.list((chunk).into_iter().map(|id| *id));
+            q.list(chunk.iter().copied());
             q.push(") ORDER BY enrolment_id, visited_on, created_at");
             out.extend(db.all::<Followup>(&q.text, &q.args).await?);
         };
@@ -396,34 +392,32 @@ pub async fn followups_of_enrolments(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Res
 
 pub async fn insert_screenings(tx: &mut Tx, rows: &[Screening]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        {
-            let mut q = Sql::new(concat!("INSERT INTO chronic_screening (", screening_cols!(), ") "));
-            q.values(chunk, |s| {
-                row![
-                    s.org_id,
-                    s.id,
-                    s.patient_id,
-                    s.screened_on.clone(),
-                    s.source.clone(),
-                    s.source_id,
-                    s.sbp,
-                    s.dbp,
-                    s.fbg_milli,
-                    s.tc_milli,
-                    s.ldl_milli,
-                    s.tg_milli,
-                    s.hdl_milli,
-                    s.bmi_tenths,
-                    s.risks.clone(),
-                    s.suspected.clone(),
-                    s.proposal.clone(),
-                    s.next_due.clone(),
-                    s.screened_by.clone(),
-                    s.created_at
-                ]
-            });
-            tx.execute(&q.text, &q.args).await.map(|_| ())
-        }?;
+        let mut q = Sql::new(concat!("INSERT INTO chronic_screening (", screening_cols!(), ") "));
+        q.values(chunk, |s| {
+            row![
+                s.org_id,
+                s.id,
+                s.patient_id,
+                s.screened_on.clone(),
+                s.source.clone(),
+                s.source_id,
+                s.sbp,
+                s.dbp,
+                s.fbg_milli,
+                s.tc_milli,
+                s.ldl_milli,
+                s.tg_milli,
+                s.hdl_milli,
+                s.bmi_tenths,
+                s.risks.clone(),
+                s.suspected.clone(),
+                s.proposal.clone(),
+                s.next_due.clone(),
+                s.screened_by.clone(),
+                s.created_at
+            ]
+        });
+        tx.execute(&q.text, &q.args).await.map(|_| ())?;
     }
     Ok(())
 }
@@ -499,49 +493,47 @@ pub async fn worklist(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<WorkRow>> {
-    {
-        let mut q = Sql::new(
-            "SELECT e.org_id, e.id, e.patient_id, e.disease, e.diagnosed_on, e.enrolled_on, e.source, e.doctor, \
-             e.village, e.related, e.status, e.closed_on, e.closed_reason, e.next_due, e.next_kind, e.last_class, \
-             e.last_visit_on, e.last_checkup_on, e.enrolled_by, e.created_at, e.updated_at, \
-             p.name, p.sex, p.birth_date, p.phone \
-             FROM chronic_enrolment e JOIN patient p ON p.org_id = e.org_id AND p.id = e.patient_id \
-             WHERE e.org_id = ",
-        );
-        q.arg(org_id).push(" AND e.status = 'active'");
-        if let Some(d) = doctor {
-            q.push(" AND e.doctor = ").arg(d.to_string());
-        }
-        if let Some(v) = village {
-            q.push(" AND e.village = ").arg(v.to_string());
-        }
-        match work {
-            Work::Due(until) => {
-                q.push(" AND e.next_due >= ").arg(today.to_string());
-                q.push(" AND e.next_due <= ").arg(until.to_string());
-            }
-            Work::Overdue => {
-                q.push(" AND e.next_due < ").arg(today.to_string());
-            }
-            Work::NeverSeen => {
-                q.push(" AND e.last_visit_on IS NULL");
-            }
-            Work::CheckupSince(since) => {
-                q.push(" AND (e.last_checkup_on IS NULL OR e.last_checkup_on <= ").arg(since.to_string());
-                q.push(")");
-            }
-            Work::Referral => {
-                q.push(" AND e.next_kind IN ('referral', 'urgent')");
-            }
-        }
-        // An index gives each order, so the scan stops at the page; the id keeps pages stable.
-        q.push(match work {
-            Work::Referral => " ORDER BY e.next_kind DESC, e.next_due, e.id",
-            _ => " ORDER BY e.next_due, e.id",
-        });
-        q.push(" LIMIT ").arg(limit).push(" OFFSET ").arg(offset);
-        db.all::<WorkRow>(&q.text, &q.args).await
+    let mut q = Sql::new(
+        "SELECT e.org_id, e.id, e.patient_id, e.disease, e.diagnosed_on, e.enrolled_on, e.source, e.doctor, \
+         e.village, e.related, e.status, e.closed_on, e.closed_reason, e.next_due, e.next_kind, e.last_class, \
+         e.last_visit_on, e.last_checkup_on, e.enrolled_by, e.created_at, e.updated_at, \
+         p.name, p.sex, p.birth_date, p.phone \
+         FROM chronic_enrolment e JOIN patient p ON p.org_id = e.org_id AND p.id = e.patient_id \
+         WHERE e.org_id = ",
+    );
+    q.arg(org_id).push(" AND e.status = 'active'");
+    if let Some(d) = doctor {
+        q.push(" AND e.doctor = ").arg(d.to_string());
     }
+    if let Some(v) = village {
+        q.push(" AND e.village = ").arg(v.to_string());
+    }
+    match work {
+        Work::Due(until) => {
+            q.push(" AND e.next_due >= ").arg(today.to_string());
+            q.push(" AND e.next_due <= ").arg(until.to_string());
+        }
+        Work::Overdue => {
+            q.push(" AND e.next_due < ").arg(today.to_string());
+        }
+        Work::NeverSeen => {
+            q.push(" AND e.last_visit_on IS NULL");
+        }
+        Work::CheckupSince(since) => {
+            q.push(" AND (e.last_checkup_on IS NULL OR e.last_checkup_on <= ").arg(since.to_string());
+            q.push(")");
+        }
+        Work::Referral => {
+            q.push(" AND e.next_kind IN ('referral', 'urgent')");
+        }
+    }
+    // An index gives each order, so the scan stops at the page; the id keeps pages stable.
+    q.push(match work {
+        Work::Referral => " ORDER BY e.next_kind DESC, e.next_due, e.id",
+        _ => " ORDER BY e.next_due, e.id",
+    });
+    q.push(" LIMIT ").arg(limit).push(" OFFSET ").arg(offset);
+    db.all::<WorkRow>(&q.text, &q.args).await
 }
 
 /// An open proposal to enrol, and who it is about.
@@ -693,35 +685,33 @@ pub async fn villages(db: &Db, org_id: Uuid) -> Result<Vec<String>> {
 /// Many registry records at once (bulk loads for benchmarks and migrations).
 pub async fn insert_enrolments(tx: &mut Tx, rows: &[Enrolment]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        {
-            let mut q = Sql::new(concat!("INSERT INTO chronic_enrolment (", enrolment_cols!(), ") "));
-            q.values(chunk, |e| {
-                row![
-                    e.org_id,
-                    e.id,
-                    e.patient_id,
-                    e.disease.clone(),
-                    e.diagnosed_on.clone(),
-                    e.enrolled_on.clone(),
-                    e.source.clone(),
-                    e.doctor.clone(),
-                    e.village.clone(),
-                    e.related.clone(),
-                    e.status.clone(),
-                    e.closed_on.clone(),
-                    e.closed_reason.clone(),
-                    e.next_due.clone(),
-                    e.next_kind.clone(),
-                    e.last_class.clone(),
-                    e.last_visit_on.clone(),
-                    e.last_checkup_on.clone(),
-                    e.enrolled_by.clone(),
-                    e.created_at,
-                    e.updated_at
-                ]
-            });
-            tx.execute(&q.text, &q.args).await.map(|_| ())
-        }?;
+        let mut q = Sql::new(concat!("INSERT INTO chronic_enrolment (", enrolment_cols!(), ") "));
+        q.values(chunk, |e| {
+            row![
+                e.org_id,
+                e.id,
+                e.patient_id,
+                e.disease.clone(),
+                e.diagnosed_on.clone(),
+                e.enrolled_on.clone(),
+                e.source.clone(),
+                e.doctor.clone(),
+                e.village.clone(),
+                e.related.clone(),
+                e.status.clone(),
+                e.closed_on.clone(),
+                e.closed_reason.clone(),
+                e.next_due.clone(),
+                e.next_kind.clone(),
+                e.last_class.clone(),
+                e.last_visit_on.clone(),
+                e.last_checkup_on.clone(),
+                e.enrolled_by.clone(),
+                e.created_at,
+                e.updated_at
+            ]
+        });
+        tx.execute(&q.text, &q.args).await.map(|_| ())?;
     }
     Ok(())
 }

@@ -33,11 +33,9 @@ const BATCH: usize = 500;
 
 pub async fn insert(tx: &mut Tx, rows: &[Identifier]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        {
-            let mut q = Sql::new(concat!("INSERT INTO patient_identifier (", cols!(), ") "));
-            q.values(chunk, |r| row![r.org_id, r.id, r.patient_id, r.system.clone(), r.value.clone(), r.created_at]);
-            tx.execute(&q.text, &q.args).await
-        }?;
+        let mut q = Sql::new(concat!("INSERT INTO patient_identifier (", cols!(), ") "));
+        q.values(chunk, |r| row![r.org_id, r.id, r.patient_id, r.system.clone(), r.value.clone(), r.created_at]);
+        tx.execute(&q.text, &q.args).await?;
     }
     Ok(())
 }
@@ -45,13 +43,11 @@ pub async fn insert(tx: &mut Tx, rows: &[Identifier]) -> Result<()> {
 /// Removes these rows of one patient.
 pub async fn delete(tx: &mut Tx, org_id: Uuid, patient_id: Uuid, ids: &[Uuid]) -> Result<()> {
     for chunk in ids.chunks(BATCH) {
-        {
-            let mut q = Sql::new("DELETE FROM patient_identifier WHERE org_id = ");
-            q.arg(org_id).push(" AND patient_id = ").arg(patient_id).push(" AND id IN (");
-            q.list((chunk).into_iter().map(|id| *id));
-            q.push(")");
-            tx.execute(&q.text, &q.args).await
-        }?;
+        let mut q = Sql::new("DELETE FROM patient_identifier WHERE org_id = ");
+        q.arg(org_id).push(" AND patient_id = ").arg(patient_id).push(" AND id IN (");
+        q.list(chunk.iter().copied());
+        q.push(")");
+        tx.execute(&q.text, &q.args).await?;
     }
     Ok(())
 }
@@ -63,7 +59,7 @@ pub async fn of_patients(db: &Db, org_id: Uuid, patients: &[Uuid]) -> Result<Vec
         {
             let mut q = Sql::new(concat!("SELECT ", cols!(), " FROM patient_identifier WHERE org_id = "));
             q.arg(org_id).push(" AND patient_id IN (");
-            q.list((chunk).into_iter().map(|id| *id));
+            q.list(chunk.iter().copied());
             q.push(") ORDER BY patient_id, id");
             out.extend(db.all::<Identifier>(&q.text, &q.args).await?);
         };

@@ -165,10 +165,10 @@ impl LiteTx {
 
 impl Drop for LiteTx {
     fn drop(&mut self) {
-        if self.open {
-            if let Err(e) = self.conn().execute_batch("ROLLBACK") {
-                tracing::warn!(error = %e, "SQLite rollback of an abandoned transaction failed");
-            }
+        if self.open
+            && let Err(e) = self.conn().execute_batch("ROLLBACK")
+        {
+            tracing::warn!(error = %e, "SQLite rollback of an abandoned transaction failed");
         }
     }
 }

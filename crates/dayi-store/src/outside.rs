@@ -37,23 +37,12 @@ const BATCH: usize = 500;
 
 pub async fn insert(tx: &mut Tx, rows: &[OutsideRecord]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        {
-            let mut q = Sql::new(
-                "INSERT INTO outside_record (org_id, id, kind, patient_id, resource, imported_by, imported_at) ",
-            );
-            q.values(chunk, |r| {
-                row![
-                    r.org_id,
-                    r.id,
-                    r.kind.clone(),
-                    r.patient_id,
-                    r.resource.clone(),
-                    r.imported_by.clone(),
-                    r.imported_at
-                ]
-            });
-            tx.execute(&q.text, &q.args).await
-        }?;
+        let mut q =
+            Sql::new("INSERT INTO outside_record (org_id, id, kind, patient_id, resource, imported_by, imported_at) ");
+        q.values(chunk, |r| {
+            row![r.org_id, r.id, r.kind.clone(), r.patient_id, r.resource.clone(), r.imported_by.clone(), r.imported_at]
+        });
+        tx.execute(&q.text, &q.args).await?;
     }
     Ok(())
 }
@@ -61,12 +50,10 @@ pub async fn insert(tx: &mut Tx, rows: &[OutsideRecord]) -> Result<()> {
 /// Records keys; a key already present keeps its first owner.
 pub async fn insert_keys(tx: &mut Tx, rows: &[ImportKey]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        {
-            let mut q = Sql::new("INSERT INTO import_key (org_id, source, kind, local_id) ");
-            q.values(chunk, |k| row![k.org_id, k.source.clone(), k.kind.clone(), k.local_id]);
-            q.push(" ON CONFLICT (org_id, source) DO NOTHING");
-            tx.execute(&q.text, &q.args).await
-        }?;
+        let mut q = Sql::new("INSERT INTO import_key (org_id, source, kind, local_id) ");
+        q.values(chunk, |k| row![k.org_id, k.source.clone(), k.kind.clone(), k.local_id]);
+        q.push(" ON CONFLICT (org_id, source) DO NOTHING");
+        tx.execute(&q.text, &q.args).await?;
     }
     Ok(())
 }
@@ -78,7 +65,7 @@ pub async fn keys(db: &Db, org_id: Uuid, sources: &[String]) -> Result<Vec<Impor
         {
             let mut q = Sql::new("SELECT org_id, source, kind, local_id FROM import_key WHERE org_id = ");
             q.arg(org_id).push(" AND source IN (");
-            q.list((chunk).into_iter().map(|s| s.clone()));
+            q.list(chunk);
             q.push(")");
             out.extend(db.all::<ImportKey>(&q.text, &q.args).await?);
         };

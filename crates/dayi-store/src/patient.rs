@@ -102,44 +102,42 @@ const BATCH: usize = 500;
 /// Inserts records in batches inside the caller's transaction.
 pub async fn insert(tx: &mut Tx, rows: &[Patient]) -> Result<()> {
     for chunk in rows.chunks(BATCH) {
-        {
-            let mut q = Sql::new(concat!("INSERT INTO patient (", cols!(), ") "));
-            q.values(chunk, |p| {
-                row![
-                    p.org_id,
-                    p.id,
-                    p.hospital_no.clone(),
-                    p.card_id.clone(),
-                    p.name.clone(),
-                    p.name_pinyin.clone(),
-                    p.name_initials.clone(),
-                    p.sex.clone(),
-                    p.birth_date.clone(),
-                    p.ethnicity.clone(),
-                    p.id_kind.clone(),
-                    p.id_number.clone(),
-                    p.id_rev.clone(),
-                    p.nationality.clone(),
-                    p.phone.clone(),
-                    p.address.clone(),
-                    p.region_code.clone(),
-                    p.insurance.clone(),
-                    p.emergency_name.clone(),
-                    p.emergency_relation.clone(),
-                    p.emergency_phone.clone(),
-                    p.guardian_name.clone(),
-                    p.guardian_relation.clone(),
-                    p.guardian_id_number.clone(),
-                    p.guardian_phone.clone(),
-                    p.channel.clone(),
-                    p.merged_into,
-                    p.created_by.clone(),
-                    p.created_at,
-                    p.updated_at
-                ]
-            });
-            tx.execute(&q.text, &q.args).await
-        }?;
+        let mut q = Sql::new(concat!("INSERT INTO patient (", cols!(), ") "));
+        q.values(chunk, |p| {
+            row![
+                p.org_id,
+                p.id,
+                p.hospital_no.clone(),
+                p.card_id.clone(),
+                p.name.clone(),
+                p.name_pinyin.clone(),
+                p.name_initials.clone(),
+                p.sex.clone(),
+                p.birth_date.clone(),
+                p.ethnicity.clone(),
+                p.id_kind.clone(),
+                p.id_number.clone(),
+                p.id_rev.clone(),
+                p.nationality.clone(),
+                p.phone.clone(),
+                p.address.clone(),
+                p.region_code.clone(),
+                p.insurance.clone(),
+                p.emergency_name.clone(),
+                p.emergency_relation.clone(),
+                p.emergency_phone.clone(),
+                p.guardian_name.clone(),
+                p.guardian_relation.clone(),
+                p.guardian_id_number.clone(),
+                p.guardian_phone.clone(),
+                p.channel.clone(),
+                p.merged_into,
+                p.created_by.clone(),
+                p.created_at,
+                p.updated_at
+            ]
+        });
+        tx.execute(&q.text, &q.args).await?;
     }
     Ok(())
 }
@@ -392,14 +390,10 @@ pub async fn next_counters(tx: &mut Tx, org_id: Uuid, steps: &[(String, i64)]) -
     if steps.is_empty() {
         return Ok(vec![]);
     }
-    {
-        let mut q = Sql::new("INSERT INTO counter (org_id, name, value) ");
-        q.values(steps, |(name, by)| row![org_id, name.clone(), *by]);
-        q.push(
-            " ON CONFLICT (org_id, name) DO UPDATE SET value = counter.value + excluded.value RETURNING name, value",
-        );
-        tx.all::<(String, i64)>(&q.text, &q.args).await
-    }
+    let mut q = Sql::new("INSERT INTO counter (org_id, name, value) ");
+    q.values(steps, |(name, by)| row![org_id, name.clone(), *by]);
+    q.push(" ON CONFLICT (org_id, name) DO UPDATE SET value = counter.value + excluded.value RETURNING name, value");
+    tx.all::<(String, i64)>(&q.text, &q.args).await
 }
 
 /// The organisation's secret for `purpose`, created from `fresh` on first use.
@@ -468,11 +462,9 @@ pub async fn merge(tx: &mut Tx, m: &Merge) -> Result<Option<u64>> {
         let ids = tx.scalars::<Uuid>(&sql, args![m.org_id, m.merged_id, m.survivor_id]).await?;
         moved += ids.len() as u64;
         for chunk in ids.chunks(BATCH) {
-            {
-                let mut q = Sql::new("INSERT INTO patient_merge_move (org_id, merge_id, tbl, row_id) ");
-                q.values(chunk, |id| row![m.org_id, m.id, *table, *id]);
-                tx.execute(&q.text, &q.args).await
-            }?;
+            let mut q = Sql::new("INSERT INTO patient_merge_move (org_id, merge_id, tbl, row_id) ");
+            q.values(chunk, |id| row![m.org_id, m.id, *table, *id]);
+            tx.execute(&q.text, &q.args).await?;
         }
     }
     Ok(Some(moved))

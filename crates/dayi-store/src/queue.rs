@@ -113,33 +113,31 @@ pub async fn insert(tx: &mut Tx, rows: &[Entry]) -> Result<u64> {
     if rows.is_empty() {
         return Ok(0);
     }
-    {
-        let mut q = Sql::new(concat!("INSERT INTO queue_entry (", cols!(""), ") "));
-        q.values(rows, |r| {
-            row![
-                r.org_id,
-                r.booking_id,
-                r.session_id,
-                r.patient_id,
-                r.day.clone(),
-                r.seq,
-                r.appointment,
-                r.checked_in_at,
-                r.late,
-                r.recalled,
-                r.mark,
-                r.priority,
-                r.priority_group.clone(),
-                r.status.clone(),
-                r.calls,
-                r.called_by.clone(),
-                r.called_at,
-                r.updated_at
-            ]
-        });
-        q.push(" ON CONFLICT (org_id, booking_id) DO NOTHING");
-        tx.execute(&q.text, &q.args).await
-    }
+    let mut q = Sql::new(concat!("INSERT INTO queue_entry (", cols!(""), ") "));
+    q.values(rows, |r| {
+        row![
+            r.org_id,
+            r.booking_id,
+            r.session_id,
+            r.patient_id,
+            r.day.clone(),
+            r.seq,
+            r.appointment,
+            r.checked_in_at,
+            r.late,
+            r.recalled,
+            r.mark,
+            r.priority,
+            r.priority_group.clone(),
+            r.status.clone(),
+            r.calls,
+            r.called_by.clone(),
+            r.called_at,
+            r.updated_at
+        ]
+    });
+    q.push(" ON CONFLICT (org_id, booking_id) DO NOTHING");
+    tx.execute(&q.text, &q.args).await
 }
 
 pub async fn get<'a>(on: impl Into<On<'a>>, org_id: Uuid, booking_id: Uuid) -> Result<Option<Entry>> {

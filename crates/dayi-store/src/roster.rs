@@ -222,13 +222,11 @@ pub async fn insert_session(tx: &mut Tx, s: &Session, starts: &[i64]) -> Result<
         return Ok(false);
     }
     for (base, chunk) in starts.chunks(500).enumerate() {
-        {
-            let mut q = Sql::new("INSERT INTO slot (org_id, session_id, seq, starts_at, added, booking_id) ");
-            q.values(chunk.iter().enumerate(), |(i, at)| {
-                row![s.org_id, s.id, (base * 500 + i + 1) as i64, *at, false, None::<Uuid>]
-            });
-            tx.execute(&q.text, &q.args).await
-        }?;
+        let mut q = Sql::new("INSERT INTO slot (org_id, session_id, seq, starts_at, added, booking_id) ");
+        q.values(chunk.iter().enumerate(), |(i, at)| {
+            row![s.org_id, s.id, (base * 500 + i + 1) as i64, *at, false, None::<Uuid>]
+        });
+        tx.execute(&q.text, &q.args).await?;
     }
     Ok(true)
 }
@@ -254,15 +252,13 @@ pub async fn availability(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<(Uu
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    {
-        let mut q = Sql::new(
-            "SELECT session_id, SUM(CASE WHEN booking_id IS NULL THEN 1 ELSE 0 END), COUNT(*) FROM slot WHERE org_id = ",
-        );
-        q.arg(org_id).push(" AND session_id IN (");
-        q.list((ids).into_iter().map(|id| *id));
-        q.push(") GROUP BY session_id");
-        db.all::<(Uuid, i64, i64)>(&q.text, &q.args).await
-    }
+    let mut q = Sql::new(
+        "SELECT session_id, SUM(CASE WHEN booking_id IS NULL THEN 1 ELSE 0 END), COUNT(*) FROM slot WHERE org_id = ",
+    );
+    q.arg(org_id).push(" AND session_id IN (");
+    q.list(ids.iter().copied());
+    q.push(") GROUP BY session_id");
+    db.all::<(Uuid, i64, i64)>(&q.text, &q.args).await
 }
 
 /// A slot of a session.
@@ -310,15 +306,12 @@ pub async fn bookable_in(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    {
-        let mut q = Sql::new(
-            "SELECT id, dept_id, day, fee_fen, release_at, ends_at, status FROM clinic_session WHERE org_id = ",
-        );
-        q.arg(org_id).push(" AND id IN (");
-        q.list((ids).into_iter().map(|id| *id));
-        q.push(")");
-        tx.all::<Bookable>(&q.text, &q.args).await
-    }
+    let mut q =
+        Sql::new("SELECT id, dept_id, day, fee_fen, release_at, ends_at, status FROM clinic_session WHERE org_id = ");
+    q.arg(org_id).push(" AND id IN (");
+    q.list(ids.iter().copied());
+    q.push(")");
+    tx.all::<Bookable>(&q.text, &q.args).await
 }
 
 /// For each (session, k, after): its first `k` free slots starting after

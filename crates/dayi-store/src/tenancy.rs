@@ -89,11 +89,9 @@ pub async fn dept_codes(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<(
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    {
-        let mut q = Sql::new("SELECT id, code FROM dept WHERE org_id = ");
-        q.arg(org_id).push(" AND id IN (");
-        q.list((ids).into_iter().map(|id| *id));
-        q.push(")");
-        tx.all::<(Uuid, String)>(&q.text, &q.args).await
-    }
+    let mut q = Sql::new("SELECT id, code FROM dept WHERE org_id = ");
+    q.arg(org_id).push(" AND id IN (");
+    q.list(ids.iter().copied());
+    q.push(")");
+    tx.all::<(Uuid, String)>(&q.text, &q.args).await
 }

@@ -252,30 +252,28 @@ pub async fn upsert_tests(tx: &mut Tx, rows: &[LabTest]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    {
-        let mut q = Sql::new(concat!("INSERT INTO lab_test (", test_cols!(), ") "));
-        q.values(rows, |t| {
-            row![
-                t.org_id,
-                t.order_id,
-                t.specimen_id,
-                t.visit_id,
-                t.patient_id,
-                t.doctor_id,
-                t.panel_code.clone(),
-                t.panel_name.clone(),
-                t.status.clone(),
-                t.verified_by.clone(),
-                t.verified_at,
-                t.updated_at
-            ]
-        });
-        q.push(
-            " ON CONFLICT (org_id, order_id) DO UPDATE SET specimen_id = excluded.specimen_id, \
-                  status = excluded.status, verified_by = NULL, verified_at = NULL, updated_at = excluded.updated_at",
-        );
-        tx.execute(&q.text, &q.args).await
-    }?;
+    let mut q = Sql::new(concat!("INSERT INTO lab_test (", test_cols!(), ") "));
+    q.values(rows, |t| {
+        row![
+            t.org_id,
+            t.order_id,
+            t.specimen_id,
+            t.visit_id,
+            t.patient_id,
+            t.doctor_id,
+            t.panel_code.clone(),
+            t.panel_name.clone(),
+            t.status.clone(),
+            t.verified_by.clone(),
+            t.verified_at,
+            t.updated_at
+        ]
+    });
+    q.push(
+        " ON CONFLICT (org_id, order_id) DO UPDATE SET specimen_id = excluded.specimen_id, \
+              status = excluded.status, verified_by = NULL, verified_at = NULL, updated_at = excluded.updated_at",
+    );
+    tx.execute(&q.text, &q.args).await?;
     Ok(())
 }
 
@@ -340,7 +338,7 @@ pub async fn receive_specimens(tx: &mut Tx, org_id: Uuid, ids: &[Uuid], by: &str
                 .push(" WHERE org_id = ")
                 .arg(org_id)
                 .push(" AND id IN (");
-            q.list((chunk).into_iter().map(|id| *id));
+            q.list(chunk.iter().copied());
             // `|| ''`: found by the keys, not the status index (see `set_tests`).
             q.push(") AND status || '' = 'collected'");
             n += tx.execute(&q.text, &q.args).await?;
@@ -406,9 +404,9 @@ pub async fn set_tests(
                 .push(" WHERE org_id = ")
                 .arg(org_id)
                 .push(" AND order_id IN (");
-            q.list((chunk).into_iter().map(|id| *id));
+            q.list(chunk.iter().copied());
             q.push(") AND status || '' IN (");
-            q.list((from).into_iter().map(|f| *f));
+            q.list(from.iter().copied());
             q.push(")");
             n += tx.execute(&q.text, &q.args).await?;
         };
@@ -418,33 +416,31 @@ pub async fn set_tests(
 
 pub async fn insert_results(tx: &mut Tx, rows: &[LabResult]) -> Result<()> {
     for chunk in rows.chunks(500) {
-        {
-            let mut q = Sql::new(concat!("INSERT INTO lab_result (", result_cols!(), ") "));
-            q.values(chunk, |r| {
-                row![
-                    r.org_id,
-                    r.id,
-                    r.order_id,
-                    r.specimen_id,
-                    r.patient_id,
-                    r.item_code.clone(),
-                    r.item_name.clone(),
-                    r.loinc.clone(),
-                    r.value.clone(),
-                    r.milli,
-                    r.unit.clone(),
-                    r.flag.clone(),
-                    r.range_text.clone(),
-                    r.version,
-                    r.current,
-                    r.source.clone(),
-                    r.entered_by.clone(),
-                    r.entered_at,
-                    r.reason.clone()
-                ]
-            });
-            tx.execute(&q.text, &q.args).await
-        }?;
+        let mut q = Sql::new(concat!("INSERT INTO lab_result (", result_cols!(), ") "));
+        q.values(chunk, |r| {
+            row![
+                r.org_id,
+                r.id,
+                r.order_id,
+                r.specimen_id,
+                r.patient_id,
+                r.item_code.clone(),
+                r.item_name.clone(),
+                r.loinc.clone(),
+                r.value.clone(),
+                r.milli,
+                r.unit.clone(),
+                r.flag.clone(),
+                r.range_text.clone(),
+                r.version,
+                r.current,
+                r.source.clone(),
+                r.entered_by.clone(),
+                r.entered_at,
+                r.reason.clone()
+            ]
+        });
+        tx.execute(&q.text, &q.args).await?;
     }
     Ok(())
 }
@@ -505,28 +501,26 @@ pub async fn insert_alerts(tx: &mut Tx, rows: &[LabAlert]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    {
-        let mut q = Sql::new(concat!("INSERT INTO lab_alert (", alert_cols!(), ") "));
-        q.values(rows, |a| {
-            row![
-                a.org_id,
-                a.id,
-                a.result_id,
-                a.order_id,
-                a.patient_id,
-                a.doctor_id,
-                a.item_name.clone(),
-                a.value.clone(),
-                a.unit.clone(),
-                a.flag.clone(),
-                a.raised_at,
-                a.acked_by.clone(),
-                a.acked_at,
-                a.ack_note.clone()
-            ]
-        });
-        tx.execute(&q.text, &q.args).await
-    }?;
+    let mut q = Sql::new(concat!("INSERT INTO lab_alert (", alert_cols!(), ") "));
+    q.values(rows, |a| {
+        row![
+            a.org_id,
+            a.id,
+            a.result_id,
+            a.order_id,
+            a.patient_id,
+            a.doctor_id,
+            a.item_name.clone(),
+            a.value.clone(),
+            a.unit.clone(),
+            a.flag.clone(),
+            a.raised_at,
+            a.acked_by.clone(),
+            a.acked_at,
+            a.ack_note.clone()
+        ]
+    });
+    tx.execute(&q.text, &q.args).await?;
     Ok(())
 }
 

@@ -162,12 +162,10 @@ pub async fn tests_by_order(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<L
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    {
-        let mut q = Sql::new(concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = "));
-        q.arg(org_id);
-        push_in!(q, "order_id", Some(ids));
-        db.all::<LabTest>(&q.text, &q.args).await
-    }
+    let mut q = Sql::new(concat!("SELECT ", test_cols!(), " FROM lab_test WHERE org_id = "));
+    q.arg(org_id);
+    push_in!(q, "order_id", Some(ids));
+    db.all::<LabTest>(&q.text, &q.args).await
 }
 
 /// The current results of these tests, by test and in the order written.
@@ -175,13 +173,11 @@ pub async fn current_results(db: &Db, org_id: Uuid, order_ids: &[Uuid]) -> Resul
     if order_ids.is_empty() {
         return Ok(vec![]);
     }
-    {
-        let mut q = Sql::new(concat!("SELECT ", result_cols!(), " FROM lab_result WHERE org_id = "));
-        q.arg(org_id).push(" AND current = ").arg(true);
-        push_in!(q, "order_id", Some(order_ids));
-        q.push(" ORDER BY order_id, id");
-        db.all::<LabResult>(&q.text, &q.args).await
-    }
+    let mut q = Sql::new(concat!("SELECT ", result_cols!(), " FROM lab_result WHERE org_id = "));
+    q.arg(org_id).push(" AND current = ").arg(true);
+    push_in!(q, "order_id", Some(order_ids));
+    q.push(" ORDER BY order_id, id");
+    db.all::<LabResult>(&q.text, &q.args).await
 }
 
 /// The specimens of these ids (any order).
@@ -189,12 +185,10 @@ pub async fn specimens_by_id(db: &Db, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    {
-        let mut q = Sql::new(concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = "));
-        q.arg(org_id);
-        push_in!(q, "id", Some(ids));
-        db.all::<Specimen>(&q.text, &q.args).await
-    }
+    let mut q = Sql::new(concat!("SELECT ", specimen_cols!(), " FROM specimen WHERE org_id = "));
+    q.arg(org_id);
+    push_in!(q, "id", Some(ids));
+    db.all::<Specimen>(&q.text, &q.args).await
 }
 
 /// Published results matching `f` in id order, a page at a time.

@@ -191,36 +191,32 @@ pub async fn set_diagnoses(tx: &mut Tx, org_id: Uuid, visit_id: Uuid, rows: &[Di
     if rows.is_empty() {
         return Ok(());
     }
-    {
-        let mut q = Sql::new(concat!("INSERT INTO diagnosis (", diagnosis_cols!(), ") "));
-        q.values(rows, |r| {
-            row![
-                r.org_id,
-                r.visit_id,
-                r.seq,
-                r.kind.clone(),
-                r.code.clone(),
-                r.name.clone(),
-                r.insurance_code.clone(),
-                r.is_primary,
-                r.created_at
-            ]
-        });
-        tx.execute(&q.text, &q.args).await.map(|_| ())
-    }
+    let mut q = Sql::new(concat!("INSERT INTO diagnosis (", diagnosis_cols!(), ") "));
+    q.values(rows, |r| {
+        row![
+            r.org_id,
+            r.visit_id,
+            r.seq,
+            r.kind.clone(),
+            r.code.clone(),
+            r.name.clone(),
+            r.insurance_code.clone(),
+            r.is_primary,
+            r.created_at
+        ]
+    });
+    tx.execute(&q.text, &q.args).await.map(|_| ())
 }
 
 pub async fn diagnoses(db: &Db, org_id: Uuid, visit_ids: &[Uuid]) -> Result<Vec<Diagnosis>> {
     if visit_ids.is_empty() {
         return Ok(vec![]);
     }
-    {
-        let mut q = Sql::new(concat!("SELECT ", diagnosis_cols!(), " FROM diagnosis WHERE org_id = "));
-        q.arg(org_id).push(" AND visit_id IN (");
-        q.list((visit_ids).into_iter().map(|v| *v));
-        q.push(") ORDER BY visit_id, seq");
-        db.all::<Diagnosis>(&q.text, &q.args).await
-    }
+    let mut q = Sql::new(concat!("SELECT ", diagnosis_cols!(), " FROM diagnosis WHERE org_id = "));
+    q.arg(org_id).push(" AND visit_id IN (");
+    q.list(visit_ids.iter().copied());
+    q.push(") ORDER BY visit_id, seq");
+    db.all::<Diagnosis>(&q.text, &q.args).await
 }
 
 #[derive(Debug, Clone, FromRow, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -303,41 +299,39 @@ pub async fn insert_orders(tx: &mut Tx, rows: &[Order]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    {
-        let mut q = Sql::new(concat!("INSERT INTO visit_order (", order_cols!(), ") "));
-        q.values(rows, |r| {
-            row![
-                r.org_id,
-                r.id,
-                r.visit_id,
-                r.patient_id,
-                r.kind.clone(),
-                r.code.clone(),
-                r.name.clone(),
-                r.generic.clone(),
-                r.spec.clone(),
-                r.dose,
-                r.dose_unit.clone(),
-                r.frequency.clone(),
-                r.days,
-                r.route.clone(),
-                r.quantity,
-                r.unit.clone(),
-                r.unit_fen,
-                r.amount_fen,
-                r.class.clone(),
-                r.status.clone(),
-                r.warnings.clone(),
-                r.reason.clone(),
-                r.note.clone(),
-                r.charge_id,
-                r.created_by.clone(),
-                r.created_at,
-                r.updated_at
-            ]
-        });
-        tx.execute(&q.text, &q.args).await.map(|_| ())
-    }
+    let mut q = Sql::new(concat!("INSERT INTO visit_order (", order_cols!(), ") "));
+    q.values(rows, |r| {
+        row![
+            r.org_id,
+            r.id,
+            r.visit_id,
+            r.patient_id,
+            r.kind.clone(),
+            r.code.clone(),
+            r.name.clone(),
+            r.generic.clone(),
+            r.spec.clone(),
+            r.dose,
+            r.dose_unit.clone(),
+            r.frequency.clone(),
+            r.days,
+            r.route.clone(),
+            r.quantity,
+            r.unit.clone(),
+            r.unit_fen,
+            r.amount_fen,
+            r.class.clone(),
+            r.status.clone(),
+            r.warnings.clone(),
+            r.reason.clone(),
+            r.note.clone(),
+            r.charge_id,
+            r.created_by.clone(),
+            r.created_at,
+            r.updated_at
+        ]
+    });
+    tx.execute(&q.text, &q.args).await.map(|_| ())
 }
 
 pub async fn orders(db: &Db, org_id: Uuid, visit_id: Uuid) -> Result<Vec<Order>> {
@@ -361,14 +355,12 @@ pub async fn set_order_status_by_charges(
     if charges.is_empty() {
         return Ok(0);
     }
-    {
-        let mut q = Sql::new("UPDATE visit_order SET status = ");
-        q.arg(to).push(", updated_at = ").arg(at).push(" WHERE org_id = ").arg(org_id);
-        q.push(" AND status = ").arg(from).push(" AND charge_id IN (");
-        q.list((charges).into_iter().map(|id| *id));
-        q.push(")");
-        tx.execute(&q.text, &q.args).await
-    }
+    let mut q = Sql::new("UPDATE visit_order SET status = ");
+    q.arg(to).push(", updated_at = ").arg(at).push(" WHERE org_id = ").arg(org_id);
+    q.push(" AND status = ").arg(from).push(" AND charge_id IN (");
+    q.list(charges.iter().copied());
+    q.push(")");
+    tx.execute(&q.text, &q.args).await
 }
 
 /// Moves one order from `from` to `to`; false when it was not in `from`.

@@ -71,19 +71,17 @@ macro_rules! paged {
         if $f.empty() {
             return Ok(Page { total: 0, rows: vec![] });
         }
-        {
-            let mut q = Sql::new("SELECT COUNT(*)");
+        let mut q = Sql::new("SELECT COUNT(*)");
+        $where!(q, $org, $f);
+        let total: i64 = $db.report_scalar(&q.text, &q.args).await?;
+        let mut rows = vec![];
+        if $limit > 0 && $offset < total {
+            let mut q = Sql::new(concat!("SELECT ", $cols!()));
             $where!(q, $org, $f);
-            let total: i64 = $db.report_scalar(&q.text, &q.args).await?;
-            let mut rows = vec![];
-            if $limit > 0 && $offset < total {
-                let mut q = Sql::new(concat!("SELECT ", $cols!()));
-                $where!(q, $org, $f);
-                q.push(concat!(" ORDER BY ", $order, " LIMIT ")).arg($limit).push(" OFFSET ").arg($offset);
-                rows = $db.all::<$T>(&q.text, &q.args).await?;
-            }
-            Ok(Page { total, rows })
+            q.push(concat!(" ORDER BY ", $order, " LIMIT ")).arg($limit).push(" OFFSET ").arg($offset);
+            rows = $db.all::<$T>(&q.text, &q.args).await?;
         }
+        Ok(Page { total, rows })
     }};
 }
 pub(crate) use paged;
