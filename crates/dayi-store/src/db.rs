@@ -106,6 +106,7 @@ async fn checkpoint_forever(
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_truncate = tokio::time::Instant::now();
+    let mut last_size = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -121,11 +122,13 @@ async fn checkpoint_forever(
                 }
             };
         // A truncation holds new writers back while it copies what is left and syncs the
-        // file: after a bulk load that took 10 s on a busy machine, past the writers'
-        // busy timeout. It is tried only once a passive checkpoint (which holds nobody
-        // back) has copied everything, so it has only the cut itself to do.
+        // file: during a bulk load that took 6–10 s on a busy machine, past the writers'
+        // busy timeout. It is tried only when the log stopped growing since the last tick
+        // (no load streaming in) and a passive checkpoint, which holds nobody back, has
+        // just copied all of it, so little is left but the cut.
         let size = wal.as_deref().and_then(|w| std::fs::metadata(w).ok()).map_or(0, |m| m.len());
-        if copied && size > truncate_at && tokio::time::Instant::now() >= next_truncate {
+        let settled = std::mem::replace(&mut last_size, size) == size;
+        if copied && settled && size > truncate_at && tokio::time::Instant::now() >= next_truncate {
             match truncate_wal(&mut conn).await {
                 Ok(true) => tracing::info!(bytes = size, "SQLite write-ahead log cut back"),
                 Ok(false) => {
