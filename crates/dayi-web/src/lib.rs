@@ -43,15 +43,17 @@ impl Default for WebConfig {
     }
 }
 
-/// Shared by every request.
+/// Shared by every request. Cloned by every extractor and middleware, so
+/// it is two pointers: cloning `App` itself (a score of shared handles) took
+/// 15 % of a FHIR read's CPU.
 #[derive(Clone)]
 pub struct AppState {
-    pub app: App,
+    pub app: Arc<App>,
     pub web: Arc<WebConfig>,
 }
 
 /// Builds the whole router with its middleware.
 pub fn router(app: App, web: WebConfig) -> Router {
-    let state = AppState { app, web: Arc::new(web) };
+    let state = AppState { app: Arc::new(app), web: Arc::new(web) };
     routes::build(state)
 }

@@ -167,7 +167,7 @@ fn sse<S: Stream<Item = Result<Event, Infallible>> + Send + 'static>(s: S) -> Re
 type Rx = tokio::sync::broadcast::Receiver<Arc<Published>>;
 
 fn board_stream(
-    app: App,
+    app: std::sync::Arc<App>,
     org_id: Uuid,
     scope: Scope,
     rx: Rx,
