@@ -201,39 +201,7 @@ macro_rules! screening_cols {
 }
 
 pub async fn insert_enrolment(tx: &mut Tx, e: &Enrolment) -> Result<()> {
-    let sql = concat!(
-        "INSERT INTO chronic_enrolment (",
-        enrolment_cols!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
-    );
-    tx.execute(
-        sql,
-        args![
-            e.org_id,
-            e.id,
-            e.patient_id,
-            e.disease.clone(),
-            e.diagnosed_on.clone(),
-            e.enrolled_on.clone(),
-            e.source.clone(),
-            e.doctor.clone(),
-            e.village.clone(),
-            e.related.clone(),
-            e.status.clone(),
-            e.closed_on.clone(),
-            e.closed_reason.clone(),
-            e.next_due.clone(),
-            e.next_kind.clone(),
-            e.last_class.clone(),
-            e.last_visit_on.clone(),
-            e.last_checkup_on.clone(),
-            e.enrolled_by.clone(),
-            e.created_at,
-            e.updated_at
-        ],
-    )
-    .await
-    .map(|_| ())
+    insert_enrolments(tx, std::slice::from_ref(e)).await
 }
 
 /// Writes every changeable column of a registry record.
