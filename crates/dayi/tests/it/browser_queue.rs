@@ -33,6 +33,18 @@ pub(crate) async fn text_of(c: &Client, css: &str) -> String {
     panic!("{css} kept going stale")
 }
 
+/// Clicks the element; found again when the live page redrew it between finding and clicking.
+pub(crate) async fn click(c: &Client, css: &str) {
+    for _ in 0..50 {
+        match el(c, css).await.click().await {
+            Ok(()) => return,
+            Err(e) if e.to_string().contains("stale element") => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("{css}: {e}"),
+        }
+    }
+    panic!("{css} kept going stale")
+}
+
 /// Waits until the element's text contains `want`; returns how long it took.
 pub(crate) async fn until_text(c: &Client, css: &str, want: &str, limit: Duration) -> Duration {
     let start = Instant::now();

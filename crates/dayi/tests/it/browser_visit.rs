@@ -13,7 +13,9 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 
 use crate::browser::{screenshot, sign_in, window};
-use crate::browser_queue::{ZHANG_ID, el, org, portal_sign_in, text_of, today_session, until_text, zhang_checks_in};
+use crate::browser_queue::{
+    ZHANG_ID, click, el, org, portal_sign_in, text_of, today_session, until_text, zhang_checks_in,
+};
 use crate::harness::TestApp;
 
 /// Types into a picker, waits for the catalogue's suggestion and takes it.
@@ -117,7 +119,7 @@ async fn call_diagnose_order_pay_on_the_phone_and_close_the_day() {
     doctor.goto(&t.at("/queue")).await.unwrap();
     until_text(&doctor, "[data-testid=q-waiting]", &p.name, Duration::from_secs(10)).await;
     el(&doctor, "[data-testid=q-next]").await.click().await.unwrap();
-    el(&doctor, "[data-testid=q-open-visit]").await.click().await.unwrap();
+    click(&doctor, "[data-testid=q-open-visit]").await;
     assert!(text_of(&doctor, "[data-testid=vs-status]").await.contains("接诊中"));
     let visit_path = path(&doctor).await;
     assert!(
